@@ -1,0 +1,548 @@
+"""Benchmark: segment rules over many contacts, and how fast an event becomes a membership.
+
+    .venv/bin/python benchmarks/segments.py [--contacts 1000000 --events 10000000]
+                                            [--postgres-url URL | --no-postgres] [--no-live]
+                                            [--rate 1000 --seconds 10]
+
+1. Generate N contacts (attributes, tags, consents) and M events (seeded; activity skewed: a few
+   contacts do most things; 5% purchases, message engagement with proxy opens) in a SQLite file
+   and a fresh PostgreSQL schema (bulk loads with indexes built afterwards, then ANALYZE).
+2. Compile each representative rule with ``store.rules_sql.compile_rule`` and fetch the matching
+   ids: median of 5 runs after a warm-up, per backend.
+3. Live: ``tidings serve`` (API + worker + segment refresher) on a fresh SQLite file, segments
+   defined, events posted at --rate events/s in batches for --seconds; the delay from an event's
+   acceptance (``events.received_at``) to its contact's ``segment_memberships.entered_at`` gives
+   p50/p99 (both stamped by the server's clock).
+
+The last line is one JSON object: sqlite_rule_ms, postgres_rule_ms (rule -> median ms),
+membership_delay_p50_ms, membership_delay_p99_ms and the sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from tidings.domain.rules import parse_rule  # noqa: E402
+from tidings.store import schema  # noqa: E402
+from tidings.store.db import create_engine  # noqa: E402
+from tidings.store.migrate import upgrade  # noqa: E402
+from tidings.store.rules_sql import compile_rule, tune_connection  # noqa: E402
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+DAYS = 180
+NULL = "\\N"  # COPY's text format null
+
+RULES = {
+    "attribute_only": 'attributes.plan == "pro" and attributes.age >= 30',
+    "tag_and_event_count": 'tag("vip") and purchase.count(30d) >= 2',
+    "event_sum": "purchase.sum(90d) > 500",
+    "engagement": 'message.opened(template="t3", human=true).count(14d) >= 1',
+    "nested_any_not": ('(tag("newsletter") or score > 80) and not (unsubscribed("email") or purchase.count(60d) >= 1)'),
+}
+
+EVENT_MIX = [  # name, share
+    ("page_viewed", 0.50),
+    ("cart_added", 0.10),
+    ("purchase", 0.05),
+    ("message.delivered", 0.15),
+    ("message.opened", 0.12),
+    ("message.clicked", 0.03),
+    ("form_submitted", 0.05),
+]
+EVENT_INDEXES = (
+    "ix_events_contact_id_name_occurred_at",
+    "ix_events_name_occurred_at_contact_id_value",
+    "ix_events_unprocessed",
+)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def gen_contacts(
+    n: int, rng: random.Random
+) -> tuple[list[tuple[Any, ...]], list[tuple[int, str]], list[tuple[int, str, str]]]:
+    contacts, tags, consents = [], [], []
+    plans = ["free"] * 6 + ["pro"] * 3 + ["team"]
+    for cid in range(1, n + 1):
+        attrs = {
+            "plan": rng.choice(plans),
+            "age": rng.randint(18, 80),
+            "country": rng.choice(["DE", "FR", "US", "GB", "NL"]),
+            "birthday": f"19{rng.randint(50, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        }
+        created = NOW - timedelta(days=rng.random() * 700)
+        contacts.append(
+            (
+                cid,
+                f"c{cid}@bench.test",
+                json.dumps(attrs),
+                round(rng.random() * 100, 1),
+                rng.choice(["lead", "customer", "subscriber"]),
+                created,
+                created,
+            )
+        )
+        r = rng.random()
+        if r < 0.10:
+            tags.append((cid, "vip"))
+        if rng.random() < 0.30:
+            tags.append((cid, "newsletter"))
+        s = rng.random()
+        consents.append((cid, "email", "granted" if s < 0.9 else ("unsubscribed" if s < 0.95 else "pending")))
+    return contacts, tags, consents
+
+
+def gen_events(n_contacts: int, m: int, rng: random.Random) -> Any:
+    """Yield (contact_id, name, properties_json, occurred_at, value) tuples, skewed activity."""
+    names = [x for x, _ in EVENT_MIX]
+    weights = [w for _, w in EVENT_MIX]
+    cum = []
+    acc = 0.0
+    for w in weights:
+        acc += w
+        cum.append(acc)
+    for _ in range(m):
+        cid = 1 + int(n_contacts * rng.random() ** 2.5)  # a few contacts do most things
+        r = rng.random() * acc
+        i = 0
+        while cum[i] < r:
+            i += 1
+        name = names[i]
+        at = NOW - timedelta(seconds=rng.random() * DAYS * 86400)
+        value = None
+        if name == "purchase":
+            value = round(rng.expovariate(1 / 80), 2)
+            props = f'{{"revenue": {value}, "currency": "EUR"}}'
+        elif name.startswith("message."):
+            machine = "true" if name == "message.opened" and rng.random() < 0.3 else "false"
+            props = (
+                f'{{"template": "t{rng.randint(0, 9)}", "channel": "email", '
+                f'"journey": "j{rng.randint(0, 4)}", '
+                f'"step": "s1", "message_id": {rng.randint(1, 10**9)}, "machine": {machine}}}'
+            )
+        else:
+            props = '{"path": "/p"}' if name == "page_viewed" else "{}"
+        yield cid, name, props, at, value
+
+
+def fmt(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def load_sqlite(path: Path, n: int, m: int, seed: int) -> sa.Engine:
+    url = f"sqlite:///{path}"
+    eng = create_engine(url)
+    upgrade(eng)
+    eng.dispose()
+    rng = random.Random(seed)
+    contacts, tags, consents = gen_contacts(n, rng)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    for ix in EVENT_INDEXES:
+        db.execute(f"DROP INDEX IF EXISTS {ix}")
+    db.executemany(
+        "INSERT INTO contacts (id, email, attributes, score, lifecycle_stage, created_at, updated_at, "
+        "anonymous) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+        [(c[0], c[1], c[2], c[3], c[4], fmt(c[5]), fmt(c[6])) for c in contacts],
+    )
+    t = fmt(NOW)
+    db.executemany("INSERT INTO contact_tags VALUES (?, ?, ?)", [(c, g, t) for c, g in tags])
+    db.executemany(
+        "INSERT INTO consents (contact_id, channel, status, recorded_at, proof, topics) "
+        "VALUES (?, ?, ?, ?, '{}', '{}')",
+        [(c, ch, s, t) for c, ch, s in consents],
+    )
+    db.commit()
+    log(f"sqlite: {n} contacts loaded")
+    batch: list[tuple[Any, ...]] = []
+    done = 0
+    sql = (
+        "INSERT INTO events (contact_id, name, properties, occurred_at, received_at, source, value, "
+        "processed_at) VALUES (?, ?, ?, ?, ?, 'bench', ?, ?)"
+    )
+    for cid, name, props, at, value in gen_events(n, m, rng):
+        s = fmt(at)
+        batch.append((cid, name, props, s, s, value, s))
+        if len(batch) >= 200_000:
+            db.executemany(sql, batch)
+            db.commit()
+            done += len(batch)
+            batch = []
+            if done % 2_000_000 == 0:
+                log(f"sqlite: {done} events")
+    if batch:
+        db.executemany(sql, batch)
+    db.commit()
+    log("sqlite: building indexes")
+    db.close()
+    eng = create_engine(url)
+    for ix in schema.events.indexes:
+        ix.create(eng, checkfirst=True)
+    with eng.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    log("sqlite: ready")
+    return eng
+
+
+def load_postgres(url: str, n: int, m: int, seed: int, name: str | None = None) -> tuple[sa.Engine, str, sa.Engine]:
+    name = name or f"bench_seg_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    eng = create_engine(url, schema=name)
+    upgrade(eng)
+    rng = random.Random(seed)
+    contacts, tags, consents = gen_contacts(n, rng)
+    raw = eng.raw_connection()
+    try:
+        cur = raw.cursor()
+        for ix in EVENT_INDEXES:
+            cur.execute(f"DROP INDEX IF EXISTS {ix}")
+        with cur.copy(
+            "COPY contacts (id, email, attributes, score, lifecycle_stage, created_at, updated_at, "
+            "anonymous) FROM STDIN"
+        ) as cp:
+            for c in contacts:
+                cp.write_row(
+                    (
+                        c[0],
+                        c[1],
+                        c[2],
+                        c[3],
+                        c[4],
+                        c[5].replace(tzinfo=None),
+                        c[6].replace(tzinfo=None),
+                        False,
+                    )
+                )
+        with cur.copy("COPY contact_tags (contact_id, tag, created_at) FROM STDIN") as cp:
+            for c, g in tags:
+                cp.write_row((c, g, NOW.replace(tzinfo=None)))
+        with cur.copy("COPY consents (contact_id, channel, status, recorded_at, proof, topics) FROM STDIN") as cp:
+            for c, ch, s in consents:
+                cp.write_row((c, ch, s, NOW.replace(tzinfo=None), "{}", "{}"))
+        raw.commit()
+        log(f"postgres: {n} contacts loaded")
+        done = 0
+        with cur.copy(
+            "COPY events (contact_id, name, properties, occurred_at, received_at, source, value, "
+            "processed_at) FROM STDIN"
+        ) as cp:
+            buf = io.StringIO()
+            for cid, ename, props, at, value in gen_events(n, m, rng):
+                s = fmt(at)
+                v = NULL if value is None else value
+                buf.write(f"{cid}\t{ename}\t{props}\t{s}\t{s}\tbench\t{v}\t{s}\n")
+                done += 1
+                if done % 100_000 == 0:
+                    cp.write(buf.getvalue())
+                    buf = io.StringIO()
+                if done % 2_000_000 == 0:
+                    log(f"postgres: {done} events")
+            cp.write(buf.getvalue())
+        raw.commit()
+        cur.execute(f"SELECT setval(pg_get_serial_sequence('{name}.contacts', 'id'), {n + 1})")
+        raw.commit()
+    finally:
+        raw.close()
+    log("postgres: building indexes")
+    for ix in schema.events.indexes:
+        ix.create(eng, checkfirst=True)
+    with eng.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+    log("postgres: ready")
+    return eng, name, admin
+
+
+# ----------------------------------------------------------------------------- rules
+
+
+def time_rules(eng: sa.Engine, runs: int = 5) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
+    """Median ms per rule: evaluating it over every contact (a count, as preview does), and
+    fetching the matching ids (as a refresh does)."""
+    out: dict[str, float] = {}
+    fetch: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for key, text in RULES.items():
+        q = compile_rule(parse_rule(text), eng.dialect.name, NOW)
+        cq = sa.select(sa.func.count()).select_from(q.subquery())
+        times, ftimes = [], []
+        with eng.connect() as conn:
+            tune_connection(conn)
+            for i in range(runs + 1):
+                t0 = time.perf_counter()
+                n = conn.execute(cq).scalar_one()
+                t1 = time.perf_counter()
+                ids = conn.execute(q).scalars().all()
+                t2 = time.perf_counter()
+                if i:
+                    times.append((t1 - t0) * 1000)
+                    ftimes.append((t2 - t1) * 1000)
+            conn.rollback()
+        assert n == len(ids)
+        out[key] = round(statistics.median(times), 1)
+        fetch[key] = round(statistics.median(ftimes), 1)
+        counts[key] = n
+        log(f"{eng.dialect.name:10s} {key:22s} {out[key]:8.1f} ms  (ids: {fetch[key]:8.1f} ms, {n} contacts)")
+    return out, counts, fetch
+
+
+# ----------------------------------------------------------------------------- live
+
+
+def live_delay(rate: int, seconds: float) -> dict[str, Any]:
+    """Events posted at ``rate``/s to a live `tidings serve`; acceptance -> membership delay."""
+    import httpx
+
+    from tidings.services.keys import create_key
+    from tidings.services.segments import create_segment
+
+    tmp = Path(tempfile.mkdtemp(prefix="tidings-segbench-"))
+    url = f"sqlite:///{tmp / 'live.db'}"
+    eng = create_engine(url)
+    upgrade(eng)
+    now = datetime.now(UTC)
+    _, key = create_key(eng, "bench", ["admin"], now)
+    create_segment(eng, "buyers", "Buyers", 'purchase(currency="EUR").count(30d) >= 1', now)
+    for k, text in RULES.items():
+        create_segment(eng, k, k, text, now)
+    eng.dispose()
+    port = _free_port()
+    env = dict(
+        os.environ,
+        TIDINGS_DATABASE_URL=url,
+        TIDINGS_LOG_LEVEL="WARNING",
+        TIDINGS_SECRET_KEY="bench",
+        TIDINGS_CATCHER_PORT=str(_free_port()),
+    )
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tidings"), "serve", "--port", str(port), "--no-catcher"],
+        env=env,
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("live server did not start")
+            time.sleep(0.2)
+        per_batch = max(1, rate // 50)
+        interval = per_batch / rate
+        sent = 0
+        errors = 0
+        n_batches = int(seconds * rate / per_batch)
+        lock = threading.Lock()
+
+        def post(client: httpx.Client, items: list[dict[str, Any]]) -> None:
+            nonlocal errors
+            try:
+                ok = client.post("/api/events/batch", json={"batch": items}).status_code == 202
+            except httpx.HTTPError:
+                ok = False
+            if not ok:
+                with lock:
+                    errors += 1
+
+        log(f"live: posting {n_batches * per_batch} events at {rate}/s")
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            start = time.monotonic()
+            threads = []
+            for b in range(n_batches):
+                items = [
+                    {
+                        "name": "purchase",
+                        "email": f"live{b}_{i}@bench.test",
+                        "properties": {"currency": "EUR", "revenue": 10},
+                    }
+                    for i in range(per_batch)
+                ]
+                th = threading.Thread(target=post, args=(client, items))
+                th.start()
+                threads.append(th)
+                sent += per_batch
+                pause = start + (b + 1) * interval - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+            for th in threads:
+                th.join()
+            achieved = sent / (time.monotonic() - start)
+        eng = create_engine(url)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with eng.connect() as conn:
+                n_in = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM segment_memberships m JOIN segments s ON s.id = m.segment_id "
+                        "WHERE s.key = 'buyers'"
+                    )
+                ).scalar_one()
+            if n_in >= sent - errors * per_batch:
+                break
+            time.sleep(0.5)
+        with eng.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT e.received_at, m.entered_at FROM segment_memberships m "
+                    "JOIN segments s ON s.id = m.segment_id AND s.key = 'buyers' "
+                    "JOIN events e ON e.contact_id = m.contact_id AND e.name = 'purchase'"
+                )
+            ).all()
+        eng.dispose()
+        delays = sorted((_dt(b) - _dt(a)).total_seconds() * 1000 for a, b in rows)
+        if not delays:
+            return {
+                "membership_delay_p50_ms": None,
+                "membership_delay_p99_ms": None,
+                "live_error": "no entries",
+            }
+        return {
+            "membership_delay_p50_ms": round(delays[len(delays) // 2], 1),
+            "membership_delay_p99_ms": round(delays[min(len(delays) - 1, int(len(delays) * 0.99))], 1),
+            "live_events": sent,
+            "live_entries": len(delays),
+            "live_rate": round(achieved),
+            "live_errors": errors,
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _dt(v: Any) -> datetime:
+    return datetime.fromisoformat(v) if isinstance(v, str) else v
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def run_postgres(args: Any, tag: str, sqlite_counts: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    name = f"bench_seg_{tag}"
+    try:
+        admin = create_engine(args.postgres_url)
+        with admin.connect() as conn:
+            exists = conn.exec_driver_sql(
+                "SELECT 1 FROM information_schema.schemata WHERE schema_name = %(n)s", {"n": name}
+            ).first()
+        if args.reuse and exists:
+            log(f"postgres: reusing schema {name}")
+            peng = create_engine(args.postgres_url, schema=name)
+        else:
+            peng, name, admin = load_postgres(
+                args.postgres_url, args.contacts, args.events, args.seed, name if args.reuse else None
+            )
+            out["postgres_load_s"] = round(time.perf_counter() - t0, 1)
+    except sa.exc.OperationalError as exc:
+        log(f"postgres unavailable: {exc}")
+        return {"postgres_rule_ms": None}
+    out["postgres_rule_ms"], pg_counts, out["postgres_rule_ids_ms"] = time_rules(peng)
+    out["backends_agree"] = pg_counts == sqlite_counts
+    peng.dispose()
+    if not args.keep and not args.reuse:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+    admin.dispose()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--contacts", type=int, default=1_000_000)
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--postgres-url", default=os.environ.get("TIDINGS_BENCH_POSTGRES_URL", DEFAULT_PG))
+    ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--no-live", action="store_true")
+    ap.add_argument("--rate", type=int, default=1000, help="events/s for the live membership-delay run")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--keep", action="store_true", help="keep the generated databases")
+    ap.add_argument("--reuse", metavar="DIR", help="keep the data in DIR (SQLite) / a named schema and reuse it")
+    ap.add_argument("--no-rules", action="store_true", help="only the live membership-delay run")
+    args = ap.parse_args()
+    result: dict[str, Any] = {
+        "contacts": args.contacts,
+        "events": args.events,
+        "load_avg_start": round(os.getloadavg()[0], 1),
+    }
+    tag = f"{args.contacts}_{args.events}_{args.seed}"
+
+    if args.no_rules:
+        result.update(sqlite_rule_ms=None, postgres_rule_ms=None)
+    else:
+        tmp = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="tidings-segbench-"))
+        tmp.mkdir(parents=True, exist_ok=True)
+        db = tmp / f"bench_{tag}.db"
+        t0 = time.perf_counter()
+        if args.reuse and db.exists():
+            log(f"sqlite: reusing {db}")
+            eng = create_engine(f"sqlite:///{db}")
+            for ix in schema.events.indexes:  # the schema's current indexes
+                ix.create(eng, checkfirst=True)
+        else:
+            eng = load_sqlite(db, args.contacts, args.events, args.seed)
+            result["sqlite_load_s"] = round(time.perf_counter() - t0, 1)
+        result["sqlite_rule_ms"], result["rule_matches"], result["sqlite_rule_ids_ms"] = time_rules(eng)
+        eng.dispose()
+        if not args.keep and not args.reuse:
+            for p in tmp.glob(f"{db.name}*"):
+                p.unlink()
+        if not args.no_postgres:
+            result.update(run_postgres(args, tag, result["rule_matches"]))
+        else:
+            result["postgres_rule_ms"] = None
+
+    if args.no_live:
+        result.update(membership_delay_p50_ms=None, membership_delay_p99_ms=None, live="not measured")
+    else:
+        result.update(live_delay(args.rate, args.seconds))
+    result["load_avg_end"] = round(os.getloadavg()[0], 1)  # a shared 2-core machine: context for the figures
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

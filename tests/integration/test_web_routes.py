@@ -1,0 +1,55 @@
+"""Every web write route, found from the app itself: refused without a CSRF token, and refused
+to a viewer — except the few posts that change nothing of the workspace."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from tests.web_support import web_client
+from tidings.web.security import is_web_path
+
+#: posts a viewer may make: their own session and password, and read-only previews.
+VIEWER_OK = {
+    "/logout",
+    "/account/password",
+    "/login",
+    "/segments/preview",
+    "/journeys/{key}/simulate",
+    "/journeys/preview-graph",
+    "/templates/preview-draft",
+}
+
+
+def _web_posts(_app: object = None) -> list[str]:
+    """Every POST route of the web app's page routers (the routers install() mounts)."""
+    from tidings.web import app as web_app
+
+    paths = []
+    for module in web_app.PAGES:
+        for r in module.router.routes:
+            if isinstance(r, Route) and "POST" in (r.methods or set()) and is_web_path(r.path):
+                paths.append(r.path)
+    return sorted(paths)
+
+
+def _fill(path: str) -> str:
+    return path.replace("{key}", "k").replace("{contact_id}", "1").replace("{item_id}", "1")
+
+
+def test_every_post_needs_the_csrf_token(container):
+    with web_client(container, "admin") as (client, _token):
+        posts = _web_posts(client.app)
+        assert len(posts) >= 15, posts
+        for path in posts:
+            r = client.post(_fill(path), data={"x": "1"}, follow_redirects=False)
+            assert r.status_code == 403, (path, r.status_code)
+
+
+def test_a_viewer_cannot_post_to_any_write_route(container):
+    with web_client(container, "viewer") as (client, token):
+        for path in _web_posts(client.app):
+            if path in VIEWER_OK:
+                continue
+            r = client.post(_fill(path), data={"csrf_token": token}, follow_redirects=False)
+            assert r.status_code == 403, (path, r.status_code)
+            assert "can only look" in r.text or "only an admin" in r.text

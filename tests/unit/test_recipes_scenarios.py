@@ -1,0 +1,142 @@
+"""Every recipe parses, its scenarios pass on the real engine and reach every step and branch,
+and every message a scenario sends renders from the recipe's own templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tidings.channels.templates import contact_context, render
+from tidings.domain.journeys.document import parse_journey
+from tidings.services import recipes as r
+from tidings.services.recipe_checks import template_needs, variable_findings
+
+NAMES = r.names()
+BRIEF = {
+    "welcome-series", "demo-request", "abandoned-cart", "timed-offer", "repeat-purchase",
+    "post-purchase-education", "treatment-reminders", "annual-checkup", "feedback", "webinar",
+    "birthday", "social-mention", "lead-nurture",
+}  # fmt: skip
+
+
+def test_the_brief_s_thirteen_recipes_ship():
+    assert set(NAMES) == BRIEF
+    top = Path(__file__).resolve().parents[2] / "recipes"
+    assert top.is_symlink() and (top / "welcome-series" / "journey.yaml").is_file()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scenarios_pass_and_cover_every_step_and_branch(name):
+    recipe = r.load_recipe(name)
+    doc = parse_journey(recipe.journey_source(), templates={t.key for t in recipe.templates})
+    assert doc.key == name
+    result = r.simulate_recipe(recipe)
+    assert len(result.scenarios) >= 2
+    failed = {s.name: s.failed_expectations for s in result.scenarios if s.failed_expectations}
+    assert failed == {}
+    assert result.unreached_steps == []
+    assert result.untaken_branches == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_simulated_message_renders(name):
+    recipe = r.load_recipe(name)
+    specs = {t.key: t for t in recipe.templates}
+    result = r.simulate_recipe(recipe)
+    rendered = 0
+    for sc in result.scenarios:
+        contact = contact_context(dict(sc.contact), list(sc.contact.get("tags") or []))
+        for _, kind, payload in sc.effects:
+            if kind != "message":
+                continue
+            spec = specs[payload["template"]]
+            assert spec.channel == payload["channel"], payload["template"]
+            message = {
+                "id": 1,
+                "unsubscribe_url": "https://t.example/u/x",
+                "preferences_url": "https://t.example/p/x",
+                "self_service_url": "https://t.example/s/x",
+            }
+            out = render(spec.source(name), {"contact": contact, "data": payload["data"], "message": message})
+            assert out.text.strip()
+            if spec.channel == "email" and payload["category"] == "marketing":
+                assert "https://t.example/u/x" in (out.html or ""), f"{spec.key}: no unsubscribe link"
+            if spec.channel == "email":
+                assert out.subject, f"{spec.key}: no subject"
+            rendered += 1
+    assert rendered or name == "social-mention"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_manifest_matches_the_folder(name):
+    recipe = r.load_recipe(name)
+    folder = recipe.path / "templates"
+    files = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    assert files == {t.body_path.name for t in recipe.templates}
+    assert r.static_findings(recipe, r.journey_doc(recipe)) == []
+    summary = recipe.summary()
+    assert summary["title"] and summary["description"]
+    for p in recipe.parameters.values():
+        assert r.default_value(recipe, p) is not None
+
+
+def test_social_mention_replies_once_per_topic_one_request_each():
+    result = r.simulate_recipe(r.load_recipe("social-mention"))
+    webhooks = [[p for _, k, p in sc.effects if k == "webhook"] for sc in result.scenarios]
+    assert [len(w) for w in webhooks] == [1, 2]
+    assert all(w["url"].startswith("https://") for w in webhooks[1])
+
+
+def test_demo_request_task_is_due_in_five_minutes():
+    result = r.simulate_recipe(r.load_recipe("demo-request"))
+    tasks = [p for _, k, p in result.scenarios[0].effects if k == "task"]
+    assert len(tasks) == 1 and tasks[0]["due_in_seconds"] == 300
+    assert [k for _, k, _ in result.scenarios[0].effects][:3] == ["message", "assign_owner", "task"]
+
+
+def test_abandoned_cart_attributes_the_revenue():
+    result = r.simulate_recipe(r.load_recipe("abandoned-cart"))
+    coupon = next(s for s in result.scenarios if s.name == "the coupon does it")
+    conversions = [p for _, k, p in coupon.effects if k == "conversion"]
+    assert conversions == [{"step": "attribution-window", "goal": "goal", "revenue": 108.0}]
+
+
+def test_parameters_rewrite_the_journey_in_place():
+    recipe = r.load_recipe("abandoned-cart")
+    text = r.journey_text(recipe, {"first_delay": "30m", "coupon": "SAVE5"})
+    doc = parse_journey(text)
+    assert doc.steps["first-delay"].config["duration"] == "30m"
+    assert doc.steps["reminder-3"].config["data"]["coupon"] == "SAVE5"
+    assert "# recipe parameter: first_delay" in text
+    sim = r.simulate_recipe(recipe, {"first_delay": "30m"})
+    first = sim.scenarios[0].timeline[0]
+    assert (first.at - sim.scenarios[0].start).total_seconds() == 1800
+    timed = r.journey_text(r.load_recipe("timed-offer"), {"send_at": "10:30"})
+    assert timed.count('at: "10:30"') == 2
+    with pytest.raises(r.RecipeError, match="no parameter nope"):
+        r.journey_text(recipe, {"nope": 1})
+    assert r.parse_params(["first_delay=2h", "n=3"]) == {"first_delay": "2h", "n": 3}
+    with pytest.raises(r.RecipeError):
+        r.parse_params(["novalue"])
+
+
+def test_unknown_recipe_is_refused_with_the_list():
+    with pytest.raises(r.RecipeError, match="welcome-series"):
+        r.load_recipe("nope")
+
+
+def test_template_analysis_finds_values_printed_without_data():
+    needs = template_needs(
+        "{{ contact.plan }} {{ contact.first_name | default('x') }} {{ data.coupon }} "
+        "{{ data.variables.sku }}{% if data.maybe %}{{ data.maybe }}{% endif %}"
+        "{{ message.unsubscribe_url }}{{ data.variables.t | default('') }}"
+    )
+    assert needs == {("contact", "plan"), ("data", "coupon"), ("data", "variables", "sku"),
+                     ("message", "unsubscribe_url")}  # fmt: skip
+    doc = r.journey_doc(r.load_recipe("abandoned-cart"))
+    msgs = [f.message for f in variable_findings("cart-reminder-3", needs, doc, {"cart.abandoned": ["total"]})]
+    assert any("data.variables.sku" in m and "cart.abandoned" in m for m in msgs)
+    assert not any("data.coupon" in m for m in msgs)  # reminder-3 gives a coupon
+    msgs = [f.message for f in variable_findings("cart-reminder-1", needs, doc, {})]
+    assert any("step 'reminder-1' gives no 'coupon'" in m for m in msgs)

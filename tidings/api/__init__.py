@@ -1,0 +1,1 @@
+"""HTTP adapter: the REST API, the Segment-compatible tracking API, tracking links, the web app."""

@@ -1,0 +1,96 @@
+"""HTTP routes: CSV import of contacts (the same import as `tidings import contacts`)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from tidings.api.deps import RequireWrite, container
+from tidings.api.errors import ApiError
+from tidings.domain.contacts import CHANNELS
+from tidings.services.imports import ImportFileError, ImportOptions, import_contacts
+
+router = APIRouter(prefix="/api/imports", tags=["imports"])
+
+
+@router.post(
+    "/contacts",
+    dependencies=[RequireWrite],
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            }
+        }
+    },
+)
+async def import_contacts_csv(
+    request: Request,
+    map: list[str] = Query(default=[], description="COLUMN=FIELD, repeatable"),  # noqa: A002
+    tag: list[str] = Query(default=[], description="tag every imported contact"),
+    consent_channel: str | None = Query(
+        default=None, description="record consent on this channel for every row"
+    ),
+    consent_source: str = "import",
+) -> dict[str, Any]:
+    """Import contacts from CSV (a text/csv body or a multipart ``file``).
+
+    200 with a report (created, updated, every rejected row with line and reason) when the file
+    could be read; 400 when it cannot (not UTF-8, no header, a mapping naming an unknown column).
+    """
+    c = container(request)
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(
+                422,
+                "validation_error",
+                "send the CSV as the multipart field 'file'",
+                [{"loc": ["body", "file"], "msg": "missing file", "type": "missing"}],
+            )
+        raw = await upload.read()
+    else:
+        raw = await request.body()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid_file", f"the CSV is not UTF-8: {exc}") from None
+    mapping = {}
+    for i, m in enumerate(map):
+        col, sep, target = m.partition("=")
+        if not sep:
+            raise ApiError(
+                422,
+                "validation_error",
+                "map: use COLUMN=FIELD",
+                [{"loc": ["query", "map", i], "msg": "use COLUMN=FIELD", "type": "value_error"}],
+            )
+        mapping[col.strip()] = target.strip()
+    if consent_channel is not None and consent_channel not in CHANNELS:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"consent_channel must be one of {', '.join(CHANNELS)}",
+            [{"loc": ["query", "consent_channel"], "msg": "unknown channel", "type": "value_error"}],
+        )
+    opts = ImportOptions(
+        mapping=mapping, tags=tag, consent_channel=consent_channel, consent_source=consent_source
+    )
+    try:
+        report = await run_in_threadpool(
+            import_contacts, c.engine, io.StringIO(text, newline=""), opts, c.clock.now
+        )
+    except ImportFileError as exc:
+        raise ApiError(400, "invalid_file", str(exc)) from None
+    return {**report.as_dict(), "imported": report.imported}

@@ -1,0 +1,1 @@
+"""Channels: the provider port (base.py), its adapters (email, sms, ...), the delivery loop."""

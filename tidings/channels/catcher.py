@@ -1,0 +1,156 @@
+"""The built-in SMTP catcher: a local SMTP server storing every email it receives in the inbox.
+
+`tidings serve` starts it (runtime.py) so a newcomer sees email work with nothing installed;
+the delivery loop's default email provider sends to it over a real SMTP conversation. The
+same server, with an in-memory store, is the test double for "a real SMTP server".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from aiosmtpd.controller import Controller
+
+from tidings.channels.base import EMAIL, InboxItem, record_in_inbox
+
+if TYPE_CHECKING:
+    from tidings.bootstrap import Container
+
+log = logging.getLogger("tidings.channels.catcher")
+
+
+def parse_email(raw: bytes, *, sender: str | None, recipients: list[str]) -> InboxItem:
+    """What the inbox shows of an email: subject, both bodies, headers, our Message-ID."""
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    text = html = None
+    plain_part = msg.get_body(("plain",))
+    if plain_part is not None:
+        text = plain_part.get_content()  # type: ignore[attr-defined]
+    html_part = msg.get_body(("html",))
+    if html_part is not None:
+        html = html_part.get_content()  # type: ignore[attr-defined]
+    headers: dict[str, Any] = {}
+    for name, value in msg.items():
+        key = name.lower()
+        headers[key] = (
+            headers[key] + [str(value)]
+            if isinstance(headers.get(key), list)
+            else ([headers[key], str(value)] if key in headers else str(value))
+        )
+    message_id = str(msg.get("Message-ID", "")).strip().strip("<>") or None
+    return InboxItem(
+        channel=EMAIL,
+        sender=sender,
+        recipient=", ".join(recipients),
+        subject=msg.get("Subject"),
+        body_text=text,
+        body_html=html,
+        headers=headers,
+        raw=raw.decode("utf-8", "replace"),
+        message_ref=message_id,
+    )
+
+
+class CatcherHandler:
+    """aiosmtpd handler: parse each message and hand it to ``store``."""
+
+    def __init__(self, store: Callable[[InboxItem], None]) -> None:
+        self.store = store
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        try:
+            item = parse_email(
+                envelope.original_content or envelope.content,
+                sender=envelope.mail_from,
+                recipients=list(envelope.rcpt_tos),
+            )
+            self.store(item)
+        except Exception:
+            log.exception("catcher could not store a message")
+            return "451 Requested action aborted: local error in processing"
+        return "250 Message accepted for delivery"
+
+
+class SmtpCatcher:
+    """An aiosmtpd server in its own thread (aiosmtpd's Controller owns the thread and loop)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        store: Callable[[InboxItem], None],
+        name: str = "smtp-catcher",
+        **server_kwargs: Any,
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.port = port
+        # big newsletters are fine; aiosmtpd's default limit is 32 MB.
+        self.controller = Controller(
+            CatcherHandler(store), hostname=host, port=port, ready_timeout=10, **server_kwargs
+        )
+
+    def start(self) -> None:
+        # aiosmtpd logs every SMTP command at INFO ("mail.log"): too chatty beside the API's log.
+        if logging.getLogger("mail.log").level == logging.NOTSET:
+            logging.getLogger("mail.log").setLevel(logging.WARNING)
+        self.controller.start()
+        log.info("SMTP catcher listening on %s:%s", self.host, self.port)
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+class MemoryStore:
+    """An in-memory store for tests: a list of received items, thread-safe."""
+
+    def __init__(self) -> None:
+        self.items: list[InboxItem] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, item: InboxItem) -> None:
+        with self._lock:
+            self.items.append(item)
+
+
+_MAILTO_UNSUBSCRIBE = re.compile(r"unsubscribe-([A-Za-z0-9_-]{20,80})")
+
+
+def mailto_unsubscribe(container: Container, item: InboxItem) -> bool:
+    """An email to ``unsubscribe@...`` with the token in its subject (the ``mailto:`` half of
+    List-Unsubscribe) unsubscribes like the one-click POST. Bad tokens are ignored."""
+    from tidings.channels import tracking
+    from tidings.services.preferences import UnknownMessage, unsubscribe_message
+
+    recipients = [r.strip().lower() for r in (item.recipient or "").split(",")]
+    if not any(r.startswith("unsubscribe@") for r in recipients):
+        return False
+    found = _MAILTO_UNSUBSCRIBE.search(item.subject or "")
+    if not found:
+        return False
+    now = container.clock.now()
+    try:
+        token = tracking.read_token(container.secret_key, found.group(1), tracking.UNSUBSCRIBE, now)
+        with container.engine.begin() as conn:
+            unsubscribe_message(conn, token.a, now, method="mailto", proof={"from": item.sender})
+    except (tracking.BadToken, UnknownMessage):
+        log.warning("ignored a mailto unsubscribe with a bad token from %s", item.sender)
+        return False
+    return True
+
+
+def catcher_service(container: Container) -> SmtpCatcher:
+    s = container.settings
+
+    def store(item: InboxItem) -> None:
+        record_in_inbox(container.engine, item, container.clock.now())
+        mailto_unsubscribe(container, item)
+
+    return SmtpCatcher(s.catcher_host, s.catcher_port, store)

@@ -1,0 +1,149 @@
+"""CLI: tidings import contacts FILE / tidings export contacts FILE.
+
+Exit status of an import: 0 when the file was read and at least one row imported (rejected
+rows, if any, are listed and written to FILE.rejected.csv); 1 when the file cannot be read
+(missing, not CSV, no header, a --map naming an unknown column) or no row was imported.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tidings.cli import common
+
+import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
+export_app = typer.Typer(help="Export data to files.", no_args_is_help=True)
+SHOW_REJECTED = 50
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(import_app, name="import")
+    app.add_typer(export_app, name="export")
+
+
+def parse_maps(maps: list[str]) -> dict[str, str]:
+    out = {}
+    for m in maps:
+        col, sep, target = m.partition("=")
+        if not sep or not col.strip() or not target.strip():
+            common.fail(f"--map {m!r}: use COLUMN=FIELD, e.g. --map 'E-mail=email'")
+        out[col.strip()] = target.strip()
+    return out
+
+
+@import_app.command("contacts")
+def import_contacts(
+    file: Annotated[Path, typer.Argument(help="CSV file with a header row (UTF-8)")],
+    map_: Annotated[
+        list[str],
+        typer.Option(
+            "--map",
+            help="COLUMN=FIELD (repeatable); FIELD: email, phone, "
+            "first_name, ..., tags, consent_email, attributes.KEY, ignore",
+        ),
+    ] = [],  # noqa: B006
+    tag: Annotated[
+        list[str], typer.Option("--tag", help="add this tag to every imported contact (repeatable)")
+    ] = [],  # noqa: B006
+    consent_channel: Annotated[
+        str | None,
+        typer.Option(help="record consent on this channel for every row (email, sms, direct_mail, phone)"),
+    ] = None,
+    consent_source: Annotated[str, typer.Option(help="source recorded with the consent")] = "import",
+    consent_status: Annotated[str, typer.Option(help="status recorded with --consent-channel")] = "granted",
+) -> None:
+    """Import contacts from CSV: auto-mapped columns, upsert by external_id / email / phone, a report of
+    every rejected row (line number and reason, also written to FILE.rejected.csv)."""
+    from tidings.domain.contacts import CHANNELS, CONSENT_STATUSES
+    from tidings.services.imports import ImportFileError, ImportOptions, import_contacts, write_rejected
+
+    if consent_channel and consent_channel not in CHANNELS:
+        common.fail(f"--consent-channel must be one of {', '.join(CHANNELS)}")
+    if consent_status not in CONSENT_STATUSES:
+        common.fail(f"--consent-status must be one of {', '.join(CONSENT_STATUSES)}")
+    if not file.is_file():
+        common.fail(f"no such file: {file}")
+    opts = ImportOptions(
+        mapping=parse_maps(map_),
+        tags=tag,
+        consent_channel=consent_channel,
+        consent_source=consent_source,
+        consent_status=consent_status,
+    )
+    c = common.open_container()
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as f:
+            total = max(0, sum(1 for _ in f) - 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        common.fail(f"cannot read {file}: {exc}")
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=common.err_console,
+        transient=False,
+        disable=not sys.stderr.isatty(),
+    )
+    try:
+        with progress, open(file, encoding="utf-8-sig", newline="") as f:
+            task = progress.add_task("rows", total=total)
+            report = import_contacts(
+                c.engine, f, opts, c.clock.now, progress=lambda n: progress.update(task, completed=n)
+            )
+    except ImportFileError as exc:
+        common.fail(f"{file}: {exc}")
+    except UnicodeDecodeError as exc:
+        common.fail(f"{file} is not UTF-8 text ({exc}); rows before the bad byte were imported")
+    out = common.console
+    out.print(
+        f"{report.rows} rows: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+    )
+    if report.rejected:
+        table = Table("line", "reason", title="rejected rows")
+        for r in report.rejected[:SHOW_REJECTED]:
+            table.add_row(str(r.line), r.reason)
+        out.print(table)
+        if len(report.rejected) > SHOW_REJECTED:
+            out.print(f"... and {len(report.rejected) - SHOW_REJECTED} more")
+        rejected_path = f"{file}.rejected.csv"
+        with open(file, encoding="utf-8-sig", newline="") as f:
+            import csv
+
+            header = next(csv.reader(f), [])
+        write_rejected(rejected_path, header, report)
+        out.print(f"every rejected row, with its line and reason: {rejected_path}")
+    if report.imported == 0:
+        common.fail("no row was imported")
+
+
+@export_app.command("contacts")
+def export_contacts(
+    file: Annotated[str, typer.Argument(help="CSV file to write, or - for standard output")],
+    tag: Annotated[str | None, typer.Option(help="only contacts with this tag")] = None,
+    stage: Annotated[str | None, typer.Option(help="only this lifecycle stage")] = None,
+) -> None:
+    """Export contacts to CSV (a cell starting with = + - @ gets a leading ' so spreadsheets won't run it)."""
+    from tidings.services.contacts import ContactFilter
+    from tidings.services.imports import export_csv_chunks
+
+    c = common.open_container()
+    chunks = export_csv_chunks(c.engine, ContactFilter(tag=tag, stage=stage))
+    if file == "-":
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    try:
+        with open(file, "w", encoding="utf-8", newline="") as f:
+            for chunk in chunks:
+                f.write(chunk)
+    except OSError as exc:
+        common.fail(f"cannot write {file}: {exc}")
+    common.console.print(f"exported to {file}")

@@ -1,0 +1,170 @@
+"""`tidings`: the command line. Each group lives in its own module."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from tidings.cli import common
+
+app = typer.Typer(
+    name="tidings",
+    help="Tidings: marketing automation you can explain and test.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (shown once, stored hashed).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+
+def _setup_logging() -> None:
+    import os
+
+    logging.basicConfig(level=os.environ.get("TIDINGS_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="run the worker in this process")] = True,
+    catcher: Annotated[
+        bool, typer.Option("--catcher/--no-catcher", help="run the built-in SMTP catcher (when no TIDINGS_SMTP_URL)")
+    ] = True,
+    demo: Annotated[bool, typer.Option("--demo", help="load demo data and install the ready-made journeys")] = False,
+    test_clock: Annotated[
+        bool, typer.Option("--test-clock", help="use a virtual clock that tests move via /api/test/clock/advance")
+    ] = False,
+) -> None:
+    """Run the API, web app, tracking endpoints, worker and local mail catcher in one process."""
+    import os
+
+    import uvicorn
+
+    from tidings.api.app import create_app
+    from tidings.runtime import background_services, start_all, stop_all
+
+    if test_clock:
+        os.environ["TIDINGS_TEST_CLOCK"] = "1"
+    _setup_logging()
+    container = common.open_container()
+    if demo:
+        from tidings.cli.demo import load_demo
+
+        load_demo(container)
+    use_catcher = catcher and container.settings.smtp_url is None
+    services = background_services(container, worker=worker, catcher=use_catcher)
+    start_all(services)
+    common.console.print(
+        f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, database {container.settings.database_url})"
+    )
+    try:
+        uvicorn.run(create_app(container), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        stop_all(services)
+
+
+@app.command()
+def worker(
+    test_clock: Annotated[bool, typer.Option("--test-clock", help="virtual clock (tests only)")] = False,
+) -> None:
+    """Run only the worker: events, timers and deliveries (scale out with several on PostgreSQL)."""
+    import os
+
+    from tidings.runtime import background_services, start_all, stop_all
+
+    if test_clock:
+        os.environ["TIDINGS_TEST_CLOCK"] = "1"
+    _setup_logging()
+    container = common.open_container()
+    services = background_services(container, worker=True, catcher=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    start_all(services)
+    common.console.print("worker running; Ctrl-C to stop")
+    stop.wait()
+    stop_all(services)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: Annotated[str | None, typer.Option(help="overrides TIDINGS_DATABASE_URL")] = None,
+) -> None:
+    """Create or migrate the database schema to the latest version."""
+    from tidings.settings import Settings
+    from tidings.store.db import create_engine
+    from tidings.store.migrate import current, upgrade
+
+    url = database_url or Settings.from_env().database_url
+    engine = create_engine(url)
+    try:
+        upgrade(engine)
+    except Exception as exc:
+        common.fail(f"migration failed on {url}: {exc}")
+    common.console.print(f"database at revision {current(engine)} ({url})")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="what the key is for, e.g. 'shop'")],
+    scope: Annotated[list[str], typer.Option(help="track | read | write | admin (repeatable)")],
+) -> None:
+    """Create an API key. The key is printed once, as the last line."""
+    from tidings.services.keys import KeyError_, create_key
+
+    c = common.open_container()
+    try:
+        key, secret = create_key(c.engine, name, scope, c.clock.now())
+    except KeyError_ as exc:
+        common.fail(str(exc))
+    common.console.print(f"created key {key.id} '{key.name}' with scopes {', '.join(sorted(key.scopes))}")
+    print(secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (never their secret)."""
+    from rich.table import Table
+
+    from tidings.services.keys import list_keys
+
+    c = common.open_container()
+    table = Table("id", "name", "prefix", "scopes", "created", "revoked")
+    for k in list_keys(c.engine):
+        table.add_row(str(k["id"]), str(k["name"]), str(k["prefix"]), ", ".join(k["scopes"]),  # type: ignore[arg-type]
+                      str(k["created_at"]), str(k["revoked_at"] or ""))
+    common.console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int) -> None:
+    """Revoke an API key."""
+    from tidings.services.keys import revoke_key
+
+    c = common.open_container()
+    if not revoke_key(c.engine, key_id, c.clock.now()):
+        common.fail(f"no active key with id {key_id}")
+    common.console.print(f"revoked key {key_id}")
+
+
+def _register_groups() -> None:
+    """Attach the command groups that live in their own modules."""
+    from tidings.cli import groups
+
+    groups.register(app)
+
+
+_register_groups()
+
+
+def main() -> None:
+    app()

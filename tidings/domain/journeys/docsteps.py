@@ -1,0 +1,176 @@
+"""Parsing one journey step per type: required fields, edges (with defaults to the following
+step), parsed conditions. Graph-wide checks live in ``validate.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tidings.domain.journeys.docfields import (
+    ACTIONS,
+    CHANNELS,
+    COMMON_FIELDS,
+    STEP_FIELDS,
+    STEP_ID_RE,
+    Problems,
+    check_date_spec,
+    check_duration,
+    check_rule,
+    check_target,
+    need,
+)
+from tidings.domain.journeys.model import END, STEP_TYPES, Step
+from tidings.domain.journeys.timing import parse_clock, parse_days
+from tidings.domain.journeys.yamlines import line_of, plain
+
+
+def parse_steps(raw: Any, data: Any, p: Problems) -> tuple[dict[str, Step], list[str]]:
+    if not isinstance(raw, list) or not raw:
+        p.add("steps: a non-empty list", line_of(data, "steps") or 1, path="steps")
+        return {}, []
+    ids: list[str] = []
+    for i, s in enumerate(raw):
+        sid = s.get("id") if isinstance(s, Mapping) else None
+        ids.append(sid if isinstance(sid, str) else f"#{i}")
+    steps: dict[str, Step] = {}
+    order: list[str] = []
+    for i, s in enumerate(raw):
+        line = line_of(s) or line_of(raw)
+        path = f"steps.{i}"
+        if not isinstance(s, Mapping):
+            p.add("a step is a mapping with id and type", line, None, path)
+            continue
+        sid = s.get("id")
+        if not isinstance(sid, str) or not STEP_ID_RE.match(sid) or sid == END:
+            p.add(
+                "every step needs a stable id (letters, digits, _ . -; not 'end')", line, None, path + ".id"
+            )
+            continue
+        if sid in steps:
+            p.add("duplicate step id", line, sid, path + ".id")
+            continue
+        stype = s.get("type")
+        if stype == "behavior":
+            stype = "behaviour"
+        if stype not in STEP_TYPES:
+            p.add(
+                f"unknown step type {stype!r} (one of {', '.join(sorted(STEP_TYPES))})",
+                line,
+                sid,
+                path + ".type",
+            )
+            continue
+        for k in s:
+            if k not in COMMON_FIELDS and k not in STEP_FIELDS[stype]:
+                p.add(f"unknown field {k!r} for a {stype} step", line_of(s, k) or line, sid, f"{path}.{k}")
+        following = ids[i + 1] if i + 1 < len(ids) else END
+        step = parse_step(sid, stype, s, line, following, p, path)
+        steps[sid] = step
+        order.append(sid)
+    return steps, order
+
+
+def parse_step(
+    sid: str, stype: str, s: Mapping[str, Any], line: int | None, following: str, p: Problems, path: str
+) -> Step:
+    edges: dict[str, str] = {}
+    rules: dict[str, Any] = {}
+
+    def fl(k: str) -> int | None:
+        return line_of(s, k) or line
+
+    if "next" in STEP_FIELDS[stype]:
+        edges["next"] = check_target(s.get("next", following), p, fl("next"), sid, "next")
+    if stype == "send":
+        channel = need(s, "channel", p, line, sid, path)
+        if channel is not None and channel not in CHANNELS:
+            p.add(f"unknown channel {channel!r}", fl("channel"), sid, path + ".channel")
+        need(s, "template", p, line, sid, path)
+        if s.get("category", "marketing") not in ("marketing", "transactional"):
+            p.add("category is marketing or transactional", fl("category"), sid, path + ".category")
+    elif stype == "wait":
+        check_duration(need(s, "duration", p, line, sid, path), p, fl("duration"), sid, path + ".duration")
+    elif stype == "wait_until":
+        check_date_spec(need(s, "date", p, line, sid, path), p, fl("date"), sid, path + ".date")
+    elif stype == "wait_time":
+        try:
+            parse_clock(need(s, "at", p, line, sid, path))
+            parse_days(s.get("days"))
+        except ValueError as exc:
+            p.add(str(exc), fl("at"), sid, path)
+    elif stype == "wait_event":
+        need(s, "event", p, line, sid, path)
+        if s.get("where") is not None:
+            rules["where"] = check_rule(s["where"], p, fl("where"), sid, path + ".where", "event")
+        if s.get("timeout") is not None:
+            check_duration(s["timeout"], p, fl("timeout"), sid, path + ".timeout")
+            edges["timeout"] = check_target(
+                s.get("on_timeout", edges["next"]), p, fl("on_timeout"), sid, "on_timeout"
+            )
+        edges["event"] = check_target(s.get("on_event", edges["next"]), p, fl("on_event"), sid, "on_event")
+        del edges["next"]
+    elif stype == "branch":
+        branches = s.get("branches")
+        if not isinstance(branches, list) or not branches:
+            p.add("branches: a list of {when: rule, next: step}", fl("branches"), sid, path + ".branches")
+            branches = []
+        for j, b in enumerate(branches):
+            bline = line_of(b) or fl("branches")
+            if not isinstance(b, Mapping) or "when" not in b or "next" not in b:
+                p.add("a branch is {when: rule, next: step}", bline, sid, f"{path}.branches.{j}")
+                continue
+            rules[f"branch:{j}"] = check_rule(b["when"], p, bline, sid, f"{path}.branches.{j}.when")
+            edges[f"branch:{j}"] = check_target(b["next"], p, bline, sid, f"branches.{j}.next")
+        edges["else"] = check_target(s.get("else", following), p, fl("else"), sid, "else")
+    elif stype == "behaviour":
+        need(s, "message", p, line, sid, path)
+        action = need(s, "action", p, line, sid, path)
+        if action is not None and action not in ACTIONS:
+            p.add(f"action is one of {sorted(ACTIONS)}", fl("action"), sid, path + ".action")
+        check_duration(need(s, "within", p, line, sid, path), p, fl("within"), sid, path + ".within")
+        edges["then"] = check_target(need(s, "then", p, line, sid, path), p, fl("then"), sid, "then")
+        edges["else"] = check_target(s.get("else", following), p, fl("else"), sid, "else")
+    elif stype == "split":
+        variants = s.get("variants")
+        if not isinstance(variants, list) or len(variants) < 2:
+            p.add("variants: at least two {name, weight, next}", fl("variants"), sid, path + ".variants")
+            variants = []
+        names = set()
+        for j, v in enumerate(variants):
+            vline = line_of(v) or fl("variants")
+            if not isinstance(v, Mapping) or not isinstance(v.get("name"), str) or "next" not in v:
+                p.add("a variant is {name, weight, next}", vline, sid, f"{path}.variants.{j}")
+                continue
+            w = v.get("weight", 1)
+            if isinstance(w, bool) or not isinstance(w, int | float) or w <= 0:
+                p.add("weight must be a positive number", vline, sid, f"{path}.variants.{j}.weight")
+            if v["name"] in names:
+                p.add(f"duplicate variant {v['name']!r}", vline, sid, f"{path}.variants.{j}.name")
+            names.add(v["name"])
+            edges[f"variant:{v['name']}"] = check_target(v["next"], p, vline, sid, f"variants.{j}.next")
+    elif stype == "update_contact":
+        if not any(k in s for k in ("set", "add_tags", "remove_tags", "stage", "score")):
+            p.add("update_contact needs set, add_tags, remove_tags, stage or score", line, sid, path)
+        if "set" in s and not isinstance(s["set"], Mapping):
+            p.add("set maps attribute names to values", fl("set"), sid, path + ".set")
+        for k in ("add_tags", "remove_tags"):
+            if k in s and not (isinstance(s[k], list) and all(isinstance(t, str) for t in s[k])):
+                p.add(f"{k} is a list of tags", fl(k), sid, f"{path}.{k}")
+        if "score" in s and (isinstance(s["score"], bool) or not isinstance(s["score"], int | float)):
+            p.add("score is a number added to the contact's score", fl("score"), sid, path + ".score")
+    elif stype == "webhook":
+        url = need(s, "url", p, line, sid, path)
+        if url is not None and not str(url).startswith(("http://", "https://")):
+            p.add("url must start with http:// or https://", fl("url"), sid, path + ".url")
+    elif stype == "task":
+        need(s, "title", p, line, sid, path)
+        if s.get("due_in") is not None:
+            check_duration(s["due_in"], p, fl("due_in"), sid, path + ".due_in")
+    elif stype == "assign_owner":
+        if not s.get("owner") and not s.get("team"):
+            p.add("assign_owner needs owner or team", line, sid, path)
+        if s.get("strategy", "fixed") not in ("fixed", "round_robin", "least_loaded"):
+            p.add("strategy is fixed, round_robin or least_loaded", fl("strategy"), sid, path + ".strategy")
+    elif stype == "enroll":
+        need(s, "journey", p, line, sid, path)
+    return Step(id=sid, type=stype, line=line, config=plain(dict(s)), edges=edges, rules=rules)

@@ -1,0 +1,428 @@
+"""What each step type does when an enrolment reaches it.
+
+``execute(run, step, visit)`` returns the id of the next step to run, or None when the
+enrolment now waits or has ended. Effects carry the idempotency key (enrolment, step, visit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tidings.domain.journeys import conditions
+from tidings.domain.journeys.dates import resolve
+from tidings.domain.journeys.model import (
+    AssignOwner,
+    CallWebhook,
+    Conversion,
+    CreateTask,
+    DateSpec,
+    EnrollOther,
+    SendMessage,
+    Step,
+    UpdateContact,
+)
+from tidings.domain.journeys.timing import (
+    allowed_now,
+    contact_zone,
+    from_iso,
+    iso,
+    next_local_time,
+    next_opening,
+    parse_clock,
+    parse_days,
+    parse_duration,
+)
+from tidings.domain.snapshot import EventRecord
+
+if TYPE_CHECKING:  # avoids an import cycle
+    from tidings.domain.journeys.machine import Run
+
+
+def _date_spec(raw: dict[str, Any]) -> DateSpec:
+    offset = parse_duration(raw.get("offset", 0))
+    if "before" in raw:
+        offset = -abs(parse_duration(raw["before"]))
+    if "after" in raw:
+        offset = abs(parse_duration(raw["after"]))
+    return DateSpec(
+        attribute=raw.get("attribute"),
+        variable=raw.get("variable"),
+        event=raw.get("event"),
+        property=raw.get("property"),
+        offset=offset,
+        at=raw.get("at"),
+        yearly=bool(raw.get("yearly", False)),
+    )
+
+
+# --------------------------------------------------------------------------- send
+
+
+def _cap_check(run: Run, channel: str, category: str) -> tuple[str, datetime | None, dict[str, Any]] | None:
+    """None when the cap allows a send now; else (action, retry_at, detail)."""
+    cap = run.doc.settings.frequency_caps.get(channel)
+    if cap is None or category != "marketing":
+        return None
+    since = run.now - cap.per
+    times: list[datetime] = []
+    if run.ctx.recent_sends is not None:
+        times = [
+            s.at
+            for s in run.ctx.recent_sends
+            if s.channel == channel and s.category == "marketing" and s.at > since
+        ]
+    else:
+        times = [
+            e.occurred_at
+            for e in run.contact.events
+            if e.name == "message.sent"
+            and e.properties.get("channel") == channel
+            and e.properties.get("category", "marketing") == "marketing"
+            and e.occurred_at > since
+        ]
+    times += [
+        run.now
+        for e in run.effects
+        if isinstance(e, SendMessage) and e.channel == channel and e.category == "marketing"
+    ]
+    if len(times) < cap.max:
+        return None
+    times.sort()
+    retry = times[len(times) - cap.max] + cap.per
+    detail = {
+        "reason": "frequency_cap",
+        "channel": channel,
+        "sent_in_window": len(times),
+        "max": cap.max,
+        "per_seconds": int(cap.per.total_seconds()),
+    }
+    return cap.action, retry, detail
+
+
+def _send(run: Run, step: Step, visit: int) -> str | None:
+    cfg = step.config
+    s = run.doc.settings
+    channel, template = str(cfg["channel"]), str(cfg["template"])
+    category = str(cfg.get("category") or s.category)
+    if (s.send_window or s.quiet_hours) and not cfg.get("ignore_window"):
+        tz = contact_zone(run.contact, s.timezone)
+        window = (s.send_window.days, s.send_window.start, s.send_window.end) if s.send_window else None
+        if not allowed_now(run.now, tz, window, s.quiet_hours):
+            opening = next_opening(run.now, tz, window, s.quiet_hours)
+            run.wait(
+                "window", step.id, opening, reason="outside send window or in quiet hours", timezone=str(tz)
+            )
+            return None
+    capped = _cap_check(run, channel, category)
+    if capped is not None:
+        action, retry, detail = capped
+        if action == "skip":
+            run.note(step.id, "send_skipped", template=template, **detail)
+            return step.edges["next"]
+        run.wait("cap", step.id, retry, **detail)
+        return None
+    data = {
+        "journey": run.doc.key,
+        "version": run.ctx.journey_version,
+        "step": step.id,
+        "enrollment": run.ctx.enrollment_id,
+        "key": run.state.key,
+        "variables": dict(run.state.variables),
+        **dict(cfg.get("data") or {}),
+    }
+    run.emit(
+        SendMessage(step.id, channel, template, category, run.key(step.id, visit), data),
+        "send",
+        channel=channel,
+        template=template,
+        category=category,
+        visit=visit,
+    )
+    run.state.sent[step.id] = iso(run.now)
+    return step.edges["next"]
+
+
+# --------------------------------------------------------------------------- waits
+
+
+def _wait(run: Run, step: Step, visit: int) -> str | None:
+    until = run.now + parse_duration(step.config["duration"])
+    run.wait("duration", step.id, until, duration=step.config["duration"])
+    return None
+
+
+def replan_date(run: Run, step: Step) -> str | None:
+    """Plan (or, while waiting, re-plan after a signal) a wait_until step.
+
+    Returns the next step when the date is missing or already past (and not re-planning)."""
+    replanning = run.status == "waiting"
+    previous = run.state.waiting.until if replanning and run.state.waiting else None
+    spec = _date_spec(step.config["date"])
+    found = resolve(spec, run.contact, run.state.variables, run.now, run.doc.settings.timezone)
+    if found is None or found[0] <= run.now:
+        reason = "date missing" if found is None else "date passed"
+        until = iso(found[0]) if found else None
+        if replanning:
+            run.resume()
+            run.continue_after(step.id, "next", reason=reason, until=until)
+            return None
+        run.note(step.id, "wait_skipped", reason=reason, until=until, date=step.config["date"])
+        return step.edges["next"]
+    run.wait("date", step.id, found[0], previous=previous)
+    return None
+
+
+def _wait_until(run: Run, step: Step, visit: int) -> str | None:
+    return replan_date(run, step)
+
+
+def _wait_time(run: Run, step: Step, visit: int) -> str | None:
+    clock = parse_clock(step.config["at"])
+    assert clock is not None
+    tz = contact_zone(run.contact, run.doc.settings.timezone)
+    due = next_local_time(run.now, tz, clock, parse_days(step.config.get("days")))
+    if due <= run.now:
+        return step.edges["next"]
+    run.wait("time", step.id, due, at=step.config["at"], timezone=str(tz))
+    return None
+
+
+def _wait_event(run: Run, step: Step, visit: int) -> str | None:
+    timeout = step.config.get("timeout")
+    until = run.now + parse_duration(timeout) if timeout is not None else None
+    run.wait("event", step.id, until, event=str(step.config["event"]))
+    return None
+
+
+def wait_event_matches(run: Run, step: Step, event: EventRecord) -> bool:
+    if event.name != step.config["event"]:
+        return False
+    rule = step.rules.get("where")
+    return rule is None or conditions.matches_event(rule, event, run.now)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def _branch(run: Run, step: Step, visit: int) -> str | None:
+    evaluated = []
+    for label, rule in step.rules.items():
+        if not label.startswith("branch:"):
+            continue
+        value = conditions.evaluate(rule, run.contact, run.now)
+        evaluated.append(
+            {"branch": label, "value": value, "explain": conditions.explain(rule, run.contact, run.now)}
+        )
+        if value:
+            run.note(step.id, "branch", taken=label, next=step.edges[label], conditions=evaluated)
+            return step.edges[label]
+    run.note(step.id, "branch", taken="else", next=step.edges["else"], conditions=evaluated)
+    return step.edges["else"]
+
+
+def _behaviour_window(run: Run, step: Step) -> tuple[datetime, datetime] | None:
+    sent = run.state.sent.get(str(step.config["message"]))
+    if sent is None:
+        return None
+    start = from_iso(sent)
+    return start, start + parse_duration(step.config["within"])
+
+
+def behaviour_matches(run: Run, step: Step, event: EventRecord) -> bool:
+    window = _behaviour_window(run, step)
+    if window is None or not (window[0] <= event.occurred_at <= window[1]):
+        return False
+    action = step.config["action"]
+    if action == "converted":
+        names = (
+            {step.config["event"]}
+            if step.config.get("event")
+            else {c.event for c in run.doc.settings.goal if c.event}
+        )
+        return event.name in names
+    props = event.properties
+    return (
+        event.name == f"message.{action}"
+        and props.get("step") == step.config["message"]
+        and props.get("journey", run.doc.key) in (run.doc.key, run.ctx.journey_id)
+        and not props.get("machine")
+    )
+
+
+def behaviour_outcome(run: Run, step: Step) -> bool:
+    return any(behaviour_matches(run, step, e) for e in run.contact.events)
+
+
+def _behaviour(run: Run, step: Step, visit: int) -> str | None:
+    window = _behaviour_window(run, step)
+    if window is None:
+        run.note(
+            step.id,
+            "behaviour",
+            outcome="else",
+            reason="message was not sent",
+            message=step.config["message"],
+        )
+        return step.edges["else"]
+    if behaviour_outcome(run, step):
+        run.note(step.id, "behaviour", outcome="then", behaviour=step.config["action"], found=True)
+        return step.edges["then"]
+    if run.now >= window[1]:
+        run.note(step.id, "behaviour", outcome="else", behaviour=step.config["action"], found=False)
+        return step.edges["else"]
+    run.wait("behaviour", step.id, window[1], behaviour=step.config["action"], message=step.config["message"])
+    return None
+
+
+def assignment_point(journey: str, contact_id: int, step_id: str) -> float:
+    """A stable number in [0, 1) per (journey, contact, step): sticky, reproducible A/B buckets."""
+    digest = hashlib.sha256(f"{journey}:{contact_id}:{step_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _split(run: Run, step: Step, visit: int) -> str | None:
+    variants = step.config["variants"]
+    name = run.state.ab.get(step.id)
+    point = assignment_point(run.doc.key, run.contact.id, step.id)
+    if name is None or f"variant:{name}" not in step.edges:
+        total = float(sum(v.get("weight", 1) for v in variants))
+        acc = 0.0
+        name = variants[-1]["name"]
+        for v in variants:
+            acc += v.get("weight", 1) / total
+            if point < acc:
+                name = v["name"]
+                break
+        run.state.ab[step.id] = name
+        sticky = False
+    else:
+        sticky = True
+    run.note(
+        step.id,
+        "split",
+        variant=name,
+        point=round(point, 6),
+        sticky=sticky,
+        weights={v["name"]: v.get("weight", 1) for v in variants},
+    )
+    return step.edges[f"variant:{name}"]
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _update_contact(run: Run, step: Step, visit: int) -> str | None:
+    c = step.config
+    effect = UpdateContact(
+        step.id,
+        run.key(step.id, visit),
+        set_attributes=dict(c.get("set") or {}),
+        add_tags=tuple(c.get("add_tags") or ()),
+        remove_tags=tuple(c.get("remove_tags") or ()),
+        stage=c.get("stage"),
+        score_delta=float(c.get("score") or 0),
+    )
+    run.emit(effect, "update_contact", **effect.payload())
+    return step.edges["next"]
+
+
+def _webhook(run: Run, step: Step, visit: int) -> str | None:
+    c = step.config
+    body = {
+        "journey": run.doc.key,
+        "step": step.id,
+        "contact_id": run.contact.id,
+        # which occurrence this call is about (the mention, the order): the enrolment key and
+        # the entry event's properties, as a send gives its template
+        "key": run.state.key,
+        "variables": dict(run.state.variables),
+        **dict(c.get("body") or {}),
+    }
+    effect = CallWebhook(
+        step.id,
+        str(c["url"]),
+        run.key(step.id, visit),
+        str(c.get("method", "POST")).upper(),
+        body,
+        dict(c.get("headers") or {}),
+    )
+    run.emit(effect, "webhook", url=effect.url, method=effect.method)
+    return step.edges["next"]
+
+
+def _task(run: Run, step: Step, visit: int) -> str | None:
+    c = step.config
+    due = parse_duration(c["due_in"]) if c.get("due_in") is not None else None
+    effect = CreateTask(
+        step.id,
+        str(c["title"]),
+        run.key(step.id, visit),
+        str(c.get("body") or ""),
+        c.get("owner") or run.contact.owner,
+        c.get("team"),
+        due,
+    )
+    run.emit(effect, "task", **effect.payload())
+    return step.edges["next"]
+
+
+def _assign(run: Run, step: Step, visit: int) -> str | None:
+    c = step.config
+    effect = AssignOwner(
+        step.id, run.key(step.id, visit), c.get("owner"), c.get("team"), c.get("strategy", "fixed")
+    )
+    run.emit(effect, "assign_owner", **effect.payload())
+    return step.edges["next"]
+
+
+def _enroll(run: Run, step: Step, visit: int) -> str | None:
+    c = step.config
+    key = str(c["key"]) if c.get("key") is not None else run.state.key
+    effect = EnrollOther(step.id, str(c["journey"]), run.key(step.id, visit), key)
+    run.emit(effect, "enroll", journey=effect.journey_key, key=key)
+    return step.edges["next"]
+
+
+def _goal(run: Run, step: Step, visit: int) -> str | None:
+    c = step.config
+    revenue = c.get("revenue")
+    effect = Conversion(
+        step.id,
+        run.key(step.id, visit),
+        str(c.get("goal") or step.id),
+        float(revenue) if isinstance(revenue, int | float) else None,
+    )
+    run.emit(effect, "conversion", goal=effect.goal, revenue=effect.revenue)
+    run.end("converted", step.id, goal=effect.goal)
+    return None
+
+
+def _exit(run: Run, step: Step, visit: int) -> str | None:
+    run.end("exited", step.id, why=step.config.get("reason") or "exit step")
+    return None
+
+
+HANDLERS: dict[str, Callable[[Run, Step, int], str | None]] = {
+    "send": _send,
+    "wait": _wait,
+    "wait_until": _wait_until,
+    "wait_time": _wait_time,
+    "wait_event": _wait_event,
+    "branch": _branch,
+    "behaviour": _behaviour,
+    "split": _split,
+    "update_contact": _update_contact,
+    "webhook": _webhook,
+    "task": _task,
+    "assign_owner": _assign,
+    "enroll": _enroll,
+    "goal": _goal,
+    "exit": _exit,
+}
+
+
+def execute(run: Run, step: Step, visit: int) -> str | None:
+    return HANDLERS[step.type](run, step, visit)

@@ -1,0 +1,1 @@
+"""Application services: use cases (verbs) orchestrating the core against storage and channels."""

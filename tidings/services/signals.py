@@ -1,0 +1,44 @@
+"""Self-service signals: a contact (or a system acting for them) tells a running enrolment
+something, e.g. ``reschedule {"start_date": "2026-04-01"}``: the data joins the enrolment's
+variables and a date wait depending on it is re-planned, so later reminders shift.
+
+``stop`` ends the enrolment. A signal for an ended enrolment is recorded in the trace and
+ignored. The API (``POST /api/enrollments/{id}/signal``) and the channels' signed links call
+:func:`send_signal`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from tidings.bootstrap import Container
+from tidings.services.engine import EngineError, JourneyEngine
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+
+
+def engine_for(container: Container) -> JourneyEngine:
+    """One engine (and its cache of journey versions) per container."""
+    eng = container.services.get("journey_engine")
+    if eng is None:
+        eng = JourneyEngine(container.engine, container.clock, "api")
+        container.services["journey_engine"] = eng
+    return eng  # type: ignore[no-any-return]
+
+
+def send_signal(
+    container: Container, enrollment_id: int, name: str, data: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    if not NAME_RE.match(name):
+        raise EngineError("invalid", f"bad signal name {name!r} (lowercase letters, digits, _ . -)")
+    eng = engine_for(container)
+    with container.engine.begin() as conn:
+        return eng.signal(conn, enrollment_id, name, dict(data or {}), container.clock.now())
+
+
+def enroll(container: Container, journey_key: str, contact_id: int, key: str = "") -> dict[str, Any]:
+    eng = engine_for(container)
+    with container.engine.begin() as conn:
+        return eng.enroll(conn, journey_key, contact_id, key, container.clock.now())

@@ -1,0 +1,106 @@
+"""Settings, read once from the environment by the composition root (no global settings object)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///tidings.db"
+    #: secret for signing tracking / unsubscribe tokens and sessions. Generated and stored in
+    #: the database on first start when not given (see bootstrap).
+    secret_key: str | None = None
+    #: public base URL used in links inside messages.
+    public_url: str = "http://127.0.0.1:8000"
+    #: where email goes: None means the built-in catcher (`tidings serve` starts it).
+    smtp_url: str | None = None
+    catcher_host: str = "127.0.0.1"
+    #: default From of emails (a template or journey may set its own).
+    email_from: str = "Tidings <hello@tidings.localhost>"
+    #: DKIM signing: domain, selector and PEM private key file (signing is off when unset).
+    dkim_domain: str | None = None
+    dkim_selector: str = "tidings"
+    dkim_key_file: str | None = None
+    catcher_port: int = 1025
+    #: a controllable clock that tests move through the API (never in production).
+    test_clock: bool = False
+    run_worker: bool = True
+    #: request limits at the edge.
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_batch_items: int = 2000
+    #: hosts/networks webhooks may reach although internal (comma separated in env).
+    webhook_allow: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    # --- SMS, voice, direct mail, webhooks out, bounces (channels, see docs/channels.md)
+    #: Twilio-compatible API: base URL, account SID, auth token, sender number. Unset SID =
+    #: SMS and calls go to the local sinks (the web inbox).
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    #: Lob-compatible print API; unset key = letters are rendered into the batch folder only.
+    lob_base_url: str = "https://api.lob.com"
+    lob_api_key: str | None = None
+    direct_mail_dir: str = "./direct-mail"
+    #: HMAC key for outgoing webhook signatures (derived from secret_key when unset).
+    webhook_secret: str | None = None
+    webhook_max_attempts: int = 6
+    #: HMAC key of the generic signed bounce/complaint webhook (endpoint off when unset).
+    bounce_webhook_secret: str | None = None
+    #: SNS topics whose SES notifications we accept ("*" = any topic; unset = SES endpoint off).
+    ses_topic_arns: tuple[str, ...] = ()
+    soft_bounce_threshold: int = 3
+    soft_bounce_days: int = 30
+    bounce_rate_limit: float = 0.05
+    complaint_rate_limit: float = 0.001
+    rate_window_days: int = 7
+    rate_min_volume: int = 500
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = dict(os.environ if env is None else env)
+        base = cls(
+            database_url=env.get("TIDINGS_DATABASE_URL") or default_sqlite_url(),
+            secret_key=env.get("TIDINGS_SECRET_KEY") or None,
+            public_url=env.get("TIDINGS_PUBLIC_URL", cls.public_url).rstrip("/"),
+            smtp_url=env.get("TIDINGS_SMTP_URL") or None,
+            email_from=env.get("TIDINGS_EMAIL_FROM", cls.email_from),
+            dkim_domain=env.get("TIDINGS_DKIM_DOMAIN") or None,
+            dkim_selector=env.get("TIDINGS_DKIM_SELECTOR", cls.dkim_selector),
+            dkim_key_file=env.get("TIDINGS_DKIM_KEY_FILE") or None,
+            catcher_port=int(env.get("TIDINGS_CATCHER_PORT", cls.catcher_port)),
+            test_clock=env.get("TIDINGS_TEST_CLOCK", "") in {"1", "true", "yes"},
+            webhook_allow=tuple(x.strip() for x in env.get("TIDINGS_WEBHOOK_ALLOW", "").split(",") if x.strip()),
+            log_level=env.get("TIDINGS_LOG_LEVEL", "INFO"),
+            twilio_base_url=env.get("TIDINGS_TWILIO_BASE_URL", cls.twilio_base_url).rstrip("/"),
+            twilio_account_sid=env.get("TIDINGS_TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=env.get("TIDINGS_TWILIO_AUTH_TOKEN") or None,
+            twilio_from=env.get("TIDINGS_TWILIO_FROM") or None,
+            lob_base_url=env.get("TIDINGS_LOB_BASE_URL", cls.lob_base_url).rstrip("/"),
+            lob_api_key=env.get("TIDINGS_LOB_API_KEY") or None,
+            direct_mail_dir=env.get("TIDINGS_DIRECT_MAIL_DIR", cls.direct_mail_dir),
+            webhook_secret=env.get("TIDINGS_WEBHOOK_SECRET") or None,
+            webhook_max_attempts=int(env.get("TIDINGS_WEBHOOK_MAX_ATTEMPTS", cls.webhook_max_attempts)),
+            bounce_webhook_secret=env.get("TIDINGS_BOUNCE_WEBHOOK_SECRET") or None,
+            ses_topic_arns=tuple(x.strip() for x in env.get("TIDINGS_SES_TOPIC_ARNS", "").split(",") if x.strip()),
+            soft_bounce_threshold=int(env.get("TIDINGS_SOFT_BOUNCE_THRESHOLD", cls.soft_bounce_threshold)),
+            soft_bounce_days=int(env.get("TIDINGS_SOFT_BOUNCE_DAYS", cls.soft_bounce_days)),
+            bounce_rate_limit=float(env.get("TIDINGS_BOUNCE_RATE_LIMIT", cls.bounce_rate_limit)),
+            complaint_rate_limit=float(env.get("TIDINGS_COMPLAINT_RATE_LIMIT", cls.complaint_rate_limit)),
+            rate_window_days=int(env.get("TIDINGS_RATE_WINDOW_DAYS", cls.rate_window_days)),
+            rate_min_volume=int(env.get("TIDINGS_RATE_MIN_VOLUME", cls.rate_min_volume)),
+        )
+        return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def default_sqlite_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'tidings.db'}"
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)

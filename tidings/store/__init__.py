@@ -1,0 +1,1 @@
+"""Storage adapter: SQLAlchemy Core on SQLite (embedded default) and PostgreSQL (scale-out)."""

@@ -1,0 +1,503 @@
+"""The SQL evaluator: a rule compiled to one SELECT of matching ``contact_id`` s.
+
+Same meaning as ``domain.rules.evaluate`` (property tests on both backends hold them together):
+- every sub-predicate is two-valued (``COALESCE(..., false)`` or ``IN``/``NOT IN`` a subquery of
+  non-null ids), so ``NOT`` means what Python's ``not`` means;
+- JSON values are typed by the literal with each dialect's JSON functions
+  (SQLite ``json_type``/``json_extract``, PostgreSQL ``jsonb_typeof``/``jsonb_extract_path``);
+- only bound parameters carry user values; attribute paths were checked against a name pattern
+  and are bound too; operators come from the AST's fixed vocabulary.
+
+Query shapes are chosen here, not by the planner: event conditions become
+``contacts.id IN (SELECT contact_id FROM events WHERE name = ? AND occurred_at >= ? ...)``
+and on SQLite the subquery is pinned to the (name, occurred_at, contact_id) index with
+``INDEXED BY`` (SQLite's own choice was 20x slower, see STACK.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.operators import in_op
+
+from tidings.domain.rules.ast import (
+    NEGATED,
+    SYSTEM_EVENT_PREFIXES,
+    All,
+    AnyOf,
+    Attr,
+    Compare,
+    Consent,
+    Duration,
+    EventAgg,
+    EventProp,
+    Field,
+    HasTag,
+    InJourney,
+    InSegment,
+    JourneyState,
+    Not,
+    Rule,
+    RuleError,
+    Sequence,
+)
+from tidings.domain.rules.evaluate import ACTIVE_JOURNEY, compare, iso19
+from tidings.store import schema
+from tidings.store.types import UTCDateTime
+
+EVENTS_BY_NAME_INDEX = "ix_events_name_occurred_at_contact_id_value"
+EVENTS_BY_CONTACT_INDEX = "ix_events_contact_id_name_occurred_at"
+#: on SQLite, compile all/any of set conditions to UNION / INTERSECT / EXCEPT (see ``id_set``):
+#: 4-10x faster there than per-contact IN probes; PostgreSQL's hashed subplans beat its HashSetOp.
+USE_ID_SETS = {"sqlite": True, "postgresql": False}
+#: NOT NULL contact columns with an index leading with them: comparisons on them are id sets.
+INDEXED_FIELDS = ("score", "id")
+
+Pred = ColumnElement[bool]
+
+
+def _sqlite_index_hint(self: Any, table: Any, text: str | None) -> str | None:
+    return text if text and text.startswith("INDEXED BY ") else None
+
+
+# SQLAlchemy's SQLite compiler drops FROM hints; let ours (a constant index name) through.
+if SQLiteCompiler.get_from_hint_text is SQLCompiler.get_from_hint_text:
+    SQLiteCompiler.get_from_hint_text = _sqlite_index_hint  # type: ignore[method-assign]
+
+
+def compile_rule(rule: Rule, dialect_name: str, now: datetime) -> sa.Select[Any]:
+    """``SELECT contacts.id AS contact_id FROM contacts WHERE <rule>``."""
+    if dialect_name not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported dialect {dialect_name!r}")
+    c = schema.contacts
+    return sa.select(c.c.id.label("contact_id")).where(_Compiler(dialect_name, now).pred(rule))
+
+
+def tune_connection(conn: sa.Connection) -> None:
+    """Per-transaction settings for whole-segment queries: on PostgreSQL, enough ``work_mem``
+    that grouping ~10^5-10^6 events by contact stays in memory (the 4 MB default spills to disk)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+
+
+def _false() -> Pred:
+    return sa.false()
+
+
+def _true() -> Pred:
+    return sa.true()
+
+
+def _ts(dt: datetime) -> ColumnElement[Any]:
+    return sa.bindparam(None, dt, type_=UTCDateTime())
+
+
+class _Compiler:
+    def __init__(self, dialect: str, now: datetime) -> None:
+        self.pg = dialect == "postgresql"
+        self.dialect = dialect
+        self.now = now
+
+    # ------------------------------------------------------------------ structure
+
+    def pred(self, rule: Rule) -> Pred:
+        c = schema.contacts.c
+        if isinstance(rule, All | AnyOf) and USE_ID_SETS[self.dialect]:
+            ids = self.id_set(rule)
+            if ids is not None:  # set algebra over narrow indexes: no scan of the contacts table
+                return c.id.in_(ids)
+        if isinstance(rule, All):
+            return sa.and_(*(self.pred(r) for r in rule.items))
+        if isinstance(rule, AnyOf):
+            return sa.or_(*(self.pred(r) for r in rule.items))
+        if isinstance(rule, Not):
+            return sa.not_(self.pred(rule.item))
+        if isinstance(rule, HasTag):
+            t = schema.contact_tags
+            return c.id.in_(sa.select(t.c.contact_id).where(t.c.tag == rule.tag))
+        if isinstance(rule, InSegment):
+            m, s = schema.segment_memberships, schema.segments
+            seg = sa.select(s.c.id).where(s.c.key == rule.segment).scalar_subquery()
+            return c.id.in_(sa.select(m.c.contact_id).where(m.c.segment_id == seg, m.c.exited_at.is_(None)))
+        if isinstance(rule, InJourney):
+            en, state = self._latest_enrollments(rule.journey)
+            return c.id.in_(en.where(sa.and_(state.in_(ACTIVE_JOURNEY))))
+        if isinstance(rule, Sequence):
+            return c.id.in_(self._sequence(rule))
+        if isinstance(rule, Compare):
+            if rule.op in NEGATED:
+                return sa.not_(self.pred(Compare(rule.target, NEGATED[rule.op], rule.value)))
+            return self.compare(rule)
+        raise TypeError(f"not a rule: {rule!r}")
+
+    # ------------------------------------------------------------------ set form
+
+    def id_set(self, rule: Rule) -> sa.Select[Any] | None:
+        """The matching ids as UNION / INTERSECT / EXCEPT of index-only subqueries, or None.
+
+        Only rules made of "set" conditions (tags, segments, consents, event aggregates that
+        are IN-subqueries, sequences, comparisons on indexed NOT NULL contact columns) take this
+        shape; ``all`` needs one positive member (``not`` members become EXCEPT).
+        """
+        c = schema.contacts
+        if isinstance(rule, HasTag):
+            ct = schema.contact_tags
+            return sa.select(ct.c.contact_id.label("contact_id")).where(ct.c.tag == rule.tag)
+        if isinstance(rule, InSegment):
+            m, sg = schema.segment_memberships, schema.segments
+            seg = sa.select(sg.c.id).where(sg.c.key == rule.segment).scalar_subquery()
+            return sa.select(m.c.contact_id.label("contact_id")).where(m.c.segment_id == seg, m.c.exited_at.is_(None))
+        if isinstance(rule, Sequence):
+            return self._sequence(rule)
+        if isinstance(rule, Compare) and rule.op not in NEGATED:
+            t = rule.target
+            if isinstance(t, Consent):
+                cs = schema.consents
+                return sa.select(cs.c.contact_id.label("contact_id")).where(
+                    cs.c.channel == t.channel, self.scalar(cs.c.status, "string", rule.op, rule.value)
+                )
+            if isinstance(t, EventAgg):
+                return self.event_set(t, rule.op, rule.value)
+            if (
+                isinstance(t, Field)
+                and t.name in INDEXED_FIELDS
+                and rule.op in ("eq", "gt", "gte", "lt", "lte", "between", "in")
+            ):
+                col = getattr(c.c, t.name)
+                return sa.select(c.c.id.label("contact_id")).where(self.scalar(col, t.kind, rule.op, rule.value))
+            return None
+        if isinstance(rule, AnyOf):
+            parts = [self.id_set(r) for r in rule.items]
+            if any(p is None for p in parts):
+                return None
+            return _ids(sa.union(*parts))  # type: ignore[arg-type]
+        if isinstance(rule, All):
+            pos = [self.id_set(r) for r in rule.items if not isinstance(r, Not)]
+            neg = [self.id_set(r.item) for r in rule.items if isinstance(r, Not)]
+            if not pos or any(p is None for p in pos + neg):
+                return None
+            q = pos[0] if len(pos) == 1 else _ids(sa.intersect(*pos))  # type: ignore[arg-type]
+            if neg:
+                q = _ids(sa.except_(q, *neg))  # type: ignore[arg-type]
+            return q
+        return None
+
+    def compare(self, rule: Compare) -> Pred:
+        t, op, v = rule.target, rule.op, rule.value
+        c = schema.contacts.c
+        if isinstance(t, Field):
+            col = getattr(c, t.name)
+            return self.scalar(col, t.kind, op, v)
+        if isinstance(t, Attr):
+            return self.json_pred(c.attributes, t.path, op, v)
+        if isinstance(t, Consent):
+            cs = schema.consents
+            return c.id.in_(
+                sa.select(cs.c.contact_id).where(cs.c.channel == t.channel, self.scalar(cs.c.status, "string", op, v))
+            )
+        if isinstance(t, JourneyState):
+            en, state = self._latest_enrollments(t.journey)
+            return c.id.in_(en.where(self.scalar(state, "string", op, v)))
+        if isinstance(t, EventAgg):
+            return self.event_agg(t, op, v)
+        if isinstance(t, EventProp):
+            raise RuleError("properties.* only applies to event filters (journey triggers), not to contacts")
+        raise TypeError(t)
+
+    # ------------------------------------------------------------------ scalar values
+
+    def scalar(self, col: ColumnElement[Any], kind: str, op: str, v: Any) -> Pred:
+        """``col op v`` for a typed column (string, number, date); NULL -> false."""
+        if op in NEGATED:
+            return sa.not_(self.scalar(col, kind, NEGATED[op], v))
+        if op == "exists":
+            return col.is_not(None)
+        if op == "in":
+            return sa.or_(*(self.scalar(col, kind, "eq", x) for x in v))
+        if op == "between":
+            return sa.and_(self.scalar(col, kind, "gte", v[0]), self.scalar(col, kind, "lte", v[1]))
+        if op == "contains":
+            return sa.func.coalesce(self._instr(col, v), _false())
+        if op == "starts_with":
+            return sa.func.coalesce(sa.func.substr(col, 1, len(v)) == v, _false())
+        if op in ("within_last", "more_than_ago", "anniversary_in"):
+            return self.date_op(col, op, v)
+        if kind == "string" and self.pg and op in ("gt", "gte", "lt", "lte"):
+            col = col.collate("C")
+        if kind == "number":
+            v = float(v)
+        if getattr(col, "nullable", True) is False:  # a NOT NULL column: keep it seekable by its index
+            return _op(col, op, v)
+        return sa.func.coalesce(_op(col, op, v), _false())
+
+    def _instr(self, col: ColumnElement[Any], v: str) -> Pred:
+        fn = sa.func.strpos if self.pg else sa.func.instr
+        return fn(col, v) > 0
+
+    def date_op(self, col: ColumnElement[Any], op: str, d: Duration) -> Pred:
+        delta = timedelta(seconds=d.seconds)
+        if op == "within_last":
+            return sa.func.coalesce(sa.and_(col >= _ts(self.now - delta), col <= _ts(self.now)), _false())
+        if op == "more_than_ago":
+            return sa.func.coalesce(col < _ts(self.now - delta), _false())
+        md = (self.now + delta).strftime("%m-%d")
+        expr = sa.func.to_char(col, "MM-DD") if self.pg else sa.func.strftime("%m-%d", col)
+        return sa.func.coalesce(expr == md, _false())
+
+    # ------------------------------------------------------------------ JSON values
+
+    def json_parts(self, doc: ColumnElement[Any], path: tuple[str, ...]) -> tuple[Any, Any, Any]:
+        """(typeof, scalar value as text/number, the JSON value) of ``doc`` at ``path``."""
+        if self.pg:
+            j = sa.func.jsonb_extract_path(doc, *path)
+            return sa.func.jsonb_typeof(j), sa.func.jsonb_extract_path_text(doc, *path), j
+        p = "$." + ".".join(f'"{x}"' for x in path)
+        return sa.func.json_type(doc, p), sa.func.json_extract(doc, p), p
+
+    def json_pred(self, doc: ColumnElement[Any], path: tuple[str, ...], op: str, v: Any) -> Pred:
+        if op in NEGATED:
+            return sa.not_(self.json_pred(doc, path, NEGATED[op], v))
+        jt, jx, j = self.json_parts(doc, path)
+        if op == "exists":
+            return sa.func.coalesce(jt != "null", _false())
+        if op == "in":
+            return sa.or_(*(self.json_pred(doc, path, "eq", x) for x in v))
+        if op == "between":
+            return sa.and_(self.json_pred(doc, path, "gte", v[0]), self.json_pred(doc, path, "lte", v[1]))
+        if self.pg and op == "eq":  # jsonb equality is typed equality: one path lookup, no cast
+            lit_doc = sa.cast(sa.bindparam(None, json.dumps(v), type_=sa.Text), JSONB)
+            return sa.func.coalesce(j == lit_doc, _false())
+        if isinstance(v, bool):
+            if self.pg:
+                return sa.func.coalesce(sa.and_(jt == "boolean", jx == ("true" if v else "false")), _false())
+            return sa.func.coalesce(jt == ("true" if v else "false"), _false())
+        string_type = "string" if self.pg else "text"
+        if op == "contains":
+            if self.pg:
+                in_array = j.op("@>")(sa.func.jsonb_build_array(sa.cast(sa.bindparam(None, v), sa.Text)))
+            else:
+                je = sa.func.json_each(doc, j).table_valued("type", "value")
+                in_array = sa.exists(
+                    sa.select(sa.literal(1)).select_from(je).where(je.c.type == "text", je.c.value == v)
+                )
+            return sa.func.coalesce(
+                sa.case((jt == string_type, self._instr(jx, v)), (jt == "array", in_array), else_=_false()),
+                _false(),
+            )
+        if op == "starts_with":
+            s = sa.case((jt == string_type, jx))
+            return sa.func.coalesce(sa.func.substr(s, 1, len(v)) == v, _false())
+        if op in ("within_last", "more_than_ago", "anniversary_in"):
+            if self.pg:
+                ok = sa.and_(jt == "string", jx.op("~")("^[0-9]{4}-[0-9]{2}-[0-9]{2}"))
+            else:
+                ok = sa.and_(jt == "text", jx.op("GLOB")("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"))
+            s = sa.case((ok, sa.func.replace(sa.func.substr(jx, 1, 19), " ", "T")))
+            delta = timedelta(seconds=v.seconds)
+            if op == "within_last":
+                return sa.func.coalesce(sa.and_(s >= iso19(self.now - delta), s <= iso19(self.now)), _false())
+            if op == "more_than_ago":
+                return sa.func.coalesce(s < iso19(self.now - delta), _false())
+            return sa.func.coalesce(sa.func.substr(s, 6, 5) == (self.now + delta).strftime("%m-%d"), _false())
+        if not self.pg:
+            # SQLite: compare the extracted value first and check its JSON type only on the rows
+            # that pass (AND short-circuits): one JSON parse for most rows instead of two.
+            guard = jt == "text" if isinstance(v, str) else jt.in_(("integer", "real"))
+            lit = v if isinstance(v, str) else float(v)
+            return sa.func.coalesce(sa.and_(_op(jx, op, lit), guard), _false())
+        if isinstance(v, str):
+            text: Any = sa.case((jt == string_type, jx))
+            if op != "eq":
+                text = text.collate("C")
+            return sa.func.coalesce(_op(text, op, v), _false())
+        num = sa.case((jt == "number", sa.cast(jx, sa.Float)))
+        return sa.func.coalesce(_op(num, op, float(v)), _false())
+
+    # ------------------------------------------------------------------ events
+
+    def _events(self, ev: EventAgg, e: Any = None) -> tuple[Any, list[Pred]]:
+        e = e if e is not None else schema.events
+        conds: list[Pred] = []
+        if ev.event is not None:
+            conds.append(e.c.name == ev.event)
+        else:
+            conds.extend(sa.func.substr(e.c.name, 1, len(p)) != p for p in SYSTEM_EVENT_PREFIXES)
+        if ev.window is not None:
+            conds.append(e.c.occurred_at >= _ts(self.now - timedelta(seconds=ev.window.seconds)))
+        for k, v in ev.where:
+            conds.append(self.json_pred(e.c.properties, (k,), "eq", v))
+        if ev.human:
+            conds.append(sa.not_(self.json_pred(e.c.properties, ("machine",), "eq", True)))
+        return e, conds
+
+    def _by_name(self, q: sa.Select[Any], e: Any, ev: EventAgg) -> sa.Select[Any]:
+        if not self.pg and ev.event is not None:
+            return q.with_hint(e, f"INDEXED BY {EVENTS_BY_NAME_INDEX}", "sqlite")
+        return q
+
+    def event_set(self, ev: EventAgg, op: str, v: Any) -> sa.Select[Any] | None:
+        """The ids matching an event condition as one subquery, when it has that shape."""
+        e, conds = self._events(ev)
+        sub: Any
+        if ev.agg == "count":
+            if op in ("gte", "gt"):
+                k = math.ceil(v) if op == "gte" else math.floor(v) + 1
+                if k < 1:
+                    return None
+                sub = sa.select(e.c.contact_id.label("contact_id")).where(*conds)
+                if k > 1:
+                    sub = sub.group_by(e.c.contact_id).having(sa.func.count() >= k)
+                return self._by_name(sub, e, ev)
+            return None
+        if (ev.agg in ("first", "last") and ev.prop is not None) or op in ("ne", "not_in", "not_exists"):
+            return None
+        if ev.agg == "sum" and compare(op, 0.0, v, self.now):
+            return None
+        pred = self.event_agg(ev, op, v)
+        sub = getattr(pred, "right", None)  # contacts.id IN (<subquery>)
+        element = getattr(sub, "element", None)
+        return element if isinstance(element, sa.Select) and getattr(pred, "operator", None) is in_op else None
+
+    def event_agg(self, ev: EventAgg, op: str, v: Any) -> Pred:
+        c = schema.contacts.c
+        e, conds = self._events(ev)
+        if ev.agg == "count":
+            return self.count_pred(ev, e, conds, op, v)
+        if ev.agg in ("first", "last") and ev.prop is not None:
+            doc = (
+                sa.select(e.c.properties)
+                .where(e.c.contact_id == c.id, *conds)
+                .order_by(*(e.c.occurred_at.desc(), e.c.id.desc()) if ev.agg == "last" else (e.c.occurred_at, e.c.id))
+                .limit(1)
+                .scalar_subquery()
+            )
+            return self.json_pred(doc, (ev.prop,), op, v)
+        if ev.agg in ("first", "last"):
+            agg: Any = (sa.func.min if ev.agg == "first" else sa.func.max)(e.c.occurred_at)
+            having = self.scalar(agg, "date", op, v)
+        else:
+            if ev.prop is None:
+                val: Any = e.c.value
+            else:
+                jt, jx, _ = self.json_parts(e.c.properties, (ev.prop,))
+                val = (
+                    sa.case((jt == "number", sa.cast(jx, sa.Float)))
+                    if self.pg
+                    else sa.case((jt.in_(("integer", "real")), jx))
+                )
+            if ev.agg == "sum":
+                agg = sa.func.coalesce(sa.func.sum(val), 0.0)
+                if compare(op, 0.0, v, self.now):  # no events means 0, which matches: exclude the misses
+                    sub = (
+                        sa.select(e.c.contact_id)
+                        .where(*conds)
+                        .group_by(e.c.contact_id)
+                        .having(sa.not_(self.scalar(agg, "number", op, v)))
+                    )
+                    return c.id.not_in(self._by_name(sub, e, ev))
+            else:
+                agg = (sa.func.min if ev.agg == "min" else sa.func.max)(val)
+            having = self.scalar(agg, "number", op, v)
+        sub = sa.select(e.c.contact_id).where(*conds).group_by(e.c.contact_id).having(having)
+        return c.id.in_(self._by_name(sub, e, ev))
+
+    def count_pred(self, ev: EventAgg, e: Any, conds: list[Pred], op: str, v: Any) -> Pred:
+        c = schema.contacts.c
+
+        def at_least(k: int) -> Pred:
+            if k <= 0:
+                return _true()
+            sub = sa.select(e.c.contact_id).where(*conds)
+            if k > 1:
+                sub = sub.group_by(e.c.contact_id).having(sa.func.count() >= k)
+            return c.id.in_(self._by_name(sub, e, ev))
+
+        if op == "in":
+            return sa.or_(*(self.count_pred(ev, e, conds, "eq", x) for x in v))
+        if op == "between":
+            return sa.and_(self.count_pred(ev, e, conds, "gte", v[0]), self.count_pred(ev, e, conds, "lte", v[1]))
+        if op == "gte":
+            return at_least(math.ceil(v))
+        if op == "gt":
+            return at_least(math.floor(v) + 1)
+        if op == "lt":
+            return sa.not_(at_least(math.ceil(v)))
+        if op == "lte":
+            return sa.not_(at_least(math.floor(v) + 1))
+        if op == "eq":
+            if v < 0 or v != int(v):
+                return _false()
+            if v == 0:
+                return sa.not_(at_least(1))
+            sub = sa.select(e.c.contact_id).where(*conds).group_by(e.c.contact_id).having(sa.func.count() == int(v))
+            return c.id.in_(self._by_name(sub, e, ev))
+        raise RuleError(f"operator {op!r} does not apply to a count")
+
+    def _epoch(self, col: Any) -> Any:
+        if self.pg:
+            return sa.cast(sa.func.floor(sa.extract("epoch", col)), sa.BigInteger)
+        return sa.cast(sa.func.strftime("%s", sa.func.substr(col, 1, 19)), sa.Integer)
+
+    def _sequence(self, rule: Sequence) -> sa.Select[Any]:
+        x = schema.events.alias("x")
+        y = schema.events.alias("y")
+        d = rule.within.seconds
+        tx = self._epoch(x.c.occurred_at)
+        ty = self._epoch(y.c.occurred_at)
+        followed = sa.exists(
+            sa.select(sa.literal(1))
+            .select_from(y)
+            .where(y.c.contact_id == x.c.contact_id, y.c.name == rule.then_not, ty >= tx, ty <= tx + d)
+        )
+        q = sa.select(x.c.contact_id).where(
+            x.c.name == rule.did, x.c.occurred_at <= _ts(self.now - timedelta(seconds=d)), sa.not_(followed)
+        )
+        if not self.pg:
+            q = q.with_hint(x, f"INDEXED BY {EVENTS_BY_NAME_INDEX}", "sqlite")
+        return q
+
+    # ------------------------------------------------------------------ journeys
+
+    def _latest_enrollments(self, journey: str) -> tuple[sa.Select[Any], Any]:
+        en = schema.enrollments
+        e2 = en.alias("e2")
+        j = schema.journeys
+        jid = sa.select(j.c.id).where(j.c.key == journey).scalar_subquery()
+        latest = (
+            sa.select(sa.func.max(e2.c.id))
+            .where(e2.c.contact_id == en.c.contact_id, e2.c.journey_id == en.c.journey_id)
+            .scalar_subquery()
+        )
+        state = sa.case(
+            (en.c.status == "ended", sa.literal("ended:") + sa.func.coalesce(en.c.end_reason, "")),
+            else_=en.c.status,
+        )
+        return sa.select(en.c.contact_id).where(en.c.journey_id == jid, en.c.id == latest), state
+
+
+def _ids(compound: Any) -> sa.Select[Any]:
+    """A compound select as a plain SELECT (SQLite cannot nest compound selects directly)."""
+    sub = compound.subquery()
+    return sa.select(sub.c.contact_id.label("contact_id"))
+
+
+def _op(left: Any, op: str, v: Any) -> Pred:
+    if op == "eq":
+        return left == v  # type: ignore[no-any-return]
+    if op == "gt":
+        return left > v  # type: ignore[no-any-return]
+    if op == "gte":
+        return left >= v  # type: ignore[no-any-return]
+    if op == "lt":
+        return left < v  # type: ignore[no-any-return]
+    if op == "lte":
+        return left <= v  # type: ignore[no-any-return]
+    raise RuleError(f"unknown operator {op!r}")

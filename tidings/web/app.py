@@ -1,0 +1,45 @@
+"""The web app marketers use, mounted on the API's FastAPI app by ``install(app)``.
+
+Server-rendered pages (Jinja2, autoescaped) with htmx for live parts and Chart.js for charts,
+both vendored under ``static/vendor`` (nothing comes from a CDN). Routes are split by page.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from tidings.web import auth, contacts, dashboard, inbox, journeys, segments, templates_page
+from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render
+from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
+
+#: the page modules, each with its ``router``.
+PAGES = (auth, dashboard, contacts, segments, journeys, templates_page, inbox)
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    for module in PAGES:
+        app.include_router(module.router, include_in_schema=False)
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        target = login_url(exc.next_url)
+        if is_htmx(request):
+            return HTMLResponse("", headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return render(request, "error.html", {"title": "Not allowed", "message": exc.message}, status=403)
+
+    @app.exception_handler(PageNotFound)
+    async def _not_found(request: Request, exc: PageNotFound) -> Response:
+        return render(
+            request,
+            "error.html",
+            {"title": "Not found", "message": f"{exc.what} does not exist."},
+            status=404,
+        )

@@ -1,0 +1,171 @@
+"""Pages: log in, log out, change your password, and (admins) the list of users."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from tidings.services import users as users_service
+from tidings.services.users import Session, UserError
+from tidings.web.core import render
+from tidings.web.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Admin,
+    Forbidden,
+    Viewer,
+    check_origin,
+    container,
+    current_session,
+    safe_next,
+)
+
+router = APIRouter()
+
+
+def _secure(request: Request) -> bool:
+    return container(request).settings.public_url.startswith("https://")
+
+
+def _login_page(
+    request: Request, *, next_url: str, email: str = "", error: str = "", status: int = 200
+) -> Response:
+    token = secrets.token_urlsafe(24)
+    resp = render(
+        request,
+        "login.html",
+        {"next": next_url, "email": email, "error": error, "login_csrf": token},
+        status=status,
+    )
+    resp.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/login",
+        max_age=3600,
+    )
+    return resp
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query parameter's name
+    if current_session(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, next_url=safe_next(next))
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    check_origin(request)
+    form = await request.form()
+    email = str(form.get("email", "")).strip()
+    password = str(form.get("password", ""))
+    next_url = safe_next(str(form.get("next", "/")))
+    given = str(form.get("csrf_token", ""))
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not given or not cookie or not hmac.compare_digest(given.encode(), cookie.encode()):
+        raise Forbidden("the login form expired; reload the page and try again")
+    c = container(request)
+    user = users_service.authenticate(c.engine, email, password) if email and password else None
+    if user is None:
+        return _login_page(
+            request, next_url=next_url, email=email, error="wrong email or password", status=401
+        )
+    token, _ = users_service.start_session(c.engine, user, c.clock.now())
+    resp = RedirectResponse(next_url, status_code=303)
+    resp.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+        max_age=int(users_service.SESSION_LIFETIME.total_seconds()),
+    )
+    resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return resp
+
+
+@router.post("/logout")
+def logout(request: Request, session: Session = Viewer) -> Response:
+    users_service.end_session(container(request).engine, request.cookies.get(SESSION_COOKIE, ""))
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+@router.get("/account")
+def account(request: Request, session: Session = Viewer) -> Response:
+    return render(
+        request, "account.html", {"errors": {}, "done": request.query_params.get("done")}, page="account"
+    )
+
+
+@router.post("/account/password")
+async def change_password(request: Request, session: Session = Viewer) -> Response:
+    form = await request.form()
+    current, new, again = (str(form.get(k, "")) for k in ("current", "new", "again"))
+    errors: dict[str, str] = {}
+    if new != again:
+        errors["again"] = "the two new passwords differ"
+    else:
+        c = container(request)
+        try:
+            users_service.change_password(c.engine, session.user, current, new, c.clock.now())
+        except UserError as exc:
+            errors[exc.field or "new"] = str(exc)
+    if errors:
+        return render(request, "account.html", {"errors": errors}, status=422, page="account")
+    # every session ended, this one too: log in again with the new password.
+    resp = RedirectResponse("/login?next=/account", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+@router.get("/users")
+def users_page(request: Request, session: Session = Viewer) -> Response:
+    if not session.user.is_admin:
+        raise Forbidden("only an admin can manage users")
+    rows = users_service.list_users(container(request).engine)
+    return render(
+        request,
+        "users.html",
+        {"users": rows, "errors": {}, "values": {"role": "marketer"}, "roles": users_service.ROLES},
+        page="users",
+    )
+
+
+@router.post("/users")
+async def users_create(request: Request, session: Session = Admin) -> Response:
+    form = await request.form()
+    values = {k: str(form.get(k, "")).strip() for k in ("email", "name", "role")}
+    c = container(request)
+    try:
+        users_service.create_user(
+            c.engine,
+            values["email"],
+            str(form.get("password", "")),
+            values["role"],
+            c.clock.now(),
+            name=values["name"],
+        )
+    except UserError as exc:
+        rows = users_service.list_users(c.engine)
+        return render(
+            request,
+            "users.html",
+            {
+                "users": rows,
+                "errors": {exc.field or "email": str(exc)},
+                "values": values,
+                "roles": users_service.ROLES,
+            },
+            status=422,
+            page="users",
+        )
+    return RedirectResponse("/users", status_code=303)

@@ -1,0 +1,77 @@
+"""Page: the dashboard — contacts, active enrolments, this week's messages against last week's,
+conversions and revenue attributed to journeys, with charts fed by a JSON endpoint."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from tidings.services.users import Session
+from tidings.store import schema as s
+from tidings.web import queries
+from tidings.web.core import render
+from tidings.web.security import Viewer, container
+
+router = APIRouter()
+
+LABELS = [
+    ("sent", "Sent"),
+    ("delivered", "Delivered"),
+    ("opened", "Opened"),
+    ("clicked", "Clicked"),
+    ("converted", "Converted"),
+    ("unsubscribed", "Unsubscribed"),
+]
+
+
+def figures(request: Request) -> dict[str, Any]:
+    c = container(request)
+    now = c.clock.now()
+    with c.engine.connect() as conn:
+        this_week = queries.week_figures(conn, now - timedelta(days=7), now + timedelta(seconds=1))
+        last_week = queries.week_figures(conn, now - timedelta(days=14), now - timedelta(days=7))
+        contacts = queries.count(conn, s.contacts)
+        active = queries.count(conn, s.enrollments, s.enrollments.c.status != "ended")
+        journeys_live = queries.count(conn, s.journeys, s.journeys.c.status == "active")
+        revenue = queries.journey_revenue(conn)
+    return {
+        "this": this_week,
+        "last": last_week,
+        "contacts": contacts,
+        "active": active,
+        "journeys_live": journeys_live,
+        "revenue_rows": revenue,
+    }
+
+
+@router.get("/")
+def dashboard(request: Request, session: Session = Viewer) -> Response:
+    return render(request, "dashboard.html", {"f": figures(request), "labels": LABELS}, page="dashboard")
+
+
+@router.get("/dashboard/data.json")
+def dashboard_data(request: Request, session: Session = Viewer) -> dict[str, Any]:
+    """Chart data: this week against last (bars) or the daily message series (line)."""
+    chart = request.query_params.get("chart", "week")
+    c = container(request)
+    if chart == "daily":
+        with c.engine.connect() as conn:
+            d = queries.daily_series(conn, c.clock.now())
+        names = {"message.sent": "Sent", "message.opened": "Opened", "message.clicked": "Clicked"}
+        return {
+            "type": "line",
+            "labels": d["labels"],
+            "datasets": [{"label": names[k], "data": v} for k, v in d["series"].items()],
+        }
+    f = figures(request)
+    return {
+        "type": "bar",
+        "labels": [label for _, label in LABELS],
+        "datasets": [
+            {"label": "Last week", "data": [f["last"][k] for k, _ in LABELS], "color": "#c7d2fe"},
+            {"label": "This week", "data": [f["this"][k] for k, _ in LABELS], "color": "#4f46e5"},
+        ],
+    }

@@ -1,0 +1,374 @@
+"""Pages: journeys — the list, each journey drawn as a graph with live counts, A/B results,
+publish / pause / resume, editing the draft, comparing versions, simulating scenarios, and the
+map of all journeys and the links between them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from tidings.domain.journeys.document import parse_journey
+from tidings.domain.journeys.links import journey_links
+from tidings.domain.journeys.model import JourneyDoc, JourneyError
+from tidings.services import journeys as svc
+from tidings.services.users import Session
+from tidings.store import journeys as jst
+from tidings.store import schema as s
+from tidings.web import journey_view as jv
+from tidings.web import queries
+from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.graph import wrap
+from tidings.web.security import Viewer, Writer, container
+
+router = APIRouter()
+
+NEW_JOURNEY = """key: welcome-series
+name: Welcome series
+triggers:
+  - event: subscribed
+steps:
+  - id: welcome
+    type: send
+    channel: email
+    template: welcome
+  - id: wait-1d
+    type: wait
+    duration: 1d
+  - id: tips
+    type: send
+    channel: email
+    template: tips
+"""
+
+DEFAULT_SCENARIOS = """scenarios:
+  - name: ignores every message
+    contact: {email: quiet@example.com, consents: {email: granted}}
+    behaviour: {opens: false}
+  - name: opens and clicks everything
+    contact: {email: keen@example.com, consents: {email: granted}}
+    behaviour: {opens: true, clicks: true}
+"""
+
+
+def _journey_or_404(conn: sa.Connection, key: str) -> Any:
+    row = jst.get_journey(conn, key)
+    if row is None:
+        raise PageNotFound(f"Journey {key!r}")
+    return row
+
+
+def _doc_for(conn: sa.Connection, row: Any, version: int | None) -> tuple[JourneyDoc | None, str, int | None]:
+    """The document to show: a given version, else the current one, else the draft."""
+    v = version or row["current_version"]
+    if v:
+        vrow = jst.get_version(conn, int(row["id"]), int(v))
+        if vrow is None:
+            raise PageNotFound(f"Version {v} of journey {row['key']!r}")
+        return parse_journey(str(vrow["source"])), str(vrow["source"]), int(v)
+    if row["draft_source"]:
+        try:
+            return parse_journey(str(row["draft_source"])), str(row["draft_source"]), None
+        except JourneyError:
+            return None, str(row["draft_source"]), None
+    return None, "", None
+
+
+@router.get("/journeys")
+def journeys_page(request: Request, session: Session = Viewer) -> Response:
+    c = container(request)
+    e = s.enrollments
+    with c.engine.connect() as conn:
+        rows = jst.list_journeys(conn)
+        active: dict[int, int] = dict(
+            conn.execute(
+                sa.select(e.c.journey_id, sa.func.count())
+                .where(e.c.status != "ended")
+                .group_by(e.c.journey_id)
+            ).all()
+        )
+        total: dict[int, int] = dict(
+            conn.execute(sa.select(e.c.journey_id, sa.func.count()).group_by(e.c.journey_id)).all()
+        )
+        conv = {r["key"]: r["conversions"] for r in queries.journey_revenue(conn, limit=100_000)}
+    items = [
+        {
+            **dict(r),
+            "active": active.get(r["id"], 0),
+            "total": total.get(r["id"], 0),
+            "conv": conv.get(r["key"], 0),
+        }
+        for r in rows
+    ]
+    return render(request, "journeys.html", {"rows": items}, page="journeys")
+
+
+@router.get("/journeys/new")
+def new_journey(request: Request, session: Session = Writer) -> Response:
+    return render(
+        request, "journey_edit.html", {"key": None, "source": NEW_JOURNEY, "problems": []}, page="journeys"
+    )
+
+
+@router.post("/journeys/new")
+async def create_journey(request: Request, session: Session = Writer) -> Response:
+    return await _save_draft(request, None)
+
+
+async def _save_draft(request: Request, key: str | None) -> Response:
+    form = await request.form()
+    source = str(form.get("source", ""))
+    c = container(request)
+    problems: list[dict[str, Any]] = []
+    try:
+        with c.engine.begin() as conn:
+            doc = svc.validate(conn, source)
+            if key is not None and doc.key != key:
+                problems = [
+                    {
+                        "msg": f"the key is {key!r}: a document with another key is another journey",
+                        "loc": ["key"],
+                        "line": None,
+                        "step": None,
+                    }
+                ]
+            else:
+                svc.save_draft(conn, source, c.clock.now())
+    except JourneyError as exc:
+        problems = exc.details()
+    except yaml.YAMLError as exc:
+        problems = [{"msg": str(exc), "loc": [], "line": None, "step": None}]
+    if problems:
+        return render(
+            request,
+            "journey_edit.html",
+            {"key": key, "source": source, "problems": problems},
+            status=422,
+            page="journeys",
+        )
+    return RedirectResponse(f"/journeys/{doc.key}", status_code=303)
+
+
+@router.post("/journeys/preview-graph")
+async def preview_graph(request: Request, session: Session = Viewer) -> Response:
+    """The document being edited, drawn (or its problems listed), live as it is typed (htmx)."""
+    form = await request.form()
+    source = str(form.get("source", ""))
+    problems: list[dict[str, Any]] = []
+    graph = None
+    try:
+        with container(request).engine.connect() as conn:
+            graph = jv.journey_graph(svc.validate(conn, source))
+    except JourneyError as exc:
+        problems = exc.details()
+    except yaml.YAMLError as exc:
+        problems = [{"msg": str(exc), "loc": [], "line": None, "step": None}]
+    return render(request, "journey_edit.html", {"g": graph, "live_problems": problems}, block="live")
+
+
+@router.get("/journeys/map")
+def journeys_map(request: Request, session: Session = Viewer) -> Response:
+    c = container(request)
+    docs: list[JourneyDoc] = []
+    items: list[dict[str, Any]] = []
+    with c.engine.connect() as conn:
+        for r in jst.list_journeys(conn):
+            try:
+                doc, _, _ = _doc_for(conn, r, None)
+            except JourneyError:
+                doc = None
+            if doc is None:
+                continue
+            docs.append(doc)
+            items.append(
+                {**dict(r), "trigger_text": wrap("; ".join(jv.trigger_text(t) for t in doc.triggers), 30)}
+            )
+        seg_rules = {k: rule for k, rule in conn.execute(sa.select(s.segments.c.key, s.segments.c.rule))}
+    links = journey_links(docs, seg_rules)
+    graph = jv.map_graph(items, links)
+    return render(request, "journey_map.html", {"g": graph, "links": links, "journeys": items}, page="map")
+
+
+@router.get("/journeys/{journey_id}/by-id")
+def by_id(journey_id: int, request: Request, session: Session = Viewer) -> Response:
+    with container(request).engine.connect() as conn:
+        row = jst.get_journey_by_id(conn, journey_id)
+    if row is None:
+        raise PageNotFound(f"Journey {journey_id}")
+    return RedirectResponse(f"/journeys/{row['key']}", status_code=303)
+
+
+@router.get("/journeys/{key}")
+def journey_page(key: str, request: Request, session: Session = Viewer) -> Response:
+    c = container(request)
+    try:
+        version = int(request.query_params.get("version") or 0) or None
+    except ValueError:
+        version = None
+    with c.engine.connect() as conn:
+        row = _journey_or_404(conn, key)
+        doc, source, shown = _doc_for(conn, row, version)
+        versions = jst.versions(conn, int(row["id"]))
+        counts = jv.step_counts(conn, int(row["id"]), shown) if shown else None
+        graph = jv.journey_graph(doc, counts, link_steps=True) if doc else None
+        ab = jv.ab_results(conn, int(row["id"]), doc) if doc else []
+        desc = svc.describe(conn, key)
+        now = c.clock.now()
+        conv, revenue = _conv(conn, key, now)
+    return render(
+        request,
+        "journey.html",
+        {
+            "j": row,
+            "doc": doc,
+            "source": source,
+            "shown": shown,
+            "versions": versions,
+            "g": graph,
+            "ab": ab,
+            "desc": desc,
+            "conv": conv,
+            "revenue": revenue,
+            "notice": request.query_params.get("notice", ""),
+        },
+        page="journeys",
+    )
+
+
+def _conv(conn: sa.Connection, journey: str, now: Any) -> tuple[int, float]:
+    from tidings.web.queries import conversions
+
+    return conversions(conn, now - timedelta(days=3650), now + timedelta(days=1), journey)
+
+
+@router.get("/journeys/{key}/edit")
+def edit_journey(key: str, request: Request, session: Session = Writer) -> Response:
+    with container(request).engine.connect() as conn:
+        row = _journey_or_404(conn, key)
+        source = row["draft_source"]
+        if not source and row["current_version"]:
+            vrow = jst.get_version(conn, int(row["id"]), int(row["current_version"]))
+            source = vrow["source"] if vrow else ""
+    return render(
+        request, "journey_edit.html", {"key": key, "source": source or "", "problems": []}, page="journeys"
+    )
+
+
+@router.post("/journeys/{key}/edit")
+async def save_journey(key: str, request: Request, session: Session = Writer) -> Response:
+    return await _save_draft(request, key)
+
+
+def _action(request: Request, key: str, what: str) -> Response:
+    c = container(request)
+    session = request.state.web_session
+    try:
+        with c.engine.begin() as conn:
+            _journey_or_404(conn, key)
+            if what == "publish":
+                p = svc.publish(conn, c.clock.now(), key=key, by=session.user.email if session else None)
+                notice = (
+                    f"published version {p.version}" if p.created else f"unchanged: still version {p.version}"
+                )
+            elif what == "pause":
+                svc.pause(conn, key, c.clock.now())
+                notice = "paused: no new entries, waiting timers are held"
+            else:
+                svc.resume(conn, key, c.clock.now())
+                notice = "resumed"
+    except (svc.Conflict, svc.NotFound) as exc:
+        notice = f"not done: {exc}"
+    except JourneyError as exc:
+        notice = "not published: " + "; ".join(str(p) for p in exc.problems)
+    from urllib.parse import quote
+
+    return RedirectResponse(f"/journeys/{key}?notice={quote(notice)}", status_code=303)
+
+
+@router.post("/journeys/{key}/publish")
+def publish(key: str, request: Request, session: Session = Writer) -> Response:
+    return _action(request, key, "publish")
+
+
+@router.post("/journeys/{key}/pause")
+def pause(key: str, request: Request, session: Session = Writer) -> Response:
+    return _action(request, key, "pause")
+
+
+@router.post("/journeys/{key}/resume")
+def resume(key: str, request: Request, session: Session = Writer) -> Response:
+    return _action(request, key, "resume")
+
+
+@router.get("/journeys/{key}/diff")
+def diff(key: str, request: Request, session: Session = Viewer) -> Response:
+    p = request.query_params
+    with container(request).engine.connect() as conn:
+        row = _journey_or_404(conn, key)
+        versions = jst.versions(conn, int(row["id"]))
+        names = [str(v["version"]) for v in versions] + (["draft"] if row["draft_source"] else [])
+        a = p.get("a") or (names[-2] if len(names) > 1 else (names[0] if names else ""))
+        b = p.get("b") or (names[-1] if names else "")
+
+        def text_of(name: str) -> str:
+            if name == "draft":
+                return str(row["draft_source"] or "")
+            try:
+                vrow = jst.get_version(conn, int(row["id"]), int(name))
+            except ValueError:
+                return ""
+            return str(vrow["source"]) if vrow else ""
+
+        lines = jv.diff_lines(text_of(a), text_of(b), f"v{a}", f"v{b}") if a and b else []
+    return render(
+        request,
+        "journey_diff.html",
+        {"j": row, "names": names, "a": a, "b": b, "lines": lines},
+        page="journeys",
+    )
+
+
+@router.get("/journeys/{key}/simulate")
+def simulate_page(key: str, request: Request, session: Session = Viewer) -> Response:
+    with container(request).engine.connect() as conn:
+        row = _journey_or_404(conn, key)
+    return render(
+        request,
+        "journey_simulate.html",
+        {"j": row, "scenarios": DEFAULT_SCENARIOS, "result": None, "error": ""},
+        page="journeys",
+    )
+
+
+@router.post("/journeys/{key}/simulate")
+async def simulate_run(key: str, request: Request, session: Session = Viewer) -> Response:
+    """Running a simulation changes nothing, so viewers may do it too (still CSRF-checked)."""
+    from tidings.domain.journeys.simulate import ScenarioError, load_scenarios, simulate
+
+    form = await request.form()
+    text = str(form.get("scenarios", ""))
+    c = container(request)
+    with c.engine.connect() as conn:
+        row = _journey_or_404(conn, key)
+        doc, _, shown = _doc_for(conn, row, None)
+    error = ""
+    result = None
+    graph = None
+    if doc is None:
+        error = "this journey has no valid document to simulate"
+    else:
+        try:
+            scenarios, start, horizon = load_scenarios(yaml.safe_load(text))
+            result = simulate(doc, scenarios, start=start, horizon=horizon)
+            graph = jv.journey_graph(doc, None, unreached=result.unreached_steps)
+        except (ScenarioError, yaml.YAMLError, ValueError, TypeError, KeyError) as exc:
+            error = str(exc)
+    ctx = {"j": row, "scenarios": text, "result": result, "error": error, "g": graph, "shown": shown}
+    status = 422 if error else 200
+    if is_htmx(request):
+        return render(request, "journey_simulate.html", ctx, block="results", status=status)
+    return render(request, "journey_simulate.html", ctx, status=status, page="journeys")

@@ -1,0 +1,340 @@
+"""Small read queries the pages need, straight from the tables in store/schema.py.
+
+The web app uses the other areas' service functions where they exist; these are the reads no
+service offers (dashboard figures, a contact's timeline, the inbox list), kept in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tidings.store import schema as s
+
+MESSAGE_METRICS = ("sent", "delivered", "opened", "clicked", "unsubscribed")
+PAGE_SIZE = 50
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+def count(conn: Connection, table: sa.Table, *where: Any) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def week_figures(conn: Connection, start: datetime, end: datetime) -> dict[str, float]:
+    """Message engagement, conversions and attributed revenue in [start, end)."""
+    e = s.events
+    names = [f"message.{m}" for m in MESSAGE_METRICS]
+    rows = conn.execute(
+        sa.select(e.c.name, sa.func.count())
+        .where(e.c.name.in_(names), e.c.occurred_at >= start, e.c.occurred_at < end)
+        .group_by(e.c.name)
+    ).all()
+    out: dict[str, float] = {m: 0 for m in MESSAGE_METRICS}
+    for name, n in rows:
+        out[name.split(".", 1)[1]] = n
+    conv, revenue = conversions(conn, start, end)
+    out["converted"] = conv
+    out["revenue"] = revenue
+    return out
+
+
+def conversions(
+    conn: Connection, start: datetime, end: datetime, journey: str | None = None
+) -> tuple[int, float]:
+    """Conversions (a journey's goal reached) and their revenue in [start, end).
+
+    The engine records each as a ``journey.converted`` event on the contact, with the journey's
+    key in its properties and the revenue as the event's value."""
+    e = s.events
+    rows = conn.execute(
+        sa.select(e.c.properties, e.c.value).where(
+            e.c.name == "journey.converted", e.c.occurred_at >= start, e.c.occurred_at < end
+        )
+    )
+    n, revenue = 0, 0.0
+    for props, value in rows:
+        if journey is not None and (props or {}).get("journey") != journey:
+            continue
+        n += 1
+        revenue += float(value or 0)
+    return n, revenue
+
+
+def daily_series(conn: Connection, end: datetime, days: int = 14) -> dict[str, Any]:
+    """Per-day counts of message events over the last ``days`` days (for the chart).
+
+    One indexed count per day (events are indexed by name and time) rather than reading rows."""
+    start = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    e = s.events
+    names = [f"message.{m}" for m in ("sent", "opened", "clicked")]
+    labels = [(start + timedelta(days=i)).strftime("%m-%d") for i in range(days)]
+    series: dict[str, list[int]] = {n: [0] * days for n in names}
+    for i in range(days):
+        lo = start + timedelta(days=i)
+        rows = conn.execute(
+            sa.select(e.c.name, sa.func.count())
+            .where(e.c.name.in_(names), e.c.occurred_at >= lo, e.c.occurred_at < lo + timedelta(days=1))
+            .group_by(e.c.name)
+        )
+        for name, n in rows:
+            series[name][i] = int(n)
+    return {"labels": labels, "series": series}
+
+
+def journey_revenue(conn: Connection, limit: int = 10) -> list[dict[str, Any]]:
+    """Conversions and revenue per journey, all time, highest revenue first."""
+    e, j = s.events, s.journeys
+    totals: dict[str, list[float]] = {}
+    for props, value in conn.execute(
+        sa.select(e.c.properties, e.c.value).where(e.c.name == "journey.converted")
+    ):
+        t = totals.setdefault(str((props or {}).get("journey") or ""), [0, 0.0])
+        t[0] += 1
+        t[1] += float(value or 0)
+    names = {str(k): str(n) for k, n in conn.execute(sa.select(j.c.key, j.c.name))}
+    rows: list[dict[str, Any]] = [
+        {"key": k, "name": names.get(k, k or "(unknown)"), "conversions": int(v[0]), "revenue": float(v[1])}
+        for k, v in totals.items()
+    ]
+    rows.sort(key=lambda r: (-float(r["revenue"]), -int(r["conversions"])))
+    return rows[:limit]
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+def search_contacts(
+    conn: Connection,
+    q: str = "",
+    tag: str = "",
+    segment: str = "",
+    stage: str = "",
+    page: int = 1,
+    journey: str = "",
+    step: str = "",
+) -> tuple[list[dict[str, Any]], bool]:
+    """Contacts matching the filters, newest first; ``journey`` (+ ``step``): in it now (at that step)."""
+    c = s.contacts
+    query = sa.select(
+        c.c.id,
+        c.c.email,
+        c.c.phone,
+        c.c.first_name,
+        c.c.last_name,
+        c.c.lifecycle_stage,
+        c.c.score,
+        c.c.created_at,
+        c.c.external_id,
+    )
+    if q:
+        like = f"%{q.strip().lower()}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(c.c.email).like(like),
+                sa.func.lower(c.c.first_name).like(like),
+                sa.func.lower(c.c.last_name).like(like),
+                c.c.phone.like(like),
+                sa.func.lower(c.c.external_id).like(like),
+            )
+        )
+    if tag:
+        t = s.contact_tags
+        query = query.where(c.c.id.in_(sa.select(t.c.contact_id).where(t.c.tag == tag)))
+    if segment:
+        m, sg = s.segment_memberships, s.segments
+        query = query.where(
+            c.c.id.in_(
+                sa.select(m.c.contact_id)
+                .join(sg, sg.c.id == m.c.segment_id)
+                .where(sg.c.key == segment, m.c.exited_at.is_(None))
+            )
+        )
+    if stage:
+        query = query.where(c.c.lifecycle_stage == stage)
+    if journey:
+        en, j = s.enrollments, s.journeys
+        inside = (
+            sa.select(en.c.contact_id)
+            .join(j, j.c.id == en.c.journey_id)
+            .where(j.c.key == journey, en.c.status != "ended")
+        )
+        if step:
+            inside = inside.where(en.c.step_id == step)
+        query = query.where(c.c.id.in_(inside))
+    page = max(1, page)
+    rows = conn.execute(
+        query.order_by(c.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+    ).mappings()
+    items = [dict(r) for r in rows]
+    return items[:PAGE_SIZE], len(items) > PAGE_SIZE
+
+
+def filter_options(conn: Connection) -> dict[str, list[str]]:
+    t, sg, c = s.contact_tags, s.segments, s.contacts
+    return {
+        "tags": [r[0] for r in conn.execute(sa.select(t.c.tag).distinct().order_by(t.c.tag).limit(300))],
+        "segments": [r[0] for r in conn.execute(sa.select(sg.c.key).order_by(sg.c.key))],
+        "stages": [
+            r[0]
+            for r in conn.execute(
+                sa.select(c.c.lifecycle_stage)
+                .where(c.c.lifecycle_stage.is_not(None))
+                .distinct()
+                .order_by(c.c.lifecycle_stage)
+                .limit(100)
+            )
+        ],
+    }
+
+
+def contact(conn: Connection, contact_id: int) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(s.contacts).where(s.contacts.c.id == contact_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def contact_profile(conn: Connection, contact_id: int) -> dict[str, Any]:
+    t, cs, m, sg = s.contact_tags, s.consents, s.segment_memberships, s.segments
+    en, j = s.enrollments, s.journeys
+    tags = [
+        r[0] for r in conn.execute(sa.select(t.c.tag).where(t.c.contact_id == contact_id).order_by(t.c.tag))
+    ]
+    consents = [
+        dict(r)
+        for r in conn.execute(
+            sa.select(cs).where(cs.c.contact_id == contact_id).order_by(cs.c.channel)
+        ).mappings()
+    ]
+    segments = [
+        dict(r)
+        for r in conn.execute(
+            sa.select(sg.c.key, sg.c.name, m.c.entered_at, m.c.exited_at)
+            .join(sg, sg.c.id == m.c.segment_id)
+            .where(m.c.contact_id == contact_id)
+            .order_by(m.c.entered_at.desc())
+            .limit(100)
+        ).mappings()
+    ]
+    journeys = [
+        dict(r)
+        for r in conn.execute(
+            sa.select(
+                en.c.id,
+                j.c.key,
+                j.c.name,
+                en.c.version,
+                en.c.status,
+                en.c.end_reason,
+                en.c.step_id,
+                en.c.entered_at,
+                en.c.ended_at,
+                en.c.state,
+            )
+            .join(j, j.c.id == en.c.journey_id)
+            .where(en.c.contact_id == contact_id)
+            .order_by(en.c.entered_at.desc())
+            .limit(100)
+        ).mappings()
+    ]
+    aliases = [
+        dict(r)
+        for r in conn.execute(
+            sa.select(s.contact_aliases.c.kind, s.contact_aliases.c.value).where(
+                s.contact_aliases.c.contact_id == contact_id
+            )
+        ).mappings()
+    ]
+    return {
+        "tags": tags,
+        "consents": consents,
+        "segments": segments,
+        "journeys": journeys,
+        "aliases": aliases,
+    }
+
+
+def timeline(conn: Connection, contact_id: int, limit: int = 200) -> list[dict[str, Any]]:
+    """Events and messages of one contact, newest first, merged."""
+    e, o, j = s.events, s.outbox, s.journeys
+    items: list[dict[str, Any]] = []
+    for r in conn.execute(
+        sa.select(e.c.id, e.c.name, e.c.properties, e.c.occurred_at, e.c.source, e.c.value)
+        .where(e.c.contact_id == contact_id)
+        .order_by(e.c.occurred_at.desc(), e.c.id.desc())
+        .limit(limit)
+    ).mappings():
+        items.append({"kind": "event", "at": r["occurred_at"], **dict(r)})
+    names = dict(conn.execute(sa.select(j.c.id, j.c.name)).all())
+    for r in conn.execute(
+        sa.select(
+            o.c.id,
+            o.c.kind,
+            o.c.channel,
+            o.c.template,
+            o.c.status,
+            o.c.subject,
+            o.c.recipient,
+            o.c.journey_id,
+            o.c.journey_version,
+            o.c.step_id,
+            o.c.created_at,
+            o.c.sent_at,
+            o.c.error,
+            o.c.payload,
+        )
+        .where(o.c.contact_id == contact_id)
+        .order_by(o.c.created_at.desc(), o.c.id.desc())
+        .limit(limit)
+    ).mappings():
+        items.append(
+            {
+                "kind": "message" if r["kind"] == "message" else "effect",
+                "at": r["sent_at"] or r["created_at"],
+                "journey_name": names.get(r["journey_id"]),
+                **dict(r),
+            }
+        )
+    items.sort(key=lambda x: (x["at"], x["id"]), reverse=True)
+    return items[:limit]
+
+
+def journey_name(conn: Connection, key: str | None) -> str | None:
+    if not key:
+        return None
+    return conn.execute(sa.select(s.journeys.c.name).where(s.journeys.c.key == key)).scalar_one_or_none()
+
+
+# --------------------------------------------------------------------------- inbox
+
+
+def inbox_list(conn: Connection, channel: str = "", page: int = 1) -> tuple[list[dict[str, Any]], bool]:
+    i = s.inbox
+    q = sa.select(
+        i.c.id, i.c.channel, i.c.sender, i.c.recipient, i.c.subject, i.c.received_at, i.c.message_ref
+    )
+    if channel:
+        q = q.where(i.c.channel == channel)
+    page = max(1, page)
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            q.order_by(i.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+        ).mappings()
+    ]
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def inbox_item(conn: Connection, item_id: int) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(s.inbox).where(s.inbox.c.id == item_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def inbox_channels(conn: Connection) -> dict[str, int]:
+    i = s.inbox
+    return {
+        r[0]: int(r[1]) for r in conn.execute(sa.select(i.c.channel, sa.func.count()).group_by(i.c.channel))
+    }

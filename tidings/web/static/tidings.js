@@ -1,0 +1,84 @@
+/* Tidings web app behaviour. No inline scripts anywhere: pages carry data-* attributes and
+   JSON endpoints; this file wires them up (charts, confirmations) after every htmx swap. */
+(function () {
+  "use strict";
+  var palette = ["#4f46e5", "#16a34a", "#f59e0b", "#0ea5e9", "#db2777", "#64748b", "#dc2626", "#7c3aed"];
+
+  function drawChart(canvas) {
+    if (canvas.dataset.drawn || typeof Chart === "undefined") return;
+    canvas.dataset.drawn = "1";
+    fetch(canvas.dataset.chart, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (spec) {
+        var datasets = (spec.datasets || []).map(function (d, i) {
+          var color = d.color || palette[i % palette.length];
+          return Object.assign({ borderColor: color, backgroundColor: spec.type === "line" ? color + "22" : color,
+                                 borderWidth: 2, tension: 0.25, pointRadius: 2, fill: spec.type === "line" && !!d.fill }, d);
+        });
+        new Chart(canvas, {
+          type: spec.type || "bar",
+          data: { labels: spec.labels || [], datasets: datasets },
+          options: { responsive: true, maintainAspectRatio: false, animation: false,
+                     plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+                     scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
+        });
+        canvas.dataset.ready = "1";
+      })
+      .catch(function () { canvas.replaceWith(document.createTextNode("chart unavailable")); });
+  }
+
+  function wire(root) {
+    root.querySelectorAll("canvas[data-chart]").forEach(drawChart);
+    root.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      if (form.dataset.wired) return;
+      form.dataset.wired = "1";
+      form.addEventListener("submit", function (e) {
+        if (!window.confirm(form.dataset.confirm)) e.preventDefault();
+      });
+    });
+    root.querySelectorAll("select[data-autosubmit]").forEach(function (sel) {
+      if (sel.dataset.wired) return;
+      sel.dataset.wired = "1";
+      sel.addEventListener("change", function () { sel.form.submit(); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { wire(document); });
+  document.addEventListener("htmx:afterSettle", function (e) { wire(e.target); });
+})();
+
+/* The segment builder: composes one condition of the rule language's text form from the
+   inputs and appends it to the rule textarea (which then asks the server for a live count). */
+(function () {
+  "use strict";
+  function quote(v) {
+    if (v !== "" && !isNaN(Number(v))) return v;
+    if (v === "true" || v === "false") return v;
+    return JSON.stringify(v);
+  }
+  function condition(p) {
+    var name = p.name.trim(), op = p.op, value = p.value.trim(), days = parseInt(p.days, 10) || 30;
+    switch (p.kind) {
+      case "tag": return "tag(" + JSON.stringify(name) + ")";
+      case "attribute": return "attributes." + name.replace(/[^A-Za-z0-9_.]/g, "_") + " " + op + " " + quote(value);
+      case "event": return "event(" + JSON.stringify(name) + ").count(" + days + "d) " + op + " " + (value || "1");
+      case "consent": return "consent(" + JSON.stringify(name || "email") + ") " + op + " " + quote(value || "granted");
+      case "score": return "score " + op + " " + (value || "0");
+      case "stage": return "lifecycle_stage " + op + " " + quote(value || name);
+    }
+    return "";
+  }
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest ? e.target.closest("[data-builder] [data-part=add]") : null;
+    if (!btn) return;
+    var box = btn.closest("[data-builder]");
+    var area = document.querySelector(box.dataset.builder);
+    var parts = {};
+    box.querySelectorAll("[data-part]").forEach(function (el) { parts[el.dataset.part] = el.value || ""; });
+    var cond = condition(parts);
+    if (!cond || !area) return;
+    var current = area.value.trim();
+    area.value = current ? "(" + current + ") " + parts.join + " " + cond : cond;
+    area.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+})();

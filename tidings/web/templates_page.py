@@ -1,0 +1,329 @@
+"""Pages: message templates — list, editor with field errors, preview for a chosen contact and
+locale in a sandboxed iframe, and "send a test" to the built-in inbox.
+
+(Named ``templates_page`` so it is not confused with the ``templates/`` folder of Jinja files.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from markupsafe import escape
+
+from tidings.channels.templates import TemplateError, TemplateSource
+from tidings.services import templates as svc
+from tidings.services.users import Session, UserError, normalise_email
+from tidings.store import schema as s
+from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.inbox import TEXT_STYLE, sandboxed_html
+from tidings.web.security import Viewer, Writer, container
+
+router = APIRouter()
+
+CHANNELS = ("email", "sms", "voice", "direct_mail")
+FORMATS = ("html", "mjml", "text")
+FIELDS = ("key", "locale", "channel", "name", "subject", "format", "body", "text_body")
+SUBJECT_STYLE = (
+    "font:13px system-ui;color:#555;border-bottom:1px solid #ddd;padding:6px 4px;margin-bottom:8px"
+)
+STARTER = {
+    "key": "",
+    "locale": "",
+    "channel": "email",
+    "name": "",
+    "format": "html",
+    "subject": "Hello {{ contact.first_name or 'there' }}",
+    "body": "<h1>Hello {{ contact.first_name or 'there' }}!</h1>\n<p>Thanks for joining.</p>\n"
+    '<p><a href="https://example.com/start">Get started</a></p>\n'
+    '<p><a href="{{ message.unsubscribe_url }}">Unsubscribe</a></p>\n',
+    "text_body": "",
+}
+
+
+def _contacts_for_preview(conn: sa.Connection) -> list[dict[str, Any]]:
+    c = s.contacts
+    return [
+        dict(r)
+        for r in conn.execute(
+            sa.select(c.c.id, c.c.email, c.c.first_name, c.c.last_name, c.c.locale)
+            .order_by(c.c.id.desc())
+            .limit(100)
+        ).mappings()
+    ]
+
+
+@router.get("/templates")
+def templates_list(request: Request, session: Session = Viewer) -> Response:
+    with container(request).engine.connect() as conn:
+        rows = svc.list_templates(conn)
+    return render(request, "templates_list.html", {"rows": rows}, page="templates")
+
+
+@router.get("/templates/new")
+def template_new(request: Request, session: Session = Writer) -> Response:
+    return _editor(request, dict(STARTER), {}, new=True)
+
+
+def _editor(
+    request: Request,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    new: bool,
+    status: int = 200,
+    notice: str = "",
+) -> Response:
+    with container(request).engine.connect() as conn:
+        contacts = _contacts_for_preview(conn)
+        locales = (
+            [
+                r[0]
+                for r in conn.execute(
+                    sa.select(s.templates.c.locale)
+                    .where(s.templates.c.key == values.get("key", ""))
+                    .order_by(s.templates.c.locale)
+                )
+            ]
+            if values.get("key")
+            else []
+        )
+    return render(
+        request,
+        "template_edit.html",
+        {
+            "v": values,
+            "errors": errors,
+            "new": new,
+            "contacts": contacts,
+            "locales": locales,
+            "channels": CHANNELS,
+            "formats": FORMATS,
+            "notice": notice,
+            "to": session_email(request),
+        },
+        status=status,
+        page="templates",
+    )
+
+
+def session_email(request: Request) -> str:
+    sess = request.state.web_session
+    return sess.user.email if sess else ""
+
+
+@router.get("/templates/{key}")
+def template_edit(key: str, request: Request, session: Session = Viewer) -> Response:
+    locale = request.query_params.get("locale", "")
+    with container(request).engine.connect() as conn:
+        row = svc.get_row(conn, key, locale)
+    if row is None:
+        raise PageNotFound(f"Template {key!r} ({locale or 'default locale'})")
+    values = {k: row.get(k) or "" for k in FIELDS}
+    return _editor(request, values, {}, new=False, notice=request.query_params.get("notice", ""))
+
+
+@router.post("/templates")
+async def template_save(request: Request, session: Session = Writer) -> Response:
+    form = await request.form()
+    values = {k: str(form.get(k, "")) for k in FIELDS}
+    values["key"] = values["key"].strip()
+    values["locale"] = values["locale"].strip()
+    new = form.get("new") == "1"
+    errors: dict[str, str] = {}
+    if (
+        not values["key"]
+        or len(values["key"]) > 200
+        or any(ch.isspace() or ch in "/?#" for ch in values["key"])
+    ):
+        errors["key"] = "a key is required: letters, digits, - _ . (no spaces or slashes)"
+    if values["channel"] not in CHANNELS:
+        errors["channel"] = f"choose one of {', '.join(CHANNELS)}"
+    if values["format"] not in FORMATS:
+        errors["format"] = f"choose one of {', '.join(FORMATS)}"
+    if not values["body"].strip():
+        errors["body"] = "the body is required"
+    if not errors:
+        src = TemplateSource(
+            key=values["key"],
+            channel=values["channel"],
+            locale=values["locale"],
+            subject=values["subject"] or None,
+            body=values["body"],
+            format=values["format"],
+            text_body=values["text_body"] or None,
+            settings={},
+        )
+        c = container(request)
+        try:
+            with c.engine.begin() as conn:
+                svc.save_template(conn, src, c.clock.now(), name=values["name"])
+        except svc.TemplateInvalid as exc:
+            for p in exc.problems:
+                errors.setdefault(p.field, f"line {p.line}: {p.message}" if p.line else p.message)
+    if errors:
+        return _editor(request, values, errors, new=new, status=422)
+    from urllib.parse import quote
+
+    return RedirectResponse(
+        f"/templates/{quote(values['key'])}?locale={quote(values['locale'])}&notice=saved", status_code=303
+    )
+
+
+def _preview(request: Request, key: str) -> dict[str, Any]:
+    p = request.query_params
+    contact_id: int | None
+    try:
+        contact_id = int(p.get("contact") or 0) or None
+    except ValueError:
+        contact_id = None
+    locale = p.get("locale") or None
+    c = container(request)
+    with c.engine.connect() as conn:
+        return svc.preview(conn, key, contact_id=contact_id, locale=locale, public_url=c.settings.public_url)
+
+
+@router.get("/templates/{key}/preview")
+def preview_panel(key: str, request: Request, session: Session = Viewer) -> Response:
+    """The preview panel (htmx): subject, sandboxed frame, text part — or the error."""
+    error = ""
+    out: dict[str, Any] | None = None
+    try:
+        out = _preview(request, key)
+    except LookupError as exc:
+        error = str(exc.args[0])
+    except TemplateError as exc:
+        error = str(exc)
+    ctx = {"key": key, "out": out, "error": error, "q": request.url.query}
+    return (
+        render(request, "template_edit.html", ctx, block="preview")
+        if is_htmx(request)
+        else render(request, "template_preview.html", ctx, page="templates")
+    )
+
+
+@router.get("/templates/{key}/preview.html")
+def preview_html(key: str, request: Request, session: Session = Viewer) -> Response:
+    """The rendered message alone, for the sandboxed iframe (CSP sandbox, no scripts)."""
+    try:
+        out = _preview(request, key)
+    except (LookupError, TemplateError) as exc:
+        return sandboxed_html(f"<p>{escape(str(exc))}</p>")
+    if out.get("html"):
+        return sandboxed_html(str(out["html"]))
+    return sandboxed_html(f"<pre style='{TEXT_STYLE}'>{escape(out.get('text') or '')}</pre>")
+
+
+@router.post("/templates/preview-draft")
+async def preview_draft(request: Request, session: Session = Viewer) -> Response:
+    """The editor's unsaved content rendered for a contact, straight into the sandboxed preview
+    frame (the editor form targets the frame). Renders only; saves nothing."""
+    from tidings.channels.templates import contact_context, validate
+    from tidings.channels.templates import render as render_template
+
+    form = await request.form()
+    values = {k: str(form.get(k, "")) for k in FIELDS}
+    src = TemplateSource(
+        key=values["key"] or "draft",
+        channel=values["channel"] or "email",
+        locale=values["locale"],
+        subject=values["subject"] or None,
+        body=values["body"],
+        format=values["format"] if values["format"] in FORMATS else "html",
+        text_body=values["text_body"] or None,
+        settings={},
+    )
+    problems = validate(src)
+    if problems:
+        return sandboxed_html("".join(f"<p>{escape(str(p))}</p>" for p in problems))
+    contact: dict[str, Any] = {}
+    tags: list[str] = []
+    try:
+        contact_id = int(str(form.get("preview_contact") or 0)) or None
+    except ValueError:
+        contact_id = None
+    c = container(request)
+    if contact_id is not None:
+        with c.engine.connect() as conn:
+            row = conn.execute(sa.select(s.contacts).where(s.contacts.c.id == contact_id)).mappings().first()
+            tags = list(
+                conn.execute(
+                    sa.select(s.contact_tags.c.tag).where(s.contact_tags.c.contact_id == contact_id)
+                ).scalars()
+            )
+        contact = dict(row) if row else {}
+    base = c.settings.public_url
+    message = {
+        "id": 0,
+        "unsubscribe_url": f"{base}/u/preview",
+        "preferences_url": f"{base}/p/preview",
+        "self_service_url": f"{base}/s/preview",
+    }
+    try:
+        out = render_template(
+            src, {"contact": contact_context(contact, tags), "data": {}, "message": message}
+        )
+    except TemplateError as exc:
+        return sandboxed_html(f"<p>{escape(str(exc))}</p>")
+    head = f"<div style='{SUBJECT_STYLE}'>Subject: {escape(out.subject or '')}</div>" if out.subject else ""
+    if out.html:
+        return sandboxed_html(head + out.html)
+    return sandboxed_html(head + f"<pre style='{TEXT_STYLE}'>{escape(out.text)}</pre>")
+
+
+@router.post("/templates/{key}/test")
+async def send_test(key: str, request: Request, session: Session = Writer) -> Response:
+    """Render for the chosen contact and send to the given address through the email provider
+    (the built-in inbox unless TIDINGS_SMTP_URL is set)."""
+    import asyncio
+
+    from tidings.channels.base import OutgoingMessage
+    from tidings.channels.email import build_provider
+
+    form = await request.form()
+    from urllib.parse import quote
+
+    locale = str(form.get("locale", ""))
+    back = f"/templates/{quote(key)}?locale={quote(locale)}"
+    try:
+        to = normalise_email(str(form.get("to", "")))
+    except UserError as exc:
+        return RedirectResponse(f"{back}&notice={quote('test not sent: ' + str(exc))}", status_code=303)
+    request.scope["query_string"] = f"contact={form.get('contact', '')}&locale={locale}".encode()
+    try:
+        out = await asyncio.to_thread(_preview, request, key)
+    except (LookupError, TemplateError) as exc:
+        return RedirectResponse(f"{back}&notice={quote('test not sent: ' + str(exc))}", status_code=303)
+    if out["channel"] != "email":
+        return RedirectResponse(
+            f"{back}&notice={quote('only email templates can be sent as a test')}", status_code=303
+        )
+    c = container(request)
+    ref = f"test.{uuid.uuid4().hex}@tidings.localhost"
+    msg = OutgoingMessage(
+        outbox_id=0,
+        channel="email",
+        contact_id=0,
+        recipient=to,
+        idempotency_key=ref,
+        message_ref=ref,
+        category="transactional",
+        subject=f"[test] {out['subject'] or key}",
+        html=out["html"],
+        text=out["text"],
+        template=key,
+    )
+    provider = build_provider(c)
+    try:
+        result = await provider.send(msg)
+    finally:
+        await provider.aclose()
+    notice = (
+        f"test sent to {to}: see the inbox"
+        if result.ok
+        else f"the email provider refused the test: {result.error}"
+    )
+    return RedirectResponse(f"{back}&notice={quote(notice)}", status_code=303)

@@ -1,0 +1,198 @@
+"""The worker loop: queued contacts and due timers -> journey transitions.
+
+`tidings serve` runs one inside the API process (SQLite's single writer); `tidings worker`
+runs it alone, and any number of them side by side on PostgreSQL (claims with
+``FOR UPDATE SKIP LOCKED``, leases that expire when a worker dies).
+
+The loop never sleeps to wait for a due time: it polls with a short idle pause and asks the
+injected clock what is due, so a test clock moved forward is honoured at the next poll.
+A failure in one contact's processing is logged and that contact backed off; after a few
+failures its pending events are set aside with an ``error`` trace, so one poison contact
+cannot stall the rest. A failing timer batch is retried one timer at a time, and a timer that
+fails alone is dropped with an ``error`` trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from tidings.services.engine import JourneyEngine
+from tidings.store import enrollments as est
+from tidings.store import schema
+
+if TYPE_CHECKING:
+    from tidings.bootstrap import BackgroundService, Container
+
+log = logging.getLogger("tidings.worker")
+
+MAX_CONTACT_FAILURES = 3
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class JourneyWorker:
+    """Polls the contact queue and the timers table; one thread."""
+
+    name = "journey-worker"
+
+    def __init__(
+        self,
+        container: Container,
+        *,
+        idle_sleep: float = 0.02,
+        timer_batch: int = 500,
+        contact_batch: int = 50,
+        lease: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.container = container
+        self.engine = JourneyEngine(container.engine, container.clock, worker_id(), lease)
+        self.idle_sleep = idle_sleep
+        self.timer_batch = timer_batch
+        self.contact_batch = contact_batch
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failures: dict[int, int] = {}
+        self._backoff: dict[int, float] = {}
+        self.transitions = 0
+
+    # ----------------------------------------------------------------- service
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def run(self) -> None:
+        pause = self.idle_sleep
+        while not self._stop.is_set():
+            try:
+                did = self.run_once()
+                pause = self.idle_sleep
+            except Exception:  # the loop itself must survive (database restarts, ...)
+                log.exception("worker pass failed; retrying")
+                did = 0
+                pause = min(max(pause * 2, 0.1), 5.0)
+            if not did:
+                self._stop.wait(pause)
+
+    def run_once(self) -> int:
+        """One pass: queued contacts, then one batch of due timers. Returns the work done."""
+        return self.contacts_pass() + self.timers_pass()
+
+    # ----------------------------------------------------------------- contacts
+
+    def contacts_pass(self) -> int:
+        now_mono = time.monotonic()
+        self._backoff = {c: t for c, t in self._backoff.items() if t > now_mono}
+        ids = self.engine.claim_contacts(self.contact_batch, exclude=sorted(self._backoff))
+        for cid in ids:
+            try:
+                with self.container.engine.begin() as conn:
+                    self.transitions += self.engine.process_contact(conn, cid, self.container.clock.now())
+                self._failures.pop(cid, None)
+            except Exception as exc:
+                self._contact_failed(cid, exc)
+        return len(ids)
+
+    def _contact_failed(self, contact_id: int, exc: Exception) -> None:
+        n = self._failures.get(contact_id, 0) + 1
+        self._failures[contact_id] = n
+        log.exception("contact %s failed (%s/%s)", contact_id, n, MAX_CONTACT_FAILURES, exc_info=exc)
+        try:
+            with self.container.engine.begin() as conn:
+                if n >= MAX_CONTACT_FAILURES:
+                    self._set_aside(conn, contact_id, exc)
+                    self._failures.pop(contact_id, None)
+                else:
+                    est.release_contact(conn, contact_id)
+                    self._backoff[contact_id] = time.monotonic() + 0.1 * 2**n
+        except Exception:
+            log.exception("could not release contact %s", contact_id)
+
+    def _set_aside(self, conn: sa.Connection, contact_id: int, exc: Exception) -> None:
+        """Give up on a contact's pending events: mark them processed with an error trace."""
+        now = self.container.clock.now()
+        events = est.unprocessed_events(conn, contact_id)
+        est.mark_processed(conn, [int(e["id"]) for e in events], now)
+        conn.execute(
+            sa.insert(schema.traces).values(
+                contact_id=contact_id,
+                stimulus="event",
+                action="error",
+                at=now,
+                detail={
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "events": [int(e["id"]) for e in events],
+                    "note": "events set aside after repeated failures",
+                },
+            )
+        )
+        conn.execute(sa.delete(schema.contact_queue).where(schema.contact_queue.c.contact_id == contact_id))
+
+    # ----------------------------------------------------------------- timers
+
+    def timers_pass(self) -> int:
+        try:
+            n = self.engine.fire_due_timers(self.timer_batch)
+        except Exception:
+            log.exception("timer batch failed; firing one at a time")
+            return self._timers_one_by_one(self.timer_batch)
+        self.transitions += n
+        return n
+
+    def _timers_one_by_one(self, limit: int) -> int:
+        done = 0
+        for _ in range(limit):
+            try:
+                n = self.engine.fire_due_timers(1)
+            except Exception as exc:
+                self._drop_first_due_timer(exc)
+                n = 1
+            if not n:
+                break
+            done += n
+        return done
+
+    def _drop_first_due_timer(self, exc: Exception) -> None:
+        with self.container.engine.begin() as conn:
+            now = self.container.clock.now()
+            rows = est.claim_due_timers(conn, now, 1)
+            for r in rows:
+                log.error("dropping timer %s of contact %s: %s", r["id"], r["contact_id"], exc)
+                est.delete_timers(conn, [int(r["id"])])
+                conn.execute(
+                    sa.insert(schema.traces).values(
+                        contact_id=r["contact_id"],
+                        enrollment_id=r["enrollment_id"],
+                        stimulus="timer",
+                        action="error",
+                        at=now,
+                        detail={
+                            "error": f"{type(exc).__name__}: {exc}",
+                            "timer": int(r["id"]),
+                            "kind": r["kind"],
+                            "payload": r["payload"],
+                        },
+                    )
+                )
+
+
+def worker_services(container: Container) -> list[BackgroundService]:
+    """What `tidings serve` / `tidings worker` run for the journey engine."""
+    return [JourneyWorker(container)]
