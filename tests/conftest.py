@@ -188,8 +188,11 @@ class LiveStack(LiveServer):
 def live_stack(engine: sa.Engine, db_url: str, clock: ManualClock) -> Iterator[LiveStack]:
     """The whole product on a test clock: API on a free port, worker, delivery, catcher on a free port."""
     port = free_port()
+    catcher_port = free_port()
+    while catcher_port == port:
+        catcher_port = free_port()
     settings = Settings(database_url=db_url, secret_key="test-secret-key", test_clock=True,
-                        catcher_port=free_port(), public_url=f"http://127.0.0.1:{port}")
+                        catcher_port=catcher_port, public_url=f"http://127.0.0.1:{port}")
     container = build(settings, clock=clock, engine=engine)
     stack = LiveStack(container)
     stack.port = port

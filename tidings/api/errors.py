@@ -51,8 +51,9 @@ def install(app: FastAPI) -> None:
         ]
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(first["loc"])
+        msg = str(first["msg"])
         return JSONResponse(
-            error_body("validation_error", f"{where}: {first['msg']}" if where else first["msg"], details),
+            error_body("validation_error", f"{where}: {msg}" if where else msg, details),
             status_code=422,
         )
 

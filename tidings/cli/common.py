@@ -22,8 +22,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def open_container(database_url: str | None = None, *, migrate: bool = True) -> Container:
     """Build the container from the environment; the embedded default migrates itself."""
-    overrides = {"database_url": database_url} if database_url else {}
-    settings = Settings.from_env(**overrides)
+    settings = Settings.from_env(database_url=database_url) if database_url else Settings.from_env()
     if migrate:
         from tidings.store.db import create_engine
         from tidings.store.migrate import upgrade

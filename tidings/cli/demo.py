@@ -133,18 +133,18 @@ CONTACTS: list[tuple[Any, ...]] = [
 #: (email index, name, properties, days ago)
 EVENTS: list[tuple[int, str, dict[str, Any], float]] = [
     (0, "subscribed", {"list": "newsletter"}, 60),
-    (0, "Order Completed", {"order_id": "D-1001", "revenue": 129.0}, 30),
-    (0, "Order Completed", {"order_id": "D-1002", "revenue": 89.5}, 3),
+    (0, "order.completed", {"order_id": "D-1001", "revenue": 129.0}, 30),
+    (0, "order.completed", {"order_id": "D-1002", "revenue": 89.5}, 3),
     (0, "nps.answered", {"score": 9}, 2),
     (1, "subscribed", {"list": "newsletter"}, 10),
     (1, "webinar.registered", {"webinar": "spring-launch"}, 5),
     (2, "page.viewed", {"url": "https://shop.example/pricing"}, 4),
     (2, "demo.requested", {"product": "Pro"}, 1),
-    (3, "Order Completed", {"order_id": "D-1003", "revenue": 1800.0, "product": "aligners"}, 20),
+    (3, "order.completed", {"order_id": "D-1003", "revenue": 1800.0, "product": "aligners"}, 20),
     (4, "subscribed", {"list": "newsletter"}, 1),
-    (5, "Order Completed", {"order_id": "D-1004", "revenue": 420.0}, 200),
-    (6, "Product Viewed", {"sku": "LENS-2", "price": 59.0}, 0.2),
-    (6, "Checkout Started", {"cart_id": "C-77", "value": 59.0}, 0.1),
+    (5, "order.completed", {"order_id": "D-1004", "revenue": 420.0}, 200),
+    (6, "product.viewed", {"sku": "LENS-2", "price": 59.0}, 0.2),
+    (6, "checkout.started", {"cart_id": "C-77", "value": 59.0}, 0.1),
     (7, "webinar.registered", {"webinar": "spring-launch"}, 6),
 ]
 
@@ -213,6 +213,39 @@ def _with_schedule(name: str, props: dict[str, Any], now: Any) -> dict[str, Any]
     }
 
 
+DEMO_ADMIN_EMAIL = "admin@example.com"
+
+
+def ensure_demo_admin(container: Container) -> str | None:
+    """Create the demo's web app administrator once; return its new password, or None if it existed.
+
+    The password is random and shown only at creation (`tidings users set-password` resets it)."""
+    import secrets
+
+    from tidings.services.users import create_user, get_user_by_email
+
+    if get_user_by_email(container.engine, DEMO_ADMIN_EMAIL) is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    create_user(container.engine, DEMO_ADMIN_EMAIL, password, "admin", container.clock.now(), name="Demo admin")
+    return password
+
+
+def print_demo_login(password: str | None) -> None:
+    from tidings.cli import common
+
+    if password:
+        common.console.print(
+            f"web app login: [bold]{DEMO_ADMIN_EMAIL}[/] / password [bold]{password}[/] (shown once; "
+            f"reset with: tidings users set-password --email {DEMO_ADMIN_EMAIL})"
+        )
+    else:
+        common.console.print(
+            f"web app login: {DEMO_ADMIN_EMAIL} (password shown when first created; "
+            f"reset with: tidings users set-password --email {DEMO_ADMIN_EMAIL})"
+        )
+
+
 def install_recipes(container: Container) -> list[dict[str, Any]]:
     """Install every recipe (the brief's automations) so the demo contacts run through them.
 
@@ -231,6 +264,7 @@ def register(app: typer.Typer) -> None:
 
         c = common.open_container()
         installed = load_demo(c)
+        print_demo_login(ensure_demo_admin(c))
         common.console.print(
             f"demo data loaded ({len(CONTACTS)} contacts, {len(EVENTS)} events, "
             f"{sum(r['installed'] for r in installed)} recipes installed: tidings recipes list)"

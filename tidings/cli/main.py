@@ -57,9 +57,10 @@ def serve(
     _setup_logging()
     container = common.open_container()
     if demo:
-        from tidings.cli.demo import load_demo
+        from tidings.cli.demo import ensure_demo_admin, load_demo, print_demo_login
 
         load_demo(container)
+        print_demo_login(ensure_demo_admin(container))
     use_catcher = catcher and container.settings.smtp_url is None
     services = background_services(container, worker=worker, catcher=use_catcher)
     start_all(services)

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.store import schema
+from tidings.store.queue import enqueue_statement
 
 Q = schema.contact_queue
 T = schema.timers
@@ -79,9 +80,11 @@ def release_contact(
 def finish_contact(conn: sa.Connection, contact_id: int, now: datetime) -> None:
     """Drop the contact's queue row; re-queue it when events arrived meanwhile.
 
-    The check runs *after* the delete in the same transaction: on PostgreSQL an ingest that
-    commits before it is seen here, one that commits after waits on our deleted row and then
-    inserts its own queue row. Either way no event is left without a queue row.
+    The check runs *after* the delete in the same transaction. On PostgreSQL an ingest that
+    enqueued before our delete holds the queue row's lock (``enqueue_statement``), so the delete
+    waits for its commit and the check then sees its events; an ingest that enqueues after our
+    delete waits on the deleted row and then inserts its own queue row. Either way no event is
+    left without a queue row.
     """
     conn.execute(sa.delete(Q).where(Q.c.contact_id == contact_id))
     if has_unprocessed_events(conn, contact_id):
@@ -92,8 +95,7 @@ def enqueue(conn: sa.Connection, contact_ids: Iterable[int], now: datetime) -> N
     rows = [{"contact_id": cid, "queued_at": now} for cid in sorted(set(contact_ids))]
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(Q).on_conflict_do_nothing(index_elements=[Q.c.contact_id]), rows)
+    conn.execute(enqueue_statement(conn), rows)
 
 
 def lock_contacts(conn: sa.Connection, contact_ids: Iterable[int]) -> None:

@@ -34,7 +34,9 @@ STEP_FIELDS: dict[str, set[str]] = {
     "exit": {"reason"},
 }
 COMMON_FIELDS = {"id", "type", "name", "note"}
-CHANNELS = {"email", "sms", "direct_mail", "phone", "voice", "push"}
+#: channels a `send` step can use: those with a provider (channels/registry.py). Calls are
+#: "voice" (they need consent to "phone"); webhooks and tasks have their own steps.
+CHANNELS = {"email", "sms", "direct_mail", "voice"}
 ACTIONS = {"delivered", "opened", "clicked", "converted"}
 TRIGGER_TYPES = (
     "event",
