@@ -1,10 +1,10 @@
 """An event committed while the worker finishes its contact keeps a queue row (PostgreSQL).
 
 The race: the worker has read a contact's events and is about to delete its queue row; an
-ingest inserts a new event and enqueues the contact, finding the row still there. The ingest's
-enqueue must hold that row until it commits, so the worker's delete waits and its re-check then
-sees the new event. With a lock-free ``DO NOTHING`` the worker deleted the row, missed the
-uncommitted event and the event was never processed.
+ingest inserts a new event and enqueues the contact, finding the row still there. The ingest
+holds the contact's shared queue lock until it commits (store/queue.py), so the worker keeps
+the queue row instead of deleting it, and never waits for the ingest. Without the protocol the
+worker deleted the row, missed the uncommitted event, and the event was never processed.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from tests.integration.journey_support import add_contact, add_event, count
 from tidings.bootstrap import Container
@@ -32,21 +33,24 @@ def test_event_enqueued_during_finish_is_not_lost(container: Container, clock: M
     tx = ingest.begin()
     add_event(ingest, cid, "second", clock.now())  # inserted and enqueued, not committed yet
 
-    done = threading.Event()
+    finished = threading.Event()
 
     def finish() -> None:
         with engine.begin() as conn:
             JourneyEngine(engine, clock).process_contact(conn, cid, clock.now())
-        done.set()
+        finished.set()
 
     worker = threading.Thread(target=finish)
     worker.start()
-    blocked = not done.wait(1.0)
+    worker.join(10)
+    assert finished.is_set(), "the worker must not wait for an ingest"
     tx.commit()
     ingest.close()
-    worker.join(10)
-    assert blocked, "the worker deleted the queue row while an enqueue was still in flight"
     with engine.connect() as conn:
         unprocessed = count(conn, schema.events, schema.events.c.processed_at.is_(None))
         queued = count(conn, schema.contact_queue, schema.contact_queue.c.contact_id == cid)
+        lease = conn.execute(
+            sa.select(schema.contact_queue.c.lease_until).where(schema.contact_queue.c.contact_id == cid)
+        ).scalar()
     assert unprocessed == 1 and queued == 1, "the second event must still be waiting for the worker"
+    assert lease is None, "the contact must be claimable again at once"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +31,16 @@ from tidings.store.queue import enqueue_contacts
 o = schema.outbox
 
 LEASE = timedelta(seconds=120)
+
+
+def lease_now() -> datetime:
+    """Leases are about whether a sender process is alive, so they run on real time.
+
+    Due times follow the container's clock, which a test clock moves in jumps; a lease on that
+    clock would expire in a jump while its sender is still mid-send, and another process would
+    recover (and might resend) a message in flight. With the system clock (production) the
+    two are the same."""
+    return datetime.now(UTC)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=6)
@@ -61,7 +71,9 @@ def claim(
         conn.execute(
             sa.update(o)
             .where(o.c.id.in_(due.scalar_subquery()))
-            .values(status="sending", lease_owner=owner, lease_until=now + LEASE, attempts=o.c.attempts + 1)
+            .values(
+                status="sending", lease_owner=owner, lease_until=lease_now() + LEASE, attempts=o.c.attempts + 1
+            )
             .returning(*o.c)
         )
         .mappings()
@@ -77,7 +89,7 @@ def claim_expired(conn: sa.Connection, *, owner: str, now: datetime, limit: int)
         # never our own rows: they are in flight here (a test clock may jump past their lease).
         .where(
             o.c.status == "sending",
-            o.c.lease_until < now,
+            o.c.lease_until < lease_now(),
             sa.or_(o.c.lease_owner.is_(None), o.c.lease_owner != owner),
         )
         .order_by(o.c.id)
@@ -88,7 +100,7 @@ def claim_expired(conn: sa.Connection, *, owner: str, now: datetime, limit: int)
         conn.execute(
             sa.update(o)
             .where(o.c.id.in_(stale.scalar_subquery()))
-            .values(lease_owner=owner, lease_until=now + LEASE)
+            .values(lease_owner=owner, lease_until=lease_now() + LEASE)
             .returning(*o.c)
         )
         .mappings()

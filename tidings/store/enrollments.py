@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.store import schema
-from tidings.store.queue import enqueue_statement
+from tidings.store.queue import announce_events, enqueue_statement, try_finish_lock
 
 Q = schema.contact_queue
 T = schema.timers
@@ -80,22 +80,26 @@ def release_contact(
 def finish_contact(conn: sa.Connection, contact_id: int, now: datetime) -> None:
     """Drop the contact's queue row; re-queue it when events arrived meanwhile.
 
-    The check runs *after* the delete in the same transaction. On PostgreSQL an ingest that
-    enqueued before our delete holds the queue row's lock (``enqueue_statement``), so the delete
-    waits for its commit and the check then sees its events; an ingest that enqueues after our
-    delete waits on the deleted row and then inserts its own queue row. Either way no event is
-    left without a queue row.
+    The check runs *after* the delete in the same transaction, under the contact's exclusive
+    queue lock (store/queue.py explains the protocol): an ingest that enqueued before holds the
+    shared lock, so we keep the queue row and free its lease (the contact comes back once that
+    ingest commits); an ingest that enqueues after us waits for our commit, finds no row and
+    inserts one. Either way no event is left without a queue row.
     """
+    if not try_finish_lock(conn, contact_id):
+        release_contact(conn, contact_id)
+        return
     conn.execute(sa.delete(Q).where(Q.c.contact_id == contact_id))
     if has_unprocessed_events(conn, contact_id):
         enqueue(conn, [contact_id], now)
 
 
 def enqueue(conn: sa.Connection, contact_ids: Iterable[int], now: datetime) -> None:
-    rows = [{"contact_id": cid, "queued_at": now} for cid in sorted(set(contact_ids))]
-    if not rows:
+    ids = sorted(set(contact_ids))
+    if not ids:
         return
-    conn.execute(enqueue_statement(conn), rows)
+    announce_events(conn, ids)
+    conn.execute(enqueue_statement(conn), [{"contact_id": cid, "queued_at": now} for cid in ids])
 
 
 def lock_contacts(conn: sa.Connection, contact_ids: Iterable[int]) -> None:

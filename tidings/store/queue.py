@@ -18,24 +18,45 @@ from tidings.store import schema
 
 
 def enqueue_contacts(conn: sa.Connection, contact_ids: Iterable[int], now: datetime) -> None:
-    rows = [{"contact_id": cid, "queued_at": now} for cid in sorted(set(contact_ids))]
-    if not rows:
+    ids = sorted(set(contact_ids))
+    if not ids:
         return
-    conn.execute(enqueue_statement(conn), rows)
+    announce_events(conn, ids)
+    conn.execute(enqueue_statement(conn), [{"contact_id": cid, "queued_at": now} for cid in ids])
 
 
 def enqueue_statement(conn: sa.Connection) -> sa.Insert:
-    """The insert that puts contacts in the queue, for this connection's dialect.
-
-    On PostgreSQL an existing row is *updated* (to itself), not skipped: the update holds that
-    row's lock until our transaction commits, so a worker finishing the contact at the same
-    moment waits for our commit before it deletes the row, and then sees our new events
-    (``finish_contact``). ``DO NOTHING`` took no lock: the worker could delete the row and miss
-    our not-yet-committed events, leaving them without a queue row. SQLite has one writer at
-    a time, so there ``DO NOTHING`` is enough.
-    """
+    """``INSERT ... ON CONFLICT DO NOTHING`` into the queue, for this connection's dialect."""
     t = schema.contact_queue
-    if conn.dialect.name == "postgresql":
-        pg = postgresql.insert(t)
-        return pg.on_conflict_do_update(index_elements=[t.c.contact_id], set_={"queued_at": t.c.queued_at})
-    return sqlite.insert(t).on_conflict_do_nothing(index_elements=[t.c.contact_id])
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(t).on_conflict_do_nothing(index_elements=[t.c.contact_id])
+
+
+# The queue protocol on PostgreSQL (SQLite has one writer at a time and needs none of this).
+#
+# A worker finishing a contact deletes its queue row and then looks for events that arrived
+# meanwhile. An ingest that is still uncommitted at that moment, and found the queue row there
+# when it enqueued, would be missed: its event would never get a queue row. So every
+# transaction that enqueues a contact first takes a *shared* advisory lock on the contact id,
+# held until it commits (ingests never wait for each other), and the worker finishes a
+# contact only under the *exclusive* lock, which it merely tries for (``try_finish_lock``): if
+# an ingest holds it, the worker keeps the queue row and the contact is processed again once
+# that ingest has committed. The worker never waits on an ingest, so the two cannot deadlock.
+# Advisory locks use the single-bigint key space with the contact id as key.
+
+
+def announce_events(conn: sa.Connection, contact_ids: Iterable[int]) -> None:
+    """Take the shared queue lock of these contacts until this transaction ends (PostgreSQL)."""
+    ids = sorted(set(contact_ids))
+    if ids and conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT count(pg_advisory_xact_lock_shared(x)) FROM unnest(CAST(:ids AS bigint[])) AS x"),
+            {"ids": ids},
+        )
+
+
+def try_finish_lock(conn: sa.Connection, contact_id: int) -> bool:
+    """Try for the exclusive queue lock of a contact (PostgreSQL); False while an ingest holds it."""
+    if conn.dialect.name != "postgresql":
+        return True
+    return bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(contact_id))).scalar_one())
