@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/segments.py [--contacts 1000000 --events 10000000]
                                             [--postgres-url URL | --no-postgres] [--no-live]
-                                            [--rate 1000 --seconds 10]
+                                            [--rate 1000 --seconds 10 --senders 4 --batch 10]
+                                            [--live-postgres]
 
 1. Generate N contacts (attributes, tags, consents) and M events (seeded; activity skewed: a few
    contacts do most things; 5% purchases, message engagement with proxy opens) in a SQLite file
@@ -10,7 +11,9 @@
 2. Compile each representative rule with ``store.rules_sql.compile_rule`` and fetch the matching
    ids: median of 5 runs after a warm-up, per backend.
 3. Live: ``tidings serve`` (API + worker + segment refresher) on a fresh SQLite file, segments
-   defined, events posted at --rate events/s in batches for --seconds; the delay from an event's
+   defined, events offered at --rate events/s for --seconds by --senders concurrent clients in
+   requests of --batch events (see ``offer_load``; --live-postgres: the server on PostgreSQL);
+   the delay from an event's
    acceptance (``events.received_at``) to its contact's ``segment_memberships.entered_at`` gives
    p50/p99 (both stamped by the server's clock).
 
@@ -317,16 +320,97 @@ def time_rules(eng: sa.Engine, runs: int = 5) -> tuple[dict[str, float], dict[st
 # ----------------------------------------------------------------------------- live
 
 
-def live_delay(rate: int, seconds: float) -> dict[str, Any]:
-    """Events posted at ``rate``/s to a live `tidings serve`; acceptance -> membership delay."""
+def offer_load(
+    base: str, key: str, rate: int, seconds: float, senders: int, batch: int
+) -> tuple[int, int, float, list[float]]:
+    """Offer ``rate`` events/s for ``seconds`` as a fleet of trackers would.
+
+    ``senders`` concurrent clients (one keep-alive connection each, like several site servers or
+    browsers behind a collector) share one schedule: a request of ``batch`` events every
+    ``batch / rate`` s, request k going to sender k mod ``senders``. Each sender has one request
+    in flight; when the server is slower than the schedule a sender falls behind and sends its
+    next request at once, so the accepted rate measures the server, not the generator.
+    ``batch`` 1 posts single events to ``/api/events``, larger batches go to ``/api/events/batch``
+    (what Segment/RudderStack clients do with ``/v1/batch``). Returns (events sent, events
+    refused, accepted events/s, request latencies in ms).
+    """
+    import httpx
+
+    interval = batch / rate
+    n_requests = max(1, int(seconds * rate / batch))
+    start = time.monotonic() + 0.2
+    lock = threading.Lock()
+    errors = 0
+    sent = 0
+    latencies: list[float] = []
+    last_done = start
+
+    def sender(index: int) -> None:
+        nonlocal errors, sent, last_done
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+            for k in range(index, n_requests, senders):
+                pause = start + k * interval - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                items = [
+                    {
+                        "name": "purchase",
+                        "email": f"live{k}_{i}@bench.test",
+                        "properties": {"currency": "EUR", "revenue": 10},
+                    }
+                    for i in range(batch)
+                ]
+                t0 = time.monotonic()
+                try:
+                    if batch == 1:
+                        ok = client.post("/api/events", json=items[0]).status_code == 202
+                    else:
+                        ok = client.post("/api/events/batch", json={"batch": items}).status_code == 202
+                except httpx.HTTPError:
+                    ok = False
+                t1 = time.monotonic()
+                with lock:
+                    latencies.append((t1 - t0) * 1000)
+                    sent += batch
+                    last_done = max(last_done, t1)
+                    if not ok:
+                        errors += batch
+
+    log(f"live: offering {n_requests * batch} events at {rate}/s ({senders} senders, {batch} per request)")
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(senders)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    achieved = (sent - errors) / max(last_done - start, 1e-3)
+    return sent, errors, achieved, sorted(latencies)
+
+
+def live_delay(
+    rate: int, seconds: float, senders: int = 4, batch: int = 10, database_url: str | None = None
+) -> dict[str, Any]:
+    """Events offered at ``rate``/s to a live `tidings serve`; acceptance -> membership delay.
+
+    SQLite (a fresh file, one process: API + worker + refresher) unless ``database_url`` names a
+    PostgreSQL database (a fresh schema in it; still one `tidings serve` process).
+    """
     import httpx
 
     from tidings.services.keys import create_key
     from tidings.services.segments import create_segment
 
     tmp = Path(tempfile.mkdtemp(prefix="tidings-segbench-"))
-    url = f"sqlite:///{tmp / 'live.db'}"
-    eng = create_engine(url)
+    pg_schema = None
+    if database_url:
+        pg_schema = f"bench_live_{uuid.uuid4().hex[:8]}"
+        with create_engine(database_url).begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{pg_schema}"')
+        sep = "&" if "?" in database_url else "?"
+        url = f"{database_url}{sep}options=-csearch_path%3D{pg_schema}"
+        eng = create_engine(database_url, schema=pg_schema)
+    else:
+        url = f"sqlite:///{tmp / 'live.db'}"
+        eng = create_engine(url)
     upgrade(eng)
     now = datetime.now(UTC)
     _, key = create_key(eng, "bench", ["admin"], now)
@@ -343,7 +427,8 @@ def live_delay(rate: int, seconds: float) -> dict[str, Any]:
         TIDINGS_CATCHER_PORT=str(_free_port()),
     )
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "tidings"), "serve", "--port", str(port), "--no-catcher"],
+        [*os.environ.get("TIDINGS_BENCH_SERVER", str(Path(sys.executable).parent / "tidings")).split(), "serve",
+         "--port", str(port), "--no-catcher"],  # fmt: skip
         env=env,
         cwd=ROOT,
     )
@@ -359,48 +444,23 @@ def live_delay(rate: int, seconds: float) -> dict[str, Any]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("live server did not start")
             time.sleep(0.2)
-        per_batch = max(1, rate // 50)
-        interval = per_batch / rate
-        sent = 0
-        errors = 0
-        n_batches = int(seconds * rate / per_batch)
-        lock = threading.Lock()
+        eng = create_engine(database_url, schema=pg_schema) if pg_schema and database_url else create_engine(url)
+        backlog: list[int] = []  # queued contacts, sampled every 0.5 s: does the worker keep up?
+        stop = threading.Event()
 
-        def post(client: httpx.Client, items: list[dict[str, Any]]) -> None:
-            nonlocal errors
-            try:
-                ok = client.post("/api/events/batch", json={"batch": items}).status_code == 202
-            except httpx.HTTPError:
-                ok = False
-            if not ok:
-                with lock:
-                    errors += 1
+        def sample() -> None:
+            while not stop.wait(0.5):
+                with eng.connect() as conn:
+                    backlog.append(int(conn.execute(sa.text("SELECT count(*) FROM contact_queue")).scalar_one()))
 
-        log(f"live: posting {n_batches * per_batch} events at {rate}/s")
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-            start = time.monotonic()
-            threads = []
-            for b in range(n_batches):
-                items = [
-                    {
-                        "name": "purchase",
-                        "email": f"live{b}_{i}@bench.test",
-                        "properties": {"currency": "EUR", "revenue": 10},
-                    }
-                    for i in range(per_batch)
-                ]
-                th = threading.Thread(target=post, args=(client, items))
-                th.start()
-                threads.append(th)
-                sent += per_batch
-                pause = start + (b + 1) * interval - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-            for th in threads:
-                th.join()
-            achieved = sent / (time.monotonic() - start)
-        eng = create_engine(url)
-        deadline = time.monotonic() + 60
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            sent, errors, achieved, latencies = offer_load(base, key, rate, seconds, senders, batch)
+        finally:
+            stop.set()
+            sampler.join()
+        deadline = time.monotonic() + float(os.environ.get("TIDINGS_BENCH_SETTLE_S", "60"))
         while time.monotonic() < deadline:
             with eng.connect() as conn:
                 n_in = conn.execute(
@@ -409,7 +469,7 @@ def live_delay(rate: int, seconds: float) -> dict[str, Any]:
                         "WHERE s.key = 'buyers'"
                     )
                 ).scalar_one()
-            if n_in >= sent - errors * per_batch:
+            if n_in >= sent - errors:
                 break
             time.sleep(0.5)
         with eng.connect() as conn:
@@ -422,19 +482,26 @@ def live_delay(rate: int, seconds: float) -> dict[str, Any]:
             ).all()
         eng.dispose()
         delays = sorted((_dt(b) - _dt(a)).total_seconds() * 1000 for a, b in rows)
-        if not delays:
-            return {
-                "membership_delay_p50_ms": None,
-                "membership_delay_p99_ms": None,
-                "live_error": "no entries",
-            }
         return {
-            "membership_delay_p50_ms": round(delays[len(delays) // 2], 1),
-            "membership_delay_p99_ms": round(delays[min(len(delays) - 1, int(len(delays) * 0.99))], 1),
+            "membership_delay_p50_ms": round(delays[len(delays) // 2], 1) if delays else None,
+            "membership_delay_p99_ms": round(delays[min(len(delays) - 1, int(len(delays) * 0.99))], 1)
+            if delays
+            else None,
+            "live_backend": "postgresql" if pg_schema else "sqlite",
+            "live_offered_rate": rate,
+            "live_senders": senders,
+            "live_batch": batch,
             "live_events": sent,
             "live_entries": len(delays),
+            "live_missing": max(0, sent - errors - len(delays)),  # accepted, not entered within 60 s
             "live_rate": round(achieved),
             "live_errors": errors,
+            "queue_max": max(backlog, default=0),
+            "queue_median": sorted(backlog)[len(backlog) // 2] if backlog else 0,
+            "request_p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None,
+            "request_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1)
+            if latencies
+            else None,
         }
     finally:
         proc.terminate()
@@ -442,6 +509,9 @@ def live_delay(rate: int, seconds: float) -> dict[str, Any]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if pg_schema and database_url:
+            with create_engine(database_url).begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA "{pg_schema}" CASCADE')
 
 
 def _dt(v: Any) -> datetime:
@@ -500,6 +570,9 @@ def main() -> None:
     ap.add_argument("--no-live", action="store_true")
     ap.add_argument("--rate", type=int, default=1000, help="events/s for the live membership-delay run")
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--senders", type=int, default=4, help="concurrent clients offering the live load")
+    ap.add_argument("--batch", type=int, default=10, help="events per request (1 = single events)")
+    ap.add_argument("--live-postgres", action="store_true", help="run the live server on --postgres-url")
     ap.add_argument("--keep", action="store_true", help="keep the generated databases")
     ap.add_argument("--reuse", metavar="DIR", help="keep the data in DIR (SQLite) / a named schema and reuse it")
     ap.add_argument("--no-rules", action="store_true", help="only the live membership-delay run")
@@ -539,7 +612,15 @@ def main() -> None:
     if args.no_live:
         result.update(membership_delay_p50_ms=None, membership_delay_p99_ms=None, live="not measured")
     else:
-        result.update(live_delay(args.rate, args.seconds))
+        result.update(
+            live_delay(
+                args.rate,
+                args.seconds,
+                args.senders,
+                args.batch,
+                args.postgres_url if args.live_postgres else None,
+            )
+        )
     result["load_avg_end"] = round(os.getloadavg()[0], 1)  # a shared 2-core machine: context for the figures
     print(json.dumps(result))
 

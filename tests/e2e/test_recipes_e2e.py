@@ -182,7 +182,7 @@ def test_demo_request(live: Live) -> None:
 def test_abandoned_cart(live: Live) -> None:
     live.install("abandoned-cart", first_delay="30m", coupon="SAVE15")
     live.contact("mia@example.com", first_name="Mia")
-    live.contact("noah@example.com")
+    noah_id = live.contact("noah@example.com")
     products = [
         {"name": "Ceramic pour-over set", "quantity": 1, "price": 49.0},
         {"name": "Single-origin beans 250 g", "quantity": 2, "price": 20.0},
@@ -196,7 +196,10 @@ def test_abandoned_cart(live: Live) -> None:
     assert [i["subject"] for i in first] == ["You left something in your cart"]
     text = live.body(first[0])
     assert "Ceramic pour-over set" in text and "Single-origin beans 250 g" in text and "89.00 EUR" in text
-    # Noah buys: the journey ends as converted and his order's revenue is attributed to it
+    # Noah clicks his reminder (a real tracked link, like a person) and buys: the journey ends as
+    # converted, his order's revenue is attributed to it and credited to the reminder he clicked
+    noah_first = live.inbox(recipient="noah@example.com")[0]
+    live.human(live.tracking(noah_first, "c")[0])
     live.event("order.completed", "noah@example.com", order_id="o-9", total=49.0)
     live.advance(DAY)
     assert [i["subject"] for i in live.inbox(recipient="mia@example.com")][1] == "Still thinking it over, Mia?"
@@ -209,6 +212,14 @@ def test_abandoned_cart(live: Live) -> None:
     with live.engine.connect() as conn:
         conv = conn.execute(sa.select(e.c.properties, e.c.value).where(e.c.name == "journey.converted")).all()
     assert [(p["journey"], p["revenue"], v) for p, v in conv] == [("abandoned-cart", 49.0, 49.0)]
+    credit = conv[0][0]["attributed_to"]
+    assert (credit["template"], credit["journey_key"], credit["step"]) == (
+        "cart-reminder-1",
+        "abandoned-cart",
+        "reminder-1",
+    )
+    why = live.ok(live.http.get(f"/api/contacts/{noah_id}/why"))
+    assert [c["attributed_to"]["template"] for c in why["conversions"]] == ["cart-reminder-1"]
 
 
 def test_timed_offer_at_eleven_local(live: Live) -> None:

@@ -78,7 +78,7 @@ def test_pause_takes_no_entries_and_holds_timers_until_resume(
         add_event(conn, early, "signed_up", clock.now())
     drain(w)
     r = api.post("/api/journeys/welcome/pause")
-    assert r.json() == {"key": "welcome", "status": "paused", "held_timers": 1}
+    assert r.json() == {"key": "welcome", "status": "paused", "held_timers": 1, "held_messages": 1}
     with container.engine.begin() as conn:
         late = add_contact(conn, clock.now(), "late@example.org")
         add_event(conn, late, "signed_up", clock.now())

@@ -33,7 +33,9 @@ def _web_posts(_app: object = None) -> list[str]:
 
 
 def _fill(path: str) -> str:
-    return path.replace("{key}", "k").replace("{contact_id}", "1").replace("{item_id}", "1")
+    for name in ("{contact_id}", "{item_id}", "{task_id}", "{dead_letter_id}", "{user_id}"):
+        path = path.replace(name, "1")
+    return path.replace("{key}", "k")
 
 
 def test_every_post_needs_the_csrf_token(container):

@@ -19,6 +19,7 @@ from tests.integration.journey_support import (
 )
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
+from tidings.domain.snapshot import ContactSnapshot
 from tidings.services.engine import JourneyEngine
 from tidings.store import enrollments as est
 from tidings.store import schema
@@ -215,14 +216,14 @@ def test_a_failing_contact_is_set_aside_and_the_worker_keeps_going(
         good = add_contact(conn, clock.now(), "good@example.org")
         add_event(conn, bad, "signed_up", clock.now())
         add_event(conn, good, "signed_up", clock.now())
-    real = w.engine.process_contact
+    real = w.engine._deliver_events
 
-    def flaky(conn: sa.Connection, contact_id: int, now: object) -> int:
-        if contact_id == bad:
+    def flaky(batch: object, heads: object, contact: ContactSnapshot, *args: object) -> None:
+        if contact.id == bad:  # fails the batch both contacts are claimed in, then bad alone
             raise RuntimeError("boom")
-        return real(conn, contact_id, now)  # type: ignore[arg-type]
+        real(batch, heads, contact, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(w.engine, "process_contact", flaky)
+    monkeypatch.setattr(w.engine, "_deliver_events", flaky)
     for _ in range(50):
         w.run_once()
         w._backoff.clear()  # do not wait out the real-time backoff in a test

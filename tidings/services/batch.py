@@ -241,6 +241,7 @@ class Batch:
                             "goal": effect.goal,
                             "enrollment": live.id,
                             "revenue": effect.revenue,
+                            "attributed_to": _credit(self.conn, live.contact_id, self.now),
                         },
                         "message_id": f"conversion:{effect.idempotency_key}",
                         "value": effect.revenue,
@@ -371,31 +372,23 @@ def update_contact(
 
 
 def assign_owner(conn: sa.Connection, contact_id: int, eff: AssignOwner, now: datetime, cause: dict[str, Any]) -> None:
-    """Give the contact an owner: a fixed one, or the least loaded active member of a team."""
+    """Give the contact an owner: the one named, or a rep of ``team`` chosen by ``strategy``.
+
+    A team's reps are its active users (``users.team``), or the list configured with
+    ``tidings tasks team`` when it has none (``services/tasks.team_reps``).
+    - ``round_robin``: the rep after the one picked last time for this team, from a counter row
+      locked in ``app_state`` (durable across restarts, shared by all workers; it rolls back with
+      the batch, so a redone batch picks the same rep);
+    - ``least_loaded`` (and ``fixed`` without an owner): the rep with the fewest open tasks plus
+      owned contacts, ties to the earliest user.
+    """
+    from tidings.services import tasks  # late: tasks imports the change-event helpers
+
     owner = eff.owner
-    if owner is None and eff.team:
-        u, tk = schema.users, schema.tasks
-        members = list(
-            conn.execute(
-                sa.select(u.c.email).where(u.c.team == eff.team, u.c.disabled_at.is_(None)).order_by(u.c.id)
-            ).scalars()
-        )
-        if members:
-            load: dict[Any, int] = dict(
-                conn.execute(
-                    sa.select(tk.c.owner, sa.func.count())
-                    .where(tk.c.owner.in_(members), tk.c.status == "open")
-                    .group_by(tk.c.owner)
-                ).all()
-            )
-            owned: dict[Any, int] = dict(
-                conn.execute(
-                    sa.select(schema.contacts.c.owner, sa.func.count())
-                    .where(schema.contacts.c.owner.in_(members))
-                    .group_by(schema.contacts.c.owner)
-                ).all()
-            )
-            owner = min(members, key=lambda m: (load.get(m, 0) + owned.get(m, 0), members.index(m)))
+    if owner is None and eff.team and eff.strategy == "round_robin":
+        owner = tasks.next_in_team(conn, eff.team, now, purpose="owner")
+    elif owner is None and eff.team:
+        owner = _least_loaded(conn, eff.team)
     if owner is None:
         return
     c = schema.contacts
@@ -415,3 +408,41 @@ def assign_owner(conn: sa.Connection, contact_id: int, eff: AssignOwner, now: da
         ],
         now,
     )
+
+
+def _least_loaded(conn: sa.Connection, team: str) -> str | None:
+    """The team's rep with the fewest open tasks plus owned contacts (ties: earliest user)."""
+    u, tk = schema.users, schema.tasks
+    members = list(
+        conn.execute(
+            sa.select(u.c.email).where(u.c.team == team, u.c.disabled_at.is_(None)).order_by(u.c.id)
+        ).scalars()
+    )
+    if not members:  # no users in the team: the reps configured with `tidings tasks team`
+        from tidings.services import tasks
+
+        members = tasks.team_reps(conn, team)
+    if not members:
+        return None
+    load: dict[Any, int] = dict(
+        conn.execute(
+            sa.select(tk.c.owner, sa.func.count())
+            .where(tk.c.owner.in_(members), tk.c.status == "open")
+            .group_by(tk.c.owner)
+        ).all()
+    )
+    owned: dict[Any, int] = dict(
+        conn.execute(
+            sa.select(schema.contacts.c.owner, sa.func.count())
+            .where(schema.contacts.c.owner.in_(members))
+            .group_by(schema.contacts.c.owner)
+        ).all()
+    )
+    return min(members, key=lambda m: (load.get(m, 0) + owned.get(m, 0), members.index(m)))
+
+
+def _credit(conn: sa.Connection, contact_id: int, at: datetime) -> dict[str, Any] | None:
+    """The message a conversion is credited to (last human click; channels/tracking.py)."""
+    from tidings.channels.tracking import credit
+
+    return credit(conn, contact_id, at)

@@ -3,7 +3,8 @@
 The delivery loop calls ``bury`` when a row has used its attempts: the row goes to status
 ``dead`` and a ``dead_letters`` row says why, in one transaction. An operator lists them (API
 ``GET /api/dead-letters``, CLI ``tidings dead-letters list``) and retries one once the receiver
-is fixed: the outbox row goes back to ``pending`` with a fresh attempt budget.
+is fixed: the outbox row goes back to ``pending`` with a fresh attempt budget — or discards it
+(``discard``: the dead letter is set aside for good, the outbox row stays ``dead``).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def list_dead_letters(
             d.c.reason,
             d.c.created_at,
             d.c.retried_at,
+            d.c.discarded_at,
             o.c.kind,
             o.c.channel,
             o.c.status,
@@ -79,13 +81,15 @@ def list_dead_letters(
             o.c.payload,
             o.c.step_id,
             o.c.journey_id,
+            o.c.recipient,
+            o.c.error,
         )
         .select_from(d.join(o, o.c.id == d.c.outbox_id, isouter=True))
         .order_by(d.c.id.desc())
         .limit(limit)
     )
-    if not include_retried:
-        query = query.where(d.c.retried_at.is_(None))
+    if not include_retried:  # the ones still waiting for a decision
+        query = query.where(d.c.retried_at.is_(None), d.c.discarded_at.is_(None))
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
@@ -96,6 +100,8 @@ def retry(conn: sa.Connection, dead_letter_id: int, now: datetime) -> dict[str, 
         raise DeadLetterError(f"no dead letter {dead_letter_id}")
     if row["retried_at"] is not None:
         raise DeadLetterError(f"dead letter {dead_letter_id} was already retried at {row['retried_at']}")
+    if row["discarded_at"] is not None:
+        raise DeadLetterError(f"dead letter {dead_letter_id} was discarded at {row['discarded_at']}")
     conn.execute(
         sa.update(o)
         .where(o.c.id == row["outbox_id"])
@@ -105,3 +111,16 @@ def retry(conn: sa.Connection, dead_letter_id: int, now: datetime) -> dict[str, 
     )
     conn.execute(sa.update(d).where(d.c.id == dead_letter_id).values(retried_at=now))
     return {"id": dead_letter_id, "outbox_id": row["outbox_id"], "status": "pending"}
+
+
+def discard(conn: sa.Connection, dead_letter_id: int, now: datetime) -> dict[str, Any]:
+    """Set a dead letter aside for good: it leaves the list; its outbox row stays ``dead``."""
+    row = conn.execute(sa.select(d).where(d.c.id == dead_letter_id).with_for_update()).mappings().first()
+    if row is None:
+        raise DeadLetterError(f"no dead letter {dead_letter_id}")
+    if row["retried_at"] is not None:
+        raise DeadLetterError(f"dead letter {dead_letter_id} was already retried at {row['retried_at']}")
+    if row["discarded_at"] is not None:
+        raise DeadLetterError(f"dead letter {dead_letter_id} was already discarded at {row['discarded_at']}")
+    conn.execute(sa.update(d).where(d.c.id == dead_letter_id).values(discarded_at=now))
+    return {"id": dead_letter_id, "outbox_id": row["outbox_id"], "status": "discarded"}

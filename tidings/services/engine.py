@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,7 +42,7 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.triggers import date_trigger_entry, manual_entry, match_triggers, may_enter
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-from tidings.services import datetriggers
+from tidings.services import datetriggers, paused
 from tidings.services.batch import Batch, Live
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
@@ -72,12 +73,30 @@ def needs_history(doc: JourneyDoc) -> bool:
     )
 
 
-def _refresh_segments(conn: sa.Connection, contact_id: int, now: datetime) -> None:
-    try:
-        from tidings.services.segments import refresh_contact
-    except ImportError:  # the segments service is being built beside this one
-        return
-    refresh_contact(conn, contact_id, now)
+def _refresh_segments_many(
+    conn: sa.Connection,
+    snapshots: Mapping[int, ContactSnapshot],
+    pending: Mapping[int, Sequence[EventRecord]],
+    now: datetime,
+) -> tuple[dict[int, ContactSnapshot], dict[int, list[EventRecord]]]:
+    from tidings.services.memberships import refresh_contacts
+
+    # the worker processes these contacts now: their segment.* events need no queue row of their own
+    return refresh_contacts(conn, snapshots, pending, now, enqueue=False)
+
+
+#: most recent events in a contact's snapshot on the event path (as ``store.snapshots.load_snapshot``).
+SNAPSHOT_EVENTS = 5000
+
+
+@dataclass
+class _Prefetched:
+    """What event delivery reads besides the snapshot, loaded once for a batch of contacts."""
+
+    active: list[tuple[int, int, JourneyDoc]]
+    lives: dict[int, list[tuple[Live, JourneyDoc]]]
+    priors: dict[tuple[int, int], list[PriorEnrollment]]
+    recent: dict[int, list[SentRecord]] | None
 
 
 def _record(row: Mapping[str, Any]) -> EventRecord:
@@ -300,31 +319,83 @@ class JourneyEngine:
 
     # ----------------------------------------------------------------- queued contacts
 
-    def claim_contacts(self, limit: int = 50, exclude: Sequence[int] = ()) -> list[int]:
-        now = self.clock.now()
-        # look before taking the write lock: an idle worker polls without writing (SQLite)
+    def has_claimable(self) -> bool:
+        """Look before taking the write lock: an idle worker polls without writing (SQLite)."""
         with self.db.connect() as raw:
             conn = read_only(raw)
             with conn.begin():
-                if not est.has_claimable_contacts(conn, now):
-                    return []
+                return est.has_claimable_contacts(conn, self.clock.now())
+
+    def claim_contacts(self, limit: int = 50, exclude: Sequence[int] = ()) -> list[int]:
+        now = self.clock.now()
+        if not self.has_claimable():
+            return []
         with self.db.begin() as conn:
             return est.claim_contacts(conn, self.owner, now, self.lease, limit, exclude)
 
     def process_contact(self, conn: sa.Connection, contact_id: int, now: datetime) -> int:
-        """All pending work of one contact, in one transaction. Returns the transitions made."""
-        est.lock_contacts(conn, [contact_id])
-        _refresh_segments(conn, contact_id, now)
-        events = est.unprocessed_events(conn, contact_id)
+        """All pending work of one contact, in one transaction. Returns the transitions made.
+
+        A batch of one (:meth:`process_contacts`): the worker's path when a batch failed.
+        """
+        return self.process_contacts(conn, [contact_id], now)
+
+    def process_contacts(self, conn: sa.Connection, contact_ids: Sequence[int], now: datetime) -> int:
+        """:meth:`process_contact` for a batch of contacts in one transaction, with batched queries.
+
+        The same steps and the same guarantees, for every contact of the batch: contact rows
+        locked in ascending id order (two workers never advance one contact at once), one
+        snapshot per contact loaded once and shared by the segment refresh and the journeys
+        (patched with the refresh's memberships and ``segment.*`` events), and the queue rows
+        dropped by ``est.finish_contacts`` under the queue protocol of ``store/queue.py``
+        (events that arrived meanwhile, committed or not, keep their contact queued).
+        Any exception rolls back the whole batch; the worker then redoes it one contact per
+        transaction. Returns the transitions made.
+        """
+        ids = sorted(set(contact_ids))
+        if not ids:
+            return 0
+        Fast(conn).lock_contacts(ids)
+        pending = est.unprocessed_events_many(conn, ids)
         heads = jst.journey_heads(conn)
+        snaps = load_snapshots(conn, ids, events=True, journeys=True, max_events=SNAPSHOT_EVENTS)
+        records = {cid: [_record(r) for r in rows] for cid, rows in pending.items()}
+        changed, added = _refresh_segments_many(conn, snaps, records, now)
+        snaps.update(changed)
+        for cid, new in added.items():  # segment.* events: in the snapshot, and delivered now
+            if len(records.get(cid, ())) < est.EVENTS_PER_PASS:  # else next pass, in id order
+                records[cid] = [*records.get(cid, ()), *new]
+            evs = sorted((*snaps[cid].events, *new), key=lambda e: (e.occurred_at, e.id or 0))
+            snaps[cid] = replace(snaps[cid], events=tuple(evs[-SNAPSHOT_EVENTS:]))
         batch = self._batch(conn, now, heads)
-        contact = load_snapshot(conn, contact_id) if events else None
-        if contact is not None:
-            self._deliver_events(batch, heads, contact, [_record(r) for r in events])
+        todo = [cid for cid in ids if records.get(cid) and cid in snaps]
+        if todo:
+            pre = self._prefetch(conn, heads, todo, now)
+            for cid in todo:
+                self._deliver_events(batch, heads, snaps[cid], records[cid], pre)
         batch.flush()
-        est.mark_processed(conn, [int(r["id"]) for r in events], now)
-        est.finish_contact(conn, contact_id, now)
+        est.mark_processed(conn, [int(e.id) for cid in ids for e in records.get(cid, ()) if e.id is not None], now)
+        est.finish_contacts(conn, ids, now)
         return batch.transitions
+
+    def _prefetch(
+        self, conn: sa.Connection, heads: Mapping[int, Mapping[str, Any]], contact_ids: Sequence[int], now: datetime
+    ) -> _Prefetched:
+        """Running enrolments, prior enrolments and recent sends of these contacts (3 queries at most)."""
+        active = self._active_docs(conn, heads)
+        lives: dict[int, list[tuple[Live, JourneyDoc]]] = defaultdict(list)
+        for r in est.load_enrollments(conn, contact_ids=list(contact_ids)):
+            jid, cid = int(r["journey_id"]), int(r["contact_id"])
+            if jid not in heads or heads[jid]["status"] == "archived":
+                continue
+            live = Live(int(r["id"]), cid, jid, int(r["version"]), EnrollmentState.from_dict(r["state"]))
+            lives[cid].append((live, self.doc(conn, jid, live.version)))
+        priors = self._priors(conn, contact_ids, [jid for jid, _, _ in active])
+        any_caps = any(doc.settings.frequency_caps for ls in lives.values() for _, doc in ls) or any(
+            doc.settings.frequency_caps for _, _, doc in active
+        )
+        recent = self._recent(conn, contact_ids, now) if any_caps else None
+        return _Prefetched(active, lives, priors, recent)
 
     def _deliver_events(
         self,
@@ -332,27 +403,21 @@ class JourneyEngine:
         heads: Mapping[int, Mapping[str, Any]],
         contact: ContactSnapshot,
         events: list[EventRecord],
+        pre: _Prefetched | None = None,
     ) -> None:
         conn = batch.conn
-        active = self._active_docs(conn, heads)
-        lives: list[tuple[Live, JourneyDoc]] = []
-        for r in est.load_enrollments(conn, contact_ids=[contact.id]):
-            jid = int(r["journey_id"])
-            if jid not in heads or heads[jid]["status"] == "archived":
-                continue
-            live = Live(
-                int(r["id"]), contact.id, jid, int(r["version"]), EnrollmentState.from_dict(r["state"])
-            )
-            lives.append((live, self.doc(conn, jid, live.version)))
-        priors = self._priors(conn, [contact.id], [jid for jid, _, _ in active])
-        any_caps = any(doc.settings.frequency_caps for _, doc in lives) or any(
-            doc.settings.frequency_caps for _, _, doc in active
-        )
-        recent = self._recent(conn, [contact.id], batch.now).get(contact.id, []) if any_caps else None
+        if pre is None:
+            pre = self._prefetch(conn, heads, [contact.id], batch.now)
+        active = pre.active
+        lives = list(pre.lives.get(contact.id, ()))
+        priors = pre.priors
+        recent = pre.recent.get(contact.id, []) if pre.recent is not None else None
         for event in events:
             for live, doc in list(lives):
                 if live.state.status == "ended":
                     continue
+                if paused.hold_event(self, batch, live, doc, event, contact, recent):
+                    continue  # its journey is paused: held until resume (services/paused.py)
                 self._advance(batch, live, doc, EventStimulus(event), contact, recent)
             for jid, version, doc in active:
                 for entry in match_triggers(doc, event, contact, batch.now):
@@ -445,6 +510,9 @@ class JourneyEngine:
             if heads.get(live.journey_id, {}).get("status") == "paused":
                 batch.fired.pop()  # raced with a pause: hold it instead
                 est.park_journey_timers(conn, live.journey_id)
+                continue
+            if paused.is_held(r):  # events/signals held during a pause, applied on resume
+                paused.release(self, batch, live, docs[eid], r, contact, rec)
                 continue
             payload = {k: v for k, v in (r["payload"] or {}).items() if k != est.PARKED_KEY}
             self._advance(
@@ -552,6 +620,8 @@ class JourneyEngine:
         if contact is None:
             raise EngineError("not_found", f"no contact {live.contact_id}")
         batch = self._batch(conn, now, heads)
+        if (held := paused.hold_signal(self, batch, live, doc, Signal(name, dict(data)), contact)) is not None:
+            return held
         tr = self._advance(batch, live, doc, Signal(name, dict(data)), contact, None)
         batch.flush()
         return {

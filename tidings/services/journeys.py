@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import EnrollmentState, JourneyDoc, JourneyError, Problem
+from tidings.services import paused
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
 from tidings.store import schema
@@ -126,13 +127,18 @@ def _require(conn: sa.Connection, key: str, *, for_update: bool = False) -> Mapp
 
 
 def pause(conn: sa.Connection, key: str, now: datetime) -> dict[str, Any]:
-    """No new entries; timers are held (they fire after :func:`resume`)."""
+    """Hold the journey's people in place until :func:`resume` (see ``services/paused.py``).
+
+    No new entries; timers and unsent messages are held; events and signals that would move an
+    enrolment are held and applied on resume; exits and goals still end enrolments.
+    """
     row = _require(conn, key, for_update=True)
     if row["status"] not in ("active", "paused"):
         raise Conflict(f"journey {key!r} is {row['status']}: only an active journey can be paused")
     held = est.park_journey_timers(conn, int(row["id"]))
+    messages = paused.park_outbox(conn, int(row["id"]))
     jst.update_journey(conn, int(row["id"]), now, status="paused")
-    return {"key": key, "status": "paused", "held_timers": held}
+    return {"key": key, "status": "paused", "held_timers": held, "held_messages": messages}
 
 
 def resume(conn: sa.Connection, key: str, now: datetime) -> dict[str, Any]:
@@ -140,8 +146,9 @@ def resume(conn: sa.Connection, key: str, now: datetime) -> dict[str, Any]:
     if row["status"] not in ("active", "paused"):
         raise Conflict(f"journey {key!r} is {row['status']}: only a paused journey can be resumed")
     released = est.unpark_journey_timers(conn, int(row["id"]))
+    messages = paused.unpark_outbox(conn, int(row["id"]), now)
     jst.update_journey(conn, int(row["id"]), now, status="active")
-    return {"key": key, "status": "active", "released_timers": released}
+    return {"key": key, "status": "active", "released_timers": released, **messages}
 
 
 def describe(conn: sa.Connection, key: str) -> dict[str, Any]:

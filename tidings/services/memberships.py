@@ -1,7 +1,9 @@
 """Segment memberships: who is in which segment, kept current two ways with one meaning.
 
-- :func:`refresh_contact` — incremental, one contact, inside the worker's transaction: only the
-  segments whose rule reads something that changed are re-evaluated (Python evaluator);
+- :func:`refresh_contacts` — incremental, a batch of contacts, inside the worker's transaction,
+  on the snapshots the journey engine loaded: only the segments whose rule reads something
+  that changed are re-evaluated (Python evaluator); :func:`refresh_contact` is the same for one
+  contact outside the worker (it loads only the snapshot parts its rules read);
 - :func:`refresh_segment` — set-based, one segment, every contact (SQL compiler): on create and
   update, and by the scheduled refresher for rules that slide with time.
 Every entry and exit closes/opens a ``segment_memberships`` history row, appends a
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,8 +84,14 @@ def _insert_open(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[tuple[
     return out
 
 
-def _record_events(conn: sa.Connection, changes: list[tuple[int, str, str]], now: datetime) -> None:
-    """``segment.entered`` / ``segment.exited`` events (contact, what, segment key) and the queue."""
+def _record_events(
+    conn: sa.Connection, changes: list[tuple[int, str, str]], now: datetime, enqueue: bool = True
+) -> None:
+    """``segment.entered`` / ``segment.exited`` events (contact, what, segment key) and the queue.
+
+    ``enqueue=False``: the caller is the worker processing these very contacts (it re-checks
+    their unprocessed events when it drops their queue rows, ``store.enrollments.finish_contacts``).
+    """
     e = schema.events
     for i in range(0, len(changes), CHUNK):
         part = changes[i : i + CHUNK]
@@ -101,7 +109,8 @@ def _record_events(conn: sa.Connection, changes: list[tuple[int, str, str]], now
                 for cid, what, key in part
             ],
         )
-        enqueue_contacts(conn, [cid for cid, _, _ in part], now)
+        if enqueue:
+            enqueue_contacts(conn, [cid for cid, _, _ in part], now)
 
 
 def _write_changes(
@@ -215,6 +224,107 @@ def refresh_contact(
         keys = {k for k, _ in round_changes}
         todo = [s for s in segs if s.deps.segments & keys]
     return changes
+
+
+def refresh_contacts(
+    conn: sa.Connection,
+    snapshots: Mapping[int, ContactSnapshot],
+    pending: Mapping[int, Sequence[EventRecord]],
+    now: datetime,
+    *,
+    enqueue: bool = True,
+) -> tuple[dict[int, ContactSnapshot], dict[int, list[EventRecord]]]:
+    """:func:`refresh_contact` for a batch of contacts, with snapshots the caller already loaded.
+
+    ``snapshots`` must be full (events, tags, consents, journeys, segments) and current: loaded in
+    this transaction, under the contacts' locks. ``pending`` holds each contact's unprocessed
+    events (the hint; a contact without any has every segment checked, as ``refresh_contact``
+    does). The writes of one cascade round go out in bulk for the whole batch. Returns the
+    snapshots whose segments changed, with ``segments`` updated (and nothing else: the
+    snapshot's events are the caller's), and the ``segment.*`` events written, per contact in
+    id order (new unprocessed events of the contact).
+    """
+    segs = all_segments(conn)
+    new_events: dict[int, list[EventRecord]] = {}
+    if not segs or not snapshots:
+        return {}, new_events
+    todo: dict[int, list[SavedSegment]] = {}
+    for cid in snapshots:
+        events = pending.get(cid)
+        hint = deps_from_events(events) if events else None
+        t = [s for s in segs if hint is None or s.deps.affected_by(hint)]
+        if t:
+            todo[cid] = t
+    current = {cid: set(snapshots[cid].segments) for cid in todo}
+    touched: set[int] = set()
+    for _ in range(MAX_CASCADE):
+        changes: list[tuple[int, int, str, str]] = []  # contact, segment id, key, what
+        for cid, t in todo.items():
+            snap = snapshots[cid] if cid not in touched else replace(snapshots[cid], segments=frozenset(current[cid]))
+            for seg in t:
+                inside = evaluate(seg.rule, snap, now)
+                if inside != (seg.key in current[cid]):
+                    changes.append((cid, seg.id, seg.key, "entered" if inside else "exited"))
+        if not changes:
+            break
+        for cid, ev in _write_many_changes(conn, changes, now, enqueue):
+            new_events.setdefault(cid, []).append(ev)
+        keys: dict[int, set[str]] = {}
+        for cid, _sid, key, what in changes:
+            (current[cid].add if what == "entered" else current[cid].discard)(key)
+            keys.setdefault(cid, set()).add(key)
+            touched.add(cid)
+        todo = {cid: [s for s in segs if s.deps.segments & ks] for cid, ks in keys.items()}
+        todo = {cid: t for cid, t in todo.items() if t}
+    changed = {cid: replace(snapshots[cid], segments=frozenset(current[cid])) for cid in sorted(touched)}
+    return changed, new_events
+
+
+def _write_many_changes(
+    conn: sa.Connection, changes: list[tuple[int, int, str, str]], now: datetime, enqueue: bool
+) -> list[tuple[int, EventRecord]]:
+    """Entries and exits of many contacts (contact, segment id, key, what), each recorded once.
+
+    Returns the ``segment.*`` events written: (contact, event with its id).
+    """
+    m = schema.segment_memberships
+    keys = {sid: key for _, sid, key, _ in changes}
+    entered = [{"contact_id": c, "segment_id": sid, "entered_at": now} for c, sid, _, w in changes if w == "entered"]
+    exited = [(c, sid) for c, sid, _, w in changes if w == "exited"]
+    done: list[tuple[int, str, str]] = []
+    if entered:
+        done += [(cid, "entered", keys[sid]) for sid, cid in _insert_open(conn, entered)]
+    for i in range(0, len(exited), CHUNK):
+        closed = conn.execute(
+            sa.update(m)
+            .where(sa.tuple_(m.c.contact_id, m.c.segment_id).in_(exited[i : i + CHUNK]), m.c.exited_at.is_(None))
+            .values(exited_at=now)
+            .returning(m.c.contact_id, m.c.segment_id)
+        ).all()
+        done += [(int(cid), "exited", keys[int(sid)]) for cid, sid in closed]
+    # per contact in id order, entries before exits: the order refresh_contact writes them in
+    done.sort(key=lambda d: (d[0], d[1] != "entered"))
+    if not done:
+        return []
+    e = schema.events
+    rows: list[dict[str, Any]] = [
+        {
+            "contact_id": cid,
+            "name": f"segment.{what}",
+            "properties": {"segment": key},
+            "occurred_at": now,
+            "received_at": now,
+            "source": "segments",
+        }
+        for cid, what, key in done
+    ]
+    ids = conn.execute(sa.insert(e).returning(e.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    if enqueue:
+        enqueue_contacts(conn, [cid for cid, _, _ in done], now)
+    return [
+        (cid, EventRecord(f"segment.{what}", now, {"segment": key}, None, int(i)))
+        for (cid, what, key), i in zip(done, ids, strict=True)
+    ]
 
 
 def _snapshot_for(

@@ -8,10 +8,11 @@ Routing lives in ``app_state["task_routing"]``::
      "notify": {"sales-north": {"webhook": "https://crm.example/hooks/tasks"}}}
 
 Who owns a new task: the owner the step names; else the first matching rule (owner, or a team);
-else the contact's own owner; else round robin within the team. A team's reps are its active
-users (``users.team``), or the configured list when it has none. The round-robin pointer is a
-counter row in ``app_state`` updated under a row lock, so concurrent workers do not pick the
-same rep twice in a row.
+else, without a team, the contact's own owner; with a team, the contact's owner when they are a
+rep of that team, else round robin within the team. A team's reps are its active users
+(``users.team``), or the configured list when it has none. The round-robin pointer is a row in
+``app_state`` (created race-free, then updated under a row lock), so concurrent workers do not
+pick the same rep twice in a row; ``assign_owner`` steps rotate their own pointer.
 
 The owner is notified through the outbox: a transactional email (template
 ``tidings-task-assigned``, created on first use, editable like any template) and/or a webhook
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.services import changes
 from tidings.store import schema
@@ -110,17 +112,39 @@ def team_reps(conn: sa.Connection, team: str) -> list[str]:
     return list(get_routing(conn)["teams"].get(team) or [])
 
 
-def next_in_team(conn: sa.Connection, team: str, now: datetime) -> str | None:
-    """Round robin: the rep after the one picked last time (a locked counter in app_state)."""
+def next_in_team(conn: sa.Connection, team: str, now: datetime, purpose: str = "task") -> str | None:
+    """Round robin: the rep after the one picked last time (a locked row in app_state).
+
+    One pointer per (purpose, team): tasks (``task``) and contact ownership (``owner``, the
+    ``assign_owner`` step) rotate independently. The row is created with ``ON CONFLICT DO
+    NOTHING`` and then locked ``FOR UPDATE``, so concurrent workers on PostgreSQL queue on it
+    (even the very first time) and never pick the same rep twice in a row; it is committed with
+    the caller's transaction, so the rotation survives restarts and a rolled-back batch gives
+    its turn back. The pointer names the last rep: when reps join or leave, the rotation goes on
+    from where it was instead of jumping.
+    """
     reps = team_reps(conn, team)
     if not reps:
         return None
     a = schema.app_state
-    key = f"task_rr:{team}"[:100]
-    row = conn.execute(sa.select(a.c.value).where(a.c.key == key).with_for_update()).first()
-    count = int((row[0] or {}).get("n", 0)) if row is not None else 0
-    _put_state(conn, key, {"n": count + 1}, now)
-    return reps[count % len(reps)]
+    key = f"{'task_rr' if purpose == 'task' else purpose + '_rr'}:{team}"[:100]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(a)
+        .values(key=key, value={"n": 0}, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[a.c.key])
+    )
+    value = conn.execute(sa.select(a.c.value).where(a.c.key == key).with_for_update()).scalar() or {}
+    count = int(value.get("n", 0))
+    last = value.get("last")
+    if last in reps:
+        pick = reps[(reps.index(last) + 1) % len(reps)]
+    elif last is not None and reps == sorted(reps):  # the last one left: the next in order
+        pick = next((r for r in reps if r > last), reps[0])
+    else:
+        pick = reps[count % len(reps)]
+    conn.execute(sa.update(a).where(a.c.key == key).values(value={"n": count + 1, "last": pick}, updated_at=now))
+    return pick
 
 
 def _attribute(contact: Mapping[str, Any], name: str) -> Any:
@@ -143,6 +167,8 @@ def route(
             break
     if not team and contact.get("owner"):
         return str(contact["owner"]), None, "contact_owner"
+    if team and contact.get("owner") and str(contact["owner"]) in team_reps(conn, team):
+        return str(contact["owner"]), team, "contact_owner"  # the team's own rep for this contact
     if team:
         picked = next_in_team(conn, team, now)
         if picked:

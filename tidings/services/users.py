@@ -4,7 +4,8 @@ Roles: ``admin`` (everything, users too), ``marketer`` (builds and runs segments
 templates) and ``viewer`` (reads only). Sessions are random tokens given to the browser in a
 cookie; the database keeps only their sha256 (a stolen database does not log anyone in) and a
 per-session CSRF token. A session ends on logout, on expiry and when its user's password
-changes (every session of that user is deleted).
+changes or the user is disabled (every session of that user is deleted). There is always at least
+one enabled admin: the last one can be neither demoted nor disabled.
 """
 
 from __future__ import annotations
@@ -169,6 +170,70 @@ def list_users(engine: Engine) -> list[dict[str, object]]:
             ).order_by(t.c.id)
         ).mappings()
         return [dict(r) for r in rows]
+
+
+def _active_admins_locked(conn: sa.Connection) -> list[int]:
+    """Ids of the enabled admins, rows locked (PostgreSQL) so two admins demoting each other at once
+    cannot both succeed. SQLite writers are serialised already (BEGIN IMMEDIATE)."""
+    t = schema.users
+    q = sa.select(t.c.id).where(t.c.role == "admin", t.c.disabled_at.is_(None)).order_by(t.c.id)
+    return list(conn.execute(q.with_for_update()).scalars())
+
+
+def _user_row(conn: sa.Connection, user_id: int) -> sa.Row:  # type: ignore[type-arg]
+    t = schema.users
+    row = conn.execute(sa.select(t).where(t.c.id == user_id).with_for_update()).first()
+    if row is None:
+        raise UserError(f"no user {user_id}", "user")
+    return row
+
+
+def _keeps_an_admin(actor: User, row: sa.Row, admins: list[int]) -> None:  # type: ignore[type-arg]
+    """Refuse to take away the last enabled admin."""
+    if row.id in admins and len(admins) <= 1:
+        who = "you are" if row.id == actor.id else f"{row.email} is"
+        raise UserError(f"{who} the last admin: make someone else an admin first", "role")
+
+
+def update_user(
+    engine: Engine, actor: User, user_id: int, *, role: str | None = None, team: str | None = None
+) -> User:
+    """Change a user's role and/or team (``team=""`` clears it). Sessions stay: the role is read
+    on every request, so the change applies at once."""
+    if role is not None and role not in ROLES:
+        raise UserError(f"unknown role {role!r}; choose from {', '.join(ROLES)}", "role")
+    t = schema.users
+    with engine.begin() as conn:
+        admins = _active_admins_locked(conn)  # locked first, always in the same order: no deadlock
+        row = _user_row(conn, user_id)
+        values: dict[str, object] = {}
+        if role is not None and role != row.role:
+            if row.role == "admin":
+                _keeps_an_admin(actor, row, admins)
+            values["role"] = role
+        if team is not None:
+            clean = " ".join(team.split())[:100] or None
+            if clean != row.team:
+                values["team"] = clean
+        if values:
+            conn.execute(sa.update(t).where(t.c.id == user_id).values(**values))
+        return _row_user(conn.execute(sa.select(t).where(t.c.id == user_id)).one())
+
+
+def set_disabled(engine: Engine, actor: User, user_id: int, disabled: bool, now: datetime) -> User:
+    """Disable (every session ends at once, logging in is refused) or enable a user."""
+    t = schema.users
+    with engine.begin() as conn:
+        admins = _active_admins_locked(conn)
+        row = _user_row(conn, user_id)
+        if disabled and row.disabled_at is None:
+            if row.role == "admin":
+                _keeps_an_admin(actor, row, admins)
+            conn.execute(sa.update(t).where(t.c.id == user_id).values(disabled_at=now))
+            conn.execute(sa.delete(schema.web_sessions).where(schema.web_sessions.c.user_id == user_id))
+        elif not disabled and row.disabled_at is not None:
+            conn.execute(sa.update(t).where(t.c.id == user_id).values(disabled_at=None))
+    return _row_user(row)
 
 
 def get_user_by_email(engine: Engine, email: str) -> User | None:

@@ -143,7 +143,11 @@ def why(
         )
         if row is None:
             raise WhyNotFound(f"contact {contact_id} has no message {message_id}")
-        return {"contact_id": contact_id, "message": _message(conn, row, keys, with_path=True)}
+        message = _message(conn, row, keys, with_path=True)
+        message["conversions"] = [
+            c for c in conversions(conn, contact_id, keys) if (c["attributed_to"] or {}).get("message_id") == message_id
+        ]
+        return {"contact_id": contact_id, "message": message}
     messages = [
         _message(conn, r, keys, with_path=False)
         for r in conn.execute(
@@ -178,4 +182,75 @@ def why(
         "messages": list(reversed(messages)),
         "changes": list(reversed(changes)),
         "enrollments": enrollments,
+        "conversions": conversions(conn, contact_id, keys, limit),
     }
+
+
+def conversions(
+    conn: sa.Connection, contact_id: int, keys: Mapping[int, str] | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """The contact's conversions, oldest first, each with the message it is credited to.
+
+    - ``journey_goal``: a journey's goal reached (a ``journey.converted`` event); its credit was
+      recorded with it when the engine converted the enrolment;
+    - ``revenue_event``: any other event carrying a numeric ``revenue`` property (an order
+      reported outside a journey goal); credited by the same rule when read (the rule only looks
+      at clicks before the event, so the answer does not change later).
+    The rule: the last human click within 7 days (``channels/tracking.attribute_conversion``).
+    """
+    from tidings.channels.tracking import credit
+
+    keys = keys if keys is not None else _journey_keys(conn)
+    e = schema.events
+    rows = (
+        conn.execute(
+            sa.select(e.c.id, e.c.name, e.c.properties, e.c.occurred_at, e.c.value)
+            .where(
+                e.c.contact_id == contact_id,
+                sa.or_(
+                    e.c.name == "journey.converted",
+                    sa.and_(
+                        e.c.value.is_not(None),
+                        sa.not_(e.c.name.like("message.%")),
+                        sa.not_(e.c.name.like("journey.%")),
+                    ),
+                ),
+            )
+            .order_by(e.c.occurred_at.desc(), e.c.id.desc())
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
+    out = []
+    for r in reversed(rows):
+        props = r["properties"] or {}
+        if r["name"] == "journey.converted":
+            out.append(
+                {
+                    "event_id": r["id"],
+                    "kind": "journey_goal",
+                    "name": r["name"],
+                    "at": r["occurred_at"].isoformat(),
+                    "journey": props.get("journey"),
+                    "step": props.get("step"),
+                    "enrollment_id": props.get("enrollment"),
+                    "revenue": props.get("revenue"),
+                    "attributed_to": props.get("attributed_to"),
+                }
+            )
+        elif isinstance(props.get("revenue"), int | float) and not isinstance(props.get("revenue"), bool):
+            out.append(
+                {
+                    "event_id": r["id"],
+                    "kind": "revenue_event",
+                    "name": r["name"],
+                    "at": r["occurred_at"].isoformat(),
+                    "journey": None,
+                    "step": None,
+                    "enrollment_id": None,
+                    "revenue": float(props["revenue"]),
+                    "attributed_to": credit(conn, contact_id, r["occurred_at"]),
+                }
+            )
+    return out

@@ -27,7 +27,12 @@ def load_snapshots(
     events: bool = False,
     events_since: datetime | None = None,
     journeys: bool = False,
+    max_events: int | None = None,
 ) -> dict[int, ContactSnapshot]:
+    """Snapshots of these contacts (missing ids are left out).
+
+    ``max_events`` keeps only each contact's most recent events, as ``store.snapshots`` does.
+    """
     ids = sorted(set(contact_ids))
     if not ids:
         return {}
@@ -84,6 +89,8 @@ def load_snapshots(
     none: frozenset[str] = frozenset()
     for cid, row in rows.items():
         ctags, csegs, cevents = tags.get(cid), segs.get(cid), evs.get(cid)
+        if cevents and max_events is not None and len(cevents) > max_events:
+            cevents = cevents[len(cevents) - max_events :]
         out[cid] = _snapshot(
             row,
             frozenset(ctags) if ctags else none,

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.store import schema
+from tidings.store.fastpath import Fast
 from tidings.store.queue import announce_events, enqueue_statement, try_finish_lock
 
 Q = schema.contact_queue
@@ -34,6 +35,8 @@ TR = schema.traces
 EV = schema.events
 C = schema.contacts
 
+#: a contact's unprocessed events taken in one pass of the worker (the rest: the next pass).
+EVENTS_PER_PASS = 1000
 #: due time of a timer held by a paused journey (its real due time is kept in the payload).
 PARKED_AT = datetime(9000, 1, 1, tzinfo=UTC)
 PARKED_KEY = "_held_due_at"
@@ -94,6 +97,46 @@ def finish_contact(conn: sa.Connection, contact_id: int, now: datetime) -> None:
         enqueue(conn, [contact_id], now)
 
 
+def finish_contacts(conn: sa.Connection, contact_ids: Sequence[int], now: datetime) -> list[int]:
+    """:func:`finish_contact` for a batch: the same protocol for every contact of it.
+
+    One round trip tries for every contact's exclusive queue lock (never waits: try-locks
+    cannot deadlock, whatever their order); a contact whose lock an uncommitted ingest holds
+    keeps its queue row and gets its lease freed. The others' queue rows are deleted and *then*
+    their unprocessed events checked in one query; those that still have some are re-queued.
+    Returns the ids that keep (or got back) a queue row.
+    """
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return []
+    busy = busy_contacts(conn, ids)
+    for cid in busy:
+        release_contact(conn, cid)
+    done = [cid for cid in ids if cid not in busy]
+    if not done:
+        return sorted(busy)
+    conn.execute(sa.delete(Q).where(Q.c.contact_id.in_(done)))
+    again = {
+        int(x)
+        for x in conn.execute(
+            sa.select(EV.c.contact_id).where(EV.c.contact_id.in_(done), EV.c.processed_at.is_(None)).distinct()
+        ).scalars()
+    }
+    enqueue(conn, again, now)
+    return sorted(again | busy)
+
+
+def busy_contacts(conn: sa.Connection, contact_ids: Sequence[int]) -> set[int]:
+    """``try_finish_lock`` for many contacts in one statement: the ids an ingest still holds."""
+    if not contact_ids or conn.dialect.name != "postgresql":
+        return set()
+    rows = conn.execute(
+        sa.text("SELECT x, pg_try_advisory_xact_lock(x) FROM unnest(CAST(:ids AS bigint[])) AS x"),
+        {"ids": sorted(set(contact_ids))},
+    )
+    return {int(x) for x, ok in rows if not ok}
+
+
 def enqueue(conn: sa.Connection, contact_ids: Iterable[int], now: datetime) -> None:
     ids = sorted(set(contact_ids))
     if not ids:
@@ -124,6 +167,37 @@ def unprocessed_events(conn: sa.Connection, contact_id: int, limit: int = 1000) 
         .limit(limit)
     )
     return list(conn.execute(q).mappings())
+
+
+def unprocessed_events_many(
+    conn: sa.Connection, contact_ids: Sequence[int], limit: int = EVENTS_PER_PASS
+) -> dict[int, list[Mapping[Any, Any]]]:
+    """:func:`unprocessed_events` of many contacts in one query: contact id -> events in id order."""
+    out: dict[int, list[Mapping[Any, Any]]] = {}
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return out
+    fast = Fast(conn)
+    where, params = fast.in_("contact_id", ids)
+    rows = fast.fetch(
+        "SELECT id, contact_id, name, properties, occurred_at, value FROM events "
+        f"WHERE {where} AND processed_at IS NULL ORDER BY id",
+        params,
+    )
+    for i, cid, name, props, at, value in rows:
+        got = out.setdefault(int(cid), [])
+        if len(got) < limit:  # the rest stay unprocessed: finish_contacts re-queues the contact
+            got.append(
+                {
+                    "id": int(i),
+                    "contact_id": int(cid),
+                    "name": name,
+                    "properties": fast.parse_json(props) or {},
+                    "occurred_at": fast.parse_time(at),
+                    "value": None if value is None else float(value),
+                }
+            )
+    return out
 
 
 def has_unprocessed_events(conn: sa.Connection, contact_id: int) -> bool:

@@ -76,6 +76,18 @@ web_sessions = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
+#: failed web logins counted per key (``email:<sha256>`` or ``addr:<client address>``) within a
+#: window; see services/login_throttle. Durable, so every API process sees the same counts.
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("key", sa.String(120), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("window_started_at", UTCDateTime, nullable=False),
+    sa.Column("last_failure_at", UTCDateTime, nullable=False),
+    sa.Column("blocked_until", UTCDateTime),
+)
+
 # --------------------------------------------------------------------------- contacts
 
 contacts = sa.Table(
@@ -398,6 +410,8 @@ dead_letters = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("retried_at", UTCDateTime),
+    #: set aside for good by an operator (the outbox row stays ``dead``).
+    sa.Column("discarded_at", UTCDateTime),
 )
 
 #: message templates referenced by journeys (``send`` steps name them by key).

@@ -10,12 +10,22 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from tidings.web import auth, contacts, dashboard, inbox, journeys, segments, templates_page
+from tidings.web import (
+    auth,
+    contacts,
+    dashboard,
+    dead_letters_page,
+    inbox,
+    journeys,
+    segments,
+    tasks_page,
+    templates_page,
+)
 from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
 
 #: the page modules, each with its ``router``.
-PAGES = (auth, dashboard, contacts, segments, journeys, templates_page, inbox)
+PAGES = (auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page)
 
 
 def install(app: FastAPI) -> None:

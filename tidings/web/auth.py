@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tidings.services import login_throttle
 from tidings.services import users as users_service
 from tidings.services.users import Session, UserError
 from tidings.web.core import render
@@ -71,12 +73,26 @@ async def login(request: Request) -> Response:
     if not given or not cookie or not hmac.compare_digest(given.encode(), cookie.encode()):
         raise Forbidden("the login form expired; reload the page and try again")
     c = container(request)
-    user = users_service.authenticate(c.engine, email, password) if email and password else None
-    if user is None:
+    if not email or not password:
         return _login_page(
             request, next_url=next_url, email=email, error="wrong email or password", status=401
         )
-    token, _ = users_service.start_session(c.engine, user, c.clock.now())
+    address = request.client.host if request.client else None
+    now = c.clock.now()
+    refusal = login_throttle.check(c.engine, email, address, now)
+    if refusal is not None:  # refused before the password is even looked at
+        resp = _login_page(request, next_url=next_url, email=email, error=refusal.message(now), status=429)
+        resp.headers["Retry-After"] = str(max(1, int((refusal.retry_at - now).total_seconds() + 0.999)))
+        return resp
+    user = users_service.authenticate(c.engine, email, password)
+    if user is None:
+        refusal = login_throttle.record_failure(c.engine, email, address, now)
+        error = "wrong email or password"
+        if refusal is not None:
+            error += ". " + refusal.message(now)
+        return _login_page(request, next_url=next_url, email=email, error=error, status=401)
+    login_throttle.record_success(c.engine, email)
+    token, _ = users_service.start_session(c.engine, user, now)
     resp = RedirectResponse(next_url, status_code=303)
     resp.set_cookie(
         SESSION_COOKIE,
@@ -127,45 +143,97 @@ async def change_password(request: Request, session: Session = Viewer) -> Respon
     return resp
 
 
-@router.get("/users")
-def users_page(request: Request, session: Session = Viewer) -> Response:
-    if not session.user.is_admin:
-        raise Forbidden("only an admin can manage users")
+def _users_page(
+    request: Request,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
+) -> Response:
     rows = users_service.list_users(container(request).engine)
     return render(
         request,
         "users.html",
-        {"users": rows, "errors": {}, "values": {"role": "marketer"}, "roles": users_service.ROLES},
+        {
+            "users": rows,
+            "errors": errors or {},
+            "values": values or {"role": "marketer"},
+            "roles": users_service.ROLES,
+            "notice": notice,
+            "error": error,
+            "admins": sum(1 for r in rows if r["role"] == "admin" and r["disabled_at"] is None),
+        },
+        status=status,
         page="users",
     )
+
+
+@router.get("/users")
+def users_page(request: Request, session: Session = Viewer) -> Response:
+    if not session.user.is_admin:
+        raise Forbidden("only an admin can manage users")
+    return _users_page(request, notice=request.query_params.get("notice", ""))
 
 
 @router.post("/users")
 async def users_create(request: Request, session: Session = Admin) -> Response:
     form = await request.form()
-    values = {k: str(form.get(k, "")).strip() for k in ("email", "name", "role")}
+    values = {k: str(form.get(k, "")).strip() for k in ("email", "name", "role", "team")}
     c = container(request)
     try:
-        users_service.create_user(
+        created = users_service.create_user(
             c.engine,
             values["email"],
             str(form.get("password", "")),
             values["role"],
             c.clock.now(),
             name=values["name"],
+            team=" ".join(values["team"].split())[:100] or None,
         )
     except UserError as exc:
-        rows = users_service.list_users(c.engine)
-        return render(
-            request,
-            "users.html",
-            {
-                "users": rows,
-                "errors": {exc.field or "email": str(exc)},
-                "values": values,
-                "roles": users_service.ROLES,
-            },
-            status=422,
-            page="users",
+        return _users_page(request, errors={exc.field or "email": str(exc)}, values=values, status=422)
+    return RedirectResponse("/users?" + urlencode({"notice": f"Added {created.email}."}), status_code=303)
+
+
+@router.post("/users/{user_id}")
+async def users_update(user_id: int, request: Request, session: Session = Admin) -> Response:
+    form = await request.form()
+    c = container(request)
+    try:
+        changed = users_service.update_user(
+            c.engine, session.user, user_id, role=str(form.get("role", "")), team=str(form.get("team", ""))
         )
-    return RedirectResponse("/users", status_code=303)
+    except UserError as exc:
+        return _users_page(request, error=str(exc), status=404 if exc.field == "user" else 422)
+    notice = f"Saved {changed.email}: {changed.role}" + (f", team {changed.team}." if changed.team else ".")
+    return RedirectResponse("/users?" + urlencode({"notice": notice}), status_code=303)
+
+
+async def _set_disabled(request: Request, session: Session, user_id: int, disabled: bool) -> Response:
+    c = container(request)
+    try:
+        changed = users_service.set_disabled(c.engine, session.user, user_id, disabled, c.clock.now())
+    except UserError as exc:
+        return _users_page(request, error=str(exc), status=404 if exc.field == "user" else 422)
+    if disabled and changed.id == session.user.id:  # you disabled yourself: your session is gone
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(SESSION_COOKIE, path="/")
+        return resp
+    notice = (
+        f"Disabled {changed.email}: their sessions ended and they cannot log in."
+        if disabled
+        else f"Enabled {changed.email}: they can log in again."
+    )
+    return RedirectResponse("/users?" + urlencode({"notice": notice}), status_code=303)
+
+
+@router.post("/users/{user_id}/disable")
+async def users_disable(user_id: int, request: Request, session: Session = Admin) -> Response:
+    return await _set_disabled(request, session, user_id, True)
+
+
+@router.post("/users/{user_id}/enable")
+async def users_enable(user_id: int, request: Request, session: Session = Admin) -> Response:
+    return await _set_disabled(request, session, user_id, False)

@@ -30,6 +30,8 @@ NAV = [
     ("map", "/journeys/map", "Journey map"),
     ("templates", "/templates", "Templates"),
     ("inbox", "/inbox", "Inbox"),
+    ("tasks", "/tasks", "Tasks"),
+    ("dead-letters", "/dead-letters", "Dead letters"),
 ]
 
 

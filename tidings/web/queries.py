@@ -338,3 +338,63 @@ def inbox_channels(conn: Connection) -> dict[str, int]:
     return {
         r[0]: int(r[1]) for r in conn.execute(sa.select(i.c.channel, sa.func.count()).group_by(i.c.channel))
     }
+
+
+# --------------------------------------------------------------------------- tasks
+
+TASK_SHOWS = ("open", "overdue", "done")
+
+
+def _task_where(show: str, now: datetime, owner: str | None, team: str | None) -> list[Any]:
+    t = s.tasks
+    where: list[Any] = []
+    if owner is not None:
+        where.append(t.c.owner == owner)
+    if team is not None:
+        where.append(t.c.team == team)
+    if show == "done":
+        where.append(t.c.status == "done")
+    else:
+        where.append(t.c.status == "open")
+        if show == "overdue":
+            where.append(t.c.due_at.is_not(None))
+            where.append(t.c.due_at < now)
+    return where
+
+
+def task_list(
+    conn: Connection, show: str, now: datetime, *, owner: str | None = None, team: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Tasks with their contact and the journey step that created them (through the outbox row)."""
+    t, c, o, j = s.tasks, s.contacts, s.outbox, s.journeys
+    q = (
+        sa.select(
+            t.c.id, t.c.title, t.c.body, t.c.owner, t.c.team, t.c.status, t.c.due_at, t.c.created_at,
+            t.c.completed_at, t.c.contact_id, c.c.email.label("contact_email"),
+            c.c.first_name.label("contact_first_name"), c.c.last_name.label("contact_last_name"),
+            o.c.step_id, o.c.journey_version, j.c.key.label("journey_key"), j.c.name.label("journey_name"),
+        )
+        .select_from(
+            t.outerjoin(c, c.c.id == t.c.contact_id)
+            .outerjoin(o, o.c.id == t.c.outbox_id)
+            .outerjoin(j, j.c.id == o.c.journey_id)
+        )
+        .where(*_task_where(show, now, owner, team))
+        .limit(limit)
+    )
+    if show == "done":
+        q = q.order_by(t.c.completed_at.desc(), t.c.id.desc())
+    else:
+        q = q.order_by(t.c.due_at.is_(None), t.c.due_at, t.c.id)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def task_counts(
+    conn: Connection, now: datetime, *, owner: str | None = None, team: str | None = None
+) -> dict[str, int]:
+    counts = {}
+    for show in TASK_SHOWS:
+        q = sa.select(sa.func.count()).select_from(s.tasks).where(*_task_where(show, now, owner, team))
+        counts[show] = int(conn.execute(q).scalar_one())
+    return counts

@@ -47,6 +47,8 @@ WEB_PREFIXES = (
     "/templates",
     "/inbox",
     "/users",
+    "/tasks",
+    "/dead-letters",
     "/static",
     "/web",
 )

@@ -361,7 +361,8 @@ def _task(run: Run, step: Step, visit: int) -> str | None:
         str(c["title"]),
         run.key(step.id, visit),
         str(c.get("body") or ""),
-        c.get("owner") or run.contact.owner,
+        # a step naming a team routes within that team (its own rep for this contact, if any)
+        c.get("owner") or (None if c.get("team") else run.contact.owner),
         c.get("team"),
         due,
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 20:26:27.112919
+Create Date: 2026-11-23 22:43:25.123664
 """
 from alembic import op
 import sqlalchemy as sa
@@ -114,6 +114,7 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('created_at', tidings.store.types.UTCDateTime(), nullable=False),
     sa.Column('retried_at', tidings.store.types.UTCDateTime(), nullable=True),
+    sa.Column('discarded_at', tidings.store.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dead_letters')),
     sa.UniqueConstraint('outbox_id', name=op.f('uq_dead_letters_outbox_id'))
     )
@@ -213,6 +214,14 @@ def upgrade() -> None:
     sa.Column('updated_at', tidings.store.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_journeys')),
     sa.UniqueConstraint('key', name=op.f('uq_journeys_key'))
+    )
+    op.create_table('login_throttle',
+    sa.Column('key', sa.String(length=120), nullable=False),
+    sa.Column('failures', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('window_started_at', tidings.store.types.UTCDateTime(), nullable=False),
+    sa.Column('last_failure_at', tidings.store.types.UTCDateTime(), nullable=False),
+    sa.Column('blocked_until', tidings.store.types.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_login_throttle'))
     )
     op.create_table('outbox',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -431,6 +440,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_contact_id_channel_sent_at')
 
     op.drop_table('outbox')
+    op.drop_table('login_throttle')
     op.drop_table('journeys')
     op.drop_table('journey_versions')
     with op.batch_alter_table('inbox', schema=None) as batch_op:

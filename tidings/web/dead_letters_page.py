@@ -1,0 +1,115 @@
+"""Page: dead letters — deliveries and webhooks that used up their attempts and were set aside.
+
+Everyone may look (as ``GET /api/dead-letters`` allows any read key); only admins retry (back to
+the outbox, due now, fresh attempts: ``services.dead_letters.retry``) or discard
+(``services.dead_letters.discard``)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from tidings.services import dead_letters as service
+from tidings.services.users import Session
+from tidings.store import schema as s
+from tidings.web.core import PageNotFound, render
+from tidings.web.security import Admin, Viewer, container
+
+router = APIRouter()
+
+
+def target_of(item: dict[str, Any]) -> str:
+    """Where it was going: the recipient, or a webhook's host and path (never its query or headers)."""
+    payload = item.get("payload") or {}
+    if item.get("kind") == "webhook" or item.get("channel") == "webhook":
+        url = str(payload.get("url") or "")
+        parts = urlsplit(url)
+        return f"{payload.get('method') or 'POST'} {parts.scheme}://{parts.netloc}{parts.path}" if url else ""
+    return str(item.get("recipient") or payload.get("to") or "")
+
+
+def _state(item: dict[str, Any]) -> str:
+    if item.get("discarded_at"):
+        return "discarded"
+    if item.get("retried_at"):
+        return "retried"
+    return "dead"
+
+
+def _enrich(conn: sa.Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    contact_ids = {int(i["contact_id"]) for i in items}
+    journey_ids = {int(i["journey_id"]) for i in items if i.get("journey_id")}
+    contacts = {}
+    if contact_ids:
+        c = s.contacts
+        for r in conn.execute(
+            sa.select(c.c.id, c.c.email, c.c.phone, c.c.first_name, c.c.last_name).where(c.c.id.in_(contact_ids))
+        ).mappings():
+            name = " ".join(x for x in (r["first_name"], r["last_name"]) if x)
+            contacts[int(r["id"])] = name or r["email"] or r["phone"] or f"#{r['id']}"
+    journeys = {}
+    if journey_ids:
+        j = s.journeys
+        journeys = {
+            int(r[0]): (r[1], r[2])
+            for r in conn.execute(sa.select(j.c.id, j.c.key, j.c.name).where(j.c.id.in_(journey_ids)))
+        }
+    out = []
+    for i in items:
+        jkey, jname = journeys.get(int(i["journey_id"] or 0), (None, None))
+        out.append(
+            i
+            | {
+                "contact_label": contacts.get(int(i["contact_id"])),
+                "journey_key": jkey,
+                "journey_name": jname,
+                "target": target_of(i),
+                "state": _state(i),
+            }
+        )
+    return out
+
+
+@router.get("/dead-letters")
+def dead_letters_page(request: Request, session: Session = Viewer) -> Response:
+    show_all = request.query_params.get("show") == "all"
+    c = container(request)
+    with c.engine.connect() as conn:
+        items = _enrich(conn, service.list_dead_letters(conn, include_retried=show_all, limit=500))
+    return render(
+        request,
+        "dead_letters.html",
+        {"rows": items, "show_all": show_all, "notice": request.query_params.get("notice", "")},
+        page="dead-letters",
+    )
+
+
+def _act(request: Request, dead_letter_id: int, action: str) -> Response:
+    c = container(request)
+    try:
+        with c.engine.begin() as conn:
+            if action == "retry":
+                service.retry(conn, dead_letter_id, c.clock.now())
+                notice = f"Dead letter {dead_letter_id} is back in the outbox: it will be sent again now."
+            else:
+                service.discard(conn, dead_letter_id, c.clock.now())
+                notice = f"Dead letter {dead_letter_id} discarded."
+    except service.DeadLetterError as exc:
+        if "no dead letter" in str(exc):
+            raise PageNotFound(f"Dead letter {dead_letter_id}") from None
+        notice = f"Nothing done: {exc}."
+    return RedirectResponse("/dead-letters?" + urlencode({"notice": notice}), status_code=303)
+
+
+@router.post("/dead-letters/{dead_letter_id}/retry")
+def retry(dead_letter_id: int, request: Request, session: Session = Admin) -> Response:
+    return _act(request, dead_letter_id, "retry")
+
+
+@router.post("/dead-letters/{dead_letter_id}/discard")
+def discard(dead_letter_id: int, request: Request, session: Session = Admin) -> Response:
+    return _act(request, dead_letter_id, "discard")
