@@ -84,6 +84,18 @@ def _insert_open(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[tuple[
     return out
 
 
+def _event_row(contact_id: int, what: str, key: str, now: datetime) -> dict[str, Any]:
+    """The ``segment.entered`` / ``segment.exited`` event row of one membership change."""
+    return {
+        "contact_id": contact_id,
+        "name": f"segment.{what}",
+        "properties": {"segment": key},
+        "occurred_at": now,
+        "received_at": now,
+        "source": "segments",
+    }
+
+
 def _record_events(
     conn: sa.Connection, changes: list[tuple[int, str, str]], now: datetime, enqueue: bool = True
 ) -> None:
@@ -95,20 +107,7 @@ def _record_events(
     e = schema.events
     for i in range(0, len(changes), CHUNK):
         part = changes[i : i + CHUNK]
-        conn.execute(
-            sa.insert(e),
-            [
-                {
-                    "contact_id": cid,
-                    "name": f"segment.{what}",
-                    "properties": {"segment": key},
-                    "occurred_at": now,
-                    "received_at": now,
-                    "source": "segments",
-                }
-                for cid, what, key in part
-            ],
-        )
+        conn.execute(sa.insert(e), [_event_row(cid, what, key, now) for cid, what, key in part])
         if enqueue:
             enqueue_contacts(conn, [cid for cid, _, _ in part], now)
 
@@ -307,17 +306,7 @@ def _write_many_changes(
     if not done:
         return []
     e = schema.events
-    rows: list[dict[str, Any]] = [
-        {
-            "contact_id": cid,
-            "name": f"segment.{what}",
-            "properties": {"segment": key},
-            "occurred_at": now,
-            "received_at": now,
-            "source": "segments",
-        }
-        for cid, what, key in done
-    ]
+    rows = [_event_row(cid, what, key, now) for cid, what, key in done]
     ids = conn.execute(sa.insert(e).returning(e.c.id, sort_by_parameter_order=True), rows).scalars().all()
     if enqueue:
         enqueue_contacts(conn, [cid for cid, _, _ in done], now)
