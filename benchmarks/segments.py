@@ -49,7 +49,12 @@ from tidings.domain.rules import parse_rule  # noqa: E402
 from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
-from tidings.store.rules_sql import compile_rule, tune_connection  # noqa: E402
+from tidings.store.rules_sql import (  # noqa: E402
+    attribute_indexes,
+    compile_rule,
+    ensure_attribute_indexes,
+    tune_connection,
+)
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -287,9 +292,28 @@ def load_postgres(url: str, n: int, m: int, seed: int, name: str | None = None) 
 # ----------------------------------------------------------------------------- rules
 
 
-def time_rules(eng: sa.Engine, runs: int = 5) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
+def attr_indexes(eng: sa.Engine, create: bool) -> None:
+    """The attribute expression indexes saving these rules as segments creates
+    (``rules_sql.ensure_attribute_indexes``), or none of them (``--no-attr-indexes``: A/B)."""
+    for key, text in RULES.items():
+        rule = parse_rule(text)
+        t0 = time.perf_counter()
+        if create:
+            names = ensure_attribute_indexes(eng, rule)
+            if names:
+                log(f"{eng.dialect.name:10s} {key:22s} indexes {names} ({time.perf_counter() - t0:.1f} s)")
+        else:
+            with eng.begin() as conn:
+                for ix in attribute_indexes(rule, eng.dialect.name):
+                    conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{ix.name}"')
+
+
+def time_rules(
+    eng: sa.Engine, runs: int = 5, indexes: bool = True
+) -> tuple[dict[str, float], dict[str, int], dict[str, float]]:
     """Median ms per rule: evaluating it over every contact (a count, as preview does), and
     fetching the matching ids (as a refresh does)."""
+    attr_indexes(eng, indexes)
     out: dict[str, float] = {}
     fetch: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -387,12 +411,19 @@ def offer_load(
 
 
 def live_delay(
-    rate: int, seconds: float, senders: int = 4, batch: int = 10, database_url: str | None = None
+    rate: int,
+    seconds: float,
+    senders: int = 4,
+    batch: int = 10,
+    database_url: str | None = None,
+    workers: int = 0,
 ) -> dict[str, Any]:
     """Events offered at ``rate``/s to a live `tidings serve`; acceptance -> membership delay.
 
     SQLite (a fresh file, one process: API + worker + refresher) unless ``database_url`` names a
-    PostgreSQL database (a fresh schema in it; still one `tidings serve` process).
+    PostgreSQL database (a fresh schema in it; still one `tidings serve` process). ``workers``
+    > 0: `tidings serve --no-worker` plus that many `tidings worker` processes (the scale-out
+    setup; PostgreSQL).
     """
     import httpx
 
@@ -426,12 +457,13 @@ def live_delay(
         TIDINGS_SECRET_KEY="bench",
         TIDINGS_CATCHER_PORT=str(_free_port()),
     )
+    command = os.environ.get("TIDINGS_BENCH_SERVER", str(Path(sys.executable).parent / "tidings")).split()
     proc = subprocess.Popen(
-        [*os.environ.get("TIDINGS_BENCH_SERVER", str(Path(sys.executable).parent / "tidings")).split(), "serve",
-         "--port", str(port), "--no-catcher"],  # fmt: skip
+        [*command, "serve", "--port", str(port), "--no-catcher", *(["--no-worker"] if workers else [])],
         env=env,
         cwd=ROOT,
     )
+    worker_procs = [subprocess.Popen([*command, "worker"], env=env, cwd=ROOT) for _ in range(workers)]
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -449,8 +481,11 @@ def live_delay(
         stop = threading.Event()
 
         def sample() -> None:
+            from tidings.store.db import read_only
+
             while not stop.wait(0.5):
-                with eng.connect() as conn:
+                with eng.connect() as c:  # a reader: no SQLite write lock taken from the server
+                    conn = read_only(c)
                     backlog.append(int(conn.execute(sa.text("SELECT count(*) FROM contact_queue")).scalar_one()))
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -491,6 +526,7 @@ def live_delay(
             "live_offered_rate": rate,
             "live_senders": senders,
             "live_batch": batch,
+            "live_workers": workers,
             "live_events": sent,
             "live_entries": len(delays),
             "live_missing": max(0, sent - errors - len(delays)),  # accepted, not entered within 60 s
@@ -504,11 +540,13 @@ def live_delay(
             else None,
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for p in [proc, *worker_procs]:
+            p.terminate()
+        for p in [proc, *worker_procs]:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
         if pg_schema and database_url:
             with create_engine(database_url).begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA "{pg_schema}" CASCADE')
@@ -550,7 +588,7 @@ def run_postgres(args: Any, tag: str, sqlite_counts: dict[str, int]) -> dict[str
     except sa.exc.OperationalError as exc:
         log(f"postgres unavailable: {exc}")
         return {"postgres_rule_ms": None}
-    out["postgres_rule_ms"], pg_counts, out["postgres_rule_ids_ms"] = time_rules(peng)
+    out["postgres_rule_ms"], pg_counts, out["postgres_rule_ids_ms"] = time_rules(peng, indexes=not args.no_attr_indexes)
     out["backends_agree"] = pg_counts == sqlite_counts
     peng.dispose()
     if not args.keep and not args.reuse:
@@ -573,9 +611,20 @@ def main() -> None:
     ap.add_argument("--senders", type=int, default=4, help="concurrent clients offering the live load")
     ap.add_argument("--batch", type=int, default=10, help="events per request (1 = single events)")
     ap.add_argument("--live-postgres", action="store_true", help="run the live server on --postgres-url")
+    ap.add_argument(
+        "--live-workers",
+        type=int,
+        default=0,
+        help="N > 0: serve --no-worker plus N `tidings worker` processes (PostgreSQL scale-out)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the generated databases")
     ap.add_argument("--reuse", metavar="DIR", help="keep the data in DIR (SQLite) / a named schema and reuse it")
     ap.add_argument("--no-rules", action="store_true", help="only the live membership-delay run")
+    ap.add_argument(
+        "--no-attr-indexes",
+        action="store_true",
+        help="rule phase without the attribute expression indexes saved segments get (A/B)",
+    )
     args = ap.parse_args()
     result: dict[str, Any] = {
         "contacts": args.contacts,
@@ -599,7 +648,9 @@ def main() -> None:
         else:
             eng = load_sqlite(db, args.contacts, args.events, args.seed)
             result["sqlite_load_s"] = round(time.perf_counter() - t0, 1)
-        result["sqlite_rule_ms"], result["rule_matches"], result["sqlite_rule_ids_ms"] = time_rules(eng)
+        result["sqlite_rule_ms"], result["rule_matches"], result["sqlite_rule_ids_ms"] = time_rules(
+            eng, indexes=not args.no_attr_indexes
+        )
         eng.dispose()
         if not args.keep and not args.reuse:
             for p in tmp.glob(f"{db.name}*"):
@@ -619,6 +670,7 @@ def main() -> None:
                 args.senders,
                 args.batch,
                 args.postgres_url if args.live_postgres else None,
+                args.live_workers,
             )
         )
     result["load_avg_end"] = round(os.getloadavg()[0], 1)  # a shared 2-core machine: context for the figures

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from tidings.api.errors import ApiError
 from tidings.bootstrap import Container
@@ -39,10 +40,11 @@ def _key_from_request(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def require(scope: str) -> Callable[[Request], ApiKey]:
+def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
     """Dependency factory: the request must carry a valid key granting ``scope``."""
 
-    def dependency(request: Request) -> ApiKey:
+    async def dependency(request: Request) -> ApiKey:
+        # async: a cached key (the hot path) costs no hop to the thread pool; a lookup does
         key = _key_from_request(request)
         if not key:
             raise ApiError(
@@ -52,7 +54,9 @@ def require(scope: str) -> Callable[[Request], ApiKey]:
                 headers={"WWW-Authenticate": 'Bearer, Basic realm="tidings"'},
             )
         verifier: KeyVerifier = container(request).services["keys"]
-        api_key = verifier.verify(key)
+        hit, api_key = verifier.cached(key)
+        if not hit:
+            api_key = await run_in_threadpool(verifier.verify, key)
         if api_key is None:
             raise ApiError(401, "unauthorized", "invalid or revoked API key")
         if not api_key.grants(scope):

@@ -96,11 +96,11 @@ def writer(c: Container) -> IngestWriter:
 
 
 def run_ingest(c: Container, items: list[Incoming], source: str, item_loc: list[Any]) -> IngestResult:
-    """One transaction for the whole request: all items are kept, or none."""
+    """One transaction (SQLite: one savepoint of a group commit) for the whole request: all
+    items are kept, or none; returns once they are committed."""
     now = c.clock.now()
     try:
-        with writer(c).begin() as conn:
-            return ingest(conn, items, now, source)
+        return writer(c).run(lambda conn: ingest(conn, items, now, source))
     except IngestError as exc:
         loc = [*item_loc, exc.index, exc.field] if item_loc else ["body", exc.field]
         raise unprocessable([{"loc": loc, "msg": exc.message, "type": "value_error"}]) from None

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tidings.store import schema
+from tidings.store.db import read_only
 
 SCOPES = ("track", "read", "write", "admin")
 #: what each scope grants. A tracking write key can only send data in, never read it.
@@ -68,6 +70,8 @@ def revoke_key(engine: Engine, key_id: int, now: datetime) -> bool:
             .where(schema.api_keys.c.id == key_id, schema.api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+    for verifier in list(_VERIFIERS):  # this process forgets at once; others within their TTL
+        verifier.invalidate()
     return bool(res.rowcount)
 
 
@@ -80,6 +84,10 @@ def list_keys(engine: Engine) -> list[dict[str, object]]:
         return [dict(r) for r in rows]
 
 
+#: the verifiers of this process, emptied by revoke_key
+_VERIFIERS: weakref.WeakSet[KeyVerifier] = weakref.WeakSet()
+
+
 class KeyVerifier:
     """Looks keys up by hash, with a short in-memory cache (ingest is hot; revocation wins in 5 s)."""
 
@@ -88,6 +96,21 @@ class KeyVerifier:
         self.ttl = ttl_seconds
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._lock = threading.Lock()
+        _VERIFIERS.add(self)
+
+    def cached(self, key: str) -> tuple[bool, ApiKey | None]:
+        """(True, the key or None) when a lookup younger than the TTL is cached; no I/O."""
+        h = hash_key(key)
+        with self._lock:
+            hit = self._cache.get(h)
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return True, hit[1]
+        return False, None
+
+    def invalidate(self) -> None:
+        """Forget every cached lookup (a key of this process was revoked)."""
+        with self._lock:
+            self._cache.clear()
 
     def verify(self, key: str) -> ApiKey | None:
         h = hash_key(key)
@@ -97,7 +120,8 @@ class KeyVerifier:
             if hit and now - hit[0] < self.ttl:
                 return hit[1]
         t = schema.api_keys
-        with self.engine.connect() as conn:
+        with self.engine.connect() as c:
+            conn = read_only(c)  # a lookup: no SQLite write lock (BEGIN DEFERRED)
             row = conn.execute(
                 sa.select(t.c.id, t.c.name, t.c.prefix, t.c.scopes, t.c.revoked_at).where(t.c.key_hash == h)
             ).first()

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from tidings.services.memberships import DEFAULT_REFRESH, due_refreshes, refresh_segment
+from tidings.store.db import read_only
 
 if TYPE_CHECKING:
     from tidings.bootstrap import Container
@@ -60,8 +61,8 @@ class SegmentRefresher:
         """Refresh every segment that is due now; returns how many were refreshed."""
         engine = self.container.engine
         now = self.container.clock.now()
-        with engine.connect() as conn:
-            due = due_refreshes(conn, now)
+        with engine.connect() as raw:  # a reader: never wait for SQLite's write lock to look
+            due = due_refreshes(read_only(raw), now)
         for sid in due:
             entered, exited = refresh_segment(engine, sid, now, self.every)
             if entered or exited:

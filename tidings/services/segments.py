@@ -6,6 +6,7 @@ contact in the worker, ``refresh_segment`` set-based); both are re-exported here
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,9 @@ from tidings.services.memberships import (
     refresh_segment,
 )
 from tidings.store import schema
-from tidings.store.rules_sql import compile_rule, tune_connection
+from tidings.store.rules_sql import compile_rule, ensure_attribute_indexes, tune_connection
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_REFRESH",
@@ -95,6 +98,15 @@ def _next_refresh(rule: Rule, now: datetime, every: timedelta) -> datetime | Non
     return now + every if dependencies(rule).time_relative else None
 
 
+def _index_attributes(engine: sa.Engine, rule: Rule) -> None:
+    """Expression indexes for the rule's attribute conditions (``rules_sql.attribute_indexes``):
+    idempotent, shared between segments; a failure only costs speed, never the save."""
+    try:
+        ensure_attribute_indexes(engine, rule)
+    except sa.exc.DBAPIError as exc:
+        log.warning("segment attribute indexes not created: %s", exc)
+
+
 # ----------------------------------------------------------------------------- CRUD
 
 
@@ -131,6 +143,7 @@ def create_segment(
             )
             .returning(s.c.id)
         ).scalar_one()
+    _index_attributes(engine, rule)
     refresh_segment(engine, sid, now)
     return get_segment(engine, key) or {}
 
@@ -166,6 +179,7 @@ def update_segment(
             )
         conn.execute(sa.update(s).where(s.c.id == row["id"]).values(**values))
     if rule_source is not None:
+        _index_attributes(engine, rule)
         refresh_segment(engine, int(row["id"]), now)
     return get_segment(engine, key) or {}
 

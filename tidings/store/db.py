@@ -56,6 +56,11 @@ def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engi
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.execute("PRAGMA cache_size=-65536")
+            # Checkpoint the WAL every 10,000 pages (40 MB), not SQLite's 1,000: the commit that
+            # crosses the mark runs the checkpoint (copy + fsync) while it holds the write lock,
+            # and an index page rewritten by many transactions is then copied back once. The
+            # ingest writer used this alone; then the worker's commits ran every checkpoint.
+            cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.close()
 
         @event.listens_for(engine, "begin")

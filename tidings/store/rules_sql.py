@@ -5,8 +5,9 @@ Same meaning as ``domain.rules.evaluate`` (property tests on both backends hold 
   non-null ids), so ``NOT`` means what Python's ``not`` means;
 - JSON values are typed by the literal with each dialect's JSON functions
   (SQLite ``json_type``/``json_extract``, PostgreSQL ``jsonb_typeof``/``jsonb_extract_path``);
-- only bound parameters carry user values; attribute paths were checked against a name pattern
-  and are bound too; operators come from the AST's fixed vocabulary.
+- only bound parameters carry user values; JSON paths whose parts match the NAME pattern are
+  inlined as SQL literals (so expression indexes on them match, see ``attribute_indexes``),
+  any other path is bound; operators come from the AST's fixed vocabulary.
 
 Query shapes are chosen here, not by the planner: event conditions become
 ``contacts.id IN (SELECT contact_id FROM events WHERE name = ? AND occurred_at >= ? ...)``
@@ -16,8 +17,10 @@ and on SQLite the subquery is pinned to the (name, occurred_at, contact_id) inde
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import operator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.operators import in_op
 
 from tidings.domain.rules.ast import (
+    NAME_RE,
     NEGATED,
     SYSTEM_EVENT_PREFIXES,
     All,
@@ -79,6 +83,110 @@ def compile_rule(rule: Rule, dialect_name: str, now: datetime) -> sa.Select[Any]
         raise ValueError(f"unsupported dialect {dialect_name!r}")
     c = schema.contacts
     return sa.select(c.c.id.label("contact_id")).where(_Compiler(dialect_name, now).pred(rule))
+
+
+#: attribute comparisons an expression index can serve
+_EQ_OPS = ("eq", "in")
+_RANGE_OPS = ("gt", "gte", "lt", "lte", "between")
+_INDEX_PREFIX = "ix_contacts_attr_"
+
+
+def attribute_indexes(rule: Rule, dialect_name: str) -> list[sa.Index]:
+    """Expression indexes on ``contacts`` that let ``compile_rule`` seek the rule's attribute
+    conditions instead of parsing every contact's JSON: on the exact expressions it emits.
+
+    SQLite: for each ``all`` with attribute conditions, one index on its equality paths then
+    (at most) one range path (index-only: ``plan == "pro" and age >= 30`` is one range of
+    it); plus one index per other path. PostgreSQL: one index per equality path
+    (``jsonb_extract_path(attributes, 'plan')``; its range comparisons are typed CASE
+    expressions, not indexed). Names are derived from the expressions: ``CREATE INDEX IF NOT
+    EXISTS`` is idempotent and segments sharing paths share indexes. Paths are NAME-pattern
+    checked (the parser's; rechecked before inlining).
+    """
+    if dialect_name not in ("sqlite", "postgresql"):
+        return []
+    pg = dialect_name == "postgresql"
+    groups: list[tuple[tuple[str, ...], ...]] = []
+    singles: list[tuple[str, ...]] = []
+
+    def attr_ops(items: Any) -> list[tuple[tuple[str, ...], str]]:
+        out = []
+        for r in items:
+            if (
+                isinstance(r, Compare)
+                and isinstance(r.target, Attr)
+                and _inlinable(r.target.path)
+                and (r.op in _EQ_OPS or (not pg and r.op in _RANGE_OPS))
+            ):
+                out.append((r.target.path, r.op))
+        return out
+
+    def walk(r: Rule) -> None:
+        if isinstance(r, All):
+            found = attr_ops(r.items)
+            eq = sorted({p for p, op in found if op in _EQ_OPS})
+            rng = sorted({p for p, op in found if op in _RANGE_OPS} - set(eq))
+            if not pg and len(eq) + len(rng) > 1:
+                groups.append(tuple(eq + rng[:1]))
+            else:
+                singles.extend(eq + rng)
+        elif isinstance(r, Compare):
+            singles.extend(p for p, _ in attr_ops([r]))
+        for sub in getattr(r, "items", ()) or ((r.item,) if isinstance(r, Not) else ()):
+            if isinstance(r, All) and isinstance(sub, Compare):
+                continue  # counted with its group
+            walk(sub)
+
+    walk(rule)
+    covered = {g[0] for g in groups}
+    keys = list(dict.fromkeys([*groups, *((p,) for p in singles if p not in covered)]))
+    table = sa.Table("contacts", sa.MetaData(), sa.Column("attributes", JSONB if pg else sa.Text))
+    comp = _Compiler(dialect_name, datetime(2000, 1, 1))
+    out = []
+    for paths in keys:
+        exprs = [comp.json_parts(table.c.attributes, p)[2 if pg else 1] for p in paths]
+        label = "__".join(".".join(p) for p in paths)
+        digest = hashlib.sha256(f"{dialect_name}:{label}".encode()).hexdigest()[:10]
+        name = f"{_INDEX_PREFIX}{'_'.join('_'.join(p) for p in paths)[:30]}_{digest}"
+        out.append(sa.Index(name, *exprs))
+    return out
+
+
+def ensure_attribute_indexes(engine: sa.Engine, rule: Rule) -> list[str]:
+    """Create (if missing) the expression indexes ``attribute_indexes`` names; returns them.
+
+    PostgreSQL: ``CREATE INDEX CONCURRENTLY`` outside a transaction (contacts stay writable
+    while it builds); an invalid leftover of an interrupted build is dropped and rebuilt.
+    """
+    names: list[str] = []
+    pg = engine.dialect.name == "postgresql"
+    indexes = attribute_indexes(rule, engine.dialect.name)
+    if not indexes:
+        return names
+    with engine.connect() as conn:
+        if pg:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for ix in indexes:
+            if pg:
+                ix.dialect_options["postgresql"]["concurrently"] = True
+                valid = conn.execute(
+                    sa.text(
+                        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                        " WHERE c.relname = :n AND pg_table_is_visible(c.oid)"
+                    ),
+                    {"n": ix.name},
+                ).scalar()
+                if valid is False:
+                    conn.exec_driver_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{ix.name}"')
+            conn.execute(sa.schema.CreateIndex(ix, if_not_exists=True))
+            if not pg:  # statistics for the planner: one pass over the index
+                conn.exec_driver_sql(f'ANALYZE "{ix.name}"')
+            names.append(str(ix.name))
+        if pg:  # expression statistics (a sample of the table)
+            conn.exec_driver_sql("ANALYZE contacts")
+        else:
+            conn.commit()
+    return names
 
 
 def tune_connection(conn: sa.Connection) -> None:
@@ -257,9 +365,12 @@ class _Compiler:
     def json_parts(self, doc: ColumnElement[Any], path: tuple[str, ...]) -> tuple[Any, Any, Any]:
         """(typeof, scalar value as text/number, the JSON value) of ``doc`` at ``path``."""
         if self.pg:
-            j = sa.func.jsonb_extract_path(doc, *path)
-            return sa.func.jsonb_typeof(j), sa.func.jsonb_extract_path_text(doc, *path), j
-        p = "$." + ".".join(f'"{x}"' for x in path)
+            keys = [_path_literal(x) for x in path] if _inlinable(path) else list(path)
+            j = sa.func.jsonb_extract_path(doc, *keys)
+            return sa.func.jsonb_typeof(j), sa.func.jsonb_extract_path_text(doc, *keys), j
+        p: Any = "$." + ".".join(f'"{x}"' for x in path)
+        if _inlinable(path):  # inlined, so that an expression index on the same text matches
+            p = _path_literal(p)
         return sa.func.json_type(doc, p), sa.func.json_extract(doc, p), p
 
     def json_pred(self, doc: ColumnElement[Any], path: tuple[str, ...], op: str, v: Any) -> Pred:
@@ -274,7 +385,8 @@ class _Compiler:
             return sa.and_(self.json_pred(doc, path, "gte", v[0]), self.json_pred(doc, path, "lte", v[1]))
         if self.pg and op == "eq":  # jsonb equality is typed equality: one path lookup, no cast
             lit_doc = sa.cast(sa.bindparam(None, json.dumps(v), type_=sa.Text), JSONB)
-            return sa.func.coalesce(j == lit_doc, _false())
+            # bare (seekable by an expression index); two-valued: NULL AND false is false
+            return sa.and_(j == lit_doc, j.is_not(None))
         if isinstance(v, bool):
             if self.pg:
                 return sa.func.coalesce(sa.and_(jt == "boolean", jx == ("true" if v else "false")), _false())
@@ -308,11 +420,7 @@ class _Compiler:
                 return sa.func.coalesce(s < iso19(self.now - delta), _false())
             return sa.func.coalesce(sa.func.substr(s, 6, 5) == (self.now + delta).strftime("%m-%d"), _false())
         if not self.pg:
-            # SQLite: compare the extracted value first and check its JSON type only on the rows
-            # that pass (AND short-circuits): one JSON parse for most rows instead of two.
-            guard = jt == "text" if isinstance(v, str) else jt.in_(("integer", "real"))
-            lit = v if isinstance(v, str) else float(v)
-            return sa.func.coalesce(sa.and_(_op(jx, op, lit), guard), _false())
+            return self._sqlite_json_compare(jt, jx, op, v)
         if isinstance(v, str):
             text: Any = sa.case((jt == string_type, jx))
             if op != "eq":
@@ -320,6 +428,32 @@ class _Compiler:
             return sa.func.coalesce(_op(text, op, v), _false())
         num = sa.case((jt == "number", sa.cast(jx, sa.Float)))
         return sa.func.coalesce(_op(num, op, float(v)), _false())
+
+    def _sqlite_json_compare(self, jt: Any, jx: Any, op: str, v: Any) -> Pred:
+        """``json_extract(doc, p) op v`` typed by the literal, seekable by an expression index.
+
+        Bare comparisons (no COALESCE, which hides them from SQLite's planner), two-valued by
+        ``AND x IS NOT NULL`` (NULL AND false is false). ``json_extract`` gives text for a JSON
+        string, integer/real for a number, 1/0 for true/false and the JSON text of an array or
+        object; SQLite orders every number before every text and never equals them. So the JSON
+        type is checked (per candidate row) only where the comparison alone could let a wrong
+        type through: numbers whose range holds 0 or 1 (booleans), text ranges and text
+        literals starting with ``[``/``{`` (arrays, objects). ``x < ''`` keeps text out of
+        ``>``/``>=`` on numbers and still bounds the index range.
+        """
+        if isinstance(v, str):
+            lit: Any = v
+            conds = [_op(jx, op, lit)]
+            if op != "eq" or v[:1] in ("[", "{"):
+                conds.append(jt == "text")
+        else:
+            lit = float(v)
+            conds = [_op(jx, op, lit)]
+            if op in ("gt", "gte"):
+                conds.append(jx < "")
+            if any(_PY_OPS[op](x, lit) for x in (0.0, 1.0)):
+                conds.append(jt.in_(("integer", "real")))
+        return sa.and_(*conds[:1], jx.is_not(None), *conds[1:])
 
     # ------------------------------------------------------------------ events
 
@@ -481,6 +615,20 @@ class _Compiler:
             else_=en.c.status,
         )
         return sa.select(en.c.contact_id).where(en.c.journey_id == jid, en.c.id == latest), state
+
+
+_PY_OPS = {"eq": operator.eq, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+
+
+def _inlinable(path: tuple[str, ...]) -> bool:
+    return all(NAME_RE.match(x) for x in path)
+
+
+def _path_literal(text: str) -> Any:
+    """A JSON path (or key) as SQL text; only for NAME-pattern parts (no quote can occur)."""
+    if "'" in text:
+        raise ValueError(f"not an inlinable path: {text!r}")
+    return sa.literal_column(f"'{text}'")
 
 
 def _ids(compound: Any) -> sa.Select[Any]:
