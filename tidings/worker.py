@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from tidings.services.engine import JourneyEngine
 from tidings.store import enrollments as est
 from tidings.store import schema
+from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
 
 if TYPE_CHECKING:
     from tidings.bootstrap import BackgroundService, Container
@@ -40,7 +41,7 @@ log = logging.getLogger("tidings.worker")
 
 MAX_CONTACT_FAILURES = 3
 #: how long a SQLite write lock is waited for (the engine's own busy timeout, store/db.py).
-WRITE_LOCK_WAIT = 30.0
+WRITE_LOCK_WAIT = SQLITE_WRITE_WAIT_S
 
 
 def worker_id() -> str:
@@ -145,25 +146,8 @@ class JourneyWorker:
         pass then processes a whole batch of contacts. The connection's timeout is restored
         before it goes back to the pool.
         """
-        deadline = time.monotonic() + WRITE_LOCK_WAIT
-        with self.container.engine.connect() as conn:
-            dbapi = conn.connection.driver_connection
-            assert dbapi is not None
-            dbapi.execute("PRAGMA busy_timeout=0")
-            try:
-                while True:
-                    try:
-                        tx = conn.begin()
-                        break
-                    except sa.exc.OperationalError as exc:
-                        if "locked" not in str(exc) or time.monotonic() > deadline:
-                            raise
-                        conn.rollback()
-                        time.sleep(0.001)
-            finally:
-                dbapi.execute(f"PRAGMA busy_timeout={int(WRITE_LOCK_WAIT * 1000)}")
-            with tx:
-                yield conn
+        with self.container.engine.connect() as conn, sqlite_write_polling(conn, 0.001, WRITE_LOCK_WAIT):
+            yield conn
 
     def _contacts_one_by_one(self, ids: list[int]) -> int:
         """After a failed batch: one transaction per contact, so one poison contact fails alone."""

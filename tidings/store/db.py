@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +85,38 @@ def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engi
 def read_only(conn: sa.Connection) -> sa.Connection:
     """Mark a connection's transactions as readers (SQLite: BEGIN DEFERRED)."""
     return conn.execution_options(sqlite_begin="DEFERRED")
+
+
+#: how long a SQLite writer waits for the write lock before giving up (also its busy timeout).
+SQLITE_WRITE_WAIT_S = 30.0
+
+
+@contextlib.contextmanager
+def sqlite_write_polling(
+    conn: sa.Connection, poll_s: float, wait_s: float = SQLITE_WRITE_WAIT_S
+) -> Iterator[sa.Connection]:
+    """A write transaction (``BEGIN IMMEDIATE``) whose lock is taken by retrying every ``poll_s``.
+
+    SQLite's busy handler sleeps up to 100 ms between tries, so a writer waiting in it loses the
+    lock again and again to one that polls. The ingest writer and the worker both poll (with no
+    busy timeout) and so take the lock as soon as it is free; the connection's busy timeout is
+    restored before the transaction body runs.
+    """
+    dbapi = conn.connection.driver_connection
+    assert dbapi is not None
+    deadline = time.monotonic() + wait_s
+    dbapi.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                tx = conn.begin()
+                break
+            except sa.exc.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                conn.rollback()
+                time.sleep(poll_s)
+    finally:
+        dbapi.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
+    with tx:
+        yield conn

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -19,12 +18,13 @@ import orjson
 import sqlalchemy as sa
 
 from tidings.store import schema
+from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
 from tidings.store.queue import enqueue_contacts
 from tidings.store.types import UTCDateTime
 
 E = schema.events
 #: how long an ingest waits for SQLite's write lock (the engine's busy timeout, store/db.py)
-WRITE_LOCK_WAIT_S = 30.0
+WRITE_LOCK_WAIT_S = SQLITE_WRITE_WAIT_S
 #: how often it retries meanwhile
 POLL_S = 0.0005
 _COLUMNS = ("contact_id", "name", "properties", "occurred_at", "received_at", "message_id", "source", "value")
@@ -240,34 +240,11 @@ class IngestWriter:
                 self.close()
                 raise
 
-    @contextlib.contextmanager
-    def _begin_polling(self, conn: sa.Connection) -> Iterator[sa.Connection]:
-        """``BEGIN IMMEDIATE``, retried every ``POLL_S`` while another connection writes.
-
-        SQLite's busy handler sleeps up to 100 ms between tries, and the worker polls for the
-        lock every millisecond (worker.py, ``_sqlite_write``), so an ingest transaction waiting
-        in the busy handler lost the lock to the worker again and again (profiled: ~40% of the
-        time a request held this writer's lock went to ``BEGIN``). Polling with no busy timeout
-        takes the lock as soon as it is free; the connection's timeout is restored after.
-        """
-        dbapi = conn.connection.driver_connection
-        assert dbapi is not None
-        deadline = time.monotonic() + WRITE_LOCK_WAIT_S
-        dbapi.execute("PRAGMA busy_timeout=0")
-        try:
-            while True:
-                try:
-                    tx = conn.begin()
-                    break
-                except sa.exc.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                    conn.rollback()
-                    time.sleep(POLL_S)
-        finally:
-            dbapi.execute(f"PRAGMA busy_timeout={int(WRITE_LOCK_WAIT_S * 1000)}")
-        with tx:
-            yield conn
+    def _begin_polling(self, conn: sa.Connection) -> contextlib.AbstractContextManager[sa.Connection]:
+        """``BEGIN IMMEDIATE`` polled every ``POLL_S`` (``store.db.sqlite_write_polling``): waiting
+        in the busy handler, an ingest lost the write lock to the worker again and again
+        (profiled: ~40% of the time a request held this writer's lock went to ``BEGIN``)."""
+        return sqlite_write_polling(conn, POLL_S, WRITE_LOCK_WAIT_S)
 
     def close(self) -> None:
         if self.conn is not None:
