@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.store import schema
 from tidings.store.fastpath import Fast
-from tidings.store.queue import announce_events, enqueue_statement, try_finish_lock
+from tidings.store.queue import announce_events, busy_contacts, enqueue_statement
 
 Q = schema.contact_queue
 T = schema.timers
@@ -80,30 +80,14 @@ def release_contact(
     )
 
 
-def finish_contact(conn: sa.Connection, contact_id: int, now: datetime) -> None:
-    """Drop the contact's queue row; re-queue it when events arrived meanwhile.
-
-    The check runs *after* the delete in the same transaction, under the contact's exclusive
-    queue lock (store/queue.py explains the protocol): an ingest that enqueued before holds the
-    shared lock, so we keep the queue row and free its lease (the contact comes back once that
-    ingest commits); an ingest that enqueues after us waits for our commit, finds no row and
-    inserts one. Either way no event is left without a queue row.
-    """
-    if not try_finish_lock(conn, contact_id):
-        release_contact(conn, contact_id)
-        return
-    conn.execute(sa.delete(Q).where(Q.c.contact_id == contact_id))
-    if has_unprocessed_events(conn, contact_id):
-        enqueue(conn, [contact_id], now)
-
-
 def finish_contacts(conn: sa.Connection, contact_ids: Sequence[int], now: datetime) -> list[int]:
-    """:func:`finish_contact` for a batch: the same protocol for every contact of it.
+    """Drop the queue rows of processed contacts; re-queue those whose events arrived meanwhile.
 
-    One round trip tries for every contact's exclusive queue lock (never waits: try-locks
-    cannot deadlock, whatever their order); a contact whose lock an uncommitted ingest holds
-    keeps its queue row and gets its lease freed. The others' queue rows are deleted and *then*
-    their unprocessed events checked in one query; those that still have some are re-queued.
+    Under the queue protocol of ``store/queue.py``: one round trip tries for every contact's
+    exclusive queue lock (never waits: try-locks cannot deadlock, whatever their order); a
+    contact whose lock an uncommitted ingest holds keeps its queue row and gets its lease freed.
+    The others' queue rows are deleted and *then* their unprocessed events checked in one query;
+    those that still have some are re-queued.
     Returns the ids that keep (or got back) a queue row.
     """
     ids = sorted(set(contact_ids))
@@ -124,17 +108,6 @@ def finish_contacts(conn: sa.Connection, contact_ids: Sequence[int], now: dateti
     }
     enqueue(conn, again, now)
     return sorted(again | busy)
-
-
-def busy_contacts(conn: sa.Connection, contact_ids: Sequence[int]) -> set[int]:
-    """``try_finish_lock`` for many contacts in one statement: the ids an ingest still holds."""
-    if not contact_ids or conn.dialect.name != "postgresql":
-        return set()
-    rows = conn.execute(
-        sa.text("SELECT x, pg_try_advisory_xact_lock(x) FROM unnest(CAST(:ids AS bigint[])) AS x"),
-        {"ids": sorted(set(contact_ids))},
-    )
-    return {int(x) for x, ok in rows if not ok}
 
 
 def enqueue(conn: sa.Connection, contact_ids: Iterable[int], now: datetime) -> None:
@@ -198,11 +171,6 @@ def unprocessed_events_many(
                 }
             )
     return out
-
-
-def has_unprocessed_events(conn: sa.Connection, contact_id: int) -> bool:
-    q = sa.select(EV.c.id).where(EV.c.contact_id == contact_id, EV.c.processed_at.is_(None)).limit(1)
-    return conn.execute(q).first() is not None
 
 
 def mark_processed(conn: sa.Connection, event_ids: Sequence[int], now: datetime) -> None:

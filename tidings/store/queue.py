@@ -8,7 +8,7 @@ and deletes the queue row when done.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -39,7 +39,7 @@ def enqueue_statement(conn: sa.Connection) -> sa.Insert:
 # when it enqueued, would be missed: its event would never get a queue row. So every
 # transaction that enqueues a contact first takes a *shared* advisory lock on the contact id,
 # held until it commits (ingests never wait for each other), and the worker finishes a
-# contact only under the *exclusive* lock, which it merely tries for (``try_finish_lock``): if
+# contact only under the *exclusive* lock, which it merely tries for (``busy_contacts``): if
 # an ingest holds it, the worker keeps the queue row and the contact is processed again once
 # that ingest has committed. The worker never waits on an ingest, so the two cannot deadlock.
 # Advisory locks use the single-bigint key space with the contact id as key.
@@ -55,8 +55,15 @@ def announce_events(conn: sa.Connection, contact_ids: Iterable[int]) -> None:
         )
 
 
-def try_finish_lock(conn: sa.Connection, contact_id: int) -> bool:
-    """Try for the exclusive queue lock of a contact (PostgreSQL); False while an ingest holds it."""
-    if conn.dialect.name != "postgresql":
-        return True
-    return bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(contact_id))).scalar_one())
+def busy_contacts(conn: sa.Connection, contact_ids: Sequence[int]) -> set[int]:
+    """Try for the exclusive queue lock of each contact, in one statement (PostgreSQL).
+
+    Returns the ids an uncommitted ingest still holds. Try-locks never wait, so their order
+    cannot deadlock; the locks taken are held until the caller's transaction ends."""
+    if not contact_ids or conn.dialect.name != "postgresql":
+        return set()
+    rows = conn.execute(
+        sa.text("SELECT x, pg_try_advisory_xact_lock(x) FROM unnest(CAST(:ids AS bigint[])) AS x"),
+        {"ids": sorted(set(contact_ids))},
+    )
+    return {int(x) for x, ok in rows if not ok}
