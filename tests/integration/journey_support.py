@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from tidings.bootstrap import Container
+from tidings.clock import ManualClock
 from tidings.services import journeys as js
+from tidings.services.engine import JourneyEngine
 from tidings.store import schema
 from tidings.store.queue import enqueue_contacts
 from tidings.worker import JourneyWorker
@@ -103,3 +107,26 @@ def outbox(conn: sa.Connection, contact_id: int | None = None) -> list[Any]:
 
 def count(conn: sa.Connection, table: sa.Table, *where: Any) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def process_beside_uncommitted_event(
+    engine: sa.Engine, clock: ManualClock, busy: int, contact_ids: Sequence[int]
+) -> None:
+    """The worker processes ``contact_ids`` while an ingest holds an uncommitted event for
+    ``busy`` (inserted and enqueued); asserts the worker did not wait, then commits the ingest."""
+    ingest = engine.connect()
+    tx = ingest.begin()
+    add_event(ingest, busy, "second", clock.now())
+    finished = threading.Event()
+
+    def work() -> None:
+        with engine.begin() as conn:
+            JourneyEngine(engine, clock).process_contacts(conn, list(contact_ids), clock.now())
+        finished.set()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(10)
+    assert finished.is_set(), "the worker must not wait for an ingest"
+    tx.commit()
+    ingest.close()

@@ -9,15 +9,12 @@ worker deleted the row, missed the uncommitted event, and the event was never pr
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
-from tests.integration.journey_support import add_contact, add_event, count
+from tests.integration.journey_support import add_contact, add_event, count, process_beside_uncommitted_event
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
-from tidings.services.engine import JourneyEngine
 from tidings.store import schema
 
 
@@ -29,23 +26,7 @@ def test_event_enqueued_during_finish_is_not_lost(container: Container, clock: M
         cid = add_contact(conn, clock.now(), "race@example.org")
         add_event(conn, cid, "first", clock.now())
 
-    ingest = engine.connect()
-    tx = ingest.begin()
-    add_event(ingest, cid, "second", clock.now())  # inserted and enqueued, not committed yet
-
-    finished = threading.Event()
-
-    def finish() -> None:
-        with engine.begin() as conn:
-            JourneyEngine(engine, clock).process_contact(conn, cid, clock.now())
-        finished.set()
-
-    worker = threading.Thread(target=finish)
-    worker.start()
-    worker.join(10)
-    assert finished.is_set(), "the worker must not wait for an ingest"
-    tx.commit()
-    ingest.close()
+    process_beside_uncommitted_event(engine, clock, cid, [cid])
     with engine.connect() as conn:
         unprocessed = count(conn, schema.events, schema.events.c.processed_at.is_(None))
         queued = count(conn, schema.contact_queue, schema.contact_queue.c.contact_id == cid)

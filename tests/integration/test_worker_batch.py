@@ -10,12 +10,18 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
-from tests.integration.journey_support import WELCOME, add_contact, add_event, count, outbox, publish
+from tests.integration.journey_support import (
+    WELCOME,
+    add_contact,
+    add_event,
+    count,
+    outbox,
+    process_beside_uncommitted_event,
+    publish,
+)
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.domain.snapshot import ContactSnapshot
@@ -123,23 +129,7 @@ def test_an_uncommitted_ingest_keeps_its_contact_queued_and_the_batch_does_not_w
         for cid in ids:
             add_event(conn, cid, "first", clock.now())
     busy = ids[1]
-    ingest = engine.connect()
-    tx = ingest.begin()
-    add_event(ingest, busy, "second", clock.now())  # enqueued, not committed yet
-
-    finished = threading.Event()
-
-    def work() -> None:
-        with engine.begin() as conn:
-            JourneyEngine(engine, clock).process_contacts(conn, ids, clock.now())
-        finished.set()
-
-    worker = threading.Thread(target=work)
-    worker.start()
-    worker.join(10)
-    assert finished.is_set(), "the worker must not wait for an ingest"
-    tx.commit()
-    ingest.close()
+    process_beside_uncommitted_event(engine, clock, busy, ids)
     with engine.connect() as conn:
         e, q = schema.events, schema.contact_queue
         left = conn.execute(sa.select(e.c.contact_id, e.c.name).where(e.c.processed_at.is_(None))).all()
