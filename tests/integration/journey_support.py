@@ -60,6 +60,24 @@ steps:
 """
 
 
+#: a date-driven reminder whose date a signal moves (unsubscribe self-service, pause, lifecycle tests).
+TREATMENT = """
+key: treatment
+triggers:
+  - event: treatment.booked
+settings:
+  signals: [reschedule]
+  category: transactional
+steps:
+  - id: before
+    type: wait_until
+    date: {variable: start_date, before: 1d, at: "09:00"}
+  - id: remind
+    type: send
+    channel: email
+    template: treatment-reminder
+"""
+
 def add_contact(conn: sa.Connection, now: datetime, email: str, **fields: Any) -> int:
     c = schema.contacts
     attrs = fields.pop("attributes", {})

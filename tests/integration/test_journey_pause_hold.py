@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.integration.journey_support import add_contact, add_event, count, drain, outbox
+from tests.integration.journey_support import TREATMENT, add_contact, add_event, count, drain, outbox
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.services import journeys as js
@@ -50,23 +50,6 @@ steps:
     type: send
     channel: email
     template: thanks
-"""
-
-TREATMENT = """
-key: treatment
-triggers:
-  - event: treatment.booked
-settings:
-  signals: [reschedule]
-  category: transactional
-steps:
-  - id: before
-    type: wait_until
-    date: {variable: start_date, before: 1d, at: "09:00"}
-  - id: remind
-    type: send
-    channel: email
-    template: treatment-reminder
 """
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.integration.journey_support import WELCOME, add_contact, add_event, drain, outbox
+from tests.integration.journey_support import TREATMENT, WELCOME, add_contact, add_event, drain, outbox
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.store import schema
@@ -16,23 +16,6 @@ from tidings.worker import JourneyWorker
 YAML = {"Content-Type": "application/yaml"}
 
 WELCOME_V2 = WELCOME.replace("id: pause", "id: pause-2").replace("template: tips", "template: tips-v2")
-
-TREATMENT = """
-key: treatment
-triggers:
-  - event: treatment.booked
-settings:
-  signals: [reschedule]
-  category: transactional
-steps:
-  - id: before
-    type: wait_until
-    date: {variable: start_date, before: 1d, at: "09:00"}
-  - id: remind
-    type: send
-    channel: email
-    template: treatment-reminder
-"""
 
 
 def test_a_bad_document_is_refused_whole_with_line_and_step(api: Any) -> None:

@@ -9,28 +9,11 @@ from typing import Any
 import pytest
 
 from tests.integration.channels_helpers import links_client
-from tests.integration.journey_support import add_contact, add_event, drain, publish
+from tests.integration.journey_support import TREATMENT, add_contact, add_event, drain, publish
 from tidings.bootstrap import Container
 from tidings.channels import tracking
 from tidings.clock import ManualClock
 from tidings.worker import JourneyWorker
-
-TREATMENT = """
-key: treatment
-triggers:
-  - event: treatment.booked
-settings:
-  signals: [reschedule]
-  category: transactional
-steps:
-  - id: before
-    type: wait_until
-    date: {variable: start_date, before: 1d, at: "09:00"}
-  - id: remind
-    type: send
-    channel: email
-    template: treatment-reminder
-"""
 
 
 @pytest.fixture
