@@ -49,12 +49,8 @@ from tidings.domain.rules import parse_rule  # noqa: E402
 from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
-from tidings.store.rules_sql import (  # noqa: E402
-    attribute_indexes,
-    compile_rule,
-    ensure_attribute_indexes,
-    tune_connection,
-)
+from tidings.store.rule_indexes import ensure_rule_indexes, existing_rule_indexes, rule_indexes  # noqa: E402
+from tidings.store.rules_sql import compile_rule, tune_connection  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -293,18 +289,18 @@ def load_postgres(url: str, n: int, m: int, seed: int, name: str | None = None) 
 
 
 def attr_indexes(eng: sa.Engine, create: bool) -> None:
-    """The attribute expression indexes saving these rules as segments creates
-    (``rules_sql.ensure_attribute_indexes``), or none of them (``--no-attr-indexes``: A/B)."""
+    """The attribute and event-property indexes saving these rules as segments creates
+    (``store.rule_indexes.ensure_rule_indexes``), or none of them (``--no-attr-indexes``: A/B)."""
     for key, text in RULES.items():
         rule = parse_rule(text)
         t0 = time.perf_counter()
         if create:
-            names = ensure_attribute_indexes(eng, rule)
+            names = ensure_rule_indexes(eng, rule)
             if names:
                 log(f"{eng.dialect.name:10s} {key:22s} indexes {names} ({time.perf_counter() - t0:.1f} s)")
         else:
             with eng.begin() as conn:
-                for ix in attribute_indexes(rule, eng.dialect.name):
+                for ix in rule_indexes(rule, eng.dialect.name):
                     conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{ix.name}"')
 
 
@@ -317,12 +313,14 @@ def time_rules(
     out: dict[str, float] = {}
     fetch: dict[str, float] = {}
     counts: dict[str, int] = {}
+    with eng.connect() as conn:
+        present = existing_rule_indexes(conn)
     for key, text in RULES.items():
-        q = compile_rule(parse_rule(text), eng.dialect.name, NOW)
+        q = compile_rule(parse_rule(text), eng.dialect.name, NOW, indexes=present)
         cq = sa.select(sa.func.count()).select_from(q.subquery())
         times, ftimes = [], []
         with eng.connect() as conn:
-            tune_connection(conn)
+            tune_connection(conn, q)
             for i in range(runs + 1):
                 t0 = time.perf_counter()
                 n = conn.execute(cq).scalar_one()
@@ -623,7 +621,7 @@ def main() -> None:
     ap.add_argument(
         "--no-attr-indexes",
         action="store_true",
-        help="rule phase without the attribute expression indexes saved segments get (A/B)",
+        help="rule phase without the attribute and event-property indexes saved segments get (A/B)",
     )
     args = ap.parse_args()
     result: dict[str, Any] = {

@@ -28,6 +28,7 @@ from tidings.domain.rules import Rule, RuleDeps, dependencies, deps_from_events,
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.store import schema
 from tidings.store.queue import enqueue_contacts
+from tidings.store.rule_indexes import existing_rule_indexes
 from tidings.store.rules_sql import compile_rule, tune_connection
 from tidings.store.snapshots import load_snapshot
 
@@ -147,8 +148,9 @@ def refresh_segment(
         if row is None:
             return 0, 0
         seg = _saved([row])[0]
-        tune_connection(conn)
-        target = set(conn.execute(compile_rule(seg.rule, conn.dialect.name, now)).scalars())
+        query = compile_rule(seg.rule, conn.dialect.name, now, indexes=existing_rule_indexes(conn))
+        tune_connection(conn, query)
+        target = set(conn.execute(query).scalars())
         current = set(
             conn.execute(
                 sa.select(m.c.contact_id).where(m.c.segment_id == segment_id, m.c.exited_at.is_(None))

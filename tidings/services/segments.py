@@ -22,7 +22,8 @@ from tidings.services.memberships import (
     refresh_segment,
 )
 from tidings.store import schema
-from tidings.store.rules_sql import compile_rule, ensure_attribute_indexes, tune_connection
+from tidings.store.rule_indexes import drop_unused_rule_indexes, ensure_rule_indexes, existing_rule_indexes
+from tidings.store.rules_sql import compile_rule, tune_connection
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +99,18 @@ def _next_refresh(rule: Rule, now: datetime, every: timedelta) -> datetime | Non
     return now + every if dependencies(rule).time_relative else None
 
 
-def _index_attributes(engine: sa.Engine, rule: Rule) -> None:
-    """Expression indexes for the rule's attribute conditions (``rules_sql.attribute_indexes``):
-    idempotent, shared between segments; a failure only costs speed, never the save."""
+def _sync_indexes(engine: sa.Engine, rule: Rule | None = None) -> None:
+    """Create the optional indexes ``rule`` needs (``store.rule_indexes``) and drop those no
+    saved segment needs any more: idempotent, shared between segments; a failure only costs
+    speed, never the save."""
     try:
-        ensure_attribute_indexes(engine, rule)
+        if rule is not None:
+            ensure_rule_indexes(engine, rule)
+        with engine.connect() as conn:
+            rules = [seg.rule for seg in all_segments(conn)]
+        drop_unused_rule_indexes(engine, rules)
     except sa.exc.DBAPIError as exc:
-        log.warning("segment attribute indexes not created: %s", exc)
+        log.warning("segment rule indexes not synchronised: %s", exc)
 
 
 # ----------------------------------------------------------------------------- CRUD
@@ -143,7 +149,7 @@ def create_segment(
             )
             .returning(s.c.id)
         ).scalar_one()
-    _index_attributes(engine, rule)
+    _sync_indexes(engine, rule)
     refresh_segment(engine, sid, now)
     return get_segment(engine, key) or {}
 
@@ -179,7 +185,7 @@ def update_segment(
             )
         conn.execute(sa.update(s).where(s.c.id == row["id"]).values(**values))
     if rule_source is not None:
-        _index_attributes(engine, rule)
+        _sync_indexes(engine, rule)
         refresh_segment(engine, int(row["id"]), now)
     return get_segment(engine, key) or {}
 
@@ -196,6 +202,7 @@ def delete_segment(engine: sa.Engine, key: str) -> bool:
             raise SegmentError(f"segment {key!r} is used by segment(s) {', '.join(users)}", "key", status=409)
         conn.execute(sa.delete(schema.segment_memberships).where(schema.segment_memberships.c.segment_id == sid))
         conn.execute(sa.delete(s).where(s.c.id == sid))
+    _sync_indexes(engine)
     return True
 
 
@@ -291,8 +298,9 @@ def preview(engine: sa.Engine, rule_source: Any, now: datetime, *, sample: int =
     """Count and a sample of who a rule matches now, with warnings; nothing is saved."""
     with engine.connect() as conn:
         rule = check_rule(conn, rule_source)
-        tune_connection(conn)
-        q = compile_rule(rule, conn.dialect.name, now).subquery()
+        query = compile_rule(rule, conn.dialect.name, now, indexes=existing_rule_indexes(conn))
+        tune_connection(conn, query)
+        q = query.subquery()
         count = conn.execute(sa.select(sa.func.count()).select_from(q)).scalar_one()
         c = schema.contacts
         ids = sa.select(q.c.contact_id).order_by(q.c.contact_id).limit(sample).subquery()

@@ -21,6 +21,8 @@ import hashlib
 import json
 import math
 import operator
+import re
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,8 +62,21 @@ from tidings.store.types import UTCDateTime
 EVENTS_BY_NAME_INDEX = "ix_events_name_occurred_at_contact_id_value"
 EVENTS_BY_CONTACT_INDEX = "ix_events_contact_id_name_occurred_at"
 #: on SQLite, compile all/any of set conditions to UNION / INTERSECT / EXCEPT (see ``id_set``):
-#: 4-10x faster there than per-contact IN probes; PostgreSQL's hashed subplans beat its HashSetOp.
+#: 4-10x faster there than per-contact IN probes. PostgreSQL keeps ``all`` as semi-joins (its
+#: hashed subplans beat its HashSetOp) but takes ``any`` of sets as ``IN (UNION)`` and ``not`` of
+#: sets as ``NOT EXISTS`` (anti-joins), planned with sorts and merges (``PG_SET_PLANNER``).
 USE_ID_SETS = {"sqlite": True, "postgresql": False}
+#: PostgreSQL settings for a query using those forms: hashing a few 10^5 ids (HashAggregate,
+#: hashed subplans rebuilt in every parallel worker) cost 2-3x a sort + merge on the 1M-contact
+#: benchmark (docs/notes/rule-speed-2.md). PostgreSQL has no per-query hints, so the compiled
+#: query carries them and ``tune_connection`` applies them with ``SET LOCAL``.
+PG_SET_PLANNER = {"enable_hashagg": "off", "enable_hashjoin": "off"}
+#: ... and for a query grouping events by contact (see ``_Compiler._per_contact``)
+PG_GROUPED_PLANNER = {"max_parallel_workers_per_gather": "0"}
+#: event-property indexes (see ``event_index_name``)
+EVENT_INDEX_PREFIX = "ix_events_prop_"
+#: event names that may be written into SQL text (a partial index's WHERE must match literally)
+_EVENT_NAME_LITERAL = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 #: NOT NULL contact columns with an index leading with them: comparisons on them are id sets.
 INDEXED_FIELDS = ("score", "id")
 
@@ -77,123 +92,75 @@ if SQLiteCompiler.get_from_hint_text is SQLCompiler.get_from_hint_text:
     SQLiteCompiler.get_from_hint_text = _sqlite_index_hint  # type: ignore[method-assign]
 
 
-def compile_rule(rule: Rule, dialect_name: str, now: datetime) -> sa.Select[Any]:
-    """``SELECT contacts.id AS contact_id FROM contacts WHERE <rule>``."""
+def compile_rule(rule: Rule, dialect_name: str, now: datetime, *, indexes: Collection[str] = ()) -> sa.Select[Any]:
+    """One SELECT of the matching ids, as column ``contact_id`` (each id once).
+
+    Usually ``SELECT contacts.id FROM contacts WHERE <rule>``. On SQLite an ``all``/``any`` of
+    set conditions is the UNION / INTERSECT / EXCEPT itself, without a probe of ``contacts`` per
+    id (~40% of the time for a 361k-contact answer). That relies on an invariant the services
+    keep: rows keyed by contact (tags, consents, events, memberships, enrolments) are deleted or
+    moved in the same transaction that deletes or merges their contact, and SQLite runs one
+    writer at a time, so every id they hold is a live contact. PostgreSQL (concurrent writers)
+    keeps the ``contacts`` anchor.
+
+    ``indexes``: names of the optional rule indexes that exist (``store.rule_indexes``); an
+    event condition with property filters uses its event-property index when it is there.
+    PostgreSQL planner settings the query needs ride in its execution options (``tune_connection``).
+    """
     if dialect_name not in ("sqlite", "postgresql"):
         raise ValueError(f"unsupported dialect {dialect_name!r}")
     c = schema.contacts
-    return sa.select(c.c.id.label("contact_id")).where(_Compiler(dialect_name, now).pred(rule))
+    comp = _Compiler(dialect_name, now, frozenset(indexes))
+    if not comp.pg and (
+        (isinstance(rule, AnyOf) and len(rule.items) >= 2) or (isinstance(rule, All) and len(rule.items) >= 2)
+    ):
+        ids = comp.id_set(rule)
+        if ids is not None:  # a compound: distinct ids
+            return ids
+    q = sa.select(c.c.id.label("contact_id")).where(comp.pred(rule))
+    if comp.planner:
+        q = q.execution_options(tidings_planner=dict(comp.planner))
+    return q
 
 
-#: attribute comparisons an expression index can serve
-_EQ_OPS = ("eq", "in")
-_RANGE_OPS = ("gt", "gte", "lt", "lte", "between")
-_INDEX_PREFIX = "ix_contacts_attr_"
+def event_index_name(ev: EventAgg, dialect_name: str) -> str | None:
+    """The name of the partial index that serves ``ev``'s property filters, or None.
 
-
-def attribute_indexes(rule: Rule, dialect_name: str) -> list[sa.Index]:
-    """Expression indexes on ``contacts`` that let ``compile_rule`` seek the rule's attribute
-    conditions instead of parsing every contact's JSON: on the exact expressions it emits.
-
-    SQLite: for each ``all`` with attribute conditions, one index on its equality paths then
-    (at most) one range path (index-only: ``plan == "pro" and age >= 30`` is one range of
-    it); plus one index per other path. PostgreSQL: one index per equality path
-    (``jsonb_extract_path(attributes, 'plan')``; its range comparisons are typed CASE
-    expressions, not indexed). Names are derived from the expressions: ``CREATE INDEX IF NOT
-    EXISTS`` is idempotent and segments sharing paths share indexes. Paths are NAME-pattern
-    checked (the parser's; rechecked before inlining).
+    For an event condition naming its event (a literal-safe name) and filtering on properties
+    by equality with a string or a number (``message.opened(template="t3")``): an index on
+    ``(<property expressions>, occurred_at, contact_id, value) WHERE name = '<event>'``
+    (``store.rule_indexes.event_property_indexes`` builds it). Deterministic, so segments that
+    filter the same way share one index.
     """
-    if dialect_name not in ("sqlite", "postgresql"):
-        return []
-    pg = dialect_name == "postgresql"
-    groups: list[tuple[tuple[str, ...], ...]] = []
-    singles: list[tuple[str, ...]] = []
-
-    def attr_ops(items: Any) -> list[tuple[tuple[str, ...], str]]:
-        out = []
-        for r in items:
-            if (
-                isinstance(r, Compare)
-                and isinstance(r.target, Attr)
-                and _inlinable(r.target.path)
-                and (r.op in _EQ_OPS or (not pg and r.op in _RANGE_OPS))
-            ):
-                out.append((r.target.path, r.op))
-        return out
-
-    def walk(r: Rule) -> None:
-        if isinstance(r, All):
-            found = attr_ops(r.items)
-            eq = sorted({p for p, op in found if op in _EQ_OPS})
-            rng = sorted({p for p, op in found if op in _RANGE_OPS} - set(eq))
-            if not pg and len(eq) + len(rng) > 1:
-                groups.append(tuple(eq + rng[:1]))
-            else:
-                singles.extend(eq + rng)
-        elif isinstance(r, Compare):
-            singles.extend(p for p, _ in attr_ops([r]))
-        for sub in getattr(r, "items", ()) or ((r.item,) if isinstance(r, Not) else ()):
-            if isinstance(r, All) and isinstance(sub, Compare):
-                continue  # counted with its group
-            walk(sub)
-
-    walk(rule)
-    covered = {g[0] for g in groups}
-    keys = list(dict.fromkeys([*groups, *((p,) for p in singles if p not in covered)]))
-    table = sa.Table("contacts", sa.MetaData(), sa.Column("attributes", JSONB if pg else sa.Text))
-    comp = _Compiler(dialect_name, datetime(2000, 1, 1))
-    out = []
-    for paths in keys:
-        exprs = [comp.json_parts(table.c.attributes, p)[2 if pg else 1] for p in paths]
-        label = "__".join(".".join(p) for p in paths)
-        digest = hashlib.sha256(f"{dialect_name}:{label}".encode()).hexdigest()[:10]
-        name = f"{_INDEX_PREFIX}{'_'.join('_'.join(p) for p in paths)[:30]}_{digest}"
-        out.append(sa.Index(name, *exprs))
-    return out
+    props = _indexable_props(ev)
+    if not props or ev.event is None or not _EVENT_NAME_LITERAL.fullmatch(ev.event):
+        return None
+    label = f"{dialect_name}:{ev.event}:{'/'.join(props)}"
+    digest = hashlib.sha256(label.encode()).hexdigest()[:10]
+    slug = re.sub(r"[^a-z0-9]+", "_", f"{ev.event}_{'_'.join(props)}".lower())[:30]
+    return f"{EVENT_INDEX_PREFIX}{slug}_{digest}"
 
 
-def ensure_attribute_indexes(engine: sa.Engine, rule: Rule) -> list[str]:
-    """Create (if missing) the expression indexes ``attribute_indexes`` names; returns them.
-
-    PostgreSQL: ``CREATE INDEX CONCURRENTLY`` outside a transaction (contacts stay writable
-    while it builds); an invalid leftover of an interrupted build is dropped and rebuilt.
-    """
-    names: list[str] = []
-    pg = engine.dialect.name == "postgresql"
-    indexes = attribute_indexes(rule, engine.dialect.name)
-    if not indexes:
-        return names
-    with engine.connect() as conn:
-        if pg:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        for ix in indexes:
-            if pg:
-                ix.dialect_options["postgresql"]["concurrently"] = True
-                valid = conn.execute(
-                    sa.text(
-                        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                        " WHERE c.relname = :n AND pg_table_is_visible(c.oid)"
-                    ),
-                    {"n": ix.name},
-                ).scalar()
-                if valid is False:
-                    conn.exec_driver_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{ix.name}"')
-            conn.execute(sa.schema.CreateIndex(ix, if_not_exists=True))
-            if not pg:  # statistics for the planner: one pass over the index
-                conn.exec_driver_sql(f'ANALYZE "{ix.name}"')
-            names.append(str(ix.name))
-        if pg:  # expression statistics (a sample of the table)
-            conn.exec_driver_sql("ANALYZE contacts")
-        else:
-            conn.commit()
-    return names
+def _indexable_props(ev: EventAgg) -> list[str]:
+    return sorted(
+        {k for k, v in ev.where if _inlinable((k,)) and isinstance(v, str | int | float) and not isinstance(v, bool)}
+    )
 
 
-def tune_connection(conn: sa.Connection) -> None:
-    """Per-transaction settings for whole-segment queries: on PostgreSQL, enough ``work_mem``
-    that grouping ~10^5-10^6 events by contact stays in memory (the 4 MB default spills to disk)."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+def tune_connection(conn: sa.Connection, query: sa.Select[Any] | None = None) -> None:
+    """Per-transaction settings for whole-segment queries, on PostgreSQL: enough ``work_mem``
+    that grouping ~10^5-10^6 events by contact stays in memory (the 4 MB default spills to disk),
+    and the planner settings ``compile_rule`` attached to ``query`` (``PG_SET_PLANNER``). They
+    last until the transaction ends: run the rule's query in a transaction of its own or
+    followed only by plain lookups (the refresh and the preview do)."""
+    if conn.dialect.name != "postgresql":
+        return
+    conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    planner = query.get_execution_options().get("tidings_planner", {}) if query is not None else {}
+    allowed = PG_SET_PLANNER | PG_GROUPED_PLANNER
+    for name, value in planner.items():
+        if allowed.get(name) == value:  # our own constants only
+            conn.exec_driver_sql(f"SET LOCAL {name} = {value}")
 
 
 def _false() -> Pred:
@@ -209,10 +176,12 @@ def _ts(dt: datetime) -> ColumnElement[Any]:
 
 
 class _Compiler:
-    def __init__(self, dialect: str, now: datetime) -> None:
+    def __init__(self, dialect: str, now: datetime, indexes: frozenset[str] = frozenset()) -> None:
         self.pg = dialect == "postgresql"
         self.dialect = dialect
         self.now = now
+        self.indexes = indexes
+        self.planner: dict[str, str] = {}  # PostgreSQL settings the emitted shapes need
 
     # ------------------------------------------------------------------ structure
 
@@ -222,6 +191,15 @@ class _Compiler:
             ids = self.id_set(rule)
             if ids is not None:  # set algebra over narrow indexes: no scan of the contacts table
                 return c.id.in_(ids)
+        if self.pg and isinstance(rule, AnyOf):
+            ids = self.id_set(rule)
+            if ids is not None:  # IN (UNION): one semi-join instead of an OR of hashed subplans
+                self.planner.update(PG_SET_PLANNER)
+                return c.id.in_(ids)
+        if self.pg and isinstance(rule, Not):
+            # not (a or b) = not a and not b; each set condition an anti-join (NOT EXISTS)
+            items = rule.item.items if isinstance(rule.item, AnyOf) else (rule.item,)
+            return sa.and_(*(self._absent(r) for r in items))
         if isinstance(rule, All):
             return sa.and_(*(self.pred(r) for r in rule.items))
         if isinstance(rule, AnyOf):
@@ -245,6 +223,17 @@ class _Compiler:
                 return sa.not_(self.pred(Compare(rule.target, NEGATED[rule.op], rule.value)))
             return self.compare(rule)
         raise TypeError(f"not a rule: {rule!r}")
+
+    def _absent(self, rule: Rule) -> Pred:
+        """``not rule``: an anti-join against the rule's id set where it has one (PostgreSQL)."""
+        if isinstance(rule, Compare) and isinstance(rule.target, Field):
+            return sa.not_(self.pred(rule))  # a column of contacts itself: a plain filter
+        ids = self.id_set(rule)
+        if ids is None:
+            return sa.not_(self.pred(rule))
+        self.planner.update(PG_SET_PLANNER)
+        sub = ids.subquery()
+        return ~sa.exists(sa.select(sa.literal(1)).select_from(sub).where(sub.c.contact_id == schema.contacts.c.id))
 
     # ------------------------------------------------------------------ set form
 
@@ -289,7 +278,9 @@ class _Compiler:
             return _ids(sa.union(*parts))  # type: ignore[arg-type]
         if isinstance(rule, All):
             pos = [self.id_set(r) for r in rule.items if not isinstance(r, Not)]
-            neg = [self.id_set(r.item) for r in rule.items if isinstance(r, Not)]
+            # not (a or b): EXCEPT a EXCEPT b (a third faster on SQLite than EXCEPT (a UNION b))
+            negated = [r.item for r in rule.items if isinstance(r, Not)]
+            neg = [self.id_set(x) for r in negated for x in (r.items if isinstance(r, AnyOf) else (r,))]
             if not pos or any(p is None for p in pos + neg):
                 return None
             q = pos[0] if len(pos) == 1 else _ids(sa.intersect(*pos))  # type: ignore[arg-type]
@@ -457,10 +448,18 @@ class _Compiler:
 
     # ------------------------------------------------------------------ events
 
+    def _event_index(self, ev: EventAgg) -> str | None:
+        """The event-property index for ``ev`` when it exists."""
+        name = event_index_name(ev, self.dialect)
+        return name if name is not None and name in self.indexes else None
+
     def _events(self, ev: EventAgg, e: Any = None) -> tuple[Any, list[Pred]]:
         e = e if e is not None else schema.events
         conds: list[Pred] = []
-        if ev.event is not None:
+        if ev.event is not None and self._event_index(ev) is not None:
+            # literal (checked by event_index_name), so the partial index's WHERE matches
+            conds.append(e.c.name == sa.literal_column(f"'{ev.event}'", sa.String))
+        elif ev.event is not None:
             conds.append(e.c.name == ev.event)
         else:
             conds.extend(sa.func.substr(e.c.name, 1, len(p)) != p for p in SYSTEM_EVENT_PREFIXES)
@@ -472,9 +471,16 @@ class _Compiler:
             conds.append(sa.not_(self.json_pred(e.c.properties, ("machine",), "eq", True)))
         return e, conds
 
+    def _per_contact(self, q: sa.Select[Any], e: Any) -> sa.Select[Any]:
+        """``q`` grouped by contact. On PostgreSQL without parallel workers: each worker would
+        rebuild the whole aggregate for its share of the join (3x the work on the benchmark)."""
+        if self.pg:
+            self.planner.update(PG_GROUPED_PLANNER)
+        return q.group_by(e.c.contact_id)
+
     def _by_name(self, q: sa.Select[Any], e: Any, ev: EventAgg) -> sa.Select[Any]:
         if not self.pg and ev.event is not None:
-            return q.with_hint(e, f"INDEXED BY {EVENTS_BY_NAME_INDEX}", "sqlite")
+            return q.with_hint(e, f"INDEXED BY {self._event_index(ev) or EVENTS_BY_NAME_INDEX}", "sqlite")
         return q
 
     def event_set(self, ev: EventAgg, op: str, v: Any) -> sa.Select[Any] | None:
@@ -488,7 +494,7 @@ class _Compiler:
                     return None
                 sub = sa.select(e.c.contact_id.label("contact_id")).where(*conds)
                 if k > 1:
-                    sub = sub.group_by(e.c.contact_id).having(sa.func.count() >= k)
+                    sub = self._per_contact(sub, e).having(sa.func.count() >= k)
                 return self._by_name(sub, e, ev)
             return None
         if (ev.agg in ("first", "last") and ev.prop is not None) or op in ("ne", "not_in", "not_exists"):
@@ -530,17 +536,14 @@ class _Compiler:
             if ev.agg == "sum":
                 agg = sa.func.coalesce(sa.func.sum(val), 0.0)
                 if compare(op, 0.0, v, self.now):  # no events means 0, which matches: exclude the misses
-                    sub = (
-                        sa.select(e.c.contact_id)
-                        .where(*conds)
-                        .group_by(e.c.contact_id)
-                        .having(sa.not_(self.scalar(agg, "number", op, v)))
+                    sub = self._per_contact(sa.select(e.c.contact_id).where(*conds), e).having(
+                        sa.not_(self.scalar(agg, "number", op, v))
                     )
                     return c.id.not_in(self._by_name(sub, e, ev))
             else:
                 agg = (sa.func.min if ev.agg == "min" else sa.func.max)(val)
             having = self.scalar(agg, "number", op, v)
-        sub = sa.select(e.c.contact_id).where(*conds).group_by(e.c.contact_id).having(having)
+        sub = self._per_contact(sa.select(e.c.contact_id).where(*conds), e).having(having)
         return c.id.in_(self._by_name(sub, e, ev))
 
     def count_pred(self, ev: EventAgg, e: Any, conds: list[Pred], op: str, v: Any) -> Pred:
@@ -551,7 +554,7 @@ class _Compiler:
                 return _true()
             sub = sa.select(e.c.contact_id).where(*conds)
             if k > 1:
-                sub = sub.group_by(e.c.contact_id).having(sa.func.count() >= k)
+                sub = self._per_contact(sub, e).having(sa.func.count() >= k)
             return c.id.in_(self._by_name(sub, e, ev))
 
         if op == "in":
@@ -571,7 +574,7 @@ class _Compiler:
                 return _false()
             if v == 0:
                 return sa.not_(at_least(1))
-            sub = sa.select(e.c.contact_id).where(*conds).group_by(e.c.contact_id).having(sa.func.count() == int(v))
+            sub = self._per_contact(sa.select(e.c.contact_id).where(*conds), e).having(sa.func.count() == int(v))
             return c.id.in_(self._by_name(sub, e, ev))
         raise RuleError(f"operator {op!r} does not apply to a count")
 
