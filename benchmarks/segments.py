@@ -8,8 +8,10 @@
 1. Generate N contacts (attributes, tags, consents) and M events (seeded; activity skewed: a few
    contacts do most things; 5% purchases, message engagement with proxy opens) in a SQLite file
    and a fresh PostgreSQL schema (bulk loads with indexes built afterwards, then ANALYZE).
-2. Compile each representative rule with ``store.rules_sql.compile_rule`` and fetch the matching
-   ids: median of 5 runs after a warm-up, per backend.
+2. Create the indexes saving the rules as segments creates, compile each representative rule with
+   ``store.rules_sql.compile_rule``, count and fetch the matching ids: median of 5 runs after a
+   warm-up, per backend. Then the ceiling, same run: each rule written by hand (``HAND_SQL``,
+   the fastest form found per backend), which must count the same.
 3. Live: ``tidings serve`` (API + worker + segment refresher) on a fresh SQLite file, segments
    defined, events offered at --rate events/s for --seconds by --senders concurrent clients in
    requests of --batch events (see ``offer_load``; --live-postgres: the server on PostgreSQL);
@@ -17,8 +19,9 @@
    acceptance (``events.received_at``) to its contact's ``segment_memberships.entered_at`` gives
    p50/p99 (both stamped by the server's clock).
 
-The last line is one JSON object: sqlite_rule_ms, postgres_rule_ms (rule -> median ms),
-membership_delay_p50_ms, membership_delay_p99_ms and the sizes.
+The last line is one JSON object: sqlite_rule_ms, postgres_rule_ms (rule -> median ms), the
+hand-written ceilings sqlite_hand_ms, postgres_hand_ms, membership_delay_p50_ms,
+membership_delay_p99_ms and the sizes.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from tidings.store.db import create_engine  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
 from tidings.store.rule_indexes import ensure_rule_indexes, existing_rule_indexes, rule_indexes  # noqa: E402
 from tidings.store.rules_sql import compile_rule, tune_connection  # noqa: E402
+from tidings.store.types import UTCDateTime  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -63,6 +67,60 @@ RULES = {
     "event_sum": "purchase.sum(90d) > 500",
     "engagement": 'message.opened(template="t3", human=true).count(14d) >= 1',
     "nested_any_not": ('(tag("newsletter") or score > 80) and not (unsubscribed("email") or purchase.count(60d) >= 1)'),
+}
+
+#: the same rules written by hand, each the fastest form found for its backend (with the indexes
+#: saved segments get): the ceiling the compiler is compared with in the same run. ``:w30`` etc.
+#: are NOW minus the window.
+HAND_SQL = {
+    "attribute_only": {
+        "sqlite": "SELECT count(*) FROM contacts WHERE json_extract(attributes, '$.\"plan\"') = 'pro'"
+        " AND json_extract(attributes, '$.\"age\"') >= 30",
+        "postgresql": "SELECT count(*) FROM contacts WHERE jsonb_extract_path(attributes, 'plan') = '\"pro\"'"
+        " AND (attributes->>'age')::float >= 30 AND jsonb_typeof(attributes->'age') = 'number'",
+    },
+    "tag_and_event_count": {
+        "sqlite": "SELECT count(*) FROM (SELECT contact_id FROM contact_tags WHERE tag = 'vip' INTERSECT"
+        " SELECT contact_id FROM events INDEXED BY ix_events_name_occurred_at_contact_id_value"
+        " WHERE name = 'purchase' AND occurred_at >= :w30 GROUP BY contact_id HAVING count(*) >= 2)",
+        "postgresql": "SELECT count(*) FROM (SELECT contact_id FROM contact_tags WHERE tag = 'vip' INTERSECT"
+        " SELECT contact_id FROM events WHERE name = 'purchase' AND occurred_at >= :w30"
+        " GROUP BY contact_id HAVING count(*) >= 2) s",
+    },
+    "event_sum": {
+        "sqlite": "SELECT count(*) FROM (SELECT contact_id FROM events INDEXED BY"
+        " ix_events_name_occurred_at_contact_id_value WHERE name = 'purchase' AND occurred_at >= :w90"
+        " GROUP BY contact_id HAVING sum(value) > 500)",
+        "postgresql": "SELECT count(*) FROM (SELECT contact_id FROM events WHERE name = 'purchase'"
+        " AND occurred_at >= :w90 GROUP BY contact_id HAVING sum(value) > 500) s",
+    },
+    "engagement": {
+        "sqlite": "SELECT count(DISTINCT contact_id) FROM events WHERE name = 'message.opened'"
+        " AND json_extract(properties, '$.\"template\"') = 't3' AND occurred_at >= :w14"
+        " AND json_type(properties, '$.\"machine\"') IS NOT 'true'",
+        "postgresql": "SELECT count(DISTINCT contact_id) FROM events WHERE name = 'message.opened'"
+        " AND jsonb_extract_path(properties, 'template') = '\"t3\"' AND occurred_at >= :w14"
+        " AND (properties->'machine') IS DISTINCT FROM 'true'::jsonb",
+    },
+    "nested_any_not": {
+        "sqlite": "SELECT count(*) FROM (SELECT contact_id FROM contact_tags WHERE tag = 'newsletter'"
+        " UNION SELECT id FROM contacts WHERE score > 80"
+        " EXCEPT SELECT contact_id FROM consents WHERE channel = 'email' AND status = 'unsubscribed'"
+        " EXCEPT SELECT contact_id FROM events INDEXED BY ix_events_name_occurred_at_contact_id_value"
+        " WHERE name = 'purchase' AND occurred_at >= :w60)",
+        "postgresql": "SELECT count(*) FROM (SELECT contact_id FROM contact_tags WHERE tag = 'newsletter'"
+        " UNION SELECT id FROM contacts WHERE score > 80) p"
+        " WHERE NOT EXISTS (SELECT 1 FROM consents u WHERE u.contact_id = p.contact_id"
+        " AND u.channel = 'email' AND u.status = 'unsubscribed')"
+        " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.contact_id = p.contact_id AND e.name = 'purchase'"
+        " AND e.occurred_at >= :w60)",
+    },
+}
+#: settings the hand-written PostgreSQL forms were tuned with (per query, SET LOCAL)
+HAND_PG_SETTINGS = {
+    "tag_and_event_count": ["SET LOCAL max_parallel_workers_per_gather = 0"],
+    "event_sum": ["SET LOCAL max_parallel_workers_per_gather = 0"],
+    "nested_any_not": ["SET LOCAL enable_hashagg = off", "SET LOCAL enable_hashjoin = off"],
 }
 
 EVENT_MIX = [  # name, share
@@ -339,6 +397,34 @@ def time_rules(
     return out, counts, fetch
 
 
+def time_hand_sql(eng: sa.Engine, counts: dict[str, int], runs: int = 5) -> dict[str, float]:
+    """Median ms of the hand-written form of each rule (``HAND_SQL``): the ceiling, same run.
+    Each must count what the compiled rule counted."""
+    params = {f"w{d}": NOW - timedelta(days=d) for d in (14, 30, 60, 90)}
+    out: dict[str, float] = {}
+    for key, forms in HAND_SQL.items():
+        q = sa.text(forms[eng.dialect.name]).bindparams(
+            *(sa.bindparam(k, v, type_=UTCDateTime()) for k, v in params.items() if f":{k}" in forms[eng.dialect.name])
+        )
+        times = []
+        with eng.connect() as conn:
+            if eng.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+                for stmt in HAND_PG_SETTINGS.get(key, []):
+                    conn.exec_driver_sql(stmt)
+            for i in range(runs + 1):
+                t0 = time.perf_counter()
+                n = conn.execute(q).scalar_one()
+                if i:
+                    times.append((time.perf_counter() - t0) * 1000)
+            conn.rollback()
+        if n != counts[key]:
+            raise SystemExit(f"hand-written {key} counted {n}, the compiled rule {counts[key]}")
+        out[key] = round(statistics.median(times), 1)
+        log(f"{eng.dialect.name:10s} {key:22s} {out[key]:8.1f} ms  by hand")
+    return out
+
+
 # ----------------------------------------------------------------------------- live
 
 
@@ -587,6 +673,8 @@ def run_postgres(args: Any, tag: str, sqlite_counts: dict[str, int]) -> dict[str
         log(f"postgres unavailable: {exc}")
         return {"postgres_rule_ms": None}
     out["postgres_rule_ms"], pg_counts, out["postgres_rule_ids_ms"] = time_rules(peng, indexes=not args.no_attr_indexes)
+    if not args.no_attr_indexes:
+        out["postgres_hand_ms"] = time_hand_sql(peng, pg_counts)
     out["backends_agree"] = pg_counts == sqlite_counts
     peng.dispose()
     if not args.keep and not args.reuse:
@@ -649,6 +737,8 @@ def main() -> None:
         result["sqlite_rule_ms"], result["rule_matches"], result["sqlite_rule_ids_ms"] = time_rules(
             eng, indexes=not args.no_attr_indexes
         )
+        if not args.no_attr_indexes:
+            result["sqlite_hand_ms"] = time_hand_sql(eng, result["rule_matches"])
         eng.dispose()
         if not args.keep and not args.reuse:
             for p in tmp.glob(f"{db.name}*"):
