@@ -501,13 +501,15 @@ def live_delay(
     batch: int = 10,
     database_url: str | None = None,
     workers: int = 0,
+    api_processes: int = 1,
 ) -> dict[str, Any]:
     """Events offered at ``rate``/s to a live `tidings serve`; acceptance -> membership delay.
 
     SQLite (a fresh file, one process: API + worker + refresher) unless ``database_url`` names a
     PostgreSQL database (a fresh schema in it; still one `tidings serve` process). ``workers``
     > 0: `tidings serve --no-worker` plus that many `tidings worker` processes (the scale-out
-    setup; PostgreSQL).
+    setup; PostgreSQL). ``api_processes`` > 1: `tidings serve --api-processes N` (HTTP in N
+    child processes, the worker in the parent).
     """
     import httpx
 
@@ -543,7 +545,16 @@ def live_delay(
     )
     command = os.environ.get("TIDINGS_BENCH_SERVER", str(Path(sys.executable).parent / "tidings")).split()
     proc = subprocess.Popen(
-        [*command, "serve", "--port", str(port), "--no-catcher", *(["--no-worker"] if workers else [])],
+        [
+            *command,
+            "serve",
+            "--port",
+            str(port),
+            "--no-catcher",
+            "--api-processes",
+            str(api_processes),
+            *(["--no-worker"] if workers else []),
+        ],
         env=env,
         cwd=ROOT,
     )
@@ -611,6 +622,7 @@ def live_delay(
             "live_senders": senders,
             "live_batch": batch,
             "live_workers": workers,
+            "live_api_processes": api_processes,
             "live_events": sent,
             "live_entries": len(delays),
             "live_missing": max(0, sent - errors - len(delays)),  # accepted, not entered within 60 s
@@ -703,6 +715,9 @@ def main() -> None:
         default=0,
         help="N > 0: serve --no-worker plus N `tidings worker` processes (PostgreSQL scale-out)",
     )
+    ap.add_argument(
+        "--live-api-processes", type=int, default=1, help="N > 1: serve --api-processes N (HTTP in N processes)"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the generated databases")
     ap.add_argument("--reuse", metavar="DIR", help="keep the data in DIR (SQLite) / a named schema and reuse it")
     ap.add_argument("--no-rules", action="store_true", help="only the live membership-delay run")
@@ -759,6 +774,7 @@ def main() -> None:
                 args.batch,
                 args.postgres_url if args.live_postgres else None,
                 args.live_workers,
+                args.live_api_processes,
             )
         )
     result["load_avg_end"] = round(os.getloadavg()[0], 1)  # a shared 2-core machine: context for the figures

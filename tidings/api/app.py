@@ -73,6 +73,15 @@ async def _send_413(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def app_from_environment() -> FastAPI:
+    """The app for one of ``tidings serve --api-processes N``'s HTTP processes: settings from the
+    environment (as the parent's), the schema already migrated by the parent, no background
+    services (the parent runs them)."""
+    from tidings.cli.common import open_container
+
+    return create_app(open_container(migrate=False))
+
+
 def create_app(container: Container) -> FastAPI:
     app = FastAPI(
         title="Tidings",

@@ -43,8 +43,23 @@ def serve(
     test_clock: Annotated[
         bool, typer.Option("--test-clock", help="use a virtual clock that tests move via /api/test/clock/advance")
     ] = False,
+    api_processes: Annotated[
+        int,
+        typer.Option(
+            "--api-processes",
+            min=1,
+            max=64,
+            help="serve HTTP from N processes beside this one, which keeps the worker and catcher "
+            "(1: everything in this process)",
+        ),
+    ] = 1,
 ) -> None:
-    """Run the API, web app, tracking endpoints, worker and local mail catcher in one process."""
+    """Run the API, web app, tracking endpoints, worker and local mail catcher.
+
+    One process by default. With ``--api-processes N`` (N > 1) HTTP is served by N child
+    processes and this one keeps the worker, the segment refresher, deliveries and the catcher:
+    each gets its own interpreter lock, so ingest and the worker stop competing for one.
+    """
     import os
 
     import uvicorn
@@ -52,6 +67,8 @@ def serve(
     from tidings.api.app import create_app
     from tidings.runtime import background_services, start_all, stop_all
 
+    if api_processes > 1 and test_clock:
+        common.fail("--test-clock needs one process (the virtual clock lives in memory): drop --api-processes")
     if test_clock:
         os.environ["TIDINGS_TEST_CLOCK"] = "1"
     _setup_logging()
@@ -68,7 +85,18 @@ def serve(
         f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, database {container.settings.database_url})"
     )
     try:
-        uvicorn.run(create_app(container), host=host, port=port, log_level="warning", access_log=False)
+        if api_processes > 1:  # children build their own app from the same environment
+            uvicorn.run(
+                "tidings.api.app:app_from_environment",
+                factory=True,
+                workers=api_processes,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+            )
+        else:
+            uvicorn.run(create_app(container), host=host, port=port, log_level="warning", access_log=False)
     finally:
         stop_all(services)
 
