@@ -43,7 +43,7 @@ scalars = st.sampled_from(
 attr_values = st.one_of(scalars, st.none(), st.just(["x", "y"]), st.just([1, "ab"]))
 times = st.integers(min_value=0, max_value=60 * 24 * 40).map(lambda m: NOW - timedelta(minutes=m))
 fine_times = st.tuples(times, st.sampled_from([0, 500_000, 999_999])).map(lambda t: t[0] + timedelta(microseconds=t[1]))
-EVENT_NAMES = ["purchase", "visit", "message.opened", "segment.entered"]
+EVENT_NAMES = ["purchase", "visit", "message.opened", "segment.entered", "Order Completed"]
 
 event_st = st.fixed_dictionaries(
     {

@@ -245,3 +245,32 @@ def test_any_structured_rule_prints_and_parses_back(doc: dict[str, object]) -> N
     rule = parse_rule(doc)
     assert parse_rule(to_text(rule)) == rule
     assert parse_rule(to_json(rule)) == rule
+
+
+def test_event_names_as_trackers_send_them() -> None:
+    """Segment's spec names have spaces ("Order Completed"): rules can name them as strings."""
+    shop = ContactSnapshot(
+        id=2,
+        events=(
+            ev("Order Completed", 3, 120.0, currency="EUR"),
+            ev("Order Completed", 40, 80.0, currency="EUR"),
+            ev("Cart Viewed", 5),
+        ),
+    )
+    for text, expected in (
+        ('event("Order Completed").count(30d) >= 1', True),
+        ('event("Order Completed", currency="EUR").sum(90d) > 150', True),
+        ('did "Cart Viewed" but not "Order Completed" within 1d', True),
+        ('did "Order Completed" but not "Cart Viewed" within 40d', False),  # the 40-day-old order was followed
+    ):
+        rule = parse_rule(text)
+        assert parse_rule(to_text(rule)) == rule and parse_rule(to_json(rule)) == rule
+        assert evaluate(rule, shop, NOW) is expected, text
+    assert parse_rule({"event": "Order Completed", "agg": "count", "op": "gte", "value": 1})
+    for bad, column in (('event(" Order").count() >= 1', 7), ('event("").count() >= 1', 7)):
+        with pytest.raises(RuleError) as exc:
+            parse_rule(bad)
+        assert exc.value.column == column and "bad event name" in exc.value.message
+    with pytest.raises(RuleError) as exc:
+        parse_rule({"event": "a\x00b", "agg": "count", "op": "gte", "value": 1})
+    assert exc.value.path == ["event"]

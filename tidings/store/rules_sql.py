@@ -135,7 +135,7 @@ def event_index_name(ev: EventAgg, dialect_name: str) -> str | None:
     props = _indexable_props(ev)
     if not props or ev.event is None or not _EVENT_NAME_LITERAL.fullmatch(ev.event):
         return None
-    label = f"{dialect_name}:{ev.event}:{'/'.join(props)}"
+    label = f"v1:{dialect_name}:{ev.event}:{'/'.join(props)}"  # v1: bump when the expressions change
     digest = hashlib.sha256(label.encode()).hexdigest()[:10]
     slug = re.sub(r"[^a-z0-9]+", "_", f"{ev.event}_{'_'.join(props)}".lower())[:30]
     return f"{EVENT_INDEX_PREFIX}{slug}_{digest}"

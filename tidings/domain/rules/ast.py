@@ -96,7 +96,10 @@ CONSENT_STATUSES = ("granted", "denied", "unsubscribed", "pending")
 SYSTEM_EVENT_PREFIXES = ("message.", "segment.", "tag.", "consent.", "contact.", "task.", "journey.")
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-EVENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,199}$")
+#: event names as trackers send them: Segment's spec names have spaces ("Order Completed");
+#: any printable text up to 200 characters, no control characters, no surrounding blanks. In
+#: the text syntax a name that is not an identifier is written ``event("Order Completed")``.
+EVENT_RE = re.compile(r"^(?=\S)[^\x00-\x1f\x7f]{1,200}(?<=\S)$")
 KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,99}$")
 DURATION_RE = re.compile(r"^([0-9]{1,6})([smhdw])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
