@@ -26,7 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.rules import Rule, RuleDeps, dependencies, deps_from_events, evaluate, parse_contact_rule
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-from tidings.store import schema
+from tidings.services.changes import change_event
+from tidings.store import ingest_sql, schema
 from tidings.store.queue import enqueue_contacts
 from tidings.store.rule_indexes import existing_rule_indexes
 from tidings.store.rules_sql import compile_rule, tune_connection
@@ -105,12 +106,12 @@ def _record_events(
     ``enqueue=False``: the caller is the worker processing these very contacts (it re-checks
     their unprocessed events when it drops their queue rows, ``store.enrollments.finish_contacts``).
     """
-    e = schema.events
     for i in range(0, len(changes), CHUNK):
         part = changes[i : i + CHUNK]
-        conn.execute(sa.insert(e), [_event_row(cid, what, key, now) for cid, what, key in part])
+        rows = [change_event(cid, f"segment.{what}", {"segment": key}, now, "segments") for cid, what, key in part]
+        ingest_sql.insert_events(conn, rows, known_new=True)  # the bulk path (a segment of 10^5 people)
         if enqueue:
-            enqueue_contacts(conn, [cid for cid, _, _ in part], now)
+            ingest_sql.enqueue(conn, [cid for cid, _, _ in part], now)
 
 
 def _write_changes(
