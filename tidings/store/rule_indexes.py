@@ -21,14 +21,19 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from tidings.domain.rules.ast import All, Attr, Compare, EventAgg, Not, Rule
-from tidings.store.rules_sql import EVENT_INDEX_PREFIX, _Compiler, _indexable_props, _inlinable, event_index_name
+from tidings.store.rules_sql import (
+    EVENT_INDEX_PREFIX,
+    event_index_name,
+    indexable_event_props,
+    inlinable_path,
+    json_index_expression,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +67,7 @@ def attribute_indexes(rule: Rule, dialect_name: str) -> list[sa.Index]:
             if (
                 isinstance(r, Compare)
                 and isinstance(r.target, Attr)
-                and _inlinable(r.target.path)
+                and inlinable_path(r.target.path)
                 and (r.op in _EQ_OPS or (not pg and r.op in _RANGE_OPS))
             ):
                 out.append((r.target.path, r.op))
@@ -88,10 +93,9 @@ def attribute_indexes(rule: Rule, dialect_name: str) -> list[sa.Index]:
     covered = {g[0] for g in groups}
     keys = list(dict.fromkeys([*groups, *((p,) for p in singles if p not in covered)]))
     table = sa.Table("contacts", sa.MetaData(), sa.Column("attributes", JSONB if pg else sa.Text))
-    comp = _Compiler(dialect_name, datetime(2000, 1, 1))
     out = []
     for paths in keys:
-        exprs = [comp.json_parts(table.c.attributes, p)[2 if pg else 1] for p in paths]
+        exprs = [json_index_expression(table.c.attributes, p, dialect_name) for p in paths]
         label = "__".join(".".join(p) for p in paths)
         digest = hashlib.sha256(f"{dialect_name}:{label}".encode()).hexdigest()[:10]
         name = f"{ATTRIBUTE_INDEX_PREFIX}{'_'.join('_'.join(p) for p in paths)[:30]}_{digest}"
@@ -116,13 +120,12 @@ def event_property_indexes(rule: Rule, dialect_name: str) -> list[sa.Index]:
         sa.Column("contact_id", sa.BigInteger),
         sa.Column("value", sa.Float),
     )
-    comp = _Compiler(dialect_name, datetime(2000, 1, 1))
     out: dict[str, sa.Index] = {}
     for ev in _event_aggs(rule):
         name = event_index_name(ev, dialect_name)
         if name is None or name in out:
             continue
-        exprs = [comp.json_parts(table.c.properties, (p,))[2 if pg else 1] for p in _indexable_props(ev)]
+        exprs = [json_index_expression(table.c.properties, (p,), dialect_name) for p in indexable_event_props(ev)]
         where = table.c.name == sa.literal_column(f"'{ev.event}'", sa.String)  # literal-safe (checked)
         kw: dict[str, Any] = {"postgresql_where": where} if pg else {"sqlite_where": where}
         out[name] = sa.Index(name, *exprs, table.c.occurred_at, table.c.contact_id, table.c.value, **kw)

@@ -132,7 +132,7 @@ def event_index_name(ev: EventAgg, dialect_name: str) -> str | None:
     (``store.rule_indexes.event_property_indexes`` builds it). Deterministic, so segments that
     filter the same way share one index.
     """
-    props = _indexable_props(ev)
+    props = indexable_event_props(ev)
     if not props or ev.event is None or not _EVENT_NAME_LITERAL.fullmatch(ev.event):
         return None
     label = f"v1:{dialect_name}:{ev.event}:{'/'.join(props)}"  # v1: bump when the expressions change
@@ -141,9 +141,15 @@ def event_index_name(ev: EventAgg, dialect_name: str) -> str | None:
     return f"{EVENT_INDEX_PREFIX}{slug}_{digest}"
 
 
-def _indexable_props(ev: EventAgg) -> list[str]:
+def indexable_event_props(ev: EventAgg) -> list[str]:
+    """The properties of ``ev``'s filters an event-property index can serve (equality with a
+    string or a number, literal-safe names), sorted."""
     return sorted(
-        {k for k, v in ev.where if _inlinable((k,)) and isinstance(v, str | int | float) and not isinstance(v, bool)}
+        {
+            k
+            for k, v in ev.where
+            if inlinable_path((k,)) and isinstance(v, str | int | float) and not isinstance(v, bool)
+        }
     )
 
 
@@ -356,11 +362,11 @@ class _Compiler:
     def json_parts(self, doc: ColumnElement[Any], path: tuple[str, ...]) -> tuple[Any, Any, Any]:
         """(typeof, scalar value as text/number, the JSON value) of ``doc`` at ``path``."""
         if self.pg:
-            keys = [_path_literal(x) for x in path] if _inlinable(path) else list(path)
+            keys = [_path_literal(x) for x in path] if inlinable_path(path) else list(path)
             j = sa.func.jsonb_extract_path(doc, *keys)
             return sa.func.jsonb_typeof(j), sa.func.jsonb_extract_path_text(doc, *keys), j
         p: Any = "$." + ".".join(f'"{x}"' for x in path)
-        if _inlinable(path):  # inlined, so that an expression index on the same text matches
+        if inlinable_path(path):  # inlined, so that an expression index on the same text matches
             p = _path_literal(p)
         return sa.func.json_type(doc, p), sa.func.json_extract(doc, p), p
 
@@ -623,8 +629,16 @@ class _Compiler:
 _PY_OPS = {"eq": operator.eq, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 
 
-def _inlinable(path: tuple[str, ...]) -> bool:
+def inlinable_path(path: tuple[str, ...]) -> bool:
+    """Whether a JSON path may be written into SQL text (every part matches the NAME pattern)."""
     return all(NAME_RE.match(x) for x in path)
+
+
+def json_index_expression(doc: ColumnElement[Any], path: tuple[str, ...], dialect_name: str) -> Any:
+    """The expression ``compile_rule`` compares for ``doc`` at ``path`` (an inlinable path): what an
+    expression index must be built on for the planner to use it."""
+    comp = _Compiler(dialect_name, datetime(2000, 1, 1))
+    return comp.json_parts(doc, path)[2 if comp.pg else 1]
 
 
 def _path_literal(text: str) -> Any:
