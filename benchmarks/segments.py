@@ -52,8 +52,7 @@ from tidings.domain.rules import parse_rule  # noqa: E402
 from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
-from tidings.store.rule_indexes import ensure_rule_indexes, existing_rule_indexes, rule_indexes  # noqa: E402
-from tidings.store.rules_sql import compile_rule, tune_connection  # noqa: E402
+from tidings.store.rule_indexes import ensure_rule_indexes, rule_indexes, rule_query  # noqa: E402
 from tidings.store.types import UTCDateTime  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -371,14 +370,11 @@ def time_rules(
     out: dict[str, float] = {}
     fetch: dict[str, float] = {}
     counts: dict[str, int] = {}
-    with eng.connect() as conn:
-        present = existing_rule_indexes(conn)
     for key, text in RULES.items():
-        q = compile_rule(parse_rule(text), eng.dialect.name, NOW, indexes=present)
-        cq = sa.select(sa.func.count()).select_from(q.subquery())
         times, ftimes = [], []
         with eng.connect() as conn:
-            tune_connection(conn, q)
+            q = rule_query(conn, parse_rule(text), NOW)  # as a segment refresh runs it
+            cq = sa.select(sa.func.count()).select_from(q.subquery())
             for i in range(runs + 1):
                 t0 = time.perf_counter()
                 n = conn.execute(cq).scalar_one()

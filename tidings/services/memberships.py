@@ -28,9 +28,7 @@ from tidings.domain.rules import Rule, RuleDeps, dependencies, deps_from_events,
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.services.changes import change_event
 from tidings.store import ingest_sql, schema
-from tidings.store.queue import enqueue_contacts
-from tidings.store.rule_indexes import existing_rule_indexes
-from tidings.store.rules_sql import compile_rule, tune_connection
+from tidings.store.rule_indexes import rule_query
 from tidings.store.snapshots import load_snapshot
 
 #: how often rules that slide with time are re-evaluated by the scheduled refresher.
@@ -88,14 +86,7 @@ def _insert_open(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[tuple[
 
 def _event_row(contact_id: int, what: str, key: str, now: datetime) -> dict[str, Any]:
     """The ``segment.entered`` / ``segment.exited`` event row of one membership change."""
-    return {
-        "contact_id": contact_id,
-        "name": f"segment.{what}",
-        "properties": {"segment": key},
-        "occurred_at": now,
-        "received_at": now,
-        "source": "segments",
-    }
+    return change_event(contact_id, f"segment.{what}", {"segment": key}, now, "segments")
 
 
 def _record_events(
@@ -108,7 +99,7 @@ def _record_events(
     """
     for i in range(0, len(changes), CHUNK):
         part = changes[i : i + CHUNK]
-        rows = [change_event(cid, f"segment.{what}", {"segment": key}, now, "segments") for cid, what, key in part]
+        rows = [_event_row(cid, what, key, now) for cid, what, key in part]
         ingest_sql.insert_events(conn, rows, known_new=True)  # the bulk path (a segment of 10^5 people)
         if enqueue:
             ingest_sql.enqueue(conn, [cid for cid, _, _ in part], now)
@@ -149,8 +140,7 @@ def refresh_segment(
         if row is None:
             return 0, 0
         seg = _saved([row])[0]
-        query = compile_rule(seg.rule, conn.dialect.name, now, indexes=existing_rule_indexes(conn))
-        tune_connection(conn, query)
+        query = rule_query(conn, seg.rule, now)
         target = set(conn.execute(query).scalars())
         current = set(
             conn.execute(
@@ -312,7 +302,7 @@ def _write_many_changes(
     rows = [_event_row(cid, what, key, now) for cid, what, key in done]
     ids = conn.execute(sa.insert(e).returning(e.c.id, sort_by_parameter_order=True), rows).scalars().all()
     if enqueue:
-        enqueue_contacts(conn, [cid for cid, _, _ in done], now)
+        ingest_sql.enqueue(conn, [cid for cid, _, _ in done], now)
     return [
         (cid, EventRecord(f"segment.{what}", now, {"segment": key}, None, int(i)))
         for (cid, what, key), i in zip(done, ids, strict=True)

@@ -22,8 +22,7 @@ from tidings.services.memberships import (
     refresh_segment,
 )
 from tidings.store import schema
-from tidings.store.rule_indexes import drop_unused_rule_indexes, ensure_rule_indexes, existing_rule_indexes
-from tidings.store.rules_sql import compile_rule, tune_connection
+from tidings.store.rule_indexes import drop_unused_rule_indexes, ensure_rule_indexes, rule_query
 
 log = logging.getLogger(__name__)
 
@@ -298,9 +297,7 @@ def preview(engine: sa.Engine, rule_source: Any, now: datetime, *, sample: int =
     """Count and a sample of who a rule matches now, with warnings; nothing is saved."""
     with engine.connect() as conn:
         rule = check_rule(conn, rule_source)
-        query = compile_rule(rule, conn.dialect.name, now, indexes=existing_rule_indexes(conn))
-        tune_connection(conn, query)
-        q = query.subquery()
+        q = rule_query(conn, rule, now).subquery()
         count = conn.execute(sa.select(sa.func.count()).select_from(q)).scalar_one()
         c = schema.contacts
         ids = sa.select(q.c.contact_id).order_by(q.c.contact_id).limit(sample).subquery()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,10 +30,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from tidings.domain.rules.ast import All, Attr, Compare, EventAgg, Not, Rule
 from tidings.store.rules_sql import (
     EVENT_INDEX_PREFIX,
+    compile_rule,
     event_index_name,
     indexable_event_props,
     inlinable_path,
     json_index_expression,
+    tune_connection,
 )
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 _EQ_OPS = ("eq", "in")
 _RANGE_OPS = ("gt", "gte", "lt", "lte", "between")
 ATTRIBUTE_INDEX_PREFIX = "ix_contacts_attr_"
+#: every index this module creates, and may drop, is named with one of these
+RULE_INDEX_PREFIXES = (ATTRIBUTE_INDEX_PREFIX, EVENT_INDEX_PREFIX)
 
 
 def attribute_indexes(rule: Rule, dialect_name: str) -> list[sa.Index]:
@@ -187,18 +192,27 @@ def ensure_rule_indexes(engine: sa.Engine, rule: Rule) -> list[str]:
 
 def existing_rule_indexes(conn: sa.Connection) -> frozenset[str]:
     """Names of the optional rule indexes present (and, on PostgreSQL, valid) in the database."""
+    patterns = {f"p{i}": prefix.replace("_", "\\_") + "%" for i, prefix in enumerate(RULE_INDEX_PREFIXES)}
     if conn.dialect.name == "postgresql":
         q = sa.text(
             "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
             " WHERE i.indisvalid AND pg_table_is_visible(c.oid)"
-            " AND (c.relname LIKE 'ix\\_contacts\\_attr\\_%' OR c.relname LIKE 'ix\\_events\\_prop\\_%')"
+            " AND (c.relname LIKE :p0 ESCAPE '\\' OR c.relname LIKE :p1 ESCAPE '\\')"
         )
     else:
         q = sa.text(
             "SELECT name FROM sqlite_master WHERE type = 'index'"
-            " AND (name LIKE 'ix\\_contacts\\_attr\\_%' ESCAPE '\\' OR name LIKE 'ix\\_events\\_prop\\_%' ESCAPE '\\')"
+            " AND (name LIKE :p0 ESCAPE '\\' OR name LIKE :p1 ESCAPE '\\')"
         )
-    return frozenset(str(n) for n in conn.execute(q).scalars())
+    return frozenset(str(n) for n in conn.execute(q, patterns).scalars())
+
+
+def rule_query(conn: sa.Connection, rule: Rule, now: datetime) -> sa.Select[Any]:
+    """``compile_rule`` with the rule indexes that exist, its planner settings applied to the
+    connection's transaction (``tune_connection``): how a whole-segment query is run."""
+    query = compile_rule(rule, conn.dialect.name, now, indexes=existing_rule_indexes(conn))
+    tune_connection(conn, query)
+    return query
 
 
 def drop_unused_rule_indexes(engine: sa.Engine, rules: Iterable[Rule]) -> list[str]:
@@ -213,7 +227,7 @@ def drop_unused_rule_indexes(engine: sa.Engine, rules: Iterable[Rule]) -> list[s
         if pg:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         for name in sorted(present - wanted):
-            if not name.startswith((ATTRIBUTE_INDEX_PREFIX, EVENT_INDEX_PREFIX)):  # never anything else
+            if not name.startswith(RULE_INDEX_PREFIXES):  # never anything else
                 continue
             conn.exec_driver_sql(f'DROP INDEX {"CONCURRENTLY " if pg else ""}IF EXISTS "{name}"')
             dropped.append(name)

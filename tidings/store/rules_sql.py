@@ -111,9 +111,7 @@ def compile_rule(rule: Rule, dialect_name: str, now: datetime, *, indexes: Colle
         raise ValueError(f"unsupported dialect {dialect_name!r}")
     c = schema.contacts
     comp = _Compiler(dialect_name, now, frozenset(indexes))
-    if not comp.pg and (
-        (isinstance(rule, AnyOf) and len(rule.items) >= 2) or (isinstance(rule, All) and len(rule.items) >= 2)
-    ):
+    if not comp.pg and isinstance(rule, All | AnyOf) and len(rule.items) >= 2:
         ids = comp.id_set(rule)
         if ids is not None:  # a compound: distinct ids
             return ids
