@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from tidings.application.ingest.batch import Batch, Live
 from tidings.domain.journeys.machine import Run, advance
 from tidings.domain.journeys.model import EventStimulus, JourneyDoc, SentRecord, Signal, Stimulus
 from tidings.domain.journeys.timing import iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-from tidings.services.batch import Batch, Live
 from tidings.store import enrollments as est
 from tidings.store import schema
 
 if TYPE_CHECKING:
-    from tidings.services.engine import JourneyEngine
+    from tidings.application.journeys.engine import JourneyEngine
 
 #: timer kind of the stimuli held for one enrolment of a paused journey (payload ``held``: list)
 HELD_KIND = "held"

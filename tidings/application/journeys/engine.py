@@ -25,6 +25,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.ingest.batch import Batch, Live
+from tidings.application.journeys import datetriggers, paused
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
@@ -42,8 +44,6 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.triggers import date_trigger_entry, manual_entry, match_triggers, may_enter
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-from tidings.services import datetriggers, paused
-from tidings.services.batch import Batch, Live
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
 from tidings.store import schema
@@ -79,7 +79,7 @@ def _refresh_segments_many(
     pending: Mapping[int, Sequence[EventRecord]],
     now: datetime,
 ) -> tuple[dict[int, ContactSnapshot], dict[int, list[EventRecord]]]:
-    from tidings.services.memberships import refresh_contacts
+    from tidings.application.segments.memberships import refresh_contacts
 
     # the worker processes these contacts now: their segment.* events need no queue row of their own
     return refresh_contacts(conn, snapshots, pending, now, enqueue=False)
