@@ -46,7 +46,7 @@ from tidings.domain.journeys.model import JourneyDoc
 from tidings.domain.journeys.simulate import SimulationResult, load_scenarios, simulate
 from tidings.domain.journeys.yamlines import line_of, load
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # tidings/recipes
 FORMATS = {".html": "html", ".mjml": "mjml", ".txt": "text"}
 
 
