@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from tidings.application.ingest.batch import Batch, Live
-from tidings.domain.journeys.machine import Run, advance
+from tidings.domain.journeys.machine import advance, start_run
 from tidings.domain.journeys.model import EventStimulus, JourneyDoc, SentRecord, Signal, Stimulus
 from tidings.domain.journeys.timing import iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
@@ -116,7 +116,7 @@ def _hold(
     ctx = engine._context(batch, live, recent)  # noqa: SLF001 - same runtime, one context recipe
     try:
         if isinstance(stimulus, EventStimulus):
-            run = Run(doc, live.state.copy(), contact, batch.now, ctx, stimulus.name)
+            run = start_run(doc, live.state.copy(), contact, batch.now, ctx, stimulus.name)
             if run.check_criteria(event=stimulus.event):
                 return False  # exits and goals still end enrolments during a pause
         row = _held_row(batch.conn, live.id)
