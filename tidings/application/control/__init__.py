@@ -1,0 +1,1 @@
+"""Control and safety use cases: the automation audit, name checks, the blast-radius preview."""
