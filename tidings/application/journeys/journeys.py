@@ -67,6 +67,8 @@ class Published:
     checksum: str
     created: bool
     doc: JourneyDoc
+    #: name-check warnings (names nothing produces or defines), see ``application/control/audit_names``
+    warnings: tuple[Any, ...] = ()
 
 
 def publish(
@@ -76,11 +78,13 @@ def publish(
     text: str | None = None,
     key: str | None = None,
     by: str | None = None,
+    strict: bool = False,
 ) -> Published:
     """Publish ``text`` (or the saved draft of ``key``) as a new immutable version.
 
     A journey becomes active on its first publication; a paused one stays paused. Date
-    triggers are (re)scheduled for every contact.
+    triggers are (re)scheduled for every contact. Unknown names are warnings on the result,
+    or refuse the document with ``strict``.
     """
     if text is None:
         if key is None:
@@ -94,6 +98,9 @@ def publish(
     doc = validate(conn, text)
     if key is not None and doc.key != key:
         raise Conflict(f"the document's key is {doc.key!r}, not {key!r}")
+    from tidings.application.control import audit_names
+
+    warnings = tuple(audit_names.check(conn, doc, strict=strict))
     digest = checksum(doc)
     row = jst.get_journey(conn, doc.key, for_update=True)
     if row is None:
@@ -105,7 +112,7 @@ def publish(
     if current is not None:
         latest = jst.get_version(conn, jid, int(current))
         if latest is not None and latest["checksum"] == digest:
-            return Published(doc.key, jid, int(current), digest, False, doc)
+            return Published(doc.key, jid, int(current), digest, False, doc, warnings)
     last = max((int(v["version"]) for v in jst.versions(conn, jid)), default=0)
     version = last + 1
     jst.insert_version(conn, jid, version, doc.raw, text, digest, now, by)
@@ -116,7 +123,7 @@ def publish(
     from tidings.application.journeys.datetriggers import schedule_for_journey
 
     schedule_for_journey(conn, jid, doc, now, paused=status == "paused")
-    return Published(doc.key, jid, version, digest, True, doc)
+    return Published(doc.key, jid, version, digest, True, doc, warnings)
 
 
 def _require(conn: sa.Connection, key: str, *, for_update: bool = False) -> Mapping[str, Any]:

@@ -50,7 +50,7 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.kind, f.subjects, f.message))
 
 
-def did_you_mean(name: str, known: Iterable[str], *, n: int = 3, cutoff: float = 0.6) -> list[str]:
+def did_you_mean(name: str, known: Iterable[str], *, n: int = 3, cutoff: float = 0.75) -> list[str]:
     """Close known names (difflib), compared on a normalised spelling so that
     ``webinar-registerd`` finds ``webinar.registered``."""
     by_norm: dict[str, list[str]] = {}

@@ -85,6 +85,7 @@ class NameWarning:
     step: str | None
     message: str
     suggestions: tuple[str, ...] = field(default_factory=tuple)
+    line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,15 +93,21 @@ class NameWarning:
             "name": self.name,
             "where": self.where,
             "step": self.step,
+            "line": self.line,
             "message": self.message,
             "did_you_mean": list(self.suggestions),
         }
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        at = f"line {self.line}, " if self.line is not None else ""
+        return f"{at}{self.where}: {self.message}"
 
 
-def unknown_uses(uses: Iterable[Use], known: KnownNames) -> list[NameWarning]:
+def unknown_uses(
+    uses: Iterable[Use], known: KnownNames, hints: Mapping[str, Iterable[str]] | None = None
+) -> list[NameWarning]:
+    """Uses of names that are not known. ``hints`` (names other journeys read) widen the pool
+    "did you mean" draws from without making those names known."""
     out: list[NameWarning] = []
     seen: set[tuple[str, str, str]] = set()
     for u in uses:
@@ -108,16 +115,27 @@ def unknown_uses(uses: Iterable[Use], known: KnownNames) -> list[NameWarning]:
         if u.name in pool or (u.kind, u.name, u.where) in seen:
             continue
         seen.add((u.kind, u.name, u.where))
-        close = did_you_mean(u.name, pool)
+        close = did_you_mean(u.name, set(pool) | set((hints or {}).get(u.kind, ())))
         hint = suggestion_text(close)
         msg = f"{u.kind} {u.name!r}: " + _WHAT[u.kind].format(u.name) + (f"; {hint}" if hint else "")
-        out.append(NameWarning(u.kind, u.name, u.where, u.step, msg, tuple(close)))
+        out.append(NameWarning(u.kind, u.name, u.where, u.step, msg, tuple(close), u.line))
     return out
 
 
-def check_names(doc: JourneyDoc, known: KnownNames) -> list[NameWarning]:
+def check_names(
+    doc: JourneyDoc, known: KnownNames, hints: Mapping[str, Iterable[str]] | None = None
+) -> list[NameWarning]:
     """Warnings for the names ``doc`` reads that nothing produces or defines (its own outputs count)."""
-    return unknown_uses(reads(doc), known.with_produced(produces(doc)))
+    return unknown_uses(reads(doc), known.with_produced(produces(doc)), hints)
 
 
-__all__ = ["KINDS", "SYSTEM_EVENTS", "KnownNames", "NameWarning", "check_names", "unknown_uses"]
+def read_names(docs: Iterable[JourneyDoc]) -> dict[str, set[str]]:
+    """kind -> names these journeys read (the "did you mean" pool)."""
+    out: dict[str, set[str]] = {k: set() for k in KINDS}
+    for d in docs:
+        for u in reads(d):
+            out[u.kind].add(u.name)
+    return out
+
+
+__all__ = ["KINDS", "SYSTEM_EVENTS", "KnownNames", "NameWarning", "check_names", "read_names", "unknown_uses"]

@@ -33,6 +33,8 @@ class Candidate:
     prior: tuple[PriorEnrollment, ...] = ()
     #: what makes this contact a candidate ("segment vip", "event signed_up in the last 24 h")
     basis: str = ""
+    #: set when the contact is in the population but its trigger does not fire now (why)
+    not_entering: str | None = None
 
 
 @dataclass
@@ -98,7 +100,9 @@ def blast_radius(
     rows: list[dict[tuple[str, str], int]] = []
     for c in candidates:
         basis[c.basis] = basis.get(c.basis, 0) + 1
-        if owned_blocked(doc, c.contact):
+        if c.not_entering:
+            ok, why = False, c.not_entering
+        elif owned_blocked(doc, c.contact):
             ok, why = False, "owned by a salesperson"
         else:
             ok, why = may_enter(doc, c.prior, c.entry.key, c.at)

@@ -24,7 +24,7 @@ from tidings.domain.audit.findings import (
     step,
     suggestion_text,
 )
-from tidings.domain.audit.names import KnownNames, unknown_uses
+from tidings.domain.audit.names import KnownNames, read_names, unknown_uses
 from tidings.domain.audit.satisfiable import contradiction
 from tidings.domain.audit.usage import produced_by, reads, rule_uses
 from tidings.domain.audit.value import JourneyValue, rank
@@ -450,7 +450,8 @@ def idle_findings(inputs: AuditInputs) -> list[Finding]:
     known = inputs.known.with_produced(made)
     for j in inputs.journeys:
         uses = [u for u in reads(j.doc) if u.where.startswith("triggers.") and _evidence(inputs.known, u.kind)]
-        for w in unknown_uses(uses, known):
+        hints = read_names(o.doc for o in inputs.journeys if o.key != j.key)
+        for w in unknown_uses(uses, known, hints):
             out.append(
                 Finding(
                     "trigger_unknown_name",

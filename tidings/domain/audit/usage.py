@@ -25,18 +25,16 @@ class Use:
     name: str
     where: str  # "triggers.0", "step tips", "settings.exit.1"
     step: str | None = None
+    line: int | None = None
 
 
-def rule_uses(rule: Any, where: str, step: str | None = None) -> list[Use]:
+def rule_uses(rule: Any, where: str, step: str | None = None, line: int | None = None) -> list[Use]:
     """Names a parsed contact rule reads (events, attributes, tags, segments)."""
     if not isinstance(rule, Rule):
         return []
     d = dependencies(rule)
-    out = [Use("event", e, where, step) for e in sorted(d.events) if e != ANY]
-    out += [Use("attribute", a, where, step) for a in sorted(d.attributes) if a != ANY]
-    out += [Use("tag", t, where, step) for t in sorted(d.tags) if t != ANY]
-    out += [Use("segment", s, where, step) for s in sorted(d.segments) if s != ANY]
-    return out
+    named = (("event", d.events), ("attribute", d.attributes), ("tag", d.tags), ("segment", d.segments))
+    return [Use(kind, n, where, step, line) for kind, names in named for n in sorted(names) if n != ANY]
 
 
 def reads(doc: JourneyDoc) -> list[Use]:
@@ -55,34 +53,34 @@ def reads(doc: JourneyDoc) -> list[Use]:
             }.get(t.type)
             if kind:
                 name = t.target.removeprefix("attributes.") if kind == "attribute" else t.target
-                out.append(Use(kind, name, where))
+                out.append(Use(kind, name, where, None, t.line))
         if t.date is not None:
             if t.date.attribute:
-                out.append(Use("attribute", t.date.attribute.removeprefix("attributes."), where))
+                out.append(Use("attribute", t.date.attribute.removeprefix("attributes."), where, None, t.line))
             if t.date.event:
-                out.append(Use("event", t.date.event, where))
+                out.append(Use("event", t.date.event, where, None, t.line))
     s = doc.settings
     for group, criteria in (("exit", s.exit), ("suppress", s.suppress), ("goal", s.goal)):
         for i, c in enumerate(criteria):
             where = f"settings.{group}.{i}"
             if c.event:
-                out.append(Use("event", c.event, where))
-            out += rule_uses(c.rule, where)
+                out.append(Use("event", c.event, where, None, c.line))
+            out += rule_uses(c.rule, where, None, c.line)
     for sid, st in doc.steps.items():
         where = f"step {sid}"
         for rule in st.rules.values():
-            out += rule_uses(rule, where, sid)
+            out += rule_uses(rule, where, sid, st.line)
         cfg = st.config
         if st.type == "wait_event" and isinstance(cfg.get("event"), str):
-            out.append(Use("event", cfg["event"], where, sid))
+            out.append(Use("event", cfg["event"], where, sid, st.line))
         if st.type == "send" and isinstance(cfg.get("template"), str):
-            out.append(Use("template", cfg["template"], where, sid))
+            out.append(Use("template", cfg["template"], where, sid, st.line))
         date = cfg.get("date")
         if isinstance(date, Mapping):
             if isinstance(date.get("attribute"), str):
-                out.append(Use("attribute", date["attribute"].removeprefix("attributes."), where, sid))
+                out.append(Use("attribute", date["attribute"].removeprefix("attributes."), where, sid, st.line))
             if isinstance(date.get("event"), str):
-                out.append(Use("event", date["event"], where, sid))
+                out.append(Use("event", date["event"], where, sid, st.line))
     return out
 
 
