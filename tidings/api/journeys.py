@@ -80,7 +80,11 @@ async def _document_text(request: Request) -> str:
 
 
 def _published(p: js.Published) -> dict[str, Any]:
-    return {"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created}
+    return {"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created,
+            "warnings": [w.to_dict() for w in p.warnings]}  # fmt: skip
+
+
+StrictQuery = Query(False, description="names nothing produces or defines are errors (422), not warnings")
 
 
 @router.get("/api/journeys", dependencies=[RequireRead])
@@ -90,21 +94,25 @@ def list_journeys(request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/journeys/validate", dependencies=[RequireRead])
-async def validate_journey(request: Request) -> dict[str, Any]:
+async def validate_journey(request: Request, strict: bool = StrictQuery) -> dict[str, Any]:
     text = await _document_text(request)
     c = container(request)
 
     def work() -> dict[str, Any]:
+        from tidings.application.control import audit_names
+
         with c.engine.connect() as conn:
             doc = js.validate(conn, text)
-        return {"valid": True, "key": doc.key, "steps": list(doc.steps), "triggers": len(doc.triggers)}
+            warnings = audit_names.check(conn, doc, strict=strict)
+        return {"valid": True, "key": doc.key, "steps": list(doc.steps), "triggers": len(doc.triggers),
+                "warnings": [w.to_dict() for w in warnings]}  # fmt: skip
 
     return await run_in_threadpool(_run, work)
 
 
 @router.post("/api/journeys", status_code=201, dependencies=[RequireWrite])
 async def save_journey(
-    request: Request, publish: bool = Query(False, description="publish it as well")
+    request: Request, publish: bool = Query(False, description="publish it as well"), strict: bool = StrictQuery
 ) -> dict[str, Any]:
     """Validate and save a draft (and publish it when ``?publish=true``)."""
     text = await _document_text(request)
@@ -114,7 +122,7 @@ async def save_journey(
         with c.engine.begin() as conn:
             now = c.clock.now()
             if publish:
-                return {**_published(js.publish(conn, now, text=text)), "draft": False}
+                return {**_published(js.publish(conn, now, text=text, strict=strict)), "draft": False}
             return js.save_draft(conn, text, now)
 
     return await run_in_threadpool(_run, work)
@@ -127,7 +135,7 @@ def get_journey(key: str, request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/journeys/{key}/publish", dependencies=[RequireWrite])
-async def publish_journey(key: str, request: Request) -> dict[str, Any]:
+async def publish_journey(key: str, request: Request, strict: bool = StrictQuery) -> dict[str, Any]:
     """Publish the body's document, or the saved draft when the body is empty."""
     raw = await request.body()
     text = await _document_text(request) if raw.strip() else None
@@ -135,7 +143,7 @@ async def publish_journey(key: str, request: Request) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         with c.engine.begin() as conn:
-            return _published(js.publish(conn, c.clock.now(), text=text, key=key))
+            return _published(js.publish(conn, c.clock.now(), text=text, key=key, strict=strict))
 
     return await run_in_threadpool(_run, work)
 

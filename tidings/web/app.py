@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tidings.web import (
+    audit,
     auth,
     contacts,
     dashboard,
@@ -25,7 +26,7 @@ from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
 
 #: the page modules, each with its ``router``.
-PAGES = (auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page)
+PAGES = (auth, dashboard, contacts, segments, audit, journeys, templates_page, inbox, tasks_page, dead_letters_page)
 
 
 def install(app: FastAPI) -> None:

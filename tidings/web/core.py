@@ -28,6 +28,7 @@ NAV = [
     ("segments", "/segments", "Segments"),
     ("journeys", "/journeys", "Journeys"),
     ("map", "/journeys/map", "Journey map"),
+    ("audit", "/audit", "Audit"),
     ("templates", "/templates", "Templates"),
     ("inbox", "/inbox", "Inbox"),
     ("tasks", "/tasks", "Tasks"),
