@@ -85,7 +85,9 @@ def print_preview(data: dict[str, Any]) -> None:
         def fmt(w: str, counts: dict[str, int] = counts, m: dict[str, int] = m) -> str:
             return f"{counts[w]}" + (f" ± {m[w]}" if data["sampled"] else "")
 
-        common.console.print(f"  {channel}: {fmt('24h')} in the next 24 h, {fmt('7d')} in the next 7 days",
+        held = data["without_consent"][channel]
+        note = f" (of which {held['7d']} without consent: not delivered)" if held["7d"] else ""
+        common.console.print(f"  {channel}: {fmt('24h')} in the next 24 h, {fmt('7d')} in the next 7 days{note}",
                              highlight=False)  # fmt: skip
     common.console.print(f"  ({data['error']})", highlight=False)
 

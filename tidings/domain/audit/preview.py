@@ -3,7 +3,9 @@ would enter now and how many messages per channel it would send in the next 24 h
 
 Each candidate (a stored contact with the entry it would make, and its earlier enrolments in
 this journey) goes through the re-entry policy and then the real state machine on a virtual
-clock (:func:`tidings.domain.journeys.simulate.run_contact`), nobody engaging. When only a
+clock (:func:`tidings.domain.journeys.simulate.run_contact`), nobody engaging. Marketing
+messages to contacts without consent for the channel are counted apart (delivery refuses
+them). When only a
 sample of the population was simulated, totals are scaled up and each figure carries a 95 %
 margin of error (normal approximation with finite-population correction). Pure.
 """
@@ -22,6 +24,9 @@ from tidings.domain.journeys.triggers import may_enter, owned_blocked
 from tidings.domain.snapshot import ContactSnapshot
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
+#: the consent a channel's marketing messages need, where it is not the channel's own name
+CONSENT_OF = {"voice": "phone"}
+_NO_CONSENT = "|no_consent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,9 @@ class Preview:
     messages: dict[str, dict[str, int]]
     #: channel -> window -> ± (95 %), 0 when everyone was simulated
     margin: dict[str, dict[str, int]]
+    #: channel -> window -> marketing messages among ``messages`` whose contact has not
+    #: granted consent for the channel: delivery will refuse them
+    without_consent: dict[str, dict[str, int]]
     enter_margin: int
     basis: dict[str, int]
     refused: dict[str, int] = field(default_factory=dict)
@@ -67,6 +75,7 @@ class Preview:
             "would_enter_margin": self.enter_margin,
             "messages": self.messages,
             "margin": self.margin,
+            "without_consent": self.without_consent,
             "basis": self.basis,
             "not_entering": self.refused,
             "error": (
@@ -114,14 +123,23 @@ def blast_radius(
             horizon = now + WINDOWS["7d"] - c.at
             for t in run_contact(doc, c.contact, c.entry, c.at, horizon):
                 channels.add(t.channel)
+                step = doc.steps.get(t.step)
+                category = str((step.config.get("category") if step else None) or doc.settings.category)
+                refused = category == "marketing" and (
+                    c.contact.consents.get(CONSENT_OF.get(t.channel, t.channel)) != "granted"
+                )
                 for name, span in WINDOWS.items():
                     if t.at < now + span:
                         counts[(t.channel, name)] = counts.get((t.channel, name), 0) + 1
+                        if refused:
+                            key = (t.channel + _NO_CONSENT, name)
+                            counts[key] = counts.get(key, 0) + 1
         rows.append(counts)
     for counts in rows:
         for ch in channels:
             for name in WINDOWS:
-                per_contact.setdefault((ch, name), []).append(counts.get((ch, name), 0))
+                for k in (ch, ch + _NO_CONSENT):
+                    per_contact.setdefault((k, name), []).append(counts.get((k, name), 0))
     n = len(candidates)
     scale = population / n if n else 0.0
     messages = {
@@ -129,6 +147,10 @@ def blast_radius(
     }
     margin = {
         ch: {name: _margin(per_contact[(ch, name)], population) for name in WINDOWS} for ch in sorted(channels)
+    }
+    without = {
+        ch: {name: round(sum(per_contact[(ch + _NO_CONSENT, name)]) * scale) for name in WINDOWS}
+        for ch in sorted(channels)
     }
     return Preview(
         doc.key,
@@ -138,6 +160,7 @@ def blast_radius(
         round(sum(entered) * scale),
         messages,
         margin,
+        without,
         _margin(entered, population),
         basis,
         refused,
