@@ -47,7 +47,7 @@ steps:
     template: hello
 """
 
-#: 1 email now, 1 after 2 days, 1 after 10 days (outside the week)
+#: an email now; an email and a (transactional) SMS after 2 days; an email after 10 days (outside the week)
 DRIP = """key: drip
 triggers:
   - event: signed_up
