@@ -132,6 +132,15 @@ def test_name_checks_warn_and_strict_refuses(
     # a document naming only known names (an event in the store) has no warnings, strict or not
     assert api.post("/api/journeys/validate?strict=true", content=WEBINAR, headers=headers).json()["warnings"] == []
 
+    # the web app's Publish says which names are unknown
+    with container.engine.begin() as conn:
+        js.save_draft(conn, TYPO.replace("key: typo", "key: typo-web"), container.clock.now())
+    with web_client(container, "marketer") as (client, token):
+        page = client.post("/journeys/typo-web/publish", data={"csrf_token": token}, follow_redirects=True)
+        assert "published version 1" in page.text and "name warnings" in page.text
+        assert "did you mean &#39;webinar.registered&#39;?" in page.text
+        assert 'id="name-warnings"' in client.get("/journeys/typo-web/preview").text
+
 
 def test_blast_radius_preview(
     container: Container, clock: ManualClock, api: Any, monkeypatch: pytest.MonkeyPatch

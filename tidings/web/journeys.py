@@ -274,6 +274,8 @@ def _action(request: Request, key: str, what: str) -> Response:
                 notice = (
                     f"published version {p.version}" if p.created else f"unchanged: still version {p.version}"
                 )
+                if p.warnings:
+                    notice += "; name warnings: " + "; ".join(str(w) for w in p.warnings)
             elif what == "pause":
                 svc.pause(conn, key, c.clock.now())
                 notice = "paused: no new entries, waiting timers are held"
