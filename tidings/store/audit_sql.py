@@ -78,11 +78,12 @@ def enrolment_stats(conn: sa.Connection) -> dict[int, dict[str, Any]]:
 def revenue_by_journey(conn: sa.Connection) -> dict[str, float]:
     """journey key -> revenue of its ``journey.converted`` events (the value of each)."""
     e = s.events
-    out: Counter[str] = Counter()
+    out: dict[str, float] = {}
     q = sa.select(e.c.properties, e.c.value).where(e.c.name == "journey.converted", e.c.value.is_not(None))
     for props, value in conn.execute(q):
-        out[str((props or {}).get("journey") or "")] += float(value)
-    return dict(out)
+        key = str((props or {}).get("journey") or "")
+        out[key] = out.get(key, 0.0) + float(value)
+    return out
 
 
 def sends_by_journey(conn: sa.Connection) -> dict[int, int]:

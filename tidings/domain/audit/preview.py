@@ -125,13 +125,13 @@ def blast_radius(
                 channels.add(t.channel)
                 step = doc.steps.get(t.step)
                 category = str((step.config.get("category") if step else None) or doc.settings.category)
-                refused = category == "marketing" and (
+                no_consent = category == "marketing" and (
                     c.contact.consents.get(CONSENT_OF.get(t.channel, t.channel)) != "granted"
                 )
                 for name, span in WINDOWS.items():
                     if t.at < now + span:
                         counts[(t.channel, name)] = counts.get((t.channel, name), 0) + 1
-                        if refused:
+                        if no_consent:
                             key = (t.channel + _NO_CONSENT, name)
                             counts[key] = counts.get(key, 0) + 1
         rows.append(counts)

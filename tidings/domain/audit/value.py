@@ -88,7 +88,7 @@ def rank(
     for a, b, _ in overlaps:
         partners.setdefault(a, []).append(b)
         partners.setdefault(b, []).append(a)
-    rows = []
+    rows: list[tuple[JourneyFacts, int, int, int, int, int, int, int, float | None, float, float]] = []
     for j in journeys:
         doc = j.doc
         steps = len(doc.steps)
@@ -106,8 +106,8 @@ def rank(
         )
         auth = 0.5 if authenticity is None else authenticity
         score = round(value * (0.5 + auth) / max(1, complexity) * 10, 3)
-        rows.append([j, steps, branches, waits, depth, dependencies, complexity, downstream, authenticity,
-                     round(value, 3), score])  # fmt: skip
+        rows.append((j, steps, branches, waits, depth, dependencies, complexity, downstream, authenticity,
+                     round(value, 3), score))  # fmt: skip
     median = statistics.median([r[10] for r in rows]) if rows else 0.0
     out: list[JourneyValue] = []
     horizon = now - timedelta(days=settings.idle_days)
