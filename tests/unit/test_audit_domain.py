@@ -135,3 +135,21 @@ def test_preview_margin_shrinks_to_zero_when_everyone_is_simulated() -> None:
     assert half.sampled and half.messages["email"]["7d"] == 10
     with pytest.raises(ValueError):
         blast_radius(doc, cands, population=3, now=NOW)
+
+
+def test_preview_counts_who_cannot_enter_after_who_can() -> None:
+    from tidings.domain.journeys.model import PriorEnrollment
+
+    doc = parse_journey(
+        "key: p\ntriggers: [{manual: true}]\nsettings: {reentry: never}\n"
+        "steps:\n  - {id: s, type: send, channel: email, template: t}\n"
+    )
+    before = PriorEnrollment("ended", "completed", NOW - timedelta(days=3), NOW - timedelta(days=2), "")
+    cands = [
+        Candidate(ContactSnapshot(id=1), manual_entry(doc), NOW),
+        Candidate(ContactSnapshot(id=2), manual_entry(doc), NOW, (before,)),
+        Candidate(ContactSnapshot(id=3), manual_entry(doc), NOW, (), "", "trigger does not match now"),
+    ]
+    p = blast_radius(doc, cands, population=3, now=NOW)
+    assert p.would_enter == 1 and p.messages == {"email": {"24h": 1, "7d": 1}}
+    assert p.refused == {"re-entry: never": 1, "trigger does not match now": 1}
