@@ -172,6 +172,8 @@ def test_blast_radius_preview(
         again = audit_preview.preview(conn, now, key="drip").to_dict()
     assert again["would_enter"] == 0, again
     assert again["not_entering"] == {"already enrolled for this key": 4}, again
+    # what is already in motion: 4 waiting at "nap", their first email unsent (no delivery loop here)
+    assert again["in_flight"] == {"enrolments": 4, "unsent_messages": {"email": 4}, "timers_due": {"24h": 0, "7d": 4}}
 
     # a sample of 2 of the 4: scaled figures with a stated margin
     with container.engine.connect() as conn:
@@ -207,3 +209,6 @@ def test_blast_radius_preview(
         assert 'hx-get="/journeys/drip/preview"' in page.text  # paused: the resume confirmation shows it
         frag = client.get("/journeys/drip/preview")
         assert frag.status_code == 200 and 'id="would-enter"' in frag.text and "of 4 candidate" in frag.text
+        # paused: the held timers and messages are counted at their held times
+        held = "Already in it: 4 enrolment(s); unsent messages: 4 email; timers due: 0 in 24 h, 4 in 7 days"
+        assert held in frag.text

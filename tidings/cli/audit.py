@@ -89,6 +89,13 @@ def print_preview(data: dict[str, Any]) -> None:
         note = f" (of which {held['7d']} without consent: not delivered)" if held["7d"] else ""
         common.console.print(f"  {channel}: {fmt('24h')} in the next 24 h, {fmt('7d')} in the next 7 days{note}",
                              highlight=False)  # fmt: skip
+    f = data.get("in_flight") or {}
+    if f:
+        unsent = ", ".join(f"{n} {ch}" for ch, n in sorted(f["unsent_messages"].items())) or "none"
+        common.console.print(
+            f"  already in it: {f['enrolments']} enrolment(s); unsent messages: {unsent}; timers due: "
+            f"{f['timers_due']['24h']} in 24 h, {f['timers_due']['7d']} in 7 days", highlight=False
+        )
     common.console.print(f"  ({data['error']})", highlight=False)
 
 

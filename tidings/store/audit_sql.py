@@ -198,3 +198,30 @@ def prior_enrolments(
         for cid, *rest in conn.execute(q):
             out.setdefault(int(cid), []).append(tuple(rest))  # type: ignore[arg-type]
     return out
+
+
+def in_flight(conn: sa.Connection, journey_id: int) -> tuple[dict[str, int], int, list[datetime | None]]:
+    """What the journey already has going: its unsent messages per channel, its live
+    enrolments, and the due time of each of their timers (a paused journey's parked timers
+    give their held due time; None when it is not known)."""
+    from tidings.store.enrollments import PARKED_AT, PARKED_KEY
+
+    o, e, t = s.outbox, s.enrollments, s.timers
+    queued = {
+        str(ch): int(n)
+        for ch, n in conn.execute(
+            sa.select(o.c.channel, sa.func.count())
+            .where(o.c.journey_id == journey_id, o.c.kind == "message", o.c.status == "pending")
+            .group_by(o.c.channel)
+        )
+    }
+    live = sa.select(e.c.id).where(e.c.journey_id == journey_id, e.c.status != "ended")
+    n_live = int(conn.execute(sa.select(sa.func.count()).select_from(live.subquery())).scalar_one())
+    due: list[datetime | None] = []
+    for at, payload in conn.execute(sa.select(t.c.due_at, t.c.payload).where(t.c.enrollment_id.in_(live))):
+        if at >= PARKED_AT:
+            held = (payload or {}).get(PARKED_KEY)
+            due.append(datetime.fromisoformat(held) if held else None)
+        else:
+            due.append(at)
+    return queued, n_live, due

@@ -8,12 +8,14 @@ Who would enter now, per trigger:
 - ``manual``, ``segment_exited``, ``tag_removed``: nobody can be told in advance.
 Each candidate then goes through the re-entry policy (its real earlier enrolments) and the
 real state machine for a week (``domain/audit/preview``). Above ``sample`` candidates an evenly
-spaced sample is simulated and the figures carry a 95 % margin.
+spaced sample is simulated and the figures carry a 95 % margin. Beside new entries, the
+preview counts what the journey already has in motion (:func:`in_flight`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -135,4 +137,18 @@ def preview(
             t, basis = by_contact[cid][0]
             why = "date not due this week" if t.type == "date" else "trigger does not match now"
             candidates.append(Candidate(contact, Entry(t.index, None, ""), now, prior, basis, why))
-    return blast_radius(doc, candidates, population=max(len(ids), len(candidates)), now=now)
+    result = blast_radius(doc, candidates, population=max(len(ids), len(candidates)), now=now)
+    if jid is not None:
+        result.in_flight = in_flight(conn, jid, now)
+    return result
+
+
+def in_flight(conn: sa.Connection, journey_id: int, now: datetime) -> dict[str, Any]:
+    """Already in motion, beside new entries: live enrolments, their unsent messages (a paused
+    journey's held ones go out on resume), and their timers due in each window (held timers
+    that fell due during a pause fire at once on resume)."""
+    queued, live, due = q.in_flight(conn, journey_id)
+    timers = {
+        name: sum(1 for d in due if d is not None and d < now + span) for name, span in WINDOWS.items()
+    }
+    return {"enrolments": live, "unsent_messages": queued, "timers_due": timers}

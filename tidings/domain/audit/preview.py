@@ -59,6 +59,8 @@ class Preview:
     enter_margin: int
     basis: dict[str, int]
     refused: dict[str, int] = field(default_factory=dict)
+    #: what the journey already has going (enrolments, unsent messages, timers), set by the caller
+    in_flight: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sampled(self) -> bool:
@@ -78,6 +80,7 @@ class Preview:
             "without_consent": self.without_consent,
             "basis": self.basis,
             "not_entering": self.refused,
+            "in_flight": self.in_flight,
             "error": (
                 f"sample of {self.simulated} of {self.population} contacts; figures are ± the margin (95 %)"
                 if self.sampled
