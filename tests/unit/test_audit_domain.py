@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tidings.domain.audit.findings import did_you_mean, near_duplicates, normalise
+from tidings.domain.audit.findings import did_you_mean, edit_distance, near_duplicates, normalise, within_one_edit
 from tidings.domain.audit.graph import chain_starts, chains, loops
 from tidings.domain.audit.names import KnownNames, check_names
 from tidings.domain.audit.preview import Candidate, blast_radius
@@ -72,6 +72,12 @@ def test_names_normalise_and_suggest() -> None:
     groups = near_duplicates(["VIP Customer", "vip-customer", "newsletter", "newsleter", "cohort-1", "cohort-2"])
     assert ["VIP Customer", "vip-customer"] in groups and ["newsleter", "newsletter"] in groups
     assert not any("cohort-1" in g for g in groups)  # numbered tags are distinct on purpose
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.text("abc", max_size=6), b=st.text("abc", max_size=6))
+def test_one_edit_check_agrees_with_levenshtein(a: str, b: str) -> None:
+    assert within_one_edit(a, b) == (edit_distance(a, b, 1) <= 1)
 
 
 def test_check_names_counts_the_documents_own_outputs() -> None:

@@ -70,7 +70,7 @@ def suggestion_text(candidates: list[str]) -> str:
 
 
 _SEP = re.compile(r"[\s._\-:/]+")
-_DIGITS = re.compile(r"\d")
+_DIGITS = re.compile(r"\d+")
 
 
 def normalise(name: str) -> str:
@@ -93,9 +93,27 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int:
     return prev[-1]
 
 
+def within_one_edit(a: str, b: str) -> bool:
+    """Levenshtein distance at most 1, in one pass."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + 1 :] == b[i + 1 :] if len(a) == len(b) else a[i:] == b[i + 1 :]
+
+
 def near_duplicates(names: Iterable[str], *, max_distance: int = 1, min_length: int = 4) -> list[list[str]]:
     """Groups of names that are probably one: same spelling up to case and separators, or
-    within ``max_distance`` edits (names of at least ``min_length`` characters)."""
+    within ``max_distance`` edits (names of at least ``min_length`` characters; names that
+    differ only in digits, like ``cohort-1`` / ``cohort-2``, are kept apart).
+
+    Candidates meet through their one-character deletions (two strings one edit apart share
+    one), so thousands of tags cost a few dictionary lookups each, not every pair."""
     items = sorted(set(names))
     parent = {n: n for n in items}
 
@@ -106,18 +124,30 @@ def near_duplicates(names: Iterable[str], *, max_distance: int = 1, min_length: 
         return x
 
     norm = {n: normalise(n) for n in items}
-    for i, a in enumerate(items):
-        for b in items[i + 1 :]:
-            na, nb = norm[a], norm[b]
-            same = na == nb
-            numbered = _DIGITS.sub("#", na) == _DIGITS.sub("#", nb)  # cohort-1 / cohort-2: distinct
-            close = (
-                min(len(na), len(nb)) >= min_length
-                and not numbered
-                and edit_distance(na, nb, max_distance) <= max_distance
-            )
-            if same or close:
-                parent[find(a)] = find(b)
+    shape = {n: _DIGITS.sub("#", norm[n]) for n in items}
+    buckets: dict[str, list[str]] = {}
+    for n in items:
+        na = norm[n]
+        keys = {na}
+        if max_distance >= 1 and len(na) >= min_length:
+            keys |= {na[:i] + na[i + 1 :] for i in range(len(na))}
+        for k in keys:
+            buckets.setdefault(k, []).append(n)
+    for group in buckets.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1 :]:
+                if find(a) == find(b):
+                    continue
+                na, nb = norm[a], norm[b]
+                if na != nb and shape[a] == shape[b]:
+                    continue  # numbered on purpose
+                if max_distance == 1:
+                    near = within_one_edit(na, nb)
+                else:
+                    near = edit_distance(na, nb, max_distance) <= max_distance
+                close = min(len(na), len(nb)) >= min_length and near
+                if na == nb or close:
+                    parent[find(a)] = find(b)
     groups: dict[str, list[str]] = {}
     for n in items:
         groups.setdefault(find(n), []).append(n)
