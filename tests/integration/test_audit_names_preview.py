@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,9 +160,12 @@ def test_blast_radius_preview(
         js.save_draft(conn, DRIP, now)
     with container.engine.connect() as conn:
         p = audit_preview.preview(conn, now, key="drip").to_dict()
-    assert p["population"] == 4 and p["would_enter"] == 4 and not p["sampled"]
-    assert p["messages"] == {"email": {"24h": 4, "7d": 8}, "sms": {"24h": 0, "7d": 4}}
-    assert p["without_consent"]["email"] == {"24h": 1, "7d": 2}  # one contact never granted email
+    # 4 signed up in the last 24 h: as many each day of the week. Per contact entering now:
+    # "hello" at once, "tips" and the SMS 2 days later, "last" after 10 days (outside the week);
+    # over 7 days, 7 daily cohorts send "hello" and the first 5 of them "tips" and the SMS.
+    assert p["population"] == 4 and p["would_enter"] == {"24h": 4, "7d": 28} and not p["sampled"]
+    assert p["messages"] == {"email": {"24h": 4, "7d": 48}, "sms": {"24h": 0, "7d": 20}}
+    assert p["without_consent"]["email"] == {"24h": 1, "7d": 12}  # one contact never granted email
     assert p["without_consent"]["sms"] == {"24h": 0, "7d": 0}  # transactional
 
     # publish, let the worker enrol them: a second preview sees they cannot enter again
@@ -170,7 +174,7 @@ def test_blast_radius_preview(
     drain(JourneyWorker(container))
     with container.engine.connect() as conn:
         again = audit_preview.preview(conn, now, key="drip").to_dict()
-    assert again["would_enter"] == 0, again
+    assert again["would_enter"] == {"24h": 0, "7d": 0}, again
     assert again["not_entering"] == {"already enrolled for this key": 4}, again
     # what is already in motion: 4 waiting at "nap", their first email unsent (no delivery loop here)
     assert again["in_flight"] == {"enrolments": 4, "unsent_messages": {"email": 4}, "timers_due": {"24h": 0, "7d": 4}}
@@ -189,13 +193,23 @@ def test_blast_radius_preview(
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["not_entering"] == {"already enrolled for this key": 4}
     res = CliRunner().invoke(app, ["journeys", "preview", "drip"])
-    assert res.exit_code == 0 and "0 of 4 candidate contact(s) would enter now" in " ".join(res.output.split())
+    out = " ".join(res.output.split())
+    assert res.exit_code == 0 and "0 contact(s) would enter in the next 24 h, 0 in 7 days (4 candidate(s))" in out
     res = CliRunner().invoke(app, ["journeys", "preview", "nope"])
     assert res.exit_code != 0 and "no journey" in res.output
 
     r = api.post("/api/journeys/preview", content=DRIP.replace("key: drip", "key: drip-2"),
                  headers={"Content-Type": "application/yaml"})  # fmt: skip
-    assert r.status_code == 200 and r.json()["would_enter"] == 4 and r.json()["messages"]["email"]["7d"] == 8
+    assert r.status_code == 200 and r.json()["would_enter"]["24h"] == 4 and r.json()["messages"]["email"]["7d"] == 48
+    # a segment trigger forecasts from who entered the segment in the last 24 h, not from members
+    with container.engine.begin() as conn:
+        add_event(conn, ids[0], "segment.entered", now, segment="vips")
+        add_event(conn, ids[1], "segment.entered", now, segment="others")
+        add_event(conn, ids[2], "segment.entered", now - timedelta(days=3), segment="vips")
+    seg = "key: vip\ntriggers: [{segment_entered: vips}]\nsteps: [{id: s, type: send, channel: email, template: hello}]"
+    r = api.post("/api/journeys/preview", content=seg, headers={"Content-Type": "application/yaml"})
+    assert r.json()["would_enter"] == {"24h": 1, "7d": 7}
+    assert r.json()["not_entering"] == {"its event does not match the trigger": 1}
     r = api.get("/api/journeys/drip/preview", params={"sample": 0})
     assert r.status_code == 422
     assert api.get("/api/journeys/nope/preview").status_code == 404
@@ -208,7 +222,7 @@ def test_blast_radius_preview(
         page = client.get("/journeys/drip")
         assert 'hx-get="/journeys/drip/preview"' in page.text  # paused: the resume confirmation shows it
         frag = client.get("/journeys/drip/preview")
-        assert frag.status_code == 200 and 'id="would-enter"' in frag.text and "of 4 candidate" in frag.text
+        assert frag.status_code == 200 and 'id="would-enter"' in frag.text and "(4 candidate(s))" in frag.text
         # paused: the held timers and messages are counted at their held times
         held = "Already in it: 4 enrolment(s); unsent messages: 4 email; timers due: 0 in 24 h, 4 in 7 days"
         assert held in frag.text

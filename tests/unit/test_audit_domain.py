@@ -136,7 +136,7 @@ def test_preview_margin_shrinks_to_zero_when_everyone_is_simulated() -> None:
     cands = [Candidate(c, manual_entry(doc), NOW) for c in people]
     full = blast_radius(doc, cands, population=10, now=NOW)
     assert full.messages == {"email": {"24h": 10, "7d": 10}} and full.margin["email"]["7d"] == 0
-    assert full.without_consent["email"]["7d"] == 5 and full.would_enter == 10
+    assert full.without_consent["email"]["7d"] == 5 and full.would_enter == {"24h": 10, "7d": 10}
     half = blast_radius(doc, cands[:5], population=10, now=NOW)
     assert half.sampled and half.messages["email"]["7d"] == 10
     with pytest.raises(ValueError):
@@ -157,5 +157,19 @@ def test_preview_counts_who_cannot_enter_after_who_can() -> None:
         Candidate(ContactSnapshot(id=3), manual_entry(doc), NOW, (), "", "trigger does not match now"),
     ]
     p = blast_radius(doc, cands, population=3, now=NOW)
-    assert p.would_enter == 1 and p.messages == {"email": {"24h": 1, "7d": 1}}
+    assert p.would_enter == {"24h": 1, "7d": 1} and p.messages == {"email": {"24h": 1, "7d": 1}}
     assert p.refused == {"re-entry: never": 1, "trigger does not match now": 1}
+
+
+def test_a_daily_inflow_repeats_each_day_of_the_week() -> None:
+    doc = parse_journey(
+        "key: p\ntriggers: [{manual: true}]\nsteps:\n"
+        "  - {id: a, type: send, channel: email, template: t}\n"
+        "  - {id: w, type: wait, duration: 3d}\n"
+        "  - {id: b, type: send, channel: email, template: t}\n"
+    )
+    c = Candidate(ContactSnapshot(id=1), manual_entry(doc), NOW, daily=True)
+    p = blast_radius(doc, [c], population=1, now=NOW)
+    # one entry a day: 7 in the week; "a" at day 0..6 -> 7 sends, "b" three days later -> days 0..3 -> 4
+    assert p.would_enter == {"24h": 1, "7d": 7}
+    assert p.messages == {"email": {"24h": 1, "7d": 11}}

@@ -66,11 +66,14 @@ def print_name_warnings(warnings: Sequence[Any]) -> None:
 
 
 def print_preview(data: dict[str, Any]) -> None:
-    margin = data["would_enter_margin"]
-    plus = f" ± {margin}" if data["sampled"] else ""
+    enter, em = data["would_enter"], data["would_enter_margin"]
+
+    def pm(value: int, margin: int) -> str:
+        return f"{value} ± {margin}" if data["sampled"] else str(value)
+
     common.console.print(
-        f"[bold]{data['journey']}[/]: {data['would_enter']}{plus} of {data['population']} candidate contact(s) "
-        "would enter now", highlight=False
+        f"[bold]{data['journey']}[/]: {pm(enter['24h'], em['24h'])} contact(s) would enter in the next 24 h, "
+        f"{pm(enter['7d'], em['7d'])} in 7 days ({data['population']} candidate(s))", highlight=False
     )
     for basis, n in sorted(data["basis"].items()):
         if basis:
@@ -83,7 +86,7 @@ def print_preview(data: dict[str, Any]) -> None:
         m = data["margin"][channel]
 
         def fmt(w: str, counts: dict[str, int] = counts, m: dict[str, int] = m) -> str:
-            return f"{counts[w]}" + (f" ± {m[w]}" if data["sampled"] else "")
+            return pm(counts[w], m[w])
 
         held = data["without_consent"][channel]
         note = f" (of which {held['7d']} without consent: not delivered)" if held["7d"] else ""

@@ -151,22 +151,6 @@ def active_overlaps(conn: sa.Connection, journey_ids: Collection[int]) -> list[t
 # --------------------------------------------------------------------------- preview populations
 
 
-def segment_member_ids(conn: sa.Connection, segment_key: str) -> list[int]:
-    m, g = s.segment_memberships, s.segments
-    q = (
-        sa.select(m.c.contact_id)
-        .join(g, g.c.id == m.c.segment_id)
-        .where(g.c.key == segment_key, m.c.exited_at.is_(None))
-        .distinct()
-    )
-    return sorted(int(c) for c in conn.execute(q).scalars())
-
-
-def tagged_ids(conn: sa.Connection, tag: str) -> list[int]:
-    t = s.contact_tags
-    return sorted(int(c) for c in conn.execute(sa.select(t.c.contact_id).where(t.c.tag == tag)).scalars())
-
-
 def ids_with_attribute(conn: sa.Connection, name: str) -> list[int]:
     c = s.contacts
     if conn.dialect.name == "postgresql":

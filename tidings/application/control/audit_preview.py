@@ -1,11 +1,13 @@
 """Use case: the blast-radius preview of a journey before publish, resume or migration.
 
-Who would enter now, per trigger:
-- ``segment_entered``: the segment's current members; ``tag_added``: contacts with the tag;
-- ``attribute_changed``: contacts that have the attribute (with ``to``: whose value is it);
-- ``event``: contacts who had the event in the last 24 hours (a day of inflow), entering on it;
-- ``date``: contacts with the date attribute or event, entering when it falls due this week;
-- ``manual``, ``segment_exited``, ``tag_removed``: nobody can be told in advance.
+Publishing enrols nobody by itself: people enter when a stimulus arrives. So the preview
+forecasts from what just happened and what is due:
+- a trigger on a stimulus (an event, ``segment_entered/exited``, ``tag_added/removed``,
+  ``attribute_changed``): the contacts that had the matching event (``segment.entered``,
+  ``tag.added``, ``contact.updated``...) in the last 24 hours enter now, on that event; the
+  same inflow is assumed for each day of the week;
+- a ``date`` trigger: contacts with the date attribute (or event) enter when it falls due;
+- ``manual``: nobody can be told in advance.
 Each candidate then goes through the re-entry policy (its real earlier enrolments) and the
 real state machine for a week (``domain/audit/preview``). Above ``sample`` candidates an evenly
 spaced sample is simulated and the figures carry a 95 % margin. Beside new entries, the
@@ -62,16 +64,22 @@ def document(conn: sa.Connection, *, key: str | None = None, text: str | None = 
     raise js.Conflict(f"journey {key!r} has neither a draft nor a published version")
 
 
+#: the event each stimulus trigger reacts to (``trigger_matches`` checks the rest)
+STIMULUS_EVENT = {
+    "segment_entered": "segment.entered",
+    "segment_exited": "segment.exited",
+    "tag_added": "tag.added",
+    "tag_removed": "tag.removed",
+    "attribute_changed": "contact.updated",
+}
+
+
 def _population(conn: sa.Connection, t: Trigger, now: datetime) -> tuple[list[int], str]:
     target = str(t.target or "")
-    if t.type == "segment_entered":
-        return q.segment_member_ids(conn, target), f"in segment {target}"
-    if t.type == "tag_added":
-        return q.tagged_ids(conn, target), f"tagged {target}"
-    if t.type == "attribute_changed":
-        return q.ids_with_attribute(conn, target.removeprefix("attributes.")), f"attribute {target}"
-    if t.type == "event":
-        return q.ids_with_event_since(conn, target, now - EVENT_WINDOW), f"event {target} in the last 24 h"
+    if t.type == "event" or t.type in STIMULUS_EVENT:
+        name = target if t.type == "event" else STIMULUS_EVENT[t.type]
+        what = f"event {target}" if t.type == "event" else f"{t.type.replace('_', ' ')} {target}"
+        return q.ids_with_event_since(conn, name, now - EVENT_WINDOW), f"{what} in the last 24 h"
     if t.type == "date" and t.date is not None:
         if t.date.attribute:
             name = t.date.attribute.removeprefix("attributes.")
@@ -82,21 +90,19 @@ def _population(conn: sa.Connection, t: Trigger, now: datetime) -> tuple[list[in
 
 
 def _entry(doc: JourneyDoc, t: Trigger, c: ContactSnapshot, now: datetime) -> tuple[Entry, datetime] | None:
-    """The entry this contact would make through ``t`` now (or this week for a date), if any."""
-    if t.type == "event":
-        for ev in reversed(c.events):
-            if trigger_matches(t, ev, c, now):
-                return Entry(t.index, ev, entry_key(t, ev)), now
-        return None
-    if t.type == "attribute_changed" and t.to is not None:
-        name = str(t.target).removeprefix("attributes.")
-        return (Entry(t.index, None, ""), now) if c.attributes.get(name) == t.to else None
+    """The entry this contact would make through ``t``: on its latest matching event of the
+    last 24 hours (entering now), or when its date falls due this week."""
     if t.type == "date":
         due = next_date_trigger(doc, t, c, now)
         if due is None or due >= now + WINDOWS["7d"]:
             return None
         return Entry(t.index, None, due.date().isoformat()), due
-    return Entry(t.index, None, ""), now
+    for ev in reversed(c.events):
+        if ev.occurred_at < now - EVENT_WINDOW:
+            break
+        if trigger_matches(t, ev, c, now):
+            return Entry(t.index, ev, entry_key(t, ev)), now
+    return None
 
 
 def preview(
@@ -131,11 +137,11 @@ def preview(
         for t, basis in by_contact[cid]:
             made = _entry(doc, t, contact, now)
             if made is not None:
-                candidates.append(Candidate(contact, made[0], made[1], prior, basis))
+                candidates.append(Candidate(contact, made[0], made[1], prior, basis, daily=t.type != "date"))
                 break
         if made is None:
             t, basis = by_contact[cid][0]
-            why = "date not due this week" if t.type == "date" else "trigger does not match now"
+            why = "date not due this week" if t.type == "date" else "its event does not match the trigger"
             candidates.append(Candidate(contact, Entry(t.index, None, ""), now, prior, basis, why))
     result = blast_radius(doc, candidates, population=max(len(ids), len(candidates)), now=now)
     if jid is not None:

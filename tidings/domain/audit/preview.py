@@ -3,11 +3,13 @@ would enter now and how many messages per channel it would send in the next 24 h
 
 Each candidate (a stored contact with the entry it would make, and its earlier enrolments in
 this journey) goes through the re-entry policy and then the real state machine on a virtual
-clock (:func:`tidings.domain.journeys.simulate.run_contact`), nobody engaging. Marketing
+clock (:func:`tidings.domain.journeys.simulate.run_contact`), nobody engaging. A candidate
+drawn from the last 24 hours' inflow (``daily``) stands for one such entry on each day of the
+week: its messages count once per day whose copy still falls inside the window. Marketing
 messages to contacts without consent for the channel are counted apart (delivery refuses
-them). When only a
-sample of the population was simulated, totals are scaled up and each figure carries a 95 %
-margin of error (normal approximation with finite-population correction). Pure.
+them). When only a sample of the population was simulated, totals are scaled up and each
+figure carries a 95 % margin of error (normal approximation with finite-population
+correction). Pure.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Candidate:
     basis: str = ""
     #: set when the contact is in the population but its trigger does not fire now (why)
     not_entering: str | None = None
+    #: an inflow sample (the last 24 hours' entries): assumed to repeat each day of the week
+    daily: bool = False
 
 
 @dataclass
@@ -48,7 +52,8 @@ class Preview:
     now: datetime
     population: int
     simulated: int
-    would_enter: int
+    #: window -> entries
+    would_enter: dict[str, int]
     #: channel -> window -> messages
     messages: dict[str, dict[str, int]]
     #: channel -> window -> ± (95 %), 0 when everyone was simulated
@@ -56,7 +61,7 @@ class Preview:
     #: channel -> window -> marketing messages among ``messages`` whose contact has not
     #: granted consent for the channel: delivery will refuse them
     without_consent: dict[str, dict[str, int]]
-    enter_margin: int
+    enter_margin: dict[str, int]
     basis: dict[str, int]
     refused: dict[str, int] = field(default_factory=dict)
     #: what the journey already has going (enrolments, unsent messages, timers), set by the caller
@@ -98,6 +103,14 @@ def _margin(values: Sequence[int], population: int) -> int:
     return math.ceil(1.96 * population * sd / math.sqrt(n) * fpc)
 
 
+def _cohorts(c: Candidate, offset: timedelta, span: timedelta) -> int:
+    """How many copies of this candidate's event at ``offset`` fall inside ``span``: one, or for
+    a daily inflow one per day of the window whose copy is still early enough."""
+    if not c.daily:
+        return 1 if offset < span else 0
+    return sum(1 for d in range(7) if offset + timedelta(days=d) < span)
+
+
 def blast_radius(
     doc: JourneyDoc, candidates: Sequence[Candidate], *, population: int, now: datetime
 ) -> Preview:
@@ -105,7 +118,7 @@ def blast_radius(
     if population < len(candidates):
         raise ValueError("the population cannot be smaller than the candidates simulated")
     per_contact: dict[tuple[str, str], list[int]] = {}
-    entered: list[int] = []
+    entered: dict[str, list[int]] = {name: [] for name in WINDOWS}
     refused: dict[str, int] = {}
     basis: dict[str, int] = {}
     channels: set[str] = set()
@@ -118,7 +131,8 @@ def blast_radius(
             ok, why = False, "owned by a salesperson"
         else:
             ok, why = may_enter(doc, c.prior, c.entry.key, c.at)
-        entered.append(1 if ok else 0)
+        for name, span in WINDOWS.items():
+            entered[name].append(_cohorts(c, c.at - now, span) if ok else 0)
         counts: dict[tuple[str, str], int] = {}
         if not ok:
             refused[why] = refused.get(why, 0) + 1
@@ -132,11 +146,12 @@ def blast_radius(
                     c.contact.consents.get(CONSENT_OF.get(t.channel, t.channel)) != "granted"
                 )
                 for name, span in WINDOWS.items():
-                    if t.at < now + span:
-                        counts[(t.channel, name)] = counts.get((t.channel, name), 0) + 1
+                    k = _cohorts(c, t.at - now, span)
+                    if k:
+                        counts[(t.channel, name)] = counts.get((t.channel, name), 0) + k
                         if no_consent:
                             key = (t.channel + _NO_CONSENT, name)
-                            counts[key] = counts.get(key, 0) + 1
+                            counts[key] = counts.get(key, 0) + k
         rows.append(counts)
     for counts in rows:
         for ch in channels:
@@ -160,11 +175,11 @@ def blast_radius(
         now,
         population,
         n,
-        round(sum(entered) * scale),
+        {name: round(sum(v) * scale) for name, v in entered.items()},
         messages,
         margin,
         without,
-        _margin(entered, population),
+        {name: _margin(v, population) for name, v in entered.items()},
         basis,
         refused,
     )
