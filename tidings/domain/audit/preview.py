@@ -146,12 +146,12 @@ def blast_radius(
                     c.contact.consents.get(CONSENT_OF.get(t.channel, t.channel)) != "granted"
                 )
                 for name, span in WINDOWS.items():
-                    k = _cohorts(c, t.at - now, span)
-                    if k:
-                        counts[(t.channel, name)] = counts.get((t.channel, name), 0) + k
+                    copies = _cohorts(c, t.at - now, span)
+                    if copies:
+                        counts[(t.channel, name)] = counts.get((t.channel, name), 0) + copies
                         if no_consent:
                             key = (t.channel + _NO_CONSENT, name)
-                            counts[key] = counts.get(key, 0) + k
+                            counts[key] = counts.get(key, 0) + copies
         rows.append(counts)
     for counts in rows:
         for ch in channels:
