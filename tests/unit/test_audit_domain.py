@@ -72,6 +72,8 @@ def test_names_normalise_and_suggest() -> None:
     groups = near_duplicates(["VIP Customer", "vip-customer", "newsletter", "newsleter", "cohort-1", "cohort-2"])
     assert ["VIP Customer", "vip-customer"] in groups and ["newsleter", "newsletter"] in groups
     assert not any("cohort-1" in g for g in groups)  # numbered tags are distinct on purpose
+    assert near_duplicates(["ping-me", "pong-me"]) == []  # a changed letter in a short name: two words
+    assert near_duplicates(["customer", "custumer"]) == [["customer", "custumer"]]
 
 
 @settings(max_examples=300, deadline=None)

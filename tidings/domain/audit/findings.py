@@ -107,10 +107,11 @@ def within_one_edit(a: str, b: str) -> bool:
     return a[i + 1 :] == b[i + 1 :] if len(a) == len(b) else a[i:] == b[i + 1 :]
 
 
-def near_duplicates(names: Iterable[str], *, max_distance: int = 1, min_length: int = 4) -> list[list[str]]:
+def near_duplicates(names: Iterable[str], *, max_distance: int = 1, min_length: int = 5) -> list[list[str]]:
     """Groups of names that are probably one: same spelling up to case and separators, or
-    within ``max_distance`` edits (names of at least ``min_length`` characters; names that
-    differ only in digits, like ``cohort-1`` / ``cohort-2``, are kept apart).
+    within ``max_distance`` edits — a letter more or less for names of ``min_length``
+    characters, a changed letter from 8 (``ping-me`` / ``pong-me`` are two words); names that
+    differ only in digits, like ``cohort-1`` / ``cohort-2``, are kept apart.
 
     Candidates meet through their one-character deletions (two strings one edit apart share
     one), so thousands of tags cost a few dictionary lookups each, not every pair."""
@@ -145,7 +146,9 @@ def near_duplicates(names: Iterable[str], *, max_distance: int = 1, min_length: 
                     near = within_one_edit(na, nb)
                 else:
                     near = edit_distance(na, nb, max_distance) <= max_distance
-                close = min(len(na), len(nb)) >= min_length and near
+                # a changed letter in a short name is as often another word (ping / pong)
+                shortest = min(len(na), len(nb))
+                close = near and shortest >= (min_length if len(na) != len(nb) else max(min_length, 8))
                 if na == nb or close:
                     parent[find(a)] = find(b)
     groups: dict[str, list[str]] = {}
