@@ -53,6 +53,9 @@ class Settings:
     bounce_webhook_secret: str | None = None
     #: SNS topics whose SES notifications we accept ("*" = any topic; unset = SES endpoint off).
     ses_topic_arns: tuple[str, ...] = ()
+    #: DEVELOPMENT ONLY: accept inbound/status webhooks (SMS, voice) without a verified signature.
+    #: Off by default; when on, a warning is logged at startup and on every unsigned call.
+    insecure_unsigned_webhooks: bool = False
     soft_bounce_threshold: int = 3
     soft_bounce_days: int = 30
     bounce_rate_limit: float = 0.05
@@ -88,6 +91,7 @@ class Settings:
             webhook_max_attempts=int(env.get("TIDINGS_WEBHOOK_MAX_ATTEMPTS", cls.webhook_max_attempts)),
             bounce_webhook_secret=env.get("TIDINGS_BOUNCE_WEBHOOK_SECRET") or None,
             ses_topic_arns=tuple(x.strip() for x in env.get("TIDINGS_SES_TOPIC_ARNS", "").split(",") if x.strip()),
+            insecure_unsigned_webhooks=env.get("TIDINGS_INSECURE_UNSIGNED_WEBHOOKS", "") in {"1", "true", "yes"},
             soft_bounce_threshold=int(env.get("TIDINGS_SOFT_BOUNCE_THRESHOLD", cls.soft_bounce_threshold)),
             soft_bounce_days=int(env.get("TIDINGS_SOFT_BOUNCE_DAYS", cls.soft_bounce_days)),
             bounce_rate_limit=float(env.get("TIDINGS_BOUNCE_RATE_LIMIT", cls.bounce_rate_limit)),

@@ -107,7 +107,7 @@ def _outbox_row(conn: sa.Connection, message_ref: str | None) -> dict[str, Any] 
         head = ref.split(".", 1)[0]
         if head.isdigit():
             row = conn.execute(sa.select(o).where(o.c.id == int(head))).mappings().first()
-            if row is not None and (row["rendered"] or {}).get("message_ref") not in (None, ref):
+            if row is not None and (row["rendered"] or {}).get("message_ref") != ref:
                 row = None  # a forged or foreign id that only happens to start with a number
     return dict(row) if row is not None else None
 

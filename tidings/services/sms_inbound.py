@@ -94,18 +94,22 @@ HARD_SMS_ERRORS = frozenset({"21211", "21614", "30005", "30006"})
 
 
 def handle_status(
-    conn: sa.Connection, channel: str, ref: str, form: Mapping[str, str], now: datetime
+    conn: sa.Connection, channel: str, outbox_id: int | None, form: Mapping[str, str], now: datetime
 ) -> str | None:
-    """A provider's status callback for our message ``ref``: delivered / bounced events.
+    """A provider's status callback for our outbox row ``outbox_id`` (from a verified signed
+    ref, see ``twilio.status_outbox_id``): delivered / bounced events.
 
-    Returns the event name appended, if any. Unknown refs change nothing.
+    Returns the event name appended, if any. Unknown rows, and rows of another channel, change nothing.
     """
-    from tidings.channels.bounces import _outbox_row
     from tidings.services import changes
 
-    row = _outbox_row(conn, ref)
-    if row is None:
+    if outbox_id is None:
         return None
+    o = schema.outbox
+    found = conn.execute(sa.select(o).where(o.c.id == outbox_id)).mappings().first()
+    if found is None or (found["channel"] or found["kind"]) != channel:
+        return None
+    row = dict(found)
     status = (form.get("MessageStatus") or form.get("CallStatus") or "").lower()
     props = {
         "message_id": row["id"],
@@ -140,7 +144,7 @@ def handle_status(
                 )
     else:
         return None
-    sid = form.get("MessageSid") or form.get("CallSid") or ref
+    sid = form.get("MessageSid") or form.get("CallSid") or str(outbox_id)
     event = changes.change_event(row["contact_id"], name, props, now, "twilio")
     event["message_id"] = f"twilio:{sid}:{status}"[:200]
     if conn.execute(
