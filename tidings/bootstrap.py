@@ -34,7 +34,7 @@ class Container:
     settings: Settings
     engine: Engine
     clock: Clock
-    secret_key: str
+    secret_key: str = field(repr=False)
     services: dict[str, Any] = field(default_factory=dict)
 
     @property

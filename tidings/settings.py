@@ -64,6 +64,15 @@ class Settings:
     rate_min_volume: int = 500
     extra: dict[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """Secrets masked: a Settings may end up in a log line or a traceback."""
+        from dataclasses import fields
+
+        from tidings.masking import masked_value
+
+        shown = ", ".join(f"{f.name}={masked_value(f.name, getattr(self, f.name))!r}" for f in fields(self))
+        return f"Settings({shown})"
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
         env = dict(os.environ if env is None else env)

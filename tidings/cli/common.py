@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from tidings.bootstrap import Container, build
+from tidings.masking import redact
 from tidings.settings import Settings
 
 console = Console()
@@ -31,7 +32,7 @@ def open_container(database_url: str | None = None, *, migrate: bool = True) -> 
         try:
             upgrade(engine)
         except Exception as exc:  # pragma: no cover - reported to the user
-            fail(f"could not prepare the database at {settings.database_url}: {exc}")
+            fail(redact(f"could not prepare the database at {settings.database_url}: {exc}", settings.database_url))
         return build(settings, engine=engine)
     return build(settings)
 
