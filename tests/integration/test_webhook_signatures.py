@@ -45,6 +45,12 @@ def test_twilio_published_signature_vectors() -> None:
     assert signature_problem("12345", [TWILIO_URL], TWILIO_LIB_PARAMS | {"Digits": "9"}, "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
     assert signature_problem(None, [TWILIO_URL], TWILIO_LIB_PARAMS, "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
     assert signature_problem("12345", [TWILIO_URL], TWILIO_LIB_PARAMS, "") == "missing X-Twilio-Signature"
+    # a repeated field: every value counts, sorted (as Twilio's validators do)
+    pairs = [("To", "+1"), ("Media", "b"), ("Media", "a")]
+    assert request_signature("t", "https://x/y", pairs) == request_signature(
+        "t", "https://x/y", [("Media", "a"), ("Media", "b"), ("To", "+1")]
+    )
+    assert request_signature("t", "https://x/y", pairs) != request_signature("t", "https://x/y", dict(pairs))
 
 
 def add_contact(container: Container, phone: str = "+14155550123", status: str = "unsubscribed") -> int:

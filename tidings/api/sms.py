@@ -27,12 +27,13 @@ log = logging.getLogger("tidings.api.sms")
 async def _signed_form(request: Request) -> dict[str, str]:
     """The form fields, once X-Twilio-Signature verifies (401 otherwise)."""
     c = container(request)
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    fields = [(k, str(v)) for k, v in (await request.form()).multi_items()]
+    form = dict(fields)
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     problem = signature_problem(
         c.settings.twilio_auth_token,
         [c.settings.public_url + path, str(request.url)],
-        form,
+        fields,
         request.headers.get("x-twilio-signature", ""),
     )
     if problem is None:

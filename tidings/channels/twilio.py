@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -75,14 +75,23 @@ class TwilioClient:
         await self._client.aclose()
 
 
-def request_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
-    """Twilio's X-Twilio-Signature: base64(HMAC-SHA1(token, url + concatenated sorted key+value))."""
-    data = url + "".join(f"{k}{params[k]}" for k in sorted(params))
+Params = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+def _pairs(params: Params) -> list[tuple[str, str]]:
+    items = params.items() if isinstance(params, Mapping) else params
+    return sorted({(str(k), str(v)) for k, v in items})
+
+
+def request_signature(auth_token: str, url: str, params: Params) -> str:
+    """Twilio's X-Twilio-Signature: base64(HMAC-SHA1(token, url + every POST field as name+value,
+    sorted by name, a repeated name's values sorted too)), as Twilio's own validators compute it."""
+    data = url + "".join(f"{k}{v}" for k, v in _pairs(params))
     mac = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1)
     return base64.b64encode(mac.digest()).decode()
 
 
-def valid_signature(auth_token: str, urls: list[str], params: Mapping[str, str], signature: str) -> bool:
+def valid_signature(auth_token: str, urls: list[str], params: Params, signature: str) -> bool:
     return any(hmac.compare_digest(request_signature(auth_token, u, params), signature) for u in urls)
 
 
@@ -102,9 +111,7 @@ def url_variants(url: str) -> list[str]:
     return out
 
 
-def signature_problem(
-    auth_token: str | None, urls: list[str], params: Mapping[str, str], signature: str
-) -> str | None:
+def signature_problem(auth_token: str | None, urls: list[str], params: Params, signature: str) -> str | None:
     """Why a Twilio webhook must be refused, or None when its signature verifies."""
     if not auth_token:
         return "TIDINGS_TWILIO_AUTH_TOKEN is not set, so no webhook signature can be checked"
