@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from tidings.api.app import create_app
 from tidings.bootstrap import Container
-from tidings.services.keys import create_key
+from tidings.application.access.keys import create_key
 from tidings.store import schema
 
 

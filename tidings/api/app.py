@@ -23,8 +23,8 @@ from tidings.api import (
     templates,
     tracking,
 )
+from tidings.application.access.keys import KeyVerifier
 from tidings.bootstrap import Container
-from tidings.services.keys import KeyVerifier
 
 
 class BodySizeLimit:

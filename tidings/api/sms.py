@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request, Response
 
 from tidings.api.deps import container
 from tidings.api.errors import ApiError
+from tidings.application.ingest.sms_inbound import handle_inbound, handle_status
 from tidings.channels.twilio import signature_problem, status_outbox_id
-from tidings.services.sms_inbound import handle_inbound, handle_status
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger("tidings.api.sms")

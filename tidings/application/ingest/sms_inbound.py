@@ -52,7 +52,7 @@ def handle_inbound(conn: sa.Connection, form: Mapping[str, str], now: datetime) 
         "received_at": now.isoformat(),
     }
     if contact_id is not None:
-        from tidings.services.contacts import update_contact
+        from tidings.application.contacts.contacts import update_contact
 
         update_contact(
             conn,
@@ -101,7 +101,7 @@ def handle_status(
 
     Returns the event name appended, if any. Unknown rows, and rows of another channel, change nothing.
     """
-    from tidings.services import changes
+    from tidings.application.contacts import changes
 
     if outbox_id is None:
         return None
