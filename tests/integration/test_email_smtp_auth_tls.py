@@ -14,7 +14,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from tests.conftest import free_port
 from tidings.bootstrap import Container
 from tidings.channels.base import DeliveryStatus, OutgoingMessage
-from tidings.channels.email import SmtpConfig, SmtpProvider, is_loopback_host, plain_auth_allowed
+from tidings.channels.email import SmtpConfig, SmtpProvider, plain_auth_allowed
+from tidings.channels.ssrf import is_loopback_name
 
 
 class Relay:
@@ -42,7 +43,7 @@ def non_loopback_address() -> str:
         except OSError:
             pytest.skip("this machine has no non-loopback IPv4 address")
         address = str(s.getsockname()[0])
-    if is_loopback_host(address):
+    if is_loopback_name(address):
         pytest.skip("this machine has no non-loopback IPv4 address")
     return address
 

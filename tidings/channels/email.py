@@ -16,7 +16,6 @@ or the URL says ``allow_plain_auth=1`` (``plain_auth_allowed``).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,7 @@ import sqlalchemy as sa
 from tidings.channels import mime
 from tidings.channels.base import EMAIL, DeliveryResult, OutgoingMessage, inbox_has
 from tidings.channels.dkim import DkimSigner
+from tidings.channels.ssrf import is_loopback_name
 
 if TYPE_CHECKING:
     from tidings.bootstrap import Container
@@ -87,20 +87,9 @@ class PlainAuthRefused(aiosmtplib.SMTPException):
     """The relay offers no TLS and the password would travel in clear: nothing is sent."""
 
 
-def is_loopback_host(host: str) -> bool:
-    """``localhost`` or a loopback IP literal (the name is not resolved: what the URL says counts)."""
-    name = host.strip().strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def plain_auth_allowed(config: SmtpConfig) -> bool:
     """May AUTH be sent on a connection without TLS? Only to loopback, or when explicitly allowed."""
-    return config.allow_plain_auth or is_loopback_host(config.host)
+    return config.allow_plain_auth or is_loopback_name(config.host)
 
 
 class RateLimiter:

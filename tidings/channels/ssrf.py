@@ -72,7 +72,7 @@ class AllowList:
                 port = parts.port or default_port(parts.scheme)
                 origins.add((parts.hostname.lower(), port))
                 prefixes.append(parts.path.rstrip("/") + SINK_PATH)
-                if _is_loopback_name(parts.hostname):
+                if is_loopback_name(parts.hostname):
                     loopback_ports.add(port)
         return cls(frozenset(hosts), tuple(networks), frozenset(origins), tuple(prefixes), frozenset(loopback_ports))
 
@@ -100,8 +100,9 @@ class AllowList:
         return any(ip.version == n.version and ip in n for n in self.networks)
 
 
-def _is_loopback_name(host: str) -> bool:
-    name = host.lower().rstrip(".")
+def is_loopback_name(host: str) -> bool:
+    """``localhost`` (or ``*.localhost``) or a loopback IP literal; the name is not resolved."""
+    name = host.strip().strip("[]").lower().rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
