@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.application.delivery.templates import save_template
-from tidings.channels.templates import TemplateSource
+from tidings.domain.templates import TemplateSource
 from tidings.store import schema
 
 

@@ -108,7 +108,7 @@ def test_a_template_variable_with_no_data_is_named(container: Any, tmp_path: Any
 
 def test_edits_are_kept_unless_replaced(container: Any) -> None:
     from tidings.application.delivery.templates import get_row, save_template
-    from tidings.channels.templates import TemplateSource
+    from tidings.domain.templates import TemplateSource
 
     r.install(container, "welcome-series")
     with container.engine.begin() as conn:

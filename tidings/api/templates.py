@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.application.delivery import templates as svc
-from tidings.channels.templates import TemplateError, TemplateSource
+from tidings.domain.templates import TemplateError, TemplateSource
 
 router = APIRouter(prefix="/api/templates", tags=["templates"])
 

@@ -32,8 +32,8 @@ from tidings.application.contacts import changes
 from tidings.store import schema
 
 if TYPE_CHECKING:
-    from tidings.channels.outbox import Outcome
     from tidings.settings import Settings
+    from tidings.store.outbox import Outcome
 
 log = logging.getLogger("tidings.channels.bounces")
 
@@ -315,7 +315,7 @@ def hold_if_paused(
     The claim's attempt is given back: waiting for an operator is not a failed delivery."""
     from email.utils import parseaddr
 
-    from tidings.channels.outbox import Outcome
+    from tidings.store.outbox import Outcome
 
     domain = domain_of(parseaddr(sender)[1])
     if not domain or domain not in paused:

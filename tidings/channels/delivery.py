@@ -33,12 +33,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tidings.channels import outbox
 from tidings.channels.base import DeliveryResult, DeliveryStatus, OutgoingMessage
-from tidings.channels.outbox import Outcome
 from tidings.channels.prepare import Links, Preparer, message_from_rendered
 from tidings.channels.registry import ChannelRegistry, UnknownChannel, build_registry
+from tidings.store import outbox
 from tidings.store.db import read_only
+from tidings.store.outbox import Outcome
 
 if TYPE_CHECKING:
     from tidings.bootstrap import Container

@@ -29,9 +29,9 @@ import sqlalchemy as sa
 from tidings.application.delivery.templates import find_template, locale_candidates
 from tidings.channels import tracking
 from tidings.channels.base import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
-from tidings.channels.outbox import Outcome
-from tidings.channels.templates import TemplateError, TemplateSource, contact_context, render
+from tidings.domain.templates import TemplateError, TemplateSource, contact_context, render
 from tidings.store import schema
+from tidings.store.outbox import Outcome
 
 log = logging.getLogger("tidings.channels.prepare")
 

@@ -29,8 +29,8 @@ from tidings.channels.ssrf import AllowList, Resolver, SsrfRefused, check_url, s
 
 if TYPE_CHECKING:
     from tidings.bootstrap import Container
-    from tidings.channels.outbox import Outcome
     from tidings.clock import Clock
+    from tidings.store.outbox import Outcome
 
 MAX_REDIRECTS = 3
 SIGNATURE_TOLERANCE_S = 300
@@ -193,7 +193,7 @@ def webhook_outcome(row: dict[str, Any], result: DeliveryResult, now: datetime, 
     backoff (honouring Retry-After) within ``max_attempts``, else ``dead`` (listed in dead_letters,
     retryable by an operator). A permanent failure is dead at once: retrying cannot help until
     someone fixes the receiver or the URL."""
-    from tidings.channels import outbox
+    from tidings.store import outbox
 
     if result.status is DeliveryStatus.FAILED_TEMPORARY and row["attempts"] < max_attempts:
         when = now + outbox.backoff(row["attempts"], result.retry_after_s)

@@ -16,7 +16,7 @@ from markupsafe import escape
 
 from tidings.application.access.users import Session, UserError, normalise_email
 from tidings.application.delivery import templates as svc
-from tidings.channels.templates import TemplateError, TemplateSource
+from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store import schema as s
 from tidings.web.core import PageNotFound, is_htmx, render
 from tidings.web.inbox import TEXT_STYLE, sandboxed_html
@@ -221,8 +221,8 @@ def preview_html(key: str, request: Request, session: Session = Viewer) -> Respo
 async def preview_draft(request: Request, session: Session = Viewer) -> Response:
     """The editor's unsaved content rendered for a contact, straight into the sandboxed preview
     frame (the editor form targets the frame). Renders only; saves nothing."""
-    from tidings.channels.templates import contact_context, validate
-    from tidings.channels.templates import render as render_template
+    from tidings.domain.templates import contact_context, validate
+    from tidings.domain.templates import render as render_template
 
     form = await request.form()
     values = {k: str(form.get(k, "")) for k in FIELDS}

@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.application.contacts import changes
-from tidings.channels.outbox import message_event_properties, skip_pending_for
 from tidings.store import schema
+from tidings.store.outbox import message_event_properties, skip_pending_for
 
 K = schema.consents
 CHANNELS = ("email", "sms", "phone", "direct_mail")

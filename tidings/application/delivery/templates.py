@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.channels.templates import TemplateError, TemplateSource, validate
+from tidings.domain.templates import TemplateError, TemplateSource, validate
 from tidings.store import schema
 
 t = schema.templates
@@ -119,7 +119,7 @@ def preview(
 
     Raises ``LookupError`` for an unknown template or contact, ``TemplateError`` when it fails.
     """
-    from tidings.channels.templates import contact_context, render
+    from tidings.domain.templates import contact_context, render
 
     contact: dict[str, Any] = {}
     tags: list[str] = []

@@ -66,7 +66,7 @@ def handle_inbound(conn: sa.Connection, form: Mapping[str, str], now: datetime) 
             source="sms",
         )
         if word == "stop":
-            from tidings.channels.outbox import skip_pending_for
+            from tidings.store.outbox import skip_pending_for
 
             skip_pending_for(conn, contact_id, "sms", now, "the contact replied STOP")
     s = schema.suppressions

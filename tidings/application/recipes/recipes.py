@@ -40,11 +40,11 @@ from tidings.application.recipes.recipe_checks import (
     template_needs,
     variable_findings,
 )
-from tidings.channels.templates import TemplateSource
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import JourneyDoc
 from tidings.domain.journeys.simulate import SimulationResult, load_scenarios, simulate
 from tidings.domain.journeys.yamlines import line_of, load
+from tidings.domain.templates import TemplateSource
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # tidings/recipes
 FORMATS = {".html": "html", ".mjml": "mjml", ".txt": "text"}
