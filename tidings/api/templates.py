@@ -137,7 +137,7 @@ async def send_test(key: str, body: SendTestIn, request: Request) -> dict[str, A
     import asyncio
     import uuid
 
-    from tidings.channels.base import OutgoingMessage
+    from tidings.application.ports.senders import OutgoingMessage
     from tidings.channels.email import build_provider
 
     rendered = await asyncio.to_thread(_preview, request, key, body)

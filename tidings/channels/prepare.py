@@ -26,12 +26,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.application.delivery.templates import find_template, locale_candidates
+from tidings.application.ports.senders import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
 from tidings.channels import tracking
-from tidings.channels.base import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
-from tidings.domain.templates import TemplateError, TemplateSource, contact_context, render
+from tidings.domain.templates import TemplateError, TemplateSource, contact_context, locale_candidates, render
 from tidings.store import schema
 from tidings.store.outbox import Outcome
+from tidings.store.templates import find_template
 
 log = logging.getLogger("tidings.channels.prepare")
 

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tidings.channels.base import WEBHOOK, DeliveryResult, DeliveryStatus, OutgoingMessage
+from tidings.application.ports.senders import WEBHOOK, DeliveryResult, DeliveryStatus, OutgoingMessage
 from tidings.channels.ssrf import AllowList, Resolver, SsrfRefused, check_url, system_resolver
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import Container
+    from tidings.application.ports.wiring import Wiring
     from tidings.clock import Clock
     from tidings.store.outbox import Outcome
 
@@ -60,7 +60,7 @@ def verify(
     return hmac.compare_digest(sign(secret, ts, body), signature)
 
 
-def secret_for(container: Container) -> str:
+def secret_for(container: Wiring) -> str:
     s = container.settings
     if s.webhook_secret:
         return s.webhook_secret
@@ -213,9 +213,9 @@ def webhook_outcome(row: dict[str, Any], result: DeliveryResult, now: datetime, 
     )
 
 
-def allow_list(container: Container) -> AllowList:
+def allow_list(container: Wiring) -> AllowList:
     return AllowList.parse(container.settings.webhook_allow, own_urls=[container.settings.public_url])
 
 
-def build_provider(container: Container) -> WebhookProvider:
+def build_provider(container: Wiring) -> WebhookProvider:
     return WebhookProvider(secret=secret_for(container), allow=allow_list(container), clock=container.clock)

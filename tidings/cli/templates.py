@@ -105,7 +105,7 @@ def send_test_cmd(
     locale: str = typer.Option(None),
 ) -> None:
     """Send a rendered test through the configured email provider (the local inbox by default)."""
-    from tidings.channels.base import OutgoingMessage
+    from tidings.application.ports.senders import OutgoingMessage
     from tidings.channels.email import build_provider
 
     c = open_container()

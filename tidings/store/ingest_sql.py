@@ -333,3 +333,12 @@ def insert_plain(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]
     params = [tuple(f(r[n]) for f, n in zip(convert, cols, strict=True)) for r in rows]
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
     conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+
+
+def record_changes(conn: sa.Connection, rows: Iterable[dict[str, Any]], now: datetime) -> None:
+    """Append change events (``domain.changes.change_event`` rows) and enqueue their contacts."""
+    rows = list(rows)
+    if not rows:
+        return
+    insert_events(conn, rows, known_new=True)
+    enqueue(conn, (r["contact_id"] for r in rows), now)

@@ -280,7 +280,7 @@ async def send_test(key: str, request: Request, session: Session = Writer) -> Re
     (the built-in inbox unless TIDINGS_SMTP_URL is set)."""
     import asyncio
 
-    from tidings.channels.base import OutgoingMessage
+    from tidings.application.ports.senders import OutgoingMessage
     from tidings.channels.email import build_provider
 
     form = await request.form()

@@ -305,7 +305,7 @@ def check(container: Any, recipe: Recipe, params: Mapping[str, Any] | None = Non
         channels.add("task")
     if any(s.type == "webhook" for s in doc.steps.values()):
         channels.add("webhook")
-    found.extend(channel_findings(container, channels))
+    found.extend(channel_findings(container.channel_providers(), channels))
     with container.engine.connect() as conn:
         for name, why in sorted(needed_attributes(recipe).items()):
             found.extend(attribute_findings(conn, [name], why))
