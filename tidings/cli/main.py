@@ -64,8 +64,8 @@ def serve(
 
     import uvicorn
 
-    from tidings.api.app import create_app
     from tidings.runtime import background_services, start_all, stop_all
+    from tidings.server import create_app
 
     if api_processes > 1 and test_clock:
         common.fail("--test-clock needs one process (the virtual clock lives in memory): drop --api-processes")
@@ -87,7 +87,7 @@ def serve(
     try:
         if api_processes > 1:  # children build their own app from the same environment
             uvicorn.run(
-                "tidings.api.app:app_from_environment",
+                "tidings.server:app_from_environment",
                 factory=True,
                 workers=api_processes,
                 host=host,
