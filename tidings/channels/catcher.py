@@ -33,10 +33,10 @@ def parse_email(raw: bytes, *, sender: str | None, recipients: list[str]) -> Inb
     text = html = None
     plain_part = msg.get_body(("plain",))
     if plain_part is not None:
-        text = plain_part.get_content()  # type: ignore[attr-defined]
+        text = plain_part.get_content()
     html_part = msg.get_body(("html",))
     if html_part is not None:
-        html = html_part.get_content()  # type: ignore[attr-defined]
+        html = html_part.get_content()
     headers: dict[str, Any] = {}
     for name, value in msg.items():
         key = name.lower()

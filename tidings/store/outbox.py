@@ -50,7 +50,7 @@ TERMINAL = ("sent", "delivered", "failed", "suppressed", "skipped", "dead", "unc
 
 def backoff(attempts: int, retry_after_s: float | None = None) -> timedelta:
     """30 s, 1 min, 2 min ... capped at 6 h; a provider's Retry-After wins when longer."""
-    delay = min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
+    delay: timedelta = min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
     if retry_after_s:
         delay = max(delay, timedelta(seconds=retry_after_s))
     return delay

@@ -296,15 +296,16 @@ def lookup(conn: sa.Connection, key: str) -> int | None:
     """A contact by id, email, phone or external id (for the CLI's EMAIL_OR_ID)."""
     key = key.strip()
     if key.isdigit():
-        cid = conn.execute(sa.select(C.c.id).where(C.c.id == int(key))).scalar()
+        cid: int | None = conn.execute(sa.select(C.c.id).where(C.c.id == int(key))).scalar()
         if cid is not None:
             return cid
     if "@" in key:
-        return conn.execute(sa.select(C.c.id).where(C.c.email == key.lower())).scalar()
+        by_email: int | None = conn.execute(sa.select(C.c.id).where(C.c.email == key.lower())).scalar()
+        return by_email
     for field in ("external_id", "phone"):
-        cid = conn.execute(sa.select(C.c.id).where(C.c[field] == key)).scalar()
-        if cid is not None:
-            return cid
+        found: int | None = conn.execute(sa.select(C.c.id).where(C.c[field] == key)).scalar()
+        if found is not None:
+            return found
     return None
 
 

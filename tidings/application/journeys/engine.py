@@ -42,7 +42,13 @@ from tidings.domain.journeys.model import (
     TimerDue,
     Transition,
 )
-from tidings.domain.journeys.triggers import date_trigger_entry, manual_entry, match_triggers, may_enter
+from tidings.domain.journeys.triggers import (
+    date_trigger_entry,
+    manual_entry,
+    match_triggers,
+    may_enter,
+    next_date_trigger,
+)
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
@@ -546,7 +552,7 @@ class JourneyEngine:
             self._enter(
                 batch, jid, version, doc, contact, entry, priors.setdefault((contact.id, jid), []), recent
             )
-        due = datetriggers.next_date_trigger(doc, trigger, contact, r["due_at"])
+        due = next_date_trigger(doc, trigger, contact, r["due_at"])
         if due is not None:
             est.insert_timers(batch.conn, [datetriggers.timer_row(jid, doc, trigger, contact.id, due, False)])
 
