@@ -1,4 +1,4 @@
-"""The FastAPI application: one factory, routers one file per resource."""
+"""The HTTP server's app: the API routers (one file per resource under api/) and the web app, one factory."""
 
 from __future__ import annotations
 
