@@ -36,9 +36,9 @@ from tidings.store.templates import find_template
 log = logging.getLogger("tidings.channels.prepare")
 
 #: where a channel's address lives on the contact.
-ADDRESS_FIELD = {EMAIL: "email", SMS: "phone", VOICE: "phone"}
+ADDRESS_FIELD: dict[str, str] = {EMAIL: "email", SMS: "phone", VOICE: "phone"}
 #: the consent a channel needs (consents.channel): calls need consent to "phone".
-CONSENT_CHANNEL = {VOICE: "phone"}
+CONSENT_CHANNEL: dict[str, str] = {VOICE: "phone"}
 
 
 #: (outbox id, recipient, subject, rendered document) written before sending.

@@ -16,6 +16,7 @@ from markupsafe import escape
 
 from tidings.application.access.users import Session, UserError, normalise_email
 from tidings.application.delivery import templates as svc
+from tidings.domain.channels import TEMPLATE_CHANNELS
 from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store import schema as s
 from tidings.web.core import PageNotFound, is_htmx, render
@@ -24,7 +25,6 @@ from tidings.web.security import Viewer, Writer, container
 
 router = APIRouter()
 
-CHANNELS = ("email", "sms", "voice", "direct_mail")
 FORMATS = ("html", "mjml", "text")
 FIELDS = ("key", "locale", "channel", "name", "subject", "format", "body", "text_body")
 SUBJECT_STYLE = (
@@ -100,7 +100,7 @@ def _editor(
             "new": new,
             "contacts": contacts,
             "locales": locales,
-            "channels": CHANNELS,
+            "channels": TEMPLATE_CHANNELS,
             "formats": FORMATS,
             "notice": notice,
             "to": session_email(request),
@@ -140,8 +140,8 @@ async def template_save(request: Request, session: Session = Writer) -> Response
         or any(ch.isspace() or ch in "/?#" for ch in values["key"])
     ):
         errors["key"] = "a key is required: letters, digits, - _ . (no spaces or slashes)"
-    if values["channel"] not in CHANNELS:
-        errors["channel"] = f"choose one of {', '.join(CHANNELS)}"
+    if values["channel"] not in TEMPLATE_CHANNELS:
+        errors["channel"] = f"choose one of {', '.join(TEMPLATE_CHANNELS)}"
     if values["format"] not in FORMATS:
         errors["format"] = f"choose one of {', '.join(FORMATS)}"
     if not values["body"].strip():

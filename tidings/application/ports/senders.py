@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-#: channel names used in outbox.channel, consents.channel, suppressions.channel, inbox.channel.
-EMAIL = "email"
-SMS = "sms"
-VOICE = "voice"
-DIRECT_MAIL = "direct_mail"
-WEBHOOK = "webhook"
-TASK = "task"
+from tidings.domain.channels import Channel
+
+#: channel names (outbox.channel, inbox.channel): the members of ``domain.channels.Channel``.
+EMAIL = Channel.EMAIL
+SMS = Channel.SMS
+VOICE = Channel.VOICE
+DIRECT_MAIL = Channel.DIRECT_MAIL
+WEBHOOK = Channel.WEBHOOK
+TASK = Channel.TASK
 
 MARKETING = "marketing"
 TRANSACTIONAL = "transactional"
