@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine
 
 from tidings.application.access.keys import KeyVerifier
 from tidings.application.journeys.engine import JourneyEngine
+from tidings.application.ports.senders import ChannelProvider
+from tidings.channels import email
 from tidings.channels.registry import ChannelRegistry, build_registry
 from tidings.channels.sns import SnsVerifier
 from tidings.clock import Clock, ManualClock, SystemClock
@@ -55,6 +57,10 @@ class Container:
     @property
     def manual_clock(self) -> ManualClock | None:
         return self.clock if isinstance(self.clock, ManualClock) else None
+
+    def email_provider(self) -> ChannelProvider:
+        """A fresh email provider as configured (SMTP, or the built-in catcher); the caller closes it."""
+        return email.build_provider(self)
 
     def channel_providers(self) -> dict[str, str]:
         """channel -> name of the provider delivery uses for it ("smtp", "catcher", "sink"...)."""

@@ -6,7 +6,6 @@ locale in a sandboxed iframe, and "send a test" to the built-in inbox.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -280,8 +279,7 @@ async def send_test(key: str, request: Request, session: Session = Writer) -> Re
     (the built-in inbox unless TIDINGS_SMTP_URL is set)."""
     import asyncio
 
-    from tidings.application.ports.senders import OutgoingMessage
-    from tidings.channels.email import build_provider
+    from tidings.application.delivery.send_test import NotEmail, SendTestRefused, send_test
 
     form = await request.form()
     from urllib.parse import quote
@@ -297,33 +295,12 @@ async def send_test(key: str, request: Request, session: Session = Writer) -> Re
         out = await asyncio.to_thread(_preview, request, key)
     except (LookupError, TemplateError) as exc:
         return RedirectResponse(f"{back}&notice={quote('test not sent: ' + str(exc))}", status_code=303)
-    if out["channel"] != "email":
-        return RedirectResponse(
-            f"{back}&notice={quote('only email templates can be sent as a test')}", status_code=303
-        )
-    c = container(request)
-    ref = f"test.{uuid.uuid4().hex}@tidings.localhost"
-    msg = OutgoingMessage(
-        outbox_id=0,
-        channel="email",
-        contact_id=0,
-        recipient=to,
-        idempotency_key=ref,
-        message_ref=ref,
-        category="transactional",
-        subject=f"[test] {out['subject'] or key}",
-        html=out["html"],
-        text=out["text"],
-        template=key,
-    )
-    provider = build_provider(c)
     try:
-        result = await provider.send(msg)
-    finally:
-        await provider.aclose()
-    notice = (
-        f"test sent to {to}: see the inbox"
-        if result.ok
-        else f"the email provider refused the test: {result.error}"
-    )
+        await send_test(container(request).email_provider(), out, key=key, to=to, contact_id=None)
+    except NotEmail:
+        notice = "only email templates can be sent as a test"
+    except SendTestRefused as exc:
+        notice = str(exc)
+    else:
+        notice = f"test sent to {to}: see the inbox"
     return RedirectResponse(f"{back}&notice={quote(notice)}", status_code=303)

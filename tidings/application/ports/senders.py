@@ -23,12 +23,12 @@ from typing import Any, Protocol, runtime_checkable
 from tidings.domain.channels import Channel
 
 #: channel names (outbox.channel, inbox.channel): the members of ``domain.channels.Channel``.
-EMAIL = Channel.EMAIL
-SMS = Channel.SMS
-VOICE = Channel.VOICE
-DIRECT_MAIL = Channel.DIRECT_MAIL
-WEBHOOK = Channel.WEBHOOK
-TASK = Channel.TASK
+EMAIL: str = Channel.EMAIL
+SMS: str = Channel.SMS
+VOICE: str = Channel.VOICE
+DIRECT_MAIL: str = Channel.DIRECT_MAIL
+WEBHOOK: str = Channel.WEBHOOK
+TASK: str = Channel.TASK
 
 MARKETING = "marketing"
 TRANSACTIONAL = "transactional"
