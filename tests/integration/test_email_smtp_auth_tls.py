@@ -12,8 +12,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import free_port
+from tidings.application.ports.senders import DeliveryStatus, OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.base import DeliveryStatus, OutgoingMessage
 from tidings.channels.email import SmtpConfig, SmtpProvider, plain_auth_allowed
 from tidings.channels.ssrf import is_loopback_name
 

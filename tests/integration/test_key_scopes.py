@@ -8,9 +8,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tidings.api.app import create_app
 from tidings.application.access.keys import create_key
 from tidings.bootstrap import Container
+from tidings.server import create_app
 from tidings.store import schema
 
 

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from tests.fake_http import FakeHttpServer, Reply, twilio_responder
 from tests.integration.channels_helpers import add_phone_contact, twilio_post
+from tidings.application.ports.senders import DeliveryStatus, OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.base import DeliveryStatus, OutgoingMessage
 from tidings.channels.sms import SmsSink, TwilioSmsProvider, build_provider
 from tidings.channels.twilio import TwilioClient, request_signature, status_outbox_id, status_ref
 from tidings.store import schema

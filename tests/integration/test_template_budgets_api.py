@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from tests.integration.channels_helpers import add_contact, add_outbox, add_template, outbox_row
 from tests.web_support import web_client
 from tidings.bootstrap import Container
-from tidings.channels import template_limits
 from tidings.channels.delivery import Deliverer
 from tidings.channels.registry import build_registry
 from tidings.cli.main import app
+from tidings.domain import template_limits
 from tidings.store import schema
 
 BOMB = "<p>{{ 9 ** 9999 }}</p>"
@@ -63,7 +63,7 @@ def test_cli_refuses_a_constant_bomb(monkeypatch: pytest.MonkeyPatch, db_url: st
 async def test_a_message_whose_render_runs_out_of_time_fails_with_the_reason(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(template_limits, "MAX_RENDER_SECONDS", 0.05)
+    monkeypatch.setattr(template_limits, "MAX_RENDER_SECONDS", 0.05)  # the real ticker, a short budget
     now = container.clock.now()
     cid = add_contact(container.engine, now)
     loops = "{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}"

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from tests.fake_http import FakeHttpServer, twilio_responder
 from tests.integration.channels_helpers import twilio_post
+from tidings.application.ports.senders import DeliveryStatus, OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.base import DeliveryStatus, OutgoingMessage
 from tidings.channels.twilio import TwilioClient, status_ref
 from tidings.channels.voice import TwilioVoiceProvider, VoiceSink, build_provider
 from tidings.store import schema

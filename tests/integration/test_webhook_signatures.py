@@ -154,7 +154,7 @@ def test_guessed_numeric_refs_change_nothing(api: Any, container: Container) -> 
 def test_insecure_development_setting_accepts_unsigned_calls_loudly(
     api: Any, container: Container, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tidings.api.app import create_app
+    from tidings.server import create_app
 
     container.settings = replace(container.settings, insecure_unsigned_webhooks=True)
     with caplog.at_level(logging.WARNING):

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.channels import template_limits
-from tidings.channels.templates import TemplateError, TemplateSource, check_syntax, render, render_string, validate
+from tidings.domain.templates import TemplateError, TemplateSource, check_syntax, render, render_string, validate
 
 NESTED_LOOPS = (
     "{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}"
@@ -71,15 +70,35 @@ def test_renders_past_the_size_budget_fail_as_a_whole(source: str, says: str) ->
     assert says in str(err.value) and "not allowed" in str(err.value)
 
 
-def test_render_time_budget_stops_loops_that_print_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(template_limits, "MAX_RENDER_SECONDS", 0.05)
+class FakeTicker:
+    """A monotonic clock that moves 10 ms every time it is read: no waiting, no timing."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.reads = 0
+
+    def __call__(self) -> float:
+        self.now += 0.01
+        self.reads += 1
+        return self.now
+
+
+def test_render_time_budget_stops_loops_that_print_nothing() -> None:
+    ticker = FakeTicker()
     with pytest.raises(TemplateError) as err:
-        rendered(NESTED_LOOPS)
-    assert "time budget of 0.05 s" in str(err.value)
+        render_string(NESTED_LOOPS, {}, html=True, field_name="body", ticker=ticker)
+    assert "rendering took longer than its time budget of 2 s" in str(err.value)
+    assert ticker.reads < 400  # stopped after ~2 s of ticks, not after 10**9 iterations
     # one budget for the whole message: subject, body and text together
     with pytest.raises(TemplateError) as err:
-        render(TemplateSource(key="t", subject="Hi", body="<p>x</p>", text_body=NESTED_LOOPS), {})
+        render(TemplateSource(key="t", subject="Hi", body="<p>x</p>", text_body=NESTED_LOOPS), {}, ticker=FakeTicker())
     assert err.value.field == "text_body" and "time budget" in str(err.value)
+
+
+def test_an_ordinary_render_reads_the_ticker_a_few_times_only() -> None:
+    ticker = FakeTicker()
+    out = render_string("{% for i in range(20) %}{{ i }}{% endfor %}", {}, html=True, field_name="body", ticker=ticker)
+    assert out.endswith("19") and ticker.reads < 10
 
 
 def test_macro_recursion_is_a_template_error() -> None:

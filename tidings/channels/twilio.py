@@ -21,8 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from tidings.application.ports.senders import DeliveryResult
 from tidings.channels import tracking
-from tidings.channels.base import DeliveryResult
 from tidings.channels.webhooks import retry_after_seconds
 
 if TYPE_CHECKING:

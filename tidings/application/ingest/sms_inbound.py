@@ -66,7 +66,7 @@ def handle_inbound(conn: sa.Connection, form: Mapping[str, str], now: datetime) 
             source="sms",
         )
         if word == "stop":
-            from tidings.channels.outbox import skip_pending_for
+            from tidings.store.outbox import skip_pending_for
 
             skip_pending_for(conn, contact_id, "sms", now, "the contact replied STOP")
     s = schema.suppressions
@@ -102,14 +102,11 @@ def handle_status(
     Returns the event name appended, if any. Unknown rows, and rows of another channel, change nothing.
     """
     from tidings.application.contacts import changes
+    from tidings.store.outbox import row_by_id
 
-    if outbox_id is None:
+    row = row_by_id(conn, outbox_id) if outbox_id is not None else None
+    if row is None or (row["channel"] or row["kind"]) != channel:
         return None
-    o = schema.outbox
-    found = conn.execute(sa.select(o).where(o.c.id == outbox_id)).mappings().first()
-    if found is None or (found["channel"] or found["kind"]) != channel:
-        return None
-    row = dict(found)
     status = (form.get("MessageStatus") or form.get("CallStatus") or "").lower()
     props = {
         "message_id": row["id"],

@@ -16,14 +16,16 @@ exhaust its memory. ``LimitedEnvironment`` is the sandbox of ``templates.py`` pl
 
 Every breach raises ``BudgetExceeded`` (a ``SecurityError``): the render fails as a whole with a
 clear ``TemplateError``, the message fails and is reported; nothing half-rendered is sent.
-The time budget reads the monotonic clock: it bounds work, it is not business time.
+
+The time budget needs a ticker (seconds, monotonic): the domain reads no clock itself. The
+composition root installs one with ``use_ticker(time.monotonic)`` (``bootstrap.build``); a render
+may also be given its own (tests pass a fake). Without a ticker only the size budgets apply.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -54,24 +56,35 @@ class BudgetExceeded(jinja2.exceptions.SecurityError):
     """A render went past a budget (time, size, digits): the whole render fails."""
 
 
+Ticker = Callable[[], float]
+
+
 @dataclass
 class Budget:
+    ticker: Ticker | None
     deadline: float
     seconds: float
 
 
 _CURRENT: ContextVar[Budget | None] = ContextVar("tidings_template_budget", default=None)
+_DEFAULT_TICKER: list[Ticker | None] = [None]
+
+
+def use_ticker(ticker: Ticker | None) -> None:
+    """Install the ticker of every render's time budget (once, at the composition root)."""
+    _DEFAULT_TICKER[0] = ticker
 
 
 @contextmanager
-def budget(seconds: float | None = None) -> Iterator[Budget]:
+def budget(ticker: Ticker | None = None, seconds: float | None = None) -> Iterator[Budget]:
     """The budget of one message's render (nested uses share the outermost one)."""
     current = _CURRENT.get()
     if current is not None:
         yield current
         return
+    ticker = ticker or _DEFAULT_TICKER[0]
     seconds = MAX_RENDER_SECONDS if seconds is None else seconds
-    new = Budget(time.monotonic() + seconds, seconds)
+    new = Budget(ticker, (ticker() if ticker else 0.0) + seconds, seconds)
     token = _CURRENT.set(new)
     try:
         yield new
@@ -81,7 +94,7 @@ def budget(seconds: float | None = None) -> Iterator[Budget]:
 
 def check_time() -> None:
     b = _CURRENT.get()
-    if b is not None and time.monotonic() > b.deadline:
+    if b is not None and b.ticker is not None and b.ticker() > b.deadline:
         raise BudgetExceeded(f"rendering took longer than its time budget of {b.seconds:g} s")
 
 
@@ -229,10 +242,10 @@ def constant_problems(env: LimitedEnvironment, tree: nodes.Template) -> list[tup
             if isinstance(node, nodes.BinExpr):
                 if node.operator in env.intercepted_binops:
                     _fold(env, node)
-            elif node.name in env.filters and node.node is not None:
+            elif isinstance(node, nodes.Filter) and node.name in env.filters and node.node is not None:
                 value = _fold(env, node.node)
                 args = [_fold(env, a) for a in node.args]
-                check_arguments(node.name, value, args, {k.key: _fold(env, k.value) for k in node.kwargs})
+                check_arguments(node.name, value, args, {str(k.key): _fold(env, k.value) for k in node.kwargs})
         except BudgetExceeded as exc:
             problems.append((str(exc), node.lineno))
         except Exception:  # not constant, or fails for another reason at render time  # noqa: S112

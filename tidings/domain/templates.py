@@ -26,10 +26,11 @@ from typing import Any
 
 import jinja2
 
-from tidings.channels.template_limits import (
+from tidings.domain.template_limits import (
     MAX_OUTPUT_CHARS,
     BudgetExceeded,
     LimitedEnvironment,
+    Ticker,
     budget,
     check_time,
     constant_problems,
@@ -111,10 +112,12 @@ def _generate(template: jinja2.Template, context: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def render_string(source: str, context: Mapping[str, Any], *, html: bool, field_name: str) -> str:
+def render_string(
+    source: str, context: Mapping[str, Any], *, html: bool, field_name: str, ticker: Ticker | None = None
+) -> str:
     template = _compile(source, html, field_name)
     try:
-        with budget():
+        with budget(ticker):
             return _generate(template, context)
     except jinja2.UndefinedError as exc:
         raise TemplateError(
@@ -227,10 +230,10 @@ def validate(t: TemplateSource) -> list[TemplateError]:
     return problems
 
 
-def render(t: TemplateSource, context: Mapping[str, Any]) -> Rendered:
+def render(t: TemplateSource, context: Mapping[str, Any], *, ticker: Ticker | None = None) -> Rendered:
     """The whole message or a ``TemplateError``: never a partial result. One time budget for
-    the whole message (subject, body and text)."""
-    with budget():
+    the whole message (subject, body and text); ``ticker`` overrides the installed one."""
+    with budget(ticker):
         return _render(t, context)
 
 
@@ -281,3 +284,15 @@ def contact_context(contact: Mapping[str, Any], tags: list[str] | None = None) -
 
 def escape(value: str) -> str:
     return html_lib.escape(value, quote=True)
+
+
+def locale_candidates(locale: str | None) -> list[str]:
+    """``fr-CA`` -> [fr-CA, fr, ""]: the exact variant, the language, then the default."""
+    out: list[str] = []
+    if locale:
+        out.append(locale)
+        lang = locale.replace("_", "-").split("-")[0]
+        if lang != locale:
+            out.append(lang)
+    out.append("")
+    return out
