@@ -63,3 +63,12 @@ def test_cli_db_upgrade_never_prints_the_password(monkeypatch: pytest.MonkeyPatc
     assert r.exit_code != 0
     assert "Sup3rS3cret" not in r.output
     assert "tidings:***@127.0.0.1:1" in r.output
+
+
+def test_startup_errors_never_show_the_password() -> None:
+    from tidings.bootstrap import StartupError, open_container
+
+    url = "postgresql://tidings:Sup3rS3cret@127.0.0.1:1/nowhere?connect_timeout=2"
+    with pytest.raises(StartupError) as err:
+        open_container(url)
+    assert "Sup3rS3cret" not in str(err.value) and "tidings:***@127.0.0.1:1" in str(err.value)
