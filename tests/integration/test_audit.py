@@ -16,11 +16,12 @@ from tidings.application.recipes import recipes as rc
 from tidings.bootstrap import Container
 from tidings.cli.main import app
 from tidings.clock import ManualClock
+from tidings.store import audit_sql
 
 
 def _report(container: Container) -> dict[str, Any]:
     with container.engine.connect() as conn:
-        return audit.run(conn, container.clock.now()).to_dict()
+        return audit.run(conn, container.clock.now(), audit_sql).to_dict()
 
 
 def _by_kind(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -19,7 +19,7 @@ from tidings.application.journeys import journeys as js
 from tidings.bootstrap import Container
 from tidings.cli.main import app
 from tidings.clock import ManualClock
-from tidings.store import schema
+from tidings.store import audit_sql, schema
 from tidings.worker import JourneyWorker
 
 WEBINAR = """key: webinar
@@ -159,7 +159,7 @@ def test_blast_radius_preview(
         add_contact(conn, now, "quiet@example.org")  # no signed_up: not a candidate
         js.save_draft(conn, DRIP, now)
     with container.engine.connect() as conn:
-        p = audit_preview.preview(conn, now, key="drip").to_dict()
+        p = audit_preview.preview(conn, now, audit_sql, key="drip").to_dict()
     # 4 signed up in the last 24 h: as many each day of the week. Per contact entering now:
     # "hello" at once, "tips" and the SMS 2 days later, "last" after 10 days (outside the week);
     # over 7 days, 7 daily cohorts send "hello" and the first 5 of them "tips" and the SMS.
@@ -173,7 +173,7 @@ def test_blast_radius_preview(
         js.publish(conn, now, key="drip")
     drain(JourneyWorker(container))
     with container.engine.connect() as conn:
-        again = audit_preview.preview(conn, now, key="drip").to_dict()
+        again = audit_preview.preview(conn, now, audit_sql, key="drip").to_dict()
     assert again["would_enter"] == {"24h": 0, "7d": 0}, again
     assert again["not_entering"] == {"already enrolled for this key": 4}, again
     # what is already in motion: 4 waiting at "nap", their first email unsent (no delivery loop here)
@@ -181,9 +181,9 @@ def test_blast_radius_preview(
 
     # a sample of 2 of the 4: scaled figures with a stated margin
     with container.engine.connect() as conn:
-        s = audit_preview.preview(conn, now, key="drip", sample=2).to_dict()
+        s = audit_preview.preview(conn, now, audit_sql, key="drip", sample=2).to_dict()
         with pytest.raises(audit_preview.PreviewError):
-            audit_preview.preview(conn, now, key="drip", sample=0)
+            audit_preview.preview(conn, now, audit_sql, key="drip", sample=0)
     assert s["sampled"] and s["simulated"] == 2 and s["population"] == 4 and "sample of 2 of 4" in s["error"]
 
     from tidings.cli import common

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from tidings.domain.audit.findings import did_you_mean, edit_distance, near_duplicates, normalise, within_one_edit
 from tidings.domain.audit.graph import chain_starts, chains, loops
+from tidings.domain.audit.inputs import AuditSettings, JourneyFacts
 from tidings.domain.audit.names import KnownNames, check_names
 from tidings.domain.audit.preview import Candidate, blast_radius
-from tidings.domain.audit.report import AuditInputs, AuditSettings, JourneyFacts, audit
+from tidings.domain.audit.report import AuditInputs, audit
 from tidings.domain.audit.satisfiable import contradiction, satisfiable
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.links import Link

@@ -18,6 +18,7 @@ from tidings.api.errors import ApiError
 from tidings.api.journeys import _document_text, _run
 from tidings.application.control import audit as au
 from tidings.application.control import audit_preview as ap
+from tidings.store import audit_sql
 
 router = APIRouter(tags=["audit"])
 
@@ -36,14 +37,14 @@ def get_audit(
                                 min_enrolments=min_enrolments, complexity_limit=complexity_limit)  # fmt: skip
     c = container(request)
     with c.engine.connect() as conn:
-        return au.run(conn, c.clock.now(), settings).to_dict()
+        return au.run(conn, c.clock.now(), audit_sql, settings).to_dict()
 
 
 def _preview(request: Request, **kwargs: Any) -> dict[str, Any]:
     c = container(request)
     with c.engine.connect() as conn:
         try:
-            return _run(lambda: ap.preview(conn, c.clock.now(), **kwargs)).to_dict()
+            return _run(lambda: ap.preview(conn, c.clock.now(), audit_sql, **kwargs)).to_dict()
         except ap.PreviewError as exc:
             raise ApiError(422, "validation_error", str(exc), [{"loc": ["query"], "msg": str(exc)}]) from exc
 

@@ -17,11 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.application.control.audit_names import checker
 from tidings.application.journeys import journeys as js
 from tidings.application.journeys import signals, why
 from tidings.application.journeys.engine import EngineError
 from tidings.domain.journeys.model import JourneyError
-from tidings.store import schema
+from tidings.store import audit_sql, schema
 
 router = APIRouter(tags=["journeys"])
 T = TypeVar("T")
@@ -103,7 +104,7 @@ async def validate_journey(request: Request, strict: bool = StrictQuery) -> dict
 
         with c.engine.connect() as conn:
             doc = js.validate(conn, text)
-            warnings = audit_names.check(conn, doc, strict=strict)
+            warnings = audit_names.check(conn, doc, audit_sql, strict=strict)
         return {"valid": True, "key": doc.key, "steps": list(doc.steps), "triggers": len(doc.triggers),
                 "warnings": [w.to_dict() for w in warnings]}  # fmt: skip
 
@@ -122,7 +123,8 @@ async def save_journey(
         with c.engine.begin() as conn:
             now = c.clock.now()
             if publish:
-                return {**_published(js.publish(conn, now, text=text, strict=strict)), "draft": False}
+                p = js.publish(conn, now, text=text, check_names=checker(audit_sql, strict=strict))
+                return {**_published(p), "draft": False}
             return js.save_draft(conn, text, now)
 
     return await run_in_threadpool(_run, work)
@@ -143,7 +145,8 @@ async def publish_journey(key: str, request: Request, strict: bool = StrictQuery
 
     def work() -> dict[str, Any]:
         with c.engine.begin() as conn:
-            return _published(js.publish(conn, c.clock.now(), text=text, key=key, strict=strict))
+            checks = checker(audit_sql, strict=strict)
+            return _published(js.publish(conn, c.clock.now(), text=text, key=key, check_names=checks))
 
     return await run_in_threadpool(_run, work)
 

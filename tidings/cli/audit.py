@@ -27,6 +27,7 @@ def audit(
     """Audit every published journey: tag sprawl, loops and chains, dead branches, overlap,
     idle journeys and unknown names, complexity against value."""
     from tidings.application.control import audit as au
+    from tidings.store import audit_sql
 
     try:
         settings = au.settings_from(tag_limit=tag_limit, idle_days=idle_days, chain_depth=chain_depth,
@@ -35,7 +36,7 @@ def audit(
         common.fail(str(exc))
     c = common.open_container()
     with c.engine.connect() as conn:
-        report = au.run(conn, c.clock.now(), settings).to_dict()
+        report = au.run(conn, c.clock.now(), audit_sql, settings).to_dict()
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return

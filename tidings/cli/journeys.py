@@ -49,12 +49,13 @@ def validate(file: Path, strict: StrictOpt = False) -> None:
     from tidings.application.control import audit_names
     from tidings.application.journeys import journeys as js
     from tidings.cli.audit import print_name_warnings
+    from tidings.store import audit_sql
 
     text = _read(file)
     c = common.open_container()
     with c.engine.connect() as conn:
         doc = _guard(lambda: js.validate(conn, text))
-        warnings = _guard(lambda: audit_names.check(conn, doc, strict=strict))
+        warnings = _guard(lambda: audit_names.check(conn, doc, audit_sql, strict=strict))
     print_name_warnings(warnings)
     common.console.print(
         f"{file}: journey '{doc.key}' is valid ({len(doc.steps)} steps, {len(doc.triggers)} triggers"
@@ -70,13 +71,16 @@ def publish(
     strict: StrictOpt = False,
 ) -> None:
     """Publish FILE as a new immutable version (same document again: no new version)."""
+    from tidings.application.control.audit_names import checker
     from tidings.application.journeys import journeys as js
     from tidings.cli.audit import print_name_warnings
+    from tidings.store import audit_sql
 
     text = _read(file)
     c = common.open_container()
     with c.engine.begin() as conn:
-        p = _guard(lambda: js.publish(conn, c.clock.now(), text=text, by=by, strict=strict))
+        checks = checker(audit_sql, strict=strict)
+        p = _guard(lambda: js.publish(conn, c.clock.now(), text=text, by=by, check_names=checks))
     if as_json:
         _print({"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created,
                 "warnings": [w.to_dict() for w in p.warnings]})  # fmt: skip
@@ -97,6 +101,7 @@ def preview(
     """Blast radius: who would enter now, and the messages per channel in the next 24 h and 7 days."""
     from tidings.application.control import audit_preview
     from tidings.cli.audit import print_preview
+    from tidings.store import audit_sql
 
     if (key is None) == (file is None):
         common.fail("give a journey KEY or --file (one of them)")
@@ -105,7 +110,9 @@ def preview(
     with c.engine.connect() as conn:
         try:
             data = _guard(
-                lambda: audit_preview.preview(conn, c.clock.now(), key=key, text=text, version=version, sample=sample)
+                lambda: audit_preview.preview(
+                    conn, c.clock.now(), audit_sql, key=key, text=text, version=version, sample=sample
+                )
             ).to_dict()
         except audit_preview.PreviewError as exc:
             common.fail(str(exc))

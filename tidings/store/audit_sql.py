@@ -14,7 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.domain.snapshot import ContactSnapshot
 from tidings.store import schema as s
+from tidings.store.bulk_snapshots import load_snapshots
 
 
 def tag_counts(conn: sa.Connection) -> dict[str, int]:
@@ -180,7 +182,7 @@ def prior_enrolments(
             e.c.journey_id == journey_id, e.c.contact_id.in_(part)
         )
         for cid, *rest in conn.execute(q):
-            out.setdefault(int(cid), []).append(tuple(rest))  # type: ignore[arg-type]
+            out.setdefault(int(cid), []).append(tuple(rest))
     return out
 
 
@@ -209,3 +211,17 @@ def in_flight(conn: sa.Connection, journey_id: int) -> tuple[dict[str, int], int
         else:
             due.append(at)
     return queued, n_live, due
+
+
+def journey_row(conn: sa.Connection, key: str) -> dict[str, Any] | None:
+    """The journey's row (id, key, status, current_version, draft_source), None when unknown."""
+    j = s.journeys
+    row = conn.execute(
+        sa.select(j.c.id, j.c.key, j.c.status, j.c.current_version, j.c.draft_source).where(j.c.key == key)
+    ).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def snapshots(conn: sa.Connection, contact_ids: Sequence[int], events_since: datetime) -> dict[int, ContactSnapshot]:
+    """Snapshots with their events since ``events_since`` (at most 2000 each) and journeys."""
+    return load_snapshots(conn, contact_ids, events=True, events_since=events_since, journeys=True, max_events=2000)

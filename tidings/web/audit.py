@@ -18,6 +18,7 @@ from tidings.application.control import audit as au
 from tidings.application.control import audit_names, audit_preview
 from tidings.application.journeys import journeys as js
 from tidings.domain.journeys.model import JourneyError
+from tidings.store import audit_sql
 from tidings.web.core import render
 from tidings.web.security import Viewer, container
 
@@ -40,7 +41,7 @@ def _subject_link(subject: str) -> dict[str, str]:
 def audit_page(request: Request, session: Session = Viewer) -> Response:
     c = container(request)
     with c.engine.connect() as conn:
-        report = au.run(conn, c.clock.now()).to_dict()
+        report = au.run(conn, c.clock.now(), audit_sql).to_dict()
     for f in report["findings"]:
         f["links"] = [_subject_link(s) for s in f["subjects"][:12]]
         f["more"] = max(0, len(f["subjects"]) - 12)
@@ -55,10 +56,10 @@ def preview_fragment(key: str, request: Request, session: Session = Viewer) -> R
     error = ""
     with c.engine.connect() as conn:
         try:
-            p = audit_preview.preview(conn, c.clock.now(), key=key)
+            p = audit_preview.preview(conn, c.clock.now(), audit_sql, key=key)
             data = p.to_dict()
-            doc, _ = audit_preview.document(conn, key=key)
-            warnings = audit_names.check(conn, doc)
+            doc, _ = audit_preview.document(conn, audit_sql, key=key)
+            warnings = audit_names.check(conn, doc, audit_sql)
         except (js.NotFound, js.Conflict, audit_preview.PreviewError) as exc:
             error = str(exc)
         except JourneyError as exc:

@@ -1,5 +1,6 @@
-"""Use case: the automation audit. Gathers documents and counts from storage
-(``store/audit_sql.py``), runs the pure checks (``domain/audit``), returns the report.
+"""Use case: the automation audit. Gathers documents and counts from storage (the
+:class:`~tidings.application.ports.audit.AuditStore` port, ``store/audit_sql.py``), runs the pure
+checks (``domain/audit``), returns the report.
 
 An empty database gives an empty report. Journeys installed from a recipe are simulated
 against the recipe's scenarios, so branches no scenario takes are reported too.
@@ -12,15 +13,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.ports.audit import AuditStore
 from tidings.domain.audit.findings import Finding
+from tidings.domain.audit.inputs import AuditSettings, JourneyFacts
 from tidings.domain.audit.names import KnownNames
-from tidings.domain.audit.report import AuditInputs, AuditReport, AuditSettings, JourneyFacts, Overlap, audit
+from tidings.domain.audit.report import AuditInputs, AuditReport, Overlap, audit
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import JourneyDoc, JourneyError
 from tidings.domain.journeys.simulate import ScenarioError, simulate
 from tidings.domain.rules import parse_rule
 from tidings.domain.rules.ast import RuleError
-from tidings.store import audit_sql as q
 
 #: how far back human opens and clicks count towards a journey's authenticity
 ENGAGEMENT_WINDOW = timedelta(days=90)
@@ -39,14 +41,14 @@ def settings_from(**values: Any) -> AuditSettings:
         raise AuditError(str(exc)) from exc
 
 
-def known_names(conn: sa.Connection) -> KnownNames:
+def known_names(conn: sa.Connection, store: AuditStore) -> KnownNames:
     """Names storage has seen: events, contact attributes and tags, segments, templates."""
     return KnownNames(
-        events=frozenset(q.event_names(conn)),
-        attributes=frozenset(q.attribute_keys(conn)),
-        tags=frozenset(q.tag_counts(conn)),
-        segments=frozenset(q.segment_rules(conn)),
-        templates=frozenset(q.template_keys(conn)),
+        events=frozenset(store.event_names(conn)),
+        attributes=frozenset(store.attribute_keys(conn)),
+        tags=frozenset(store.tag_counts(conn)),
+        segments=frozenset(store.segment_rules(conn)),
+        templates=frozenset(store.template_keys(conn)),
     )
 
 
@@ -71,14 +73,14 @@ def _coverage(
     return tuple(result.untaken_branches), tuple(result.unreached_steps)
 
 
-def gather(conn: sa.Connection, now: datetime, settings: AuditSettings) -> AuditInputs:
-    rows = q.published_journeys(conn)
-    stats = q.enrolment_stats(conn)
-    revenue = q.revenue_by_journey(conn)
-    sends = q.sends_by_journey(conn)
-    human = q.human_engagement_by_journey(conn, now - ENGAGEMENT_WINDOW)
+def gather(conn: sa.Connection, now: datetime, settings: AuditSettings, store: AuditStore) -> AuditInputs:
+    rows = store.published_journeys(conn)
+    stats = store.enrolment_stats(conn)
+    revenue = store.revenue_by_journey(conn)
+    sends = store.sends_by_journey(conn)
+    human = store.human_engagement_by_journey(conn, now - ENGAGEMENT_WINDOW)
     busy = [int(r["id"]) for r in rows if stats.get(int(r["id"]), {}).get("enrolments", 0) >= settings.min_enrolments]
-    reached = q.reached_steps(conn, busy)
+    reached = store.reached_steps(conn, busy)
     facts: list[JourneyFacts] = []
     ids: dict[int, str] = {}
     marketing: list[int] = []
@@ -116,7 +118,7 @@ def gather(conn: sa.Connection, now: datetime, settings: AuditSettings) -> Audit
                 unreached_by_scenarios=unreached,
             )
         )
-    sources = q.segment_rules(conn)
+    sources = store.segment_rules(conn)
     segments = {}
     for key, raw in sources.items():
         try:
@@ -128,21 +130,21 @@ def gather(conn: sa.Connection, now: datetime, settings: AuditSettings) -> Audit
                         "save the segment with a valid rule")  # fmt: skip
             )
     overlaps = [
-        Overlap(tuple(ids[j] for j in combo if j in ids), n) for combo, n in q.active_overlaps(conn, marketing)
+        Overlap(tuple(ids[j] for j in combo if j in ids), n) for combo, n in store.active_overlaps(conn, marketing)
     ]
     return AuditInputs(
         now=now,
         journeys=facts,
         segments=segments,
         segment_sources=sources,
-        contact_tags=q.tag_counts(conn),
-        known=known_names(conn),
+        contact_tags=store.tag_counts(conn),
+        known=known_names(conn, store),
         overlaps=[o for o in overlaps if len(o.journeys) > 1],
         settings=settings,
         problems=problems,
     )
 
 
-def run(conn: sa.Connection, now: datetime, settings: AuditSettings | None = None) -> AuditReport:
+def run(conn: sa.Connection, now: datetime, store: AuditStore, settings: AuditSettings | None = None) -> AuditReport:
     """The audit report over everything published."""
-    return audit(gather(conn, now, settings or AuditSettings()))
+    return audit(gather(conn, now, settings or AuditSettings(), store))

@@ -22,14 +22,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.application.journeys import journeys as js
+from tidings.application.ports.audit import AuditStore
 from tidings.domain.audit.preview import WINDOWS, Candidate, Preview, blast_radius
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import Entry, JourneyDoc, PriorEnrollment, Trigger
 from tidings.domain.journeys.triggers import entry_key, next_date_trigger, trigger_matches
 from tidings.domain.snapshot import ContactSnapshot
-from tidings.store import audit_sql as q
-from tidings.store import journeys as jst
-from tidings.store.bulk_snapshots import load_snapshots
 
 DEFAULT_SAMPLE = 1000
 EVENT_WINDOW = timedelta(hours=24)
@@ -41,17 +39,17 @@ class PreviewError(ValueError):
     """The preview cannot be made as asked."""
 
 
-def document(conn: sa.Connection, *, key: str | None = None, text: str | None = None,
+def document(conn: sa.Connection, store: AuditStore, *, key: str | None = None, text: str | None = None,
              version: int | None = None) -> tuple[JourneyDoc, int | None]:  # fmt: skip
     """The document to preview and its journey id: ``text``; else the given version of ``key``;
     else its draft (what publish would publish); else its current version (what resume resumes)."""
     if text is not None:
         doc = js.validate(conn, text)
-        row = jst.get_journey(conn, doc.key)
+        row = store.journey_row(conn, doc.key)
         return doc, int(row["id"]) if row is not None else None
     if key is None:
         raise PreviewError("name a journey or give a document")
-    row = jst.get_journey(conn, key)
+    row = store.journey_row(conn, key)
     if row is None:
         raise js.NotFound(f"no journey {key!r}")
     jid = int(row["id"])
@@ -74,18 +72,18 @@ STIMULUS_EVENT = {
 }
 
 
-def _population(conn: sa.Connection, t: Trigger, now: datetime) -> tuple[list[int], str]:
+def _population(conn: sa.Connection, store: AuditStore, t: Trigger, now: datetime) -> tuple[list[int], str]:
     target = str(t.target or "")
     if t.type == "event" or t.type in STIMULUS_EVENT:
         name = target if t.type == "event" else STIMULUS_EVENT[t.type]
         what = f"event {target}" if t.type == "event" else f"{t.type.replace('_', ' ')} {target}"
-        return q.ids_with_event_since(conn, name, now - EVENT_WINDOW), f"{what} in the last 24 h"
+        return store.ids_with_event_since(conn, name, now - EVENT_WINDOW), f"{what} in the last 24 h"
     if t.type == "date" and t.date is not None:
         if t.date.attribute:
             name = t.date.attribute.removeprefix("attributes.")
-            return q.ids_with_attribute(conn, name), f"date attribute {name}"
+            return store.ids_with_attribute(conn, name), f"date attribute {name}"
         if t.date.event:
-            return q.ids_with_event_since(conn, t.date.event, now - DATE_EVENT_WINDOW), f"date event {t.date.event}"
+            return store.ids_with_event_since(conn, t.date.event, now - DATE_EVENT_WINDOW), f"date event {t.date.event}"
     return [], ""
 
 
@@ -108,6 +106,7 @@ def _entry(doc: JourneyDoc, t: Trigger, c: ContactSnapshot, now: datetime) -> tu
 def preview(
     conn: sa.Connection,
     now: datetime,
+    store: AuditStore,
     *,
     key: str | None = None,
     text: str | None = None,
@@ -116,17 +115,16 @@ def preview(
 ) -> Preview:
     if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
         raise PreviewError(f"sample must be a whole number of at least 1, not {sample!r}")
-    doc, jid = document(conn, key=key, text=text, version=version)
+    doc, jid = document(conn, store, key=key, text=text, version=version)
     by_contact: dict[int, list[tuple[Trigger, str]]] = {}
     for t in doc.triggers:
-        ids, basis = _population(conn, t, now)
+        ids, basis = _population(conn, store, t, now)
         for cid in ids:
             by_contact.setdefault(cid, []).append((t, basis))
     ids = sorted(by_contact)
     chosen = ids if len(ids) <= sample else [ids[i * len(ids) // sample] for i in range(sample)]
-    snaps = load_snapshots(conn, chosen, events=True, events_since=now - DATE_EVENT_WINDOW, journeys=True,
-                           max_events=2000)  # fmt: skip
-    priors = q.prior_enrolments(conn, jid, chosen) if jid is not None else {}
+    snaps = store.snapshots(conn, chosen, now - DATE_EVENT_WINDOW)
+    priors = store.prior_enrolments(conn, jid, chosen) if jid is not None else {}
     candidates: list[Candidate] = []
     for cid in chosen:
         contact = snaps.get(cid)
@@ -145,15 +143,15 @@ def preview(
             candidates.append(Candidate(contact, Entry(t.index, None, ""), now, prior, basis, why))
     result = blast_radius(doc, candidates, population=max(len(ids), len(candidates)), now=now)
     if jid is not None:
-        result.in_flight = in_flight(conn, jid, now)
+        result.in_flight = in_flight(conn, store, jid, now)
     return result
 
 
-def in_flight(conn: sa.Connection, journey_id: int, now: datetime) -> dict[str, Any]:
+def in_flight(conn: sa.Connection, store: AuditStore, journey_id: int, now: datetime) -> dict[str, Any]:
     """Already in motion, beside new entries: live enrolments, their unsent messages (a paused
     journey's held ones go out on resume), and their timers due in each window (held timers
     that fell due during a pause fire at once on resume)."""
-    queued, live, due = q.in_flight(conn, journey_id)
+    queued, live, due = store.in_flight(conn, journey_id)
     timers = {
         name: sum(1 for d in due if d is not None and d < now + span) for name, span in WINDOWS.items()
     }

@@ -9,7 +9,7 @@ step-id mapping, and shows who would move where (dry run) before doing it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,13 +78,14 @@ def publish(
     text: str | None = None,
     key: str | None = None,
     by: str | None = None,
-    strict: bool = False,
+    check_names: Callable[[sa.Connection, JourneyDoc], Sequence[Any]] | None = None,
 ) -> Published:
     """Publish ``text`` (or the saved draft of ``key``) as a new immutable version.
 
     A journey becomes active on its first publication; a paused one stays paused. Date
-    triggers are (re)scheduled for every contact. Unknown names are warnings on the result,
-    or refuse the document with ``strict``.
+    triggers are (re)scheduled for every contact. ``check_names`` (the name checks of
+    ``application/control/audit_names``) gives the warnings kept on the result, or refuses the
+    document by raising.
     """
     if text is None:
         if key is None:
@@ -98,9 +99,7 @@ def publish(
     doc = validate(conn, text)
     if key is not None and doc.key != key:
         raise Conflict(f"the document's key is {doc.key!r}, not {key!r}")
-    from tidings.application.control import audit_names
-
-    warnings = tuple(audit_names.check(conn, doc, strict=strict))
+    warnings = tuple(check_names(conn, doc)) if check_names is not None else ()
     digest = checksum(doc)
     row = jst.get_journey(conn, doc.key, for_update=True)
     if row is None:

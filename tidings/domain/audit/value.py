@@ -21,14 +21,12 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidings.domain.audit import graph
+from tidings.domain.audit.inputs import AuditSettings, JourneyFacts
 from tidings.domain.audit.usage import reads
 from tidings.domain.journeys.links import Link
-
-if TYPE_CHECKING:
-    from tidings.domain.audit.report import AuditSettings, JourneyFacts
 
 
 @dataclass(frozen=True, slots=True)
