@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tidings.application.control import sending
 from tidings.channels import outbox
 from tidings.channels.base import DeliveryResult, DeliveryStatus, OutgoingMessage
 from tidings.channels.outbox import Outcome
@@ -91,7 +92,12 @@ class Deliverer:
         """
         now = self.clock.now()
         with self.engine.begin() as conn:
-            rows = outbox.claim(conn, owner=self.owner, now=now, limit=self.batch_size, kinds=self.kinds)
+            everything, held = sending.paused_channels(conn)  # the kill switch holds them pending
+            if everything:
+                return [], []
+            rows = outbox.claim(
+                conn, owner=self.owner, now=now, limit=self.batch_size, kinds=self.kinds, held_channels=held
+            )
         if not rows:
             return [], []
         with self.engine.connect() as raw:

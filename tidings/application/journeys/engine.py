@@ -25,8 +25,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.control import chains, policies
 from tidings.application.ingest.batch import Batch, Live
 from tidings.application.journeys import datetriggers, paused
+from tidings.domain.control.loops import Cause, LoopStop, cause_of_event
+from tidings.domain.control.policy import SendPolicy
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
@@ -120,6 +123,8 @@ class JourneyEngine:
         self.owner = owner
         self.lease = lease
         self._docs: dict[tuple[int, int], JourneyDoc] = {}
+        #: the global send policy, read at the start of every batch (``application/control``).
+        self.policy = SendPolicy()
 
     # ----------------------------------------------------------------- documents
 
@@ -143,7 +148,12 @@ class JourneyEngine:
                 out.append((jid, int(h["current_version"]), self.doc(conn, jid, int(h["current_version"]))))
         return out
 
+    def _needs_recent(self, docs: Any) -> bool:
+        """Recent sends are read when a journey cap or the global policy may count them."""
+        return bool(self.policy.caps) or any(d.settings.frequency_caps for d in docs)
+
     def _batch(self, conn: sa.Connection, now: datetime, heads: Mapping[int, Mapping[str, Any]]) -> Batch:
+        self.policy = policies.load(conn)
         b = Batch(conn, now, {jid: str(h["status"]) for jid, h in heads.items()})
         b.enroll_other = lambda batch, key, contact, ekey, cause: self._enroll_other(
             batch, heads, key, contact, ekey, cause
@@ -159,6 +169,7 @@ class JourneyEngine:
             journey_version=live.version,
             recent_sends=recent,
             journey_id=live.journey_id,
+            policy=self.policy,
         )
 
     def advance_enrolment(
@@ -218,6 +229,7 @@ class JourneyEngine:
         priors: list[PriorEnrollment],
         recent: Sequence[SentRecord] | None,
         cause: Mapping[str, Any] | None = None,
+        origin: Cause | None = None,
     ) -> Live | None:
         ok, reason = may_enter(doc, priors, entry.key, batch.now)
         if not ok:
@@ -235,6 +247,18 @@ class JourneyEngine:
                 },
             )
             return None
+        if origin is None and cause:
+            origin = chains.enrol_cause(cause)
+        admission = None
+        if origin is not None:  # the loop breaker (application/control/chains.py)
+            admission = chains.admit(batch.conn, doc, origin, self.policy.loop, batch.now)
+            if isinstance(admission, LoopStop):
+                batch.trace_note(
+                    contact.id, journey_id, version, "entry", "loop_stopped",
+                    {**admission.to_dict(), "cause": origin.to_dict()},
+                )
+                chains.alert_for(batch.conn, admission, contact.id, batch.now)
+                return None
         eid = est.insert_enrollments(
             batch.conn,
             [
@@ -251,6 +275,8 @@ class JourneyEngine:
                 }
             ],
         )[0]
+        if admission is not None:
+            chains.record(batch.conn, eid, contact.id, doc, admission, batch.now)
         live = Live(eid, contact.id, journey_id, version, EnrollmentState(journey=doc.key, key=entry.key))
         priors.append(PriorEnrollment("active", None, batch.now, None, entry.key))
         try:
@@ -391,8 +417,8 @@ class JourneyEngine:
             live = Live(int(r["id"]), cid, jid, int(r["version"]), EnrollmentState.from_dict(r["state"]))
             lives[cid].append((live, self.doc(conn, jid, live.version)))
         priors = self._priors(conn, contact_ids, [jid for jid, _, _ in active])
-        any_caps = any(doc.settings.frequency_caps for ls in lives.values() for _, doc in ls) or any(
-            doc.settings.frequency_caps for _, _, doc in active
+        any_caps = self._needs_recent([doc for ls in lives.values() for _, doc in ls]) or self._needs_recent(
+            [doc for _, _, doc in active]
         )
         recent = self._recent(conn, contact_ids, now) if any_caps else None
         return _Prefetched(active, lives, priors, recent)
@@ -408,8 +434,9 @@ class JourneyEngine:
         conn = batch.conn
         if pre is None:
             pre = self._prefetch(conn, heads, [contact.id], batch.now)
-        active = pre.active
-        lives = list(pre.lives.get(contact.id, ()))
+        rank = self.policy.rank  # priorities: the first journey listed takes a contested slot
+        active = sorted(pre.active, key=lambda a: rank(a[2].key))
+        lives = sorted(pre.lives.get(contact.id, ()), key=lambda ld: rank(ld[1].key))
         priors = pre.priors
         recent = pre.recent.get(contact.id, []) if pre.recent is not None else None
         for event in events:
@@ -419,10 +446,11 @@ class JourneyEngine:
                 if paused.hold_event(self, batch, live, doc, event, contact, recent):
                     continue  # its journey is paused: held until resume (services/paused.py)
                 self.advance_enrolment(batch, live, doc, EventStimulus(event), contact, recent)
+            origin = cause_of_event(event.name, event.properties)
             for jid, version, doc in active:
                 for entry in match_triggers(doc, event, contact, batch.now):
                     new = self._enter(
-                        batch, jid, version, doc, contact, entry, priors[(contact.id, jid)], recent
+                        batch, jid, version, doc, contact, entry, priors[(contact.id, jid)], recent, origin=origin
                     )
                     if new is not None:
                         lives.append((new, doc))
@@ -489,12 +517,14 @@ class JourneyEngine:
         }
         all_docs = [*docs.values(), *date_docs.values()]
         snaps = load_snapshots(conn, contact_ids, events=any(needs_history(d) for d in all_docs))
-        recent = (
-            self._recent(conn, contact_ids, now) if any(d.settings.frequency_caps for d in all_docs) else None
-        )
+        recent = self._recent(conn, contact_ids, now) if self._needs_recent(all_docs) else None
         priors = self._priors(conn, contact_ids, sorted(date_docs)) if date_docs else {}
         # index order is by due time only (an id tie-break would sort every due row): order here
-        for r in sorted(rows, key=lambda row: (row["due_at"], row["id"])):
+        def rank(row: Mapping[str, Any]) -> int:
+            doc = docs.get(int(row["enrollment_id"] or 0))
+            return self.policy.rank(doc.key) if doc is not None else 0
+
+        for r in sorted(rows, key=lambda row: (row["due_at"], rank(row), row["id"])):
             batch.fired.append(int(r["id"]))
             contact = snaps.get(int(r["contact_id"]))
             if contact is None:
@@ -581,7 +611,7 @@ class JourneyEngine:
             manual_entry(doc, key),
             priors,
             self._recent(conn, [contact_id], now).get(contact_id, [])
-            if doc.settings.frequency_caps
+            if self._needs_recent([doc])
             else None,
         )
         refusal = next((t["detail"]["reason"] for t in batch.traces if t["action"] == "entry_refused"), None)

@@ -140,6 +140,8 @@ def _settings(raw: Any, p: Problems) -> JourneySettings:
         "category",
         "timezone",
         "signals",
+        "loop_limit",
+        "exempt_from_caps",
     }
     for k in raw:
         if k not in known:
@@ -218,7 +220,21 @@ def _settings(raw: Any, p: Problems) -> JourneySettings:
     if not isinstance(signals, list) or not all(isinstance(s, str) for s in signals):
         p.add("signals is a list of names", line_of(raw, "signals"), path="settings.signals")
         signals = []
+    loop_limit = None
+    if raw.get("loop_limit") is not None:
+        from tidings.domain.control.policy import parse_loop_limit
+
+        try:
+            loop_limit = parse_loop_limit(raw["loop_limit"])
+        except ValueError as exc:
+            p.add(f"loop_limit: {exc}", line_of(raw, "loop_limit"), path="settings.loop_limit")
+    exempt = raw.get("exempt_from_caps", False)
+    if not isinstance(exempt, bool):
+        p.add("exempt_from_caps is true or false", line_of(raw, "exempt_from_caps"), path="settings.exempt_from_caps")
+        exempt = False
     return JourneySettings(
+        loop_limit=loop_limit,
+        exempt_from_caps=exempt,
         reentry=reentry,
         reentry_days=days if isinstance(days, int) else None,
         exit=_criteria(raw.get("exit"), p, raw, "exit"),

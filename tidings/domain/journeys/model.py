@@ -182,6 +182,10 @@ class JourneySettings:
     timezone: str = "UTC"
     #: signal names this journey accepts (self-service).
     signals: frozenset[str] = frozenset()
+    #: the loop breaker's limit for chains entering this journey (``domain.control.loops.LoopLimit``).
+    loop_limit: Any = None
+    #: explicit exemption from the global send policy's caps (shown in ``journeys show``).
+    exempt_from_caps: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +408,8 @@ class EngineContext:
     recent_sends: Sequence[SentRecord] | None = None
     #: the journey's storage id: message.* events from the channels name their journey by it.
     journey_id: int | str | None = None
+    #: the global send policy (``domain.control.policy.SendPolicy``), evaluated for every send.
+    policy: Any = None
 
 
 # --------------------------------------------------------------------------- effects

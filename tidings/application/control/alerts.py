@@ -1,0 +1,42 @@
+"""Operator alerts (``tidings alerts``, ``GET /api/alerts``, the dashboard banner)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tidings.store import control as cst
+
+
+class AlertNotFound(LookupError):
+    pass
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(row["id"]),
+        "kind": row["kind"],
+        "severity": row["severity"],
+        "message": row["message"],
+        "count": int(row["count"]),
+        "contact_id": row["contact_id"],
+        "detail": row["detail"],
+        "created_at": row["created_at"].isoformat(),
+        "last_at": row["last_at"].isoformat(),
+        "acknowledged_at": row["acknowledged_at"].isoformat() if row["acknowledged_at"] else None,
+        "acknowledged_by": row["acknowledged_by"],
+    }
+
+
+def list_alerts(conn: sa.Connection, *, include_acknowledged: bool = False) -> list[dict[str, Any]]:
+    return [public(r) for r in cst.list_alerts(conn, include_acknowledged=include_acknowledged)]
+
+
+def acknowledge(conn: sa.Connection, alert_id: int, by: str, now: datetime) -> dict[str, Any]:
+    row = cst.get_alert(conn, alert_id)
+    if row is None:
+        raise AlertNotFound(f"no alert {alert_id}")
+    cst.acknowledge(conn, alert_id, by, now)
+    return public(cst.get_alert(conn, alert_id) or row)

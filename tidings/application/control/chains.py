@@ -1,0 +1,95 @@
+"""The loop breaker at run time: the engine asks :func:`admit` before an enrolment starts.
+
+An enrolment whose stimulus carries a cause (a tag, a field or an event raised by another
+journey's effect, an enrol step, or any tag change) gets an ``enrollment_causes`` row holding
+its causal chain. Entering a journey one round too many (``domain/control/loops.py``) is
+refused: a ``loop_stopped`` trace row names the whole chain and an alert is raised.
+Enrolments started by a plain event or a segment keep their cause in the trace only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tidings.domain.control.loops import Cause, ChainLink, LoopLimit, LoopStop, check, extend
+from tidings.domain.journeys.model import JourneyDoc
+from tidings.store import control as cst
+
+
+@dataclass(frozen=True)
+class Admission:
+    cause: Cause
+    chain: tuple[ChainLink, ...]
+
+
+def enrol_cause(cause: Mapping[str, Any]) -> Cause:
+    """The cause of an enrolment made by another journey's enrol step (``Batch`` passes it)."""
+    parent = cause.get("enrollment")
+    return Cause(
+        "enrol",
+        str(cause.get("journey") or ""),
+        int(parent) if parent is not None else None,
+        str(cause.get("journey") or "") or None,
+    )
+
+
+def admit(
+    conn: sa.Connection, doc: JourneyDoc, cause: Cause, default: LoopLimit, now: datetime
+) -> Admission | LoopStop:
+    """The chain this enrolment would extend, or the stop when it goes one round too far."""
+    limit = doc.settings.loop_limit or default
+    parent: tuple[ChainLink, ...] = ()
+    if cause.parent_enrollment is not None:
+        row = cst.parent_of(conn, cause.parent_enrollment)
+        if row is not None and row["chain"]:
+            parent = tuple(ChainLink.from_list(x) for x in row["chain"])
+        elif row is not None:
+            parent = (ChainLink(str(row["key"]), int(row["id"]), row["entered_at"]),)
+    chain = extend(parent, ChainLink(doc.key, None, now), max(limit.window, default.window))
+    stop = check(chain, limit)
+    return stop if stop is not None else Admission(cause, chain)
+
+
+def record(
+    conn: sa.Connection, enrollment_id: int, contact_id: int, doc: JourneyDoc, adm: Admission, now: datetime
+) -> None:
+    chain = [*adm.chain[:-1], ChainLink(doc.key, enrollment_id, now)]
+    cst.insert_cause(
+        conn,
+        {
+            "enrollment_id": enrollment_id,
+            "contact_id": contact_id,
+            "journey_key": doc.key,
+            "kind": adm.cause.kind,
+            "value": (adm.cause.value or "")[:400] or None,
+            "parent_enrollment_id": adm.cause.parent_enrollment,
+            "chain": [x.to_list() for x in chain],
+            "created_at": now,
+        },
+    )
+
+
+def alert_for(conn: sa.Connection, stop: LoopStop, contact_id: int, now: datetime) -> int:
+    """Raise (or count up) the open alert for this loop; the cycle's journeys name it."""
+    cycle = sorted({x.journey for x in stop.chain})
+    detail = {**stop.to_dict(), "contact_id": contact_id}
+    alert_id, _ = cst.raise_alert(
+        conn,
+        kind="loop_stopped",
+        severity="critical",
+        fingerprint="loop_stopped:" + ",".join(cycle),
+        message=(
+            f"loop stopped for contact {contact_id}: {stop.text} "
+            f"({stop.rounds} rounds of {stop.journey!r} > limit {stop.limit.rounds} in "
+            f"{int(stop.limit.window.total_seconds() // 3600)}h)"
+        ),
+        detail=detail,
+        contact_id=contact_id,
+        now=now,
+    )
+    return alert_id

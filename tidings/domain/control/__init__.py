@@ -1,0 +1,1 @@
+"""Control is structural: causal chains and the loop breaker, global send policies (pure)."""
