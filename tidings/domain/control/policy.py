@@ -309,8 +309,8 @@ def evaluate(
             at = next_opening(at, tz, None, quiet)
             continue
         break
-    if blocking:
-        cap, _, n = blocking[0]
+    if blocking:  # the cap that holds it longest explains the wait
+        cap, _, n = max(blocking, key=lambda b: b[1])
         return Verdict(False, "delay", at, _detail(cap, n))
     return Verdict(False, "delay", at, {"reason": "global_quiet_hours", "quiet_hours": list(quiet or ())})
 
