@@ -4,7 +4,7 @@ the global send policy (edit as YAML). Everyone may look; only admins act."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -53,8 +53,8 @@ def acknowledge(alert_id: int, request: Request, session: Session = Admin) -> Re
             al.acknowledge(conn, alert_id, session.user.email, c.clock.now())
     except al.AlertNotFound:
         raise PageNotFound(f"Alert {alert_id}") from None
-    target = request.headers.get("referer") or "/control"
-    return RedirectResponse(target if target.endswith(("/", "/control")) else "/control", status_code=303)
+    back = urlsplit(request.headers.get("referer") or "").path  # the dashboard banner, or this page
+    return RedirectResponse("/" if back == "/" else "/control", status_code=303)
 
 
 @router.post("/control/sending/pause")
