@@ -347,6 +347,7 @@ def simulate_page(key: str, request: Request, session: Session = Viewer) -> Resp
 @router.post("/journeys/{key}/simulate")
 async def simulate_run(key: str, request: Request, session: Session = Viewer) -> Response:
     """Running a simulation changes nothing, so viewers may do it too (still CSRF-checked)."""
+    from tidings.application.control import policies
     from tidings.domain.journeys.simulate import ScenarioError, load_scenarios, simulate
 
     form = await request.form()
@@ -355,6 +356,7 @@ async def simulate_run(key: str, request: Request, session: Session = Viewer) ->
     with c.engine.connect() as conn:
         row = _journey_or_404(conn, key)
         doc, _, shown = _doc_for(conn, row, None)
+        policy = policies.load(conn)  # the global send policy applies in simulation too
     error = ""
     result = None
     graph = None
@@ -363,7 +365,7 @@ async def simulate_run(key: str, request: Request, session: Session = Viewer) ->
     else:
         try:
             scenarios, start, horizon = load_scenarios(yaml.safe_load(text))
-            result = simulate(doc, scenarios, start=start, horizon=horizon)
+            result = simulate(doc, scenarios, start=start, horizon=horizon, policy=policy)
             graph = jv.journey_graph(doc, None, unreached=result.unreached_steps)
         except (ScenarioError, yaml.YAMLError, ValueError, TypeError, KeyError) as exc:
             error = str(exc)

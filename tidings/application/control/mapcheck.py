@@ -18,11 +18,13 @@ from tidings.store import journeys as jst
 from tidings.store import schema
 
 
-def published_docs(conn: sa.Connection, *, exclude: str | None = None) -> list[JourneyDoc]:
-    """The current version of every journey that is not archived (unreadable ones left out)."""
+def published_docs(conn: sa.Connection, *, exclude: str | None = None, active_only: bool = False) -> list[JourneyDoc]:
+    """The current version of every journey that is not archived (or only the active ones)."""
     docs = []
     for r in jst.list_journeys(conn):
         if r["key"] == exclude or r["status"] == "archived" or not r["current_version"]:
+            continue
+        if active_only and r["status"] != "active":
             continue
         row = jst.get_version(conn, int(r["id"]), int(r["current_version"]))
         if row is None:
