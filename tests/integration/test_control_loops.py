@@ -92,3 +92,17 @@ def test_a_cycle_is_refused_at_publish_unless_loop_limit_is_declared(container: 
 
 def test_enrol_step_cause(container: Container, clock: ManualClock) -> None:
     assert chains.enrol_cause({"journey": "a", "enrollment": 7}).parent_enrollment == 7
+
+
+def test_a_new_alert_is_posted_to_the_admins_webhook_once(container: Container, clock: ManualClock) -> None:
+    from tidings.application.control import policies
+
+    with container.engine.begin() as conn:
+        policies.save(conn, {"notify": {"webhook": "https://ops.example.com/tidings"}}, clock.now())
+    cid = _runaway(container, clock)
+    with container.engine.connect() as conn:
+        o = schema.outbox
+        rows = conn.execute(sa.select(o).where(o.c.kind == "webhook")).mappings().all()
+    assert len(rows) == 1 and rows[0]["contact_id"] == cid and rows[0]["recipient"] == "https://ops.example.com/tidings"
+    alert = rows[0]["payload"]["body"]["alert"]
+    assert alert["kind"] == "loop_stopped" and "ping -> pong" in alert["message"]

@@ -122,6 +122,7 @@ def test_skip_exempt_and_quiet_hours() -> None:
         ({"loop_breaker": {"rounds": 0}}, "loop_breaker", ">= 1"),
         ({"caps": "lots"}, "caps", "list"),
         ({"capz": []}, "capz", "unknown"),
+        ({"notify": {"webhook": "ftp://x"}}, "notify.webhook", "http(s) URL"),
     ],
 )
 def test_bad_policies_are_refused_with_the_field_path(raw: dict, path: str, words: str) -> None:

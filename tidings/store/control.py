@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.store import schema
 
@@ -167,6 +168,31 @@ def acknowledge(conn: sa.Connection, alert_id: int, by: str, now: datetime) -> b
 def get_alert(conn: sa.Connection, alert_id: int) -> dict[str, Any] | None:
     row = conn.execute(sa.select(A).where(A.c.id == alert_id)).mappings().first()
     return dict(row) if row else None
+
+
+def queue_webhook(
+    conn: sa.Connection, contact_id: int, url: str, key: str, body: Mapping[str, Any], now: datetime
+) -> None:
+    """An alert notification: an outbox webhook row (signed, retried, SSRF-guarded by delivery)."""
+    o = schema.outbox
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(
+        insert(o)
+        .values(
+            contact_id=contact_id,
+            idempotency_key=key,
+            kind="webhook",
+            channel="webhook",
+            category="transactional",
+            payload={"url": url, "method": "POST", "body": dict(body), "headers": {}},
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            recipient=url,
+        )
+        .on_conflict_do_nothing(index_elements=[o.c.idempotency_key])
+    )
 
 
 # --------------------------------------------------------------------------- held messages

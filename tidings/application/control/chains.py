@@ -74,11 +74,13 @@ def record(
     )
 
 
-def alert_for(conn: sa.Connection, stop: LoopStop, contact_id: int, now: datetime) -> int:
+def alert_for(
+    conn: sa.Connection, stop: LoopStop, contact_id: int, now: datetime, notify_webhook: str | None = None
+) -> int:
     """Raise (or count up) the open alert for this loop; the cycle's journeys name it."""
     cycle = sorted({x.journey for x in stop.chain})
     detail = {**stop.to_dict(), "contact_id": contact_id}
-    alert_id, _ = cst.raise_alert(
+    alert_id, created = cst.raise_alert(
         conn,
         kind="loop_stopped",
         severity="critical",
@@ -92,4 +94,8 @@ def alert_for(conn: sa.Connection, stop: LoopStop, contact_id: int, now: datetim
         contact_id=contact_id,
         now=now,
     )
+    if created and notify_webhook:
+        alert = cst.get_alert(conn, alert_id) or {}
+        body = {"alert": {k: alert.get(k) for k in ("id", "kind", "severity", "message", "detail")}}
+        cst.queue_webhook(conn, contact_id, notify_webhook, f"alert:{alert_id}", body, now)
     return alert_id

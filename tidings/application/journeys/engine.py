@@ -257,7 +257,7 @@ class JourneyEngine:
                     contact.id, journey_id, version, "entry", "loop_stopped",
                     {**admission.to_dict(), "cause": origin.to_dict()},
                 )
-                chains.alert_for(batch.conn, admission, contact.id, batch.now)
+                chains.alert_for(batch.conn, admission, contact.id, batch.now, self.policy.notify_webhook)
                 return None
         eid = est.insert_enrollments(
             batch.conn,

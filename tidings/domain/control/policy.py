@@ -64,6 +64,8 @@ class SendPolicy:
     quiet_hours: tuple[str, str] | None = None
     priorities: tuple[str, ...] = ()
     loop: LoopLimit = field(default_factory=LoopLimit)
+    #: new alerts are POSTed here (a signed, retried webhook through the outbox).
+    notify_webhook: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class SendPolicy:
             "quiet_hours": {"start": self.quiet_hours[0], "end": self.quiet_hours[1]} if self.quiet_hours else None,
             "priorities": list(self.priorities),
             "loop_breaker": {"rounds": self.loop.rounds, "window": f"{int(self.loop.window.total_seconds())}s"},
+            "notify": {"webhook": self.notify_webhook} if self.notify_webhook else None,
         }
 
     def rank(self, journey: str) -> int:
@@ -114,7 +117,7 @@ def parse_policy(raw: Any) -> SendPolicy:
     if not isinstance(raw, Mapping):
         raise PolicyError([("", "a send policy is a mapping (caps, on_cap, quiet_hours, priorities, loop_breaker)")])
     for k in raw:
-        if k not in ("caps", "on_cap", "quiet_hours", "priorities", "loop_breaker"):
+        if k not in ("caps", "on_cap", "quiet_hours", "priorities", "loop_breaker", "notify"):
             problems.append((str(k), "unknown policy field"))
     caps = _caps(raw.get("caps") or [], problems)
     on_cap = raw.get("on_cap", "delay")
@@ -134,9 +137,24 @@ def parse_policy(raw: Any) -> SendPolicy:
             loop = parse_loop_limit(lb)
         except ValueError as exc:
             problems.append(("loop_breaker", str(exc)))
+    hook = _notify(raw.get("notify"), problems)
     if problems:
         raise PolicyError(problems)
-    return SendPolicy(tuple(caps), on_cap, quiet, tuple(prio), loop)
+    return SendPolicy(tuple(caps), on_cap, quiet, tuple(prio), loop, hook)
+
+
+def _notify(raw: Any, problems: list[tuple[str, str]]) -> str | None:
+    """``notify: {webhook: https://...}``: where new alerts are posted."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or set(raw) - {"webhook"}:
+        problems.append(("notify", "notify is {webhook: URL}"))
+        return None
+    url = raw.get("webhook")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        problems.append(("notify.webhook", "an http(s) URL"))
+        return None
+    return url
 
 
 def parse_loop_limit(raw: Any) -> LoopLimit:
