@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from tests.integration.journey_support import add_contact, add_event, drain, outbox, publish
 from tidings.application.control import policies
+from tidings.application.journeys import journeys as js
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.store import schema
@@ -104,3 +105,7 @@ def test_skip_drops_capped_messages_and_an_exempt_journey_is_not_capped(
         t = schema.traces
         skipped = conn.execute(sa.select(t.c.detail).where(t.c.action == "send_skipped")).scalars().all()
     assert [s["reason"] for s in skipped] == ["send_policy_cap"]
+    with container.engine.connect() as conn:  # the exemption is shown (journeys show --json)
+        shown = js.describe(conn, "news")
+    assert shown["control"] == {"category": "marketing", "exempt_from_caps": True, "loop_limit": None}
+    assert shown["enrollments"][0]["count"] == 1

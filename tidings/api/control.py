@@ -40,7 +40,7 @@ def list_alerts(request: Request, all: bool = Query(False, description="include 
 
 
 class Ack(BaseModel):
-    by: str = Field("api", max_length=320)
+    by: str = Field(default="api", max_length=320)
 
 
 @router.post("/api/alerts/{alert_id}/acknowledge", dependencies=[RequireAdmin])
@@ -71,8 +71,8 @@ async def put_policy(request: Request) -> dict[str, Any]:
 
 
 class PauseBody(BaseModel):
-    channel: str | None = Field(None, max_length=40)
-    by: str | None = Field(None, max_length=320)
+    channel: str | None = Field(default=None, max_length=40)
+    by: str | None = Field(default=None, max_length=320)
 
 
 class ResumeBody(PauseBody):
@@ -102,7 +102,7 @@ def sending_resume(request: Request, body: ResumeBody | None = None) -> dict[str
 class StopBody(BaseModel):
     caused_by_tag: str = Field(..., min_length=1, max_length=200)
     apply: bool = False
-    by: str | None = Field(None, max_length=320)
+    by: str | None = Field(default=None, max_length=320)
 
 
 @router.post("/api/enrollments/stop", dependencies=[RequireAdmin])

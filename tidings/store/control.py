@@ -37,7 +37,7 @@ def put_setting(conn: sa.Connection, key: str, value: Any, now: datetime) -> Non
 # --------------------------------------------------------------------------- causes
 
 
-def parent_of(conn: sa.Connection, enrollment_id: int) -> Mapping[str, Any] | None:
+def parent_of(conn: sa.Connection, enrollment_id: int) -> Mapping[Any, Any] | None:
     """The parent enrolment's journey key, entry time and chain (None when it has no cause row)."""
     e, j = schema.enrollments, schema.journeys
     q = (

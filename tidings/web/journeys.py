@@ -274,6 +274,7 @@ def _action(request: Request, key: str, what: str) -> Response:
                 notice = (
                     f"published version {p.version}" if p.created else f"unchanged: still version {p.version}"
                 )
+                notice += "".join(f"; warning: {w} (stopped at run time by its loop_limit)" for w in p.warnings)
             elif what == "pause":
                 svc.pause(conn, key, c.clock.now())
                 notice = "paused: no new entries, waiting timers are held"

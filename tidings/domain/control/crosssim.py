@@ -118,7 +118,8 @@ class _Contact:
 
     def push(self, at: datetime, kind: str, data: Any, enrollment: int | None = None) -> None:
         self.seq += 1
-        heapq.heappush(self.queue, _Item(max(at, self.now), self.seq, kind, data, enrollment))  # type: ignore[arg-type]
+        ref = str(enrollment) if enrollment is not None else None
+        heapq.heappush(self.queue, _Item(max(at, self.now), self.seq, kind, data, ref))
 
     def note(self, journey: str, kind: str, **detail: Any) -> None:
         self.happened.append(Happening(self.now, journey, kind, detail))
@@ -153,7 +154,7 @@ class _Contact:
             elif item.kind == "entry":
                 key, entry, cause = item.data
                 self.enter(self.by_key[key], entry, cause)
-            elif item.kind == "timer" and item.enrollment in self.enrolments:
+            elif item.kind == "timer" and item.enrollment is not None:
                 self.apply(self.enrolments[int(item.enrollment)], item.data)
         return ContactTimeline(self.name, dict(self.raw.get("contact") or {}), self.happened)
 
@@ -205,7 +206,7 @@ class _Contact:
         t = advance(enr.doc, None if new else enr.state, stimulus, self.snapshot(), self.now, context=ctx)
         enr.state = t.state
         if t.cancel_timers:
-            self.queue = [i for i in self.queue if not (i.kind == "timer" and i.enrollment == enr.id)]
+            self.queue = [i for i in self.queue if not (i.kind == "timer" and i.enrollment == str(enr.id))]
             heapq.heapify(self.queue)
         for timer in t.timers:
             self.push(timer.due_at, "timer", TimerDue(None, timer.kind, timer.payload), enr.id)
