@@ -106,3 +106,36 @@ def test_a_new_alert_is_posted_to_the_admins_webhook_once(container: Container, 
     assert len(rows) == 1 and rows[0]["contact_id"] == cid and rows[0]["recipient"] == "https://ops.example.com/tidings"
     alert = rows[0]["payload"]["body"]["alert"]
     assert alert["kind"] == "loop_stopped" and "ping -> pong" in alert["message"]
+
+
+VIA_SEGMENT = """
+key: {key}
+triggers:
+  - segment_entered: {segment}
+settings:
+  reentry: after_exit
+  loop_limit: 2
+steps:
+  - id: mark
+    type: update_contact
+    add_tags: [{give}]
+    remove_tags: [{take}]
+"""
+
+
+def test_a_loop_through_segments_is_counted_like_a_direct_one(container: Container, clock: ManualClock) -> None:
+    from tidings.application.segments.segments import create_segment
+
+    create_segment(container.engine, "has_x", "Has x", 'tag("x")', clock.now())
+    create_segment(container.engine, "has_y", "Has y", 'tag("y")', clock.now())
+    publish(container, VIA_SEGMENT.format(key="ping", segment="has_y", give="x", take="y"))
+    publish(container, VIA_SEGMENT.format(key="pong", segment="has_x", give="y", take="x"))
+    with container.engine.begin() as conn:
+        cid = add_contact(conn, clock.now(), "seg@example.org")
+        conn.execute(sa.insert(schema.contact_tags).values(contact_id=cid, tag="y", created_at=clock.now()))
+        add_event(conn, cid, "tag.added", clock.now(), tag="y")
+    drain(JourneyWorker(container), limit=100)
+    with container.engine.connect() as conn:
+        assert (_enrolments(conn, "ping"), _enrolments(conn, "pong")) == (2, 2)
+        [alert] = cst.list_alerts(conn)
+    assert "ping -> pong -> ping -> pong -> ping" in alert["message"]

@@ -9,15 +9,16 @@ Enrolments started by a plain event or a segment keep their cause in the trace o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.domain.control.loops import Cause, ChainLink, LoopLimit, LoopStop, check, extend
+from tidings.domain.control.loops import Cause, ChainLink, LoopLimit, LoopStop, cause_of_event, check, extend
 from tidings.domain.journeys.model import JourneyDoc
+from tidings.domain.snapshot import EventRecord
 from tidings.store import control as cst
 
 
@@ -25,6 +26,23 @@ from tidings.store import control as cst
 class Admission:
     cause: Cause
     chain: tuple[ChainLink, ...]
+
+
+def attribute_segment_events(pending: Sequence[EventRecord], new: Sequence[EventRecord]) -> list[EventRecord]:
+    """Segment changes computed in the pass of a journey's change are that change's effect.
+
+    ``segment.entered/exited`` events carry no cause of their own: when the events of this pass
+    include one a journey raised (a tag, a field), the segment events get its ``by`` (the last
+    such event's), so a loop through a segment is counted like a direct one.
+    """
+    by = None
+    for event in pending:
+        cause = cause_of_event(event.name, event.properties)
+        if cause is not None and cause.parent_enrollment is not None:
+            by = event.properties.get("by")
+    if not isinstance(by, Mapping):
+        return list(new)
+    return [replace(e, properties={**e.properties, "by": dict(by)}) for e in new]
 
 
 def enrol_cause(cause: Mapping[str, Any]) -> Cause:

@@ -387,6 +387,7 @@ class JourneyEngine:
         snaps = load_snapshots(conn, ids, events=True, journeys=True, max_events=SNAPSHOT_EVENTS)
         records = {cid: [_record(r) for r in rows] for cid, rows in pending.items()}
         changed, added = _refresh_segments_many(conn, snaps, records, now)
+        added = {cid: chains.attribute_segment_events(records.get(cid, ()), new) for cid, new in added.items()}
         snaps.update(changed)
         for cid, new in added.items():  # segment.* events: in the snapshot, and delivered now
             if len(records.get(cid, ())) < est.EVENTS_PER_PASS:  # else next pass, in id order
