@@ -12,6 +12,7 @@ from tidings.application.journeys import journeys as js
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.store import schema
+from tidings.store.control import SqlControl
 from tidings.worker import JourneyWorker
 
 TWO_SENDS = """
@@ -43,7 +44,7 @@ POLICY = {
 
 def _setup(container: Container, clock: ManualClock, policy: dict, extra: str = "  category: marketing") -> int:
     with container.engine.begin() as conn:
-        policies.save(conn, policy, clock.now())
+        policies.save(SqlControl(conn), policy, clock.now())
     publish(container, TWO_SENDS.format(key="news", extra=extra))
     publish(container, TWO_SENDS.format(key="promo", extra="  category: marketing"))
     with container.engine.begin() as conn:

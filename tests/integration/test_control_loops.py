@@ -10,8 +10,8 @@ from tidings.application.control import chains
 from tidings.application.journeys import journeys as js
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
-from tidings.store import control as cst
 from tidings.store import schema
+from tidings.store.control import SqlControl
 from tidings.worker import JourneyWorker
 
 TOSS = """
@@ -64,7 +64,7 @@ def test_the_runaway_pair_stops_after_three_rounds_and_raises_an_alert(
         assert stops[0]["text"] == "ping -> pong -> ping -> pong -> ping -> pong -> ping"
         assert stops[0]["rounds"] == 4 and stops[0]["limit"]["rounds"] == 3
         assert stops[0]["cause"]["kind"] == "tag_added" and stops[0]["cause"]["value"] == "y"
-        alerts = cst.list_alerts(conn)
+        alerts = SqlControl(conn).list_alerts()
         assert [(a["kind"], a["contact_id"], a["count"]) for a in alerts] == [("loop_stopped", cid, 1)]
         assert "ping -> pong" in alerts[0]["message"]
         # every enrolment of the chain recorded its cause and its parent
@@ -79,7 +79,7 @@ def test_a_per_journey_limit_overrides_the_global_one(container: Container, cloc
     _runaway(container, clock, "  loop_limit: {rounds: 1, window: 1h}")
     with container.engine.connect() as conn:
         assert (_enrolments(conn, "ping"), _enrolments(conn, "pong")) == (1, 1)
-        assert "ping -> pong -> ping" in cst.list_alerts(conn)[0]["message"]
+        assert "ping -> pong -> ping" in SqlControl(conn).list_alerts()[0]["message"]
 
 
 def test_a_cycle_is_refused_at_publish_unless_loop_limit_is_declared(container: Container) -> None:
@@ -98,7 +98,7 @@ def test_a_new_alert_is_posted_to_the_admins_webhook_once(container: Container, 
     from tidings.application.control import policies
 
     with container.engine.begin() as conn:
-        policies.save(conn, {"notify": {"webhook": "https://ops.example.com/tidings"}}, clock.now())
+        policies.save(SqlControl(conn), {"notify": {"webhook": "https://ops.example.com/tidings"}}, clock.now())
     cid = _runaway(container, clock)
     with container.engine.connect() as conn:
         o = schema.outbox
@@ -137,5 +137,5 @@ def test_a_loop_through_segments_is_counted_like_a_direct_one(container: Contain
     drain(JourneyWorker(container), limit=100)
     with container.engine.connect() as conn:
         assert (_enrolments(conn, "ping"), _enrolments(conn, "pong")) == (2, 2)
-        [alert] = cst.list_alerts(conn)
+        [alert] = SqlControl(conn).list_alerts()
     assert "ping -> pong -> ping -> pong -> ping" in alert["message"]

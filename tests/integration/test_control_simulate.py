@@ -14,6 +14,7 @@ from tests.integration.test_control_loops import PING, PONG
 from tidings.application.control import policies
 from tidings.bootstrap import Container
 from tidings.cli.main import app
+from tidings.store.control import SqlControl
 
 POPULATION = """
 start: 2026-03-02T09:00:00Z
@@ -32,7 +33,7 @@ def test_all_published_journeys_run_together_with_the_stored_policy(
     container: Container, monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path
 ) -> None:
     with container.engine.begin() as conn:
-        policies.save(conn, POLICY, container.clock.now())
+        policies.save(SqlControl(conn), POLICY, container.clock.now())
     for text in (PING.format(limit="  loop_limit: 2"), PONG.format(limit="  loop_limit: 2")):
         publish(container, text)
     for key in ("news", "promo"):

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tidings.application.ports.senders import OutgoingMessage
+from tidings.application.sales.task_channel import TaskProvider
 from tidings.bootstrap import Container
-from tidings.channels.base import OutgoingMessage
-from tidings.channels.tasks import TaskProvider
 from tidings.store import schema
 
 

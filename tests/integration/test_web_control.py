@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tests.integration.test_control_loops import _runaway
 from tests.web_support import web_client
-from tidings.application.control import sending
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
+from tidings.store.control import paused_channels
 
 
 def test_dashboard_banner_shows_a_stopped_loop_and_an_admin_acknowledges_it(
@@ -29,7 +29,7 @@ def test_admin_pauses_and_resumes_sending_and_saves_the_policy(container: Contai
         assert "Sending is running" in page and 'id="pause-sending"' in page and 'data-nav="control"' in page
         client.post("/control/sending/pause", data={"csrf_token": token, "channel": "email"})
         with container.engine.connect() as conn:
-            assert sending.paused_channels(conn) == (False, ["email"])
+            assert paused_channels(conn) == (False, ["email"])
         assert 'id="sending-paused-banner"' in client.get("/").text
         done = client.post("/control/sending/resume", data={"csrf_token": token}).text
         assert "Sending resumed" in done and "0 held message(s)" in done

@@ -38,7 +38,7 @@ def test_a_loop_limit_of_zero_negative_or_nonsense_is_refused(bad: object) -> No
 def test_loop_limit_in_a_document_and_its_errors() -> None:
     base = "key: k\ntriggers: [{{tag_added: x}}]\nsettings:\n  loop_limit: {v}\nsteps: [{{id: s, type: exit}}]\n"
     doc = parse_journey(base.format(v="{rounds: 2, window: 6h}"))
-    assert doc.settings.loop_limit == LoopLimit(2, timedelta(hours=6))
+    assert doc.settings.loop_limit == (2, timedelta(hours=6))
     with pytest.raises(JourneyError) as err:
         parse_journey(base.format(v="0"))
     assert err.value.details()[0]["loc"] == ["settings", "loop_limit"]

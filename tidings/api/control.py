@@ -15,6 +15,7 @@ from tidings.application.control import alerts as al
 from tidings.application.control import policies as pol
 from tidings.application.control import sending as snd
 from tidings.domain.control.policy import PolicyError
+from tidings.store.control import SqlControl
 
 router = APIRouter(tags=["control"])
 T = TypeVar("T")
@@ -36,7 +37,7 @@ def _run(fn: Callable[[], T]) -> T:
 @router.get("/api/alerts", dependencies=[RequireRead])
 def list_alerts(request: Request, all: bool = Query(False, description="include acknowledged")) -> dict[str, Any]:  # noqa: A002
     with container(request).engine.connect() as conn:
-        return {"items": al.list_alerts(conn, include_acknowledged=all)}
+        return {"items": al.list_alerts(SqlControl(conn), include_acknowledged=all)}
 
 
 class Ack(BaseModel):
@@ -47,13 +48,13 @@ class Ack(BaseModel):
 def acknowledge(alert_id: int, request: Request, body: Ack | None = None) -> dict[str, Any]:
     c = container(request)
     with c.engine.begin() as conn:
-        return _run(lambda: al.acknowledge(conn, alert_id, (body or Ack()).by, c.clock.now()))
+        return _run(lambda: al.acknowledge(SqlControl(conn), alert_id, (body or Ack()).by, c.clock.now()))
 
 
 @router.get("/api/policies", dependencies=[RequireRead])
 def show_policy(request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return pol.show(conn)
+        return pol.show(SqlControl(conn))
 
 
 @router.put("/api/policies", dependencies=[RequireAdmin])
@@ -65,7 +66,7 @@ async def put_policy(request: Request) -> dict[str, Any]:
     def work() -> dict[str, Any]:
         doc = pol.parse_text(raw)  # JSON is YAML
         with c.engine.begin() as conn:
-            return pol.save(conn, doc, c.clock.now(), by="api", source=raw)
+            return pol.save(SqlControl(conn), doc, c.clock.now(), by="api", source=raw)
 
     return await run_in_threadpool(lambda: _run(work))
 
@@ -82,21 +83,23 @@ class ResumeBody(PauseBody):
 @router.get("/api/sending", dependencies=[RequireRead])
 def sending_status(request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return snd.status(conn)
+        return snd.status(SqlControl(conn))
 
 
 @router.post("/api/sending/pause", dependencies=[RequireAdmin])
 def sending_pause(request: Request, body: PauseBody | None = None) -> dict[str, Any]:
     c, b = container(request), body or PauseBody()
     with c.engine.begin() as conn:
-        return _run(lambda: snd.pause(conn, c.clock.now(), channel=b.channel, by=b.by or "api"))
+        return _run(lambda: snd.pause(SqlControl(conn), c.clock.now(), channel=b.channel, by=b.by or "api"))
 
 
 @router.post("/api/sending/resume", dependencies=[RequireAdmin])
 def sending_resume(request: Request, body: ResumeBody | None = None) -> dict[str, Any]:
     c, b = container(request), body or ResumeBody()
     with c.engine.begin() as conn:
-        return _run(lambda: snd.resume(conn, c.clock.now(), channel=b.channel, by=b.by or "api", dry_run=b.dry_run))
+        return _run(
+            lambda: snd.resume(SqlControl(conn), c.clock.now(), channel=b.channel, by=b.by or "api", dry_run=b.dry_run)
+        )
 
 
 class StopBody(BaseModel):
@@ -112,6 +115,6 @@ def stop_enrolments(request: Request, body: StopBody) -> dict[str, Any]:
     with c.engine.begin() as conn:
         return _run(
             lambda: snd.stop_caused_by_tag(
-                conn, body.caused_by_tag, c.clock.now(), apply=body.apply, by=body.by or "api"
+                SqlControl(conn), body.caused_by_tag, c.clock.now(), apply=body.apply, by=body.by or "api"
             )
         )

@@ -8,9 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import sqlalchemy as sa
 import typer
 
+from tidings.application.ports.control import ControlRepository
 from tidings.cli import common
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -28,17 +28,21 @@ def _print(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
-def _read_db(fn: Callable[[sa.Connection], T]) -> T:
+def _read_db(fn: Callable[[ControlRepository], T]) -> T:
+    from tidings.store.control import SqlControl
+
     with common.open_container().engine.connect() as conn:
-        return fn(conn)
+        return fn(SqlControl(conn))
 
 
-def _write(fn: Callable[[sa.Connection, datetime], T], errors: type[Exception] | tuple[type[Exception], ...]) -> T:
-    """Run ``fn(conn, now)`` in one transaction; a refused input exits 2 with its message."""
+def _write(fn: Callable[[ControlRepository, datetime], T], errors: type[Exception] | tuple[type[Exception], ...]) -> T:
+    """Run ``fn(repo, now)`` in one transaction; a refused input exits 2 with its message."""
+    from tidings.store.control import SqlControl
+
     c = common.open_container()
     try:
         with c.engine.begin() as conn:
-            return fn(conn, c.clock.now())
+            return fn(SqlControl(conn), c.clock.now())
     except errors as exc:
         common.fail(str(exc), code=2)
 

@@ -16,6 +16,7 @@ def run_all(scenario: Path, as_json: bool) -> None:
 
     from tidings.application.control.crosssim import simulate_published
     from tidings.domain.journeys.simulate import ScenarioError
+    from tidings.store.control import SqlControl
 
     try:
         data = yaml.safe_load(scenario.read_text(encoding="utf-8"))
@@ -26,7 +27,7 @@ def run_all(scenario: Path, as_json: bool) -> None:
     c = common.open_container()
     try:
         with c.engine.connect() as conn:
-            result = simulate_published(conn, data)
+            result = simulate_published(SqlControl(conn), data)
     except ScenarioError as exc:
         common.fail(f"{scenario}: {exc}", 2)
     if as_json:

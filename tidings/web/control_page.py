@@ -13,7 +13,9 @@ from tidings.application.access.users import Session
 from tidings.application.control import alerts as al
 from tidings.application.control import policies as pol
 from tidings.application.control import sending as snd
+from tidings.domain.channels import DELIVERY_CHANNELS
 from tidings.domain.control.policy import PolicyError
+from tidings.store.control import SqlControl
 from tidings.web.core import PageNotFound, render
 from tidings.web.security import Admin, Viewer, container
 
@@ -23,7 +25,7 @@ router = APIRouter()
 def banner(request: Request) -> dict[str, Any]:
     """What the dashboard banner shows: open alerts and the kill switch."""
     with container(request).engine.connect() as conn:
-        return {"alerts": al.list_alerts(conn)[:5], "sending": snd.status(conn)}
+        return {"alerts": al.list_alerts(SqlControl(conn))[:5], "sending": snd.status(SqlControl(conn))}
 
 
 def _back(notice: str, error: str = "") -> Response:
@@ -36,9 +38,10 @@ def control_page(request: Request, session: Session = Viewer) -> Response:
     c = container(request)
     with c.engine.connect() as conn:
         ctx = {
-            "alerts": al.list_alerts(conn, include_acknowledged=request.query_params.get("show") == "all"),
-            "sending": snd.status(conn),
-            "policy": pol.show(conn),
+            "alerts": al.list_alerts(SqlControl(conn), include_acknowledged=request.query_params.get("show") == "all"),
+            "sending": snd.status(SqlControl(conn)),
+            "policy": pol.show(SqlControl(conn)),
+            "channels": DELIVERY_CHANNELS,
             "notice": request.query_params.get("notice", ""),
             "error": request.query_params.get("error", ""),
         }
@@ -50,7 +53,7 @@ def acknowledge(alert_id: int, request: Request, session: Session = Admin) -> Re
     c = container(request)
     try:
         with c.engine.begin() as conn:
-            al.acknowledge(conn, alert_id, session.user.email, c.clock.now())
+            al.acknowledge(SqlControl(conn), alert_id, session.user.email, c.clock.now())
     except al.AlertNotFound:
         raise PageNotFound(f"Alert {alert_id}") from None
     back = urlsplit(request.headers.get("referer") or "").path  # the dashboard banner, or this page
@@ -63,7 +66,7 @@ async def pause(request: Request, session: Session = Admin) -> Response:
     c = container(request)
     try:
         with c.engine.begin() as conn:
-            snd.pause(conn, c.clock.now(), channel=channel, by=session.user.email)
+            snd.pause(SqlControl(conn), c.clock.now(), channel=channel, by=session.user.email)
     except snd.SendingError as exc:
         return _back("", str(exc))
     return _back(f"Sending paused ({channel or 'all channels'}): messages wait in the outbox.")
@@ -75,7 +78,7 @@ async def resume(request: Request, session: Session = Admin) -> Response:
     c = container(request)
     try:
         with c.engine.begin() as conn:
-            r = snd.resume(conn, c.clock.now(), channel=channel, by=session.user.email)
+            r = snd.resume(SqlControl(conn), c.clock.now(), channel=channel, by=session.user.email)
     except snd.SendingError as exc:
         return _back("", str(exc))
     return _back(f"Sending resumed ({channel or 'all channels'}): {r['released_total']} held message(s) go out now.")
@@ -87,7 +90,7 @@ async def save_policy(request: Request, session: Session = Admin) -> Response:
     c = container(request)
     try:
         with c.engine.begin() as conn:
-            pol.save(conn, pol.parse_text(text), c.clock.now(), by=session.user.email, source=text)
+            pol.save(SqlControl(conn), pol.parse_text(text), c.clock.now(), by=session.user.email, source=text)
     except PolicyError as exc:
         return _back("", "; ".join(f"{p or 'policy'}: {m}" for p, m in exc.problems))
     return _back("Send policy saved.")

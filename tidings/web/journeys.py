@@ -350,6 +350,7 @@ async def simulate_run(key: str, request: Request, session: Session = Viewer) ->
     """Running a simulation changes nothing, so viewers may do it too (still CSRF-checked)."""
     from tidings.application.control import policies
     from tidings.domain.journeys.simulate import ScenarioError, load_scenarios, simulate
+    from tidings.store.control import SqlControl
 
     form = await request.form()
     text = str(form.get("scenarios", ""))
@@ -357,7 +358,7 @@ async def simulate_run(key: str, request: Request, session: Session = Viewer) ->
     with c.engine.connect() as conn:
         row = _journey_or_404(conn, key)
         doc, _, shown = _doc_for(conn, row, None)
-        policy = policies.load(conn)  # the global send policy applies in simulation too
+        policy = policies.load(SqlControl(conn))  # the global send policy applies in simulation too
     error = ""
     result = None
     graph = None

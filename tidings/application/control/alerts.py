@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
-from tidings.store import control as cst
+from tidings.application.ports.control import ControlRepository
 
 
 class AlertNotFound(LookupError):
@@ -30,13 +28,13 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_alerts(conn: sa.Connection, *, include_acknowledged: bool = False) -> list[dict[str, Any]]:
-    return [public(r) for r in cst.list_alerts(conn, include_acknowledged=include_acknowledged)]
+def list_alerts(repo: ControlRepository, *, include_acknowledged: bool = False) -> list[dict[str, Any]]:
+    return [public(r) for r in repo.list_alerts(include_acknowledged=include_acknowledged)]
 
 
-def acknowledge(conn: sa.Connection, alert_id: int, by: str, now: datetime) -> dict[str, Any]:
-    row = cst.get_alert(conn, alert_id)
+def acknowledge(repo: ControlRepository, alert_id: int, by: str, now: datetime) -> dict[str, Any]:
+    row = repo.get_alert(alert_id)
     if row is None:
         raise AlertNotFound(f"no alert {alert_id}")
-    cst.acknowledge(conn, alert_id, by, now)
-    return public(cst.get_alert(conn, alert_id) or row)
+    repo.acknowledge(alert_id, by, now)
+    return public(repo.get_alert(alert_id) or row)

@@ -14,12 +14,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
+from tidings.application.ports.control import ControlRepository
 from tidings.domain.control.loops import Cause, ChainLink, LoopLimit, LoopStop, cause_of_event, check, extend
 from tidings.domain.journeys.model import JourneyDoc
 from tidings.domain.snapshot import EventRecord
-from tidings.store import control as cst
 
 
 @dataclass(frozen=True)
@@ -57,13 +55,13 @@ def enrol_cause(cause: Mapping[str, Any]) -> Cause:
 
 
 def admit(
-    conn: sa.Connection, doc: JourneyDoc, cause: Cause, default: LoopLimit, now: datetime
+    repo: ControlRepository, doc: JourneyDoc, cause: Cause, default: LoopLimit, now: datetime
 ) -> Admission | LoopStop:
     """The chain this enrolment would extend, or the stop when it goes one round too far."""
-    limit = doc.settings.loop_limit or default
+    limit = LoopLimit(*doc.settings.loop_limit) if doc.settings.loop_limit else default
     parent: tuple[ChainLink, ...] = ()
     if cause.parent_enrollment is not None:
-        row = cst.parent_of(conn, cause.parent_enrollment)
+        row = repo.parent_of(cause.parent_enrollment)
         if row is not None and row["chain"]:
             parent = tuple(ChainLink.from_list(x) for x in row["chain"])
         elif row is not None:
@@ -74,11 +72,10 @@ def admit(
 
 
 def record(
-    conn: sa.Connection, enrollment_id: int, contact_id: int, doc: JourneyDoc, adm: Admission, now: datetime
+    repo: ControlRepository, enrollment_id: int, contact_id: int, doc: JourneyDoc, adm: Admission, now: datetime
 ) -> None:
     chain = [*adm.chain[:-1], ChainLink(doc.key, enrollment_id, now)]
-    cst.insert_cause(
-        conn,
+    repo.insert_cause(
         {
             "enrollment_id": enrollment_id,
             "contact_id": contact_id,
@@ -93,13 +90,12 @@ def record(
 
 
 def alert_for(
-    conn: sa.Connection, stop: LoopStop, contact_id: int, now: datetime, notify_webhook: str | None = None
+    repo: ControlRepository, stop: LoopStop, contact_id: int, now: datetime, notify_webhook: str | None = None
 ) -> int:
     """Raise (or count up) the open alert for this loop; the cycle's journeys name it."""
     cycle = sorted({x.journey for x in stop.chain})
     detail = {**stop.to_dict(), "contact_id": contact_id}
-    alert_id, created = cst.raise_alert(
-        conn,
+    alert_id, created = repo.raise_alert(
         kind="loop_stopped",
         severity="critical",
         fingerprint="loop_stopped:" + ",".join(cycle),
@@ -113,7 +109,7 @@ def alert_for(
         now=now,
     )
     if created and notify_webhook:
-        alert = cst.get_alert(conn, alert_id) or {}
+        alert = repo.get_alert(alert_id) or {}
         body = {"alert": {k: alert.get(k) for k in ("id", "kind", "severity", "message", "detail")}}
-        cst.queue_webhook(conn, contact_id, notify_webhook, f"alert:{alert_id}", body, now)
+        repo.queue_webhook(contact_id, notify_webhook, f"alert:{alert_id}", body, now)
     return alert_id

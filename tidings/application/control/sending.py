@@ -1,8 +1,9 @@
 """The kill switch: pause all sending (or one channel) at once, resume with a preview of what is held.
 
 The pause is a settings row (``control.sending``) that the delivery loop reads before every
-claim: held messages stay ``pending`` in the outbox, untouched, and go out on resume in their
-usual order (or are listed by :func:`status`). Journeys keep running; their messages queue up.
+claim (``store.control.paused_channels``): held messages stay ``pending`` in the outbox,
+untouched, and go out on resume in their usual order (or are listed by :func:`status`).
+Journeys keep running; their messages queue up.
 
 "Stop every enrolment caused by tag X" (:func:`stop_caused_by_tag`) ends every running
 enrolment whose causal chain (``enrollment_causes``) starts from that tag, with a preview first
@@ -15,10 +16,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
+from tidings.application.ports.control import SENDING_KEY, ControlRepository
 from tidings.domain.control.policy import CHANNELS, held
-from tidings.store import control as cst
 
 OFF: dict[str, Any] = {"all": False, "channels": []}
 
@@ -29,18 +28,8 @@ class SendingError(ValueError):
         self.field = field
 
 
-def state(conn: sa.Connection) -> dict[str, Any]:
-    return dict(cst.get_setting(conn, cst.SENDING_KEY) or OFF)
-
-
-def is_held(conn: sa.Connection, channel: str | None) -> bool:
-    return held(state(conn), channel)
-
-
-def paused_channels(conn: sa.Connection) -> tuple[bool, list[str]]:
-    """(everything paused, channels paused): what the delivery loop must not claim."""
-    s = state(conn)
-    return bool(s.get("all")), list(s.get("channels") or [])
+def state(repo: ControlRepository) -> dict[str, Any]:
+    return dict(repo.get_setting(SENDING_KEY) or OFF)
 
 
 def _check_channel(channel: str | None) -> None:
@@ -50,11 +39,11 @@ def _check_channel(channel: str | None) -> None:
         )
 
 
-def status(conn: sa.Connection) -> dict[str, Any]:
+def status(repo: ControlRepository) -> dict[str, Any]:
     """The switch and what it holds (pending messages per channel)."""
-    s = state(conn)
+    s = state(repo)
     everything, channels = bool(s.get("all")), list(s.get("channels") or [])
-    rows = cst.held_messages(conn, None if everything else channels) if (everything or channels) else []
+    rows = repo.held_messages(None if everything else channels) if (everything or channels) else []
     return {
         "paused": everything or bool(channels),
         "all": everything,
@@ -73,25 +62,27 @@ def status(conn: sa.Connection) -> dict[str, Any]:
     }
 
 
-def pause(conn: sa.Connection, now: datetime, *, channel: str | None = None, by: str | None = None) -> dict[str, Any]:
+def pause(
+    repo: ControlRepository, now: datetime, *, channel: str | None = None, by: str | None = None
+) -> dict[str, Any]:
     _check_channel(channel)
-    s = state(conn)
+    s = state(repo)
     if channel is None:
         s["all"] = True
     else:
         s["channels"] = sorted({*(s.get("channels") or []), channel})
     s.update(at=now.isoformat(), by=by)
-    cst.put_setting(conn, cst.SENDING_KEY, s, now)
-    return status(conn)
+    repo.put_setting(SENDING_KEY, s, now)
+    return status(repo)
 
 
 def resume(
-    conn: sa.Connection, now: datetime, *, channel: str | None = None, by: str | None = None, dry_run: bool = False
+    repo: ControlRepository, now: datetime, *, channel: str | None = None, by: str | None = None, dry_run: bool = False
 ) -> dict[str, Any]:
     """Lift the pause (all, or one channel); ``dry_run`` only previews what would be released."""
     _check_channel(channel)
-    before = status(conn)
-    s = state(conn)
+    before = status(repo)
+    s = state(repo)
     if channel is None:
         s = {**OFF}
     else:
@@ -100,20 +91,18 @@ def resume(
     out = {"dry_run": dry_run, "releases": released, "released_total": sum(h["count"] for h in released)}
     if not dry_run:
         s.update(at=now.isoformat(), by=by)
-        cst.put_setting(conn, cst.SENDING_KEY, s, now)
-    return {**out, "after": status(conn) if not dry_run else None}
+        repo.put_setting(SENDING_KEY, s, now)
+    return {**out, "after": status(repo) if not dry_run else None}
 
 
 def stop_caused_by_tag(
-    conn: sa.Connection, tag: str, now: datetime, *, apply: bool = False, by: str | None = None
+    repo: ControlRepository, tag: str, now: datetime, *, apply: bool = False, by: str | None = None
 ) -> dict[str, Any]:
     """Running enrolments caused (directly or down the chain) by tag ``tag``; ended when ``apply``."""
     if not tag.strip():
         raise SendingError("tag", "name the tag whose enrolments to stop")
-    ids = sorted(
-        {*cst.enrolments_caused_by(conn, "tag_added", tag), *cst.enrolments_caused_by(conn, "tag_removed", tag)}
-    )
-    rows = cst.live_enrolments(conn, ids)
+    ids = sorted({*repo.enrolments_caused_by("tag_added", tag), *repo.enrolments_caused_by("tag_removed", tag)})
+    rows = repo.live_enrolments(ids)
     per_journey: dict[str, int] = {}
     for r in rows:
         per_journey[str(r["key"])] = per_journey.get(str(r["key"]), 0) + 1
@@ -128,8 +117,8 @@ def stop_caused_by_tag(
         ],
     }
     if apply and rows:
-        cst.end_enrolments(conn, rows, "stopped", now)
-        cst.insert_traces(conn, _traces(rows, tag, by, now))
+        repo.end_enrolments(rows, "stopped", now)
+        repo.insert_traces(_traces(rows, tag, by, now))
     return preview
 
 

@@ -1,10 +1,10 @@
 """Dead letters: outgoing webhooks (or other effects) that gave up after their retries.
 
-The delivery loop calls ``bury`` when a row has used its attempts: the row goes to status
-``dead`` and a ``dead_letters`` row says why, in one transaction. An operator lists them (API
-``GET /api/dead-letters``, CLI ``tidings dead-letters list``) and retries one once the receiver
-is fixed: the outbox row goes back to ``pending`` with a fresh attempt budget — or discards it
-(``discard``: the dead letter is set aside for good, the outbox row stays ``dead``).
+When a row has used its attempts the delivery loop moves it to ``dead`` and a ``dead_letters``
+row says why, in one transaction (``store/outbox.finish``; ``bury`` does the same by hand).
+An operator lists them (API ``GET /api/dead-letters``, CLI ``tidings dead-letters list``) and
+retries one once the receiver is fixed: the outbox row goes back to ``pending`` with a fresh
+attempt budget — or discards it (``discard``: the dead letter is set aside for good, the outbox row stays ``dead``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.store import schema
+from tidings.store.outbox import record_dead
 
 o = schema.outbox
 d = schema.dead_letters
@@ -31,35 +32,7 @@ def bury(conn: sa.Connection, row: dict[str, Any], reason: str, now: datetime) -
         .where(o.c.id == row["id"])
         .values(status="dead", error=reason, lease_owner=None, lease_until=None)
     )
-    existing = conn.execute(sa.select(d.c.id).where(d.c.outbox_id == row["id"])).first()
-    if existing is None:
-        conn.execute(
-            sa.insert(d).values(
-                outbox_id=row["id"], contact_id=row["contact_id"], reason=reason, created_at=now
-            )
-        )
-    else:
-        conn.execute(
-            sa.update(d).where(d.c.id == existing[0]).values(reason=reason, created_at=now, retried_at=None)
-        )
-
-
-def record_dead(conn: sa.Connection, items: list[tuple[dict[str, Any], str]], now: datetime) -> None:
-    """List rows the delivery loop has just moved to ``dead`` (``outbox.finish`` calls this)."""
-    for row, reason in items:
-        existing = conn.execute(sa.select(d.c.id).where(d.c.outbox_id == row["id"])).first()
-        if existing is None:
-            conn.execute(
-                sa.insert(d).values(
-                    outbox_id=row["id"], contact_id=row["contact_id"], reason=reason, created_at=now
-                )
-            )
-        else:
-            conn.execute(
-                sa.update(d)
-                .where(d.c.id == existing[0])
-                .values(reason=reason, created_at=now, retried_at=None)
-            )
+    record_dead(conn, [(row, reason)], now)
 
 
 def list_dead_letters(

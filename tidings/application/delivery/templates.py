@@ -8,8 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.channels.templates import TemplateError, TemplateSource, validate
+from tidings.domain.templates import TemplateError, TemplateSource, validate
 from tidings.store import schema
+from tidings.store.templates import find_template
 
 t = schema.templates
 
@@ -18,19 +19,6 @@ class TemplateInvalid(ValueError):
     def __init__(self, problems: list[TemplateError]) -> None:
         self.problems = problems
         super().__init__("; ".join(str(p) for p in problems))
-
-
-def _source(row: Mapping[str, Any]) -> TemplateSource:
-    return TemplateSource(
-        key=row["key"],
-        channel=row["channel"],
-        locale=row["locale"],
-        subject=row["subject"],
-        body=row["body"],
-        format=row["format"],
-        text_body=row["text_body"],
-        settings=row["settings"] or {},
-    )
 
 
 def save_template(
@@ -65,29 +53,6 @@ def get_row(conn: sa.Connection, key: str, locale: str = "") -> dict[str, Any] |
     return dict(row) if row else None
 
 
-def locale_candidates(locale: str | None) -> list[str]:
-    """``fr-CA`` -> [fr-CA, fr, ""]: the exact variant, the language, then the default."""
-    out: list[str] = []
-    if locale:
-        out.append(locale)
-        lang = locale.replace("_", "-").split("-")[0]
-        if lang != locale:
-            out.append(lang)
-    out.append("")
-    return out
-
-
-def find_template(conn: sa.Connection, key: str, locale: str | None) -> TemplateSource | None:
-    """The best variant of ``key`` for ``locale`` (exact, language, default)."""
-    candidates = locale_candidates(locale)
-    rows = conn.execute(sa.select(t).where(t.c.key == key, t.c.locale.in_(candidates))).mappings().all()
-    by_locale = {r["locale"]: r for r in rows}
-    for loc in candidates:
-        if loc in by_locale:
-            return _source(dict(by_locale[loc]))
-    return None
-
-
 def list_templates(conn: sa.Connection, channel: str | None = None) -> list[dict[str, Any]]:
     q = sa.select(t).order_by(t.c.key, t.c.locale)
     if channel:
@@ -100,10 +65,6 @@ def delete_template(conn: sa.Connection, key: str, locale: str | None = None) ->
     if locale is not None:
         q = q.where(t.c.locale == locale)
     return int(conn.execute(q).rowcount or 0)
-
-
-def source_from_row(row: Mapping[str, Any]) -> TemplateSource:
-    return _source(row)
 
 
 def preview(
@@ -119,7 +80,7 @@ def preview(
 
     Raises ``LookupError`` for an unknown template or contact, ``TemplateError`` when it fails.
     """
-    from tidings.channels.templates import contact_context, render
+    from tidings.domain.templates import contact_context, render
 
     contact: dict[str, Any] = {}
     tags: list[str] = []

@@ -96,9 +96,7 @@ def publish(
     doc = validate(conn, text)
     if key is not None and doc.key != key:
         raise Conflict(f"the document's key is {doc.key!r}, not {key!r}")
-    from tidings.application.control import mapcheck
-
-    loops = mapcheck.warnings(mapcheck.cycles_through(conn, doc))
+    loops = _loops_through(conn, doc)
     if loops and doc.settings.loop_limit is None:
         raise Conflict(
             "; ".join(loops) + ": declare settings.loop_limit (e.g. loop_limit: 3) to publish it anyway;"
@@ -127,6 +125,20 @@ def publish(
 
     schedule_for_journey(conn, jid, doc, now, paused=status == "paused")
     return Published(doc.key, jid, version, digest, True, doc, tuple(loops))
+
+
+def _loops_through(conn: sa.Connection, doc: JourneyDoc) -> list[str]:
+    """Cycles of the journey map through ``doc`` among the journeys that are not archived."""
+    from tidings.application.control import mapcheck
+
+    sources = []
+    for r in jst.list_journeys(conn):
+        if r["status"] != "archived" and r["current_version"] and r["key"] != doc.key:
+            v = jst.get_version(conn, int(r["id"]), int(r["current_version"]))
+            if v is not None:
+                sources.append((str(r["key"]), str(v["source"])))
+    seg_rules = {str(k): rule for k, rule in conn.execute(sa.select(schema.segments.c.key, schema.segments.c.rule))}
+    return mapcheck.cycles_through(mapcheck.parse_sources(sources), seg_rules, doc)
 
 
 def _require(conn: sa.Connection, key: str, *, for_update: bool = False) -> Mapping[str, Any]:
@@ -197,7 +209,9 @@ def _control(conn: sa.Connection, row: Mapping[str, Any]) -> dict[str, Any] | No
     return {
         "category": s.category,
         "exempt_from_caps": s.exempt_from_caps,
-        "loop_limit": s.loop_limit.to_dict() if s.loop_limit else None,
+        "loop_limit": {"rounds": s.loop_limit[0], "window_seconds": int(s.loop_limit[1].total_seconds())}
+        if s.loop_limit
+        else None,
     }
 
 

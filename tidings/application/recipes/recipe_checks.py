@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from jinja2 import nodes
@@ -200,41 +199,23 @@ def team_findings(conn: sa.Connection, teams: Iterable[str]) -> Iterator[Finding
             )
 
 
-def channel_findings(container: Any, channels: Iterable[str]) -> list[Finding]:
-    """A channel with no provider is an error; one served by a local sink is a warning."""
-    deliverer = container.services.get("delivery")
-    registry = getattr(deliverer, "registry", None)
-    built = registry is None
-    if built:
-        from tidings.channels.registry import build_registry
+def channel_findings(providers: Mapping[str, str], channels: Iterable[str]) -> list[Finding]:
+    """A channel with no provider is an error; one served by a local sink is a warning.
 
-        registry = build_registry(container)
-    assert registry is not None
+    ``providers``: channel -> provider name as delivery uses them (``Container.channel_providers``).
+    """
     found: list[Finding] = []
-    try:
-        for channel in sorted(set(channels)):
-            if channel not in registry:
-                found.append(Finding("channel", f"channel {channel!r} is not configured (no provider)"))
-                continue
-            name = str(getattr(registry.get(channel), "name", ""))
-            if name in ("catcher", "sink") or name.endswith("sink"):
-                found.append(
-                    Finding(
-                        "channel",
-                        f"channel {channel!r} goes to the local sink ({name}): kept in the web inbox, not delivered",
-                        "warning",
-                    )
+    for channel in sorted(set(channels)):
+        if channel not in providers:
+            found.append(Finding("channel", f"channel {channel!r} is not configured (no provider)"))
+            continue
+        name = providers[channel]
+        if name in ("catcher", "sink") or name.endswith("sink"):
+            found.append(
+                Finding(
+                    "channel",
+                    f"channel {channel!r} goes to the local sink ({name}): kept in the web inbox, not delivered",
+                    "warning",
                 )
-    finally:
-        if built:
-            _close(registry)
+            )
     return found
-
-
-def _close(registry: Any) -> None:
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(registry.aclose())

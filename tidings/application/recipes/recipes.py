@@ -40,11 +40,11 @@ from tidings.application.recipes.recipe_checks import (
     template_needs,
     variable_findings,
 )
-from tidings.channels.templates import TemplateSource
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import JourneyDoc
 from tidings.domain.journeys.simulate import SimulationResult, load_scenarios, simulate
 from tidings.domain.journeys.yamlines import line_of, load
+from tidings.domain.templates import TemplateSource
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # tidings/recipes
 FORMATS = {".html": "html", ".mjml": "mjml", ".txt": "text"}
@@ -305,7 +305,7 @@ def check(container: Any, recipe: Recipe, params: Mapping[str, Any] | None = Non
         channels.add("task")
     if any(s.type == "webhook" for s in doc.steps.values()):
         channels.add("webhook")
-    found.extend(channel_findings(container, channels))
+    found.extend(channel_findings(container.channel_providers(), channels))
     with container.engine.connect() as conn:
         for name, why in sorted(needed_attributes(recipe).items()):
             found.extend(attribute_findings(conn, [name], why))

@@ -185,7 +185,7 @@ class _Contact:
         if not ok:
             self.note(doc.key, "not_entered", reason=why)
             return
-        limit: LoopLimit = doc.settings.loop_limit or self.policy.loop
+        limit = LoopLimit(*doc.settings.loop_limit) if doc.settings.loop_limit else self.policy.loop
         parent = self.enrolments.get(cause.parent_enrollment) if cause and cause.parent_enrollment else None
         chain = extend(parent.chain if parent else (), ChainLink(doc.key, None, self.now), limit.window)
         stop = check(chain, limit)

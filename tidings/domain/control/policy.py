@@ -25,11 +25,14 @@ from datetime import datetime, time, timedelta
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from tidings.domain.channels import DELIVERY_CHANNELS
 from tidings.domain.control.loops import LoopLimit
+from tidings.domain.journeys.docfields import loop_limit_parts
 from tidings.domain.journeys.timing import allowed_now, next_opening, parse_clock, parse_duration
 
 CATEGORIES = ("marketing", "transactional")
-CHANNELS = ("email", "sms", "voice", "push", "direct_mail", "webhook", "task", "*")
+#: a cap names one delivery channel, or "*" for all of them together.
+CHANNELS = (*DELIVERY_CHANNELS, "*")
 CALENDAR = ("day", "week")
 
 
@@ -76,6 +79,13 @@ class SendPolicy:
             "loop_breaker": {"rounds": self.loop.rounds, "window": f"{int(self.loop.window.total_seconds())}s"},
             "notify": {"webhook": self.notify_webhook} if self.notify_webhook else None,
         }
+
+    def check(
+        self, sends: Sequence[Sent], now: datetime, channel: str, category: str, tz: ZoneInfo, *, exempt: bool
+    ) -> tuple[str, datetime | None, dict[str, Any]] | None:
+        """The machine's question (``PolicyCheck``): None when allowed, else (action, retry at, detail)."""
+        v = evaluate(self, sends, now, channel, category, tz, exempt=exempt)
+        return None if v.allowed else (v.action, v.retry_at, dict(v.detail))
 
     def rank(self, journey: str) -> int:
         """Priority rank of a journey: listed journeys first, in order; the rest after, equal."""
@@ -159,20 +169,7 @@ def _notify(raw: Any, problems: list[tuple[str, str]]) -> str | None:
 
 def parse_loop_limit(raw: Any) -> LoopLimit:
     """``3`` or ``{rounds: 3, window: 24h}``; zero, negative or non-numbers are refused."""
-    if isinstance(raw, Mapping):
-        unknown = set(raw) - {"rounds", "window"}
-        if unknown:
-            raise ValueError(f"unknown loop limit field(s): {', '.join(sorted(map(str, unknown)))}")
-        rounds, window = raw.get("rounds", LoopLimit().rounds), raw.get("window", "24h")
-    else:
-        rounds, window = raw, "24h"
-    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
-        raise ValueError(f"rounds must be a whole number >= 1 (got {rounds!r})")
-    try:
-        span = parse_duration(window)
-    except ValueError as exc:
-        raise ValueError(f"window: {exc}") from None
-    return LoopLimit(rounds, span)
+    return LoopLimit(*loop_limit_parts(raw))
 
 
 def _caps(raw: Any, problems: list[tuple[str, str]]) -> list[Cap]:

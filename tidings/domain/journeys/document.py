@@ -19,6 +19,7 @@ from tidings.domain.journeys.docfields import (
     check_date_spec,
     check_duration,
     check_rule,
+    loop_limit_parts,
 )
 from tidings.domain.journeys.docsteps import parse_steps
 from tidings.domain.journeys.model import (
@@ -222,10 +223,8 @@ def _settings(raw: Any, p: Problems) -> JourneySettings:
         signals = []
     loop_limit = None
     if raw.get("loop_limit") is not None:
-        from tidings.domain.control.policy import parse_loop_limit
-
         try:
-            loop_limit = parse_loop_limit(raw["loop_limit"])
+            loop_limit = loop_limit_parts(raw["loop_limit"])
         except ValueError as exc:
             p.add(f"loop_limit: {exc}", line_of(raw, "loop_limit"), path="settings.loop_limit")
     exempt = raw.get("exempt_from_caps", False)
@@ -299,6 +298,6 @@ def _triggers(raw: Any, data: Any, p: Problems) -> list[Trigger]:
                 to=t.get("to"),
                 key=t.get("key"),
                 date=date,
-            )  # type: ignore[arg-type]
+            )
         )
     return out

@@ -106,19 +106,12 @@ def _policy_check(run: Run, channel: str, category: str) -> tuple[str, datetime 
     policy = run.ctx.policy
     if policy is None:
         return None
-    from tidings.domain.control.policy import evaluate
-
     sends = list(run.ctx.recent_sends or ())
     sends += [
         SentRecord(e.channel, run.now, e.category) for e in run.effects if isinstance(e, SendMessage)
     ]
     tz = contact_zone(run.contact, run.doc.settings.timezone)
-    verdict = evaluate(
-        policy, sends, run.now, channel, category, tz, exempt=run.doc.settings.exempt_from_caps
-    )
-    if verdict.allowed:
-        return None
-    return verdict.action, verdict.retry_at, dict(verdict.detail)
+    return policy.check(sends, run.now, channel, category, tz, exempt=run.doc.settings.exempt_from_caps)
 
 
 def _send(run: Run, step: Step, visit: int) -> str | None:

@@ -235,3 +235,15 @@ def contact_context(contact: Mapping[str, Any], tags: list[str] | None = None) -
 
 def escape(value: str) -> str:
     return html_lib.escape(value, quote=True)
+
+
+def locale_candidates(locale: str | None) -> list[str]:
+    """``fr-CA`` -> [fr-CA, fr, ""]: the exact variant, the language, then the default."""
+    out: list[str] = []
+    if locale:
+        out.append(locale)
+        lang = locale.replace("_", "-").split("-")[0]
+        if lang != locale:
+            out.append(lang)
+    out.append("")
+    return out

@@ -1,6 +1,6 @@
 """Sales tasks as a channel: a journey's ``task`` step becomes a row in ``tasks``, assigned and notified.
 
-The "provider" is our own database (services/tasks.py): creating the task, choosing its owner
+The "provider" is our own database (``tasks.py`` beside this module): creating the task, choosing its owner
 and enqueueing the owner's notification happen in one transaction, once per outbox row (a retry
 or a recovery after a crash finds the task already there: ``confirm`` answers from the table).
 """
@@ -8,17 +8,14 @@ or a recovery after a crash finds the task already there: ``confirm`` answers fr
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from tidings.application.ports.clock import Clock
+from tidings.application.ports.senders import TASK, DeliveryResult, OutgoingMessage
+from tidings.application.ports.wiring import Wiring
 from tidings.application.sales import tasks as service
-from tidings.channels.base import TASK, DeliveryResult, OutgoingMessage
 from tidings.store import schema
-
-if TYPE_CHECKING:
-    from tidings.bootstrap import Container
-    from tidings.clock import Clock
 
 
 class TaskProvider:
@@ -70,5 +67,5 @@ class TaskProvider:
         return None
 
 
-def build_provider(container: Container) -> TaskProvider:
+def build_provider(container: Wiring) -> TaskProvider:
     return TaskProvider(container.engine, container.clock)
