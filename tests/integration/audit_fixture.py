@@ -24,9 +24,10 @@ TAG = "  - id: {id}\n    type: update_contact\n    add_tags: [{tag}]\n"
 
 #: published 60 days before the rest, never triggered
 IDLE = _doc("old-offer", "event: offer.requested", SEND.format(id="offer"))
-#: ping adds the tag that starts pong, pong adds the tag that starts ping
-PING = _doc("ping", "tag_added: ping-me", TAG.format(id="tag-pong", tag="pong-me"))
-PONG = _doc("pong", "tag_added: pong-me", TAG.format(id="tag-ping", tag="ping-me"))
+#: ping adds the tag that starts pong, pong adds the tag that starts ping (publishable: loop_limit)
+LOOP_LIMIT = "settings:\n  loop_limit: 3\n"
+PING = _doc("ping", "tag_added: ping-me", TAG.format(id="tag-pong", tag="pong-me"), LOOP_LIMIT)
+PONG = _doc("pong", "tag_added: pong-me", TAG.format(id="tag-ping", tag="ping-me"), LOOP_LIMIT)
 #: a chain of four journeys: c1 -> c2 -> c3 -> c4
 CHAIN = [
     _doc("c1", "event: chain.start", TAG.format(id="t", tag="chain-1")),

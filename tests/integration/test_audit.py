@@ -21,7 +21,7 @@ from tidings.store import audit_sql
 
 def _report(container: Container) -> dict[str, Any]:
     with container.engine.connect() as conn:
-        return audit.run(conn, container.clock.now(), audit_sql).to_dict()
+        return audit.run(conn, container.clock.now(), audit_sql, scenarios=rc.recipe_scenarios).to_dict()
 
 
 def _by_kind(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:

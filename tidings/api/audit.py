@@ -18,6 +18,7 @@ from tidings.api.errors import ApiError
 from tidings.api.journeys import _document_text, _run
 from tidings.application.control import audit as au
 from tidings.application.control import audit_preview as ap
+from tidings.application.recipes.recipes import recipe_scenarios
 from tidings.store import audit_sql
 
 router = APIRouter(tags=["audit"])
@@ -37,7 +38,7 @@ def get_audit(
                                 min_enrolments=min_enrolments, complexity_limit=complexity_limit)  # fmt: skip
     c = container(request)
     with c.engine.connect() as conn:
-        return au.run(conn, c.clock.now(), audit_sql, settings).to_dict()
+        return au.run(conn, c.clock.now(), audit_sql, settings, recipe_scenarios).to_dict()
 
 
 def _preview(request: Request, **kwargs: Any) -> dict[str, Any]:
@@ -47,6 +48,8 @@ def _preview(request: Request, **kwargs: Any) -> dict[str, Any]:
             return _run(lambda: ap.preview(conn, c.clock.now(), audit_sql, **kwargs)).to_dict()
         except ap.PreviewError as exc:
             raise ApiError(422, "validation_error", str(exc), [{"loc": ["query"], "msg": str(exc)}]) from exc
+        except ap.NotFound as exc:
+            raise ApiError(404, "not_found", str(exc)) from exc
 
 
 @router.get("/api/journeys/{key}/preview", dependencies=[RequireRead])

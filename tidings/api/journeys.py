@@ -81,8 +81,14 @@ async def _document_text(request: Request) -> str:
 
 
 def _published(p: js.Published) -> dict[str, Any]:
-    return {"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created,
-            "warnings": [w.to_dict() for w in p.warnings]}  # fmt: skip
+    return {
+        "key": p.key,
+        "version": p.version,
+        "checksum": p.checksum,
+        "created": p.created,
+        "warnings": list(p.warnings),
+        "name_warnings": [w.to_dict() for w in p.name_warnings],
+    }
 
 
 StrictQuery = Query(False, description="names nothing produces or defines are errors (422), not warnings")
@@ -106,7 +112,7 @@ async def validate_journey(request: Request, strict: bool = StrictQuery) -> dict
             doc = js.validate(conn, text)
             warnings = audit_names.check(conn, doc, audit_sql, strict=strict)
         return {"valid": True, "key": doc.key, "steps": list(doc.steps), "triggers": len(doc.triggers),
-                "warnings": [w.to_dict() for w in warnings]}  # fmt: skip
+                "name_warnings": [w.to_dict() for w in warnings]}  # fmt: skip
 
     return await run_in_threadpool(_run, work)
 

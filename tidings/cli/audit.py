@@ -27,6 +27,7 @@ def audit(
     """Audit every published journey: tag sprawl, loops and chains, dead branches, overlap,
     idle journeys and unknown names, complexity against value."""
     from tidings.application.control import audit as au
+    from tidings.application.recipes.recipes import recipe_scenarios
     from tidings.store import audit_sql
 
     try:
@@ -36,7 +37,7 @@ def audit(
         common.fail(str(exc))
     c = common.open_container()
     with c.engine.connect() as conn:
-        report = au.run(conn, c.clock.now(), audit_sql, settings).to_dict()
+        report = au.run(conn, c.clock.now(), audit_sql, settings, recipe_scenarios).to_dict()
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return

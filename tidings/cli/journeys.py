@@ -82,12 +82,14 @@ def publish(
         checks = checker(audit_sql, strict=strict)
         p = _guard(lambda: js.publish(conn, c.clock.now(), text=text, by=by, check_names=checks))
     if as_json:
-        _print({"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created,
-                "warnings": [w.to_dict() for w in p.warnings]})  # fmt: skip
+        out = {"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created}
+        _print({**out, "warnings": list(p.warnings), "name_warnings": [w.to_dict() for w in p.name_warnings]})
         return
-    print_name_warnings(p.warnings)
+    print_name_warnings(p.name_warnings)
     verb = "published" if p.created else "unchanged, still"
     common.console.print(f"journey '{p.key}' {verb} version {p.version} (checksum {p.checksum[:12]})")
+    for w in p.warnings:
+        common.console.print(f"[yellow]warning:[/] {w} (stopped at run time by its loop_limit)")
 
 
 @app.command()
@@ -114,7 +116,7 @@ def preview(
                     conn, c.clock.now(), audit_sql, key=key, text=text, version=version, sample=sample
                 )
             ).to_dict()
-        except audit_preview.PreviewError as exc:
+        except (audit_preview.PreviewError, audit_preview.NotFound) as exc:
             common.fail(str(exc))
     if as_json:
         _print(data)
@@ -162,6 +164,15 @@ def show(key: str, as_json: JsonOpt = False) -> None:
         )
     for e in data["enrollments"]:
         common.console.print(f"  v{e['version']} {e['status']:8} {e['step'] or '-':20} {e['count']}")
+    if (ctl := data.get("control")) is not None:
+        exempt = "subject to the global send caps"
+        if ctl["exempt_from_caps"]:
+            exempt = "[bold red]EXEMPT from the global send caps[/]"
+        loop = ctl["loop_limit"]
+        limit = "global loop limit"
+        if loop:
+            limit = f"loop limit {loop['rounds']} rounds / {loop['window_seconds'] // 3600}h"
+        common.console.print(f"  category {ctl['category']}, {exempt}, {limit}")
 
 
 @app.command()

@@ -225,3 +225,12 @@ def journey_row(conn: sa.Connection, key: str) -> dict[str, Any] | None:
 def snapshots(conn: sa.Connection, contact_ids: Sequence[int], events_since: datetime) -> dict[int, ContactSnapshot]:
     """Snapshots with their events since ``events_since`` (at most 2000 each) and journeys."""
     return load_snapshots(conn, contact_ids, events=True, events_since=events_since, journeys=True, max_events=2000)
+
+
+def version_source(conn: sa.Connection, journey_id: int, version: int) -> str | None:
+    """The source text of one published version, None when there is no such version."""
+    v = s.journey_versions
+    src = conn.execute(
+        sa.select(v.c.source).where(v.c.journey_id == journey_id, v.c.version == version)
+    ).scalar_one_or_none()
+    return None if src is None else str(src)

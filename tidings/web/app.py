@@ -14,6 +14,7 @@ from tidings.web import (
     audit,
     auth,
     contacts,
+    control_page,
     dashboard,
     dead_letters_page,
     inbox,
@@ -26,7 +27,10 @@ from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
 
 #: the page modules, each with its ``router``.
-PAGES = (auth, dashboard, contacts, segments, audit, journeys, templates_page, inbox, tasks_page, dead_letters_page)
+PAGES = (
+    auth, dashboard, contacts, segments, audit, journeys, templates_page, inbox, tasks_page, dead_letters_page,
+    control_page,
+)
 
 
 def install(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from tidings.application.access.users import Session
 from tidings.application.control import audit as au
 from tidings.application.control import audit_names, audit_preview
-from tidings.application.journeys import journeys as js
+from tidings.application.recipes.recipes import recipe_scenarios
 from tidings.domain.journeys.model import JourneyError
 from tidings.store import audit_sql
 from tidings.web.core import render
@@ -41,7 +41,7 @@ def _subject_link(subject: str) -> dict[str, str]:
 def audit_page(request: Request, session: Session = Viewer) -> Response:
     c = container(request)
     with c.engine.connect() as conn:
-        report = au.run(conn, c.clock.now(), audit_sql).to_dict()
+        report = au.run(conn, c.clock.now(), audit_sql, scenarios=recipe_scenarios).to_dict()
     for f in report["findings"]:
         f["links"] = [_subject_link(s) for s in f["subjects"][:12]]
         f["more"] = max(0, len(f["subjects"]) - 12)
@@ -60,7 +60,7 @@ def preview_fragment(key: str, request: Request, session: Session = Viewer) -> R
             data = p.to_dict()
             doc, _ = audit_preview.document(conn, audit_sql, key=key)
             warnings = audit_names.check(conn, doc, audit_sql)
-        except (js.NotFound, js.Conflict, audit_preview.PreviewError) as exc:
+        except (audit_preview.NotFound, audit_preview.PreviewError) as exc:
             error = str(exc)
         except JourneyError as exc:
             error = "; ".join(str(p) for p in exc.problems)

@@ -1,1 +1,2 @@
-"""Control and safety use cases: the automation audit, name checks, the blast-radius preview."""
+"""Control use cases: loop breaker, send policies, kill switch, cross-journey simulation; the
+automation audit, name checks and the blast-radius preview."""

@@ -8,6 +8,7 @@ against the recipe's scenarios, so branches no scenario takes are reported too.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from tidings.domain.audit.names import KnownNames
 from tidings.domain.audit.report import AuditInputs, AuditReport, Overlap, audit
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import JourneyDoc, JourneyError
-from tidings.domain.journeys.simulate import ScenarioError, simulate
+from tidings.domain.journeys.simulate import simulate
 from tidings.domain.rules import parse_rule
 from tidings.domain.rules.ast import RuleError
 
@@ -52,18 +53,20 @@ def known_names(conn: sa.Connection, store: AuditStore) -> KnownNames:
     )
 
 
+#: a recipe's scenarios by recipe name: (scenarios, start, horizon), as ``recipes.scenarios`` gives
+RecipeScenarios = Callable[[str], tuple[list[Mapping[str, Any]], datetime, timedelta]]
+
+
 def _coverage(
-    recipe: str | None, doc: JourneyDoc, problems: list[Finding]
+    recipe: str | None, doc: JourneyDoc, problems: list[Finding], scenarios: RecipeScenarios | None
 ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
     """(untaken branches, unreached steps) of the recipe's scenarios run on this document."""
-    if not recipe:
+    if not recipe or scenarios is None:
         return None, None
-    from tidings.application.recipes import recipes as rc
-
     try:
-        items, start, horizon = rc.scenarios(rc.load_recipe(recipe))
+        items, start, horizon = scenarios(recipe)
         result = simulate(doc, items, start=start, horizon=horizon)
-    except (rc.RecipeError, ScenarioError, OSError) as exc:
+    except (ValueError, OSError) as exc:  # no such recipe (any more), scenarios that do not fit
         problems.append(
             Finding("scenarios_unusable", "info", (f"journey:{doc.key}",),
                     f"journey {doc.key!r}: the scenarios of recipe {recipe!r} do not run on it: {exc}",
@@ -73,7 +76,13 @@ def _coverage(
     return tuple(result.untaken_branches), tuple(result.unreached_steps)
 
 
-def gather(conn: sa.Connection, now: datetime, settings: AuditSettings, store: AuditStore) -> AuditInputs:
+def gather(
+    conn: sa.Connection,
+    now: datetime,
+    settings: AuditSettings,
+    store: AuditStore,
+    scenarios: RecipeScenarios | None = None,
+) -> AuditInputs:
     rows = store.published_journeys(conn)
     stats = store.enrolment_stats(conn)
     revenue = store.revenue_by_journey(conn)
@@ -100,7 +109,7 @@ def gather(conn: sa.Connection, now: datetime, settings: AuditSettings, store: A
         if doc.settings.category == "marketing":
             marketing.append(jid)
         st = stats.get(jid, {})
-        untaken, unreached = _coverage(r["recipe"], doc, problems)
+        untaken, unreached = _coverage(r["recipe"], doc, problems, scenarios)
         facts.append(
             JourneyFacts(
                 key=doc.key,
@@ -145,6 +154,13 @@ def gather(conn: sa.Connection, now: datetime, settings: AuditSettings, store: A
     )
 
 
-def run(conn: sa.Connection, now: datetime, store: AuditStore, settings: AuditSettings | None = None) -> AuditReport:
-    """The audit report over everything published."""
-    return audit(gather(conn, now, settings or AuditSettings(), store))
+def run(
+    conn: sa.Connection,
+    now: datetime,
+    store: AuditStore,
+    settings: AuditSettings | None = None,
+    scenarios: RecipeScenarios | None = None,
+) -> AuditReport:
+    """The audit report over everything published; ``scenarios`` (a recipe's scenarios by name)
+    lets journeys installed from a recipe be simulated for untaken branches."""
+    return audit(gather(conn, now, settings or AuditSettings(), store, scenarios))

@@ -21,7 +21,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.application.journeys import journeys as js
 from tidings.application.ports.audit import AuditStore
 from tidings.domain.audit.preview import WINDOWS, Candidate, Preview, blast_radius
 from tidings.domain.journeys.document import parse_journey
@@ -39,27 +38,38 @@ class PreviewError(ValueError):
     """The preview cannot be made as asked."""
 
 
+class NotFound(LookupError):
+    """No such journey or version."""
+
+
 def document(conn: sa.Connection, store: AuditStore, *, key: str | None = None, text: str | None = None,
              version: int | None = None) -> tuple[JourneyDoc, int | None]:  # fmt: skip
     """The document to preview and its journey id: ``text``; else the given version of ``key``;
     else its draft (what publish would publish); else its current version (what resume resumes)."""
     if text is not None:
-        doc = js.validate(conn, text)
+        doc = parse_journey(text, templates=store.template_keys(conn) or None)
         row = store.journey_row(conn, doc.key)
         return doc, int(row["id"]) if row is not None else None
     if key is None:
         raise PreviewError("name a journey or give a document")
     row = store.journey_row(conn, key)
     if row is None:
-        raise js.NotFound(f"no journey {key!r}")
+        raise NotFound(f"no journey {key!r}")
     jid = int(row["id"])
     if version is not None:
-        return js.version_doc(conn, jid, version)[0], jid
+        return _version(conn, store, jid, version), jid
     if row["draft_source"]:
         return parse_journey(str(row["draft_source"])), jid
     if row["current_version"]:
-        return js.version_doc(conn, jid, int(row["current_version"]))[0], jid
-    raise js.Conflict(f"journey {key!r} has neither a draft nor a published version")
+        return _version(conn, store, jid, int(row["current_version"])), jid
+    raise PreviewError(f"journey {key!r} has neither a draft nor a published version")
+
+
+def _version(conn: sa.Connection, store: AuditStore, journey_id: int, version: int) -> JourneyDoc:
+    source = store.version_source(conn, journey_id, version)
+    if source is None:
+        raise NotFound(f"no version {version} of this journey")
+    return parse_journey(source)
 
 
 #: the event each stimulus trigger reacts to (``trigger_matches`` checks the rest)
