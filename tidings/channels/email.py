@@ -28,8 +28,8 @@ from tidings.channels.base import inbox_has
 from tidings.channels.dkim import DkimSigner
 
 if TYPE_CHECKING:
+    from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
-    from tidings.clock import Clock
 
 log = logging.getLogger("tidings.channels.email")
 

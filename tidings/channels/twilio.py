@@ -19,7 +19,7 @@ from tidings.application.ports.senders import DeliveryResult
 from tidings.channels.webhooks import retry_after_seconds
 
 if TYPE_CHECKING:
-    from tidings.clock import Clock
+    from tidings.application.ports.clock import Clock
 
 
 class TwilioClient:
