@@ -101,12 +101,13 @@ def create_app(container: Container) -> FastAPI:
                    inbox):
         app.include_router(module.router)
     # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
-    from tidings.api import audit, bounces, control, dead_letters, recipes, sinks, sms, tasks
+    from tidings.api import audit, bounces, browser_tracking, control, dead_letters, recipes, sinks, sms, tasks
 
-    for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit):
+    for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, browser_tracking):
         app.include_router(module.router)
     from tidings.web import app as web_app
 
     web_app.install(app)
+    app.add_middleware(browser_tracking.BrowserCors)
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -40,17 +41,48 @@ def _key_from_request(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+async def _key_from_body(request: Request) -> str | None:
+    """analytics.js sends its write key as ``writeKey`` in the (text/plain) JSON body."""
+    if request.method != "POST" or not request.url.path.startswith("/v1/"):
+        return None
+    from tidings.api.ingest_body import read_body
+
+    body = await read_body(request, container(request).settings.max_body_bytes)  # cached for the route
+    try:
+        value = json.loads(body).get("writeKey") if body.strip() else None
+    except (ValueError, AttributeError):
+        return None  # the route's own parse reports the malformed body
+    return value if isinstance(value, str) and value else None
+
+
+def check_origin(request: Request, api_key: ApiKey) -> None:
+    """A browser key works only from its allowed origins; the grant is read by the CORS middleware."""
+    if not api_key.browser:
+        return
+    origin = request.headers.get("origin")
+    if origin is None or origin not in api_key.origins:
+        raise ApiError(
+            403,
+            "forbidden_origin",
+            f"this browser key is not allowed from origin {origin!r}"
+            if origin
+            else "a browser key is only accepted from a browser page (no Origin header)",
+        )
+    request.state.cors_origin = origin
+
+
 def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
     """Dependency factory: the request must carry a valid key granting ``scope``."""
 
     async def dependency(request: Request) -> ApiKey:
         # async: a cached key (the hot path) costs no hop to the thread pool; a lookup does
-        key = _key_from_request(request)
+        key = _key_from_request(request) or await _key_from_body(request)
         if not key:
             raise ApiError(
                 401,
                 "unauthorized",
-                "missing API key: send 'Authorization: Bearer <key>' (or HTTP Basic with the key as user name)",
+                "missing API key: send 'Authorization: Bearer <key>' (or HTTP Basic with the key as user name, "
+                "or writeKey in a /v1 body)",
                 headers={"WWW-Authenticate": 'Bearer, Basic realm="tidings"'},
             )
         verifier = container(request).keys
@@ -63,6 +95,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
             raise ApiError(
                 403, "forbidden", f"this key (scopes: {', '.join(sorted(api_key.scopes))}) lacks the '{scope}' scope"
             )
+        check_origin(request, api_key)
         return api_key
 
     dependency.__name__ = f"require_{scope}"

@@ -146,17 +146,22 @@ def db_upgrade(
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="what the key is for, e.g. 'shop'")],
-    scope: Annotated[list[str], typer.Option(help="track | read | write | admin (repeatable)")],
+    scope: Annotated[list[str], typer.Option(help="track | browser | read | write | admin (repeatable)")],
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(help="a browser key's allowed origin, e.g. https://shop.example (repeatable)"),
+    ] = None,
 ) -> None:
     """Create an API key. The key is printed once, as the last line."""
     from tidings.application.access.keys import KeyError_, create_key
 
     c = common.open_container()
     try:
-        key, secret = create_key(c.engine, name, scope, c.clock.now())
+        key, secret = create_key(c.engine, name, scope, c.clock.now(), origin or [])
     except KeyError_ as exc:
         common.fail(str(exc))
-    common.console.print(f"created key {key.id} '{key.name}' with scopes {', '.join(sorted(key.scopes))}")
+    where = f" from {', '.join(sorted(key.origins))}" if key.origins else ""
+    common.console.print(f"created key {key.id} '{key.name}' with scopes {', '.join(sorted(key.scopes))}{where}")
     print(secret)
 
 

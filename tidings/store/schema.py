@@ -46,6 +46,8 @@ api_keys = sa.Table(
     #: sha256 of the whole key (keys are 256-bit random; a slow hash adds nothing).
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("scopes", JSONDoc, nullable=False),
+    #: a browser key's allowed origins (``https://shop.example``); NULL for server-side keys.
+    sa.Column("origins", JSONDoc),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),

@@ -9,6 +9,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -16,10 +17,12 @@ from sqlalchemy.engine import Engine
 from tidings.store import schema
 from tidings.store.db import read_only
 
-SCOPES = ("track", "read", "write", "admin")
-#: what each scope grants. A tracking write key can only send data in, never read it.
+SCOPES = ("track", "browser", "read", "write", "admin")
+#: what each scope grants. A tracking write key can only send data in, never read it; a
+#: ``browser`` key is a track key that only works from its allowed origins (it ships in a page).
 IMPLIED: dict[str, frozenset[str]] = {
     "track": frozenset({"track"}),
+    "browser": frozenset({"track"}),
     "read": frozenset({"read"}),
     "write": frozenset({"write", "track"}),
     "admin": frozenset(SCOPES),
@@ -36,31 +39,69 @@ class ApiKey:
     name: str
     prefix: str
     scopes: frozenset[str]
+    #: a browser key's allowed origins; empty for a server-side key
+    origins: frozenset[str] = frozenset()
 
     def grants(self, scope: str) -> bool:
         return any(scope in IMPLIED.get(s, ()) for s in self.scopes)
+
+    @property
+    def browser(self) -> bool:
+        return "browser" in self.scopes
+
+
+def normalise_origin(value: str) -> str:
+    """``https://Shop.example/`` -> ``https://shop.example``; KeyError_ unless scheme://host[:port]."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise KeyError_(f"origin {value!r} must look like https://shop.example (scheme and host)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise KeyError_(f"origin {value!r} must be scheme://host[:port] only, without a path")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(engine: Engine, name: str, scopes: list[str], now: datetime) -> tuple[ApiKey, str]:
-    """Create a key; returns it and its secret value (shown once, never stored)."""
+def create_key(
+    engine: Engine, name: str, scopes: list[str], now: datetime, origins: list[str] | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns it and its secret value (shown once, never stored).
+
+    A ``browser`` key must name its allowed origins and carries no other scope."""
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
         raise KeyError_(f"unknown scope {bad[0]!r}; choose from {', '.join(SCOPES)}" if bad else "give a scope")
     if not name.strip():
         raise KeyError_("a key needs a name")
+    allowed = sorted({normalise_origin(o) for o in origins or []})
+    if "browser" in scopes:
+        if set(scopes) != {"browser"}:
+            raise KeyError_("a browser key is write-only: give --scope browser alone")
+        if not allowed:
+            raise KeyError_("a browser key needs at least one --origin (e.g. https://shop.example)")
+    elif allowed:
+        raise KeyError_("--origin is only for browser keys (--scope browser)")
     prefix = secrets.token_hex(4)
     secret = f"tdk_{prefix}_{secrets.token_urlsafe(32)}"
     with engine.begin() as conn:
         key_id = conn.execute(
             sa.insert(schema.api_keys)
-            .values(name=name, prefix=prefix, key_hash=hash_key(secret), scopes=sorted(set(scopes)), created_at=now)
+            .values(
+                name=name,
+                prefix=prefix,
+                key_hash=hash_key(secret),
+                scopes=sorted(set(scopes)),
+                origins=allowed or None,
+                created_at=now,
+            )
             .returning(schema.api_keys.c.id)
         ).scalar_one()
-    return ApiKey(key_id, name, prefix, frozenset(scopes)), secret
+    for verifier in list(_VERIFIERS):  # a new browser origin is granted CORS at once in this process
+        verifier.invalidate()
+    return ApiKey(key_id, name, prefix, frozenset(scopes), frozenset(allowed)), secret
 
 
 def revoke_key(engine: Engine, key_id: int, now: datetime) -> bool:
@@ -79,7 +120,8 @@ def list_keys(engine: Engine) -> list[dict[str, object]]:
     t = schema.api_keys
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(t.c.id, t.c.name, t.c.prefix, t.c.scopes, t.c.created_at, t.c.revoked_at).order_by(t.c.id)
+            sa.select(t.c.id, t.c.name, t.c.prefix, t.c.scopes, t.c.origins, t.c.created_at, t.c.revoked_at)
+            .order_by(t.c.id)
         ).mappings()
         return [dict(r) for r in rows]
 
@@ -96,6 +138,7 @@ class KeyVerifier:
         self.ttl = ttl_seconds
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._lock = threading.Lock()
+        self._origins: tuple[float, frozenset[str]] | None = None
         _VERIFIERS.add(self)
 
     def cached(self, key: str) -> tuple[bool, ApiKey | None]:
@@ -111,6 +154,24 @@ class KeyVerifier:
         """Forget every cached lookup (a key of this process was revoked)."""
         with self._lock:
             self._cache.clear()
+            self._origins = None
+
+    def browser_origins(self) -> frozenset[str]:
+        """The origins of every live browser key (what a CORS preflight, which carries no key, may
+        be granted); cached for the TTL. The real request is then checked against its own key."""
+        now = time.monotonic()
+        with self._lock:
+            if self._origins is not None and now - self._origins[0] < self.ttl:
+                return self._origins[1]
+        t = schema.api_keys
+        with self.engine.connect() as c:
+            rows = read_only(c).execute(
+                sa.select(t.c.origins).where(t.c.origins.is_not(None), t.c.revoked_at.is_(None))
+            ).scalars()
+            found = frozenset(o for row in rows for o in row or ())
+        with self._lock:
+            self._origins = (now, found)
+        return found
 
     def verify(self, key: str) -> ApiKey | None:
         h = hash_key(key)
@@ -123,11 +184,13 @@ class KeyVerifier:
         with self.engine.connect() as c:
             conn = read_only(c)  # a lookup: no SQLite write lock (BEGIN DEFERRED)
             row = conn.execute(
-                sa.select(t.c.id, t.c.name, t.c.prefix, t.c.scopes, t.c.revoked_at).where(t.c.key_hash == h)
+                sa.select(t.c.id, t.c.name, t.c.prefix, t.c.scopes, t.c.origins, t.c.revoked_at).where(
+                    t.c.key_hash == h
+                )
             ).first()
         found = None
         if row is not None and row.revoked_at is None and secrets.compare_digest(h, hash_key(key)):
-            found = ApiKey(row.id, row.name, row.prefix, frozenset(row.scopes))
+            found = ApiKey(row.id, row.name, row.prefix, frozenset(row.scopes), frozenset(row.origins or ()))
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
