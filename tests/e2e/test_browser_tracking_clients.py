@@ -129,13 +129,13 @@ def test_real_analytics_js_identify_page_track(
     assert anon
     user = wait_for(lambda: contact_by(engine, external_id="ajs-user-1"), "the identified contact")
     names = wait_for(
-        lambda: (n := [x for x, _ in events_of(engine, user["id"])]) and "Order Completed" in n and n,
+        lambda: (n := [x for x, _ in events_of(engine, user["id"])]) and "order.completed" in n and n,
         "the events of the contact",
     )
     assert user["email"] == "ann@example.com" and user["first_name"] == "Ann"
     assert contact_of_anonymous_id(engine, anon) == user["id"]
     # the anonymous page view and product view were merged onto the identified contact
-    assert {"page.viewed", "Product Viewed", "Order Completed"} <= set(names)
+    assert {"page.viewed", "product.viewed", "order.completed"} <= set(names)
     props = dict(events_of(engine, user["id"]))
     assert props["page.viewed"]["name"] == "Pricing" and props["page.viewed"]["category"] == "Docs"
     assert anonymous_count(engine) == 0
@@ -178,7 +178,7 @@ def test_first_party_snippet(
     page.evaluate("tidings.identify('snip-user-1', {email: 'bo@example.com'})")
     user = wait_for(lambda: contact_by(engine, external_id="snip-user-1"), "the identified contact")
     names = wait_for(
-        lambda: (n := [x for x, _ in events_of(engine, user["id"])]) and "Product Viewed" in n and n,
+        lambda: (n := [x for x, _ in events_of(engine, user["id"])]) and "product.viewed" in n and n,
         "the merged history",
     )
     assert names[0] == "page.viewed"

@@ -61,7 +61,7 @@ def run_journey_of_calls(client: Any, errors: list[Any], engine: sa.Engine, pref
     assert user["attributes"]["plan"] == "pro"
     assert user["attributes"]["group"] == {"id": "acme", "name": "Acme Inc", "employees": 40}
     names = [n for n, _ in events_of(engine, user["id"])]
-    assert {"page.viewed", "Product Viewed", "Order Completed", "screen.viewed"} <= set(names)
+    assert {"page.viewed", "product.viewed", "order.completed", "screen.viewed"} <= set(names)
     page = next(p for n, p in events_of(engine, user["id"]) if n == "page.viewed")
     assert page["name"] == "Pricing" and page["category"] == "Docs"
     # the anonymous contact was merged away
@@ -72,7 +72,7 @@ def run_journey_of_calls(client: Any, errors: list[Any], engine: sa.Engine, pref
             == 0
         )
         e = schema.events
-        value = conn.execute(sa.select(e.c.value).where(e.c.name == "Order Completed")).scalar()
+        value = conn.execute(sa.select(e.c.value).where(e.c.name == "order.completed")).scalar()
     assert value == 99.5
 
 

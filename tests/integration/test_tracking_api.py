@@ -172,7 +172,7 @@ def test_identify_merges_anonymous_history(api: Any, container: Any, engine: sa.
         e["name"]
         for e in api.get(f"/api/contacts/{known['id']}/events", params={"limit": 100}).json()["items"]
     ]
-    assert {"page.viewed", "Cart Viewed", "contact.merged"} <= set(names)
+    assert {"page.viewed", "cart.viewed", "contact.merged"} <= set(names)
     a = schema.contact_aliases
     with engine.connect() as conn:
         aliases = {(r.kind, r.value): r.contact_id for r in conn.execute(sa.select(a))}

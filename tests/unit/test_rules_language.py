@@ -248,13 +248,14 @@ def test_any_structured_rule_prints_and_parses_back(doc: dict[str, object]) -> N
 
 
 def test_event_names_as_trackers_send_them() -> None:
-    """Segment's spec names have spaces ("Order Completed"): rules can name them as strings."""
+    """Segment's spec names have spaces ("Order Completed"): rules can name them as strings, and
+    they mean the dotted names ingest stores (one vocabulary: docs/tracking.md)."""
     shop = ContactSnapshot(
         id=2,
         events=(
-            ev("Order Completed", 3, 120.0, currency="EUR"),
-            ev("Order Completed", 40, 80.0, currency="EUR"),
-            ev("Cart Viewed", 5),
+            ev("order.completed", 3, 120.0, currency="EUR"),
+            ev("order.completed", 40, 80.0, currency="EUR"),
+            ev("cart.viewed", 5),
         ),
     )
     for text, expected in (
@@ -266,7 +267,10 @@ def test_event_names_as_trackers_send_them() -> None:
         rule = parse_rule(text)
         assert parse_rule(to_text(rule)) == rule and parse_rule(to_json(rule)) == rule
         assert evaluate(rule, shop, NOW) is expected, text
-    assert parse_rule({"event": "Order Completed", "agg": "count", "op": "gte", "value": 1})
+    assert parse_rule({"event": "Order Completed", "agg": "count", "op": "gte", "value": 1}) == parse_rule(
+        "order.completed.count() >= 1"
+    )
+    assert parse_rule('event("Order Created").count() >= 1').target.event == "Order Created"  # not a spec name
     for bad, column in (('event(" Order").count() >= 1', 7), ('event("").count() >= 1', 7)):
         with pytest.raises(RuleError) as exc:
             parse_rule(bad)

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from tidings.application.contacts import changes, identity
 from tidings.application.contacts.contacts import normalise_input, update_contact
 from tidings.domain.contacts import InvalidValue, event_value, split_traits
+from tidings.domain.event_names import canonical_event_name
 from tidings.store import ingest_sql, schema
 
 log = logging.getLogger("tidings.ingest")
@@ -125,7 +126,7 @@ def ingest(
     rows: list[dict[str, Any]] = [
         {
             "contact_id": contact_of[i],
-            "name": ev.name,
+            "name": canonical_event_name(ev.name),
             "properties": ev.properties,
             "occurred_at": ev.occurred_at,
             "received_at": now,

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from tidings.domain.event_names import canonical_event_name
 from tidings.domain.journeys.docfields import (
     KEY_RE,
     TRIGGER_TYPES,
@@ -113,7 +114,7 @@ def _criteria(value: Any, p: Problems, owner: Any, name: str) -> tuple[Criterion
             out.append(
                 Criterion(
                     rule=rule,
-                    event=event,
+                    event=canonical_event_name(event) if isinstance(event, str) else event,
                     where=where,
                     revenue=item.get("revenue"),
                     source=plain(item),
@@ -288,6 +289,8 @@ def _triggers(raw: Any, data: Any, p: Problems) -> list[Trigger]:
             target = None
         elif not isinstance(target, str) or not target:
             p.add(f"{kind} names a {'event' if kind == 'event' else kind.split('_')[0]}", line, path=path)
+        elif kind == "event":
+            target = canonical_event_name(target)
         out.append(
             Trigger(
                 index=i,

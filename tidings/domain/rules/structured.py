@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from tidings.domain.event_names import canonical_event_name
 from tidings.domain.rules.ast import (
     AGGS,
     CHANNELS_OK,
@@ -132,6 +133,12 @@ def make_compare(
     return Compare(target, op, _literal(target, op, value, vpath, vcol))
 
 
+def check_event_name(value: Any, path: list[Any], column: int | None = None) -> str:
+    """An event name, spec spelling mapped to the one vocabulary (``Order Completed`` -> ``order.completed``)."""
+    return check_name(canonical_event_name(value) if isinstance(value, str) else value, "event name", path, column,
+                      EVENT_RE)
+
+
 def check_name(value: Any, what: str, path: list[Any], column: int | None = None, pattern: Any = KEY_RE) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise RuleError(f"bad {what} {value!r}", path, column)
@@ -183,8 +190,8 @@ def parse_structured(doc: Any, path: list[Any] | None = None, depth: int = 0) ->
             raise RuleError("sequence is {did, not, within}", sp)
         _only(s, {"did", "not", "within"}, sp)
         return Sequence(
-            check_name(s.get("did"), "event name", sp + ["did"], None, EVENT_RE),
-            check_name(s.get("not"), "event name", sp + ["not"], None, EVENT_RE),
+            check_event_name(s.get("did"), sp + ["did"]),
+            check_event_name(s.get("not"), sp + ["not"]),
             Duration.parse(s.get("within"), sp + ["within"]),
         )
     cmp_keys = {"op", "value"}
@@ -223,7 +230,7 @@ def parse_structured(doc: Any, path: list[Any] | None = None, depth: int = 0) ->
 def _event_agg(doc: Mapping[str, Any], path: list[Any]) -> EventAgg:
     ev = doc["event"]
     if ev != "*":
-        check_name(ev, "event name", path + ["event"], None, EVENT_RE)
+        ev = check_event_name(ev, path + ["event"])
     agg = doc.get("agg", "count")
     if agg not in AGGS:
         raise RuleError(f"unknown aggregate {agg!r}; use one of {', '.join(AGGS)}", path + ["agg"])

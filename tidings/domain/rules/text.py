@@ -49,7 +49,7 @@ from tidings.domain.rules.ast import (
     Sequence,
     Target,
 )
-from tidings.domain.rules.structured import attr_path, check_name, make_compare
+from tidings.domain.rules.structured import attr_path, check_event_name, check_name, make_compare
 from tidings.domain.snapshot import STANDARD_FIELDS
 
 GRAMMAR = r"""
@@ -149,8 +149,8 @@ class _Builder:
         if kind == "sequence":
             did, not_, within = t.children
             return Sequence(
-                check_name(self.string(did), "event name", [], _col(did), EVENT_RE),
-                check_name(self.string(not_), "event name", [], _col(not_), EVENT_RE),
+                check_event_name(self.string(did), [], _col(did)),
+                check_event_name(self.string(not_), [], _col(not_)),
                 Duration.parse(str(within), [], _col(within)),
             )
         if kind == "bare":
@@ -299,7 +299,7 @@ class _Builder:
     def event_name(self, name: str, col: int | None, allow_any: bool = False) -> str | None:
         if allow_any and name == "*":
             return None
-        return check_name(name, "event name", [], col, EVENT_RE)
+        return check_event_name(name, [], col)
 
     def filters(self, ev: EventAgg, kw: dict[str, tuple[Any, int | None]]) -> EventAgg:
         human = False
