@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from tests.conftest import free_port
 from tests.e2e.test_browser_tracking_http import contact_of_anonymous_id, events_count
 from tests.e2e.test_browser_web import CHROMIUM, browser  # noqa: F401  (the Chromium fixture)
+from tests.e2e.test_recipes_e2e import DAY, Live, in_tmp, live  # noqa: F401  (the live-stack fixtures)
 from tests.e2e.test_tracking_clients import contact_by, events_of
 from tidings.application.access.keys import create_key
 from tidings.store import schema
@@ -183,4 +184,34 @@ def test_first_party_snippet(
     )
     assert names[0] == "page.viewed"
     assert user["email"] == "bo@example.com"
+    page.close()
+
+
+RECIPE_PAGE = """<!doctype html><html><head><title>Shop</title>
+<script src="/vendor/analytics-next/analytics-next.umd.js"></script>
+<script>
+  const analytics = AnalyticsNext.AnalyticsBrowser.load(
+    {{writeKey: "{key}", cdnURL: location.origin,
+      cdnSettings: {{integrations: {{"Segment.io":
+        {{apiKey: "{key}", apiHost: "{api_host}/v1", protocol: "http"}}}}}}}});
+  window.buy = async (at) => {{
+    const when = {{timestamp: new Date(at)}};
+    await analytics.identify("gus-1", {{email: "gus@example.com"}}, when);
+    await analytics.track("Order Completed", {{order_id: "o-9", category: "espresso-machine", total: 499}}, when);
+  }};
+</script></head><body>shop</body></html>"""
+
+
+def test_spec_named_order_from_analytics_js_starts_a_recipe(browser: Any, site: Site, live: Live) -> None:  # noqa: F811
+    """``Order Completed`` from the real analytics.js starts post-purchase-education, whose trigger
+    is ``order.completed``: one vocabulary."""
+    live.install("post-purchase-education")
+    contact_id = live.contact("gus@example.com")
+    key = create_key(live.engine, "site", ["browser"], live.stack.container.clock.now(), [site.origin])[1]
+    site.pages["/buy.html"] = RECIPE_PAGE.format(key=key, api_host=f"127.0.0.1:{live.stack.port}")
+    page = open_page(browser, f"{site.origin}/buy.html", [])
+    page.evaluate("(at) => buy(at)", live.stack.container.clock.now().isoformat())
+    wait_for(lambda: "order.completed" in [n for n, _ in events_of(live.engine, contact_id)], "the order event")
+    live.advance(DAY)
+    assert live.subjects("gus@example.com") == ["Your first perfect espresso in five steps"]
     page.close()
