@@ -1,5 +1,5 @@
 /* Tidings first-party tracking snippet. Served by Tidings at /t.js; no CDN, no dependencies.
-   <script src="https://tidings.example/t.js" data-key="tdk_..." async></script>
+   <script src="https://tidings.example/t.js" data-key="tdk_..."></script>
    then tidings.track("Product Viewed", {sku: "A-1"}), tidings.identify("user-1", {email: "a@b.c"}).
    The anonymous id lives in the first-party cookie tdg_aid; identify sends it with the userId, so
    Tidings merges the anonymous history into the known contact. */
