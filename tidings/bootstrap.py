@@ -36,6 +36,8 @@ class Container:
     clock: Clock
     secret_key: str
     services: dict[str, Any] = field(default_factory=dict)
+    #: real time for leases (is a sender alive?), even when ``clock`` is a test clock.
+    lease_clock: Clock = field(default_factory=SystemClock)
 
     @property
     def manual_clock(self) -> ManualClock | None:
