@@ -20,12 +20,15 @@ from tidings.web import (
     segments,
     tasks_page,
     templates_page,
+    uncertain_page,
 )
 from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
 
 #: the page modules, each with its ``router``.
-PAGES = (auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page)
+PAGES = (
+    auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page, uncertain_page
+)
 
 
 def install(app: FastAPI) -> None:
