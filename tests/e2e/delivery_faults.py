@@ -131,6 +131,7 @@ class Fleet:
         self.env.pop("TIDINGS_TEST_CLOCK", None)
         self.workers = workers
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.log_of: dict[int, Path] = {}
         self.started = 0
 
     def _command(self) -> list[str]:
@@ -140,8 +141,21 @@ class Fleet:
 
     def spawn(self) -> subprocess.Popen[bytes]:
         self.started += 1
-        log = open(self.logs / f"process-{self.started:03d}.log", "wb")  # noqa: SIM115
-        return subprocess.Popen(self._command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        path = self.logs / f"process-{self.started:03d}.log"
+        log = open(path, "wb")  # noqa: SIM115
+        p = subprocess.Popen(self._command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.log_of[p.pid] = path
+        return p
+
+    def wait_ready(self, i: int, limit_s: float = 60) -> None:
+        """Until process ``i`` has started its services (the line serve/worker print then)."""
+        path, end = self.log_of[self.procs[i].pid], time.monotonic() + limit_s
+        while time.monotonic() < end:
+            text = path.read_text(errors="replace")
+            if "Tidings on" in text or "worker running" in text:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"process {i} did not start; see {path}")
 
     def start(self) -> None:
         self.procs = [self.spawn() for _ in range(self.workers)]
@@ -222,9 +236,10 @@ def run(
         schedule = [signal.SIGKILL] * kills
         schedule.insert(rng.randrange(1, kills + 1), signal.SIGTERM)  # one graceful stop among them
         for sig in schedule:
-            _wait_for_progress(sink, fleet, sink.count(), 30)  # sending has resumed...
-            time.sleep(rng.uniform(0.0, 0.6))  # ...then a random moment
             victim = rng.randrange(len(fleet.procs))
+            fleet.wait_ready(victim)
+            _wait_for_progress(sink, fleet, sink.count(), 15)  # sending has resumed...
+            time.sleep(rng.uniform(0.0, 0.6))  # ...then a random moment
             before = sink.count()
             took, rc = fleet.stop(victim, sig, GRACE_S + 10)
             report.kills.append(
