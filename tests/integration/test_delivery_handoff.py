@@ -137,3 +137,33 @@ def test_leases_run_on_the_lease_clock_and_the_heartbeat_renews_them(container: 
     assert _count(container, o.c.status == "pending") == 2
     d.close()
     other.close()
+
+
+def test_the_service_gives_up_on_sends_past_the_grace_period(container: Container, monkeypatch: Any) -> None:
+    """SIGTERM with a provider that hangs: after the grace period the process goes; what was handed
+    off stays for recovery (it may have gone), everything else is pending again."""
+    import threading
+    from dataclasses import replace
+
+    from tidings.channels import delivery
+
+    ids = _rows(container, 10)
+    gate = Gate(concurrency=2)  # never opens
+    monkeypatch.setattr(delivery, "build_registry", lambda c: ChannelRegistry({"email": gate}))
+    container.settings = replace(container.settings, shutdown_grace_s=0.2)
+    service = delivery.DeliveryService(container)
+    service.start()
+    marked = threading.Event()
+    for _ in range(2000):
+        if _count(container, o.c.handed_off_at.is_not(None)) == 2:
+            marked.set()
+            break
+        threading.Event().wait(0.005)
+    assert marked.is_set()
+    service.stop()
+    assert service._thread is not None and not service._thread.is_alive()
+    rows = [outbox_row(container.engine, i) for i in ids]
+    handed = [r for r in rows if r["handed_off_at"] is not None]
+    assert len(handed) == 2 and {r["status"] for r in handed} == {"sending"}
+    rest = [r for r in rows if r["handed_off_at"] is None]
+    assert {r["status"] for r in rest} == {"pending"} and {r["attempts"] for r in rest} == {0}
