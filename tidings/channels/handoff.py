@@ -35,6 +35,9 @@ class Writes:
         return bool(self.outcomes or self.releases or self.marks)
 
 
+#: event-loop turns a write waits for the rest of its group to queue (no clock involved).
+GATHER_TURNS = 3
+
 #: runs one ``Writes`` in the database (in a thread); returns the ids it marked.
 Writer = Callable[[Writes], Awaitable[set[int]]]
 
@@ -94,6 +97,9 @@ class HandOffWindow:
 
     async def _write_all(self) -> None:
         while self._queued:
+            # let every task that can run queue its mark or outcome first: one write for the group
+            for _ in range(GATHER_TURNS):
+                await asyncio.sleep(0)
             batch, self._queued = self._queued, Writes()
             waiters, self._waiters = self._waiters, []
             try:

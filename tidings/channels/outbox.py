@@ -99,12 +99,15 @@ def claim(
 def hand_off(conn: sa.Connection, ids: Sequence[int], *, owner: str, at: datetime) -> set[int]:
     """Mark rows as about to be handed to their provider; returns the ids still ours to send.
 
-    A row whose lease we lost (another loop recovered it) is not marked and must not be sent."""
+    A row whose lease we lost (another loop recovered it) is not marked and must not be sent.
+    Only claims set ``lease_owner`` (to rows they put in ``sending``) and every outcome clears it,
+    so the owner test is the status test too; a ``status`` condition would make SQLite scan the
+    whole ``sending`` status index instead of looking the ids up."""
     if not ids:
         return set()
     marked = conn.execute(
         sa.update(o)
-        .where(o.c.id.in_(list(ids)), o.c.status == "sending", o.c.lease_owner == owner)
+        .where(o.c.id.in_(list(ids)), o.c.lease_owner == owner)
         .values(handed_off_at=at)
         .returning(o.c.id)
     )
@@ -117,7 +120,7 @@ def heartbeat(conn: sa.Connection, ids: Sequence[int], *, owner: str, lease_unti
         return 0
     result = conn.execute(
         sa.update(o)
-        .where(o.c.id.in_(list(ids)), o.c.status == "sending", o.c.lease_owner == owner)
+        .where(o.c.id.in_(list(ids)), o.c.lease_owner == owner)
         .values(lease_until=lease_until)
     )
     return int(result.rowcount or 0)
