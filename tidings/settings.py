@@ -39,6 +39,8 @@ class Settings:
     delivery_lease_s: float = 15.0
     #: on SIGTERM, how long in-flight sends may take to finish before the process exits (seconds).
     shutdown_grace_s: float = 10.0
+    #: how often time-relative segments are re-evaluated (None: the refresher's default).
+    segment_refresh_seconds: float | None = None
     # --- SMS, voice, direct mail, webhooks out, bounces (channels, see docs/channels.md)
     #: Twilio-compatible API: base URL, account SID, auth token, sender number. Unset SID =
     #: SMS and calls go to the local sinks (the web inbox).
@@ -83,6 +85,9 @@ class Settings:
             log_level=env.get("TIDINGS_LOG_LEVEL", "INFO"),
             delivery_lease_s=_seconds(env, "TIDINGS_DELIVERY_LEASE", cls.delivery_lease_s, minimum=1.0),
             shutdown_grace_s=_seconds(env, "TIDINGS_SHUTDOWN_GRACE", cls.shutdown_grace_s, minimum=0.0),
+            segment_refresh_seconds=float(env["TIDINGS_SEGMENT_REFRESH_SECONDS"])
+            if env.get("TIDINGS_SEGMENT_REFRESH_SECONDS")
+            else None,
             twilio_base_url=env.get("TIDINGS_TWILIO_BASE_URL", cls.twilio_base_url).rstrip("/"),
             twilio_account_sid=env.get("TIDINGS_TWILIO_ACCOUNT_SID") or None,
             twilio_auth_token=env.get("TIDINGS_TWILIO_AUTH_TOKEN") or None,

@@ -41,7 +41,7 @@ from aiosmtpd.controller import Controller
 from tests.conftest import free_port
 from tests.integration.channels_helpers import add_contact, add_template
 from tests.integration.journey_support import add_event
-from tidings.services import journeys as js
+from tidings.application.journeys import journeys as js
 from tidings.store import schema
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.integration.channels_helpers import add_contact, add_outbox, add_template, outbox_row
+from tidings.application.ports.senders import DeliveryResult
 from tidings.bootstrap import Container
-from tidings.channels.base import DeliveryResult
 from tidings.channels.delivery import Deliverer
 from tidings.channels.registry import ChannelRegistry
 from tidings.clock import ManualClock

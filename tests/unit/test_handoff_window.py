@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tidings.channels.handoff import HandOffWindow, Writes
-from tidings.channels.outbox import Outcome
+from tidings.store.outbox import Outcome
 
 
 class FakeDb:

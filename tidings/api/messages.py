@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireAdmin, RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
-from tidings.services import uncertain
-from tidings.services.uncertain import RESENDABLE
+from tidings.application.delivery import uncertain
+from tidings.application.delivery.uncertain import RESENDABLE
 from tidings.store import schema
+from tidings.store.uncertain import SqlUncertainMessages
 
 router = APIRouter(prefix="/api/messages", tags=["messages"])
 o = schema.outbox
@@ -75,8 +76,9 @@ def list_uncertain(request: Request, limit: int = Query(default=500, ge=1, le=50
     """Messages that may or may not have reached their provider, waiting for a decision."""
     c = container(request)
     with c.engine.connect() as conn:
-        items = uncertain.list_uncertain(conn, c.clock.now(), limit=limit)
-        total = uncertain.count_uncertain(conn)
+        repo = SqlUncertainMessages(conn)
+        items = uncertain.list_uncertain(repo, c.clock.now(), limit=limit)
+        total = repo.count_uncertain()
     return {"items": items, "total": total, "warnings": uncertain.WARNINGS}
 
 
@@ -90,7 +92,9 @@ def resolve_uncertain(body: Resolve, request: Request) -> dict[str, Any]:
         )
     c = container(request)
     with c.engine.begin() as conn:
-        result = uncertain.resolve(conn, body.action, None if body.all else body.ids, c.clock.now())
+        result = uncertain.resolve(
+            SqlUncertainMessages(conn), body.action, None if body.all else body.ids, c.clock.now()
+        )
     return result.as_dict() | {"warning": uncertain.WARNINGS[body.action]}
 
 
@@ -142,7 +146,7 @@ def resend(message_id: int, request: Request) -> dict[str, Any]:
     resent) message answers 409."""
     c = container(request)
     with c.engine.begin() as conn:
-        refused = uncertain.resend_one(conn, message_id, c.clock.now())
+        refused = uncertain.resend_one(SqlUncertainMessages(conn), message_id, c.clock.now())
     if refused == "missing":
         raise ApiError(404, "not_found", f"message {message_id} not found")
     if refused is not None:

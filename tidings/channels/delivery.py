@@ -39,16 +39,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tidings.channels import outbox
-from tidings.channels.base import DeliveryResult, DeliveryStatus, OutgoingMessage
+from tidings.application.ports.senders import DeliveryResult, DeliveryStatus, OutgoingMessage
 from tidings.channels.handoff import HandOffWindow, Writes
-from tidings.channels.outbox import Outcome
 from tidings.channels.prepare import Links, Preparer, message_from_rendered
 from tidings.channels.registry import ChannelRegistry, UnknownChannel, build_registry
+from tidings.store import outbox
 from tidings.store.db import read_only
+from tidings.store.outbox import Outcome
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import Container
+    from tidings.application.ports.wiring import Wiring
 
 log = logging.getLogger("tidings.channels.delivery")
 
@@ -65,7 +65,7 @@ class Deliverer:
 
     def __init__(
         self,
-        container: Container,
+        container: Wiring,
         registry: ChannelRegistry,
         *,
         batch_size: int = 200,
@@ -365,8 +365,10 @@ class DeliveryService:
 
     name = "delivery"
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Wiring, *, on_ready: Callable[[ChannelRegistry], None] | None = None) -> None:
         self.container = container
+        #: told the providers once they are built (the composition root shows them to recipe checks).
+        self.on_ready = on_ready
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -389,7 +391,8 @@ class DeliveryService:
         self._stop = asyncio.Event()
         registry = build_registry(self.container)
         deliverer = Deliverer(self.container, registry)
-        self.container.services["delivery"] = deliverer
+        if self.on_ready is not None:
+            self.on_ready(registry)
         self._ready.set()
         work = asyncio.ensure_future(self._rounds(deliverer, self._stop))
         try:
@@ -427,5 +430,7 @@ class DeliveryService:
             self._thread.join(timeout=self.container.settings.shutdown_grace_s + 15)
 
 
-def delivery_service(container: Container) -> DeliveryService:
-    return DeliveryService(container)
+def delivery_service(
+    container: Wiring, *, on_ready: Callable[[ChannelRegistry], None] | None = None
+) -> DeliveryService:
+    return DeliveryService(container, on_ready=on_ready)

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tidings.channels.outbox import Outcome
+from tidings.store.outbox import Outcome
 
 
 @dataclass

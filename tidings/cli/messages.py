@@ -36,12 +36,14 @@ def uncertain_list(
     """List uncertain messages: id, channel/provider, contact, age, reason."""
     from rich.table import Table
 
-    from tidings.services.uncertain import count_uncertain, list_uncertain
+    from tidings.application.delivery.uncertain import list_uncertain
+    from tidings.store.uncertain import SqlUncertainMessages
 
     c = common.open_container()
     with c.engine.connect() as conn:
-        items = list_uncertain(conn, c.clock.now(), limit=limit)
-        total = count_uncertain(conn)
+        repo = SqlUncertainMessages(conn)
+        items = list_uncertain(repo, c.clock.now(), limit=limit)
+        total = repo.count_uncertain()
     if as_json:
         print(json.dumps({"items": items, "total": total}, default=str))
         return
@@ -59,20 +61,21 @@ def uncertain_list(
 
 
 def _decide(action: str, ids: list[int] | None, all_: bool, yes: bool) -> None:
-    from tidings.services.uncertain import WARNINGS, UncertainError, count_uncertain, resolve
+    from tidings.application.delivery.uncertain import WARNINGS, UncertainError, resolve
+    from tidings.store.uncertain import SqlUncertainMessages
 
     if bool(ids) == all_:
         common.fail("give message ids or --all (not both)")
     c = common.open_container()
     with c.engine.connect() as conn:
-        n = count_uncertain(conn) if all_ else len(ids or [])
+        n = SqlUncertainMessages(conn).count_uncertain() if all_ else len(ids or [])
     what = "mark as sent" if action == "mark_sent" else "resend"
     common.err_console.print(f"[bold yellow]warning:[/] {WARNINGS[action]}", highlight=False)
     if not yes and not typer.confirm(f"{what.capitalize()} {n} message{'s' if n != 1 else ''}?"):
         common.fail("nothing done")
     try:
         with c.engine.begin() as conn:
-            result = resolve(conn, action, None if all_ else ids, c.clock.now())
+            result = resolve(SqlUncertainMessages(conn), action, None if all_ else ids, c.clock.now())
     except UncertainError as exc:
         common.fail(str(exc))
     common.console.print(f"{what}: {len(result.done)} message(s) {' '.join(map(str, result.done))}", highlight=False)

@@ -315,14 +315,14 @@ outbox = sa.Table(
     sa.Column("trace_id", BigId),
     sa.Column("payload", JSONDoc, nullable=False),
     #: pending | sending | sent | delivered | failed | suppressed | skipped | dead | uncertain
-    #: (uncertain: the sender died mid-send and the provider cannot confirm; see channels/outbox.py)
+    #: (uncertain: the sender died mid-send and the provider cannot confirm; see store/outbox.py)
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("lease_owner", sa.String(100)),
     sa.Column("lease_until", UTCDateTime),
     #: set (in one small write per group) right before the provider call of THIS message: only
-    #: rows with it may have reached the provider when their sender died (channels/outbox.py).
+    #: rows with it may have reached the provider when their sender died (store/outbox.py).
     sa.Column("handed_off_at", UTCDateTime),
     sa.Column("recipient", sa.String(320)),
     sa.Column("subject", sa.Text),

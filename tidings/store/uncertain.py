@@ -1,5 +1,6 @@
 """SQL of the operator's decisions on messages: uncertain ones listed, marked sent or resent.
 
+``SqlUncertainMessages`` implements ``application.delivery.uncertain.UncertainMessages``.
 Every decision is one conditional ``UPDATE ... WHERE status IN (...) RETURNING``: a row changes
 once however many operators (or requests) decide at the same moment, and a message that was
 already sent (or is pending again) is never touched, so a resend cannot duplicate a sent one.
@@ -14,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.store import schema
+from tidings.store.outbox import Outcome, finish
 
 o, tr, c = schema.outbox, schema.traces, schema.contacts
 
@@ -94,3 +96,33 @@ def statuses_of(conn: sa.Connection, ids: Sequence[int]) -> dict[int, str]:
     if not ids:
         return {}
     return {int(i): str(s) for i, s in conn.execute(sa.select(o.c.id, o.c.status).where(o.c.id.in_(list(ids))))}
+
+
+class SqlUncertainMessages:
+    """The uncertain-message port on one connection (the caller owns the transaction)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def uncertain(self, *, limit: int) -> list[dict[str, Any]]:
+        return list_uncertain(self.conn, limit=limit)
+
+    def count_uncertain(self) -> int:
+        return count_uncertain(self.conn)
+
+    def resend(
+        self, ids: Sequence[int] | None, *, statuses: Sequence[str], now: datetime, reason: str
+    ) -> list[int]:
+        rows = take_for_resend(self.conn, ids, statuses=statuses, now=now, reason=reason)
+        finish(self.conn, [Outcome(r, "pending", error=r["error"], next_attempt_at=now,
+                                   trace_action="message.resent") for r in rows], now)
+        return [int(r["id"]) for r in rows]
+
+    def mark_sent(self, ids: Sequence[int] | None, *, now: datetime) -> list[int]:
+        rows = take_for_mark_sent(self.conn, ids)
+        finish(self.conn, [Outcome(r, "sent", error=r["error"], extra={"marked_by_operator": True},
+                                   trace_action="message.marked_sent") for r in rows], now)  # message.sent
+        return [int(r["id"]) for r in rows]
+
+    def statuses(self, ids: Sequence[int]) -> dict[int, str]:
+        return statuses_of(self.conn, ids)

@@ -1,7 +1,7 @@
 """Page: uncertain messages — handed to a provider that cannot say whether it got them.
 
 Everyone may look (as ``GET /api/messages/uncertain`` allows any read key); only admins decide, for
-the ticked messages or all of them: mark as sent, or resend (``services.uncertain.resolve``)."""
+the ticked messages or all of them: mark as sent, or resend (``application.delivery.uncertain.resolve``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tidings.services import uncertain as service
-from tidings.services.users import Session
+from tidings.application.access.users import Session
+from tidings.application.delivery import uncertain as service
+from tidings.store.uncertain import SqlUncertainMessages
 from tidings.web.core import render
 from tidings.web.security import Admin, Viewer, container
 
@@ -22,8 +23,9 @@ router = APIRouter()
 def uncertain_page(request: Request, session: Session = Viewer) -> Response:
     c = container(request)
     with c.engine.connect() as conn:
-        rows = service.list_uncertain(conn, c.clock.now())
-        total = service.count_uncertain(conn)
+        repo = SqlUncertainMessages(conn)
+        rows = service.list_uncertain(repo, c.clock.now())
+        total = repo.count_uncertain()
     return render(
         request,
         "uncertain.html",
@@ -48,7 +50,7 @@ async def decide(request: Request, session: Session = Admin) -> Response:
         notice = "Nothing done: tick the messages to decide for (or choose all)."
     else:
         with c.engine.begin() as conn:
-            result = service.resolve(conn, action, None if everything else ids, c.clock.now())
+            result = service.resolve(SqlUncertainMessages(conn), action, None if everything else ids, c.clock.now())
         what = "marked as sent" if action == service.MARK_SENT else "queued to be sent again"
         notice = f"{len(result.done)} message(s) {what}."
         if result.skipped:
