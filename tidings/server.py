@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI
@@ -89,6 +90,12 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
+    if container.settings.insecure_unsigned_webhooks:
+        logging.getLogger("tidings.api").warning(
+            "INSECURE: TIDINGS_INSECURE_UNSIGNED_WEBHOOKS is on: SMS and voice webhooks are accepted "
+            "WITHOUT a verified signature, so anyone can forge consent and delivery reports. "
+            "Development only; unset it in production."
+        )
     errors.install(app)
     for module in (system, contacts, events, tracking, imports, segments, journeys, templates, messages, links,
                    inbox):

@@ -34,7 +34,9 @@ _MAC_LEN = 16
 
 #: token kinds
 OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE = b"o", b"c", b"u", b"p", b"s"
-KINDS = {OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE}
+#: the ``ref`` of a provider's delivery-status callback (SMS, voice): names one outbox row.
+STATUS_REF = b"r"
+KINDS = {OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE, STATUS_REF}
 
 #: how long a link in a message keeps working.
 TTL: dict[bytes, timedelta] = {
@@ -43,6 +45,7 @@ TTL: dict[bytes, timedelta] = {
     UNSUBSCRIBE: timedelta(days=730),
     PREFERENCES: timedelta(days=730),
     SELF_SERVICE: timedelta(days=180),
+    STATUS_REF: timedelta(days=30),
 }
 
 #: clicks/opens this soon after sending are machines (security scanners, prefetchers).

@@ -354,6 +354,12 @@ def row_for_ref(conn: sa.Connection, message_ref: str | None) -> dict[str, Any] 
         head = ref.split(".", 1)[0]
         if head.isdigit():
             row = conn.execute(sa.select(o).where(o.c.id == int(head))).mappings().first()
-            if row is not None and (row["rendered"] or {}).get("message_ref") not in (None, ref):
+            if row is not None and (row["rendered"] or {}).get("message_ref") != ref:
                 row = None  # a forged or foreign id that only happens to start with a number
+    return dict(row) if row is not None else None
+
+
+def row_by_id(conn: sa.Connection, outbox_id: int) -> dict[str, Any] | None:
+    """One outbox row by its id (a status callback's verified signed ref names it)."""
+    row = conn.execute(sa.select(o).where(o.c.id == outbox_id)).mappings().first()
     return dict(row) if row is not None else None
