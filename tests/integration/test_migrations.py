@@ -25,7 +25,7 @@ def test_every_per_contact_table_carries_contact_id() -> None:
         assert "contact_id" in schema.metadata.tables[name].c, name
 
 
-def test_0002_keeps_rows_an_older_version_left_mid_send_as_handed_off(engine: sa.Engine) -> None:
+def test_0003_keeps_rows_an_older_version_left_mid_send_as_handed_off(engine: sa.Engine) -> None:
     """Upgrading while an older version had rendered rows in `sending`: never resent blindly."""
     from datetime import UTC, datetime
 
@@ -33,7 +33,7 @@ def test_0002_keeps_rows_an_older_version_left_mid_send_as_handed_off(engine: sa
 
     from tidings.store.migrate import alembic_config, upgrade
 
-    command.downgrade(alembic_config(engine), "0001")
+    command.downgrade(alembic_config(engine), "0002_control")
     try:
         now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         base = {"contact_id": 1, "kind": "message", "channel": "email", "payload": {}, "next_attempt_at": now,

@@ -44,6 +44,7 @@ from tidings.channels.handoff import HandOffWindow, Writes
 from tidings.channels.prepare import Links, Preparer, message_from_rendered
 from tidings.channels.registry import ChannelRegistry, UnknownChannel, build_registry
 from tidings.store import outbox
+from tidings.store.control import paused_channels
 from tidings.store.db import read_only
 from tidings.store.outbox import Outcome
 
@@ -123,8 +124,11 @@ class Deliverer:
         """
         now = self.clock.now()
         with self.engine.begin() as conn:
+            everything, held = paused_channels(conn)  # the kill switch holds them pending
+            if everything:
+                return [], []
             rows = outbox.claim(
-                conn, owner=self.owner, now=now, limit=self.batch_size, kinds=self.kinds,
+                conn, owner=self.owner, now=now, limit=self.batch_size, kinds=self.kinds, held_channels=held,
                 lease_until=self._lease_until(),
             )
         if not rows:

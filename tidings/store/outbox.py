@@ -65,14 +65,17 @@ def claim(
     limit: int,
     kinds: Sequence[str],
     lease_until: datetime,
+    held_channels: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Take up to ``limit`` due pending rows: status -> sending, leased to ``owner``.
 
     ``now`` is business time (what is due); ``lease_until`` is on the lease clock (real time).
+    Rows on ``held_channels`` (the kill switch, ``application/control/sending.py``) stay pending.
     """
     due = (
         sa.select(o.c.id)
         .where(o.c.status == "pending", o.c.next_attempt_at <= now, o.c.kind.in_(kinds))
+        .where(o.c.channel.not_in(list(held_channels)) if held_channels else sa.true())
         .order_by(o.c.next_attempt_at, o.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

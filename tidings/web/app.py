@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from tidings.web import (
     auth,
     contacts,
+    control_page,
     dashboard,
     dead_letters_page,
     inbox,
@@ -27,7 +28,8 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page, uncertain_page
+    auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page, control_page,
+    uncertain_page,
 )
 
 

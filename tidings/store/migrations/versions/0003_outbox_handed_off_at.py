@@ -3,15 +3,15 @@
 A row in ``sending`` whose sender died is ``uncertain`` only when this is set (the provider call
 had started); otherwise it was merely claimed or rendered and goes back to ``pending``.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002_control
 """
 from alembic import op
 import sqlalchemy as sa
 import tidings.store.types
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002_control'
 branch_labels = None
 depends_on = None
 
