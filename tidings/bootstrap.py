@@ -17,11 +17,12 @@ from sqlalchemy.engine import Engine
 
 from tidings.application.access.keys import KeyVerifier
 from tidings.application.journeys.engine import JourneyEngine
+from tidings.application.ports.clock import Clock
 from tidings.application.ports.senders import ChannelProvider
 from tidings.channels import email
 from tidings.channels.registry import ChannelRegistry, build_registry
 from tidings.channels.sns import SnsVerifier
-from tidings.clock import Clock, ManualClock, SystemClock
+from tidings.clock import ManualClock, SystemClock
 from tidings.domain import template_limits
 from tidings.masking import masked_url, redact
 from tidings.settings import Settings, new_secret

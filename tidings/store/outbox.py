@@ -28,7 +28,7 @@ serialised by ``BEGIN IMMEDIATE``), so any number of delivery loops can share on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -300,7 +300,8 @@ def _insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
-def message_event_properties(row: dict[str, Any]) -> dict[str, Any]:
+def message_event_properties(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The properties every message.* event carries (sent, opened, clicked, bounced...), from its outbox row."""
     return {
         "message_id": row["id"],
         "channel": row["channel"],
