@@ -22,6 +22,7 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.demo", None),
     ("tidings.cli.users", "users"),
     ("tidings.cli.dead_letters", "dead-letters"),
+    ("tidings.cli.messages", "messages"),
     ("tidings.cli.tasks", "tasks"),
     ("tidings.cli.direct_mail", "direct-mail"),
     ("tidings.cli.bounces", "bounces"),

@@ -22,6 +22,7 @@ from tidings.web import (
     segments,
     tasks_page,
     templates_page,
+    uncertain_page,
 )
 from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
@@ -29,7 +30,7 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 #: the page modules, each with its ``router``.
 PAGES = (
     auth, dashboard, contacts, segments, audit, journeys, templates_page, inbox, tasks_page, dead_letters_page,
-    control_page,
+    control_page, uncertain_page,
 )
 
 

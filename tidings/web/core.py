@@ -34,6 +34,7 @@ NAV = [
     ("tasks", "/tasks", "Tasks"),
     ("dead-letters", "/dead-letters", "Dead letters"),
     ("control", "/control", "Control"),
+    ("uncertain", "/messages/uncertain", "Uncertain"),
 ]
 
 

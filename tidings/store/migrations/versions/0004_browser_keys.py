@@ -1,15 +1,15 @@
 """browser keys: the origins a browser (write-only) key may be used from
 
-Revision ID: 0003_browser_keys
-Revises: 0002_control
+Revision ID: 0004_browser_keys
+Revises: 0003
 Create Date: 2026-12-06 22:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0003_browser_keys'
-down_revision = '0002_control'
+revision = '0004_browser_keys'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
