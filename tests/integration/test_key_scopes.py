@@ -45,4 +45,4 @@ def test_read_key_cannot_write_events(container: Container) -> None:
 
 def test_readme_says_what_the_code_does() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
-    assert "a track key can send events, to `/api/events`" in readme
+    assert "a track or browser key can send events, to `/api/events`" in readme
