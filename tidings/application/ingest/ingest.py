@@ -126,7 +126,7 @@ def ingest(
     rows: list[dict[str, Any]] = [
         {
             "contact_id": contact_of[i],
-            "name": canonical_event_name(ev.name),
+            "name": None if ev.name is None else canonical_event_name(ev.name),
             "properties": ev.properties,
             "occurred_at": ev.occurred_at,
             "received_at": now,
