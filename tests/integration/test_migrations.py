@@ -52,3 +52,24 @@ def test_0003_keeps_rows_an_older_version_left_mid_send_as_handed_off(engine: sa
     with engine.connect() as conn:
         got = dict(conn.execute(sa.select(o.c.idempotency_key, o.c.handed_off_at)).all())
     assert got == {"mid-send": now, "claimed": None, "done": None}
+
+
+def test_0004_renames_stored_spec_event_names(engine: sa.Engine) -> None:
+    """Events stored before the one vocabulary keep meaning what rules and recipes now say."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from tidings.store.migrate import alembic_config, upgrade
+
+    command.downgrade(alembic_config(engine), "0003")
+    try:
+        now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        base = {"contact_id": 1, "properties": {}, "occurred_at": now, "received_at": now}
+        with engine.begin() as conn:
+            conn.execute(sa.insert(schema.events), [base | {"name": n} for n in ("Order Completed", "purchase")])
+    finally:
+        upgrade(engine)
+    with engine.connect() as conn:
+        names = conn.execute(sa.select(schema.events.c.name).order_by(schema.events.c.id)).scalars().all()
+    assert names == ["order.completed", "purchase"]
