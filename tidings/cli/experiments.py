@@ -52,9 +52,7 @@ def plan_cmd(
 
 @app.command("evaluate")
 def evaluate_cmd(
-    variant: Annotated[
-        list[str], typer.Option("--variant", help="NAME:EXPOSED:CONVERTED; the first is the control")
-    ],
+    variant: Annotated[list[str], typer.Option("--variant", help="NAME:EXPOSED:CONVERTED; the first is the control")],
     metric: Annotated[str, typer.Option(help="what a conversion is, for the sentence")] = "conversions",
     per_variant: Annotated[int | None, typer.Option(help="planned sample per variant (from `plan`)")] = None,
     mde: Annotated[float | None, typer.Option(help="planned minimum detectable effect")] = None,
@@ -88,3 +86,71 @@ def _show_answer(data: dict[str, Any]) -> None:
         )
     srm = "MISMATCH" if data["srm"] else "ok"
     common.console.print(f"  sample ratio: {srm} (p = {data['srm_p_value']:.3g})", highlight=False)
+
+
+@app.command("list")
+def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Live experiments of the published journeys, with their state and verdict."""
+    from tidings.application.analytics.experiments import list_experiments
+    from tidings.store.analytics import SqlAnalyticsStore
+
+    c = common.open_container()
+    with c.engine.connect() as conn:
+        items = list_experiments(SqlAnalyticsStore(conn), c.clock.now())
+    if as_json:
+        _print(items)
+        return
+    if not items:
+        common.console.print("no live experiments (add an experiment: block to a journey's split step)")
+    for x in items:
+        exposed = ", ".join(f"{k} {v:,}" for k, v in x["exposed"].items())
+        common.console.print(f"[bold]{x['key']}[/] {x['metric_label']} · {x['state']} · {exposed}", highlight=False)
+        common.console.print(f"  {x['verdict']}", highlight=False)
+
+
+@app.command("show")
+def show_cmd(
+    key: Annotated[str, typer.Argument(help="<journey key>.<split step id>")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """One live experiment: plan, review date, counts, chances and the verdict."""
+    from tidings.application.analytics.experiments import ExperimentNotFound, show_experiment
+    from tidings.store.analytics import SqlAnalyticsStore
+
+    c = common.open_container()
+    with c.engine.connect() as conn:
+        try:
+            x = show_experiment(SqlAnalyticsStore(conn), key, c.clock.now())
+        except ExperimentNotFound as exc:
+            common.fail(str(exc))
+    if as_json:
+        _print(x)
+        return
+    common.console.print(f"[bold]{x['key']}[/] ({x['name']}) on {x['metric_label']}: {x['state']}", highlight=False)
+    if x["plan"]:
+        common.console.print(
+            f"  plan: {x['plan']['per_variant']:,} per variant; review date {x['review_date'] or 'not yet known'}",
+            highlight=False,
+        )
+    if x["result"]:
+        _show_answer(x["result"])
+    else:
+        common.console.print(f"  {x['verdict']}", highlight=False)
+
+
+@app.command("review")
+def review_cmd(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Roll out the winners of experiments with ``rollout: true`` that reached their review point."""
+    from tidings.application.analytics.experiments import review
+    from tidings.store.analytics import SqlAnalyticsStore
+
+    c = common.open_container()
+    with c.engine.begin() as conn:
+        done = review(SqlAnalyticsStore(conn), c.clock.now())
+    if as_json:
+        _print(done)
+        return
+    for d in done:
+        common.console.print(f"{d['key']}: rolled out {d['winner']} — {d['verdict']}", highlight=False)
+    if not done:
+        common.console.print("nothing to roll out")

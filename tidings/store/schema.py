@@ -467,3 +467,41 @@ sending_domains = sa.Table(
     sa.Column("paused_at", UTCDateTime),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --------------------------------------------------------------------------- measurement
+
+#: decisions taken on live experiments (split steps with ``experiment:``): the winner rolled out
+#: at the review point. The split step sends everyone to ``winner`` once a row exists.
+experiment_decisions = sa.Table(
+    "experiment_decisions",
+    metadata,
+    sa.Column("key", sa.String(201), primary_key=True),  # <journey key>.<step id>
+    sa.Column("journey_id", BigId, nullable=False),
+    sa.Column("step_id", sa.String(100), nullable=False),
+    sa.Column("winner", sa.String(200), nullable=False),
+    sa.Column("verdict", sa.Text, nullable=False),
+    sa.Column("detail", JSONDoc, nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
+    sa.Column("decided_by", sa.String(320)),  # None: the automatic rollout
+    sa.Index("ix_experiment_decisions_journey_id", "journey_id"),
+)
+
+#: marketing goals with 3/12/24-month targets (documents, like journeys).
+marketing_goals = sa.Table(
+    "marketing_goals",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("document", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: the economics inputs of a journey (hours saved per enrolment, rates, unit costs...).
+journey_economics = sa.Table(
+    "journey_economics",
+    metadata,
+    sa.Column("journey_key", sa.String(100), primary_key=True),
+    sa.Column("inputs", JSONDoc, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

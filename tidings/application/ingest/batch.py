@@ -73,6 +73,8 @@ class Batch:
     sends: dict[int, list[SentRecord]] = field(default_factory=dict)
     transitions: int = 0
     depth: int = 0
+    #: journey id -> {split step id: winner}, loaded once per batch when a journey needs it.
+    rollouts: dict[int, dict[str, str]] | None = None
 
     # ----------------------------------------------------------------- collecting
 

@@ -100,7 +100,19 @@ class Runs:
             journey_version=live.version,
             recent_sends=recent,
             journey_id=live.journey_id,
+            rollouts=self._rollouts(batch, live),
         )
+
+    def _rollouts(self, batch: Batch, live: Live) -> Mapping[str, str]:
+        """Decided experiments of this journey; read once per batch, only for journeys that roll out."""
+        doc = self._docs.get((live.journey_id, live.version))
+        if doc is None or not any(
+            st.type == "split" and (st.config.get("experiment") or {}).get("rollout") for st in doc.steps.values()
+        ):
+            return {}
+        if batch.rollouts is None:
+            batch.rollouts = jst.experiment_rollouts(batch.conn)
+        return batch.rollouts.get(live.journey_id, {})
 
     def advance_enrolment(
         self,

@@ -111,9 +111,7 @@ def check_arms(arms: Sequence[Arm]) -> None:
         if a.exposed == 0:
             raise StatsInputError(f"variants[{i}].exposed", f"variant {a.name!r} has no exposures yet")
         if a.converted > a.exposed:
-            raise StatsInputError(
-                f"variants[{i}].converted", f"{a.converted} conversions for {a.exposed} exposures"
-            )
+            raise StatsInputError(f"variants[{i}].converted", f"{a.converted} conversions for {a.exposed} exposures")
         if not a.weight > 0:
             raise StatsInputError(f"variants[{i}].weight", "must be positive")
 

@@ -41,9 +41,7 @@ def pct(x: float) -> str:
     return f"{x * 100:.0f}%"
 
 
-def review_date(
-    per_variant: int, exposed: list[int], started: datetime | None, now: datetime
-) -> date | None:
+def review_date(per_variant: int, exposed: list[int], started: datetime | None, now: datetime) -> date | None:
     """When the slowest variant reaches ``per_variant`` at its entry rate so far (None: no data)."""
     if started is None or not exposed or min(exposed) <= 0:
         return None

@@ -404,6 +404,8 @@ class EngineContext:
     recent_sends: Sequence[SentRecord] | None = None
     #: the journey's storage id: message.* events from the channels name their journey by it.
     journey_id: int | str | None = None
+    #: split step id -> the variant rolled out to everyone (a decided experiment).
+    rollouts: Mapping[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- effects

@@ -283,8 +283,14 @@ def assignment_point(journey: str, contact_id: int, step_id: str) -> float:
 
 def _split(run: Run, step: Step, visit: int) -> str | None:
     variants = step.config["variants"]
-    name = run.state.ab.get(step.id)
     point = assignment_point(run.doc.key, run.contact.id, step.id)
+    winner = run.ctx.rollouts.get(step.id)
+    if winner is not None and f"variant:{winner}" in step.edges:
+        # a decided experiment: everyone goes to the winner (the trace says it was a rollout)
+        run.state.ab[step.id] = winner
+        run.note(step.id, "split", variant=winner, point=round(point, 6), sticky=False, rollout=True)
+        return step.edges[f"variant:{winner}"]
+    name = run.state.ab.get(step.id)
     if name is None or f"variant:{name}" not in step.edges:
         total = float(sum(v.get("weight", 1) for v in variants))
         acc = 0.0
