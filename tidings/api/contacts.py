@@ -55,9 +55,7 @@ class ContactIn(BaseModel):
     lifecycle_stage: str | None = Field(default=None, max_length=64)
     owner: str | None = Field(default=None, max_length=320)
     score: float | None = None
-    attributes: dict[str, Any] | None = Field(
-        default=None, description="JSON merge patch: null deletes a key"
-    )
+    attributes: dict[str, Any] | None = Field(default=None, description="JSON merge patch: null deletes a key")
     tags: list[str] | None = Field(default=None, description="tags to add")
     tags_add: list[str] | None = None
     tags_remove: list[str] | None = None

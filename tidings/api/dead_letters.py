@@ -17,9 +17,7 @@ router = APIRouter(tags=["dead letters"])
 def list_dead(request: Request, include_retried: bool = False, limit: int = 200) -> dict[str, Any]:
     c = container(request)
     with c.engine.connect() as conn:
-        items = dead_letters.list_dead_letters(
-            conn, include_retried=include_retried, limit=min(max(limit, 1), 1000)
-        )
+        items = dead_letters.list_dead_letters(conn, include_retried=include_retried, limit=min(max(limit, 1), 1000))
     return {"items": items}
 
 

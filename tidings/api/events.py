@@ -61,9 +61,7 @@ def utc(ts: datetime | None, now: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
-def to_incoming(
-    ev: EventIn, index: int, now: datetime, loc: list[Any], errors: list[dict[str, Any]]
-) -> Incoming:
+def to_incoming(ev: EventIn, index: int, now: datetime, loc: list[Any], errors: list[dict[str, Any]]) -> Incoming:
     item = Incoming(
         kind="track",
         message_id=ev.message_id or new_message_id(),

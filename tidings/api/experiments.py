@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.application.analytics import experiments as ex
+from tidings.domain.experiments.errors import FieldError
 from tidings.domain.experiments.report import answer, plan_dict
 from tidings.domain.experiments.stats import Arm, StatsInputError, plan
 from tidings.store.analytics import SqlAnalyticsStore
@@ -42,10 +43,9 @@ class EvaluateBody(BaseModel):
     mde: float | None = None
 
 
-def stats_error(exc: StatsInputError) -> ApiError:
+def field_error(exc: FieldError, root: str = "body") -> ApiError:
     """A 422 naming the field: ``variants[1].exposed`` becomes the loc ``["body", "variants", "1", "exposed"]``."""
-    loc = ["body", *exc.field.replace("[", ".").replace("]", "").split(".")]
-    return ApiError(422, "validation_error", str(exc), [{"loc": loc, "msg": exc.message}])
+    return ApiError(422, "validation_error", str(exc), [{"loc": [root, *exc.loc], "msg": exc.message}])
 
 
 @router.post("/api/experiments/plan", dependencies=[RequireRead])
@@ -54,7 +54,7 @@ def plan_experiment(body: PlanBody) -> dict[str, Any]:
     try:
         return plan_dict(plan(body.baseline, body.mde, body.power, body.alpha, body.variants))
     except StatsInputError as exc:
-        raise stats_error(exc) from exc
+        raise field_error(exc) from exc
 
 
 @router.post("/api/experiments/evaluate", dependencies=[RequireRead])
@@ -64,7 +64,7 @@ def evaluate_experiment(body: EvaluateBody) -> dict[str, Any]:
     try:
         return answer(arms, body.metric, per_variant=body.per_variant, mde=body.mde)
     except StatsInputError as exc:
-        raise stats_error(exc) from exc
+        raise field_error(exc) from exc
 
 
 @router.get("/api/experiments", dependencies=[RequireRead])

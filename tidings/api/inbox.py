@@ -39,9 +39,7 @@ def list_inbox(
     before: int | None = None,
 ) -> dict[str, Any]:
     q = (
-        sa.select(
-            t.c.id, t.c.channel, t.c.sender, t.c.recipient, t.c.subject, t.c.message_ref, t.c.received_at
-        )
+        sa.select(t.c.id, t.c.channel, t.c.sender, t.c.recipient, t.c.subject, t.c.message_ref, t.c.received_at)
         .order_by(t.c.id.desc())
         .limit(limit)
     )

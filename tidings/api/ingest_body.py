@@ -29,9 +29,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "deflate"):
-        raise ApiError(
-            415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported (use gzip)"
-        )
+        raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported (use gzip)")
     limit = max_bytes * INFLATE_FACTOR
     inflater = zlib.decompressobj(wbits=47 if encoding == "gzip" else 15)  # 47: gzip or zlib header
     try:

@@ -28,9 +28,7 @@ T = TypeVar("T")
 
 
 def _invalid(exc: JourneyError) -> ApiError:
-    return ApiError(
-        422, "invalid_journey", str(exc.problems[0]) if exc.problems else "invalid journey", exc.details()
-    )
+    return ApiError(422, "invalid_journey", str(exc.problems[0]) if exc.problems else "invalid journey", exc.details())
 
 
 def _run(fn: Callable[[], T]) -> T:

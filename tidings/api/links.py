@@ -42,9 +42,7 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 def token_error(exc: tracking.BadToken) -> HTMLResponse:
     if isinstance(exc, tracking.ExpiredToken):
-        return page(
-            "Link expired", "<p>This link has expired. Use a link from a more recent message.</p>", 410
-        )
+        return page("Link expired", "<p>This link has expired. Use a link from a more recent message.</p>", 410)
     return page("Link not valid", "<p>This link is not valid. Nothing was changed.</p>", 404)
 
 
@@ -123,9 +121,7 @@ async def unsubscribe(token: str, request: Request) -> HTMLResponse:
             result = preferences.unsubscribe_message(
                 conn, tok.a, c.clock.now(), method=method, proof={"user_agent": ua, "ip": ip}
             )
-            prefs = tracking.make_token(
-                c.secret_key, tracking.PREFERENCES, result["contact_id"], 0, c.clock.now()
-            )
+            prefs = tracking.make_token(c.secret_key, tracking.PREFERENCES, result["contact_id"], 0, c.clock.now())
     except preferences.UnknownMessage:
         return page("Link not valid", "<p>This link is not valid. Nothing was changed.</p>", 404)
     return page(
@@ -151,9 +147,7 @@ def _prefs_form(token: str, prefs: dict[str, Any], saved: bool) -> str:
         for topic in prefs["topics"]:
             t = html.escape(topic, quote=True)
             on = " checked" if info["topics"].get(topic, True) else ""
-            parts.append(
-                f"<br><label><input type='checkbox' name='{ch}.topic.{t}' value='1'{on}> {t}</label>"
-            )
+            parts.append(f"<br><label><input type='checkbox' name='{ch}.topic.{t}' value='1'{on}> {t}</label>")
         paused = info["paused_until"]
         note = f" (paused until {paused:%Y-%m-%d})" if paused else ""
         parts.append(

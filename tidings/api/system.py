@@ -81,8 +81,12 @@ def advance_clock(body: ClockAdvance, request: Request) -> dict[str, Any]:
     if clock is None:
         raise ApiError(404, "not_found", "the test clock is off: start `tidings serve --test-clock`")
     if (body.seconds is None) == (body.to is None):
-        raise ApiError(422, "validation_error", "give exactly one of 'seconds' or 'to'",
-                       [{"loc": ["body"], "msg": "give exactly one of 'seconds' or 'to'"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            "give exactly one of 'seconds' or 'to'",
+            [{"loc": ["body"], "msg": "give exactly one of 'seconds' or 'to'"}],
+        )
     if body.settle:
         settle(request)
     if body.seconds is not None:
@@ -91,8 +95,9 @@ def advance_clock(body: ClockAdvance, request: Request) -> dict[str, Any]:
     else:
         assert body.to is not None
         if body.to.tzinfo is None:
-            raise ApiError(422, "validation_error", "'to' needs a time zone",
-                           [{"loc": ["body", "to"], "msg": "needs a time zone"}])
+            raise ApiError(
+                422, "validation_error", "'to' needs a time zone", [{"loc": ["body", "to"], "msg": "needs a time zone"}]
+            )
         target = body.to
     if target < clock.now():
         raise ApiError(422, "validation_error", "time only moves forward", [{"loc": ["body"], "msg": "in the past"}])

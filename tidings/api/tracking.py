@@ -63,9 +63,7 @@ MANY = TypeAdapter(Batch)
 EVENT_NAMES = {"page": "page.viewed", "screen": "screen.viewed"}
 
 
-def convert(
-    m: Message, kind: str, index: int, now: datetime, loc: list[Any], errors: list[dict[str, Any]]
-) -> Incoming:
+def convert(m: Message, kind: str, index: int, now: datetime, loc: list[Any], errors: list[dict[str, Any]]) -> Incoming:
     """A Segment call -> an Incoming; semantic errors are appended with their field path."""
     ts = m.timestamp or now
     ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

@@ -169,14 +169,14 @@ class SqlAnalyticsStore:
             self.conn.execute(x.insert().values(journey_key=journey_key, inputs=dict(inputs), updated_at=now))
 
     def journey_activity(self, journey_id: int, start: datetime | None, end: datetime) -> Mapping[str, Any]:
-        """Enrolments, first enrolment, sends per channel and attributed revenue of a journey."""
+        """Enrolments, first enrolment, sends per channel and attributed revenue of a journey, in [start, end]."""
         en, o, e, j = s.enrollments, s.outbox, s.events, s.journeys
         key = self.conn.execute(sa.select(j.c.key).where(j.c.id == journey_id)).scalar_one()
-        conds = [en.c.journey_id == journey_id, en.c.entered_at < end]
+        conds = [en.c.journey_id == journey_id, en.c.entered_at <= end]
         if start is not None:
             conds.append(en.c.entered_at >= start)
         n, first = self.conn.execute(sa.select(sa.func.count(), sa.func.min(en.c.entered_at)).where(*conds)).one()
-        oconds = [o.c.journey_id == journey_id, o.c.sent_at.is_not(None), o.c.sent_at < end]
+        oconds = [o.c.journey_id == journey_id, o.c.sent_at.is_not(None), o.c.sent_at <= end]
         if start is not None:
             oconds.append(o.c.sent_at >= start)
         sends = {
@@ -185,7 +185,7 @@ class SqlAnalyticsStore:
                 sa.select(o.c.channel, sa.func.count()).where(*oconds).group_by(o.c.channel)
             ).all()
         }
-        econds = [e.c.name == "journey.converted", e.c.occurred_at < end]
+        econds = [e.c.name == "journey.converted", e.c.occurred_at <= end]
         if start is not None:
             econds.append(e.c.occurred_at >= start)
         conversions, revenue = 0, 0.0

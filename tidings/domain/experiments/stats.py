@@ -30,17 +30,14 @@ from statsmodels.stats.proportion import (
     proportions_ztest,
 )
 
+from tidings.domain.experiments.errors import FieldError
+
 #: p-value below which the exposures are said not to follow the planned split.
 SRM_THRESHOLD = 0.001
 
 
-class StatsInputError(ValueError):
-    """Bad input for a statistic, naming the field (``variants[1].exposed``, ``mde``...)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class StatsInputError(FieldError):
+    """Bad input, naming the field."""
 
 
 @dataclass(frozen=True, slots=True)
