@@ -17,6 +17,7 @@ from tidings.web import (
     dead_letters_page,
     inbox,
     journeys,
+    measurement,
     segments,
     tasks_page,
     templates_page,
@@ -25,7 +26,18 @@ from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
 
 #: the page modules, each with its ``router``.
-PAGES = (auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page)
+PAGES = (
+    auth,
+    dashboard,
+    contacts,
+    segments,
+    journeys,
+    templates_page,
+    inbox,
+    tasks_page,
+    dead_letters_page,
+    measurement,
+)
 
 
 def install(app: FastAPI) -> None:

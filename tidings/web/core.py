@@ -28,6 +28,8 @@ NAV = [
     ("segments", "/segments", "Segments"),
     ("journeys", "/journeys", "Journeys"),
     ("map", "/journeys/map", "Journey map"),
+    ("experiments", "/experiments", "Experiments"),
+    ("goals", "/goals", "Goals"),
     ("templates", "/templates", "Templates"),
     ("inbox", "/inbox", "Inbox"),
     ("tasks", "/tasks", "Tasks"),

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tidings.application.access.users import Session
+from tidings.application.analytics.goals import list_goals
 from tidings.store import schema as s
+from tidings.store.analytics import SqlAnalyticsStore
 from tidings.web import queries
 from tidings.web.core import render
 from tidings.web.security import Viewer, container
@@ -37,6 +39,7 @@ def figures(request: Request) -> dict[str, Any]:
         active = queries.count(conn, s.enrollments, s.enrollments.c.status != "ended")
         journeys_live = queries.count(conn, s.journeys, s.journeys.c.status == "active")
         revenue = queries.journey_revenue(conn)
+        goals = list_goals(SqlAnalyticsStore(conn), now)
     return {
         "this": this_week,
         "last": last_week,
@@ -44,6 +47,7 @@ def figures(request: Request) -> dict[str, Any]:
         "active": active,
         "journeys_live": journeys_live,
         "revenue_rows": revenue,
+        "goals": goals,
     }
 
 

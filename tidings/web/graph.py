@@ -217,10 +217,7 @@ def _layered(nodes: Sequence[Node], edges: Sequence[Edge], sweeps: int) -> Layou
         na, nb = by_id[e.src], by_id[e.dst]
         if e.src == e.dst:
             x, y = na.x + NODE_W, na.y + NODE_H / 2
-            e.path = (
-                f"M{x:.0f},{y - 10:.0f} C{x + 40:.0f},{y - 30:.0f} "
-                f"{x + 40:.0f},{y + 30:.0f} {x:.0f},{y + 10:.0f}"
-            )
+            e.path = f"M{x:.0f},{y - 10:.0f} C{x + 40:.0f},{y - 30:.0f} {x + 40:.0f},{y + 30:.0f} {x:.0f},{y + 10:.0f}"
             e.lx, e.ly = x + 34, y
             right = max(right, x + 60)
             continue

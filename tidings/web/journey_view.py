@@ -36,17 +36,13 @@ def step_counts(conn: Connection, journey_id: int, version: int | None) -> StepC
         where_t.append(t.c.journey_version == version)
     waiting = {
         str(k): int(n)
-        for k, n in conn.execute(
-            sa.select(e.c.step_id, sa.func.count()).where(*where_e).group_by(e.c.step_id)
-        )
+        for k, n in conn.execute(sa.select(e.c.step_id, sa.func.count()).where(*where_e).group_by(e.c.step_id))
         if k
     }
     passed = {
         str(k): int(n)
         for k, n in conn.execute(
-            sa.select(t.c.step_id, sa.func.count(sa.distinct(t.c.enrollment_id)))
-            .where(*where_t)
-            .group_by(t.c.step_id)
+            sa.select(t.c.step_id, sa.func.count(sa.distinct(t.c.enrollment_id))).where(*where_t).group_by(t.c.step_id)
         )
     }
     converted = {
@@ -93,10 +89,7 @@ def step_summary(step: Step) -> str:
     if t == "update_contact":
         bits = []
         if c.get("add_tags"):
-            bits.append(
-                "+"
-                + ",".join(map(str, c["add_tags"] if isinstance(c["add_tags"], list) else [c["add_tags"]]))
-            )
+            bits.append("+" + ",".join(map(str, c["add_tags"] if isinstance(c["add_tags"], list) else [c["add_tags"]])))
         if c.get("set"):
             bits.append("set " + ",".join(map(str, c["set"])))
         if c.get("stage"):
@@ -201,11 +194,7 @@ def ab_results(conn: Connection, journey_id: int, doc: JourneyDoc) -> list[dict[
     ).all()
     out = []
     for sid in splits:
-        variants = [
-            str(v.get("name"))
-            for v in (doc.steps[sid].config.get("variants") or [])
-            if isinstance(v, Mapping)
-        ]
+        variants = [str(v.get("name")) for v in (doc.steps[sid].config.get("variants") or []) if isinstance(v, Mapping)]
         stats = {v: [0, 0] for v in variants}
         for step_id, detail, end_reason in rows:
             if step_id != sid:
@@ -278,8 +267,5 @@ def map_graph(journeys: Sequence[Mapping[str, Any]], links: Sequence[Link]) -> L
     grouped: dict[tuple[str, str], list[str]] = {}
     for link in links:
         grouped.setdefault((link.source, link.target), []).append(link.label)
-    edges = [
-        Edge(a, b, wrap("; ".join(sorted(set(labels))), 30), classes="link")
-        for (a, b), labels in grouped.items()
-    ]
+    edges = [Edge(a, b, wrap("; ".join(sorted(set(labels))), 30), classes="link") for (a, b), labels in grouped.items()]
     return layout(nodes, edges)

@@ -86,9 +86,7 @@ def journeys_page(request: Request, session: Session = Viewer) -> Response:
         rows = jst.list_journeys(conn)
         active: dict[int, int] = dict(
             conn.execute(
-                sa.select(e.c.journey_id, sa.func.count())
-                .where(e.c.status != "ended")
-                .group_by(e.c.journey_id)
+                sa.select(e.c.journey_id, sa.func.count()).where(e.c.status != "ended").group_by(e.c.journey_id)
             ).all()
         )
         total: dict[int, int] = dict(
@@ -109,9 +107,7 @@ def journeys_page(request: Request, session: Session = Viewer) -> Response:
 
 @router.get("/journeys/new")
 def new_journey(request: Request, session: Session = Writer) -> Response:
-    return render(
-        request, "journey_edit.html", {"key": None, "source": NEW_JOURNEY, "problems": []}, page="journeys"
-    )
+    return render(request, "journey_edit.html", {"key": None, "source": NEW_JOURNEY, "problems": []}, page="journeys")
 
 
 @router.post("/journeys/new")
@@ -184,9 +180,7 @@ def journeys_map(request: Request, session: Session = Viewer) -> Response:
             if doc is None:
                 continue
             docs.append(doc)
-            items.append(
-                {**dict(r), "trigger_text": wrap("; ".join(jv.trigger_text(t) for t in doc.triggers), 30)}
-            )
+            items.append({**dict(r), "trigger_text": wrap("; ".join(jv.trigger_text(t) for t in doc.triggers), 30)})
         seg_rules = {k: rule for k, rule in conn.execute(sa.select(s.segments.c.key, s.segments.c.rule))}
     links = journey_links(docs, seg_rules)
     graph = jv.map_graph(items, links)
@@ -219,6 +213,7 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
         desc = svc.describe(conn, key)
         now = c.clock.now()
         conv, revenue = _conv(conn, key, now)
+        econ = _economics(conn, key, now)
     return render(
         request,
         "journey.html",
@@ -233,10 +228,19 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
             "desc": desc,
             "conv": conv,
             "revenue": revenue,
+            "econ": econ,
             "notice": request.query_params.get("notice", ""),
         },
         page="journeys",
     )
+
+
+def _economics(conn: sa.Connection, journey: str, now: Any) -> dict[str, Any]:
+    """Hours saved, cost, revenue, ROI, break-even (application/analytics/economics.py)."""
+    from tidings.application.analytics.economics import journey_economics
+    from tidings.store.analytics import SqlAnalyticsStore
+
+    return journey_economics(SqlAnalyticsStore(conn), journey, now)
 
 
 def _conv(conn: sa.Connection, journey: str, now: Any) -> tuple[int, float]:
@@ -253,9 +257,7 @@ def edit_journey(key: str, request: Request, session: Session = Writer) -> Respo
         if not source and row["current_version"]:
             vrow = jst.get_version(conn, int(row["id"]), int(row["current_version"]))
             source = vrow["source"] if vrow else ""
-    return render(
-        request, "journey_edit.html", {"key": key, "source": source or "", "problems": []}, page="journeys"
-    )
+    return render(request, "journey_edit.html", {"key": key, "source": source or "", "problems": []}, page="journeys")
 
 
 @router.post("/journeys/{key}/edit")
@@ -271,9 +273,7 @@ def _action(request: Request, key: str, what: str) -> Response:
             _journey_or_404(conn, key)
             if what == "publish":
                 p = svc.publish(conn, c.clock.now(), key=key, by=session.user.email if session else None)
-                notice = (
-                    f"published version {p.version}" if p.created else f"unchanged: still version {p.version}"
-                )
+                notice = f"published version {p.version}" if p.created else f"unchanged: still version {p.version}"
             elif what == "pause":
                 svc.pause(conn, key, c.clock.now())
                 notice = "paused: no new entries, waiting timers are held"
