@@ -173,3 +173,17 @@ def test_a_conversion_experiment_without_its_event_is_refused_at_publish() -> No
         parse_journey(bad)
     paths = [d["loc"] for d in exc.value.details()]
     assert any("experiment" in loc and "event" in loc for loc in paths), paths
+
+
+def test_the_background_reviewer_rolls_out_once(container: Container, clock: ManualClock) -> None:
+    from tidings.application.analytics.reviewer import ExperimentReviewer
+    from tidings.store.analytics import SqlAnalyticsStore
+
+    run_promo(container, clock)
+    reviewer = ExperimentReviewer(container.engine, clock, SqlAnalyticsStore)
+    assert reviewer.run_once() == 1
+    assert reviewer.run_once() == 0
+    with container.engine.connect() as conn:
+        [row] = conn.execute(sa.select(schema.experiment_decisions)).mappings().all()
+    assert (row["key"], row["winner"], row["decided_by"]) == ("promo.offer", "B", None)
+    assert row["verdict"].startswith("B wins on Order Completed")
