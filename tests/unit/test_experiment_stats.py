@@ -132,6 +132,7 @@ def test_srm_is_scipys_chi_square_against_the_planned_weights() -> None:
         ([Arm("A", 100, 10), Arm("B", 0, 0)], "variants[1].exposed"),
         ([Arm("A", 100, 10), Arm("B", 100, 101)], "variants[1].converted"),
         ([Arm("A", 100, 10), Arm("A", 100, 10)], "variants[1].name"),
+        ([Arm(f"V{i}", 100, 10) for i in range(21)], "variants"),
     ],
 )
 def test_evaluate_refuses_bad_counts_naming_the_field(arms: list[Arm], field: str) -> None:

@@ -4,7 +4,6 @@ the step graph with counts, A/B arms with results, version diffs, the map of all
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -203,27 +202,27 @@ def ab_results(conn: Connection, journey_id: int, doc: JourneyDoc) -> list[dict[
             st = stats.setdefault(v, [0, 0])
             st[0] += 1
             st[1] += 1 if end_reason == "converted" else 0
-        arms = []
-        base = stats.get(variants[0]) if variants else None
-        for v, (n, conv) in stats.items():
-            rate = conv / n if n else 0.0
-            p = None
-            if base is not None and v != variants[0]:
-                p = _two_proportion_p(base[1], base[0], conv, n)
-            arms.append({"variant": v, "contacts": n, "converted": conv, "rate": rate, "p": p})
-        out.append({"step": sid, "arms": arms})
+        out.append({"step": sid, "arms": _arms(stats, variants)})
     return out
 
 
-def _two_proportion_p(c1: int, n1: int, c2: int, n2: int) -> float | None:
-    if min(n1, n2) == 0:
-        return None
-    p = (c1 + c2) / (n1 + n2)
-    se = math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return None
-    z = abs(c1 / n1 - c2 / n2) / se
-    return math.erfc(z / math.sqrt(2))
+def _arms(stats: Mapping[str, list[int]], variants: list[str]) -> list[dict[str, Any]]:
+    """Each variant against the first: statsmodels' z-test p-value and the Bayesian chance to
+    beat it (tidings.domain.experiments; None while a variant has nobody yet)."""
+    from tidings.domain.experiments.stats import Arm, evaluate, p_value
+
+    first = variants[0] if variants else None
+    base = stats.get(first) if first is not None else None
+    arms = []
+    for v, (n, conv) in stats.items():
+        p = beat = None
+        if base is not None and v != first and n and base[0]:
+            pair = [Arm(str(first), base[0], base[1]), Arm(v, n, conv)]
+            p, beat = p_value(pair), evaluate(pair).arms[1].chance_to_beat_control
+        arms.append(
+            {"variant": v, "contacts": n, "converted": conv, "rate": conv / n if n else 0.0, "p": p, "beat": beat}
+        )
+    return arms
 
 
 # --------------------------------------------------------------------------- diff

@@ -21,16 +21,26 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
-from scipy import stats as sps
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import (
-    proportion_effectsize,
-    proportions_ztest,
-)
+from typing import Any
 
 from tidings.domain.experiments.errors import FieldError
+
+#: the libraries load on first use: importing the server or the CLI stays fast.
+np: Any = None
+sps: Any = None
+
+
+def _load() -> None:
+    global np, sps
+    if sps is None:
+        import numpy
+        from scipy import stats
+
+        np, sps = numpy, stats
+
+
+#: the most variants one test compares (the numerical integrals grow with each one).
+MAX_VARIANTS = 20
 
 #: p-value below which the exposures are said not to follow the planned split.
 SRM_THRESHOLD = 0.001
@@ -96,6 +106,8 @@ def check_arms(arms: Sequence[Arm]) -> None:
     """Raise :class:`StatsInputError` naming the field when counts cannot be evaluated."""
     if len(arms) < 2:
         raise StatsInputError("variants", f"an experiment needs at least two variants, got {len(arms)}")
+    if len(arms) > MAX_VARIANTS:
+        raise StatsInputError("variants", f"at most {MAX_VARIANTS} variants, got {len(arms)}")
     seen: set[str] = set()
     for i, a in enumerate(arms):
         if not a.name:
@@ -125,8 +137,12 @@ def plan(baseline: float, mde: float, power: float = 0.8, alpha: float = 0.05, v
         raise StatsInputError("power", f"between 0 and 1, got {power}")
     if not 0 < alpha < 1:
         raise StatsInputError("alpha", f"between 0 and 1, got {alpha}")
-    if variants < 2:
-        raise StatsInputError("variants", f"an experiment needs at least two variants, got {variants}")
+    if not 2 <= variants <= MAX_VARIANTS:
+        raise StatsInputError("variants", f"between 2 and {MAX_VARIANTS} variants, got {variants}")
+    _load()
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
     per_alpha = alpha / (variants - 1)
     effect = float(proportion_effectsize(baseline + mde, baseline))
     n = NormalIndPower().solve_power(
@@ -146,7 +162,7 @@ def plan(baseline: float, mde: float, power: float = 0.8, alpha: float = 0.05, v
     )
 
 
-def _grid(arms: Sequence[Arm]) -> np.ndarray:
+def _grid(arms: Sequence[Arm]) -> Any:  # a numpy array; after _load()
     """Points over [0, 1] where the posteriors live (dense around each posterior's bulk)."""
     pts = [np.linspace(0.0, 1.0, 2001)]
     for a in arms:
@@ -159,6 +175,7 @@ def _grid(arms: Sequence[Arm]) -> np.ndarray:
 def evaluate(arms: Sequence[Arm], control: str | None = None) -> Evaluation:
     """Bayesian chances and losses, the fixed-horizon p-value and the SRM check for ``arms``."""
     check_arms(arms)
+    _load()
     names = [a.name for a in arms]
     control = control or names[0]
     if control not in names:
@@ -231,7 +248,10 @@ def p_value(arms: Sequence[Arm]) -> float | None:
     total_conv = sum(conv)
     if total_conv == 0 or total_conv == sum(nobs):
         return 1.0  # nobody (or everybody) converted: no evidence of a difference
+    _load()
     if len(arms) == 2:
+        from statsmodels.stats.proportion import proportions_ztest
+
         _, p = proportions_ztest(conv, nobs, alternative="two-sided")
         return float(p)
     table = np.array([conv, [n - c for n, c in zip(nobs, conv, strict=True)]])
@@ -241,6 +261,7 @@ def p_value(arms: Sequence[Arm]) -> float | None:
 
 def srm_p_value(arms: Sequence[Arm]) -> float:
     """Chi-square goodness of fit of the exposures to the planned weights."""
+    _load()
     observed = np.array([a.exposed for a in arms], dtype=float)
     weights = np.array([a.weight for a in arms], dtype=float)
     expected = observed.sum() * weights / weights.sum()
