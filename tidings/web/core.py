@@ -30,10 +30,13 @@ NAV = [
     ("map", "/journeys/map", "Journey map"),
     ("experiments", "/experiments", "Experiments"),
     ("goals", "/goals", "Goals"),
+    ("audit", "/audit", "Audit"),
     ("templates", "/templates", "Templates"),
     ("inbox", "/inbox", "Inbox"),
     ("tasks", "/tasks", "Tasks"),
     ("dead-letters", "/dead-letters", "Dead letters"),
+    ("control", "/control", "Control"),
+    ("uncertain", "/messages/uncertain", "Uncertain"),
 ]
 
 
