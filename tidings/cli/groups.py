@@ -27,6 +27,7 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.bounces", "bounces"),
     ("tidings.cli.recipes", "recipes"),
     ("tidings.cli.control", None),
+    ("tidings.cli.report", None),
 ]
 
 

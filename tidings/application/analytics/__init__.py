@@ -1,0 +1,1 @@
+"""Measurement use cases: rollups fed by the worker, reports, attribution."""
