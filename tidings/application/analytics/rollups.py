@@ -47,9 +47,10 @@ def feed(repo: AnalyticsRepository, events: Iterable[EventLike]) -> int:
                 todo.append((e, c))
     if not todo:
         return 0
-    mids = sorted({c.message_id for _, c in todo if c.message_id is not None})
-    msgs = repo.messages(mids)
     conversions = [e for e, c in todo if e.name == "journey.converted"]
+    credited = [_int((e.properties.get("attributed_to") or {}).get("message_id")) for e in conversions]
+    mids = sorted({m for m in [*(c.message_id for _, c in todo), *credited] if m is not None})
+    msgs = repo.messages(mids)
     jids = repo.journey_ids(sorted({str(e.properties.get("journey") or "") for e in conversions} - {""}))
     enr = [i for i in (_int(e.properties.get("enrollment")) for e in conversions) if i is not None]
     versions = repo.enrollment_versions(sorted(set(enr)))
@@ -83,8 +84,12 @@ def _dims(
     p = e.properties
     day = e.occurred_at.date().isoformat()
     if e.name == "journey.converted":
+        # on the message it is credited to (last human click) when there is one, else on the step
+        # the enrolment was at
         credit = p.get("attributed_to") or {}
         msg = msgs.get(_int(credit.get("message_id")) or -1, {})
+        if msg:
+            return _message_dims(day, msg, p)
         enrollment = _int(p.get("enrollment"))
         return {
             "day": day,
@@ -95,7 +100,10 @@ def _dims(
             "channel": str(msg.get("channel") or credit.get("channel") or ""),
             "campaign": str(p.get("campaign") or msg.get("campaign") or ""),
         }
-    msg = msgs.get(c.message_id, {}) if c.message_id is not None else {}
+    return _message_dims(day, msgs.get(c.message_id, {}) if c.message_id is not None else {}, p)
+
+
+def _message_dims(day: str, msg: Mapping[str, Any], p: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "day": day,
         "journey_id": _int(msg.get("journey_id")) or _int(p.get("journey")) or 0,
