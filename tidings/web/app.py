@@ -18,6 +18,7 @@ from tidings.web import (
     dead_letters_page,
     inbox,
     journeys,
+    reports,
     segments,
     tasks_page,
     templates_page,
@@ -27,7 +28,8 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page, control_page
+    auth, dashboard, contacts, segments, reports, journeys, templates_page, inbox, tasks_page, dead_letters_page,
+    control_page,
 )
 
 

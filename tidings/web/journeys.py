@@ -23,6 +23,7 @@ from tidings.web import journey_view as jv
 from tidings.web import queries
 from tidings.web.core import PageNotFound, is_htmx, render
 from tidings.web.graph import wrap
+from tidings.web.reports import step_funnel
 from tidings.web.security import Viewer, Writer, container
 
 router = APIRouter()
@@ -214,7 +215,8 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
         doc, source, shown = _doc_for(conn, row, version)
         versions = jst.versions(conn, int(row["id"]))
         counts = jv.step_counts(conn, int(row["id"]), shown) if shown else None
-        graph = jv.journey_graph(doc, counts, link_steps=True) if doc else None
+        funnel = step_funnel(conn, int(row["id"]), shown) if doc else {}
+        graph = jv.journey_graph(doc, counts, link_steps=True, funnel=funnel) if doc else None
         ab = jv.ab_results(conn, int(row["id"]), doc) if doc else []
         desc = svc.describe(conn, key)
         now = c.clock.now()
