@@ -141,9 +141,16 @@ def attributed(
     model: str = Query("last_touch", description=f"one of {', '.join(MODELS)}"),
     window_days: float = WindowQ,
     journey: str | None = Query(None, description="only this journey's conversions"),
+    goal: str | None = Query(None, description="a global goal: attribute this event instead of the journey goals"),
+    value: str | None = Query(None, description="the goal's amount property, e.g. revenue"),
+    where: list[str] | None = Query(None, description="goal filter PROPERTY=VALUE (repeatable)"),
 ) -> Any:
-    """Conversions and revenue attributed to journeys, steps and templates under a model."""
+    """Conversions and revenue attributed to journeys, steps and templates under a model: the
+    journeys' goal conversions, or the events of a global goal (``goal``, ``value``, ``where``)."""
     r = _range(start, end)
-    return _run(
-        request, lambda repo: attribution.attributed(repo, r, model=model, window_days=window_days, journey=journey)
-    )
+
+    def run(repo: AnalyticsRepository) -> dict[str, Any]:
+        g = attribution.Goal.parse(goal, value, where) if goal is not None else None
+        return attribution.attributed(repo, r, model=model, window_days=window_days, journey=journey, goal=g)
+
+    return _run(request, run)

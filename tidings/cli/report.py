@@ -48,6 +48,11 @@ def report(
         str | None, typer.Option("--model", help=f"add attributed revenue under a model: {', '.join(MODELS)}")
     ] = None,
     window_days: Annotated[float, typer.Option("--window-days", help="attribution window")] = 7.0,
+    goal: Annotated[
+        str | None, typer.Option("--goal", help="attribute this event (a global goal) instead of the journey goals")
+    ] = None,
+    value: Annotated[str | None, typer.Option("--value", help="the goal's amount property, e.g. revenue")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help="goal filter PROPERTY=VALUE (repeatable)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Engagement, conversions and rates (human opens only; machine opens reported apart)."""
@@ -59,13 +64,15 @@ def report(
         with c.engine.connect() as conn:
             repo = SqlAnalytics(conn)
             data = reports.report(repo, kind, key, r)
-            if model is not None:
-                journey = key.partition("/")[0] if kind in ("journey", "step") else None
+            if model is not None or goal is not None:
+                journey = key.partition("/")[0] if kind in ("journey", "step") and goal is None else None
+                g = attribution.Goal.parse(goal, value, where) if goal is not None else None
                 data["attribution"] = attribution.attributed(
-                    repo, r, model=model, window_days=window_days, journey=journey
+                    repo, r, model=model or "last_touch", window_days=window_days, journey=journey, goal=g
                 )
     except reports.ReportError as exc:
-        common.fail(f"--{exc.field}: {exc}" if exc.field in ("from", "to", "model") else str(exc), code=2)
+        named = exc.field in ("from", "to", "model", "goal", "where")
+        common.fail(f"--{exc.field}: {exc}" if named else str(exc), code=2)
     except reports.NotFound as exc:
         common.fail(str(exc), code=1)
     if as_json:

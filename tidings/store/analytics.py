@@ -134,21 +134,28 @@ class SqlAnalytics:
             for r in self.conn.execute(q).mappings()
         ]
 
-    def conversions(self, where: Mapping[str, Any], start: date | None, end: date | None) -> list[dict[str, Any]]:
-        """``journey.converted`` events in the range (days inclusive), of ``where['journey']`` if given."""
+    def goal_events(self, name: str, start: date | None, end: date | None) -> list[dict[str, Any]]:
+        """Events named ``name`` in the range (days inclusive): contact, time, properties, value."""
         e = schema.events
-        q = sa.select(e.c.contact_id, e.c.occurred_at, e.c.properties, e.c.value).where(e.c.name == "journey.converted")
+        q = sa.select(e.c.contact_id, e.c.occurred_at, e.c.properties, e.c.value).where(e.c.name == name)
         if start is not None:
             q = q.where(e.c.occurred_at >= datetime.combine(start, time(), UTC))
         if end is not None:
             q = q.where(e.c.occurred_at < datetime.combine(end + timedelta(days=1), time(), UTC))
+        rows = self.conn.execute(q.order_by(e.c.id)).mappings()
+        return [{**dict(r), "properties": r["properties"] or {}} for r in rows]
+
+    def has_event(self, name: str) -> bool:
+        e = schema.events
+        return self.conn.execute(sa.select(e.c.id).where(e.c.name == name).limit(1)).first() is not None
+
+    def conversions(self, where: Mapping[str, Any], start: date | None, end: date | None) -> list[dict[str, Any]]:
+        """``journey.converted`` events in the range (days inclusive), of ``where['journey']`` if given."""
         key = where.get("journey")
         out = []
-        for r in self.conn.execute(q.order_by(e.c.id)).mappings():
-            props = r["properties"] or {}
-            if key is not None and props.get("journey") != key:
-                continue
-            out.append({**dict(r), "properties": props})
+        for r in self.goal_events("journey.converted", start, end):
+            if key is None or r["properties"].get("journey") == key:
+                out.append(r)
         return out
 
     def human_clicks(self, contact_ids: Sequence[int]) -> list[dict[str, Any]]:
