@@ -113,9 +113,36 @@ class SqlAnalytics:
     # ----------------------------------------------------------------- reads
 
     def journey(self, key: str) -> Mapping[str, Any] | None:
-        j = schema.journeys
-        row = self.conn.execute(sa.select(j.c.id, j.c.key, j.c.name).where(j.c.key == key)).mappings().first()
-        return dict(row) if row else None
+        """id, key, name and the current version's ``settings.control_group`` (percent, 0 when none)."""
+        j, v = schema.journeys, schema.journey_versions
+        row = (
+            self.conn.execute(
+                sa.select(j.c.id, j.c.key, j.c.name, v.c.document)
+                .select_from(j.outerjoin(v, (v.c.journey_id == j.c.id) & (v.c.version == j.c.current_version)))
+                .where(j.c.key == key)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        settings = (row["document"] or {}).get("settings") or {}
+        return {
+            "id": row["id"],
+            "key": row["key"],
+            "name": row["name"],
+            "control_group": float(settings.get("control_group") or 0),
+        }
+
+    def entrants(self, journey_id: int, start: date | None, end: date | None) -> list[int]:
+        """Distinct contacts who entered the journey in the range (days inclusive)."""
+        e = schema.enrollments
+        q = sa.select(e.c.contact_id).where(e.c.journey_id == journey_id).distinct()
+        if start is not None:
+            q = q.where(e.c.entered_at >= datetime.combine(start, time(), UTC))
+        if end is not None:
+            q = q.where(e.c.entered_at < datetime.combine(end + timedelta(days=1), time(), UTC))
+        return [int(r[0]) for r in self.conn.execute(q)]
 
     def sums(
         self, where: Mapping[str, Any], start: date | None, end: date | None, group_by: Sequence[str]

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from tidings.application.ports.analytics import AnalyticsRepository
+from tidings.domain.analytics.holdout import in_control_group, lift
 from tidings.domain.analytics.metrics import METRICS, rates
 
 KINDS = ("journey", "step", "template", "campaign", "channels")
@@ -87,7 +88,23 @@ def journey_report(repo: AnalyticsRepository, key: str, r: Range) -> dict[str, A
     j = _journey(repo, key)
     out = {"kind": "journey", "key": key, "name": j["name"], **_block(repo, {"journey_id": j["id"]}, r, "step")}
     out["by_version"] = [with_rates(x) for x in repo.sums({"journey_id": j["id"]}, r.start, r.end, ["journey_version"])]
+    if j.get("control_group"):
+        out["control_group"] = control_group(repo, j, r)
     return out
+
+
+def control_group(repo: AnalyticsRepository, j: Mapping[str, Any], r: Range) -> dict[str, Any]:
+    """Incremental lift: contacts who entered in the range, split by the sticky control group
+    (held out of every send), and those of them who converted in the range."""
+    percent = float(j["control_group"])
+    converted = {int(c["contact_id"]) for c in repo.conversions({"journey": j["key"]}, r.start, r.end)}
+    groups = {True: [0, 0], False: [0, 0]}
+    for cid in repo.entrants(int(j["id"]), r.start, r.end):
+        g = groups[in_control_group(str(j["key"]), cid, percent)]
+        g[0] += 1
+        g[1] += cid in converted
+    t, c = groups[False], groups[True]
+    return {"percent": percent, **lift((t[0], t[1]), (c[0], c[1]))}
 
 
 def step_report(repo: AnalyticsRepository, key: str, r: Range) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from tidings.domain.analytics.holdout import MAX_PERCENT
 from tidings.domain.journeys.docfields import (
     KEY_RE,
     TRIGGER_TYPES,
@@ -143,6 +144,7 @@ def _settings(raw: Any, p: Problems) -> JourneySettings:
         "signals",
         "loop_limit",
         "exempt_from_caps",
+        "control_group",
     }
     for k in raw:
         if k not in known:
@@ -231,7 +233,13 @@ def _settings(raw: Any, p: Problems) -> JourneySettings:
     if not isinstance(exempt, bool):
         p.add("exempt_from_caps is true or false", line_of(raw, "exempt_from_caps"), path="settings.exempt_from_caps")
         exempt = False
+    control = raw.get("control_group", 0)
+    if isinstance(control, bool) or not isinstance(control, int | float) or not 0 <= control <= MAX_PERCENT:
+        p.add(f"control_group is a percentage from 0 to {MAX_PERCENT:g}", line_of(raw, "control_group"),
+              path="settings.control_group")
+        control = 0
     return JourneySettings(
+        control_group=float(control),
         loop_limit=loop_limit,
         exempt_from_caps=exempt,
         reentry=reentry,
