@@ -17,11 +17,12 @@ from sqlalchemy.engine import Engine
 
 from tidings.application.access.keys import KeyVerifier
 from tidings.application.journeys.engine import JourneyEngine
+from tidings.application.ports.clock import Clock
 from tidings.application.ports.senders import ChannelProvider
 from tidings.channels import email
 from tidings.channels.registry import ChannelRegistry, build_registry
 from tidings.channels.sns import SnsVerifier
-from tidings.clock import Clock, ManualClock, SystemClock
+from tidings.clock import ManualClock, SystemClock
 from tidings.domain import template_limits
 from tidings.masking import masked_url, redact
 from tidings.settings import Settings, new_secret
@@ -58,6 +59,8 @@ class Container:
     ingest_writer: IngestWriter
     #: the running delivery loop's providers, once it started in this process (see runtime.py).
     channel_registry: ChannelRegistry | None = field(default=None)
+    #: real time for leases (is a sender alive?), even when ``clock`` is a test clock.
+    lease_clock: Clock = field(default_factory=SystemClock)
 
     @property
     def manual_clock(self) -> ManualClock | None:

@@ -35,8 +35,8 @@ from tidings.channels.dkim import DkimSigner
 from tidings.channels.ssrf import is_loopback_name
 
 if TYPE_CHECKING:
+    from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
-    from tidings.clock import Clock
 
 log = logging.getLogger("tidings.channels.email")
 
@@ -183,6 +183,11 @@ class SmtpProvider:
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots: asyncio.Semaphore | None = None
         self._limiter = RateLimiter(config.rate)
+
+    @property
+    def concurrency(self) -> int:
+        """Messages in flight at once (one per pooled connection): the delivery loop's hand-off window."""
+        return self.config.pool
 
     def _semaphore(self) -> asyncio.Semaphore:
         # created lazily: it must belong to the loop that sends.

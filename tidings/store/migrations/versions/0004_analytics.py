@@ -1,14 +1,14 @@
 """analytics: daily engagement rollups and first open/click markers
 
-Revision ID: 0003_analytics
-Revises: 0002_control
+Revision ID: 0004_analytics
+Revises: 0003
 Create Date: 2026-12-06 21:50:00
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0003_analytics'
-down_revision = '0002_control'
+revision = '0004_analytics'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
