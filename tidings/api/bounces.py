@@ -20,13 +20,14 @@ from fastapi import APIRouter, Request
 
 from tidings.api.deps import RequireAdmin, RequireRead, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.bootstrap import Container
 from tidings.channels import bounces
 from tidings.channels.bounces import COMPLAINT, HARD, SOFT, Feedback, FeedbackResult, Limits
 from tidings.channels.sns import SnsError, SnsForged, SnsVerifier, ses_feedback
 from tidings.channels.webhooks import verify
 
-router = APIRouter(tags=["bounces"])
+router = APIRouter(tags=["bounces"], route_class=StrictRoute)
 log = logging.getLogger("tidings.api.bounces")
 
 

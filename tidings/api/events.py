@@ -16,11 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from tidings.api.deps import RequireWrite, container
 from tidings.api.ingest_body import check_batch_size, parse, read_body, run_ingest, unprocessable
+from tidings.api.routing import StrictRoute
 from tidings.domain.contacts import InvalidValue, normalise_email, normalise_phone
+from tidings.domain.names import control_problem
 from tidings.services.changes import new_message_id
 from tidings.services.ingest import Incoming
 
-router = APIRouter(prefix="/api/events", tags=["events"])
+router = APIRouter(prefix="/api/events", tags=["events"], route_class=StrictRoute)
 
 
 class EventIn(BaseModel):
@@ -72,6 +74,9 @@ def to_incoming(
         contact_id=ev.contact_id,
         index=index,
     )
+    problem = control_problem(ev.name)
+    if problem is not None:
+        errors.append({"loc": [*loc, "name"], "msg": problem, "type": "value_error"})
     try:
         item.email = normalise_email(ev.email) if ev.email else None
     except InvalidValue as exc:

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.store import schema
 
-router = APIRouter(prefix="/api/messages", tags=["messages"])
+router = APIRouter(prefix="/api/messages", tags=["messages"], route_class=StrictRoute)
 o = schema.outbox
 #: statuses an operator may send again.
 RESENDABLE = ("uncertain", "failed")

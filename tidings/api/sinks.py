@@ -14,10 +14,11 @@ from fastapi import APIRouter, Request
 
 from tidings.api.deps import container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.channels.base import WEBHOOK, InboxItem, record_in_inbox
 from tidings.channels.webhooks import secret_for, verify
 
-router = APIRouter(tags=["sinks"])
+router = APIRouter(tags=["sinks"], route_class=StrictRoute)
 
 
 @router.post("/sink/webhook/{name}")

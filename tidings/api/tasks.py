@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireAdmin, RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.clock import utc
 from tidings.services import tasks as service
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], route_class=StrictRoute)
 
 
 def _error(exc: service.TaskError, where: str = "body") -> ApiError:

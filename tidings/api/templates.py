@@ -9,10 +9,11 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.channels.templates import TemplateError, TemplateSource
 from tidings.services import templates as svc
 
-router = APIRouter(prefix="/api/templates", tags=["templates"])
+router = APIRouter(prefix="/api/templates", tags=["templates"], route_class=StrictRoute)
 
 
 class TemplateIn(BaseModel):

@@ -19,10 +19,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from tidings.api.deps import RequireTrack, container
 from tidings.api.ingest_body import check_batch_size, parse, read_body, run_ingest, unprocessable
+from tidings.api.routing import StrictRoute
+from tidings.domain.names import control_problem
 from tidings.services.changes import new_message_id
 from tidings.services.ingest import Incoming, traits_to_changes
 
-router = APIRouter(prefix="/v1", tags=["tracking"])
+router = APIRouter(prefix="/v1", tags=["tracking"], route_class=StrictRoute)
 
 
 def _to_str(v: Any) -> Any:
@@ -90,6 +92,9 @@ def convert(
         if not m.event or not m.event.strip():
             errors.append({"loc": [*loc, "event"], "msg": "track needs an event name", "type": "missing"})
         item.name = (m.event or "").strip()
+        problem = control_problem(item.name)
+        if problem is not None:
+            errors.append({"loc": [*loc, "event"], "msg": problem, "type": "value_error"})
         item.properties = m.properties or {}
     elif kind in EVENT_NAMES:
         item.name = EVENT_NAMES[kind]
@@ -117,7 +122,9 @@ def convert(
 
 
 def _ok(result: Any) -> dict[str, Any]:
-    return {"success": True, "accepted": result.accepted, "duplicates": len(result.duplicates)}
+    """What the call did: ``accepted`` counts the events stored plus the identity calls applied."""
+    return {"success": True, "accepted": result.accepted, "duplicates": len(result.duplicates),
+            "events": result.events, "identified": result.identified}
 
 
 async def _single(request: Request, kind: str) -> dict[str, Any]:

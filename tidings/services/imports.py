@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tidings.domain import jsonvalues
 from tidings.domain.contacts import (
     CHANNELS,
     IDENTITY_FIELDS,
@@ -184,9 +185,11 @@ def row_to_input(
             tags += [t.strip() for t in value.replace(",", ";").split(";") if t.strip()]
         elif target == "attributes":
             try:
-                parsed = json.loads(value)
-            except ValueError:
-                raise InvalidValue(col, "attributes must be a JSON object") from None
+                parsed = jsonvalues.loads(value)
+            except jsonvalues.JsonRefused as exc:
+                if not exc.problems:
+                    raise InvalidValue(col, "attributes must be a JSON object") from None
+                raise InvalidValue(".".join(map(str, [col, *exc.problems[0].path])), exc.problems[0].message) from None
             if not isinstance(parsed, dict):
                 raise InvalidValue(col, "attributes must be a JSON object")
             attrs.update(parsed)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.channels.templates import TemplateError, TemplateSource, validate
+from tidings.domain.names import control_problem
 from tidings.store import schema
 
 t = schema.templates
@@ -38,6 +39,8 @@ def save_template(
 ) -> dict[str, Any]:
     """Create or replace the (key, locale) variant. Raises ``TemplateInvalid`` with every problem."""
     problems = validate(src)
+    if name and (problem := control_problem(name)) is not None:
+        problems.append(TemplateError(problem, field="name"))
     if problems:
         raise TemplateInvalid(problems)
     values = {

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tidings.api.routing import StrictRoute
 from tidings.services import login_throttle
 from tidings.services import users as users_service
 from tidings.services.users import Session, UserError
@@ -25,7 +26,7 @@ from tidings.web.security import (
     safe_next,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 
 def _secure(request: Request) -> bool:

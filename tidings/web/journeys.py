@@ -12,6 +12,7 @@ import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tidings.api.routing import StrictRoute
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.links import journey_links
 from tidings.domain.journeys.model import JourneyDoc, JourneyError
@@ -25,7 +26,7 @@ from tidings.web.core import PageNotFound, is_htmx, render
 from tidings.web.graph import wrap
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 NEW_JOURNEY = """key: welcome-series
 name: Welcome series

@@ -11,13 +11,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tidings.api.routing import StrictRoute
 from tidings.services import tasks as tasks_service
 from tidings.services.users import Session
 from tidings.web import queries
 from tidings.web.core import PageNotFound, render
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 SCOPES = ("mine", "team", "all")
 

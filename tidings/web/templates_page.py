@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import escape
 
+from tidings.api.routing import StrictRoute
 from tidings.channels.templates import TemplateError, TemplateSource
 from tidings.services import templates as svc
 from tidings.services.users import Session, UserError, normalise_email
@@ -22,7 +23,7 @@ from tidings.web.core import PageNotFound, is_htmx, render
 from tidings.web.inbox import TEXT_STYLE, sandboxed_html
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 CHANNELS = ("email", "sms", "voice", "direct_mail")
 FORMATS = ("html", "mjml", "text")

@@ -34,6 +34,7 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.timing import parse_clock, parse_days
 from tidings.domain.journeys.yamlines import line_of, load, plain
+from tidings.domain.names import control_problem
 
 
 def parse_journey(text: str, *, templates: set[str] | None = None) -> JourneyDoc:
@@ -66,6 +67,9 @@ def build_journey(data: Any, *, templates: set[str] | None = None) -> JourneyDoc
         p.add("key is required: lowercase letters, digits, _ . -", line_of(data, "key") or 1, path="key")
         key = str(key or "")
     name = data.get("name") or key
+    problem = control_problem(str(name))
+    if problem is not None:
+        p.add(problem, line_of(data, "name") or 1, path="name")
     settings = _settings(data.get("settings") or {}, p)
     triggers = _triggers(data.get("triggers"), data, p)
     steps, order = parse_steps(data.get("steps"), data, p)
