@@ -64,11 +64,12 @@ def param_error(where: str, name: str, message: str) -> ApiError:
                     [{"loc": [where, name], "msg": message, "type": "value_error"}])
 
 
-def check_params(request: Request, int_params: list[tuple[str, str]]) -> None:
+def param_problem(request: Request, int_params: list[tuple[str, str]]) -> tuple[str, str, str] | None:
+    """(``path`` | ``query``, name, message) of the first parameter the edge rules refuse."""
     for where, values in (("path", request.path_params.items()), ("query", request.query_params.multi_items())):
         for name, value in values:
             if isinstance(value, str) and "\x00" in value:
-                raise param_error(where, name, jsonvalues.NUL)
+                return where, name, jsonvalues.NUL
     for where, name in int_params:
         raw = ([request.path_params.get(name)] if where == "path" else request.query_params.getlist(name))
         for value in raw:
@@ -79,7 +80,8 @@ def check_params(request: Request, int_params: list[tuple[str, str]]) -> None:
             except ValueError:
                 continue  # FastAPI answers 422 for what is not an integer
             if not jsonvalues.INT64_MIN <= number <= jsonvalues.INT64_MAX:
-                raise param_error(where, name, jsonvalues.OUT_OF_RANGE)
+                return where, name, jsonvalues.OUT_OF_RANGE
+    return None
 
 
 def _int_params(dependant: Dependant) -> list[tuple[str, str]]:
@@ -95,13 +97,19 @@ def _int_params(dependant: Dependant) -> list[tuple[str, str]]:
 
 
 class StrictRoute(APIRoute):
+    def refuse_param(self, where: str, name: str, message: str) -> Exception:
+        """The exception for a refused parameter: 422 naming it (the web app renders a 404 page)."""
+        return param_error(where, name, message)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
         int_params = _int_params(self.dependant)
         reads_json = self.body_field is not None and not _is_form(self)
 
         async def handler(request: Request) -> Response:
-            check_params(request, int_params)
+            problem = param_problem(request, int_params)
+            if problem is not None:
+                raise self.refuse_param(*problem)
             if reads_json:
                 strict = StrictJsonRequest(request.scope, request.receive)
                 body = await strict.body()

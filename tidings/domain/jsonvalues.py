@@ -5,8 +5,9 @@ attributes and properties):
 
 * numbers are finite: ``NaN``, ``Infinity``, ``-Infinity`` (and numbers like ``1e400`` that only
   fit as infinity) are refused — they are not JSON, and one stored NaN breaks every later read;
-* integers are signed 64-bit (``-2**63`` .. ``2**63 - 1``): larger ones (``10**30``) are refused,
-  not rounded or turned into strings — PostgreSQL ``bigint`` and SQLite ``INTEGER`` hold no more;
+* numbers lie in the signed 64-bit range (``-2**63`` .. ``2**63 - 1``): larger ones (``10**30``,
+  ``1e300``) are refused, not rounded or turned into strings — SQLite's JSON functions hold no
+  larger integer, and PostgreSQL's jsonb gives a float like ``1e300`` back as a 301-digit integer;
 * strings and keys hold no NUL character (``\\u0000``): PostgreSQL stores none in text or jsonb;
 * nesting is at most :data:`MAX_DEPTH` levels deep.
 
@@ -31,7 +32,7 @@ MAX_DEPTH = 64
 MAX_PROBLEMS = 20
 
 NOT_FINITE = "numbers must be finite (NaN, Infinity and numbers beyond ±1.8e308 are refused)"
-OUT_OF_RANGE = f"integers must be signed 64-bit ({INT64_MIN} .. {INT64_MAX})"
+OUT_OF_RANGE = f"numbers must lie in the signed 64-bit range ({INT64_MIN} .. {INT64_MAX})"
 NUL = "the NUL character (\\u0000) is not allowed"
 TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
 
@@ -65,6 +66,8 @@ def scalar_problem(value: Any) -> tuple[str, str] | None:
     if isinstance(value, float):
         if not math.isfinite(value):
             return NOT_FINITE, "json_invalid"
+        if not INT64_MIN <= value < 2.0**63:
+            return OUT_OF_RANGE, "value_error"
     elif isinstance(value, int) and not isinstance(value, bool):
         if not INT64_MIN <= value <= INT64_MAX:
             return OUT_OF_RANGE, "value_error"
@@ -125,7 +128,7 @@ def is_storable(value: Any) -> bool:
 def repaired(value: Any) -> tuple[Any, list[Problem]]:
     """``value`` made to keep the rule, and what was changed (for stored data written before it).
 
-    The repair rule: a non-finite number, an integer outside signed 64-bit and anything nested
+    The repair rule: a non-finite number, a number outside signed 64-bit and anything nested
     deeper than :data:`MAX_DEPTH` become ``null``; NUL characters are removed from strings and keys.
     """
     changed: list[Problem] = []

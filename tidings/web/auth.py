@@ -9,11 +9,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tidings.api.routing import StrictRoute
 from tidings.services import login_throttle
 from tidings.services import users as users_service
 from tidings.services.users import Session, UserError
-from tidings.web.core import render
+from tidings.web.core import WebRoute, render
 from tidings.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -26,7 +25,7 @@ from tidings.web.security import (
     safe_next,
 )
 
-router = APIRouter(route_class=StrictRoute)
+router = APIRouter(route_class=WebRoute)
 
 
 def _secure(request: Request) -> bool:

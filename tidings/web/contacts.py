@@ -6,13 +6,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tidings.api.routing import StrictRoute
 from tidings.services.users import Session
 from tidings.web import queries
-from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.security import Viewer, container
 
-router = APIRouter(route_class=StrictRoute)
+router = APIRouter(route_class=WebRoute)
 
 
 def _int(value: str | None, default: int = 1) -> int:

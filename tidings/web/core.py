@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from jinja2 import Environment, FileSystemLoader, Undefined
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from tidings.api.routing import StrictRoute
 from tidings.services.users import Session
 from tidings.web.security import container, current_session
 
@@ -88,6 +89,14 @@ class PageNotFound(Exception):
     def __init__(self, what: str) -> None:
         super().__init__(what)
         self.what = what
+
+
+class WebRoute(StrictRoute):
+    """The route class of the web pages: the API's edge rules, a refused parameter (an id
+    outside 64-bit, a NUL character) renders the 404 page."""
+
+    def refuse_param(self, where: str, name: str, message: str) -> Exception:
+        return PageNotFound(f"{where} parameter {name!r} ({message})")
 
 
 def is_htmx(request: Request) -> bool:

@@ -9,14 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tidings.api.routing import StrictRoute
 from tidings.services.users import Session
 from tidings.store import schema as s
 from tidings.web import queries
-from tidings.web.core import render
+from tidings.web.core import WebRoute, render
 from tidings.web.security import Viewer, container
 
-router = APIRouter(route_class=StrictRoute)
+router = APIRouter(route_class=WebRoute)
 
 LABELS = [
     ("sent", "Sent"),

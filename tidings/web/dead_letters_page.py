@@ -13,14 +13,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tidings.api.routing import StrictRoute
 from tidings.services import dead_letters as service
 from tidings.services.users import Session
 from tidings.store import schema as s
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Admin, Viewer, container
 
-router = APIRouter(route_class=StrictRoute)
+router = APIRouter(route_class=WebRoute)
 
 
 def target_of(item: dict[str, Any]) -> str:

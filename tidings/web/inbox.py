@@ -10,13 +10,12 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tidings.api.routing import StrictRoute
 from tidings.services.users import Session
 from tidings.web import queries
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import FRAME_CSP, Viewer, container
 
-router = APIRouter(route_class=StrictRoute)
+router = APIRouter(route_class=WebRoute)
 
 CHANNELS = ("email", "sms", "voice", "direct_mail", "webhook", "task")
 TEXT_STYLE = "white-space:pre-wrap;font:14px system-ui"

@@ -12,7 +12,6 @@ import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tidings.api.routing import StrictRoute
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.links import journey_links
 from tidings.domain.journeys.model import JourneyDoc, JourneyError
@@ -22,11 +21,11 @@ from tidings.store import journeys as jst
 from tidings.store import schema as s
 from tidings.web import journey_view as jv
 from tidings.web import queries
-from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter(route_class=StrictRoute)
+router = APIRouter(route_class=WebRoute)
 
 NEW_JOURNEY = """key: welcome-series
 name: Welcome series

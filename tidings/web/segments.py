@@ -14,16 +14,15 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tidings.api.routing import StrictRoute
 from tidings.domain.rules import RuleError, parse_contact_rule
 from tidings.domain.rules.ast import KEY_RE
 from tidings.services import segments as svc
 from tidings.services.users import Session
 from tidings.store import schema as s
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter(route_class=StrictRoute)
+router = APIRouter(route_class=WebRoute)
 
 SAMPLE = 10
 FIELD_OF = {"rule": "rule_text", "key": "key", "name": "name"}

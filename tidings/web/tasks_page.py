@@ -11,14 +11,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tidings.api.routing import StrictRoute
 from tidings.services import tasks as tasks_service
 from tidings.services.users import Session
 from tidings.web import queries
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter(route_class=StrictRoute)
+router = APIRouter(route_class=WebRoute)
 
 SCOPES = ("mine", "team", "all")
 

@@ -14,16 +14,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import escape
 
-from tidings.api.routing import StrictRoute
 from tidings.channels.templates import TemplateError, TemplateSource
 from tidings.services import templates as svc
 from tidings.services.users import Session, UserError, normalise_email
 from tidings.store import schema as s
-from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.inbox import TEXT_STYLE, sandboxed_html
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter(route_class=StrictRoute)
+router = APIRouter(route_class=WebRoute)
 
 CHANNELS = ("email", "sms", "voice", "direct_mail")
 FORMATS = ("html", "mjml", "text")
