@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
+from tidings.domain import jsonvalues
 from tidings.domain.journeys.model import JourneyError
 from tidings.services import journeys as js
 from tidings.services import signals, why
@@ -69,7 +70,7 @@ async def _document_text(request: Request) -> str:
         ) from exc
     if "json" in request.headers.get("content-type", ""):
         try:
-            data = json.loads(text)
+            data = jsonvalues.loads(text)
         except ValueError as exc:
             raise ApiError(
                 422, "validation_error", f"invalid JSON: {exc}", [{"loc": ["body"], "msg": str(exc)}]

@@ -129,3 +129,21 @@ def _is_form(route: APIRoute) -> bool:
 
     field = route.body_field
     return field is not None and isinstance(field.field_info, Form)
+
+
+def with_int64_bounds(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document saying what the edge accepts: every integer schema without bounds
+    gets ``format: int64`` and the signed 64-bit ``minimum`` / ``maximum``."""
+    todo: list[Any] = [document]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "integer":
+                node.setdefault("format", "int64")
+                node.setdefault("minimum", jsonvalues.INT64_MIN)
+                node.setdefault("maximum", jsonvalues.INT64_MAX)
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return document
+

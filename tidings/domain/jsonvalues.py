@@ -34,7 +34,7 @@ MAX_PROBLEMS = 20
 NOT_FINITE = "numbers must be finite (NaN, Infinity and numbers beyond ±1.8e308 are refused)"
 OUT_OF_RANGE = f"numbers must lie in the signed 64-bit range ({INT64_MIN} .. {INT64_MAX})"
 NUL = "the NUL character (\\u0000) is not allowed"
-TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+TOO_DEEP = f"nested too deeply: at most {MAX_DEPTH} levels"
 
 Path = list[str | int]
 

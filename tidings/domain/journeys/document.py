@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from tidings.domain import jsonvalues
 from tidings.domain.journeys.docfields import (
     KEY_RE,
     TRIGGER_TYPES,
@@ -62,6 +63,8 @@ def build_journey(data: Any, *, templates: set[str] | None = None) -> JourneyDoc
     for k in data:
         if k not in {"key", "name", "description", "triggers", "steps", "settings", "version"}:
             p.add(f"unknown field {k!r}", line_of(data, k), path=str(k))
+    for bad in jsonvalues.problems(plain(data))[:5]:  # a YAML document may spell .nan, .inf, 10**30
+        p.add(bad.message, 1, path=".".join(map(str, bad.path)))
     key = data.get("key")
     if not isinstance(key, str) or not KEY_RE.match(key):
         p.add("key is required: lowercase letters, digits, _ . -", line_of(data, "key") or 1, path="key")

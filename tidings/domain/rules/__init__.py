@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tidings.domain import jsonvalues
 from tidings.domain.rules.ast import (
     All,
     AnyOf,
@@ -78,10 +79,11 @@ def parse_rule(source: str | Mapping[str, Any] | list[Any] | Rule) -> Rule:
     if isinstance(source, str):
         check_text(source)
         rule = parse_text(source)
-    elif isinstance(source, list):
-        rule = parse_structured({"all": source})
     else:
-        rule = parse_structured(source)
+        bad = jsonvalues.problems(source)
+        if bad:
+            raise RuleError(bad[0].message, bad[0].path)
+        rule = parse_structured({"all": source} if isinstance(source, list) else source)
     check_rule(rule)
     return rule
 
