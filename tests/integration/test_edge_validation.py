@@ -195,6 +195,8 @@ def test_control_characters_refused_in_journey_template_and_task_names(api: Any)
     assert r.status_code == 422, r.text
     r = api.put("/api/templates/hello", json={"channel": "email", "name": "Hi\x07", "subject": "s", "body": "b"})
     assert r.status_code == 422 and "control character" in r.text, r.text
+    r = api.put("/api/templates/" + "k" * 201, json={"channel": "email", "subject": "s", "body": "b"})
+    assert r.status_code == 422 and loc(r) == ["path", "key"], r.text  # found by fuzzing: a 500 on PostgreSQL
     doc = "key: j1\nname: \"J\\u0007\"\ntriggers:\n  - event: signed_up\nsteps:\n  - id: a\n    type: exit\n"
     r = api.post("/api/journeys", content=doc, headers={"content-type": "application/yaml"})
     assert r.status_code == 422 and "control character" in r.text, r.text
@@ -277,3 +279,48 @@ def test_live_server_refuses_the_same(live_server: Any, admin_key: str) -> None:
         assert r.status_code == 400 and loc(r) == ["body", "batch", 0, "properties", "n"], r.text
         r = client.post("/api/segments/preview", json={"rule": "(" * 3000 + 'tag("a")' + ")" * 3000})
         assert r.status_code == 422 and "32 levels" in r.text
+
+
+def test_csv_import_rejects_rows_breaking_the_rules(api: Any, engine: sa.Engine) -> None:
+    csv = ('email,first_name,attributes,Plan\n'
+           'a@x.test,Ann,"{""score"": NaN}",pro\n'
+           'b@x.test,Bob,"{""n"": 100000000000000000000000}",pro\n'
+           'c@x.test,C\x01,,pro\n'
+           'd@x.test,Dee,,p\x00ro\n'
+           'e@x.test,Eve,"{""ok"": 1}",pro\n')
+    r = api.post("/api/imports/contacts", content=csv.encode(), headers={"Content-Type": "text/csv"},
+                 params={"map": "Plan=attributes.plan"})
+    assert r.status_code == 200, r.text
+    assert [x["line"] for x in r.json()["rejected"]] == [2, 3, 4, 5], r.text
+    assert r.json()["imported"] == 1
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(schema.contacts.c.email, schema.contacts.c.attributes)).all()
+    assert [(e, a) for e, a in rows] == [("e@x.test", {"ok": 1, "plan": "pro"})]
+
+
+def test_form_fields_with_nul_are_refused_on_web_pages(container: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.web_support import csrf_of, web_app
+
+    with TestClient(web_app(container), base_url="http://testserver") as client:
+        page = client.get("/login")
+        r = client.post("/login", data={"email": "a\x00@x.test", "password": "p\x00", "next": "/",
+                                         "csrf_token": csrf_of(page.text)}, follow_redirects=False)
+        assert r.status_code == 422 and loc(r) == ["form", "email"], r.text
+
+
+def test_cli_rule_limits_message_and_exit_code(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from tidings.cli.main import app
+
+    monkeypatch.setenv("TIDINGS_DATABASE_URL", db_url)
+    runner = CliRunner()
+    for rule, limit in ((" and ".join(['tag("a")'] * 1000), "at most 500 conditions"),
+                        ("(" * 3000 + 'tag("a")' + ")" * 3000, "at most 32 levels")):
+        for command in (["segments", "preview", "--rule", rule],
+                        ["segments", "create", "--key", "big", "--name", "Big", "--rule", rule]):
+            r = runner.invoke(app, command)
+            assert r.exit_code == 1, (command[:2], r.output[-300:])
+            assert limit in r.output and "Traceback" not in r.output

@@ -6,7 +6,7 @@
 * Path and query parameters declared ``int`` must fit a signed 64-bit integer (422 naming the
   parameter, e.g. ``["path", "contact_id"]``): ``/api/contacts/99999999999999999999999`` never
   reaches the database.
-* No path or query parameter holds a NUL character.
+* No path, query or form parameter holds a NUL character (PostgreSQL stores none).
 
 Every router is built with ``APIRouter(route_class=StrictRoute)``;
 ``tests/integration/test_edge_validation.py`` checks that no route of the app escapes it.
@@ -119,9 +119,18 @@ class StrictRoute(APIRoute):
                     except jsonvalues.JsonRefused as exc:
                         raise json_refused(exc) from None
                 request = strict
+            elif _is_form_post(request):  # the handler's own request.form() gets the parsed (cached) form
+                for name, value in (await request.form()).multi_items():
+                    if isinstance(value, str) and "\x00" in value:
+                        raise self.refuse_param("form", name, jsonvalues.NUL)
             return await original(request)
 
         return handler
+
+
+def _is_form_post(request: Request) -> bool:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return request.method != "GET" and kind in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _is_form(route: APIRoute) -> bool:

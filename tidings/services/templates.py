@@ -15,6 +15,10 @@ from tidings.store import schema
 t = schema.templates
 
 
+#: the longest template key (the column's width)
+KEY_MAX = 200
+
+
 class TemplateInvalid(ValueError):
     def __init__(self, problems: list[TemplateError]) -> None:
         self.problems = problems
@@ -39,8 +43,11 @@ def save_template(
 ) -> dict[str, Any]:
     """Create or replace the (key, locale) variant. Raises ``TemplateInvalid`` with every problem."""
     problems = validate(src)
-    if name and (problem := control_problem(name)) is not None:
-        problems.append(TemplateError(problem, field="name"))
+    if not 1 <= len(src.key) <= KEY_MAX:
+        problems.append(TemplateError(f"a template key has 1 to {KEY_MAX} characters", field="key"))
+    for field, value in (("key", src.key), ("name", name)):
+        if value and (problem := control_problem(value)) is not None:
+            problems.append(TemplateError(problem, field=field))
     if problems:
         raise TemplateInvalid(problems)
     values = {

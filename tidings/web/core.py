@@ -92,10 +92,12 @@ class PageNotFound(Exception):
 
 
 class WebRoute(StrictRoute):
-    """The route class of the web pages: the API's edge rules, a refused parameter (an id
-    outside 64-bit, a NUL character) renders the 404 page."""
+    """The route class of the web pages: the API's edge rules; a refused path or query
+    parameter (an id outside 64-bit, a NUL character) renders the 404 page."""
 
     def refuse_param(self, where: str, name: str, message: str) -> Exception:
+        if where == "form":
+            return super().refuse_param(where, name, message)
         return PageNotFound(f"{where} parameter {name!r} ({message})")
 
 
