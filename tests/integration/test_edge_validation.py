@@ -175,6 +175,10 @@ def test_control_characters_refused_in_names(api: Any, engine: sa.Engine, bad: s
         ("/api/contacts", {"email": "a@x.test", "last_name": bad}, ["body", "last_name"]),
         ("/api/contacts", {"email": "a@x.test", "tags": ["ok", bad]}, ["body", "tags", 1]),
         ("/api/contacts/upsert", {"external_id": bad}, ["body", "external_id"]),
+        ("/api/events", {"external_id": bad, "name": "e"}, ["body", "external_id"]),
+        ("/api/events", {"anonymous_id": bad, "name": "e"}, ["body", "anonymous_id"]),
+        ("/v1/track", {"userId": bad, "event": "e"}, ["body", "userId"]),
+        ("/v1/page", {"anonymousId": bad}, ["body", "anonymousId"]),
         ("/v1/identify", {"userId": "u", "traits": {"first_name": bad}}, ["body", "traits", "first_name"]),
         ("/api/segments", {"key": "s", "name": bad, "rule": 'tag("a")'}, ["body", "name"]),
     ]

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
 
 from tidings.api.deps import RequireTrack, container
 from tidings.api.ingest_body import check_batch_size, parse, read_body, run_ingest, unprocessable
 from tidings.api.routing import StrictRoute
-from tidings.domain.names import control_problem
+from tidings.domain.names import check_name, control_problem
 from tidings.services.changes import new_message_id
 from tidings.services.ingest import Incoming, traits_to_changes
 
@@ -31,7 +31,9 @@ def _to_str(v: Any) -> Any:
     return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
-Id = Annotated[str, BeforeValidator(_to_str), StringConstraints(min_length=1, max_length=200)]
+Id = Annotated[
+    str, BeforeValidator(_to_str), StringConstraints(min_length=1, max_length=200), AfterValidator(check_name)
+]
 Kind = Literal["identify", "track", "page", "screen", "group", "alias"]
 
 
