@@ -81,6 +81,15 @@ def test_a_bad_scalar_is_found_at_its_path_and_repaired_to_a_storable_value(case
     assert jsonvalues.is_storable(fixed)
 
 
+@given(poisoned())
+def test_text_holding_an_offence_is_always_suspect(case: tuple[Any, list[Any]]) -> None:
+    """The fast path (no walk when the text is not suspect) never lets an offence through."""
+    text = json.dumps(case[0])
+    assert jsonvalues.suspect(text) and jsonvalues.suspect(text.encode())
+    with pytest.raises(jsonvalues.JsonRefused):
+        jsonvalues.loads(text)
+
+
 @given(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-2e308"]), st.lists(st.sampled_from(["a", "b"]),
                                                                                       max_size=4))
 def test_json_text_spelling_nan_or_infinity_is_malformed_with_the_path(token: str, keys: list[str]) -> None:
@@ -143,3 +152,15 @@ def test_deep_rules_are_refused_naming_the_limit(depth: int) -> None:
 def test_rules_within_the_limits_parse() -> None:
     assert parse_rule(" and ".join(['tag("a")'] * MAX_CONDITIONS))
     assert parse_rule("(" * (MAX_DEPTH - 1) + 'tag("a")' + ")" * (MAX_DEPTH - 1)) is not None
+
+
+@pytest.mark.parametrize("depth", [jsonvalues.MAX_DEPTH - 1, jsonvalues.MAX_DEPTH, jsonvalues.MAX_DEPTH + 1])
+def test_the_parser_and_the_walk_agree_on_depth(depth: int) -> None:
+    """Text the parser accepts is never too deep for the walk (so the fast path may skip it)."""
+    for inner in ("", "1", "{}"):
+        text = "[" * depth + inner + "]" * depth
+        try:
+            value = jsonvalues.from_json(text)
+        except ValueError:
+            continue
+        assert jsonvalues.problems(value) == [], (depth, inner)

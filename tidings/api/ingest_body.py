@@ -58,6 +58,15 @@ def parse(adapter: TypeAdapter[M], body: bytes) -> M:
             "the request body is empty; send a JSON object",
             [{"loc": ["body"], "msg": "empty body", "type": "json_invalid"}],
         )
+    if not jsonvalues.suspect(body):  # the fast path: one Rust pass, nothing to walk
+        try:
+            return adapter.validate_json(body)
+        except ValidationError as exc:
+            details = validation_details(exc, ["body"])
+            malformed = next((d for d in details if d["type"] == "json_invalid"), None)
+            if malformed is not None:
+                raise json_refused(jsonvalues.JsonRefused(f"malformed JSON: {malformed['msg']}")) from None
+            raise unprocessable(details) from None
     try:
         value = jsonvalues.loads(body, ["body"])
     except jsonvalues.JsonRefused as exc:

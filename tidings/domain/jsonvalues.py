@@ -18,6 +18,7 @@ offence; :func:`loads` parses JSON text with that rule. Pure: no I/O.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +27,9 @@ from pydantic_core import from_json
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-#: deepest nesting of objects and arrays (the JSON parser itself stops near 200)
-MAX_DEPTH = 64
+#: deepest nesting of objects and arrays: the JSON parser's own limit (200 levels holding values,
+#: plus an empty object or array inside), so text it accepts is never too deep
+MAX_DEPTH = 201
 #: at most this many offences are listed in one answer
 MAX_PROBLEMS = 20
 
@@ -110,13 +112,27 @@ def check(value: Any, prefix: Sequence[str | int] = ()) -> None:
         raise JsonRefused(f"{where}: {first.message}" if where else first.message, found)
 
 
+#: text without any of these holds no offence (the parser refuses raw NUL and depth > MAX_DEPTH):
+#: NaN / Infinity, 19 digits in a row (every number beyond 64-bit written without an exponent),
+#: an exponent, an escaped NUL. Only text that matches is walked — the hot path of ingest.
+_SUSPECT_NUMBER = re.compile(rb"[0-9](?:[eE]|[0-9]{18})")
+_SUSPECT_TOKENS = (b"NaN", b"Infinity", b"\\u0000")
+
+
+def suspect(text: str | bytes) -> bool:
+    """False when JSON text cannot hold an offence (then it need not be walked)."""
+    raw = text.encode() if isinstance(text, str) else text
+    return any(token in raw for token in _SUSPECT_TOKENS) or _SUSPECT_NUMBER.search(raw) is not None
+
+
 def loads(text: str | bytes, prefix: Sequence[str | int] = ()) -> Any:
     """Parse JSON text and apply the rule; :class:`JsonRefused` names the path of each offence."""
     try:
         value = from_json(text)
     except ValueError as exc:
         raise JsonRefused(f"malformed JSON: {exc}") from None
-    check(value, prefix)
+    if suspect(text):
+        check(value, prefix)
     return value
 
 
