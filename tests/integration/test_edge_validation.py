@@ -330,3 +330,32 @@ def test_cli_rule_limits_message_and_exit_code(db_url: str, monkeypatch: pytest.
             r = runner.invoke(app, command)
             assert r.exit_code == 1, (command[:2], r.output[-300:])
             assert limit in r.output and "Traceback" not in r.output
+
+
+def test_every_int_parameter_of_every_route_refuses_values_beyond_64_bit(api: Any, container: Any) -> None:
+    """All API and web routes, every method: each int path or query parameter set to 2**63 is a 4xx."""
+    import re
+
+    from tests.web_support import web_client
+    from tidings.api.routing import _int_params
+
+    with web_client(container, "admin") as (web, token):
+        checked = 0
+        for route in api_routes(api.app.routes):
+            params = _int_params(route.dependant)
+            if not params:
+                continue
+            names = re.findall(r"{(\w+)(?::\w+)?}", route.path)
+            for where, name in params:
+                path = route.path
+                for other in names:
+                    value = BIG if (where, other) == ("path", name) else 1
+                    path = re.sub(r"{" + other + r"(?::\w+)?}", str(value), path)
+                query = {name: str(BIG)} if where == "query" else {}
+                client = api if route.path.startswith(("/api", "/v1")) else web
+                headers = {"x-csrf-token": token} if client is web else {}
+                for method in route.methods - {"HEAD"}:
+                    r = client.request(method, path, params=query, headers=headers)
+                    assert r.status_code in (404, 422), (method, path, query, r.status_code, r.text[:200])
+                    checked += 1
+    assert checked > 30
