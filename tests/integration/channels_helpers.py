@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.channels.templates import TemplateSource
-from tidings.services.templates import save_template
+from tidings.application.delivery.templates import save_template
+from tidings.domain.templates import TemplateSource
 from tidings.store import schema
 
 
@@ -117,12 +117,12 @@ class RecordingEmail:
     name = "recording"
 
     def __init__(self) -> None:
-        from tidings.channels.base import OutgoingMessage
+        from tidings.application.ports.senders import OutgoingMessage
 
         self.sent: list[OutgoingMessage] = []
 
     async def send(self, msg: Any) -> Any:
-        from tidings.channels.base import DeliveryResult
+        from tidings.application.ports.senders import DeliveryResult
 
         self.sent.append(msg)
         return DeliveryResult.accepted(msg.message_ref)
@@ -166,11 +166,9 @@ def links_client(container: Any) -> Any:
     from fastapi.testclient import TestClient
 
     from tidings.api import errors, inbox, links, messages, templates
-    from tidings.services.keys import KeyVerifier
 
     app = FastAPI()
     app.state.container = container
-    container.services.setdefault("keys", KeyVerifier(container.engine))
     errors.install(app)
     for module in (links, templates, inbox, messages):
         app.include_router(module.router)

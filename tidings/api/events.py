@@ -17,10 +17,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from tidings.api.deps import RequireWrite, container
 from tidings.api.ingest_body import check_batch_size, parse, read_body, run_ingest, unprocessable
 from tidings.api.routing import StrictRoute
+from tidings.application.contacts.changes import new_message_id
+from tidings.application.ingest.ingest import Incoming
 from tidings.domain.contacts import InvalidValue, normalise_email, normalise_phone
 from tidings.domain.names import check_name, control_problem
-from tidings.services.changes import new_message_id
-from tidings.services.ingest import Incoming
 
 #: an identifier (external id, anonymous id, message id): no control characters
 Identifier = Annotated[str, AfterValidator(check_name)]

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from tidings.api.deps import RequireAdmin, RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
+from tidings.application.sales import tasks as service
 from tidings.clock import utc
-from tidings.services import tasks as service
 
 router = APIRouter(tags=["tasks"], route_class=StrictRoute)
 

@@ -20,9 +20,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from tidings.api.deps import RequireTrack, container
 from tidings.api.ingest_body import check_batch_size, parse, read_body, run_ingest, unprocessable
 from tidings.api.routing import StrictRoute
+from tidings.application.contacts.changes import new_message_id
+from tidings.application.ingest.ingest import Incoming, traits_to_changes
 from tidings.domain.names import check_name, control_problem
-from tidings.services.changes import new_message_id
-from tidings.services.ingest import Incoming, traits_to_changes
 
 router = APIRouter(prefix="/v1", tags=["tracking"], route_class=StrictRoute)
 

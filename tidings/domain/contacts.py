@@ -17,22 +17,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from tidings.domain.names import control_problem
 
-CHANNELS = ("email", "sms", "direct_mail", "phone")
 CONSENT_STATUSES = ("granted", "denied", "unsubscribed", "pending")
 
-#: fields stored in their own column (everything else a sender gives is an attribute).
-STANDARD_FIELDS = (
-    "external_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "timezone",
-    "locale",
-    "lifecycle_stage",
-    "owner",
-    "score",
-)
 #: identifiers that are unique per contact.
 IDENTITY_FIELDS = ("external_id", "email", "phone")
 

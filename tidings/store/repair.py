@@ -15,7 +15,7 @@ filter in SQL: ``NaN``, ``Infinity``, 19 or more digits in a row, a 3-digit expo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,7 @@ def json_columns() -> Iterator[tuple[sa.Table, sa.Column[Any]]]:
                 yield table, column
 
 
-def _suspects(conn: sa.Connection, table: sa.Table, column: sa.Column[Any]) -> list[sa.Row[Any]]:
+def _suspects(conn: sa.Connection, table: sa.Table, column: sa.Column[Any]) -> Sequence[Any]:
     text = sa.cast(column, sa.Text)
     if conn.dialect.name == "postgresql":
         where: sa.ColumnElement[bool] = text.op("~")(_PG_REGEX)
@@ -67,7 +67,7 @@ def _suspects(conn: sa.Connection, table: sa.Table, column: sa.Column[Any]) -> l
         where = sa.or_(*(text.op("GLOB")(pattern) for pattern in _SQLITE_GLOBS))
     keys = list(table.primary_key.columns)
     query = sa.select(*keys, text.label("doc")).where(column.is_not(None), where).order_by(*keys)
-    return list(conn.execute(query).all())
+    return conn.execute(query).all()
 
 
 def repair_json(engine: sa.Engine, *, dry_run: bool = False) -> RepairReport:

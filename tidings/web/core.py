@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, Undefined
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from tidings.api.routing import StrictRoute
-from tidings.services.users import Session
+from tidings.application.access.users import Session
 from tidings.web.security import container, current_session
 
 HERE = Path(__file__).parent

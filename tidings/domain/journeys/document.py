@@ -70,9 +70,9 @@ def build_journey(data: Any, *, templates: set[str] | None = None) -> JourneyDoc
         p.add("key is required: lowercase letters, digits, _ . -", line_of(data, "key") or 1, path="key")
         key = str(key or "")
     name = data.get("name") or key
-    problem = control_problem(str(name))
-    if problem is not None:
-        p.add(problem, line_of(data, "name") or 1, path="name")
+    bad_name = control_problem(str(name))
+    if bad_name is not None:
+        p.add(bad_name, line_of(data, "name") or 1, path="name")
     settings = _settings(data.get("settings") or {}, p)
     triggers = _triggers(data.get("triggers"), data, p)
     steps, order = parse_steps(data.get("steps"), data, p)
@@ -290,6 +290,6 @@ def _triggers(raw: Any, data: Any, p: Problems) -> list[Trigger]:
                 to=t.get("to"),
                 key=t.get("key"),
                 date=date,
-            )  # type: ignore[arg-type]
+            )
         )
     return out

@@ -34,7 +34,6 @@ from tidings.domain.rules.ast import (
     NAME_RE,
     NUMERIC_OPS,
     OPS,
-    STANDARD_FIELDS,
     STRING_OPS,
     All,
     AnyOf,
@@ -57,6 +56,7 @@ from tidings.domain.rules.ast import (
     parse_time,
 )
 from tidings.domain.rules.limits import MAX_DEPTH  # one limit for text and structured rules
+from tidings.domain.snapshot import STANDARD_FIELDS
 
 
 def allowed_ops(target: Target) -> tuple[str, ...]:

@@ -1,0 +1,114 @@
+"""The HTTP server's app: the API routers (one file per resource under api/) and the web app, one factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import tidings
+from tidings.api import (
+    contacts,
+    errors,
+    events,
+    imports,
+    inbox,
+    journeys,
+    links,
+    messages,
+    segments,
+    system,
+    templates,
+    tracking,
+)
+from tidings.api.routing import with_int64_bounds
+from tidings.bootstrap import Container, open_container
+
+
+class BodySizeLimit:
+    """Refuse request bodies over a limit with a structured 413, before reading them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _send_413(send, self.max_bytes)
+                return
+        received = 0
+        too_big = False
+
+        async def limited_receive() -> Any:
+            nonlocal received, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_big = True
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await _send_413(send, self.max_bytes)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    import orjson
+
+    body = orjson.dumps(errors.error_body("payload_too_large", f"request body over {limit} bytes"))
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def app_from_environment() -> FastAPI:
+    """The app for one of ``tidings serve --api-processes N``'s HTTP processes: settings from the
+    environment (as the parent's), the schema already migrated by the parent, no background
+    services (the parent runs them)."""
+    return create_app(open_container(migrate=False))
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="Tidings",
+        version=tidings.__version__,
+        description="Marketing automation you can explain and test. Authenticate with "
+        "`Authorization: Bearer <key>`; tracking clients may use HTTP Basic with the write key as user name.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    errors.install(app)
+    for module in (system, contacts, events, tracking, imports, segments, journeys, templates, messages, links,
+                   inbox):
+        app.include_router(module.router)
+    # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
+    from tidings.api import bounces, dead_letters, recipes, sinks, sms, tasks
+
+    for module in (sms, sinks, dead_letters, tasks, bounces, recipes):
+        app.include_router(module.router)
+    from tidings.web import app as web_app
+
+    web_app.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_int64_bounds(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
