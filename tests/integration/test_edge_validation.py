@@ -359,3 +359,4 @@ def test_every_int_parameter_of_every_route_refuses_values_beyond_64_bit(api: An
                     assert r.status_code in (404, 422), (method, path, query, r.status_code, r.text[:200])
                     checked += 1
     assert checked > 30
+

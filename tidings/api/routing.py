@@ -119,7 +119,9 @@ class StrictRoute(APIRoute):
                     except jsonvalues.JsonRefused as exc:
                         raise json_refused(exc) from None
                 request = strict
-            elif _is_form_post(request):  # the handler's own request.form() gets the parsed (cached) form
+            elif _is_form_post(request):
+                # the body first: then the handler may read it again (request.body() or .form(), cached)
+                await request.body()
                 for name, value in (await request.form()).multi_items():
                     if isinstance(value, str) and "\x00" in value:
                         raise self.refuse_param("form", name, jsonvalues.NUL)
