@@ -23,6 +23,7 @@ from tidings.api import (
     templates,
     tracking,
 )
+from tidings.api.routing import with_int64_bounds
 from tidings.bootstrap import Container, open_container
 
 
@@ -101,12 +102,32 @@ def create_app(container: Container) -> FastAPI:
                    inbox):
         app.include_router(module.router)
     # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
-    from tidings.api import audit, bounces, control, dead_letters, experiments, goals, recipes, sinks, sms, tasks
+    from tidings.api import (
+        analytics,
+        audit,
+        bounces,
+        control,
+        dead_letters,
+        experiments,
+        goals,
+        recipes,
+        sinks,
+        sms,
+        tasks,
+    )
 
-    for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, experiments, goals):
+    for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals):
         app.include_router(module.router)
     from tidings.web import app as web_app
 
     web_app.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_int64_bounds(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -177,7 +177,7 @@ def test_a_conversion_experiment_without_its_event_is_refused_at_publish() -> No
 
 def test_the_background_reviewer_rolls_out_once(container: Container, clock: ManualClock) -> None:
     from tidings.application.analytics.reviewer import ExperimentReviewer
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     run_promo(container, clock)
     reviewer = ExperimentReviewer(container.engine, clock, SqlAnalyticsStore)

@@ -9,7 +9,7 @@ from tests.web_support import web_client
 from tidings.application.analytics.goals import save_goal
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
-from tidings.store.analytics import SqlAnalyticsStore
+from tidings.store.measurement import SqlAnalyticsStore
 
 
 def test_experiment_pages_and_chart(container: Container, clock: ManualClock) -> None:

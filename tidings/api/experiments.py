@@ -16,7 +16,7 @@ from tidings.application.analytics import experiments as ex
 from tidings.domain.experiments.errors import FieldError
 from tidings.domain.experiments.report import answer, plan_dict
 from tidings.domain.experiments.stats import Arm, StatsInputError, plan
-from tidings.store.analytics import SqlAnalyticsStore
+from tidings.store.measurement import SqlAnalyticsStore
 
 router = APIRouter(tags=["experiments"])
 

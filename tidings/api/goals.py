@@ -21,7 +21,7 @@ from tidings.application.analytics import economics as eco
 from tidings.application.analytics import goals as gl
 from tidings.domain.experiments.economics import EconomicsError
 from tidings.domain.experiments.goals import GoalError
-from tidings.store.analytics import SqlAnalyticsStore
+from tidings.store.measurement import SqlAnalyticsStore
 
 router = APIRouter(tags=["goals"])
 

@@ -92,7 +92,7 @@ def _show_answer(data: dict[str, Any]) -> None:
 def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Live experiments of the published journeys, with their state and verdict."""
     from tidings.application.analytics.experiments import list_experiments
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     c = common.open_container()
     with c.engine.connect() as conn:
@@ -115,7 +115,7 @@ def show_cmd(
 ) -> None:
     """One live experiment: plan, review date, counts, chances and the verdict."""
     from tidings.application.analytics.experiments import ExperimentNotFound, show_experiment
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     c = common.open_container()
     with c.engine.connect() as conn:
@@ -142,7 +142,7 @@ def show_cmd(
 def review_cmd(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Roll out the winners of experiments with ``rollout: true`` that reached their review point."""
     from tidings.application.analytics.experiments import review
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     c = common.open_container()
     with c.engine.begin() as conn:

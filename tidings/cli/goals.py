@@ -56,7 +56,7 @@ def save_cmd(
     """Create or replace a goal from a YAML/JSON document."""
     from tidings.application.analytics.goals import save_goal
     from tidings.domain.experiments.goals import GoalError
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     try:
         raw = yaml.safe_load(file.read_text())
@@ -78,7 +78,7 @@ def list_cmd(
 ) -> None:
     """Every goal with each KPI's progress: on track or off track."""
     from tidings.application.analytics.goals import goals_csv, list_goals
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     c = common.open_container()
     with c.engine.connect() as conn:
@@ -97,7 +97,7 @@ def list_cmd(
 @app.command("show")
 def show_cmd(key: str, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     from tidings.application.analytics.goals import GoalNotFound, show_goal
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     c = common.open_container()
     with c.engine.connect() as conn:
@@ -111,7 +111,7 @@ def show_cmd(key: str, as_json: Annotated[bool, typer.Option("--json", help="pri
 @app.command("delete")
 def delete_cmd(key: str) -> None:
     from tidings.application.analytics.goals import GoalNotFound, delete_goal
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     c = common.open_container()
     with c.engine.begin() as conn:
@@ -133,7 +133,7 @@ def kpi_cmd(
     """One KPI over a date range."""
     from tidings.application.analytics.goals import measure
     from tidings.domain.experiments.goals import GoalError
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     s, e = parse_when(start, "--from"), parse_when(end, "--to")
     assert s is not None and e is not None
@@ -160,7 +160,7 @@ def economics_cmd(
     from tidings.application.analytics.economics import JourneyNotFound, journey_economics, set_inputs
     from tidings.domain.experiments.economics import EconomicsError
     from tidings.domain.experiments.goals import GoalError
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     s, e = parse_when(start, "--from"), parse_when(end, "--to")
     c = common.open_container()

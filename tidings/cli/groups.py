@@ -31,6 +31,7 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.goals", "goals"),
     ("tidings.cli.control", None),
     ("tidings.cli.audit", None),
+    ("tidings.cli.report", None),
 ]
 
 

@@ -12,12 +12,12 @@ from fastapi.responses import Response
 from tidings.application.access.users import Session
 from tidings.application.analytics.goals import list_goals
 from tidings.store import schema as s
-from tidings.store.analytics import SqlAnalyticsStore
+from tidings.store.measurement import SqlAnalyticsStore
 from tidings.web import queries
-from tidings.web.core import render
+from tidings.web.core import WebRoute, render
 from tidings.web.security import Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 LABELS = [
     ("sent", "Sent"),

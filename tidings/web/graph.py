@@ -24,6 +24,8 @@ class Node:
     label: str
     sub: str = ""
     counts: str = ""
+    #: engagement of the step (sent, open and click rates), drawn under the box.
+    metrics: str = ""
     kind: str = ""
     href: str = ""
     classes: str = ""

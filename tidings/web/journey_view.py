@@ -130,8 +130,10 @@ def journey_graph(
     *,
     unreached: Sequence[str] = (),
     link_steps: bool = False,
+    funnel: Mapping[str, str] | None = None,
 ) -> Layout:
-    """The journey as a graph: a node per trigger and step (with its counts), edges labelled."""
+    """The journey as a graph: a node per trigger and step (with its counts), edges labelled;
+    ``funnel`` (step -> engagement line, ``web/reports.step_funnel``) is drawn under each step."""
     nodes: list[Node] = []
     edges: list[Edge] = []
     for t in doc.triggers:
@@ -159,6 +161,7 @@ def journey_graph(
                 label=wrap(name, 26),
                 sub=wrap(step_summary(step), 32),
                 counts=line,
+                metrics=(funnel or {}).get(sid, ""),
                 kind=step.type,
                 classes="unreached" if sid in unreached else "",
                 href=f"/contacts?journey={quote(doc.key)}&step={quote(sid)}" if link_steps else "",

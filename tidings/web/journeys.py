@@ -21,11 +21,12 @@ from tidings.store import journeys as jst
 from tidings.store import schema as s
 from tidings.web import journey_view as jv
 from tidings.web import queries
-from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
+from tidings.web.reports import step_funnel
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 NEW_JOURNEY = """key: welcome-series
 name: Welcome series
@@ -208,7 +209,8 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
         doc, source, shown = _doc_for(conn, row, version)
         versions = jst.versions(conn, int(row["id"]))
         counts = jv.step_counts(conn, int(row["id"]), shown) if shown else None
-        graph = jv.journey_graph(doc, counts, link_steps=True) if doc else None
+        funnel = step_funnel(conn, int(row["id"]), shown) if doc else {}
+        graph = jv.journey_graph(doc, counts, link_steps=True, funnel=funnel) if doc else None
         ab = jv.ab_results(conn, int(row["id"]), doc) if doc else []
         desc = svc.describe(conn, key)
         now = c.clock.now()
@@ -238,7 +240,7 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
 def _economics(conn: sa.Connection, journey: str, now: Any) -> dict[str, Any]:
     """Hours saved, cost, revenue, ROI, break-even (application/analytics/economics.py)."""
     from tidings.application.analytics.economics import journey_economics
-    from tidings.store.analytics import SqlAnalyticsStore
+    from tidings.store.measurement import SqlAnalyticsStore
 
     return journey_economics(SqlAnalyticsStore(conn), journey, now)
 

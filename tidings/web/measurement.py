@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from tidings.application.access.users import Session
 from tidings.application.analytics import experiments as ex
 from tidings.application.analytics import goals as gl
-from tidings.store.analytics import SqlAnalyticsStore
+from tidings.store.measurement import SqlAnalyticsStore
 from tidings.web.core import PageNotFound, render
 from tidings.web.security import Viewer, container
 

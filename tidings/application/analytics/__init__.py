@@ -1,1 +1,2 @@
-"""Measurement use cases: live experiments, marketing goals and KPIs, the economics of a journey."""
+"""Measurement use cases: rollups fed by the worker, reports, attribution; live experiments,
+marketing goals and KPIs, the economics of a journey."""

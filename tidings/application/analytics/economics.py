@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tidings.application.ports.analytics import AnalyticsStore
+from tidings.application.ports.measurement import AnalyticsStore
 from tidings.domain.experiments.economics import check_inputs, economics
 from tidings.domain.experiments.goals import check_range
 

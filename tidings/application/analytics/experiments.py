@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tidings.application.ports.analytics import AnalyticsStore, JourneyHead
+from tidings.application.ports.measurement import AnalyticsStore, JourneyHead
 from tidings.domain.experiments.report import answer, plan_dict
 from tidings.domain.experiments.spec import ExperimentSpec, Outcome, count, spec_from_step, started_at
 from tidings.domain.experiments.stats import StatsInputError, plan

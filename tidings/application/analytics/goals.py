@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from tidings.application.ports.analytics import AnalyticsStore
+from tidings.application.ports.measurement import AnalyticsStore
 from tidings.domain.experiments.goals import KPIS, GoalError, check_range, parse_goal, progress
 
 

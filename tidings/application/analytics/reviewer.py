@@ -13,8 +13,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from tidings.application.analytics.experiments import review
-from tidings.application.ports.analytics import AnalyticsStore
 from tidings.application.ports.clock import Clock
+from tidings.application.ports.measurement import AnalyticsStore
 
 log = logging.getLogger("tidings.experiments")
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.analytics import rollups
 from tidings.application.control import chains
 from tidings.application.ingest.batch import Batch, Live
 from tidings.application.journeys import datetriggers, paused
@@ -163,6 +164,8 @@ class JourneyEngine(TimerFiring):
             for cid in todo:
                 self._deliver_events(batch, heads, snaps[cid], records[cid], pre)
         batch.flush()
+        if self.analytics is not None:  # the rollup hook: same transaction, one batch
+            rollups.feed(self.analytics(conn), [e for cid in ids for e in records.get(cid, ())])
         est.mark_processed(conn, [int(e.id) for cid in ids for e in records.get(cid, ()) if e.id is not None], now)
         est.finish_contacts(conn, ids, now)
         return batch.transitions

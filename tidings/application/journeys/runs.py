@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from tidings.application.control import chains, policies
 from tidings.application.ingest.batch import Batch, Live
+from tidings.application.ports.analytics import AnalyticsFactory
 from tidings.application.ports.control import ControlFactory, ControlRepository
 from tidings.domain.control.loops import Cause, LoopStop
 from tidings.domain.control.policy import SendPolicy
@@ -65,6 +66,7 @@ class Runs:
         lease: timedelta = timedelta(seconds=60),
         *,
         control: ControlFactory,
+        analytics: AnalyticsFactory | None = None,
     ) -> None:
         self.db = engine
         self.clock = clock
@@ -73,6 +75,8 @@ class Runs:
         self._docs: dict[tuple[int, int], JourneyDoc] = {}
         #: the control repository on a transaction's connection (loop breaker, send policy).
         self.control = control
+        #: the analytics repository the rollup hook feeds (None: no rollups, e.g. unit-level tests).
+        self.analytics = analytics
         #: the global send policy, read at the start of every batch (``application/control``).
         self.policy = SendPolicy()
 

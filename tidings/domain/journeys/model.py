@@ -187,6 +187,8 @@ class JourneySettings:
     loop_limit: tuple[int, timedelta] | None = None
     #: explicit exemption from the global send policy's caps (shown in ``journeys show``).
     exempt_from_caps: bool = False
+    #: percent of entrants held out of every send (sticky per contact; ``domain/analytics/holdout.py``).
+    control_group: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

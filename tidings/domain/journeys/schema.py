@@ -259,6 +259,7 @@ def journey_schema() -> dict[str, Any]:
                         ]
                     },
                     "exempt_from_caps": {"type": "boolean"},
+                    "control_group": {"type": "number", "minimum": 0, "maximum": 50},
                 },
             },
             "steps": {

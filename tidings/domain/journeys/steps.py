@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from tidings.domain.analytics.holdout import in_control_group
 from tidings.domain.journeys import conditions
 from tidings.domain.journeys.dates import resolve
 from tidings.domain.journeys.model import (
@@ -128,6 +129,9 @@ def _send(run: Run, step: Step, visit: int) -> str | None:
                 "window", step.id, opening, reason="outside send window or in quiet hours", timezone=str(tz)
             )
             return None
+    if s.control_group and in_control_group(run.doc.key, run.contact.id, s.control_group):
+        run.note(step.id, "held_out", template=template, channel=channel, control_group=s.control_group)
+        return step.edges["next"]
     capped = _cap_check(run, channel, category) or _policy_check(run, channel, category)
     if capped is not None:
         action, retry, detail = capped

@@ -1,7 +1,7 @@
 """measurement: experiment decisions, marketing goals, journey economics
 
-Revision ID: 0004_experiments
-Revises: 0003
+Revision ID: 0005_experiments
+Revises: 0004_analytics
 Create Date: 2026-12-06 21:45:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import tidings.store.types
 from sqlalchemy.dialects import postgresql
 
-revision = '0004_experiments'
-down_revision = '0003'
+revision = '0005_experiments'
+down_revision = '0004_analytics'
 branch_labels = None
 depends_on = None
 
