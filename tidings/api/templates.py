@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.application.delivery import templates as svc
+from tidings.domain.channels import TemplateChannelName
 from tidings.domain.templates import TemplateError, TemplateSource
 
 router = APIRouter(prefix="/api/templates", tags=["templates"])
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/templates", tags=["templates"])
 
 class TemplateIn(BaseModel):
     locale: str = Field(default="", max_length=35, description='"" is the default variant')
-    channel: Literal["email", "sms", "voice", "direct_mail"] = "email"
+    channel: TemplateChannelName = "email"
     name: str = Field(default="", max_length=200)
     subject: str | None = None
     body: str = Field(max_length=1_000_000)

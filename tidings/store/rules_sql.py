@@ -56,6 +56,7 @@ from tidings.domain.rules.ast import (
     Sequence,
 )
 from tidings.domain.rules.evaluate import ACTIVE_JOURNEY, compare, iso19
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema
 from tidings.store.types import UTCDateTime
 
@@ -618,7 +619,7 @@ class _Compiler:
             .scalar_subquery()
         )
         state = sa.case(
-            (en.c.status == "ended", sa.literal("ended:") + sa.func.coalesce(en.c.end_reason, "")),
+            (en.c.status == EnrolmentStatus.ENDED, sa.literal("ended:") + sa.func.coalesce(en.c.end_reason, "")),
             else_=en.c.status,
         )
         return sa.select(en.c.contact_id).where(en.c.journey_id == jid, en.c.id == latest), state

@@ -17,6 +17,7 @@ from tidings.application.journeys import journeys as svc
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.links import journey_links
 from tidings.domain.journeys.model import JourneyDoc, JourneyError
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import journeys as jst
 from tidings.store import schema as s
 from tidings.web import journey_view as jv
@@ -87,7 +88,7 @@ def journeys_page(request: Request, session: Session = Viewer) -> Response:
         active: dict[int, int] = dict(
             conn.execute(
                 sa.select(e.c.journey_id, sa.func.count())
-                .where(e.c.status != "ended")
+                .where(e.c.status != EnrolmentStatus.ENDED)
                 .group_by(e.c.journey_id)
             ).all()
         )

@@ -46,6 +46,7 @@ from tidings.domain.journeys.triggers import (
     match_triggers,
 )
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
 from tidings.store import schema
@@ -204,7 +205,7 @@ class JourneyEngine(TimerFiring):
         recent = pre.recent.get(contact.id, []) if pre.recent is not None else None
         for event in events:
             for live, doc in list(lives):
-                if live.state.status == "ended":
+                if live.state.status == EnrolmentStatus.ENDED:
                     continue
                 if paused.hold_event(self, batch, live, doc, event, contact, recent):
                     continue  # its journey is paused: held until resume (paused.py)

@@ -30,10 +30,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.application.contacts import changes
+from tidings.domain.statuses import TaskStatus
 from tidings.store import schema
 
 t = schema.tasks
-STATUSES = ("open", "done", "cancelled")
+STATUSES = tuple(TaskStatus)
 ROUTING_KEY = "task_routing"
 NOTIFY_TEMPLATE = "tidings-task-assigned"
 
@@ -222,7 +223,7 @@ def create_task(
             body=body or "",
             owner=owner,
             team=team,
-            status="open",
+            status=TaskStatus.OPEN,
             due_at=due_at,
             outbox_id=outbox_id,
             created_at=now,
@@ -330,14 +331,14 @@ def update_task(
             raise TaskError("status", f"status must be one of {', '.join(STATUSES)}")
         if status != task["status"]:
             values["status"] = status
-            values["completed_at"] = now if status == "done" else None
+            values["completed_at"] = now if status == TaskStatus.DONE else None
     for key in ("owner", "due_at", "title", "body"):
         if key in changes_ and changes_[key] != task[key]:
             values[key] = changes_[key]
     if not values:
         return task
     conn.execute(sa.update(t).where(t.c.id == task_id).values(**values))
-    if values.get("status") == "done":
+    if values.get("status") == TaskStatus.DONE:
         event = changes.change_event(
             task["contact_id"],
             "task.completed",

@@ -47,6 +47,7 @@ from tidings.domain.journeys.simulate import ScenarioError, _Item, _offset, buil
 from tidings.domain.journeys.timing import from_iso
 from tidings.domain.journeys.triggers import manual_entry, match_triggers, may_enter
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
 MAX_STIMULI = 20_000
 KEYS = {"name", "contact", "events", "enter", "start", "horizon"}
@@ -160,7 +161,7 @@ class _Contact:
 
     def on_event(self, event: EventRecord) -> None:
         self.events.append(event)
-        live = [e for e in self.enrolments.values() if e.state.status != "ended"]
+        live = [e for e in self.enrolments.values() if e.state.status != EnrolmentStatus.ENDED]
         for enr in sorted(live, key=lambda e: self.policy.rank(e.doc.key)):
             self.apply(enr, EventStimulus(event))
         cause = cause_of_event(event.name, event.properties)
@@ -202,7 +203,7 @@ class _Contact:
 
     def apply(self, enr: _Enrolment, stimulus: Stimulus, new: bool = False) -> None:
         ctx = EngineContext(enrollment_id=enr.id, recent_sends=tuple(self.sends), policy=self.policy)
-        was_live = not new and enr.state.status != "ended"
+        was_live = not new and enr.state.status != EnrolmentStatus.ENDED
         t = advance(enr.doc, None if new else enr.state, stimulus, self.snapshot(), self.now, context=ctx)
         enr.state = t.state
         if t.cancel_timers:
@@ -217,7 +218,7 @@ class _Contact:
             elif entry.action == "send_skipped":
                 self.note(enr.doc.key, "skipped", step=entry.step_id, reason=d.get("reason"))
         self.perform(enr, t)
-        if t.state.status == "ended" and (new or was_live):
+        if t.state.status == EnrolmentStatus.ENDED and (new or was_live):
             self.note(enr.doc.key, "ended", reason=t.state.end_reason)
 
     def perform(self, enr: _Enrolment, t: Transition) -> None:

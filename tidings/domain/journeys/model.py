@@ -41,6 +41,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from tidings.domain.snapshot import EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
 # --------------------------------------------------------------------------- errors
 
@@ -249,7 +250,7 @@ class JourneyDoc:
 
 # --------------------------------------------------------------------------- enrolment state
 
-Status = Literal["active", "waiting", "ended"]
+Status = EnrolmentStatus
 #: why an enrolment ended
 END_REASONS = ("completed", "converted", "exited", "suppressed", "owned", "signal", "error")
 
@@ -270,7 +271,7 @@ class EnrollmentState:
     journey: str
     key: str = ""
     step_id: str | None = None
-    status: Status = "active"
+    status: Status = EnrolmentStatus.ACTIVE
     end_reason: str | None = None
     entered_at: str | None = None
     ended_at: str | None = None
@@ -327,6 +328,8 @@ class EnrollmentState:
         d = dict(data)
         w = d.pop("waiting", None)
         known = {f for f in cls.__dataclass_fields__}
+        if "status" in d:
+            d["status"] = EnrolmentStatus(d["status"])
         st = cls(**{k: v for k, v in d.items() if k in known})
         st.waiting = Waiting(**w) if w else None
         return st

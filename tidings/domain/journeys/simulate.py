@@ -37,6 +37,7 @@ from tidings.domain.journeys.model import (
 from tidings.domain.journeys.timing import from_iso, parse_duration
 from tidings.domain.journeys.triggers import manual_entry, match_triggers, may_enter, next_date_trigger
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DEFAULT_HORIZON = timedelta(days=120)
@@ -276,7 +277,7 @@ class _Scenario:
                 self._apply(item.enrollment, item.data)
 
     def _live(self) -> list[str]:
-        return [eid for eid in self.order if self.states[eid].status != "ended"]
+        return [eid for eid in self.order if self.states[eid].status != EnrolmentStatus.ENDED]
 
     def _enter(self, entry: Entry, _event: EventRecord | None) -> None:
         prior = [
@@ -415,7 +416,7 @@ class _Scenario:
         if not self.order:
             return "exited", "not entered"
         state = self.states[self.order[0]]
-        if state.status != "ended":
+        if state.status != EnrolmentStatus.ENDED:
             return "waiting", None
         reason = state.end_reason or "completed"
         return (

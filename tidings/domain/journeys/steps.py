@@ -38,6 +38,7 @@ from tidings.domain.journeys.timing import (
     parse_duration,
 )
 from tidings.domain.snapshot import EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
 
 def _date_spec(raw: dict[str, Any]) -> DateSpec:
@@ -170,7 +171,7 @@ def replan_date(run: Run, step: Step) -> str | None:
     """Plan (or, while waiting, re-plan after a signal) a wait_until step.
 
     Returns the next step when the date is missing or already past (and not re-planning)."""
-    replanning = run.status == "waiting"
+    replanning = run.status == EnrolmentStatus.WAITING
     previous = run.state.waiting.until if replanning and run.state.waiting else None
     spec = _date_spec(step.config["date"])
     found = resolve(spec, run.contact, run.state.variables, run.now, run.doc.settings.timezone)
