@@ -27,13 +27,13 @@ from typing import Any
 
 from tidings.domain.control.loops import Cause, ChainLink, LoopLimit, cause_of_event, check, extend
 from tidings.domain.control.policy import SendPolicy
+from tidings.domain.journeys.fanout import fan_out_event
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
     EngineContext,
     EnrollmentState,
     EnrollOther,
     Entry,
-    EventStimulus,
     JourneyDoc,
     PriorEnrollment,
     SendMessage,
@@ -45,7 +45,7 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.simulate import ScenarioError, _Item, _offset, build_contact
 from tidings.domain.journeys.timing import from_iso
-from tidings.domain.journeys.triggers import manual_entry, match_triggers, may_enter
+from tidings.domain.journeys.triggers import manual_entry, may_enter
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.domain.statuses import EnrolmentStatus
 
@@ -161,13 +161,14 @@ class _Contact:
 
     def on_event(self, event: EventRecord) -> None:
         self.events.append(event)
-        live = [e for e in self.enrolments.values() if e.state.status != EnrolmentStatus.ENDED]
-        for enr in sorted(live, key=lambda e: self.policy.rank(e.doc.key)):
-            self.apply(enr, EventStimulus(event))
         cause = cause_of_event(event.name, event.properties)
-        for doc in self.docs:
-            for entry in match_triggers(doc, event, self.snapshot(), self.now):
-                self.enter(doc, entry, cause)
+        lives = sorted(self.enrolments.values(), key=lambda e: self.policy.rank(e.doc.key))
+        fan_out_event(
+            event, [(e, e.doc) for e in lives], [(doc, doc) for doc in self.docs], self.snapshot, self.now,
+            state_of=lambda e: e.state,
+            advance=lambda e, _doc, stimulus: self.apply(e, stimulus),
+            enter=lambda doc, _doc, entry: self.enter(doc, entry, cause),
+        )  # fmt: skip
 
     # ------------------------------------------------------------ entering (loop breaker)
     def enter(self, doc: JourneyDoc, entry: Entry, cause: Cause | None) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tidings.domain.journeys.fanout import fan_out_event
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
     AssignOwner,
@@ -22,7 +23,6 @@ from tidings.domain.journeys.model import (
     EngineContext,
     EnrollmentState,
     Entry,
-    EventStimulus,
     JourneyDoc,
     PriorEnrollment,
     SendMessage,
@@ -35,7 +35,7 @@ from tidings.domain.journeys.model import (
     UpdateContact,
 )
 from tidings.domain.journeys.timing import from_iso, parse_duration
-from tidings.domain.journeys.triggers import manual_entry, match_triggers, may_enter, next_date_trigger
+from tidings.domain.journeys.triggers import manual_entry, may_enter, next_date_trigger
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.domain.statuses import EnrolmentStatus
 
@@ -301,10 +301,12 @@ class _Scenario:
     def _on_event(self, event: EventRecord) -> None:
         self.events.append(event)
         self._react_to_event(event)
-        for eid in self._live():
-            self._apply(eid, EventStimulus(event))
-        for entry in match_triggers(self.doc, event, self.snapshot(), self.now):
-            self._enter(entry, event)
+        fan_out_event(
+            event, [(eid, self.doc) for eid in self.order], [(None, self.doc)], self.snapshot, self.now,
+            state_of=self.states.__getitem__,
+            advance=lambda eid, _doc, stimulus: self._apply(eid, stimulus),
+            enter=lambda _journey, _doc, entry: self._enter(entry, event),
+        )  # fmt: skip
 
     def _react_to_event(self, event: EventRecord) -> None:
         """Scripted behaviour that depends on messages: events 'after' a message."""
