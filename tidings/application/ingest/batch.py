@@ -19,20 +19,16 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from tidings.domain.journeys.model import (
+from tidings.domain.journeys.effects import (
     AssignOwner,
     CallWebhook,
     Conversion,
     CreateTask,
-    EnrollmentState,
     EnrollOther,
-    JourneyDoc,
     SendMessage,
-    SentRecord,
-    TraceEntry,
-    Transition,
     UpdateContact,
 )
+from tidings.domain.journeys.model import EnrollmentState, JourneyDoc, SentRecord, TraceEntry, Transition
 from tidings.domain.snapshot import ContactSnapshot
 from tidings.domain.statuses import EnrolmentStatus, TaskStatus
 from tidings.store import enrollments as est

@@ -27,21 +27,19 @@ from typing import Any
 
 from tidings.domain.control.loops import Cause, ChainLink, LoopLimit, cause_of_event, check, extend
 from tidings.domain.control.policy import SendPolicy
+from tidings.domain.journeys.effects import EnrollOther, SendMessage, UpdateContact
 from tidings.domain.journeys.fanout import fan_out_event
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
     EngineContext,
     EnrollmentState,
-    EnrollOther,
     Entry,
     JourneyDoc,
     PriorEnrollment,
-    SendMessage,
     SentRecord,
     Stimulus,
     TimerDue,
     Transition,
-    UpdateContact,
 )
 from tidings.domain.journeys.simulate import ScenarioError, _Item, _offset, build_contact
 from tidings.domain.journeys.timing import from_iso

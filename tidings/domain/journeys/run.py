@@ -11,11 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from tidings.domain.journeys import conditions
+from tidings.domain.journeys.effects import Conversion, Effect
 from tidings.domain.journeys.model import (
     END,
-    Conversion,
     Criterion,
-    Effect,
     EngineContext,
     EnrollmentState,
     IllegalTransition,

@@ -15,24 +15,21 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tidings.domain.journeys.effects import AssignOwner, Conversion, SendMessage, UpdateContact
 from tidings.domain.journeys.fanout import fan_out_event
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
-    AssignOwner,
-    Conversion,
     EngineContext,
     EnrollmentState,
     Entry,
     JourneyDoc,
     PriorEnrollment,
-    SendMessage,
     SentRecord,
     Signal,
     Stimulus,
     TimerDue,
     TraceEntry,
     Transition,
-    UpdateContact,
 )
 from tidings.domain.journeys.timing import from_iso, parse_duration
 from tidings.domain.journeys.triggers import manual_entry, may_enter, next_date_trigger

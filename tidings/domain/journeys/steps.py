@@ -13,18 +13,16 @@ from typing import Any
 
 from tidings.domain.journeys import conditions
 from tidings.domain.journeys.dates import resolve
-from tidings.domain.journeys.model import (
+from tidings.domain.journeys.effects import (
     AssignOwner,
     CallWebhook,
     Conversion,
     CreateTask,
-    DateSpec,
     EnrollOther,
     SendMessage,
-    SentRecord,
-    Step,
     UpdateContact,
 )
+from tidings.domain.journeys.model import DateSpec, SentRecord, Step
 from tidings.domain.journeys.run import Run
 from tidings.domain.journeys.timing import (
     allowed_now,
