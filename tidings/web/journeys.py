@@ -350,7 +350,8 @@ def simulate_page(key: str, request: Request, session: Session = Viewer) -> Resp
 async def simulate_run(key: str, request: Request, session: Session = Viewer) -> Response:
     """Running a simulation changes nothing, so viewers may do it too (still CSRF-checked)."""
     from tidings.application.control import policies
-    from tidings.domain.journeys.simulate import ScenarioError, load_scenarios, simulate
+    from tidings.domain.journeys.scenarios import ScenarioError, load_scenarios
+    from tidings.domain.journeys.simulate import simulate
     from tidings.store.control import SqlControl
 
     form = await request.form()

@@ -41,7 +41,8 @@ from tidings.domain.journeys.model import (
     TimerDue,
     Transition,
 )
-from tidings.domain.journeys.simulate import ScenarioError, _Item, _offset, build_contact
+from tidings.domain.journeys.scenarios import ScenarioError, _offset, build_contact
+from tidings.domain.journeys.simulate import _Item
 from tidings.domain.journeys.timing import from_iso
 from tidings.domain.journeys.triggers import manual_entry, may_enter
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
