@@ -477,3 +477,15 @@ def simulate(
         untaken_branches=[b for b in branching if b not in taken],
     )
 
+
+def run_contact(
+    doc: JourneyDoc, contact: ContactSnapshot, entry: Entry, start: datetime, horizon: timedelta
+) -> list[TimelineEntry]:
+    """The real machine on one given contact (a stored one: the blast-radius preview), entering
+    by ``entry`` at ``start``, nobody opening or clicking: what it would send until ``start + horizon``."""
+    sc = _Scenario(doc, {"name": f"contact {contact.id}", "enter": "events"}, 0, start, horizon)
+    sc.contact = contact
+    sc.events = list(contact.events)
+    sc.push(start, "entry", entry)
+    sc.run()
+    return sc.timeline
