@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tidings.application.access.users import Session
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema as s
 from tidings.web import queries
 from tidings.web.core import WebRoute, render
@@ -34,7 +35,7 @@ def figures(request: Request) -> dict[str, Any]:
         this_week = queries.week_figures(conn, now - timedelta(days=7), now + timedelta(seconds=1))
         last_week = queries.week_figures(conn, now - timedelta(days=14), now - timedelta(days=7))
         contacts = queries.count(conn, s.contacts)
-        active = queries.count(conn, s.enrollments, s.enrollments.c.status != "ended")
+        active = queries.count(conn, s.enrollments, s.enrollments.c.status != EnrolmentStatus.ENDED)
         journeys_live = queries.count(conn, s.journeys, s.journeys.c.status == "active")
         revenue = queries.journey_revenue(conn)
     return {
