@@ -16,13 +16,11 @@ from tidings.application.contacts import contacts as svc
 from tidings.application.contacts.identity import IdentityConflict
 from tidings.application.contacts.timeline import timeline
 from tidings.application.ingest.imports import export_csv_chunks
+from tidings.domain.channels import ConsentChannelName
 from tidings.domain.contacts import InvalidValue
 from tidings.store.db import read_only
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"], route_class=StrictRoute)
-
-Channel = Literal["email", "sms", "direct_mail", "phone"]
-
 
 class ProofIn(BaseModel):
     """What proves the consent: the form, the text shown, where it came from."""
@@ -60,7 +58,7 @@ class ContactIn(BaseModel):
     tags: list[str] | None = Field(default=None, description="tags to add")
     tags_add: list[str] | None = None
     tags_remove: list[str] | None = None
-    consent: dict[Channel, ConsentIn] | None = None
+    consent: dict[ConsentChannelName, ConsentIn] | None = None
 
 
 def to_input(body: ContactIn, now: datetime) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
 from tidings.application.delivery import templates as svc
+from tidings.domain.channels import TemplateChannelName
 from tidings.domain.templates import TemplateError, TemplateSource
 
 router = APIRouter(prefix="/api/templates", tags=["templates"], route_class=StrictRoute)
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/templates", tags=["templates"], route_class=Stri
 
 class TemplateIn(BaseModel):
     locale: str = Field(default="", max_length=35, description='"" is the default variant')
-    channel: Literal["email", "sms", "voice", "direct_mail"] = "email"
+    channel: TemplateChannelName = "email"
     name: str = Field(default="", max_length=200)
     subject: str | None = None
     body: str = Field(max_length=1_000_000)

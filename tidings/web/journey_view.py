@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from tidings.domain.journeys.links import Link
 from tidings.domain.journeys.model import END, JourneyDoc, Step, Trigger
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema as s
 from tidings.web.graph import Edge, Layout, Node, layout, wrap
 
@@ -28,7 +29,7 @@ class StepCounts:
 def step_counts(conn: Connection, journey_id: int, version: int | None) -> StepCounts:
     """Contacts waiting at each step now, that passed through it, and that converted after it."""
     e, t = s.enrollments, s.traces
-    where_e = [e.c.journey_id == journey_id, e.c.status != "ended"]
+    where_e = [e.c.journey_id == journey_id, e.c.status != EnrolmentStatus.ENDED]
     where_t = [t.c.journey_id == journey_id, t.c.step_id.is_not(None)]
     if version is not None:
         where_e.append(e.c.version == version)

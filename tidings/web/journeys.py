@@ -17,6 +17,7 @@ from tidings.application.journeys import journeys as svc
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.links import journey_links
 from tidings.domain.journeys.model import JourneyDoc, JourneyError
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import journeys as jst
 from tidings.store import schema as s
 from tidings.web import journey_view as jv
@@ -87,7 +88,9 @@ def journeys_page(request: Request, session: Session = Viewer) -> Response:
         rows = jst.list_journeys(conn)
         active: dict[int, int] = dict(
             conn.execute(
-                sa.select(e.c.journey_id, sa.func.count()).where(e.c.status != "ended").group_by(e.c.journey_id)
+                sa.select(e.c.journey_id, sa.func.count())
+                .where(e.c.status != EnrolmentStatus.ENDED)
+                .group_by(e.c.journey_id)
             ).all()
         )
         total: dict[int, int] = dict(
@@ -359,7 +362,8 @@ def simulate_page(key: str, request: Request, session: Session = Viewer) -> Resp
 async def simulate_run(key: str, request: Request, session: Session = Viewer) -> Response:
     """Running a simulation changes nothing, so viewers may do it too (still CSRF-checked)."""
     from tidings.application.control import policies
-    from tidings.domain.journeys.simulate import ScenarioError, load_scenarios, simulate
+    from tidings.domain.journeys.scenarios import ScenarioError, load_scenarios
+    from tidings.domain.journeys.simulate import simulate
     from tidings.store.control import SqlControl
 
     form = await request.form()

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tidings.domain.statuses import EnrolmentStatus, TaskStatus
 from tidings.store import schema as s
 
 MESSAGE_METRICS = ("sent", "delivered", "opened", "clicked", "unsubscribed")
@@ -157,7 +158,7 @@ def search_contacts(
         inside = (
             sa.select(en.c.contact_id)
             .join(j, j.c.id == en.c.journey_id)
-            .where(j.c.key == journey, en.c.status != "ended")
+            .where(j.c.key == journey, en.c.status != EnrolmentStatus.ENDED)
         )
         if step:
             inside = inside.where(en.c.step_id == step)
@@ -337,9 +338,9 @@ def _task_where(show: str, now: datetime, owner: str | None, team: str | None) -
     if team is not None:
         where.append(t.c.team == team)
     if show == "done":
-        where.append(t.c.status == "done")
+        where.append(t.c.status == TaskStatus.DONE)
     else:
-        where.append(t.c.status == "open")
+        where.append(t.c.status == TaskStatus.OPEN)
         if show == "overdue":
             where.append(t.c.due_at.is_not(None))
             where.append(t.c.due_at < now)

@@ -38,6 +38,7 @@ from tidings.domain.journeys.triggers import (
     may_enter,
 )
 from tidings.domain.snapshot import ContactSnapshot
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
 
@@ -155,10 +156,10 @@ class Runs:
         except Exception as exc:  # noqa: BLE001 - isolate one enrolment's failure
             log.exception("journey %s enrolment %s failed on %s", doc.key, live.id, stimulus.name)
             state = EnrollmentState.from_dict(live.state.to_dict())
-            state.status, state.end_reason, state.waiting = "ended", "error", None
+            state.status, state.end_reason, state.waiting = EnrolmentStatus.ENDED, "error", None
             batch.updates[live.id] = {
                 "_id": live.id,
-                "status": "ended",
+                "status": EnrolmentStatus.ENDED,
                 "end_reason": "error",
                 "step_id": state.step_id,
                 "state": state.to_dict(),

@@ -31,10 +31,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.application.contacts import changes
 from tidings.domain.names import control_problem
+from tidings.domain.statuses import TaskStatus
 from tidings.store import schema
 
 t = schema.tasks
-STATUSES = ("open", "done", "cancelled")
+STATUSES = tuple(TaskStatus)
 ROUTING_KEY = "task_routing"
 NOTIFY_TEMPLATE = "tidings-task-assigned"
 
@@ -246,7 +247,7 @@ def create_task(
             body=body or "",
             owner=owner,
             team=team,
-            status="open",
+            status=TaskStatus.OPEN,
             due_at=due_at,
             outbox_id=outbox_id,
             created_at=now,
@@ -360,7 +361,7 @@ def update_task(
             raise TaskError("status", f"status must be one of {', '.join(STATUSES)}")
         if status != task["status"]:
             values["status"] = status
-            values["completed_at"] = now if status == "done" else None
+            values["completed_at"] = now if status == TaskStatus.DONE else None
     for key in ("title", "body"):
         if key in changes_ and changes_[key] is None:
             raise TaskError(key, f"{key} cannot be null")
@@ -371,7 +372,7 @@ def update_task(
     if not values:
         return task
     conn.execute(sa.update(t).where(t.c.id == task_id).values(**values))
-    if values.get("status") == "done":
+    if values.get("status") == TaskStatus.DONE:
         event = changes.change_event(
             task["contact_id"],
             "task.completed",

@@ -14,18 +14,16 @@ from typing import Any
 from tidings.domain.analytics.holdout import in_control_group
 from tidings.domain.journeys import conditions
 from tidings.domain.journeys.dates import resolve
-from tidings.domain.journeys.model import (
+from tidings.domain.journeys.effects import (
     AssignOwner,
     CallWebhook,
     Conversion,
     CreateTask,
-    DateSpec,
     EnrollOther,
     SendMessage,
-    SentRecord,
-    Step,
     UpdateContact,
 )
+from tidings.domain.journeys.model import DateSpec, SentRecord, Step
 from tidings.domain.journeys.run import Run
 from tidings.domain.journeys.timing import (
     allowed_now,
@@ -39,6 +37,7 @@ from tidings.domain.journeys.timing import (
     parse_duration,
 )
 from tidings.domain.snapshot import EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
 
 def _date_spec(raw: dict[str, Any]) -> DateSpec:
@@ -174,7 +173,7 @@ def replan_date(run: Run, step: Step) -> str | None:
     """Plan (or, while waiting, re-plan after a signal) a wait_until step.
 
     Returns the next step when the date is missing or already past (and not re-planning)."""
-    replanning = run.status == "waiting"
+    replanning = run.status == EnrolmentStatus.WAITING
     previous = run.state.waiting.until if replanning and run.state.waiting else None
     spec = _date_spec(step.config["date"])
     found = resolve(spec, run.contact, run.state.variables, run.now, run.doc.settings.timezone)
