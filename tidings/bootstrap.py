@@ -27,6 +27,7 @@ from tidings.domain import template_limits
 from tidings.masking import masked_url, redact
 from tidings.settings import Settings, new_secret
 from tidings.store import schema
+from tidings.store.analytics import SqlAnalytics
 from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
 from tidings.store.ingest_sql import IngestWriter
@@ -108,7 +109,7 @@ def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | No
         clock=clock,
         secret_key=secret,
         keys=KeyVerifier(engine),
-        journey_engine=JourneyEngine(engine, clock, "api", control=SqlControl),
+        journey_engine=JourneyEngine(engine, clock, "api", control=SqlControl, analytics=SqlAnalytics),
         sns_verifier=SnsVerifier(),
         ingest_writer=IngestWriter(engine),
     )

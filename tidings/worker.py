@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from tidings.application.journeys.engine import JourneyEngine
 from tidings.store import enrollments as est
 from tidings.store import schema
+from tidings.store.analytics import SqlAnalytics
 from tidings.store.control import SqlControl
 from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
 
@@ -65,7 +66,9 @@ class JourneyWorker:
         lease: timedelta = timedelta(seconds=60),
     ) -> None:
         self.container = container
-        self.engine = JourneyEngine(container.engine, container.clock, worker_id(), lease, control=SqlControl)
+        self.engine = JourneyEngine(
+            container.engine, container.clock, worker_id(), lease, control=SqlControl, analytics=SqlAnalytics
+        )
         self.idle_sleep = idle_sleep
         self.timer_batch = timer_batch
         self.contact_batch = contact_batch

@@ -54,7 +54,7 @@ def test_0003_keeps_rows_an_older_version_left_mid_send_as_handed_off(engine: sa
     assert got == {"mid-send": now, "claimed": None, "done": None}
 
 
-def test_0004_renames_stored_spec_event_names(engine: sa.Engine) -> None:
+def test_0006_renames_stored_spec_event_names(engine: sa.Engine) -> None:
     """Events stored before the one vocabulary keep meaning what rules and recipes now say."""
     from datetime import UTC, datetime
 
@@ -62,7 +62,7 @@ def test_0004_renames_stored_spec_event_names(engine: sa.Engine) -> None:
 
     from tidings.store.migrate import alembic_config, upgrade
 
-    command.downgrade(alembic_config(engine), "0003")
+    command.downgrade(alembic_config(engine), "0005_experiments")
     try:
         now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         base = {"contact_id": 1, "properties": {}, "occurred_at": now, "received_at": now}

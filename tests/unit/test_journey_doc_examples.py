@@ -8,8 +8,9 @@ import re
 from pathlib import Path
 
 from tidings.domain.journeys.document import parse_journey
+from tidings.domain.journeys.scenarios import load_scenarios
 from tidings.domain.journeys.schema import SCHEMA_PATH, render
-from tidings.domain.journeys.simulate import load_scenarios, simulate
+from tidings.domain.journeys.simulate import simulate
 from tidings.domain.journeys.yamlines import load, plain
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "journeys.md"

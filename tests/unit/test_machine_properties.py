@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tidings.domain.journeys.document import build_journey
+from tidings.domain.journeys.effects import SendMessage
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
     END_REASONS,
@@ -25,7 +26,6 @@ from tidings.domain.journeys.model import (
     Entry,
     EventStimulus,
     JourneyError,
-    SendMessage,
     SentRecord,
     Signal,
     Stimulus,

@@ -9,16 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tidings.domain.journeys.document import parse_journey
+from tidings.domain.journeys.effects import SendMessage
 from tidings.domain.journeys.machine import advance
-from tidings.domain.journeys.model import (
-    ContactChanged,
-    EngineContext,
-    Entry,
-    EventStimulus,
-    JourneyError,
-    SendMessage,
-    Transition,
-)
+from tidings.domain.journeys.model import ContactChanged, EngineContext, Entry, EventStimulus, JourneyError, Transition
 from tidings.domain.journeys.triggers import match_triggers
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 

@@ -9,10 +9,10 @@ import pytest
 
 from tests.unit.journeystub import stub_rules  # noqa: F401
 from tidings.domain.journeys.document import parse_journey
+from tidings.domain.journeys.effects import Conversion
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
     ContactChanged,
-    Conversion,
     EngineContext,
     Entry,
     EventStimulus,

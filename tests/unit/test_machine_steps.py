@@ -9,23 +9,25 @@ import pytest
 
 from tests.unit.journeystub import stub_rules  # noqa: F401
 from tidings.domain.journeys.document import parse_journey
-from tidings.domain.journeys.machine import EDGES, advance, move
-from tidings.domain.journeys.model import (
+from tidings.domain.journeys.effects import (
     AssignOwner,
     CallWebhook,
-    ContactChanged,
     Conversion,
     CreateTask,
+    EnrollOther,
+    SendMessage,
+    UpdateContact,
+)
+from tidings.domain.journeys.machine import EDGES, advance, move
+from tidings.domain.journeys.model import (
+    ContactChanged,
     EngineContext,
     EnrollmentState,
-    EnrollOther,
     Entry,
     EventStimulus,
     IllegalTransition,
-    SendMessage,
     Signal,
     TimerDue,
-    UpdateContact,
 )
 from tidings.domain.journeys.steps import assignment_point
 from tidings.domain.snapshot import ContactSnapshot, EventRecord

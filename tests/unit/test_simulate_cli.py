@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from tests.unit.journeystub import stub_rules  # noqa: F401
 from tidings.cli.main import app
 from tidings.domain.journeys.document import parse_journey
-from tidings.domain.journeys.simulate import ScenarioError, simulate
+from tidings.domain.journeys.scenarios import ScenarioError
+from tidings.domain.journeys.simulate import simulate
 
 pytestmark = pytest.mark.usefixtures("stub_rules")
 

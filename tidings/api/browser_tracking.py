@@ -21,8 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tidings.api import tracking
 from tidings.api.deps import RequireTrack
 from tidings.api.errors import error_body
+from tidings.api.routing import StrictRoute
 
-router = APIRouter(tags=["tracking"])
+router = APIRouter(tags=["tracking"], route_class=StrictRoute)
 SNIPPET = resources.files("tidings.api").joinpath("static/t.js").read_bytes()
 SHORT = {
     "i": tracking.identify,

@@ -11,17 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.contacts import contacts as svc
 from tidings.application.contacts.identity import IdentityConflict
 from tidings.application.contacts.timeline import timeline
 from tidings.application.ingest.imports import export_csv_chunks
+from tidings.domain.channels import ConsentChannelName
 from tidings.domain.contacts import InvalidValue
 from tidings.store.db import read_only
 
-router = APIRouter(prefix="/api/contacts", tags=["contacts"])
-
-Channel = Literal["email", "sms", "direct_mail", "phone"]
-
+router = APIRouter(prefix="/api/contacts", tags=["contacts"], route_class=StrictRoute)
 
 class ProofIn(BaseModel):
     """What proves the consent: the form, the text shown, where it came from."""
@@ -55,13 +54,11 @@ class ContactIn(BaseModel):
     lifecycle_stage: str | None = Field(default=None, max_length=64)
     owner: str | None = Field(default=None, max_length=320)
     score: float | None = None
-    attributes: dict[str, Any] | None = Field(
-        default=None, description="JSON merge patch: null deletes a key"
-    )
+    attributes: dict[str, Any] | None = Field(default=None, description="JSON merge patch: null deletes a key")
     tags: list[str] | None = Field(default=None, description="tags to add")
     tags_add: list[str] | None = None
     tags_remove: list[str] | None = None
-    consent: dict[Channel, ConsentIn] | None = None
+    consent: dict[ConsentChannelName, ConsentIn] | None = None
 
 
 def to_input(body: ContactIn, now: datetime) -> dict[str, Any]:

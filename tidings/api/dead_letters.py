@@ -8,18 +8,17 @@ from fastapi import APIRouter, Request
 
 from tidings.api.deps import RequireAdmin, RequireRead, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.delivery import dead_letters
 
-router = APIRouter(tags=["dead letters"])
+router = APIRouter(tags=["dead letters"], route_class=StrictRoute)
 
 
 @router.get("/api/dead-letters", dependencies=[RequireRead])
 def list_dead(request: Request, include_retried: bool = False, limit: int = 200) -> dict[str, Any]:
     c = container(request)
     with c.engine.connect() as conn:
-        items = dead_letters.list_dead_letters(
-            conn, include_retried=include_retried, limit=min(max(limit, 1), 1000)
-        )
+        items = dead_letters.list_dead_letters(conn, include_retried=include_retried, limit=min(max(limit, 1), 1000))
     return {"items": items}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -14,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from tidings.api.errors import ApiError
 from tidings.application.access.keys import ApiKey
 from tidings.bootstrap import Container
+from tidings.domain import jsonvalues
 
 
 def container(request: Request) -> Container:
@@ -49,9 +49,10 @@ async def _key_from_body(request: Request) -> str | None:
 
     body = await read_body(request, container(request).settings.max_body_bytes)  # cached for the route
     try:
-        value = json.loads(body).get("writeKey") if body.strip() else None
-    except (ValueError, AttributeError):
+        doc = jsonvalues.loads(body) if body.strip() else None
+    except jsonvalues.JsonRefused:
         return None  # the route's own parse reports the malformed body
+    value = doc.get("writeKey") if isinstance(doc, dict) else None
     return value if isinstance(value, str) and value else None
 
 

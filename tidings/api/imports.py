@@ -10,10 +10,11 @@ from starlette.concurrency import run_in_threadpool
 
 from tidings.api.deps import RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts
 from tidings.domain.channels import CONSENT_CHANNELS
 
-router = APIRouter(prefix="/api/imports", tags=["imports"])
+router = APIRouter(prefix="/api/imports", tags=["imports"], route_class=StrictRoute)
 
 
 @router.post(
@@ -37,9 +38,7 @@ async def import_contacts_csv(
     request: Request,
     map: list[str] = Query(default=[], description="COLUMN=FIELD, repeatable"),  # noqa: A002
     tag: list[str] = Query(default=[], description="tag every imported contact"),
-    consent_channel: str | None = Query(
-        default=None, description="record consent on this channel for every row"
-    ),
+    consent_channel: str | None = Query(default=None, description="record consent on this channel for every row"),
     consent_source: str = "import",
 ) -> dict[str, Any]:
     """Import contacts from CSV (a text/csv body or a multipart ``file``).
@@ -84,13 +83,9 @@ async def import_contacts_csv(
             f"consent_channel must be one of {', '.join(CONSENT_CHANNELS)}",
             [{"loc": ["query", "consent_channel"], "msg": "unknown channel", "type": "value_error"}],
         )
-    opts = ImportOptions(
-        mapping=mapping, tags=tag, consent_channel=consent_channel, consent_source=consent_source
-    )
+    opts = ImportOptions(mapping=mapping, tags=tag, consent_channel=consent_channel, consent_source=consent_source)
     try:
-        report = await run_in_threadpool(
-            import_contacts, c.engine, io.StringIO(text, newline=""), opts, c.clock.now
-        )
+        report = await run_in_threadpool(import_contacts, c.engine, io.StringIO(text, newline=""), opts, c.clock.now)
     except ImportFileError as exc:
         raise ApiError(400, "invalid_file", str(exc)) from None
     return {**report.as_dict(), "imported": report.imported}

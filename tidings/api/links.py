@@ -19,11 +19,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tidings.api.deps import container
+from tidings.api.routing import StrictRoute
 from tidings.application.contacts import preferences
 from tidings.channels import tracking
 from tidings.store import schema
 
-router = APIRouter(tags=["links"])
+router = APIRouter(tags=["links"], route_class=StrictRoute)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
@@ -42,9 +43,7 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 def token_error(exc: tracking.BadToken) -> HTMLResponse:
     if isinstance(exc, tracking.ExpiredToken):
-        return page(
-            "Link expired", "<p>This link has expired. Use a link from a more recent message.</p>", 410
-        )
+        return page("Link expired", "<p>This link has expired. Use a link from a more recent message.</p>", 410)
     return page("Link not valid", "<p>This link is not valid. Nothing was changed.</p>", 404)
 
 
@@ -123,9 +122,7 @@ async def unsubscribe(token: str, request: Request) -> HTMLResponse:
             result = preferences.unsubscribe_message(
                 conn, tok.a, c.clock.now(), method=method, proof={"user_agent": ua, "ip": ip}
             )
-            prefs = tracking.make_token(
-                c.secret_key, tracking.PREFERENCES, result["contact_id"], 0, c.clock.now()
-            )
+            prefs = tracking.make_token(c.secret_key, tracking.PREFERENCES, result["contact_id"], 0, c.clock.now())
     except preferences.UnknownMessage:
         return page("Link not valid", "<p>This link is not valid. Nothing was changed.</p>", 404)
     return page(
@@ -151,9 +148,7 @@ def _prefs_form(token: str, prefs: dict[str, Any], saved: bool) -> str:
         for topic in prefs["topics"]:
             t = html.escape(topic, quote=True)
             on = " checked" if info["topics"].get(topic, True) else ""
-            parts.append(
-                f"<br><label><input type='checkbox' name='{ch}.topic.{t}' value='1'{on}> {t}</label>"
-            )
+            parts.append(f"<br><label><input type='checkbox' name='{ch}.topic.{t}' value='1'{on}> {t}</label>")
         paused = info["paused_until"]
         note = f" (paused until {paused:%Y-%m-%d})" if paused else ""
         parts.append(

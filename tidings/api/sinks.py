@@ -14,11 +14,12 @@ from fastapi import APIRouter, Request
 
 from tidings.api.deps import container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.ports.senders import WEBHOOK
 from tidings.channels.base import InboxItem, record_in_inbox
 from tidings.channels.webhooks import secret_for, verify
 
-router = APIRouter(tags=["sinks"])
+router = APIRouter(tags=["sinks"], route_class=StrictRoute)
 
 
 @router.post("/sink/webhook/{name}")
@@ -28,14 +29,30 @@ async def webhook_sink(request: Request, name: str) -> dict[str, object]:
     ts = request.headers.get("x-tidings-timestamp", "")
     signature = request.headers.get("x-tidings-signature", "")
     if not verify(secret_for(c), ts, body, signature, c.clock.now()):
-        raise ApiError(401, "unauthorized", "missing, stale or invalid X-Tidings-Signature",
-                       [{"loc": ["header", "X-Tidings-Signature"], "msg": "signature does not match"}])
-    keep = ("content-type", "user-agent", "x-tidings-timestamp", "x-tidings-signature", "x-tidings-message",
-            "x-tidings-idempotency-key")
+        raise ApiError(
+            401,
+            "unauthorized",
+            "missing, stale or invalid X-Tidings-Signature",
+            [{"loc": ["header", "X-Tidings-Signature"], "msg": "signature does not match"}],
+        )
+    keep = (
+        "content-type",
+        "user-agent",
+        "x-tidings-timestamp",
+        "x-tidings-signature",
+        "x-tidings-message",
+        "x-tidings-idempotency-key",
+    )
     headers = {k: v for k, v in request.headers.items() if k in keep or k.startswith("x-")}
     url = str(request.url)
-    item = InboxItem(channel=WEBHOOK, recipient=url, sender=request.headers.get("user-agent"), subject=name,
-                     body_text=body.decode("utf-8", "replace"), headers=headers,
-                     message_ref=request.headers.get("x-tidings-message"))
+    item = InboxItem(
+        channel=WEBHOOK,
+        recipient=url,
+        sender=request.headers.get("user-agent"),
+        subject=name,
+        body_text=body.decode("utf-8", "replace"),
+        headers=headers,
+        message_ref=request.headers.get("x-tidings-message"),
+    )
     inbox_id = await asyncio.to_thread(record_in_inbox, c.engine, item, c.clock.now())
     return {"received": True, "inbox_id": inbox_id}

@@ -10,17 +10,16 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireAdmin, RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.sales import tasks as service
 from tidings.clock import utc
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], route_class=StrictRoute)
 
 
 def _error(exc: service.TaskError, where: str = "body") -> ApiError:
     code = "not_found" if exc.status == 404 else "validation_error"
-    return ApiError(
-        exc.status, code, f"{exc.field}: {exc}", [{"loc": [where, *exc.field.split(".")], "msg": str(exc)}]
-    )
+    return ApiError(exc.status, code, f"{exc.field}: {exc}", [{"loc": [where, *exc.field.split(".")], "msg": str(exc)}])
 
 
 class TaskIn(BaseModel):
@@ -41,9 +40,7 @@ class TaskPatch(BaseModel):
 
 
 class Routing(BaseModel):
-    teams: dict[str, list[str]] = Field(
-        default_factory=dict, description="team -> rep emails (when no users)"
-    )
+    teams: dict[str, list[str]] = Field(default_factory=dict, description="team -> rep emails (when no users)")
     rules: list[dict[str, Any]] = Field(default_factory=list, description="{attribute, equals, owner|team}")
     notify: dict[str, dict[str, Any]] = Field(default_factory=dict, description="team -> {webhook, email}")
 
@@ -91,9 +88,7 @@ def get_task(request: Request, task_id: int) -> dict[str, Any]:
     with c.engine.connect() as conn:
         task = service.get_task(conn, task_id)
     if task is None:
-        raise ApiError(
-            404, "not_found", f"no task {task_id}", [{"loc": ["path", "task_id"], "msg": "not found"}]
-        )
+        raise ApiError(404, "not_found", f"no task {task_id}", [{"loc": ["path", "task_id"], "msg": "not found"}])
     return service.task_public(task)
 
 

@@ -27,8 +27,11 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.direct_mail", "direct-mail"),
     ("tidings.cli.bounces", "bounces"),
     ("tidings.cli.recipes", "recipes"),
+    ("tidings.cli.experiments", "experiments"),
+    ("tidings.cli.goals", "goals"),
     ("tidings.cli.control", None),
     ("tidings.cli.audit", None),
+    ("tidings.cli.report", None),
 ]
 
 

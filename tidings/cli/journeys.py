@@ -278,3 +278,9 @@ def signal(
         f"signal '{name}' {'accepted' if r['accepted'] else 'recorded, no change'}: "
         f"{r['status']} at {r['step']}" + (f" until {r['waiting_until']}" if r["waiting_until"] else "")
     )
+
+
+# `tidings journeys economics KEY`: the economics of a journey (tidings/cli/goals.py).
+from tidings.cli.goals import economics_cmd  # noqa: E402
+
+app.command("economics")(economics_cmd)

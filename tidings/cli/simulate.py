@@ -42,7 +42,8 @@ def simulate_command(
 
     from tidings.domain.journeys.document import parse_journey
     from tidings.domain.journeys.model import JourneyError
-    from tidings.domain.journeys.simulate import ScenarioError, load_scenarios, simulate
+    from tidings.domain.journeys.scenarios import ScenarioError, load_scenarios
+    from tidings.domain.journeys.simulate import simulate
     from tidings.domain.journeys.yamlines import load, plain
 
     try:

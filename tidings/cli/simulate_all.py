@@ -15,7 +15,7 @@ def run_all(scenario: Path, as_json: bool) -> None:
     import yaml
 
     from tidings.application.control.crosssim import simulate_published
-    from tidings.domain.journeys.simulate import ScenarioError
+    from tidings.domain.journeys.scenarios import ScenarioError
     from tidings.store.control import SqlControl
 
     try:

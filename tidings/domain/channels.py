@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
 
 
 class Channel(StrEnum):
@@ -22,3 +23,11 @@ DELIVERY_CHANNELS: tuple[str, ...] = tuple(Channel)
 TEMPLATE_CHANNELS: tuple[str, ...] = (Channel.EMAIL, Channel.SMS, Channel.VOICE, Channel.DIRECT_MAIL)
 #: channels a contact gives or refuses consent for (consents.channel; "phone" covers voice calls).
 CONSENT_CHANNELS: tuple[str, ...] = (Channel.EMAIL, Channel.SMS, Channel.DIRECT_MAIL, "phone")
+
+if TYPE_CHECKING:
+    TemplateChannelName = str
+    ConsentChannelName = str
+else:
+    #: the same lists as ``Literal`` types, for request models that validate at the edge.
+    TemplateChannelName = Literal[tuple(str(c) for c in TEMPLATE_CHANNELS)]
+    ConsentChannelName = Literal[tuple(str(c) for c in CONSENT_CHANNELS)]

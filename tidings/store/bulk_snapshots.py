@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema
 from tidings.store.fastpath import Fast
 from tidings.store.snapshots import snapshot_from_row
@@ -84,7 +85,8 @@ def load_snapshots(
             .where(en.c.contact_id.in_(ids))
             .order_by(en.c.id)
         ):
-            jmap[int(jr.contact_id)][jr.key] = jr.status if jr.status != "ended" else f"ended:{jr.end_reason or ''}"
+            ended = jr.status == EnrolmentStatus.ENDED
+            jmap[int(jr.contact_id)][jr.key] = f"ended:{jr.end_reason or ''}" if ended else jr.status
     out: dict[int, ContactSnapshot] = {}
     none: frozenset[str] = frozenset()
     for cid, row in rows.items():

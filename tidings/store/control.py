@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.control import POLICY_KEY, SENDING_KEY
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema
 
 __all__ = ["POLICY_KEY", "SENDING_KEY", "SqlControl", "paused_channels"]
@@ -82,7 +83,7 @@ class SqlControl:
         q = (
             sa.select(e.c.id, e.c.contact_id, e.c.journey_id, e.c.version, e.c.step_id, e.c.state, j.c.key)
             .select_from(e.join(j, j.c.id == e.c.journey_id))
-            .where(e.c.id.in_(list(ids)), e.c.status != "ended")
+            .where(e.c.id.in_(list(ids)), e.c.status != EnrolmentStatus.ENDED)
             .order_by(e.c.id)
         )
         return [dict(r) for r in self.conn.execute(q).mappings()]

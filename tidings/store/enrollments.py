@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema
 from tidings.store.fastpath import Fast
 from tidings.store.queue import announce_events, busy_contacts, enqueue_statement
@@ -302,7 +303,7 @@ def load_enrollments(
         return []
     q = sa.select(E).where(sa.or_(*conds)).order_by(E.c.id)
     if live_only:
-        q = q.where(E.c.status != "ended")
+        q = q.where(E.c.status != EnrolmentStatus.ENDED)
     if for_update:
         q = q.with_for_update()
     return list(conn.execute(q).mappings())

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 import sqlalchemy as sa
 
+from tidings.domain.snapshot import PROFILE_FIELDS
 from tidings.store import schema
 from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
 from tidings.store.queue import enqueue_contacts
@@ -254,23 +255,8 @@ class IngestWriter:
                 self.conn = None
 
 
-_CONTACT_COLUMNS = (
-    "id",
-    "external_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "timezone",
-    "locale",
-    "attributes",
-    "lifecycle_stage",
-    "owner",
-    "score",
-    "anonymous",
-    "created_at",
-    "updated_at",
-)
+#: the contacts table's columns: the profile fields (the one list) and what is not profile.
+_CONTACT_COLUMNS = ("id", *PROFILE_FIELDS, "attributes", "anonymous", "created_at", "updated_at")
 
 
 def insert_contacts(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -289,25 +275,15 @@ def insert_contacts(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int
     ids = list(range(start, start + len(rows)))
     params = []
     for cid, r in zip(ids, rows, strict=True):
-        params.append(
-            (
-                cid,
-                r.get("external_id"),
-                r.get("email"),
-                r.get("phone"),
-                r.get("first_name"),
-                r.get("last_name"),
-                r.get("timezone"),
-                r.get("locale"),
-                orjson.dumps(r.get("attributes") or {}).decode(),
-                r.get("lifecycle_stage"),
-                r.get("owner"),
-                float(r.get("score") or 0.0),
-                1 if r.get("anonymous") else 0,
-                sqlite_time(r["created_at"]),
-                sqlite_time(r["updated_at"]),
-            )
-        )
+        values = {f: r.get(f) for f in PROFILE_FIELDS} | {
+            "id": cid,
+            "score": float(r.get("score") or 0.0),
+            "attributes": orjson.dumps(r.get("attributes") or {}).decode(),
+            "anonymous": 1 if r.get("anonymous") else 0,
+            "created_at": sqlite_time(r["created_at"]),
+            "updated_at": sqlite_time(r["updated_at"]),
+        }
+        params.append(tuple(values[col] for col in _CONTACT_COLUMNS))
     sql = f"INSERT INTO {c.name} ({', '.join(_CONTACT_COLUMNS)}) VALUES ({', '.join('?' * len(_CONTACT_COLUMNS))})"
     conn.exec_driver_sql(sql, params)
     return ids

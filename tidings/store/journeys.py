@@ -88,3 +88,12 @@ def insert_version(
             published_by=by,
         )
     )
+
+
+def experiment_rollouts(conn: sa.Connection) -> dict[int, dict[str, str]]:
+    """journey id -> {split step id: winner} for every decided experiment (the split obeys it)."""
+    d = schema.experiment_decisions
+    out: dict[int, dict[str, str]] = {}
+    for jid, step, winner in conn.execute(sa.select(d.c.journey_id, d.c.step_id, d.c.winner)):
+        out.setdefault(int(jid), {})[str(step)] = str(winner)
+    return out

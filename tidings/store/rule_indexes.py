@@ -33,10 +33,9 @@ from tidings.store.rules_sql import (
     compile_rule,
     event_index_name,
     indexable_event_props,
-    inlinable_path,
-    json_index_expression,
     tune_connection,
 )
+from tidings.store.rules_sql_values import inlinable_path, json_index_expression
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema
 
 
@@ -82,7 +83,7 @@ def load_snapshot(
             .where(en.c.contact_id == contact_id)
             .order_by(en.c.id)
         ):
-            journeys[r.key] = r.status if r.status != "ended" else f"ended:{r.end_reason or ''}"
+            journeys[r.key] = r.status if r.status != EnrolmentStatus.ENDED else f"ended:{r.end_reason or ''}"
     return snapshot_from_row(
         row, tags=tags, consents=consents, events=tuple(events), segments=segs, journeys=journeys
     )

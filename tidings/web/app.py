@@ -19,6 +19,8 @@ from tidings.web import (
     dead_letters_page,
     inbox,
     journeys,
+    measurement,
+    reports,
     segments,
     tasks_page,
     templates_page,
@@ -29,8 +31,8 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, dashboard, contacts, segments, audit, journeys, templates_page, inbox, tasks_page, dead_letters_page,
-    control_page, uncertain_page,
+    auth, dashboard, contacts, segments, audit, reports, journeys, templates_page, inbox, tasks_page,
+    dead_letters_page, control_page, uncertain_page, measurement,
 )
 
 

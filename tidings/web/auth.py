@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from tidings.application.access import login_throttle
 from tidings.application.access import users as users_service
 from tidings.application.access.users import Session, UserError
-from tidings.web.core import render
+from tidings.web.core import WebRoute, render
 from tidings.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -25,16 +25,14 @@ from tidings.web.security import (
     safe_next,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 
 def _secure(request: Request) -> bool:
     return container(request).settings.public_url.startswith("https://")
 
 
-def _login_page(
-    request: Request, *, next_url: str, email: str = "", error: str = "", status: int = 200
-) -> Response:
+def _login_page(request: Request, *, next_url: str, email: str = "", error: str = "", status: int = 200) -> Response:
     token = secrets.token_urlsafe(24)
     resp = render(
         request,
@@ -74,9 +72,7 @@ async def login(request: Request) -> Response:
         raise Forbidden("the login form expired; reload the page and try again")
     c = container(request)
     if not email or not password:
-        return _login_page(
-            request, next_url=next_url, email=email, error="wrong email or password", status=401
-        )
+        return _login_page(request, next_url=next_url, email=email, error="wrong email or password", status=401)
     address = request.client.host if request.client else None
     now = c.clock.now()
     refusal = login_throttle.check(c.engine, email, address, now)
@@ -117,9 +113,7 @@ def logout(request: Request, session: Session = Viewer) -> Response:
 
 @router.get("/account")
 def account(request: Request, session: Session = Viewer) -> Response:
-    return render(
-        request, "account.html", {"errors": {}, "done": request.query_params.get("done")}, page="account"
-    )
+    return render(request, "account.html", {"errors": {}, "done": request.query_params.get("done")}, page="account")
 
 
 @router.post("/account/password")

@@ -10,12 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tidings.application.access.users import Session
+from tidings.application.analytics.goals import list_goals
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema as s
+from tidings.store.measurement import SqlAnalyticsStore
 from tidings.web import queries
-from tidings.web.core import render
+from tidings.web.core import WebRoute, render
 from tidings.web.security import Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 LABELS = [
     ("sent", "Sent"),
@@ -34,9 +37,10 @@ def figures(request: Request) -> dict[str, Any]:
         this_week = queries.week_figures(conn, now - timedelta(days=7), now + timedelta(seconds=1))
         last_week = queries.week_figures(conn, now - timedelta(days=14), now - timedelta(days=7))
         contacts = queries.count(conn, s.contacts)
-        active = queries.count(conn, s.enrollments, s.enrollments.c.status != "ended")
+        active = queries.count(conn, s.enrollments, s.enrollments.c.status != EnrolmentStatus.ENDED)
         journeys_live = queries.count(conn, s.journeys, s.journeys.c.status == "active")
         revenue = queries.journey_revenue(conn)
+        goals = list_goals(SqlAnalyticsStore(conn), now)
     return {
         "this": this_week,
         "last": last_week,
@@ -44,6 +48,7 @@ def figures(request: Request) -> dict[str, Any]:
         "active": active,
         "journeys_live": journeys_live,
         "revenue_rows": revenue,
+        "goals": goals,
     }
 
 

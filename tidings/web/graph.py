@@ -24,6 +24,8 @@ class Node:
     label: str
     sub: str = ""
     counts: str = ""
+    #: engagement of the step (sent, open and click rates), drawn under the box.
+    metrics: str = ""
     kind: str = ""
     href: str = ""
     classes: str = ""
@@ -217,10 +219,7 @@ def _layered(nodes: Sequence[Node], edges: Sequence[Edge], sweeps: int) -> Layou
         na, nb = by_id[e.src], by_id[e.dst]
         if e.src == e.dst:
             x, y = na.x + NODE_W, na.y + NODE_H / 2
-            e.path = (
-                f"M{x:.0f},{y - 10:.0f} C{x + 40:.0f},{y - 30:.0f} "
-                f"{x + 40:.0f},{y + 30:.0f} {x:.0f},{y + 10:.0f}"
-            )
+            e.path = f"M{x:.0f},{y - 10:.0f} C{x + 40:.0f},{y - 30:.0f} {x + 40:.0f},{y + 30:.0f} {x:.0f},{y + 10:.0f}"
             e.lx, e.ly = x + 34, y
             right = max(right, x + 60)
             continue

@@ -4,7 +4,6 @@ the step graph with counts, A/B arms with results, version diffs, the map of all
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from tidings.domain.journeys.links import Link
 from tidings.domain.journeys.model import END, JourneyDoc, Step, Trigger
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema as s
 from tidings.web.graph import Edge, Layout, Node, layout, wrap
 
@@ -29,24 +29,20 @@ class StepCounts:
 def step_counts(conn: Connection, journey_id: int, version: int | None) -> StepCounts:
     """Contacts waiting at each step now, that passed through it, and that converted after it."""
     e, t = s.enrollments, s.traces
-    where_e = [e.c.journey_id == journey_id, e.c.status != "ended"]
+    where_e = [e.c.journey_id == journey_id, e.c.status != EnrolmentStatus.ENDED]
     where_t = [t.c.journey_id == journey_id, t.c.step_id.is_not(None)]
     if version is not None:
         where_e.append(e.c.version == version)
         where_t.append(t.c.journey_version == version)
     waiting = {
         str(k): int(n)
-        for k, n in conn.execute(
-            sa.select(e.c.step_id, sa.func.count()).where(*where_e).group_by(e.c.step_id)
-        )
+        for k, n in conn.execute(sa.select(e.c.step_id, sa.func.count()).where(*where_e).group_by(e.c.step_id))
         if k
     }
     passed = {
         str(k): int(n)
         for k, n in conn.execute(
-            sa.select(t.c.step_id, sa.func.count(sa.distinct(t.c.enrollment_id)))
-            .where(*where_t)
-            .group_by(t.c.step_id)
+            sa.select(t.c.step_id, sa.func.count(sa.distinct(t.c.enrollment_id))).where(*where_t).group_by(t.c.step_id)
         )
     }
     converted = {
@@ -93,10 +89,7 @@ def step_summary(step: Step) -> str:
     if t == "update_contact":
         bits = []
         if c.get("add_tags"):
-            bits.append(
-                "+"
-                + ",".join(map(str, c["add_tags"] if isinstance(c["add_tags"], list) else [c["add_tags"]]))
-            )
+            bits.append("+" + ",".join(map(str, c["add_tags"] if isinstance(c["add_tags"], list) else [c["add_tags"]])))
         if c.get("set"):
             bits.append("set " + ",".join(map(str, c["set"])))
         if c.get("stage"):
@@ -138,8 +131,10 @@ def journey_graph(
     *,
     unreached: Sequence[str] = (),
     link_steps: bool = False,
+    funnel: Mapping[str, str] | None = None,
 ) -> Layout:
-    """The journey as a graph: a node per trigger and step (with its counts), edges labelled."""
+    """The journey as a graph: a node per trigger and step (with its counts), edges labelled;
+    ``funnel`` (step -> engagement line, ``web/reports.step_funnel``) is drawn under each step."""
     nodes: list[Node] = []
     edges: list[Edge] = []
     for t in doc.triggers:
@@ -167,6 +162,7 @@ def journey_graph(
                 label=wrap(name, 26),
                 sub=wrap(step_summary(step), 32),
                 counts=line,
+                metrics=(funnel or {}).get(sid, ""),
                 kind=step.type,
                 classes="unreached" if sid in unreached else "",
                 href=f"/contacts?journey={quote(doc.key)}&step={quote(sid)}" if link_steps else "",
@@ -201,11 +197,7 @@ def ab_results(conn: Connection, journey_id: int, doc: JourneyDoc) -> list[dict[
     ).all()
     out = []
     for sid in splits:
-        variants = [
-            str(v.get("name"))
-            for v in (doc.steps[sid].config.get("variants") or [])
-            if isinstance(v, Mapping)
-        ]
+        variants = [str(v.get("name")) for v in (doc.steps[sid].config.get("variants") or []) if isinstance(v, Mapping)]
         stats = {v: [0, 0] for v in variants}
         for step_id, detail, end_reason in rows:
             if step_id != sid:
@@ -214,27 +206,27 @@ def ab_results(conn: Connection, journey_id: int, doc: JourneyDoc) -> list[dict[
             st = stats.setdefault(v, [0, 0])
             st[0] += 1
             st[1] += 1 if end_reason == "converted" else 0
-        arms = []
-        base = stats.get(variants[0]) if variants else None
-        for v, (n, conv) in stats.items():
-            rate = conv / n if n else 0.0
-            p = None
-            if base is not None and v != variants[0]:
-                p = _two_proportion_p(base[1], base[0], conv, n)
-            arms.append({"variant": v, "contacts": n, "converted": conv, "rate": rate, "p": p})
-        out.append({"step": sid, "arms": arms})
+        out.append({"step": sid, "arms": _arms(stats, variants)})
     return out
 
 
-def _two_proportion_p(c1: int, n1: int, c2: int, n2: int) -> float | None:
-    if min(n1, n2) == 0:
-        return None
-    p = (c1 + c2) / (n1 + n2)
-    se = math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return None
-    z = abs(c1 / n1 - c2 / n2) / se
-    return math.erfc(z / math.sqrt(2))
+def _arms(stats: Mapping[str, list[int]], variants: list[str]) -> list[dict[str, Any]]:
+    """Each variant against the first: statsmodels' z-test p-value and the Bayesian chance to
+    beat it (tidings.domain.experiments; None while a variant has nobody yet)."""
+    from tidings.domain.experiments.stats import Arm, evaluate, p_value
+
+    first = variants[0] if variants else None
+    base = stats.get(first) if first is not None else None
+    arms = []
+    for v, (n, conv) in stats.items():
+        p = beat = None
+        if base is not None and v != first and n and base[0]:
+            pair = [Arm(str(first), base[0], base[1]), Arm(v, n, conv)]
+            p, beat = p_value(pair), evaluate(pair).arms[1].chance_to_beat_control
+        arms.append(
+            {"variant": v, "contacts": n, "converted": conv, "rate": conv / n if n else 0.0, "p": p, "beat": beat}
+        )
+    return arms
 
 
 # --------------------------------------------------------------------------- diff
@@ -278,8 +270,5 @@ def map_graph(journeys: Sequence[Mapping[str, Any]], links: Sequence[Link]) -> L
     grouped: dict[tuple[str, str], list[str]] = {}
     for link in links:
         grouped.setdefault((link.source, link.target), []).append(link.label)
-    edges = [
-        Edge(a, b, wrap("; ".join(sorted(set(labels))), 30), classes="link")
-        for (a, b), labels in grouped.items()
-    ]
+    edges = [Edge(a, b, wrap("; ".join(sorted(set(labels))), 30), classes="link") for (a, b), labels in grouped.items()]
     return layout(nodes, edges)

@@ -17,15 +17,17 @@ from tidings.application.journeys import journeys as svc
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.links import journey_links
 from tidings.domain.journeys.model import JourneyDoc, JourneyError
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import journeys as jst
 from tidings.store import schema as s
 from tidings.web import journey_view as jv
 from tidings.web import queries
-from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
+from tidings.web.reports import step_funnel
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 NEW_JOURNEY = """key: welcome-series
 name: Welcome series
@@ -87,7 +89,7 @@ def journeys_page(request: Request, session: Session = Viewer) -> Response:
         active: dict[int, int] = dict(
             conn.execute(
                 sa.select(e.c.journey_id, sa.func.count())
-                .where(e.c.status != "ended")
+                .where(e.c.status != EnrolmentStatus.ENDED)
                 .group_by(e.c.journey_id)
             ).all()
         )
@@ -109,9 +111,7 @@ def journeys_page(request: Request, session: Session = Viewer) -> Response:
 
 @router.get("/journeys/new")
 def new_journey(request: Request, session: Session = Writer) -> Response:
-    return render(
-        request, "journey_edit.html", {"key": None, "source": NEW_JOURNEY, "problems": []}, page="journeys"
-    )
+    return render(request, "journey_edit.html", {"key": None, "source": NEW_JOURNEY, "problems": []}, page="journeys")
 
 
 @router.post("/journeys/new")
@@ -184,9 +184,7 @@ def journeys_map(request: Request, session: Session = Viewer) -> Response:
             if doc is None:
                 continue
             docs.append(doc)
-            items.append(
-                {**dict(r), "trigger_text": wrap("; ".join(jv.trigger_text(t) for t in doc.triggers), 30)}
-            )
+            items.append({**dict(r), "trigger_text": wrap("; ".join(jv.trigger_text(t) for t in doc.triggers), 30)})
         seg_rules = {k: rule for k, rule in conn.execute(sa.select(s.segments.c.key, s.segments.c.rule))}
     links = journey_links(docs, seg_rules)
     graph = jv.map_graph(items, links)
@@ -214,11 +212,13 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
         doc, source, shown = _doc_for(conn, row, version)
         versions = jst.versions(conn, int(row["id"]))
         counts = jv.step_counts(conn, int(row["id"]), shown) if shown else None
-        graph = jv.journey_graph(doc, counts, link_steps=True) if doc else None
+        funnel = step_funnel(conn, int(row["id"]), shown) if doc else {}
+        graph = jv.journey_graph(doc, counts, link_steps=True, funnel=funnel) if doc else None
         ab = jv.ab_results(conn, int(row["id"]), doc) if doc else []
         desc = svc.describe(conn, key)
         now = c.clock.now()
         conv, revenue = _conv(conn, key, now)
+        econ = _economics(conn, key, now)
     return render(
         request,
         "journey.html",
@@ -233,10 +233,19 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
             "desc": desc,
             "conv": conv,
             "revenue": revenue,
+            "econ": econ,
             "notice": request.query_params.get("notice", ""),
         },
         page="journeys",
     )
+
+
+def _economics(conn: sa.Connection, journey: str, now: Any) -> dict[str, Any]:
+    """Hours saved, cost, revenue, ROI, break-even (application/analytics/economics.py)."""
+    from tidings.application.analytics.economics import journey_economics
+    from tidings.store.measurement import SqlAnalyticsStore
+
+    return journey_economics(SqlAnalyticsStore(conn), journey, now)
 
 
 def _conv(conn: sa.Connection, journey: str, now: Any) -> tuple[int, float]:
@@ -253,9 +262,7 @@ def edit_journey(key: str, request: Request, session: Session = Writer) -> Respo
         if not source and row["current_version"]:
             vrow = jst.get_version(conn, int(row["id"]), int(row["current_version"]))
             source = vrow["source"] if vrow else ""
-    return render(
-        request, "journey_edit.html", {"key": key, "source": source or "", "problems": []}, page="journeys"
-    )
+    return render(request, "journey_edit.html", {"key": key, "source": source or "", "problems": []}, page="journeys")
 
 
 @router.post("/journeys/{key}/edit")
@@ -355,7 +362,8 @@ def simulate_page(key: str, request: Request, session: Session = Viewer) -> Resp
 async def simulate_run(key: str, request: Request, session: Session = Viewer) -> Response:
     """Running a simulation changes nothing, so viewers may do it too (still CSRF-checked)."""
     from tidings.application.control import policies
-    from tidings.domain.journeys.simulate import ScenarioError, load_scenarios, simulate
+    from tidings.domain.journeys.scenarios import ScenarioError, load_scenarios
+    from tidings.domain.journeys.simulate import simulate
     from tidings.store.control import SqlControl
 
     form = await request.form()

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tidings.domain.statuses import EnrolmentStatus, TaskStatus
 from tidings.store import schema as s
 
 MESSAGE_METRICS = ("sent", "delivered", "opened", "clicked", "unsubscribed")
@@ -43,9 +44,7 @@ def week_figures(conn: Connection, start: datetime, end: datetime) -> dict[str, 
     return out
 
 
-def conversions(
-    conn: Connection, start: datetime, end: datetime, journey: str | None = None
-) -> tuple[int, float]:
+def conversions(conn: Connection, start: datetime, end: datetime, journey: str | None = None) -> tuple[int, float]:
     """Conversions (a journey's goal reached) and their revenue in [start, end).
 
     The engine records each as a ``journey.converted`` event on the contact, with the journey's
@@ -90,9 +89,7 @@ def journey_revenue(conn: Connection, limit: int = 10) -> list[dict[str, Any]]:
     """Conversions and revenue per journey, all time, highest revenue first."""
     e, j = s.events, s.journeys
     totals: dict[str, list[float]] = {}
-    for props, value in conn.execute(
-        sa.select(e.c.properties, e.c.value).where(e.c.name == "journey.converted")
-    ):
+    for props, value in conn.execute(sa.select(e.c.properties, e.c.value).where(e.c.name == "journey.converted")):
         t = totals.setdefault(str((props or {}).get("journey") or ""), [0, 0.0])
         t[0] += 1
         t[1] += float(value or 0)
@@ -161,15 +158,13 @@ def search_contacts(
         inside = (
             sa.select(en.c.contact_id)
             .join(j, j.c.id == en.c.journey_id)
-            .where(j.c.key == journey, en.c.status != "ended")
+            .where(j.c.key == journey, en.c.status != EnrolmentStatus.ENDED)
         )
         if step:
             inside = inside.where(en.c.step_id == step)
         query = query.where(c.c.id.in_(inside))
     page = max(1, page)
-    rows = conn.execute(
-        query.order_by(c.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
-    ).mappings()
+    rows = conn.execute(query.order_by(c.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).mappings()
     items = [dict(r) for r in rows]
     return items[:PAGE_SIZE], len(items) > PAGE_SIZE
 
@@ -200,14 +195,10 @@ def contact(conn: Connection, contact_id: int) -> dict[str, Any] | None:
 def contact_profile(conn: Connection, contact_id: int) -> dict[str, Any]:
     t, cs, m, sg = s.contact_tags, s.consents, s.segment_memberships, s.segments
     en, j = s.enrollments, s.journeys
-    tags = [
-        r[0] for r in conn.execute(sa.select(t.c.tag).where(t.c.contact_id == contact_id).order_by(t.c.tag))
-    ]
+    tags = [r[0] for r in conn.execute(sa.select(t.c.tag).where(t.c.contact_id == contact_id).order_by(t.c.tag))]
     consents = [
         dict(r)
-        for r in conn.execute(
-            sa.select(cs).where(cs.c.contact_id == contact_id).order_by(cs.c.channel)
-        ).mappings()
+        for r in conn.execute(sa.select(cs).where(cs.c.contact_id == contact_id).order_by(cs.c.channel)).mappings()
     ]
     segments = [
         dict(r)
@@ -313,17 +304,13 @@ def journey_name(conn: Connection, key: str | None) -> str | None:
 
 def inbox_list(conn: Connection, channel: str = "", page: int = 1) -> tuple[list[dict[str, Any]], bool]:
     i = s.inbox
-    q = sa.select(
-        i.c.id, i.c.channel, i.c.sender, i.c.recipient, i.c.subject, i.c.received_at, i.c.message_ref
-    )
+    q = sa.select(i.c.id, i.c.channel, i.c.sender, i.c.recipient, i.c.subject, i.c.received_at, i.c.message_ref)
     if channel:
         q = q.where(i.c.channel == channel)
     page = max(1, page)
     rows = [
         dict(r)
-        for r in conn.execute(
-            q.order_by(i.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
-        ).mappings()
+        for r in conn.execute(q.order_by(i.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).mappings()
     ]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
@@ -335,9 +322,7 @@ def inbox_item(conn: Connection, item_id: int) -> dict[str, Any] | None:
 
 def inbox_channels(conn: Connection) -> dict[str, int]:
     i = s.inbox
-    return {
-        r[0]: int(r[1]) for r in conn.execute(sa.select(i.c.channel, sa.func.count()).group_by(i.c.channel))
-    }
+    return {r[0]: int(r[1]) for r in conn.execute(sa.select(i.c.channel, sa.func.count()).group_by(i.c.channel))}
 
 
 # --------------------------------------------------------------------------- tasks
@@ -353,9 +338,9 @@ def _task_where(show: str, now: datetime, owner: str | None, team: str | None) -
     if team is not None:
         where.append(t.c.team == team)
     if show == "done":
-        where.append(t.c.status == "done")
+        where.append(t.c.status == TaskStatus.DONE)
     else:
-        where.append(t.c.status == "open")
+        where.append(t.c.status == TaskStatus.OPEN)
         if show == "overdue":
             where.append(t.c.due_at.is_not(None))
             where.append(t.c.due_at < now)
@@ -363,17 +348,35 @@ def _task_where(show: str, now: datetime, owner: str | None, team: str | None) -
 
 
 def task_list(
-    conn: Connection, show: str, now: datetime, *, owner: str | None = None, team: str | None = None,
+    conn: Connection,
+    show: str,
+    now: datetime,
+    *,
+    owner: str | None = None,
+    team: str | None = None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Tasks with their contact and the journey step that created them (through the outbox row)."""
     t, c, o, j = s.tasks, s.contacts, s.outbox, s.journeys
     q = (
         sa.select(
-            t.c.id, t.c.title, t.c.body, t.c.owner, t.c.team, t.c.status, t.c.due_at, t.c.created_at,
-            t.c.completed_at, t.c.contact_id, c.c.email.label("contact_email"),
-            c.c.first_name.label("contact_first_name"), c.c.last_name.label("contact_last_name"),
-            o.c.step_id, o.c.journey_version, j.c.key.label("journey_key"), j.c.name.label("journey_name"),
+            t.c.id,
+            t.c.title,
+            t.c.body,
+            t.c.owner,
+            t.c.team,
+            t.c.status,
+            t.c.due_at,
+            t.c.created_at,
+            t.c.completed_at,
+            t.c.contact_id,
+            c.c.email.label("contact_email"),
+            c.c.first_name.label("contact_first_name"),
+            c.c.last_name.label("contact_last_name"),
+            o.c.step_id,
+            o.c.journey_version,
+            j.c.key.label("journey_key"),
+            j.c.name.label("journey_name"),
         )
         .select_from(
             t.outerjoin(c, c.c.id == t.c.contact_id)

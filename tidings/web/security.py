@@ -165,8 +165,7 @@ async def check_csrf(request: Request, expected: str) -> None:
             given = value if isinstance(value, str) else None
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Forbidden(
-            "this form has expired or did not come from Tidings (CSRF check failed); "
-            "reload the page and try again"
+            "this form has expired or did not come from Tidings (CSRF check failed); reload the page and try again"
         )
 
 

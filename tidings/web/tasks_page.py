@@ -13,11 +13,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from tidings.application.access.users import Session
 from tidings.application.sales import tasks as tasks_service
+from tidings.domain.statuses import TaskStatus
 from tidings.web import queries
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 SCOPES = ("mine", "team", "all")
 
@@ -76,10 +77,10 @@ async def complete_task(task_id: int, request: Request, session: Session = Write
             before = tasks_service.get_task(conn, task_id)
             if before is None:
                 raise PageNotFound(f"Task {task_id}")
-            if before["status"] == "done":
+            if before["status"] == TaskStatus.DONE:
                 notice = f"“{before['title']}” was already done."
             else:
-                tasks_service.update_task(conn, task_id, {"status": "done"}, c.clock.now())
+                tasks_service.update_task(conn, task_id, {"status": TaskStatus.DONE}, c.clock.now())
                 notice = f"Done: “{before['title']}”."
     except tasks_service.TaskError as exc:
         if exc.status == 404:

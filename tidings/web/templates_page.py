@@ -18,17 +18,15 @@ from tidings.application.delivery import templates as svc
 from tidings.domain.channels import TEMPLATE_CHANNELS
 from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store import schema as s
-from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.inbox import TEXT_STYLE, sandboxed_html
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 FORMATS = ("html", "mjml", "text")
 FIELDS = ("key", "locale", "channel", "name", "subject", "format", "body", "text_body")
-SUBJECT_STYLE = (
-    "font:13px system-ui;color:#555;border-bottom:1px solid #ddd;padding:6px 4px;margin-bottom:8px"
-)
+SUBJECT_STYLE = "font:13px system-ui;color:#555;border-bottom:1px solid #ddd;padding:6px 4px;margin-bottom:8px"
 STARTER = {
     "key": "",
     "locale": "",
@@ -48,9 +46,7 @@ def _contacts_for_preview(conn: sa.Connection) -> list[dict[str, Any]]:
     return [
         dict(r)
         for r in conn.execute(
-            sa.select(c.c.id, c.c.email, c.c.first_name, c.c.last_name, c.c.locale)
-            .order_by(c.c.id.desc())
-            .limit(100)
+            sa.select(c.c.id, c.c.email, c.c.first_name, c.c.last_name, c.c.locale).order_by(c.c.id.desc()).limit(100)
         ).mappings()
     ]
 
@@ -133,11 +129,7 @@ async def template_save(request: Request, session: Session = Writer) -> Response
     values["locale"] = values["locale"].strip()
     new = form.get("new") == "1"
     errors: dict[str, str] = {}
-    if (
-        not values["key"]
-        or len(values["key"]) > 200
-        or any(ch.isspace() or ch in "/?#" for ch in values["key"])
-    ):
+    if not values["key"] or len(values["key"]) > 200 or any(ch.isspace() or ch in "/?#" for ch in values["key"]):
         errors["key"] = "a key is required: letters, digits, - _ . (no spaces or slashes)"
     if values["channel"] not in TEMPLATE_CHANNELS:
         errors["channel"] = f"choose one of {', '.join(TEMPLATE_CHANNELS)}"
@@ -249,9 +241,7 @@ async def preview_draft(request: Request, session: Session = Viewer) -> Response
         with c.engine.connect() as conn:
             row = conn.execute(sa.select(s.contacts).where(s.contacts.c.id == contact_id)).mappings().first()
             tags = list(
-                conn.execute(
-                    sa.select(s.contact_tags.c.tag).where(s.contact_tags.c.contact_id == contact_id)
-                ).scalars()
+                conn.execute(sa.select(s.contact_tags.c.tag).where(s.contact_tags.c.contact_id == contact_id)).scalars()
             )
         contact = dict(row) if row else {}
     base = c.settings.public_url
@@ -262,9 +252,7 @@ async def preview_draft(request: Request, session: Session = Viewer) -> Response
         "self_service_url": f"{base}/s/preview",
     }
     try:
-        out = render_template(
-            src, {"contact": contact_context(contact, tags), "data": {}, "message": message}
-        )
+        out = render_template(src, {"contact": contact_context(contact, tags), "data": {}, "message": message})
     except TemplateError as exc:
         return sandboxed_html(f"<p>{escape(str(exc))}</p>")
     head = f"<div style='{SUBJECT_STYLE}'>Subject: {escape(out.subject or '')}</div>" if out.subject else ""

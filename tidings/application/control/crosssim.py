@@ -7,7 +7,7 @@ from typing import Any
 from tidings.application.control import mapcheck, policies
 from tidings.application.ports.control import ControlRepository
 from tidings.domain.control.crosssim import simulate_all
-from tidings.domain.journeys.simulate import load_scenarios
+from tidings.domain.journeys.scenarios import load_scenarios
 
 
 def simulate_published(repo: ControlRepository, data: Any) -> dict[str, Any]:

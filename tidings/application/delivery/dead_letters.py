@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.domain.statuses import OutboxStatus
 from tidings.store import schema
 from tidings.store.outbox import record_dead
 
@@ -30,7 +31,7 @@ def bury(conn: sa.Connection, row: dict[str, Any], reason: str, now: datetime) -
     conn.execute(
         sa.update(o)
         .where(o.c.id == row["id"])
-        .values(status="dead", error=reason, lease_owner=None, lease_until=None)
+        .values(status=OutboxStatus.DEAD, error=reason, lease_owner=None, lease_until=None)
     )
     record_dead(conn, [(row, reason)], now)
 
@@ -79,7 +80,7 @@ def retry(conn: sa.Connection, dead_letter_id: int, now: datetime) -> dict[str, 
         sa.update(o)
         .where(o.c.id == row["outbox_id"])
         .values(
-            status="pending", attempts=0, next_attempt_at=now, error=None, lease_owner=None, lease_until=None
+            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, error=None, lease_owner=None, lease_until=None
         )
     )
     conn.execute(sa.update(d).where(d.c.id == dead_letter_id).values(retried_at=now))

@@ -19,21 +19,18 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from tidings.domain.journeys.model import (
+from tidings.domain.journeys.effects import (
     AssignOwner,
     CallWebhook,
     Conversion,
     CreateTask,
-    EnrollmentState,
     EnrollOther,
-    JourneyDoc,
     SendMessage,
-    SentRecord,
-    TraceEntry,
-    Transition,
     UpdateContact,
 )
+from tidings.domain.journeys.model import EnrollmentState, JourneyDoc, SentRecord, TraceEntry, Transition
 from tidings.domain.snapshot import ContactSnapshot
+from tidings.domain.statuses import EnrolmentStatus, TaskStatus
 from tidings.store import enrollments as est
 from tidings.store import schema
 from tidings.store.fastpath import OUTBOX_COLS, TIMER_COLS, TRACE_COLS, Fast
@@ -73,6 +70,8 @@ class Batch:
     sends: dict[int, list[SentRecord]] = field(default_factory=dict)
     transitions: int = 0
     depth: int = 0
+    #: journey id -> {split step id: winner}, loaded once per batch when a journey needs it.
+    rollouts: dict[int, dict[str, str]] | None = None
 
     # ----------------------------------------------------------------- collecting
 
@@ -92,7 +91,7 @@ class Batch:
             "step_id": st.step_id,
             "state": st.to_dict(),
             "updated_at": self.now,
-            "ended_at": self.now if st.status == "ended" else None,
+            "ended_at": self.now if st.status == EnrolmentStatus.ENDED else None,
             "version": live.version,
         }
         if tr.cancel_timers:
@@ -427,7 +426,7 @@ def _least_loaded(conn: sa.Connection, team: str) -> str | None:
     load: dict[Any, int] = dict(
         conn.execute(
             sa.select(tk.c.owner, sa.func.count())
-            .where(tk.c.owner.in_(members), tk.c.status == "open")
+            .where(tk.c.owner.in_(members), tk.c.status == TaskStatus.OPEN)
             .group_by(tk.c.owner)
         ).all()
     )

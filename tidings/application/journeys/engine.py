@@ -28,13 +28,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.analytics import rollups
 from tidings.application.control import chains
 from tidings.application.ingest.batch import Batch, Live
 from tidings.application.journeys import datetriggers, paused
 from tidings.application.journeys.timers import TimerFiring
 from tidings.domain.control.loops import cause_of_event
+from tidings.domain.journeys.fanout import fan_out_event
 from tidings.domain.journeys.model import (
     EnrollmentState,
+    Entry,
     EventStimulus,
     JourneyDoc,
     PriorEnrollment,
@@ -43,7 +46,6 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.triggers import (
     manual_entry,
-    match_triggers,
 )
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.store import enrollments as est
@@ -163,6 +165,8 @@ class JourneyEngine(TimerFiring):
             for cid in todo:
                 self._deliver_events(batch, heads, snaps[cid], records[cid], pre)
         batch.flush()
+        if self.analytics is not None:  # the rollup hook: same transaction, one batch
+            rollups.feed(self.analytics(conn), [e for cid in ids for e in records.get(cid, ())])
         est.mark_processed(conn, [int(e.id) for cid in ids for e in records.get(cid, ()) if e.id is not None], now)
         est.finish_contacts(conn, ids, now)
         return batch.transitions
@@ -202,21 +206,27 @@ class JourneyEngine(TimerFiring):
         lives = sorted(pre.lives.get(contact.id, ()), key=lambda ld: rank(ld[1].key))
         priors = pre.priors
         recent = pre.recent.get(contact.id, []) if pre.recent is not None else None
+        journeys = [((jid, version), doc) for jid, version, doc in active]
         for event in events:
-            for live, doc in list(lives):
-                if live.state.status == "ended":
-                    continue
+
+            def advance(live: Live, doc: JourneyDoc, stimulus: EventStimulus, event: EventRecord = event) -> None:
                 if paused.hold_event(self, batch, live, doc, event, contact, recent):
-                    continue  # its journey is paused: held until resume (paused.py)
-                self.advance_enrolment(batch, live, doc, EventStimulus(event), contact, recent)
-            origin = cause_of_event(event.name, event.properties)
-            for jid, version, doc in active:
-                for entry in match_triggers(doc, event, contact, batch.now):
-                    new = self._enter(
-                        batch, jid, version, doc, contact, entry, priors[(contact.id, jid)], recent, origin=origin
-                    )
-                    if new is not None:
-                        lives.append((new, doc))
+                    return  # its journey is paused: held until resume (paused.py)
+                self.advance_enrolment(batch, live, doc, stimulus, contact, recent)
+
+            def enter(journey: tuple[int, int], doc: JourneyDoc, entry: Entry, event: EventRecord = event) -> None:
+                jid, version = journey
+                origin = cause_of_event(event.name, event.properties)
+                new = self._enter(
+                    batch, jid, version, doc, contact, entry, priors[(contact.id, jid)], recent, origin=origin
+                )
+                if new is not None:
+                    lives.append((new, doc))
+
+            fan_out_event(
+                event, lives, journeys, lambda: contact, batch.now,
+                state_of=lambda live: live.state, advance=advance, enter=enter,
+            )  # fmt: skip
             for jid, _, doc in active:
                 for trigger in datetriggers.date_triggers(doc):
                     if datetriggers.relevant(trigger, event):

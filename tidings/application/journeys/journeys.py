@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from tidings.application.journeys import paused
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import EnrollmentState, JourneyDoc, JourneyError, Problem
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
 from tidings.store import schema
@@ -268,7 +269,7 @@ def migrate(
     mapping = dict(mapping or {})
     e = schema.enrollments
     q = sa.select(e.c.id, e.c.contact_id, e.c.version, e.c.step_id, e.c.state).where(
-        e.c.journey_id == jid, e.c.status == "waiting", e.c.version != target
+        e.c.journey_id == jid, e.c.status == EnrolmentStatus.WAITING, e.c.version != target
     )
     if from_version is not None:
         q = q.where(e.c.version == from_version)

@@ -39,6 +39,7 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.timing import iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus, OutboxStatus
 from tidings.store import enrollments as est
 from tidings.store import schema
 
@@ -106,7 +107,7 @@ def hold_signal(
     """
     if signal.signal == "stop" or batch.journey_status.get(live.journey_id) != "paused":
         return None
-    if live.state.status == "ended":
+    if live.state.status == EnrolmentStatus.ENDED:
         return None
     item = {"type": "signal", "signal": signal.signal, "data": dict(signal.data)}
     if not _hold(engine, batch, live, doc, signal, item, contact, None):
@@ -133,7 +134,7 @@ def _hold(
     contact: ContactSnapshot,
     recent: Sequence[SentRecord] | None,
 ) -> bool:
-    if live.state.status == "ended" or not _still_paused(batch.conn, live.journey_id):
+    if live.state.status == EnrolmentStatus.ENDED or not _still_paused(batch.conn, live.journey_id):
         return False
     ctx = engine.context(batch, live, recent)  # the engine's own context recipe
     try:
@@ -284,7 +285,7 @@ def release(
         live.state.step_id,
     )
     for item in items:
-        if live.state.status == "ended":
+        if live.state.status == EnrolmentStatus.ENDED:
             break  # stimuli for an ended enrolment would only be recorded and ignored
         engine.advance_enrolment(batch, live, doc, _stimulus(item), contact, recent)
 
@@ -310,7 +311,7 @@ def park_outbox(conn: sa.Connection, journey_id: int) -> int:
     """Hold the journey's messages not yet sent (pending): they are not claimed until resume."""
     result = conn.execute(
         sa.update(O)
-        .where(O.c.journey_id == journey_id, O.c.status == "pending", O.c.next_attempt_at < est.PARKED_AT)
+        .where(O.c.journey_id == journey_id, O.c.status == OutboxStatus.PENDING, O.c.next_attempt_at < est.PARKED_AT)
         .values(next_attempt_at=est.PARKED_AT)
     )
     return int(result.rowcount or 0)
@@ -318,8 +319,8 @@ def park_outbox(conn: sa.Connection, journey_id: int) -> int:
 
 def unpark_outbox(conn: sa.Connection, journey_id: int, now: datetime) -> dict[str, int]:
     """Release held messages; those of enrolments ended meanwhile by criteria are skipped."""
-    held = O.c.journey_id == journey_id, O.c.status == "pending", O.c.next_attempt_at >= est.PARKED_AT
-    ended = sa.select(E.c.id).where(E.c.status == "ended", E.c.end_reason.in_(ENDED_BY_CRITERIA))
+    held = O.c.journey_id == journey_id, O.c.status == OutboxStatus.PENDING, O.c.next_attempt_at >= est.PARKED_AT
+    ended = sa.select(E.c.id).where(E.c.status == EnrolmentStatus.ENDED, E.c.end_reason.in_(ENDED_BY_CRITERIA))
     skipped = conn.execute(
         sa.update(O)
         .where(*held, O.c.enrollment_id.in_(ended))

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from tidings.application.control import chains, policies
 from tidings.application.ingest.batch import Batch, Live
+from tidings.application.ports.analytics import AnalyticsFactory
 from tidings.application.ports.control import ControlFactory, ControlRepository
 from tidings.domain.control.loops import Cause, LoopStop
 from tidings.domain.control.policy import SendPolicy
@@ -37,6 +38,7 @@ from tidings.domain.journeys.triggers import (
     may_enter,
 )
 from tidings.domain.snapshot import ContactSnapshot
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
 
@@ -65,6 +67,7 @@ class Runs:
         lease: timedelta = timedelta(seconds=60),
         *,
         control: ControlFactory,
+        analytics: AnalyticsFactory | None = None,
     ) -> None:
         self.db = engine
         self.clock = clock
@@ -73,6 +76,8 @@ class Runs:
         self._docs: dict[tuple[int, int], JourneyDoc] = {}
         #: the control repository on a transaction's connection (loop breaker, send policy).
         self.control = control
+        #: the analytics repository the rollup hook feeds (None: no rollups, e.g. unit-level tests).
+        self.analytics = analytics
         #: the global send policy, read at the start of every batch (``application/control``).
         self.policy = SendPolicy()
 
@@ -119,8 +124,20 @@ class Runs:
             journey_version=live.version,
             recent_sends=recent,
             journey_id=live.journey_id,
+            rollouts=self._rollouts(batch, live),
             policy=self.policy,
         )
+
+    def _rollouts(self, batch: Batch, live: Live) -> Mapping[str, str]:
+        """Decided experiments of this journey; read once per batch, only for journeys that roll out."""
+        doc = self._docs.get((live.journey_id, live.version))
+        if doc is None or not any(
+            st.type == "split" and (st.config.get("experiment") or {}).get("rollout") for st in doc.steps.values()
+        ):
+            return {}
+        if batch.rollouts is None:
+            batch.rollouts = jst.experiment_rollouts(batch.conn)
+        return batch.rollouts.get(live.journey_id, {})
 
     def advance_enrolment(
         self,
@@ -139,10 +156,10 @@ class Runs:
         except Exception as exc:  # noqa: BLE001 - isolate one enrolment's failure
             log.exception("journey %s enrolment %s failed on %s", doc.key, live.id, stimulus.name)
             state = EnrollmentState.from_dict(live.state.to_dict())
-            state.status, state.end_reason, state.waiting = "ended", "error", None
+            state.status, state.end_reason, state.waiting = EnrolmentStatus.ENDED, "error", None
             batch.updates[live.id] = {
                 "_id": live.id,
-                "status": "ended",
+                "status": EnrolmentStatus.ENDED,
                 "end_reason": "error",
                 "step_id": state.step_id,
                 "state": state.to_dict(),

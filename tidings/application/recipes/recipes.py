@@ -43,7 +43,8 @@ from tidings.application.recipes.recipe_checks import (
 )
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import JourneyDoc
-from tidings.domain.journeys.simulate import SimulationResult, load_scenarios, simulate
+from tidings.domain.journeys.scenarios import load_scenarios
+from tidings.domain.journeys.simulate import SimulationResult, simulate
 from tidings.domain.journeys.yamlines import line_of, load
 from tidings.domain.templates import TemplateSource
 

@@ -27,26 +27,26 @@ from typing import Any
 
 from tidings.domain.control.loops import Cause, ChainLink, LoopLimit, cause_of_event, check, extend
 from tidings.domain.control.policy import SendPolicy
+from tidings.domain.journeys.effects import EnrollOther, SendMessage, UpdateContact
+from tidings.domain.journeys.fanout import fan_out_event
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
     EngineContext,
     EnrollmentState,
-    EnrollOther,
     Entry,
-    EventStimulus,
     JourneyDoc,
     PriorEnrollment,
-    SendMessage,
     SentRecord,
     Stimulus,
     TimerDue,
     Transition,
-    UpdateContact,
 )
-from tidings.domain.journeys.simulate import ScenarioError, _Item, _offset, build_contact
+from tidings.domain.journeys.scenarios import ScenarioError, _offset, build_contact
+from tidings.domain.journeys.simulate import _Item
 from tidings.domain.journeys.timing import from_iso
-from tidings.domain.journeys.triggers import manual_entry, match_triggers, may_enter
+from tidings.domain.journeys.triggers import manual_entry, may_enter
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
 MAX_STIMULI = 20_000
 KEYS = {"name", "contact", "events", "enter", "start", "horizon"}
@@ -160,13 +160,14 @@ class _Contact:
 
     def on_event(self, event: EventRecord) -> None:
         self.events.append(event)
-        live = [e for e in self.enrolments.values() if e.state.status != "ended"]
-        for enr in sorted(live, key=lambda e: self.policy.rank(e.doc.key)):
-            self.apply(enr, EventStimulus(event))
         cause = cause_of_event(event.name, event.properties)
-        for doc in self.docs:
-            for entry in match_triggers(doc, event, self.snapshot(), self.now):
-                self.enter(doc, entry, cause)
+        lives = sorted(self.enrolments.values(), key=lambda e: self.policy.rank(e.doc.key))
+        fan_out_event(
+            event, [(e, e.doc) for e in lives], [(doc, doc) for doc in self.docs], self.snapshot, self.now,
+            state_of=lambda e: e.state,
+            advance=lambda e, _doc, stimulus: self.apply(e, stimulus),
+            enter=lambda doc, _doc, entry: self.enter(doc, entry, cause),
+        )  # fmt: skip
 
     # ------------------------------------------------------------ entering (loop breaker)
     def enter(self, doc: JourneyDoc, entry: Entry, cause: Cause | None) -> None:
@@ -202,7 +203,7 @@ class _Contact:
 
     def apply(self, enr: _Enrolment, stimulus: Stimulus, new: bool = False) -> None:
         ctx = EngineContext(enrollment_id=enr.id, recent_sends=tuple(self.sends), policy=self.policy)
-        was_live = not new and enr.state.status != "ended"
+        was_live = not new and enr.state.status != EnrolmentStatus.ENDED
         t = advance(enr.doc, None if new else enr.state, stimulus, self.snapshot(), self.now, context=ctx)
         enr.state = t.state
         if t.cancel_timers:
@@ -217,7 +218,7 @@ class _Contact:
             elif entry.action == "send_skipped":
                 self.note(enr.doc.key, "skipped", step=entry.step_id, reason=d.get("reason"))
         self.perform(enr, t)
-        if t.state.status == "ended" and (new or was_live):
+        if t.state.status == EnrolmentStatus.ENDED and (new or was_live):
             self.note(enr.doc.key, "ended", reason=t.state.end_reason)
 
     def perform(self, enr: _Enrolment, t: Transition) -> None:

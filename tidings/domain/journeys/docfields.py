@@ -25,7 +25,7 @@ STEP_FIELDS: dict[str, set[str]] = {
     "wait_event": {"event", "where", "timeout", "on_event", "on_timeout", "next"},
     "branch": {"branches", "else"},
     "behaviour": {"message", "action", "within", "event", "then", "else"},
-    "split": {"variants"},
+    "split": {"variants", "experiment"},
     "update_contact": {"set", "add_tags", "remove_tags", "stage", "score", "next"},
     "webhook": {"url", "method", "body", "headers", "next"},
     "task": {"title", "body", "owner", "team", "due_in", "next"},

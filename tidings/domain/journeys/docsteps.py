@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tidings.domain.experiments.spec import check_experiment
 from tidings.domain.journeys.docfields import (
     ACTIONS,
     CHANNELS,
@@ -148,6 +149,14 @@ def parse_step(
                 p.add(f"duplicate variant {v['name']!r}", vline, sid, f"{path}.variants.{j}.name")
             names.add(v["name"])
             edges[f"variant:{v['name']}"] = check_target(v["next"], p, vline, sid, f"variants.{j}.next")
+        if "experiment" in s:
+            for sub, message in check_experiment(s["experiment"]):
+                p.add(message, fl("experiment"), sid, f"{path}.experiment{sub}")
+            exp = s["experiment"]
+            if isinstance(exp, Mapping) and exp.get("where") is not None:
+                rules["experiment.where"] = check_rule(
+                    exp["where"], p, fl("experiment"), sid, path + ".experiment.where", "event"
+                )
     elif stype == "update_contact":
         if not any(k in s for k in ("set", "add_tags", "remove_tags", "stage", "score")):
             p.add("update_contact needs set, add_tags, remove_tags, stage or score", line, sid, path)

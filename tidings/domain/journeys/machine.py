@@ -29,6 +29,7 @@ from tidings.domain.journeys.run import EDGES, Run, event_detail, move
 from tidings.domain.journeys.steps import behaviour_matches, behaviour_outcome, execute, replan_date, wait_event_matches
 from tidings.domain.journeys.timing import iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
 __all__ = ["EDGES", "Run", "advance", "move", "start_run"]
 
@@ -55,11 +56,11 @@ def advance(
             raise IllegalTransition(f"no enrolment to receive a {stimulus.name} stimulus")
         return _enter(doc, stimulus, contact, now, context)
     run = start_run(doc, state.copy(), contact, now, context, stimulus.name)
-    if state.status == "ended" or isinstance(stimulus, Entry):
+    if state.status == EnrolmentStatus.ENDED or isinstance(stimulus, Entry):
         run.note(
             state.step_id,
             "ignored",
-            reason="enrolment ended" if state.status == "ended" else "already enrolled",
+            reason="enrolment ended" if state.status == EnrolmentStatus.ENDED else "already enrolled",
             stimulus=_describe(stimulus),
         )
         return run.result(changed=False)
@@ -113,7 +114,7 @@ def _enter(
 
 def _timer(run: Run, timer: TimerDue) -> Transition:
     waiting = run.state.waiting
-    if waiting is None or run.status != "waiting" or timer.payload.get("token") != waiting.token:
+    if waiting is None or run.status != EnrolmentStatus.WAITING or timer.payload.get("token") != waiting.token:
         run.note(run.state.step_id, "stale_timer", stimulus=_describe(timer))
         return run.result(changed=False)
     if run.check_criteria():

@@ -37,10 +37,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from tidings.domain.snapshot import EventRecord
+from tidings.domain.statuses import EnrolmentStatus
+
+if TYPE_CHECKING:
+    from tidings.domain.journeys.effects import Effect
 
 # --------------------------------------------------------------------------- errors
 
@@ -187,6 +191,8 @@ class JourneySettings:
     loop_limit: tuple[int, timedelta] | None = None
     #: explicit exemption from the global send policy's caps (shown in ``journeys show``).
     exempt_from_caps: bool = False
+    #: percent of entrants held out of every send (sticky per contact; ``domain/analytics/holdout.py``).
+    control_group: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +255,7 @@ class JourneyDoc:
 
 # --------------------------------------------------------------------------- enrolment state
 
-Status = Literal["active", "waiting", "ended"]
+Status = EnrolmentStatus
 #: why an enrolment ended
 END_REASONS = ("completed", "converted", "exited", "suppressed", "owned", "signal", "error")
 
@@ -270,7 +276,7 @@ class EnrollmentState:
     journey: str
     key: str = ""
     step_id: str | None = None
-    status: Status = "active"
+    status: Status = EnrolmentStatus.ACTIVE
     end_reason: str | None = None
     entered_at: str | None = None
     ended_at: str | None = None
@@ -327,6 +333,8 @@ class EnrollmentState:
         d = dict(data)
         w = d.pop("waiting", None)
         known = {f for f in cls.__dataclass_fields__}
+        if "status" in d:
+            d["status"] = EnrolmentStatus(d["status"])
         st = cls(**{k: v for k, v in d.items() if k in known})
         st.waiting = Waiting(**w) if w else None
         return st
@@ -420,134 +428,10 @@ class EngineContext:
     recent_sends: Sequence[SentRecord] | None = None
     #: the journey's storage id: message.* events from the channels name their journey by it.
     journey_id: int | str | None = None
+    #: split step id -> the variant rolled out to everyone (a decided experiment).
+    rollouts: Mapping[str, str] = field(default_factory=dict)
     #: the global send policy (``domain.control.policy.SendPolicy``), evaluated for every send.
     policy: PolicyCheck | None = None
-
-
-# --------------------------------------------------------------------------- effects
-
-
-@dataclass(frozen=True, slots=True)
-class SendMessage:
-    step_id: str
-    channel: str
-    template: str
-    category: str
-    idempotency_key: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-    kind: ClassVar[str] = "message"
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "channel": self.channel,
-            "template": self.template,
-            "category": self.category,
-            "data": dict(self.data),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class CallWebhook:
-    step_id: str
-    url: str
-    idempotency_key: str
-    method: str = "POST"
-    body: Mapping[str, Any] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
-    kind: ClassVar[str] = "webhook"
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "method": self.method,
-            "body": dict(self.body),
-            "headers": dict(self.headers),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class CreateTask:
-    step_id: str
-    title: str
-    idempotency_key: str
-    body: str = ""
-    owner: str | None = None
-    team: str | None = None
-    due_in: timedelta | None = None
-    kind: ClassVar[str] = "task"
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "body": self.body,
-            "owner": self.owner,
-            "team": self.team,
-            "due_in_seconds": int(self.due_in.total_seconds()) if self.due_in else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class AssignOwner:
-    step_id: str
-    idempotency_key: str
-    owner: str | None = None
-    team: str | None = None
-    #: fixed | round_robin | least_loaded (among ``team``)
-    strategy: str = "fixed"
-    kind: ClassVar[str] = "assign_owner"
-
-    def payload(self) -> dict[str, Any]:
-        return {"owner": self.owner, "team": self.team, "strategy": self.strategy}
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateContact:
-    step_id: str
-    idempotency_key: str
-    set_attributes: Mapping[str, Any] = field(default_factory=dict)
-    add_tags: tuple[str, ...] = ()
-    remove_tags: tuple[str, ...] = ()
-    stage: str | None = None
-    score_delta: float = 0.0
-    kind: ClassVar[str] = "update_contact"
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "set": dict(self.set_attributes),
-            "add_tags": list(self.add_tags),
-            "remove_tags": list(self.remove_tags),
-            "stage": self.stage,
-            "score_delta": self.score_delta,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class EnrollOther:
-    step_id: str
-    journey_key: str
-    idempotency_key: str
-    key: str = ""
-    kind: ClassVar[str] = "enroll"
-
-    def payload(self) -> dict[str, Any]:
-        return {"journey": self.journey_key, "key": self.key}
-
-
-@dataclass(frozen=True, slots=True)
-class Conversion:
-    """The enrolment reached its goal (a goal step or the settings' goal criterion)."""
-
-    step_id: str
-    idempotency_key: str
-    goal: str = "goal"
-    revenue: float | None = None
-    kind: ClassVar[str] = "conversion"
-
-    def payload(self) -> dict[str, Any]:
-        return {"goal": self.goal, "revenue": self.revenue}
-
-
-Effect = SendMessage | CallWebhook | CreateTask | AssignOwner | UpdateContact | EnrollOther | Conversion
 
 
 # --------------------------------------------------------------------------- transitions

@@ -11,11 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from tidings.domain.journeys import conditions
+from tidings.domain.journeys.effects import Conversion, Effect
 from tidings.domain.journeys.model import (
     END,
-    Conversion,
     Criterion,
-    Effect,
     EngineContext,
     EnrollmentState,
     IllegalTransition,
@@ -28,22 +27,24 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.timing import iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
 #: (status, input) -> status. "new" is the status before entry.
-EDGES: dict[tuple[str, str], str] = {
-    ("new", "enter"): "active",
-    ("active", "step"): "active",
-    ("active", "wait"): "waiting",
-    ("waiting", "wait"): "waiting",  # a re-planned wait (signal) or a still-closed send window
-    ("waiting", "resume"): "active",
-    ("active", "end"): "ended",
-    ("waiting", "end"): "ended",
+ACTIVE, WAITING, ENDED = EnrolmentStatus.ACTIVE, EnrolmentStatus.WAITING, EnrolmentStatus.ENDED
+EDGES: dict[tuple[str, str], EnrolmentStatus] = {
+    ("new", "enter"): ACTIVE,
+    (ACTIVE, "step"): ACTIVE,
+    (ACTIVE, "wait"): WAITING,
+    (WAITING, "wait"): WAITING,  # a re-planned wait (signal) or a still-closed send window
+    (WAITING, "resume"): ACTIVE,
+    (ACTIVE, "end"): ENDED,
+    (WAITING, "end"): ENDED,
 }
 
 MAX_STEPS_PER_TRANSITION = 1000
 
 
-def move(status: str, action: str) -> str:
+def move(status: str, action: str) -> EnrolmentStatus:
     try:
         return EDGES[(status, action)]
     except KeyError:
@@ -109,11 +110,11 @@ class Run:
 
     def set_status(self, action: str) -> None:
         self.status = move(self.status, action)
-        self.state.status = self.status  # type: ignore[assignment]
+        self.state.status = self.status
 
     @property
     def ended(self) -> bool:
-        return self.status == "ended"
+        return self.status == ENDED
 
     def end(self, reason: str, step_id: str | None = None, **detail: Any) -> None:
         self.set_status("end")
@@ -198,7 +199,7 @@ class Run:
     def run_from(self, target: str) -> None:
         """Execute steps from ``target`` until the enrolment waits or ends."""
         for _ in range(MAX_STEPS_PER_TRANSITION):
-            if self.ended or self.status == "waiting":
+            if self.ended or self.status == WAITING:
                 return
             if target == END:
                 self.end("completed", self.state.step_id)

@@ -99,6 +99,22 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
             "additionalProperties": False,
         },
     },
+    "experiment": {
+        "type": "object",
+        "required": ["metric"],
+        "properties": {
+            "metric": {"enum": ["click", "open", "conversion"]},
+            "event": {"type": "string"},
+            "where": {},
+            "window": {"type": "string", "pattern": "^[0-9]+ *[mhdw]$"},
+            "baseline": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "mde": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "power": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "rollout": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
     "set": {"type": "object"},
     "add_tags": {"type": "array", "items": {"type": "string"}},
     "remove_tags": {"type": "array", "items": {"type": "string"}},
@@ -243,6 +259,7 @@ def journey_schema() -> dict[str, Any]:
                         ]
                     },
                     "exempt_from_caps": {"type": "boolean"},
+                    "control_group": {"type": "number", "minimum": 0, "maximum": 50},
                 },
             },
             "steps": {

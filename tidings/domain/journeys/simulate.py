@@ -12,58 +12,44 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from tidings.domain.journeys.effects import AssignOwner, Conversion, SendMessage, UpdateContact
+from tidings.domain.journeys.fanout import fan_out_event
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
-    AssignOwner,
-    Conversion,
     EngineContext,
     EnrollmentState,
     Entry,
-    EventStimulus,
     JourneyDoc,
     PriorEnrollment,
-    SendMessage,
     SentRecord,
     Signal,
     Stimulus,
     TimerDue,
     TraceEntry,
     Transition,
-    UpdateContact,
 )
-from tidings.domain.journeys.timing import from_iso, parse_duration
-from tidings.domain.journeys.triggers import manual_entry, match_triggers, may_enter, next_date_trigger
+from tidings.domain.journeys.scenarios import (
+    BEHAVIOUR_KEYS,
+    DEFAULT_HORIZON,
+    DEFAULT_START,
+    EXPECT_KEYS,
+    OUTCOMES,
+    SCENARIO_KEYS,
+    ScenarioError,
+    _known,
+    _offset,
+    _when,
+    build_contact,
+)
+from tidings.domain.journeys.timing import from_iso
+from tidings.domain.journeys.triggers import manual_entry, may_enter, next_date_trigger
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
-DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-DEFAULT_HORIZON = timedelta(days=120)
 MAX_STIMULI = 20_000
-_CONTACT_FIELDS = {
-    "id", "email", "phone", "external_id", "first_name", "last_name", "timezone", "locale",
-    "lifecycle_stage", "owner", "score", "created_at", "attributes", "tags", "consents", "segments",
-}  # fmt: skip
-
-
-SCENARIO_KEYS = {"name", "contact", "enter", "behaviour", "events", "signals", "expect", "start", "horizon"}
-EXPECT_KEYS = {"message", "at", "count", "no_message", "messages", "outcome"}
-BEHAVIOUR_KEYS = {"opens", "clicks", "complains", "open_after", "click_after", "messages"}
-OUTCOMES = ("converted", "exited", "waiting", "completed")
-
-
-class ScenarioError(ValueError):
-    """The scenario file is malformed."""
-
-
-def _known(raw: Mapping[str, Any], keys: set[str], where: str) -> None:
-    unknown = set(raw) - keys
-    if unknown:
-        raise ScenarioError(
-            f"{where}: unknown field(s) {sorted(map(str, unknown))} (known: {', '.join(sorted(keys))})"
-        )
-
 
 @dataclass
 class TimelineEntry:
@@ -119,41 +105,6 @@ class SimulationResult:
             "scenarios": [s.to_dict() for s in self.scenarios],
             "coverage": {"unreached_steps": self.unreached_steps, "untaken_branches": self.untaken_branches},
         }
-
-
-# --------------------------------------------------------------------------- scenario input
-
-
-def _offset(value: Any, where: str) -> timedelta:
-    try:
-        return parse_duration(value if value is not None else 0)
-    except ValueError as exc:
-        raise ScenarioError(f"{where}: {exc}") from exc
-
-
-def _when(value: Any, where: str) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        return from_iso(str(value).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ScenarioError(f"{where}: not an ISO 8601 time: {value!r}") from exc
-
-
-def build_contact(raw: Mapping[str, Any], index: int) -> ContactSnapshot:
-    unknown = set(raw) - _CONTACT_FIELDS
-    if unknown:
-        raise ScenarioError(f"contact: unknown field(s) {sorted(unknown)}")
-    data = dict(raw)
-    data.setdefault("id", index + 1)
-    data["tags"] = frozenset(data.get("tags") or ())
-    data["segments"] = frozenset(data.get("segments") or ())
-    data["attributes"] = dict(data.get("attributes") or {})
-    data["consents"] = dict(data.get("consents") or {})
-    if data.get("created_at") is not None:
-        data["created_at"] = _when(data["created_at"], "contact.created_at")
-    data["score"] = float(data.get("score") or 0)
-    return ContactSnapshot(**data)
 
 
 # --------------------------------------------------------------------------- the run
@@ -276,7 +227,7 @@ class _Scenario:
                 self._apply(item.enrollment, item.data)
 
     def _live(self) -> list[str]:
-        return [eid for eid in self.order if self.states[eid].status != "ended"]
+        return [eid for eid in self.order if self.states[eid].status != EnrolmentStatus.ENDED]
 
     def _enter(self, entry: Entry, _event: EventRecord | None) -> None:
         prior = [
@@ -300,10 +251,12 @@ class _Scenario:
     def _on_event(self, event: EventRecord) -> None:
         self.events.append(event)
         self._react_to_event(event)
-        for eid in self._live():
-            self._apply(eid, EventStimulus(event))
-        for entry in match_triggers(self.doc, event, self.snapshot(), self.now):
-            self._enter(entry, event)
+        fan_out_event(
+            event, [(eid, self.doc) for eid in self.order], [(None, self.doc)], self.snapshot, self.now,
+            state_of=self.states.__getitem__,
+            advance=lambda eid, _doc, stimulus: self._apply(eid, stimulus),
+            enter=lambda _journey, _doc, entry: self._enter(entry, event),
+        )  # fmt: skip
 
     def _react_to_event(self, event: EventRecord) -> None:
         """Scripted behaviour that depends on messages: events 'after' a message."""
@@ -415,7 +368,7 @@ class _Scenario:
         if not self.order:
             return "exited", "not entered"
         state = self.states[self.order[0]]
-        if state.status != "ended":
+        if state.status != EnrolmentStatus.ENDED:
             return "waiting", None
         reason = state.end_reason or "completed"
         return (
@@ -523,17 +476,6 @@ def simulate(
         unreached_steps=[sid for sid in doc.steps if sid not in reached],
         untaken_branches=[b for b in branching if b not in taken],
     )
-
-
-def load_scenarios(data: Any) -> tuple[list[Mapping[str, Any]], datetime, timedelta]:
-    """A scenario file: ``{start?, horizon?, scenarios: [...]}`` or a bare list of scenarios."""
-    if isinstance(data, list):
-        return data, DEFAULT_START, DEFAULT_HORIZON
-    if not isinstance(data, Mapping) or not isinstance(data.get("scenarios"), list):
-        raise ScenarioError("a scenario file has 'scenarios': a list (and optional start, horizon)")
-    start = _when(data["start"], "start") if data.get("start") else DEFAULT_START
-    horizon = _offset(data["horizon"], "horizon") if data.get("horizon") else DEFAULT_HORIZON
-    return list(data["scenarios"]), start, horizon
 
 
 def run_contact(

@@ -11,20 +11,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from tidings.domain.analytics.holdout import in_control_group
 from tidings.domain.journeys import conditions
 from tidings.domain.journeys.dates import resolve
-from tidings.domain.journeys.model import (
+from tidings.domain.journeys.effects import (
     AssignOwner,
     CallWebhook,
     Conversion,
     CreateTask,
-    DateSpec,
     EnrollOther,
     SendMessage,
-    SentRecord,
-    Step,
     UpdateContact,
 )
+from tidings.domain.journeys.model import DateSpec, SentRecord, Step
 from tidings.domain.journeys.run import Run
 from tidings.domain.journeys.timing import (
     allowed_now,
@@ -38,6 +37,7 @@ from tidings.domain.journeys.timing import (
     parse_duration,
 )
 from tidings.domain.snapshot import EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
 
 def _date_spec(raw: dict[str, Any]) -> DateSpec:
@@ -128,6 +128,9 @@ def _send(run: Run, step: Step, visit: int) -> str | None:
                 "window", step.id, opening, reason="outside send window or in quiet hours", timezone=str(tz)
             )
             return None
+    if s.control_group and in_control_group(run.doc.key, run.contact.id, s.control_group):
+        run.note(step.id, "held_out", template=template, channel=channel, control_group=s.control_group)
+        return step.edges["next"]
     capped = _cap_check(run, channel, category) or _policy_check(run, channel, category)
     if capped is not None:
         action, retry, detail = capped
@@ -170,7 +173,7 @@ def replan_date(run: Run, step: Step) -> str | None:
     """Plan (or, while waiting, re-plan after a signal) a wait_until step.
 
     Returns the next step when the date is missing or already past (and not re-planning)."""
-    replanning = run.status == "waiting"
+    replanning = run.status == EnrolmentStatus.WAITING
     previous = run.state.waiting.until if replanning and run.state.waiting else None
     spec = _date_spec(step.config["date"])
     found = resolve(spec, run.contact, run.state.variables, run.now, run.doc.settings.timezone)
@@ -297,8 +300,14 @@ def assignment_point(journey: str, contact_id: int, step_id: str) -> float:
 
 def _split(run: Run, step: Step, visit: int) -> str | None:
     variants = step.config["variants"]
-    name = run.state.ab.get(step.id)
     point = assignment_point(run.doc.key, run.contact.id, step.id)
+    winner = run.ctx.rollouts.get(step.id)
+    if winner is not None and f"variant:{winner}" in step.edges:
+        # a decided experiment: everyone goes to the winner (the trace says it was a rollout)
+        run.state.ab[step.id] = winner
+        run.note(step.id, "split", variant=winner, point=round(point, 6), sticky=False, rollout=True)
+        return step.edges[f"variant:{winner}"]
+    name = run.state.ab.get(step.id)
     if name is None or f"variant:{name}" not in step.edges:
         total = float(sum(v.get("weight", 1) for v in variants))
         acc = 0.0

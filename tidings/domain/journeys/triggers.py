@@ -16,6 +16,7 @@ from tidings.domain.journeys import conditions
 from tidings.domain.journeys.dates import resolve
 from tidings.domain.journeys.model import Entry, JourneyDoc, PriorEnrollment, Trigger
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 
 
 def _prop(props: Mapping[str, Any], path: str) -> Any:
@@ -135,7 +136,7 @@ def may_enter(
     # plain (status, end_reason, entered_at, ended_at, key) tuples are accepted too
     prior = [p if isinstance(p, PriorEnrollment) else PriorEnrollment(*p) for p in previous]
     same_key = [p for p in prior if p.key == key]
-    if any(p.status != "ended" for p in same_key):
+    if any(p.status != EnrolmentStatus.ENDED for p in same_key):
         return False, "already enrolled for this key"
     if s.reentry == "never" and prior:
         return False, "re-entry: never"

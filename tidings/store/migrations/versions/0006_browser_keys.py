@@ -1,16 +1,16 @@
 """browser keys: the origins a browser (write-only) key may be used from; stored Segment spec
 event names renamed to the one vocabulary (tidings/domain/event_names.py, frozen here)
 
-Revision ID: 0004_browser_keys
-Revises: 0003
+Revision ID: 0006_browser_keys
+Revises: 0005_experiments
 Create Date: 2026-12-06 22:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0004_browser_keys'
-down_revision = '0003'
+revision = '0006_browser_keys'
+down_revision = '0005_experiments'
 branch_labels = None
 depends_on = None
 

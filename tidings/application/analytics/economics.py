@@ -1,0 +1,47 @@
+"""The economics of a journey: its inputs (saved per journey) and what it earned and cost."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tidings.application.ports.measurement import AnalyticsStore
+from tidings.domain.experiments.economics import check_inputs, economics
+from tidings.domain.experiments.goals import check_range
+
+
+class JourneyNotFound(LookupError):
+    pass
+
+
+def _journey_id(store: AnalyticsStore, key: str) -> int:
+    for head in store.journey_heads():
+        if head.key == key:
+            return head.id
+    raise JourneyNotFound(f"no journey {key!r}")
+
+
+def journey_economics(
+    store: AnalyticsStore, key: str, now: datetime, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, Any]:
+    """Hours saved, cost, revenue, ROI and break-even of journey ``key`` (life so far or a range)."""
+    check_range(start, end)
+    jid = _journey_id(store, key)
+    inputs = check_inputs(store.economics_inputs(key) or {})
+    upto = min(end, now) if end else now
+    activity = store.journey_activity(jid, start, upto)
+    out = economics(inputs, activity, upto)
+    return {"journey": key, "from": start.isoformat() if start else None, "to": upto.isoformat(), **out}
+
+
+def set_inputs(store: AnalyticsStore, key: str, raw: Any, now: datetime) -> dict[str, Any]:
+    """Save journey ``key``'s inputs (merged over what was saved; raises EconomicsError naming the field)."""
+    _journey_id(store, key)
+    check_inputs(raw)
+    saved = dict(store.economics_inputs(key) or {})
+    merged = {**saved, **raw}
+    if "unit_costs" in raw and "unit_costs" in saved:
+        merged["unit_costs"] = {**saved["unit_costs"], **raw["unit_costs"]}
+    check_inputs(merged)
+    store.save_economics(key, merged, now)
+    return journey_economics(store, key, now)

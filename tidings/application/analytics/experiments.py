@@ -1,0 +1,148 @@
+"""Live experiments: the split steps of published journeys that carry an ``experiment:`` block.
+
+Counts come from what the engine and the channels record (split traces, message and goal
+events); the statistics and the sentence from ``tidings.domain.experiments``. ``review`` is the
+automatic rollout: when an experiment with ``rollout: true`` has reached its planned sample and
+has a winner, the decision is recorded and the split step sends everyone to the winner from then
+on (each contact's split trace says so).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tidings.application.ports.measurement import AnalyticsStore, JourneyHead
+from tidings.domain.experiments.report import answer, plan_dict
+from tidings.domain.experiments.spec import ExperimentSpec, Outcome, count, spec_from_step, started_at
+from tidings.domain.experiments.stats import StatsInputError, plan
+from tidings.domain.experiments.verdict import review_date
+from tidings.domain.journeys import conditions
+from tidings.domain.journeys.document import parse_journey
+from tidings.domain.snapshot import EventRecord
+
+
+class ExperimentNotFound(LookupError):
+    pass
+
+
+def _specs(store: AnalyticsStore) -> list[tuple[JourneyHead, ExperimentSpec]]:
+    out = []
+    for head in store.journey_heads():
+        if not head.source:
+            continue
+        doc = parse_journey(head.source)
+        for sid, step in doc.steps.items():
+            if step.type != "split":
+                continue
+            spec = spec_from_step(doc.key, sid, step.config, step.rules.get("experiment.where"))
+            if spec is not None:
+                out.append((head, spec))
+    return out
+
+
+def _matcher(now: datetime) -> Any:
+    def matches(where: Any, o: Outcome) -> bool:
+        record = EventRecord(name=o.name, occurred_at=o.at, properties=o.properties, value=o.value)
+        return bool(conditions.matches_event(where, record, now))
+
+    return matches
+
+
+def _report(store: AnalyticsStore, head: JourneyHead, spec: ExperimentSpec, now: datetime) -> dict[str, Any]:
+    exposures = store.exposures(head.id, spec.step)
+    outcomes = store.outcomes(head.id, spec.step, spec.events)
+    arms = count(spec, exposures, outcomes, journey_id=head.id, matches=_matcher(now))
+    planned = (
+        plan(spec.baseline, spec.mde, spec.power, spec.alpha, len(spec.variants))
+        if spec.baseline is not None and spec.mde is not None
+        else None
+    )
+    started = started_at(exposures)
+    review = review_date(planned.per_variant, [a.exposed for a in arms], started, now) if planned else None
+    decision = store.decisions().get(spec.key)
+    result: dict[str, Any] | None
+    try:
+        result = answer(
+            arms,
+            spec.metric_label,
+            per_variant=planned.per_variant if planned else None,
+            mde=spec.mde,
+            review=review,
+        )
+        state = result["status"]
+    except StatsInputError as exc:
+        result, state = None, "collecting"
+        waiting = f"waiting for exposures ({exc.message})"
+    out: dict[str, Any] = {
+        "key": spec.key,
+        "name": spec.name,
+        "journey": head.key,
+        "journey_status": head.status,
+        "version": head.version,
+        "step": spec.step,
+        "metric": spec.metric,
+        "metric_label": spec.metric_label,
+        "event": spec.event,
+        "window_days": spec.window.total_seconds() / 86400,
+        "variants": [{"name": v, "weight": w} for v, w in spec.variants],
+        "exposed": {a.name: a.exposed for a in arms},
+        "converted": {a.name: a.converted for a in arms},
+        "plan": plan_dict(planned) if planned else None,
+        "started_at": started.isoformat() if started else None,
+        "review_date": review.isoformat() if review else None,
+        "rollout": spec.rollout,
+        "state": "rolled_out" if decision else state,
+        "result": result,
+        "verdict": result["verdict"] if result else waiting,
+        "decision": _decision(decision),
+    }
+    if decision:
+        out["verdict"] = f"Rolled out {decision['winner']} to everyone on {decision['decided_at']:%d %B %Y}: " + str(
+            decision["verdict"]
+        )
+    return out
+
+
+def _decision(row: Any) -> dict[str, Any] | None:
+    if not row:
+        return None
+    return {
+        "winner": row["winner"],
+        "verdict": row["verdict"],
+        "decided_at": row["decided_at"].isoformat(),
+        "decided_by": row["decided_by"],
+    }
+
+
+def list_experiments(store: AnalyticsStore, now: datetime) -> list[dict[str, Any]]:
+    """Every live experiment with its state and verdict."""
+    return [_report(store, head, spec, now) for head, spec in _specs(store)]
+
+
+def show_experiment(store: AnalyticsStore, key: str, now: datetime) -> dict[str, Any]:
+    for head, spec in _specs(store):
+        if spec.key == key:
+            return _report(store, head, spec, now)
+    raise ExperimentNotFound(f"no experiment {key!r} (keys are <journey key>.<split step id>)")
+
+
+def review(store: AnalyticsStore, now: datetime) -> list[dict[str, Any]]:
+    """Roll out the winners of experiments with ``rollout: true`` that reached their review point.
+
+    The review point is the planned sample per variant (``baseline`` + ``mde``); without a plan
+    an experiment is never rolled out automatically. Returns the decisions recorded now."""
+    done = []
+    for head, spec in _specs(store):
+        if not spec.rollout or spec.baseline is None:
+            continue
+        rep = _report(store, head, spec, now)
+        res, planned = rep["result"], rep["plan"]
+        if rep["state"] != "winner" or res is None or planned is None:
+            continue
+        if min(rep["exposed"].values()) < planned["per_variant"]:
+            continue
+        detail = {"result": res, "plan": planned, "exposed": rep["exposed"], "converted": rep["converted"]}
+        if store.record_decision(spec.key, head.id, spec.step, res["winner"], res["verdict"], detail, now, None):
+            done.append({"key": spec.key, "winner": res["winner"], "verdict": res["verdict"]})
+    return done

@@ -1,0 +1,159 @@
+"""Reports read from the rollups: journey, step, template, campaign, channels; rows for CSV.
+
+Every report has ``totals`` (counts + rates, ``domain/analytics/metrics.rates``), a ``series``
+by day and a breakdown; all from ``analytics_daily`` (no event scan), so a report costs the
+same over 10M events as over 10.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from tidings.application.ports.analytics import AnalyticsRepository
+from tidings.domain.analytics.holdout import in_control_group, lift
+from tidings.domain.analytics.metrics import METRICS, rates
+
+KINDS = ("journey", "step", "template", "campaign", "channels")
+
+
+class ReportError(ValueError):
+    """Bad input; ``field`` names it (``from``, ``to``, ``key``...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Range:
+    start: date | None = None
+    end: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ReportError("from", f"'from' ({self.start}) is after 'to' ({self.end}): the range is backwards")
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None) -> Range:
+        return cls(_day(start, "from"), _day(end, "to"))
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+        }
+
+
+def _day(text: str | None, field: str) -> date | None:
+    if text is None or text == "":
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise ReportError(field, f"{field!r} must be a date YYYY-MM-DD, got {text!r}") from None
+
+
+def with_rates(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**row, **rates(row)}
+
+
+def _block(repo: AnalyticsRepository, where: Mapping[str, Any], r: Range, by: str) -> dict[str, Any]:
+    totals = repo.sums(where, r.start, r.end, [])
+    return {
+        "range": r.as_dict(),
+        "totals": with_rates(totals[0] if totals else dict.fromkeys(METRICS, 0)),
+        "series": [with_rates(x) for x in repo.sums(where, r.start, r.end, ["day"])],
+        f"by_{by}": [with_rates(x) for x in repo.sums(where, r.start, r.end, [by])],
+    }
+
+
+def _journey(repo: AnalyticsRepository, key: str) -> Mapping[str, Any]:
+    j = repo.journey(key)
+    if j is None:
+        raise NotFound(f"no journey {key!r}")
+    return j
+
+
+def journey_report(repo: AnalyticsRepository, key: str, r: Range) -> dict[str, Any]:
+    """A journey: totals, series by day, per step and per version."""
+    j = _journey(repo, key)
+    out = {"kind": "journey", "key": key, "name": j["name"], **_block(repo, {"journey_id": j["id"]}, r, "step")}
+    out["by_version"] = [with_rates(x) for x in repo.sums({"journey_id": j["id"]}, r.start, r.end, ["journey_version"])]
+    if j.get("control_group"):
+        out["control_group"] = control_group(repo, j, r)
+    return out
+
+
+def control_group(repo: AnalyticsRepository, j: Mapping[str, Any], r: Range) -> dict[str, Any]:
+    """Incremental lift: contacts who entered in the range, split by the sticky control group
+    (held out of every send), and those of them who converted in the range."""
+    percent = float(j["control_group"])
+    converted = {int(c["contact_id"]) for c in repo.conversions({"journey": j["key"]}, r.start, r.end)}
+    groups = {True: [0, 0], False: [0, 0]}
+    for cid in repo.entrants(int(j["id"]), r.start, r.end):
+        g = groups[in_control_group(str(j["key"]), cid, percent)]
+        g[0] += 1
+        g[1] += cid in converted
+    t, c = groups[False], groups[True]
+    return {"percent": percent, **lift((t[0], t[1]), (c[0], c[1]))}
+
+
+def step_report(repo: AnalyticsRepository, key: str, r: Range) -> dict[str, Any]:
+    """``JOURNEY/STEP``: one step of a journey, per template (variants of a split show apart)."""
+    journey, sep, step = key.partition("/")
+    if not sep or not step:
+        raise ReportError("key", f"a step is named JOURNEY/STEP, got {key!r}")
+    j = _journey(repo, journey)
+    return {"kind": "step", "key": key, **_block(repo, {"journey_id": j["id"], "step": step}, r, "template")}
+
+
+def template_report(repo: AnalyticsRepository, key: str, r: Range) -> dict[str, Any]:
+    return {"kind": "template", "key": key, **_block(repo, {"template": key}, r, "channel")}
+
+
+def campaign_report(repo: AnalyticsRepository, key: str, r: Range) -> dict[str, Any]:
+    return {"kind": "campaign", "key": key, **_block(repo, {"campaign": key}, r, "template")}
+
+
+def channels_report(repo: AnalyticsRepository, r: Range) -> dict[str, Any]:
+    return {"kind": "channels", **_block(repo, {}, r, "channel")}
+
+
+def steps_report(repo: AnalyticsRepository, key: str, r: Range) -> dict[str, Any]:
+    """The funnel of a journey: counts and rates per step (what the journey graph draws)."""
+    j = _journey(repo, key)
+    steps = [with_rates(x) for x in repo.sums({"journey_id": j["id"]}, r.start, r.end, ["step"])]
+    return {"kind": "steps", "key": key, "range": r.as_dict(), "steps": steps}
+
+
+def report(repo: AnalyticsRepository, kind: str, key: str, r: Range) -> dict[str, Any]:
+    if kind == "journey":
+        return journey_report(repo, key, r)
+    if kind == "step":
+        return step_report(repo, key, r)
+    if kind == "template":
+        return template_report(repo, key, r)
+    if kind == "campaign":
+        return campaign_report(repo, key, r)
+    raise ReportError("kind", f"unknown report {kind!r}: one of journey, step, template, campaign")
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]], first: Sequence[str]) -> str:
+    """Rows as CSV: the ``first`` columns, then every metric, then every rate."""
+    rate_cols = list(rates({}).keys())
+    cols = [*first, *METRICS, *rate_cols]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({c: "" if row.get(c) is None else row.get(c) for c in cols})
+    return buf.getvalue()

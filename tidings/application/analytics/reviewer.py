@@ -1,0 +1,64 @@
+"""The automatic rollout, beside the worker: review live experiments every ``every`` seconds.
+
+An experiment with ``rollout: true`` whose planned sample is reached and that has a winner is
+decided once (``experiments.review``); the split step then sends everyone to the winner.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from tidings.application.analytics.experiments import review
+from tidings.application.ports.clock import Clock
+from tidings.application.ports.measurement import AnalyticsStore
+
+log = logging.getLogger("tidings.experiments")
+
+
+class ExperimentReviewer:
+    name = "experiment-reviewer"
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        clock: Clock,
+        store: Callable[[sa.Connection], AnalyticsStore],
+        *,
+        every: float = 300.0,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.store = store
+        self.every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # the next review tries again (database restarts...)
+                log.exception("experiment review failed")
+            self._stop.wait(self.every)
+
+    def run_once(self) -> int:
+        """Review now; returns how many experiments were rolled out."""
+        with self.engine.begin() as conn:
+            done = review(self.store(conn), self.clock.now())
+        for d in done:
+            log.info("experiment %s: rolled out %s (%s)", d["key"], d["winner"], d["verdict"])
+        return len(done)

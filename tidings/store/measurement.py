@@ -1,0 +1,202 @@
+"""SQL for the measurement use cases (experiments, goals, economics): the ports.measurement.AnalyticsStore port.
+
+Reads what the engine and the channels already record: ``split`` traces (exposures), message
+and goal events (outcomes), ``journey.converted`` events (attributed revenue), outbox rows
+(sends per channel), contacts (leads, stages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tidings.domain.experiments.spec import Exposure, JourneyHead, Outcome
+from tidings.store import schema as s
+
+#: lifecycle stages that count as "marketing qualified or later" for the mqls KPI.
+MQL_STAGES = ("mql", "marketing_qualified", "sql", "sales_qualified", "opportunity", "customer")
+
+
+class SqlAnalyticsStore:
+    """The :class:`~tidings.application.ports.analytics.AnalyticsStore` over one connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    # ------------------------------------------------------------- experiments
+
+    def journey_heads(self) -> list[JourneyHead]:
+        j, v = s.journeys, s.journey_versions
+        rows = self.conn.execute(
+            sa.select(j.c.id, j.c.key, j.c.name, j.c.status, j.c.current_version, v.c.source)
+            .select_from(j.outerjoin(v, sa.and_(v.c.journey_id == j.c.id, v.c.version == j.c.current_version)))
+            .order_by(j.c.key)
+        ).all()
+        return [JourneyHead(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def _split_traces(self, journey_id: int, step_id: str) -> sa.Select[Any]:
+        t = s.traces
+        return sa.select(t.c.contact_id, t.c.detail, t.c.at).where(
+            t.c.journey_id == journey_id, t.c.step_id == step_id, t.c.action == "split"
+        )
+
+    def exposures(self, journey_id: int, step_id: str) -> list[Exposure]:
+        """Contacts through the split by chance (a rollout's traces are not part of the test)."""
+        rows = self.conn.execute(self._split_traces(journey_id, step_id)).all()
+        return [
+            Exposure(int(cid), str((detail or {}).get("variant")), at)
+            for cid, detail, at in rows
+            if not (detail or {}).get("rollout")
+        ]
+
+    def outcomes(self, journey_id: int, step_id: str, names: Sequence[str]) -> list[Outcome]:
+        t, e = s.traces, s.events
+        exposed = (
+            sa.select(t.c.contact_id, sa.func.min(t.c.at).label("at"))
+            .where(t.c.journey_id == journey_id, t.c.step_id == step_id, t.c.action == "split")
+            .group_by(t.c.contact_id)
+            .subquery()
+        )
+        rows = self.conn.execute(
+            sa.select(e.c.contact_id, e.c.name, e.c.occurred_at, e.c.properties, e.c.value)
+            .select_from(e.join(exposed, exposed.c.contact_id == e.c.contact_id))
+            .where(e.c.name.in_(list(names)), e.c.occurred_at >= exposed.c.at)
+        ).all()
+        return [Outcome(int(r[0]), r[1], r[2], r[3] or {}, r[4]) for r in rows]
+
+    def decisions(self) -> dict[str, Mapping[str, Any]]:
+        d = s.experiment_decisions
+        return {r["key"]: dict(r) for r in self.conn.execute(sa.select(d)).mappings()}
+
+    def record_decision(
+        self,
+        key: str,
+        journey_id: int,
+        step_id: str,
+        winner: str,
+        verdict: str,
+        detail: Mapping[str, Any],
+        now: datetime,
+        by: str | None,
+    ) -> bool:
+        """Record a rollout once (False when the experiment was already decided)."""
+        d = s.experiment_decisions
+        if self.conn.execute(sa.select(d.c.key).where(d.c.key == key)).first() is not None:
+            return False
+        self.conn.execute(
+            d.insert().values(
+                key=key,
+                journey_id=journey_id,
+                step_id=step_id,
+                winner=winner,
+                verdict=verdict,
+                detail=dict(detail),
+                decided_at=now,
+                decided_by=by,
+            )
+        )
+        return True
+
+    # ------------------------------------------------------------------- goals
+
+    def goal_documents(self) -> list[Mapping[str, Any]]:
+        g = s.marketing_goals
+        return [dict(r) for r in self.conn.execute(sa.select(g).order_by(g.c.key)).mappings()]
+
+    def save_goal(self, key: str, name: str, document: Mapping[str, Any], now: datetime) -> None:
+        g = s.marketing_goals
+        values = {"name": name, "document": dict(document), "updated_at": now}
+        done = self.conn.execute(g.update().where(g.c.key == key).values(**values)).rowcount
+        if not done:
+            self.conn.execute(g.insert().values(key=key, created_at=now, **values))
+
+    def delete_goal(self, key: str) -> bool:
+        g = s.marketing_goals
+        return bool(self.conn.execute(g.delete().where(g.c.key == key)).rowcount)
+
+    def kpi_series(self, kpi: str, start: datetime, end: datetime, event: str | None) -> float:
+        """The value of ``kpi`` over [start, end) (see docs/measurement.md for each definition)."""
+        c, e = s.contacts, s.events
+        in_range = sa.and_(e.c.occurred_at >= start, e.c.occurred_at < end)
+        if kpi == "leads":
+            q = sa.select(sa.func.count()).where(c.c.created_at >= start, c.c.created_at < end, ~c.c.anonymous)
+            return float(self.conn.execute(q).scalar_one())
+        if kpi == "mqls":
+            q = sa.select(sa.func.count()).where(
+                c.c.created_at >= start, c.c.created_at < end, c.c.lifecycle_stage.in_(MQL_STAGES)
+            )
+            return float(self.conn.execute(q).scalar_one())
+        if kpi == "customers":
+            q = sa.select(sa.func.count(sa.distinct(e.c.contact_id))).where(e.c.name == event, in_range)
+            return float(self.conn.execute(q).scalar_one())
+        if kpi == "revenue":
+            q = sa.select(sa.func.coalesce(sa.func.sum(e.c.value), 0.0)).where(e.c.name == event, in_range)
+            return float(self.conn.execute(q).scalar_one())
+        if kpi == "retention":
+            before = sa.select(e.c.contact_id).where(e.c.name == event, e.c.occurred_at < start).distinct()
+            base = self.conn.execute(sa.select(sa.func.count()).select_from(before.subquery())).scalar_one()
+            if not base:
+                return 0.0
+            again = sa.select(sa.func.count(sa.distinct(e.c.contact_id))).where(
+                e.c.name == event, in_range, e.c.contact_id.in_(before)
+            )
+            return float(self.conn.execute(again).scalar_one()) / float(base)
+        if kpi == "unsubscribe_rate":
+
+            def n(name: str) -> int:
+                return int(self.conn.execute(sa.select(sa.func.count()).where(e.c.name == name, in_range)).scalar_one())
+
+            sent = n("message.sent")
+            return n("message.unsubscribed") / sent if sent else 0.0
+        raise ValueError(f"unknown kpi {kpi!r}")
+
+    # --------------------------------------------------------------- economics
+
+    def economics_inputs(self, journey_key: str) -> Mapping[str, Any] | None:
+        x = s.journey_economics
+        row = self.conn.execute(sa.select(x.c.inputs).where(x.c.journey_key == journey_key)).first()
+        return None if row is None else dict(row[0])
+
+    def save_economics(self, journey_key: str, inputs: Mapping[str, Any], now: datetime) -> None:
+        x = s.journey_economics
+        done = self.conn.execute(
+            x.update().where(x.c.journey_key == journey_key).values(inputs=dict(inputs), updated_at=now)
+        ).rowcount
+        if not done:
+            self.conn.execute(x.insert().values(journey_key=journey_key, inputs=dict(inputs), updated_at=now))
+
+    def journey_activity(self, journey_id: int, start: datetime | None, end: datetime) -> Mapping[str, Any]:
+        """Enrolments, first enrolment, sends per channel and attributed revenue of a journey, in [start, end]."""
+        en, o, e, j = s.enrollments, s.outbox, s.events, s.journeys
+        key = self.conn.execute(sa.select(j.c.key).where(j.c.id == journey_id)).scalar_one()
+        conds = [en.c.journey_id == journey_id, en.c.entered_at <= end]
+        if start is not None:
+            conds.append(en.c.entered_at >= start)
+        n, first = self.conn.execute(sa.select(sa.func.count(), sa.func.min(en.c.entered_at)).where(*conds)).one()
+        oconds = [o.c.journey_id == journey_id, o.c.sent_at.is_not(None), o.c.sent_at <= end]
+        if start is not None:
+            oconds.append(o.c.sent_at >= start)
+        sends = {
+            str(ch): int(cnt)
+            for ch, cnt in self.conn.execute(
+                sa.select(o.c.channel, sa.func.count()).where(*oconds).group_by(o.c.channel)
+            ).all()
+        }
+        econds = [e.c.name == "journey.converted", e.c.occurred_at <= end]
+        if start is not None:
+            econds.append(e.c.occurred_at >= start)
+        conversions, revenue = 0, 0.0
+        for props, value in self.conn.execute(sa.select(e.c.properties, e.c.value).where(*econds)):
+            if (props or {}).get("journey") == key:
+                conversions += 1
+                revenue += float(value or 0)
+        return {
+            "enrolments": int(n),
+            "first_enrolment": first,
+            "sends": sends,
+            "conversions": conversions,
+            "revenue": revenue,
+        }
