@@ -45,8 +45,8 @@ def _fixture(container: Container) -> None:
                 ev(1, "message.clicked", now - timedelta(days=3), message_id=mids[0], machine=False),
                 ev(1, "message.clicked", now - timedelta(days=2), message_id=mids[1], machine=True),  # a scanner
                 ev(1, "message.clicked", now - timedelta(days=1), message_id=mids[1], machine=False),
-                ev(1, "Order Completed", now, revenue=100, plan="pro"),
-                ev(2, "Order Completed", now, revenue=50, plan="basic"),  # no click: unattributed
+                ev(1, "order.completed", now, revenue=100, plan="pro"),
+                ev(2, "order.completed", now, revenue=50, plan="basic"),  # no click: unattributed
             ],
         )
 

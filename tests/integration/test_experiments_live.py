@@ -72,9 +72,9 @@ def run_promo(container: Container, clock: ManualClock, n: int = 100) -> dict[in
         arms = variants_of(conn)
         for cid, v in arms.items():
             if v == "B":
-                add_event(conn, cid, "Order Completed", clock.now(), revenue=10)
+                add_event(conn, cid, "order.completed", clock.now(), revenue=10)
             elif cid % 3 == 0:  # A buys nothing worth counting: the filter drops revenue 0
-                add_event(conn, cid, "Order Completed", clock.now(), revenue=0)
+                add_event(conn, cid, "order.completed", clock.now(), revenue=0)
     return arms
 
 

@@ -45,7 +45,7 @@ def purchase(conn: sa.Connection, contact_id: int, at: Any, revenue: float) -> N
     conn.execute(
         sa.insert(schema.events).values(
             contact_id=contact_id,
-            name="Order Completed",
+            name="order.completed",  # ingest stores spec names under their dotted name (domain.event_names)
             properties=props,
             occurred_at=at,
             received_at=at,

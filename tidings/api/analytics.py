@@ -12,12 +12,13 @@ from fastapi.responses import Response
 
 from tidings.api.deps import RequireRead, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.analytics import attribution, reports
 from tidings.application.ports.analytics import AnalyticsRepository
 from tidings.domain.analytics.attribution import MODELS
 from tidings.store.analytics import SqlAnalytics
 
-router = APIRouter(tags=["analytics"])
+router = APIRouter(tags=["analytics"], route_class=StrictRoute)
 
 FromQ = Query(None, alias="from", description="first day (inclusive), YYYY-MM-DD")
 ToQ = Query(None, alias="to", description="last day (inclusive), YYYY-MM-DD")

@@ -12,13 +12,14 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.analytics import experiments as ex
 from tidings.domain.experiments.errors import FieldError
 from tidings.domain.experiments.report import answer, plan_dict
 from tidings.domain.experiments.stats import Arm, StatsInputError, plan
 from tidings.store.measurement import SqlAnalyticsStore
 
-router = APIRouter(tags=["experiments"])
+router = APIRouter(tags=["experiments"], route_class=StrictRoute)
 
 
 class PlanBody(BaseModel):

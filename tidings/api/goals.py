@@ -17,13 +17,14 @@ from fastapi.responses import Response
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.api.experiments import field_error
+from tidings.api.routing import StrictRoute
 from tidings.application.analytics import economics as eco
 from tidings.application.analytics import goals as gl
 from tidings.domain.experiments.economics import EconomicsError
 from tidings.domain.experiments.goals import GoalError
 from tidings.store.measurement import SqlAnalyticsStore
 
-router = APIRouter(tags=["goals"])
+router = APIRouter(tags=["goals"], route_class=StrictRoute)
 
 
 async def _body(request: Request) -> Any:

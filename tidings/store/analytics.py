@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.analytics.metrics import DIMENSIONS, METRICS
+from tidings.domain.event_names import canonical_event_name
 from tidings.store import schema
 
 D, F = schema.analytics_daily, schema.analytics_firsts
@@ -164,6 +165,7 @@ class SqlAnalytics:
     def goal_events(self, name: str, start: date | None, end: date | None) -> list[dict[str, Any]]:
         """Events named ``name`` in the range (days inclusive): contact, time, properties, value."""
         e = schema.events
+        name = canonical_event_name(name)  # the one vocabulary: spec names are stored dotted
         q = sa.select(e.c.contact_id, e.c.occurred_at, e.c.properties, e.c.value).where(e.c.name == name)
         if start is not None:
             q = q.where(e.c.occurred_at >= datetime.combine(start, time(), UTC))
@@ -174,6 +176,7 @@ class SqlAnalytics:
 
     def has_event(self, name: str) -> bool:
         e = schema.events
+        name = canonical_event_name(name)
         return self.conn.execute(sa.select(e.c.id).where(e.c.name == name).limit(1)).first() is not None
 
     def conversions(self, where: Mapping[str, Any], start: date | None, end: date | None) -> list[dict[str, Any]]:

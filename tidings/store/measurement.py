@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.domain.event_names import canonical_event_name
 from tidings.domain.experiments.spec import Exposure, JourneyHead, Outcome
 from tidings.store import schema as s
 
@@ -63,7 +64,7 @@ class SqlAnalyticsStore:
         rows = self.conn.execute(
             sa.select(e.c.contact_id, e.c.name, e.c.occurred_at, e.c.properties, e.c.value)
             .select_from(e.join(exposed, exposed.c.contact_id == e.c.contact_id))
-            .where(e.c.name.in_(list(names)), e.c.occurred_at >= exposed.c.at)
+            .where(e.c.name.in_([canonical_event_name(n) for n in names]), e.c.occurred_at >= exposed.c.at)
         ).all()
         return [Outcome(int(r[0]), r[1], r[2], r[3] or {}, r[4]) for r in rows]
 
@@ -119,6 +120,7 @@ class SqlAnalyticsStore:
 
     def kpi_series(self, kpi: str, start: datetime, end: datetime, event: str | None) -> float:
         """The value of ``kpi`` over [start, end) (see docs/measurement.md for each definition)."""
+        event = canonical_event_name(event) if event else event  # spec names are stored dotted
         c, e = s.contacts, s.events
         in_range = sa.and_(e.c.occurred_at >= start, e.c.occurred_at < end)
         if kpi == "leads":

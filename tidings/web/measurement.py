@@ -12,10 +12,10 @@ from tidings.application.access.users import Session
 from tidings.application.analytics import experiments as ex
 from tidings.application.analytics import goals as gl
 from tidings.store.measurement import SqlAnalyticsStore
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 
 @router.get("/experiments")

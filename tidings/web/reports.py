@@ -15,10 +15,10 @@ from fastapi import APIRouter, Request
 from tidings.application.access.users import Session
 from tidings.application.analytics import reports
 from tidings.store.analytics import SqlAnalytics
-from tidings.web.core import PageNotFound
+from tidings.web.core import PageNotFound, WebRoute
 from tidings.web.security import Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 SERIES_DAYS = 30
 _SERIES = (

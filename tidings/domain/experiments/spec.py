@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tidings.domain.event_names import canonical_event_name
 from tidings.domain.experiments.stats import Arm
 
 METRICS = ("click", "open", "conversion")
@@ -72,7 +73,7 @@ class ExperimentSpec:
             return ("message.clicked",)
         if self.metric == "open":
             return ("message.opened",)
-        return (str(self.event),)
+        return (canonical_event_name(str(self.event)),)  # spec names are stored dotted
 
 
 @dataclass(frozen=True, slots=True)
