@@ -510,7 +510,7 @@ def live_delay(
     import httpx
 
     from tidings.services.keys import create_key
-    from tidings.services.segments import create_segment
+    from tidings.services.segments import create_segment, sync_indexes
 
     tmp = Path(tempfile.mkdtemp(prefix="tidings-segbench-"))
     pg_schema = None
@@ -530,6 +530,7 @@ def live_delay(
     create_segment(eng, "buyers", "Buyers", 'purchase(currency="EUR").count(30d) >= 1', now)
     for k, text in RULES.items():
         create_segment(eng, k, k, text, now)
+    sync_indexes(eng)  # the server's segment refresher would build them too: have them before measuring
     eng.dispose()
     port = _free_port()
     env = dict(

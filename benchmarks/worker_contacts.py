@@ -34,7 +34,7 @@ from segments import RULES  # noqa: E402
 from tidings.bootstrap import build  # noqa: E402
 from tidings.clock import ManualClock  # noqa: E402
 from tidings.services import journeys as js  # noqa: E402
-from tidings.services.segments import create_segment  # noqa: E402
+from tidings.services.segments import create_segment, sync_indexes  # noqa: E402
 from tidings.settings import Settings  # noqa: E402
 from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402
@@ -81,6 +81,7 @@ def main() -> None:
         create_segment(eng, "buyers", "Buyers", 'purchase(currency="EUR").count(30d) >= 1', now)
         for k, text in RULES.items():
             create_segment(eng, k, k, text, now)
+        sync_indexes(eng)  # what the segment refresher does after saves: the indexes exist before measuring
         with eng.begin() as conn:
             if not args.no_journey:
                 js.publish(conn, now, text=JOURNEY)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.datastructures import FormData
 
-from tidings.api.deps import container
+from tidings.api.deps import FormFields, container
 from tidings.api.errors import ApiError
 from tidings.channels.twilio import valid_signature
 from tidings.services.sms_inbound import handle_inbound, handle_status
@@ -20,10 +21,10 @@ router = APIRouter(tags=["webhooks"])
 log = logging.getLogger("tidings.api.sms")
 
 
-async def _signed_form(request: Request) -> dict[str, str]:
+def _signed_form(request: Request, posted: FormData = FormFields) -> dict[str, str]:
     """The form fields, after checking X-Twilio-Signature when an auth token is configured."""
     c = container(request)
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = {k: str(v) for k, v in posted.items()}
     token = c.settings.twilio_auth_token
     if token:
         signature = request.headers.get("x-twilio-signature", "")
@@ -40,12 +41,14 @@ async def _signed_form(request: Request) -> dict[str, str]:
     return form
 
 
+SignedForm = Depends(_signed_form)
+
+
 @router.post("/api/webhooks/sms/status")
 @router.post("/api/webhooks/voice/status")
-async def delivery_status(request: Request, ref: str = "") -> dict[str, object]:
+def delivery_status(request: Request, ref: str = "", form: dict[str, str] = SignedForm) -> dict[str, object]:
     """Twilio status callbacks (the providers add ``?ref=<our message id>``)."""
     c = container(request)
-    form = await _signed_form(request)
     channel = "voice" if "/voice/" in request.url.path else "sms"
     with c.engine.begin() as conn:
         event = handle_status(conn, channel, ref, form, c.clock.now())
@@ -53,9 +56,8 @@ async def delivery_status(request: Request, ref: str = "") -> dict[str, object]:
 
 
 @router.post("/api/webhooks/sms/inbound")
-async def sms_inbound(request: Request) -> Response:
+def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response:
     c = container(request)
-    form = await _signed_form(request)
     if not form.get("From"):
         raise ApiError(
             422,

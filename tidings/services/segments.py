@@ -22,7 +22,7 @@ from tidings.services.memberships import (
     refresh_segment,
 )
 from tidings.store import schema
-from tidings.store.rule_indexes import drop_unused_rule_indexes, ensure_rule_indexes, rule_query
+from tidings.store.rule_indexes import rule_query, sync_rule_indexes
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ __all__ = [
     "refresh_segment",
     "rule_warnings",
     "segment_id",
+    "sync_indexes",
     "update_segment",
 ]
 
@@ -98,18 +99,16 @@ def _next_refresh(rule: Rule, now: datetime, every: timedelta) -> datetime | Non
     return now + every if dependencies(rule).time_relative else None
 
 
-def _sync_indexes(engine: sa.Engine, rule: Rule | None = None) -> None:
-    """Create the optional indexes ``rule`` needs (``store.rule_indexes``) and drop those no
-    saved segment needs any more: idempotent, shared between segments; a failure only costs
-    speed, never the save."""
-    try:
-        if rule is not None:
-            ensure_rule_indexes(engine, rule)
-        with engine.connect() as conn:
-            rules = [seg.rule for seg in all_segments(conn)]
-        drop_unused_rule_indexes(engine, rules)
-    except sa.exc.DBAPIError as exc:
-        log.warning("segment rule indexes not synchronised: %s", exc)
+def sync_indexes(engine: sa.Engine) -> tuple[list[str], list[str]] | None:
+    """Bring the optional rule indexes (``store.rule_indexes``) in line with the saved segments:
+    create what their rules need, drop what none needs; idempotent, shared between segments.
+
+    Saving a segment does not do this (``CREATE INDEX`` on a big table would hold the request):
+    the worker's segment refresher runs it after every change. Call it to have the indexes now
+    (benchmarks, tests). Returns (present, dropped), or None when another process is at it."""
+    with engine.connect() as conn:
+        rules = [seg.rule for seg in all_segments(conn)]
+    return sync_rule_indexes(engine, rules)
 
 
 # ----------------------------------------------------------------------------- CRUD
@@ -148,8 +147,7 @@ def create_segment(
             )
             .returning(s.c.id)
         ).scalar_one()
-    _sync_indexes(engine, rule)
-    refresh_segment(engine, sid, now)
+    refresh_segment(engine, sid, now)  # its indexes follow: the segment refresher's sync_indexes
     return get_segment(engine, key) or {}
 
 
@@ -184,7 +182,6 @@ def update_segment(
             )
         conn.execute(sa.update(s).where(s.c.id == row["id"]).values(**values))
     if rule_source is not None:
-        _sync_indexes(engine, rule)
         refresh_segment(engine, int(row["id"]), now)
     return get_segment(engine, key) or {}
 
@@ -201,7 +198,6 @@ def delete_segment(engine: sa.Engine, key: str) -> bool:
             raise SegmentError(f"segment {key!r} is used by segment(s) {', '.join(users)}", "key", status=409)
         conn.execute(sa.delete(schema.segment_memberships).where(schema.segment_memberships.c.segment_id == sid))
         conn.execute(sa.delete(s).where(s.c.id == sid))
-    _sync_indexes(engine)
     return True
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.links import journey_links
@@ -23,7 +24,7 @@ from tidings.web import journey_view as jv
 from tidings.web import queries
 from tidings.web.core import PageNotFound, is_htmx, render
 from tidings.web.graph import wrap
-from tidings.web.security import Viewer, Writer, container
+from tidings.web.security import FormFields, Viewer, Writer, container
 
 router = APIRouter()
 
@@ -115,12 +116,11 @@ def new_journey(request: Request, session: Session = Writer) -> Response:
 
 
 @router.post("/journeys/new")
-async def create_journey(request: Request, session: Session = Writer) -> Response:
-    return await _save_draft(request, None)
+def create_journey(request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
+    return _save_draft(request, form, None)
 
 
-async def _save_draft(request: Request, key: str | None) -> Response:
-    form = await request.form()
+def _save_draft(request: Request, form: FormData, key: str | None) -> Response:
     source = str(form.get("source", ""))
     c = container(request)
     problems: list[dict[str, Any]] = []
@@ -154,9 +154,8 @@ async def _save_draft(request: Request, key: str | None) -> Response:
 
 
 @router.post("/journeys/preview-graph")
-async def preview_graph(request: Request, session: Session = Viewer) -> Response:
+def preview_graph(request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
     """The document being edited, drawn (or its problems listed), live as it is typed (htmx)."""
-    form = await request.form()
     source = str(form.get("source", ""))
     problems: list[dict[str, Any]] = []
     graph = None
@@ -259,8 +258,8 @@ def edit_journey(key: str, request: Request, session: Session = Writer) -> Respo
 
 
 @router.post("/journeys/{key}/edit")
-async def save_journey(key: str, request: Request, session: Session = Writer) -> Response:
-    return await _save_draft(request, key)
+def save_journey(key: str, request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
+    return _save_draft(request, form, key)
 
 
 def _action(request: Request, key: str, what: str) -> Response:
@@ -345,11 +344,10 @@ def simulate_page(key: str, request: Request, session: Session = Viewer) -> Resp
 
 
 @router.post("/journeys/{key}/simulate")
-async def simulate_run(key: str, request: Request, session: Session = Viewer) -> Response:
+def simulate_run(key: str, request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
     """Running a simulation changes nothing, so viewers may do it too (still CSRF-checked)."""
     from tidings.domain.journeys.simulate import ScenarioError, load_scenarios, simulate
 
-    form = await request.form()
     text = str(form.get("scenarios", ""))
     c = container(request)
     with c.engine.connect() as conn:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import escape
+from starlette.datastructures import FormData
 
 from tidings.channels.templates import TemplateError, TemplateSource
 from tidings.services import templates as svc
@@ -20,7 +21,7 @@ from tidings.services.users import Session, UserError, normalise_email
 from tidings.store import schema as s
 from tidings.web.core import PageNotFound, is_htmx, render
 from tidings.web.inbox import TEXT_STYLE, sandboxed_html
-from tidings.web.security import Viewer, Writer, container
+from tidings.web.security import FormFields, Viewer, Writer, container
 
 router = APIRouter()
 
@@ -127,8 +128,7 @@ def template_edit(key: str, request: Request, session: Session = Viewer) -> Resp
 
 
 @router.post("/templates")
-async def template_save(request: Request, session: Session = Writer) -> Response:
-    form = await request.form()
+def template_save(request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
     values = {k: str(form.get(k, "")) for k in FIELDS}
     values["key"] = values["key"].strip()
     values["locale"] = values["locale"].strip()
@@ -218,13 +218,12 @@ def preview_html(key: str, request: Request, session: Session = Viewer) -> Respo
 
 
 @router.post("/templates/preview-draft")
-async def preview_draft(request: Request, session: Session = Viewer) -> Response:
+def preview_draft(request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
     """The editor's unsaved content rendered for a contact, straight into the sandboxed preview
     frame (the editor form targets the frame). Renders only; saves nothing."""
     from tidings.channels.templates import contact_context, validate
     from tidings.channels.templates import render as render_template
 
-    form = await request.form()
     values = {k: str(form.get(k, "")) for k in FIELDS}
     src = TemplateSource(
         key=values["key"] or "draft",
@@ -275,16 +274,14 @@ async def preview_draft(request: Request, session: Session = Viewer) -> Response
 
 
 @router.post("/templates/{key}/test")
-async def send_test(key: str, request: Request, session: Session = Writer) -> Response:
+async def send_test(key: str, request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
     """Render for the chosen contact and send to the given address through the email provider
     (the built-in inbox unless TIDINGS_SMTP_URL is set)."""
     import asyncio
+    from urllib.parse import quote
 
     from tidings.channels.base import OutgoingMessage
     from tidings.channels.email import build_provider
-
-    form = await request.form()
-    from urllib.parse import quote
 
     locale = str(form.get("locale", ""))
     back = f"/templates/{quote(key)}?locale={quote(locale)}"
@@ -316,7 +313,7 @@ async def send_test(key: str, request: Request, session: Session = Writer) -> Re
         text=out["text"],
         template=key,
     )
-    provider = build_provider(c)
+    provider = await asyncio.to_thread(build_provider, c)  # may read the DKIM key file
     try:
         result = await provider.send(msg)
     finally:
