@@ -131,12 +131,9 @@ def create_app(container: Container) -> FastAPI:
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes):
         app.include_router(module.router)
-    try:  # the web app is optional while it is being built
-        from tidings.web import app as web_app
+    from tidings.web import app as web_app  # part of the product: an import error stops startup
 
-        web_app.install(app)
-    except ImportError:
-        pass
+    web_app.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
     prepare_routes(app)
     return app
