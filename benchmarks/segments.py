@@ -538,7 +538,7 @@ def live_delay(
         TIDINGS_DATABASE_URL=url,
         TIDINGS_LOG_LEVEL="WARNING",
         TIDINGS_SECRET_KEY="bench",
-        TIDINGS_CATCHER_PORT=str(_free_port()),
+        TIDINGS_CATCHER_SMTP_PORT=str(_free_port()),
     )
     command = os.environ.get("TIDINGS_BENCH_SERVER", str(Path(sys.executable).parent / "tidings")).split()
     proc = subprocess.Popen(

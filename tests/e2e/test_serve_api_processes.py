@@ -30,7 +30,7 @@ def _env(db_url: str, tmp_path: Path) -> dict[str, str]:
         "TIDINGS_DATABASE_URL": db_url,
         "TIDINGS_SECRET_KEY": "processes-test",
         "TIDINGS_LOG_LEVEL": "WARNING",
-        "TIDINGS_CATCHER_PORT": str(free_port()),
+        "TIDINGS_CATCHER_SMTP_PORT": str(free_port()),
         "HOME": str(tmp_path),
     }
 

@@ -333,3 +333,9 @@ def insert_plain(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]
     params = [tuple(f(r[n]) for f, n in zip(convert, cols, strict=True)) for r in rows]
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
     conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+
+
+def latest_received_at(conn: sa.Connection) -> datetime | None:
+    """When the newest event was received; None when there is none."""
+    value = conn.execute(sa.select(sa.func.max(schema.events.c.received_at))).scalar()
+    return value if isinstance(value, datetime) else None
