@@ -8,7 +8,6 @@ memberships. Stopping the command stops every process.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, interrupt, wait_for_http
 from tidings.services.keys import create_key
 from tidings.store.db import create_engine
 
@@ -43,6 +42,14 @@ def _parent(proc_dir: Path) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
+def _alive(proc_dir: Path) -> bool:
+    try:
+        state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _tidings(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "tidings"), *args]
 
@@ -64,17 +71,9 @@ def test_api_processes_serve_http_and_the_parent_runs_the_worker(db_url: str, tm
     )
     base = f"http://127.0.0.1:{port}"
     h = {"Authorization": f"Bearer {key}"}
+    children: list[Path] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_for_http(proc, base, tmp_path / "serve.log")
         children = [
             d for d in Path("/proc").iterdir() if d.name.isdigit() and _parent(d) == proc.pid
         ]
@@ -95,15 +94,14 @@ def test_api_processes_serve_http_and_the_parent_runs_the_worker(db_url: str, tm
             assert time.monotonic() < deadline, members
             time.sleep(0.2)
     finally:
-        proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(30)
+            interrupt(proc)
         finally:
-            if proc.poll() is None:
-                proc.kill()
             log.close()
-    assert proc.returncode is not None
-    with pytest.raises(httpx.HTTPError):  # every HTTP process is gone with the command
+    assert proc.returncode == 0, (tmp_path / "serve.log").read_text()  # a clean stop, not a kill
+    # every HTTP process is gone with the command (none left running)
+    assert [d.name for d in children if _alive(d)] == []
+    with pytest.raises(httpx.HTTPError):
         httpx.get(f"{base}/healthz", timeout=1)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from tests.conftest import free_port, interrupt, wait_for_http
 from tests.integration.channels_helpers import add_contact, add_outbox, add_template
 from tidings.cli.main import catcher_port_for
 from tidings.services.keys import create_key
@@ -39,19 +38,6 @@ def _serve(db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-
-
-def _wait_up(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "server did not start: " + log.read_text()
-        time.sleep(0.2)
 
 
 def _queue_message(db_url: str, email: str) -> str:
@@ -86,7 +72,7 @@ def test_two_servers_on_other_ports_start_and_link_to_themselves(db_url: str, tm
     procs = [_serve(url, port, log) for url, port, log in zip(urls, ports, logs, strict=True)]
     try:
         for proc, port, log in zip(procs, ports, logs, strict=True):
-            _wait_up(proc, f"http://127.0.0.1:{port}", log)
+            wait_for_http(proc, f"http://127.0.0.1:{port}", log)
             text = log.read_text()
             assert f"links in messages: http://127.0.0.1:{port}" in text
             assert f"mail catcher (SMTP): 127.0.0.1:{catcher_port_for(port)}" in text
@@ -105,11 +91,4 @@ def test_two_servers_on_other_ports_start_and_link_to_themselves(db_url: str, tm
             r = httpx.get(click, follow_redirects=False, timeout=30)  # and they work
             assert r.status_code == 302 and r.headers["location"].startswith("https://shop.example.com/")
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
+        interrupt(*procs)
