@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tidings.api import errors
+from tidings.application.access.users import create_user
 from tidings.bootstrap import Container
-from tidings.services.users import create_user
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -19,7 +19,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def web_app(container: Container) -> FastAPI:
     """The web app alone on a FastAPI app (as create_app mounts it), independent of the API routers."""
-    from tidings.api.app import prepare_routes
+    from tidings.server import prepare_routes
     from tidings.web.app import install
 
     app = FastAPI()

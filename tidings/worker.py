@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from tidings.services.engine import JourneyEngine
+from tidings.application.journeys.engine import JourneyEngine
 from tidings.store import enrollments as est
 from tidings.store import schema
 from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import BackgroundService, Container
+    from tidings.application.ports.wiring import BackgroundService
+    from tidings.bootstrap import Container
 
 log = logging.getLogger("tidings.worker")
 

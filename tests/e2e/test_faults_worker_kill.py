@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from tests.conftest import free_port
 from tests.integration.channels_helpers import add_contact, add_template
 from tests.integration.journey_support import add_event
+from tidings.application.journeys import journeys as js
 from tidings.bootstrap import Container, build
 from tidings.clock import ManualClock
-from tidings.services import journeys as js
 from tidings.settings import Settings
 from tidings.store import schema
 
@@ -102,7 +102,7 @@ def _done(c: Container) -> bool:
 def test_sigkilled_workers_lose_and_repeat_nothing(
     db_url: str, engine: sa.Engine, clock: ManualClock, tmp_path: Path
 ) -> None:
-    from tidings.channels.catcher import catcher_service
+    from tidings.runtime import catcher_service
 
     workers = 2 if db_url.startswith("postgres") else 1
     port = free_port()

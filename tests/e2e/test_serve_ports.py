@@ -19,8 +19,8 @@ import httpx
 
 from tests.conftest import free_port, interrupt, wait_for_http
 from tests.integration.channels_helpers import add_contact, add_outbox, add_template
+from tidings.application.access.keys import create_key
 from tidings.cli.main import catcher_port_for
-from tidings.services.keys import create_key
 from tidings.store.db import create_engine
 from tidings.store.migrate import upgrade
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.channels.templates import TemplateSource
-from tidings.services.templates import save_template
+from tidings.application.delivery.templates import save_template
+from tidings.domain.templates import TemplateSource
 from tidings.store import schema
 
 
@@ -117,12 +117,12 @@ class RecordingEmail:
     name = "recording"
 
     def __init__(self) -> None:
-        from tidings.channels.base import OutgoingMessage
+        from tidings.application.ports.senders import OutgoingMessage
 
         self.sent: list[OutgoingMessage] = []
 
     async def send(self, msg: Any) -> Any:
-        from tidings.channels.base import DeliveryResult
+        from tidings.application.ports.senders import DeliveryResult
 
         self.sent.append(msg)
         return DeliveryResult.accepted(msg.message_ref)
@@ -166,12 +166,44 @@ def links_client(container: Any) -> Any:
     from fastapi.testclient import TestClient
 
     from tidings.api import errors, inbox, links, messages, templates
-    from tidings.services.keys import KeyVerifier
 
     app = FastAPI()
     app.state.container = container
-    container.services.setdefault("keys", KeyVerifier(container.engine))
     errors.install(app)
     for module in (links, templates, inbox, messages):
         app.include_router(module.router)
     return TestClient(app)
+
+
+#: the Twilio auth token our signed test webhooks use (``twilio_post``).
+TWILIO_TOKEN = "test-twilio-token"
+
+
+def twilio_post(
+    api: Any, container: Any, path: str, form: dict[str, str], *, token: str = TWILIO_TOKEN
+) -> Any:
+    """POST a webhook as Twilio does: form fields signed with X-Twilio-Signature (the auth token
+    is configured on the container when it is not yet)."""
+    from dataclasses import replace
+
+    from tidings.channels.twilio import request_signature
+
+    if container.settings.twilio_auth_token != token:
+        container.settings = replace(container.settings, twilio_auth_token=token)
+    signature = request_signature(token, f"http://testserver{path}", form)
+    return api.post(path, data=form, headers={"X-Twilio-Signature": signature})
+
+
+def add_phone_contact(container: Any, phone: str = "+14155550123", status: str = "granted") -> int:
+    """A contact with a phone number and its ``sms`` consent in ``status``."""
+    now = container.clock.now()
+    with container.engine.begin() as conn:
+        cid = conn.execute(
+            sa.insert(schema.contacts).values(phone=phone, attributes={}, created_at=now, updated_at=now)
+        ).inserted_primary_key[0]  # type: ignore[index]
+        conn.execute(
+            sa.insert(schema.consents).values(
+                contact_id=cid, channel="sms", status=status, source="form", recorded_at=now, proof={}, topics={}
+            )
+        )
+    return int(cid)

@@ -20,7 +20,7 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def test_the_api_never_gives_a_deleted_contacts_id_again(api: Any, engine: sa.Engine) -> None:
-    from tidings.services.segments import segment_id
+    from tidings.application.segments.segments import segment_id
 
     first = api.post("/api/contacts", json={"email": "first@example.org"}).json()["id"]
     newest = api.post("/api/contacts", json={"email": "newest@example.org"}).json()["id"]

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tidings.application.recipes import recipes as r
 from tidings.channels.registry import ChannelRegistry
-from tidings.services import recipes as r
 from tidings.store import schema
 
 
@@ -76,10 +76,7 @@ def test_missing_channels_are_named(container: Any) -> None:
 
     email = build_provider(container)
 
-    class Deliverer:
-        registry = ChannelRegistry({"email": email})
-
-    container.services["delivery"] = Deliverer()
+    container.channel_registry = ChannelRegistry({"email": email})  # as the running delivery loop shows it
     res = r.install(container, "webinar")
     assert not res["installed"]
     errors = sorted(p["message"] for p in res["problems"] if p["severity"] == "error")
@@ -107,8 +104,8 @@ def test_a_template_variable_with_no_data_is_named(container: Any, tmp_path: Any
 
 
 def test_edits_are_kept_unless_replaced(container: Any) -> None:
-    from tidings.channels.templates import TemplateSource
-    from tidings.services.templates import get_row, save_template
+    from tidings.application.delivery.templates import get_row, save_template
+    from tidings.domain.templates import TemplateSource
 
     r.install(container, "welcome-series")
     with container.engine.begin() as conn:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tidings.application.segments import segments as svc
 from tidings.bootstrap import Container
 from tidings.domain.rules import parse_rule
-from tidings.services import segments as svc
 from tidings.store import schema
 from tidings.store.rule_indexes import (
     attribute_indexes,
@@ -152,11 +152,11 @@ def test_unused_rule_indexes_are_dropped_shared_ones_kept(engine: sa.Engine) -> 
 
 
 def test_the_segment_refresher_builds_and_drops_the_indexes_after_saves(container: Container) -> None:
-    from tidings.services.segment_refresher import SegmentRefresher
+    from tidings.application.segments.segment_refresher import SegmentRefresher
 
     engine = container.engine
     attr = {str(ix.name) for ix in attribute_indexes(parse_rule(RULE), engine.dialect.name)}
-    refresher = SegmentRefresher(container)
+    refresher = SegmentRefresher(container.engine, container.clock)
     refresher.index_check_every = 0
     assert refresher.sync_indexes_if_changed() == 1  # once at start
     assert refresher.sync_indexes_if_changed() == 0  # nothing changed since

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tidings.application.segments import segments as svc
+from tidings.application.segments.segment_refresher import SegmentRefresher
 from tidings.clock import ManualClock
 from tidings.domain.rules import RuleDeps
-from tidings.services import segments as svc
-from tidings.services.segment_refresher import SegmentRefresher
 from tidings.store import schema
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -154,7 +154,7 @@ def test_scheduled_refresher_slides_time_relative_segments(engine: sa.Engine, co
     c = add_contact(engine, "c@x.test")
     add_event(engine, c, "visit", clock.now())
     svc.create_segment(engine, "lapsed", "Lapsed", "last_seen more than 14d ago", clock.now())
-    refresher = SegmentRefresher(container, every=timedelta(hours=1))
+    refresher = SegmentRefresher(container.engine, container.clock, every=timedelta(hours=1))
     assert refresher.run_once() == 0  # not due yet
     clock.advance(timedelta(days=15))
     assert refresher.run_once() == 1

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tidings.application.ports.senders import OutgoingMessage
+from tidings.application.sales.task_channel import TaskProvider
 from tidings.bootstrap import Container
-from tidings.channels.base import OutgoingMessage
-from tidings.channels.tasks import TaskProvider
 from tidings.store import schema
 
 
@@ -164,7 +164,7 @@ def test_cli_list_complete_and_team(container: Container, db_url: str, monkeypat
     runner = CliRunner()
     assert runner.invoke(app, ["tasks", "team", "west", "--reps", "wes@shop.test"]).exit_code == 0
     cid = contact(container, email="lead@example.org")
-    from tidings.services.tasks import create_task
+    from tidings.application.sales.tasks import create_task
 
     with container.engine.begin() as conn:
         task = create_task(conn, contact_id=cid, title="Send quote", team="west", now=container.clock.now())

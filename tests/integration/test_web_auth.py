@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.web_support import PASSWORD, csrf_of, login, make_user, web_app, web_client
-from tidings.services.users import set_password
+from tidings.application.access.users import set_password
 from tidings.store import schema
 
 
@@ -214,7 +214,7 @@ def test_session_cookie_is_httponly(container):
 
 def test_the_api_app_serves_the_web_app(container):
     """create_app mounts the web app (it skips it silently on ImportError: this catches that)."""
-    from tidings.api.app import create_app
+    from tidings.server import create_app
 
     with TestClient(create_app(container)) as client:
         r = client.get("/", follow_redirects=False)

@@ -65,7 +65,7 @@ def test_a_broken_web_app_stops_startup(container: Container, monkeypatch: pytes
     """The web app is part of the product: an error importing it fails create_app loudly
     (it was swallowed, and the server started without its pages)."""
     import tidings.web
-    from tidings.api.app import create_app
+    from tidings.server import create_app
 
     monkeypatch.delattr(tidings.web, "app", raising=False)
     monkeypatch.setitem(sys.modules, "tidings.web.app", None)  # importing it raises ImportError

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.channels.templates import (
+from tidings.domain.templates import (
     TemplateError,
     TemplateSource,
     contact_context,
     html_to_text,
+    locale_candidates,
     render,
     validate,
 )
-from tidings.services.templates import locale_candidates
 
 
 def ctx(**contact: object) -> dict[str, object]:

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from tidings.api.errors import ApiError
+from tidings.application.access.keys import ApiKey
 from tidings.bootstrap import Container
-from tidings.services.keys import ApiKey, KeyVerifier
 
 
 def container(request: Request) -> Container:
@@ -68,7 +68,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
                 "missing API key: send 'Authorization: Bearer <key>' (or HTTP Basic with the key as user name)",
                 headers={"WWW-Authenticate": 'Bearer, Basic realm="tidings"'},
             )
-        verifier: KeyVerifier = container(request).services["keys"]
+        verifier = container(request).keys
         hit, api_key = verifier.cached(key)
         if not hit:
             api_key = await run_in_threadpool(verifier.verify, key)

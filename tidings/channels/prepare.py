@@ -26,19 +26,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.ports.senders import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
 from tidings.channels import tracking
-from tidings.channels.base import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
-from tidings.channels.outbox import Outcome
-from tidings.channels.templates import TemplateError, TemplateSource, contact_context, render
-from tidings.services.templates import find_template, locale_candidates
+from tidings.domain.templates import TemplateError, TemplateSource, contact_context, locale_candidates, render
 from tidings.store import schema
+from tidings.store.outbox import Outcome
+from tidings.store.templates import find_template
 
 log = logging.getLogger("tidings.channels.prepare")
 
 #: where a channel's address lives on the contact.
-ADDRESS_FIELD = {EMAIL: "email", SMS: "phone", VOICE: "phone"}
+ADDRESS_FIELD: dict[str, str] = {EMAIL: "email", SMS: "phone", VOICE: "phone"}
 #: the consent a channel needs (consents.channel): calls need consent to "phone".
-CONSENT_CHANNEL = {VOICE: "phone"}
+CONSENT_CHANNEL: dict[str, str] = {VOICE: "phone"}
 
 
 #: (outbox id, recipient, subject, rendered document) written before sending.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tidings.cli import common
+from tidings.masking import masked_url, redact
 
 if TYPE_CHECKING:
     from tidings.bootstrap import Container
@@ -27,10 +28,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 
 
-def _setup_logging() -> None:
-    import os
-
-    logging.basicConfig(level=os.environ.get("TIDINGS_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
+def _setup_logging(level: str) -> None:
+    """``level``: Settings.log_level (TIDINGS_LOG_LEVEL), read with the rest of the settings."""
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
@@ -114,8 +114,8 @@ def serve(
 
     import uvicorn
 
-    from tidings.api.app import create_app
     from tidings.runtime import background_services, start_all, stop_all
+    from tidings.server import create_app
 
     if api_processes > 1 and test_clock:
         common.fail("--test-clock needs one process (the virtual clock lives in memory): drop --api-processes")
@@ -128,8 +128,8 @@ def serve(
         os.environ["TIDINGS_CATCHER_SMTP_PORT"] = str(smtp_port)
     elif not (os.environ.get("TIDINGS_CATCHER_SMTP_PORT") or os.environ.get("TIDINGS_CATCHER_PORT")):
         os.environ["TIDINGS_CATCHER_SMTP_PORT"] = str(catcher_port_for(port))
-    _setup_logging()
     container = common.open_container()
+    _setup_logging(container.settings.log_level)
     start_test_clock(container)
     if demo:
         from tidings.cli.demo import ensure_demo_admin, load_demo, print_demo_login
@@ -148,14 +148,14 @@ def serve(
         )
     s = container.settings
     common.console.print(
-        f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, database {s.database_url})\n"
+        f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, database {masked_url(s.database_url)})\n"
         f"links in messages: {s.public_url}"
         + (f"\nmail catcher (SMTP): {s.catcher_host}:{s.catcher_port}" if use_catcher else "")
     )
     try:
         if api_processes > 1:  # children build their own app from the same environment
             uvicorn.run(
-                "tidings.api.app:app_from_environment",
+                "tidings.server:app_from_environment",
                 factory=True,
                 workers=api_processes,
                 host=host,
@@ -180,8 +180,8 @@ def worker(
 
     if test_clock:
         os.environ["TIDINGS_TEST_CLOCK"] = "1"
-    _setup_logging()
     container = common.open_container()
+    _setup_logging(container.settings.log_level)
     services = background_services(container, worker=True, catcher=False)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -206,8 +206,8 @@ def db_upgrade(
     try:
         upgrade(engine)
     except Exception as exc:
-        common.fail(f"migration failed on {url}: {exc}")
-    common.console.print(f"database at revision {current(engine)} ({url})")
+        common.fail(redact(f"migration failed on {url}: {exc}", url))
+    common.console.print(f"database at revision {current(engine)} ({masked_url(url)})")
 
 
 @keys_app.command("create")
@@ -216,7 +216,7 @@ def keys_create(
     scope: Annotated[list[str], typer.Option(help="track | read | write | admin (repeatable)")],
 ) -> None:
     """Create an API key. The key is printed once, as the last line."""
-    from tidings.services.keys import KeyError_, create_key
+    from tidings.application.access.keys import KeyError_, create_key
 
     c = common.open_container()
     try:
@@ -232,7 +232,7 @@ def keys_list() -> None:
     """List API keys (never their secret)."""
     from rich.table import Table
 
-    from tidings.services.keys import list_keys
+    from tidings.application.access.keys import list_keys
 
     c = common.open_container()
     table = Table("id", "name", "prefix", "scopes", "created", "revoked")
@@ -245,7 +245,7 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: int) -> None:
     """Revoke an API key."""
-    from tidings.services.keys import revoke_key
+    from tidings.application.access.keys import revoke_key
 
     c = common.open_container()
     if not revoke_key(c.engine, key_id, c.clock.now()):

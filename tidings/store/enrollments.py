@@ -200,7 +200,7 @@ def claim_due_timers(conn: sa.Connection, now: datetime, limit: int) -> list[Map
 
 
 def next_due(conn: sa.Connection) -> datetime | None:
-    return conn.execute(sa.select(sa.func.min(T.c.due_at))).scalar_one_or_none()  # type: ignore[no-any-return]
+    return conn.execute(sa.select(sa.func.min(T.c.due_at))).scalar_one_or_none()
 
 
 def delete_timers(conn: sa.Connection, ids: Sequence[int]) -> None:
@@ -278,7 +278,8 @@ def _journey_timer_query(journey_id: int) -> sa.Select[Any]:
 
 def _payload_journey(journey_id: int) -> sa.ColumnElement[bool]:
     # date-trigger timers carry their journey in the payload; JSON paths differ per backend
-    return T.c.payload["journey_id"].as_integer() == journey_id
+    cond: sa.ColumnElement[bool] = T.c.payload["journey_id"].as_integer() == journey_id
+    return cond
 
 
 # --------------------------------------------------------------------------- enrolments

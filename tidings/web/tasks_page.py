@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from tidings.services import tasks as tasks_service
-from tidings.services.users import Session
+from tidings.application.access.users import Session
+from tidings.application.sales import tasks as tasks_service
 from tidings.web import queries
 from tidings.web.core import PageNotFound, render
 from tidings.web.security import FormFields, Viewer, Writer, container

@@ -1,0 +1,398 @@
+"""Ingest: events and identity calls in, one transaction per request, idempotent on message id.
+
+The hot path is a batch of ``track`` calls: identities are resolved in bulk (one query per
+kind of identifier, one multi-row insert for the contacts seen for the first time), events go
+in with one multi-row ``INSERT ... ON CONFLICT (message_id) DO NOTHING``, and their contacts
+are enqueued for the worker in the same transaction. ``identify`` / ``alias`` / ``group`` calls
+change identities and profiles; they run first, in order, through the identity service.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tidings.application.contacts import changes, identity
+from tidings.application.contacts.contacts import normalise_input, update_contact
+from tidings.domain.contacts import InvalidValue, event_value, split_traits
+from tidings.store import ingest_sql, schema
+
+log = logging.getLogger("tidings.ingest")
+C = schema.contacts
+A = schema.contact_aliases
+E = schema.events
+EVENT_KINDS = ("track", "page", "screen")
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One validated call: an event (track/page/screen) or an identity call."""
+
+    kind: str
+    message_id: str
+    occurred_at: datetime
+    name: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    contact_id: int | None = None
+    email: str | None = None
+    phone: str | None = None
+    #: normalised contact changes (identify traits, group)
+    changes: dict[str, Any] = field(default_factory=dict)
+    previous_id: str | None = None
+    #: index of the item in its request, for error paths
+    index: int = 0
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    contact_ids: set[int] = field(default_factory=set)
+
+
+class IngestError(ValueError):
+    """An item the database state makes invalid (e.g. an unknown contact id): nothing is kept."""
+
+    def __init__(self, index: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.field = field
+        self.message = message
+
+
+def traits_to_changes(
+    traits: Mapping[str, Any], now: datetime
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Identify traits -> a normalised contact change, and (trait name, error) for bad ones.
+
+    Bad standard traits (an invalid email) are errors; unknown traits become attributes.
+    """
+    standard, attributes = split_traits(traits)
+    raw: dict[str, Any] = {}
+    errors: list[tuple[str, str]] = []
+    originals: dict[str, str] = {}
+    for key in traits:
+        target = _target(key)
+        if target:
+            originals.setdefault(target, key)
+    for name, value in standard.items():
+        try:
+            raw.update(normalise_input({name: value}, now))
+        except InvalidValue as exc:
+            errors.append((originals.get(name, name), exc.message))
+    if attributes:
+        raw["attributes"] = attributes
+    return raw, errors
+
+
+def _target(trait: str) -> str | None:
+    standard, _ = split_traits({trait: None})
+    return next(iter(standard), None)
+
+
+# --------------------------------------------------------------------------- the transaction
+
+
+def ingest(
+    conn: sa.Connection, items: Sequence[Incoming], now: datetime, source: str = "api"
+) -> IngestResult:
+    """Write a request's calls; raises IngestError (the caller rolls back) on an impossible item."""
+    result = IngestResult()
+    for item in items:
+        if item.kind not in EVENT_KINDS:
+            cid = _identity_call(conn, item, now, source)
+            if cid is not None:
+                result.contact_ids.add(cid)
+    events = [i for i in items if i.kind in EVENT_KINDS]
+    if not events:
+        return result
+    seen: set[str] = set()
+    unique: list[Incoming] = []
+    for ev in events:
+        if ev.message_id in seen:
+            result.duplicates.append(ev.message_id)
+        else:
+            seen.add(ev.message_id)
+            unique.append(ev)
+    contact_of = resolve_bulk(conn, unique, now, source)
+    rows: list[dict[str, Any]] = [
+        {
+            "contact_id": contact_of[i],
+            "name": ev.name,
+            "properties": ev.properties,
+            "occurred_at": ev.occurred_at,
+            "received_at": now,
+            "message_id": ev.message_id,
+            "source": source,
+            "value": event_value(ev.properties),
+        }
+        for i, ev in enumerate(unique)
+    ]
+    inserted = ingest_sql.insert_events(conn, rows)
+    result.accepted = len(inserted)
+    result.duplicates += [r["message_id"] for r in rows if r["message_id"] not in inserted]
+    touched = {r["contact_id"] for r in rows if r["message_id"] in inserted}
+    ingest_sql.enqueue(conn, touched, now)
+    result.contact_ids |= touched
+    return result
+
+
+def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime, source: str) -> list[int]:
+    """The contact of each event, creating unknown user ids and anonymous ids in bulk."""
+    out: list[int | None] = [None] * len(events)
+    by_user: dict[str, list[int]] = {}
+    by_anon: dict[str, list[int]] = {}
+    by_email: dict[str, list[int]] = {}
+    by_phone: dict[str, list[int]] = {}
+    links: list[tuple[str, str]] = []
+    for i, ev in enumerate(events):
+        if ev.user_id:
+            by_user.setdefault(ev.user_id, []).append(i)
+            if ev.anonymous_id:
+                links.append((ev.user_id, ev.anonymous_id))
+        elif ev.anonymous_id:
+            by_anon.setdefault(ev.anonymous_id, []).append(i)
+        elif ev.contact_id is not None:
+            cid = identity.find_by(conn, "id", ev.contact_id)
+            if cid is None:
+                raise IngestError(ev.index, "contact_id", f"no contact with id {ev.contact_id}")
+            out[i] = cid
+        elif ev.email and not ev.phone:
+            by_email.setdefault(ev.email, []).append(i)
+        elif ev.phone and not ev.email:
+            by_phone.setdefault(ev.phone, []).append(i)
+        else:  # email and phone: the general resolver (creates the contact when unknown, merges)
+            out[i] = identity.resolve_contact(conn, email=ev.email, phone=ev.phone, now=now, source=source)
+    for fld, groups in (("email", by_email), ("phone", by_phone)):
+        known = _by_identifier(conn, fld, list(groups), now, source)
+        for value, idx in groups.items():
+            for i in idx:
+                out[i] = known[value]
+    users = _users(conn, list(by_user), now, source)
+    for uid, idx in by_user.items():
+        for i in idx:
+            out[i] = users[uid]
+    anons = _anonymous(conn, list(by_anon), now)
+    for aid, idx in by_anon.items():
+        for i in idx:
+            out[i] = anons[aid]
+    if links:
+        _link_anonymous(conn, links, users, now, source)
+    resolved: list[int] = []
+    for i, cid in enumerate(out):
+        if cid is None:  # pragma: no cover - every branch above assigns
+            raise IngestError(events[i].index, "userId", "event names no contact")
+        resolved.append(cid)
+    return resolved
+
+
+def _pairs(result: Any) -> dict[Any, Any]:
+    return {r[0]: r[1] for r in result}
+
+
+def _users(conn: sa.Connection, user_ids: list[str], now: datetime, source: str) -> dict[str, int]:
+    if not user_ids:
+        return {}
+    found = _pairs(conn.execute(sa.select(C.c.external_id, C.c.id).where(C.c.external_id.in_(user_ids))))
+    missing = [u for u in user_ids if u not in found]
+    if missing:  # user ids folded into another contact by an alias call
+        found.update(
+            _pairs(
+                conn.execute(
+                    sa.select(A.c.value, A.c.contact_id).where(A.c.kind == "user_id", A.c.value.in_(missing))
+                )
+            )
+        )
+        # sorted: concurrent PostgreSQL transactions take the unique-index locks in one order (no deadlock)
+        missing = sorted(u for u in user_ids if u not in found)
+    if missing:
+        conn.execute(
+            identity.upsert_ignore(conn, C),
+            [
+                {"external_id": u, "attributes": {}, "anonymous": False, "created_at": now, "updated_at": now}
+                for u in missing
+            ],
+        )
+        created = _pairs(conn.execute(sa.select(C.c.external_id, C.c.id).where(C.c.external_id.in_(missing))))
+        found.update(created)
+        changes.record(
+            conn,
+            [
+                changes.change_event(
+                    cid,
+                    "contact.updated",
+                    {"changed": {"external_id": {"from": None, "to": u}}, "created": True},
+                    now,
+                    source,
+                )
+                for u, cid in created.items()
+            ],
+            now,
+        )
+    return found
+
+
+def _by_identifier(
+    conn: sa.Connection, fld: str, values: list[str], now: datetime, source: str
+) -> dict[str, int]:
+    """Contacts by email or phone alone, the unknown ones created in bulk.
+
+    What ``identity.resolve_contact(email=...)`` (or ``phone=``) does for each value, in three
+    statements for the whole request: one lookup, one multi-row insert that skips values a
+    concurrent writer took (``RETURNING`` says which rows are ours) and the ``contact.updated``
+    events of the new contacts.
+    """
+    if not values:
+        return {}
+    col = C.c[fld]
+    found = _pairs(conn.execute(sa.select(col, C.c.id).where(col.in_(values))))
+    # sorted: concurrent PostgreSQL transactions take the unique-index locks in one order (no deadlock)
+    missing = sorted(v for v in values if v not in found)
+    if not missing:
+        return found
+    created = _pairs(
+        conn.execute(
+            identity.upsert_ignore(conn, C).returning(col, C.c.id),
+            [{fld: v, "attributes": {}, "anonymous": False, "created_at": now, "updated_at": now} for v in missing],
+        )
+    )
+    found.update(created)
+    taken = [v for v in missing if v not in created]
+    if taken:  # a concurrent writer created them first (PostgreSQL)
+        found.update(_pairs(conn.execute(sa.select(col, C.c.id).where(col.in_(taken)))))
+    changes.record(
+        conn,
+        [
+            changes.change_event(
+                cid, "contact.updated", {"changed": {fld: {"from": None, "to": v}}, "created": True}, now, source
+            )
+            for v, cid in sorted(created.items(), key=lambda kv: kv[1])
+        ],
+        now,
+    )
+    return found
+
+
+def _anonymous(conn: sa.Connection, anon_ids: list[str], now: datetime) -> dict[str, int]:
+    if not anon_ids:
+        return {}
+
+    def lookup(values: list[str]) -> dict[str, int]:
+        return _pairs(
+            conn.execute(
+                sa.select(A.c.value, A.c.contact_id).where(A.c.kind == "anonymous_id", A.c.value.in_(values))
+            )
+        )
+
+    found = lookup(anon_ids)
+    missing = sorted(a for a in anon_ids if a not in found)
+    if missing:
+        ids = list(
+            conn.execute(
+                sa.insert(C).returning(C.c.id, sort_by_parameter_order=True),
+                [
+                    {"attributes": {}, "anonymous": True, "created_at": now, "updated_at": now}
+                    for _ in missing
+                ],
+            ).scalars()
+        )
+        conn.execute(
+            identity.upsert_ignore(conn, A),
+            [
+                {"kind": "anonymous_id", "value": a, "contact_id": cid, "created_at": now}
+                for a, cid in zip(missing, ids, strict=True)
+            ],
+        )
+        winners = lookup(missing)
+        losers = [cid for a, cid in zip(missing, ids, strict=True) if winners.get(a) != cid]
+        if losers:  # a concurrent request created them first
+            conn.execute(sa.delete(C).where(C.c.id.in_(losers)))
+        found.update(winners)
+    return found
+
+
+def _link_anonymous(
+    conn: sa.Connection, links: list[tuple[str, str]], users: dict[str, int], now: datetime, source: str
+) -> None:
+    """A track call naming a user and an anonymous id ties the anonymous history to the user."""
+    anon_ids = list({a for _, a in links})
+    known = _pairs(
+        conn.execute(
+            sa.select(A.c.value, A.c.contact_id).where(A.c.kind == "anonymous_id", A.c.value.in_(anon_ids))
+        )
+    )
+    new_aliases = {}
+    for uid, aid in links:
+        target = users[uid]
+        current = known.get(aid)
+        if current is None:
+            new_aliases[aid] = target
+            known[aid] = target
+        elif current != target and identity.mergeable(conn, current, target):
+            identity.merge_contacts(conn, current, target, now, source=source)
+            known[aid] = target
+    if new_aliases:
+        conn.execute(
+            identity.upsert_ignore(conn, A),
+            [
+                {"kind": "anonymous_id", "value": a, "contact_id": cid, "created_at": now}
+                for a, cid in new_aliases.items()
+            ],
+        )
+
+
+def _identity_call(conn: sa.Connection, item: Incoming, now: datetime, source: str) -> int | None:
+    if item.kind == "alias":
+        return _alias(conn, item, now, source)
+    data = dict(item.changes)
+    try:
+        cid = identity.resolve_contact(
+            conn,
+            external_id=item.user_id,
+            email=data.get("email"),
+            phone=data.get("phone"),
+            anonymous_id=item.anonymous_id,
+            now=now,
+            source=source,
+        )
+    except identity.IdentityConflict:
+        cid = identity.resolve_contact(
+            conn, external_id=item.user_id, anonymous_id=item.anonymous_id, now=now, source=source
+        )
+    if cid is None:
+        return None
+    for _ in range(3):
+        try:
+            update_contact(conn, cid, data, now, source)
+            break
+        except identity.IdentityConflict as exc:
+            # the email / phone belongs to another known person: keep the rest of the traits
+            log.warning("%s call %s: %s; field ignored", item.kind, item.message_id, exc.message)
+            data.pop(exc.field, None)
+    return cid
+
+
+def _alias(conn: sa.Connection, item: Incoming, now: datetime, source: str) -> int | None:
+    """``alias(previousId -> userId)``: the previous identity's history joins the user's."""
+    prev = item.previous_id or ""
+    prev_cid = identity.find_by(conn, "external_id", prev) or identity.find_by(conn, "anonymous_id", prev)
+    target = identity.find_by(conn, "external_id", item.user_id) if item.user_id else None
+    if prev_cid is None:
+        return identity.resolve_contact(
+            conn, external_id=item.user_id, anonymous_id=prev, now=now, source=source
+        )
+    if target is None:  # the previous identity simply gets the user id
+        update_contact(conn, prev_cid, {"external_id": item.user_id}, now, source)
+        return prev_cid
+    if target != prev_cid:  # an explicit "these are one person": merge even two known ids
+        identity.merge_contacts(conn, prev_cid, target, now, source=source)
+    if identity.find_by(conn, "external_id", prev) != target:
+        identity.add_alias(conn, "anonymous_id", prev, target, now)
+    return target

@@ -1,0 +1,304 @@
+"""The journey runtime: stimuli from storage -> the pure state machine -> one commit per batch.
+
+Two ways work arrives:
+- :meth:`JourneyEngine.process_contact`: a queued contact. Under a lock on the contact, its
+  segment memberships are refreshed, then its unprocessed events are taken in id order; each
+  goes to the contact's running enrolments (waits, goals, exits) and to the triggers of the
+  active journeys (new enrolments). Events are marked processed and the queue row dropped in the
+  same transaction as every transition they caused.
+- :meth:`JourneyEngine.fire_due_timers`: due timer rows, claimed in batches (``SKIP LOCKED``),
+  fired in due order per contact, deleted in the transaction that commits their transitions
+  (``timers.py``); API requests (manual enrolment, signals) below.
+
+The shared half (journey versions, batches, advancing and entering enrolments) is ``runs.py``.
+
+Time only comes from the injected clock; nothing here sleeps. The machine is pure, so a
+crash anywhere rolls back to the last commit and the same work is redone with the same
+idempotency keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tidings.application.ingest.batch import Batch, Live
+from tidings.application.journeys import datetriggers, paused
+from tidings.application.journeys.timers import TimerFiring
+from tidings.domain.journeys.model import (
+    EnrollmentState,
+    EventStimulus,
+    JourneyDoc,
+    PriorEnrollment,
+    SentRecord,
+    Signal,
+)
+from tidings.domain.journeys.triggers import (
+    manual_entry,
+    match_triggers,
+)
+from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.store import enrollments as est
+from tidings.store import journeys as jst
+from tidings.store import schema
+from tidings.store.bulk_snapshots import load_snapshots
+from tidings.store.db import read_only
+from tidings.store.fastpath import Fast
+from tidings.store.snapshots import load_snapshot
+
+log = logging.getLogger("tidings.engine")
+
+
+class EngineError(ValueError):
+    """A request to the engine that cannot be honoured (unknown journey, paused, refused entry)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+
+def _refresh_segments_many(
+    conn: sa.Connection,
+    snapshots: Mapping[int, ContactSnapshot],
+    pending: Mapping[int, Sequence[EventRecord]],
+    now: datetime,
+) -> tuple[dict[int, ContactSnapshot], dict[int, list[EventRecord]]]:
+    from tidings.application.segments.memberships import refresh_contacts
+
+    # the worker processes these contacts now: their segment.* events need no queue row of their own
+    return refresh_contacts(conn, snapshots, pending, now, enqueue=False)
+
+
+#: most recent events in a contact's snapshot on the event path (as ``store.snapshots.load_snapshot``).
+SNAPSHOT_EVENTS = 5000
+
+
+@dataclass
+class _Prefetched:
+    """What event delivery reads besides the snapshot, loaded once for a batch of contacts."""
+
+    active: list[tuple[int, int, JourneyDoc]]
+    lives: dict[int, list[tuple[Live, JourneyDoc]]]
+    priors: dict[tuple[int, int], list[PriorEnrollment]]
+    recent: dict[int, list[SentRecord]] | None
+
+
+def _record(row: Mapping[str, Any]) -> EventRecord:
+    return EventRecord(
+        name=row["name"],
+        occurred_at=row["occurred_at"],
+        properties=row["properties"] or {},
+        value=row["value"],
+        id=row["id"],
+    )
+
+
+class JourneyEngine(TimerFiring):
+    """The journey runtime the worker and the API use: queued contacts, timers, API requests."""
+
+    # ----------------------------------------------------------------- queued contacts
+
+    def has_claimable(self) -> bool:
+        """Look before taking the write lock: an idle worker polls without writing (SQLite)."""
+        with self.db.connect() as raw:
+            conn = read_only(raw)
+            with conn.begin():
+                return est.has_claimable_contacts(conn, self.clock.now())
+
+    def claim_contacts(self, limit: int = 50, exclude: Sequence[int] = ()) -> list[int]:
+        now = self.clock.now()
+        if not self.has_claimable():
+            return []
+        with self.db.begin() as conn:
+            return est.claim_contacts(conn, self.owner, now, self.lease, limit, exclude)
+
+    def process_contact(self, conn: sa.Connection, contact_id: int, now: datetime) -> int:
+        """All pending work of one contact, in one transaction. Returns the transitions made.
+
+        A batch of one (:meth:`process_contacts`): the worker's path when a batch failed.
+        """
+        return self.process_contacts(conn, [contact_id], now)
+
+    def process_contacts(self, conn: sa.Connection, contact_ids: Sequence[int], now: datetime) -> int:
+        """:meth:`process_contact` for a batch of contacts in one transaction, with batched queries.
+
+        The same steps and the same guarantees, for every contact of the batch: contact rows
+        locked in ascending id order (two workers never advance one contact at once), one
+        snapshot per contact loaded once and shared by the segment refresh and the journeys
+        (patched with the refresh's memberships and ``segment.*`` events), and the queue rows
+        dropped by ``est.finish_contacts`` under the queue protocol of ``store/queue.py``
+        (events that arrived meanwhile, committed or not, keep their contact queued).
+        Any exception rolls back the whole batch; the worker then redoes it one contact per
+        transaction. Returns the transitions made.
+        """
+        ids = sorted(set(contact_ids))
+        if not ids:
+            return 0
+        Fast(conn).lock_contacts(ids)
+        pending = est.unprocessed_events_many(conn, ids)
+        heads = jst.journey_heads(conn)
+        snaps = load_snapshots(conn, ids, events=True, journeys=True, max_events=SNAPSHOT_EVENTS)
+        records = {cid: [_record(r) for r in rows] for cid, rows in pending.items()}
+        changed, added = _refresh_segments_many(conn, snaps, records, now)
+        snaps.update(changed)
+        for cid, new in added.items():  # segment.* events: in the snapshot, and delivered now
+            if len(records.get(cid, ())) < est.EVENTS_PER_PASS:  # else next pass, in id order
+                records[cid] = [*records.get(cid, ()), *new]
+            evs = sorted((*snaps[cid].events, *new), key=lambda e: (e.occurred_at, e.id or 0))
+            snaps[cid] = replace(snaps[cid], events=tuple(evs[-SNAPSHOT_EVENTS:]))
+        batch = self._batch(conn, now, heads)
+        todo = [cid for cid in ids if records.get(cid) and cid in snaps]
+        if todo:
+            pre = self._prefetch(conn, heads, todo, now)
+            for cid in todo:
+                self._deliver_events(batch, heads, snaps[cid], records[cid], pre)
+        batch.flush()
+        est.mark_processed(conn, [int(e.id) for cid in ids for e in records.get(cid, ()) if e.id is not None], now)
+        est.finish_contacts(conn, ids, now)
+        return batch.transitions
+
+    def _prefetch(
+        self, conn: sa.Connection, heads: Mapping[int, Mapping[str, Any]], contact_ids: Sequence[int], now: datetime
+    ) -> _Prefetched:
+        """Running enrolments, prior enrolments and recent sends of these contacts (3 queries at most)."""
+        active = self._active_docs(conn, heads)
+        lives: dict[int, list[tuple[Live, JourneyDoc]]] = defaultdict(list)
+        for r in est.load_enrollments(conn, contact_ids=list(contact_ids)):
+            jid, cid = int(r["journey_id"]), int(r["contact_id"])
+            if jid not in heads or heads[jid]["status"] == "archived":
+                continue
+            live = Live(int(r["id"]), cid, jid, int(r["version"]), EnrollmentState.from_dict(r["state"]))
+            lives[cid].append((live, self.doc(conn, jid, live.version)))
+        priors = self._priors(conn, contact_ids, [jid for jid, _, _ in active])
+        any_caps = any(doc.settings.frequency_caps for ls in lives.values() for _, doc in ls) or any(
+            doc.settings.frequency_caps for _, _, doc in active
+        )
+        recent = self._recent(conn, contact_ids, now) if any_caps else None
+        return _Prefetched(active, lives, priors, recent)
+
+    def _deliver_events(
+        self,
+        batch: Batch,
+        heads: Mapping[int, Mapping[str, Any]],
+        contact: ContactSnapshot,
+        events: list[EventRecord],
+        pre: _Prefetched | None = None,
+    ) -> None:
+        conn = batch.conn
+        if pre is None:
+            pre = self._prefetch(conn, heads, [contact.id], batch.now)
+        active = pre.active
+        lives = list(pre.lives.get(contact.id, ()))
+        priors = pre.priors
+        recent = pre.recent.get(contact.id, []) if pre.recent is not None else None
+        for event in events:
+            for live, doc in list(lives):
+                if live.state.status == "ended":
+                    continue
+                if paused.hold_event(self, batch, live, doc, event, contact, recent):
+                    continue  # its journey is paused: held until resume (paused.py)
+                self.advance_enrolment(batch, live, doc, EventStimulus(event), contact, recent)
+            for jid, version, doc in active:
+                for entry in match_triggers(doc, event, contact, batch.now):
+                    new = self._enter(
+                        batch, jid, version, doc, contact, entry, priors[(contact.id, jid)], recent
+                    )
+                    if new is not None:
+                        lives.append((new, doc))
+            for jid, _, doc in active:
+                for trigger in datetriggers.date_triggers(doc):
+                    if datetriggers.relevant(trigger, event):
+                        datetriggers.replan_contact(conn, jid, doc, trigger, contact, batch.now)
+
+    # ----------------------------------------------------------------- API-driven stimuli
+
+    def enroll(
+        self, conn: sa.Connection, journey_key: str, contact_id: int, key: str, now: datetime
+    ) -> dict[str, Any]:
+        """Manual / API enrolment (the journey's manual trigger, or none)."""
+        heads = jst.journey_heads(conn)
+        jid = next((j for j, h in heads.items() if h["key"] == journey_key), None)
+        if jid is None:
+            raise EngineError("not_found", f"no journey {journey_key!r}")
+        if heads[jid]["status"] != "active" or not heads[jid]["current_version"]:
+            raise EngineError(
+                "conflict", f"journey {journey_key!r} is {heads[jid]['status']}: it takes no entries"
+            )
+        est.lock_contacts(conn, [contact_id])
+        contact = load_snapshot(conn, contact_id)
+        if contact is None:
+            raise EngineError("not_found", f"no contact {contact_id}")
+        version = int(heads[jid]["current_version"])
+        doc = self.doc(conn, jid, version)
+        batch = self._batch(conn, now, heads)
+        priors = self._priors(conn, [contact_id], [jid])[(contact_id, jid)]
+        live = self._enter(
+            batch,
+            jid,
+            version,
+            doc,
+            contact,
+            manual_entry(doc, key),
+            priors,
+            self._recent(conn, [contact_id], now).get(contact_id, [])
+            if doc.settings.frequency_caps
+            else None,
+        )
+        refusal = next((t["detail"]["reason"] for t in batch.traces if t["action"] == "entry_refused"), None)
+        batch.flush()
+        if live is None:
+            raise EngineError("conflict", f"contact {contact_id} may not enter {journey_key!r}: {refusal}")
+        return {
+            "enrollment_id": live.id,
+            "journey": journey_key,
+            "version": version,
+            "key": key,
+            "status": live.state.status,
+            "step": live.state.step_id,
+        }
+
+    def signal(
+        self, conn: sa.Connection, enrollment_id: int, name: str, data: Mapping[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """A self-service signal to a running enrolment (recorded and ignored if it has ended)."""
+        e = schema.enrollments
+        row = conn.execute(sa.select(e.c.contact_id).where(e.c.id == enrollment_id)).first()
+        if row is None:
+            raise EngineError("not_found", f"no enrolment {enrollment_id}")
+        est.lock_contacts(conn, [int(row[0])])
+        r = est.load_enrollments(conn, ids=[enrollment_id], live_only=False, for_update=True)[0]
+        heads = jst.journey_heads(conn)
+        live = Live(
+            int(r["id"]),
+            int(r["contact_id"]),
+            int(r["journey_id"]),
+            int(r["version"]),
+            EnrollmentState.from_dict(r["state"]),
+        )
+        doc = self.doc(conn, live.journey_id, live.version)
+        contact = load_snapshot(conn, live.contact_id)
+        if contact is None:
+            raise EngineError("not_found", f"no contact {live.contact_id}")
+        batch = self._batch(conn, now, heads)
+        if (held := paused.hold_signal(self, batch, live, doc, Signal(name, dict(data)), contact)) is not None:
+            return held
+        tr = self.advance_enrolment(batch, live, doc, Signal(name, dict(data)), contact, None)
+        batch.flush()
+        return {
+            "enrollment_id": live.id,
+            "accepted": bool(tr and tr.changed),
+            "status": live.state.status,
+            "step": live.state.step_id,
+            "waiting_until": live.state.waiting.until if live.state.waiting else None,
+            "trace": [
+                {"action": t.action, "step": t.step_id, "detail": dict(t.detail)}
+                for t in (tr.trace if tr else [])
+            ],
+        }

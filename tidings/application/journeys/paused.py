@@ -1,0 +1,329 @@
+"""A paused journey holds its people in place: nothing of it moves or sends until resume.
+
+What a pause means (``services/journeys.pause`` / ``resume``):
+
+- no new entries (the engine only matches triggers of *active* journeys);
+- timers are parked (``store/enrollments.park_journey_timers``), and so are the journey's
+  messages still waiting in the outbox (:func:`park_outbox`);
+- an event (or a self-service signal) that would *move* an enrolment is **held**: it is kept,
+  in arrival order, in one parked timer of kind :data:`HELD_KIND` per enrolment, and applied on
+  resume, when that timer fires (:func:`release`), before the enrolment's other timers;
+- exit, suppression and goal criteria still end enrolments during the pause (a person who
+  bought or complained must not get the held message after resume): ending an enrolment
+  cancels its timers, the held ones included, and on resume the journey's parked outbox rows of
+  enrolments that ended during the pause are skipped instead of sent (:func:`unpark_outbox`).
+
+The engine calls :func:`hold_event` before giving an event to an enrolment, :func:`hold_signal`
+before a signal, and :func:`release` for a held timer (three one-line hooks in
+``engine.py``); everything else lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from tidings.application.ingest.batch import Batch, Live
+from tidings.domain.journeys.machine import advance, start_run
+from tidings.domain.journeys.model import (
+    EngineContext,
+    EventStimulus,
+    JourneyDoc,
+    SentRecord,
+    Signal,
+    Stimulus,
+    Transition,
+)
+from tidings.domain.journeys.timing import iso
+from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.store import enrollments as est
+from tidings.store import schema
+
+
+class Advancer(Protocol):
+    """What a pause needs from the engine (``JourneyEngine`` is one): no import of engine.py here."""
+
+    def context(self, batch: Batch, live: Live, recent: Sequence[SentRecord] | None) -> EngineContext: ...
+
+    def advance_enrolment(
+        self,
+        batch: Batch,
+        live: Live,
+        doc: JourneyDoc,
+        stimulus: Stimulus,
+        contact: ContactSnapshot,
+        recent: Sequence[SentRecord] | None,
+    ) -> Transition | None: ...
+
+
+#: timer kind of the stimuli held for one enrolment of a paused journey (payload ``held``: list)
+HELD_KIND = "held"
+#: end reasons that mean "the person should not get what was held" (criteria, owner, stop)
+ENDED_BY_CRITERIA = ("exited", "suppressed", "converted", "owned", "signal")
+
+T = schema.timers
+O = schema.outbox  # noqa: E741
+E = schema.enrollments
+J = schema.journeys
+
+
+# --------------------------------------------------------------------------- holding
+
+
+def hold_event(
+    engine: Advancer,
+    batch: Batch,
+    live: Live,
+    doc: JourneyDoc,
+    event: EventRecord,
+    contact: ContactSnapshot,
+    recent: Sequence[SentRecord] | None,
+) -> bool:
+    """Hold ``event`` for ``live`` if its journey is paused and the event would move it.
+
+    Returns True when the event was held (the caller must not advance the enrolment with it).
+    Criteria (exit, suppress, goal, owned) are never held: the caller advances and they end it.
+    """
+    if batch.journey_status.get(live.journey_id) != "paused":
+        return False
+    return _hold(engine, batch, live, doc, EventStimulus(event), _event_item(event), contact, recent)
+
+
+def hold_signal(
+    engine: Advancer,
+    batch: Batch,
+    live: Live,
+    doc: JourneyDoc,
+    signal: Signal,
+    contact: ContactSnapshot,
+) -> dict[str, Any] | None:
+    """Hold a self-service signal to an enrolment of a paused journey (``stop`` is never held).
+
+    Returns the signal API's answer when held (flushed here), None to let the engine apply it.
+    """
+    if signal.signal == "stop" or batch.journey_status.get(live.journey_id) != "paused":
+        return None
+    if live.state.status == "ended":
+        return None
+    item = {"type": "signal", "signal": signal.signal, "data": dict(signal.data)}
+    if not _hold(engine, batch, live, doc, signal, item, contact, None):
+        return None
+    batch.flush()
+    return {
+        "enrollment_id": live.id,
+        "accepted": True,
+        "held": True,
+        "status": live.state.status,
+        "step": live.state.step_id,
+        "waiting_until": live.state.waiting.until if live.state.waiting else None,
+        "trace": [{"action": "held", "step": live.state.step_id, "detail": {"reason": "journey paused"}}],
+    }
+
+
+def _hold(
+    engine: Advancer,
+    batch: Batch,
+    live: Live,
+    doc: JourneyDoc,
+    stimulus: Stimulus,
+    item: dict[str, Any],
+    contact: ContactSnapshot,
+    recent: Sequence[SentRecord] | None,
+) -> bool:
+    if live.state.status == "ended" or not _still_paused(batch.conn, live.journey_id):
+        return False
+    ctx = engine.context(batch, live, recent)  # the engine's own context recipe
+    try:
+        if isinstance(stimulus, EventStimulus):
+            run = start_run(doc, live.state.copy(), contact, batch.now, ctx, stimulus.name)
+            if run.check_criteria(event=stimulus.event):
+                return False  # exits and goals still end enrolments during a pause
+        row = _held_row(batch.conn, live.id)
+        if row is not None and isinstance(stimulus, EventStimulus) and stimulus.event.name not in waited_for(doc):
+            return False  # no step of this journey waits for it: it can change nothing
+        if row is None:
+            tr = advance(doc, live.state, stimulus, contact, batch.now, context=ctx)
+            if not tr.changed:
+                return False  # nothing would happen: nothing to hold
+    except Exception:  # noqa: BLE001 - let the engine's own path record the failure
+        return False
+    if row is None:
+        due = _first_due(batch.conn, live.id, batch.now)
+        est.insert_timers(
+            batch.conn,
+            [
+                {
+                    "contact_id": live.contact_id,
+                    "enrollment_id": live.id,
+                    "kind": HELD_KIND,
+                    "due_at": est.PARKED_AT,
+                    "payload": {"journey": doc.key, "held": [item], est.PARKED_KEY: due.isoformat()},
+                }
+            ],
+        )
+        count = 1
+    else:
+        payload = dict(row["payload"] or {})
+        held = [*payload.get("held", []), item]
+        payload["held"] = held
+        batch.conn.execute(sa.update(T).where(T.c.id == row["id"]).values(payload=payload))
+        count = len(held)
+    batch.trace_note(
+        live.contact_id,
+        live.journey_id,
+        live.version,
+        stimulus.name,
+        "held",
+        {"reason": "journey paused", "held": count, **_describe(item)},
+        live.id,
+        live.state.step_id,
+    )
+    return True
+
+
+def waited_for(doc: JourneyDoc) -> frozenset[str]:
+    """Names of the events a waiting step of ``doc`` can resume on (after an earlier held one,
+    only these are held: the rest could change nothing then either)."""
+    names: set[str] = set()
+    goals = {c.event for c in doc.settings.goal if c.event}
+    for step in doc.steps.values():
+        if step.type == "wait_event":
+            names.add(str(step.config["event"]))
+        elif step.type == "behaviour":
+            action = step.config.get("action")
+            if action == "converted":
+                names |= {str(step.config["event"])} if step.config.get("event") else goals
+            else:
+                names.add(f"message.{action}")
+    return frozenset(names)
+
+
+def _still_paused(conn: sa.Connection, journey_id: int) -> bool:
+    """Re-read the journey's status under a share lock, so a resume waits for this commit.
+
+    (Resume takes the journey row ``FOR UPDATE`` and unparks held timers: a held timer written
+    by a transaction that read "paused" before the resume committed would stay parked.)
+    """
+    status = conn.execute(
+        sa.select(J.c.status).where(J.c.id == journey_id).with_for_update(read=True)
+    ).scalar_one_or_none()
+    return status == "paused"
+
+
+def _held_row(conn: sa.Connection, enrollment_id: int) -> Mapping[str, Any] | None:
+    q = (
+        sa.select(T.c.id, T.c.payload)
+        .where(T.c.enrollment_id == enrollment_id, T.c.kind == HELD_KIND)
+        .order_by(T.c.id)
+        .limit(1)
+    )
+    row = conn.execute(q).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _first_due(conn: sa.Connection, enrollment_id: int, now: datetime) -> datetime:
+    """When the held stimuli fall due on resume: now, or just before the enrolment's other
+    (parked) timers if one of them came due earlier, so held stimuli are applied first."""
+    due = now
+    for payload, at in conn.execute(
+        sa.select(T.c.payload, T.c.due_at).where(T.c.enrollment_id == enrollment_id, T.c.kind != HELD_KIND)
+    ).all():
+        real = (payload or {}).get(est.PARKED_KEY)
+        when = datetime.fromisoformat(real) if real else at
+        if when <= due:
+            due = when - timedelta(microseconds=1)
+    return due
+
+
+def _event_item(event: EventRecord) -> dict[str, Any]:
+    return {
+        "type": "event",
+        "id": event.id,
+        "name": event.name,
+        "occurred_at": iso(event.occurred_at),
+        "properties": dict(event.properties),
+        "value": event.value,
+    }
+
+
+def _describe(item: Mapping[str, Any]) -> dict[str, Any]:
+    if item["type"] == "event":
+        return {"event": {"name": item["name"], "id": item["id"], "at": item["occurred_at"]}}
+    return {"signal": item["signal"], "data": item["data"]}
+
+
+# --------------------------------------------------------------------------- releasing
+
+
+def is_held(row: Mapping[str, Any]) -> bool:
+    return row.get("kind") == HELD_KIND
+
+
+def release(
+    engine: Advancer,
+    batch: Batch,
+    live: Live,
+    doc: JourneyDoc,
+    row: Mapping[str, Any],
+    contact: ContactSnapshot,
+    recent: Sequence[SentRecord] | None,
+) -> None:
+    """Apply a resumed journey's held stimuli to their enrolment, in the order they arrived."""
+    items = list((row["payload"] or {}).get("held", []))
+    batch.trace_note(
+        live.contact_id,
+        live.journey_id,
+        live.version,
+        "resume",
+        "held_released",
+        {"held": len(items)},
+        live.id,
+        live.state.step_id,
+    )
+    for item in items:
+        if live.state.status == "ended":
+            break  # stimuli for an ended enrolment would only be recorded and ignored
+        engine.advance_enrolment(batch, live, doc, _stimulus(item), contact, recent)
+
+
+def _stimulus(item: Mapping[str, Any]) -> Stimulus:
+    if item.get("type") == "signal":
+        return Signal(str(item["signal"]), dict(item.get("data") or {}))
+    return EventStimulus(
+        EventRecord(
+            name=str(item["name"]),
+            occurred_at=datetime.fromisoformat(str(item["occurred_at"])),
+            properties=dict(item.get("properties") or {}),
+            value=item.get("value"),
+            id=item.get("id"),
+        )
+    )
+
+
+# --------------------------------------------------------------------------- the outbox
+
+
+def park_outbox(conn: sa.Connection, journey_id: int) -> int:
+    """Hold the journey's messages not yet sent (pending): they are not claimed until resume."""
+    result = conn.execute(
+        sa.update(O)
+        .where(O.c.journey_id == journey_id, O.c.status == "pending", O.c.next_attempt_at < est.PARKED_AT)
+        .values(next_attempt_at=est.PARKED_AT)
+    )
+    return int(result.rowcount or 0)
+
+
+def unpark_outbox(conn: sa.Connection, journey_id: int, now: datetime) -> dict[str, int]:
+    """Release held messages; those of enrolments ended meanwhile by criteria are skipped."""
+    held = O.c.journey_id == journey_id, O.c.status == "pending", O.c.next_attempt_at >= est.PARKED_AT
+    ended = sa.select(E.c.id).where(E.c.status == "ended", E.c.end_reason.in_(ENDED_BY_CRITERIA))
+    skipped = conn.execute(
+        sa.update(O)
+        .where(*held, O.c.enrollment_id.in_(ended))
+        .values(status="skipped", error="enrolment ended while the journey was paused", next_attempt_at=now)
+    ).rowcount
+    released = conn.execute(sa.update(O).where(*held).values(next_attempt_at=now)).rowcount
+    return {"released_messages": int(released or 0), "skipped_messages": int(skipped or 0)}

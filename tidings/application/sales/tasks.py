@@ -1,0 +1,386 @@
+"""Sales tasks: create, assign (fixed, by rule, round robin within a team), notify, complete.
+
+Routing lives in ``app_state["task_routing"]``::
+
+    {"teams": {"sales-north": ["ann@shop.test", "bob@shop.test"]},      # reps when no users
+     "rules": [{"attribute": "region", "equals": "north", "team": "sales-north"},
+               {"attribute": "country", "equals": "DE", "owner": "dieter@shop.test"}],
+     "notify": {"sales-north": {"webhook": "https://crm.example/hooks/tasks"}}}
+
+Who owns a new task: the owner the step names; else the first matching rule (owner, or a team);
+else, without a team, the contact's own owner; with a team, the contact's owner when they are a
+rep of that team, else round robin within the team. A team's reps are its active users
+(``users.team``), or the configured list when it has none. The round-robin pointer is a row in
+``app_state`` (created race-free, then updated under a row lock), so concurrent workers do not
+pick the same rep twice in a row; ``assign_owner`` steps rotate their own pointer.
+
+The owner is notified through the outbox: a transactional email (template
+``tidings-task-assigned``, created on first use, editable like any template) and/or a webhook
+configured for the team. Completing a task appends ``task.completed`` ``{task_id, title}`` to the
+contact's events and enqueues the contact, so journeys can wait for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tidings.application.contacts import changes
+from tidings.store import schema
+
+t = schema.tasks
+STATUSES = ("open", "done", "cancelled")
+ROUTING_KEY = "task_routing"
+NOTIFY_TEMPLATE = "tidings-task-assigned"
+
+
+class TaskError(ValueError):
+    def __init__(self, field: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+# --------------------------------------------------------------------------- routing config
+
+
+def _state(conn: sa.Connection, key: str) -> Any:
+    return conn.execute(sa.select(schema.app_state.c.value).where(schema.app_state.c.key == key)).scalar()
+
+
+def _put_state(conn: sa.Connection, key: str, value: Any, now: datetime) -> None:
+    a = schema.app_state
+    if conn.execute(sa.select(a.c.key).where(a.c.key == key)).first() is None:
+        conn.execute(sa.insert(a).values(key=key, value=value, updated_at=now))
+    else:
+        conn.execute(sa.update(a).where(a.c.key == key).values(value=value, updated_at=now))
+
+
+def get_routing(conn: sa.Connection) -> dict[str, Any]:
+    value = _state(conn, ROUTING_KEY) or {}
+    return {
+        "teams": dict(value.get("teams") or {}),
+        "rules": list(value.get("rules") or []),
+        "notify": dict(value.get("notify") or {}),
+    }
+
+
+def validate_routing(value: Mapping[str, Any]) -> dict[str, Any]:
+    teams = value.get("teams") or {}
+    if not isinstance(teams, Mapping):
+        raise TaskError("teams", "teams must be an object: team -> list of rep emails")
+    for team, reps in teams.items():
+        if not isinstance(reps, list) or not all(isinstance(r, str) and "@" in r for r in reps):
+            raise TaskError(f"teams.{team}", "must be a list of email addresses")
+    rules = value.get("rules") or []
+    if not isinstance(rules, list):
+        raise TaskError("rules", "rules must be a list")
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, Mapping) or not rule.get("attribute"):
+            raise TaskError(f"rules.{i}.attribute", "each rule needs an attribute")
+        if "equals" not in rule:
+            raise TaskError(f"rules.{i}.equals", "each rule needs a value to compare with")
+        if not (rule.get("owner") or rule.get("team")):
+            raise TaskError(f"rules.{i}.owner", "each rule needs an owner or a team")
+    notify = value.get("notify") or {}
+    if not isinstance(notify, Mapping):
+        raise TaskError("notify", "notify must be an object: team -> {webhook: url, email: bool}")
+    return {"teams": dict(teams), "rules": list(rules), "notify": dict(notify)}
+
+
+def set_routing(conn: sa.Connection, value: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    clean = validate_routing(value)
+    _put_state(conn, ROUTING_KEY, clean, now)
+    return clean
+
+
+def team_reps(conn: sa.Connection, team: str) -> list[str]:
+    u = schema.users
+    users = (
+        conn.execute(
+            sa.select(u.c.email).where(u.c.team == team, u.c.disabled_at.is_(None)).order_by(u.c.email)
+        )
+        .scalars()
+        .all()
+    )
+    if users:
+        return list(users)
+    return list(get_routing(conn)["teams"].get(team) or [])
+
+
+def next_in_team(conn: sa.Connection, team: str, now: datetime, purpose: str = "task") -> str | None:
+    """Round robin: the rep after the one picked last time (a locked row in app_state).
+
+    One pointer per (purpose, team): tasks (``task``) and contact ownership (``owner``, the
+    ``assign_owner`` step) rotate independently. The row is created with ``ON CONFLICT DO
+    NOTHING`` and then locked ``FOR UPDATE``, so concurrent workers on PostgreSQL queue on it
+    (even the very first time) and never pick the same rep twice in a row; it is committed with
+    the caller's transaction, so the rotation survives restarts and a rolled-back batch gives
+    its turn back. The pointer names the last rep: when reps join or leave, the rotation goes on
+    from where it was instead of jumping.
+    """
+    reps = team_reps(conn, team)
+    if not reps:
+        return None
+    a = schema.app_state
+    key = f"{'task_rr' if purpose == 'task' else purpose + '_rr'}:{team}"[:100]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(a)
+        .values(key=key, value={"n": 0}, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[a.c.key])
+    )
+    value = conn.execute(sa.select(a.c.value).where(a.c.key == key).with_for_update()).scalar() or {}
+    count = int(value.get("n", 0))
+    last = value.get("last")
+    if last in reps:
+        pick = reps[(reps.index(last) + 1) % len(reps)]
+    elif last is not None and reps == sorted(reps):  # the last one left: the next in order
+        pick = next((r for r in reps if r > last), reps[0])
+    else:
+        pick = reps[count % len(reps)]
+    conn.execute(sa.update(a).where(a.c.key == key).values(value={"n": count + 1, "last": pick}, updated_at=now))
+    return pick
+
+
+def _attribute(contact: Mapping[str, Any], name: str) -> Any:
+    if name in contact and name != "attributes":
+        return contact[name]
+    return (contact.get("attributes") or {}).get(name)
+
+
+def route(
+    conn: sa.Connection, contact: Mapping[str, Any], owner: str | None, team: str | None, now: datetime
+) -> tuple[str | None, str | None, str]:
+    """(owner, team, how) for a new task."""
+    if owner:
+        return owner, team, "fixed"
+    for rule in get_routing(conn)["rules"]:
+        if str(_attribute(contact, str(rule["attribute"]))) == str(rule["equals"]):
+            if rule.get("owner"):
+                return str(rule["owner"]), rule.get("team") or team, f"rule:{rule['attribute']}"
+            team = str(rule["team"])
+            break
+    if not team and contact.get("owner"):
+        return str(contact["owner"]), None, "contact_owner"
+    if team and contact.get("owner") and str(contact["owner"]) in team_reps(conn, team):
+        return str(contact["owner"]), team, "contact_owner"  # the team's own rep for this contact
+    if team:
+        picked = next_in_team(conn, team, now)
+        if picked:
+            return picked, team, "round_robin"
+    return None, team, "unassigned"
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def _contact(conn: sa.Connection, contact_id: int) -> dict[str, Any]:
+    c = schema.contacts
+    row = conn.execute(sa.select(c).where(c.c.id == contact_id)).mappings().first()
+    if row is None:
+        raise TaskError("contact_id", f"no contact {contact_id}", 404)
+    return dict(row)
+
+
+def get_task(conn: sa.Connection, task_id: int) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(t).where(t.c.id == task_id)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def create_task(
+    conn: sa.Connection,
+    *,
+    contact_id: int,
+    title: str,
+    now: datetime,
+    body: str = "",
+    owner: str | None = None,
+    team: str | None = None,
+    due_at: datetime | None = None,
+    outbox_id: int | None = None,
+    notify: bool = True,
+) -> dict[str, Any]:
+    """Create (once per outbox row), assign and notify. Returns the task row plus ``assigned_by``."""
+    if outbox_id is not None:
+        existing = conn.execute(sa.select(t).where(t.c.outbox_id == outbox_id)).mappings().first()
+        if existing is not None:
+            return dict(existing) | {"assigned_by": "existing"}
+    title = " ".join(str(title or "").split())
+    if not title:
+        raise TaskError("title", "a task needs a title")
+    contact = _contact(conn, contact_id)
+    owner, team, how = route(conn, contact, owner, team, now)
+    key = conn.execute(
+        sa.insert(t).values(
+            contact_id=contact_id,
+            title=title[:300],
+            body=body or "",
+            owner=owner,
+            team=team,
+            status="open",
+            due_at=due_at,
+            outbox_id=outbox_id,
+            created_at=now,
+        )
+    ).inserted_primary_key
+    assert key is not None
+    task = get_task(conn, int(key[0]))
+    assert task is not None
+    if notify and owner:
+        notify_owner(conn, task, contact, now)
+    return task | {"assigned_by": how}
+
+
+def task_public(task: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in task.items()}
+
+
+def notify_owner(
+    conn: sa.Connection, task: Mapping[str, Any], contact: Mapping[str, Any], now: datetime
+) -> None:
+    """Enqueue the owner's notification: a transactional email, and the team's webhook if any."""
+    info = task_public({k: task[k] for k in ("id", "title", "body", "owner", "team", "due_at", "contact_id")})
+    config = get_routing(conn)["notify"].get(task.get("team") or "") or {}
+    rows: list[dict[str, Any]] = []
+    if config.get("email", True) and "@" in str(task["owner"]):
+        ensure_notify_template(conn, now)
+        rows.append(
+            {
+                "kind": "message",
+                "channel": "email",
+                "category": "transactional",
+                "template": NOTIFY_TEMPLATE,
+                "idempotency_key": f"task-notify:{task['id']}:{task['owner']}:{now.isoformat()}"[:200],
+                "payload": {
+                    "to": task["owner"],
+                    "template": NOTIFY_TEMPLATE,
+                    "category": "transactional",
+                    "data": {"task": info, "internal": True},
+                },
+            }
+        )
+    if config.get("webhook"):
+        rows.append(
+            {
+                "kind": "webhook",
+                "channel": "webhook",
+                "category": "transactional",
+                "template": None,
+                "idempotency_key": f"task-webhook:{task['id']}:{task['owner']}:{now.isoformat()}"[:200],
+                "payload": {
+                    "url": str(config["webhook"]),
+                    "method": "POST",
+                    "body": {"event": "task.assigned", "task": info},
+                    "headers": {},
+                },
+            }
+        )
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for row in rows:  # the same notification twice in one instant is one notification
+        conn.execute(
+            dialect.insert(schema.outbox)
+            .values(contact_id=task["contact_id"], status="pending", next_attempt_at=now, created_at=now, **row)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+
+
+def ensure_notify_template(conn: sa.Connection, now: datetime) -> None:
+    from tidings.application.delivery.templates import get_row, save_template
+    from tidings.domain.templates import TemplateSource
+
+    if get_row(conn, NOTIFY_TEMPLATE, "") is not None:
+        return
+    save_template(
+        conn,
+        TemplateSource(
+            key=NOTIFY_TEMPLATE,
+            channel="email",
+            subject="New task: {{ data.task.title }}",
+            body="<p>You have a new task: <strong>{{ data.task.title }}</strong></p>"
+            "<p>Contact: {{ contact.first_name | default('') }} {{ contact.last_name | default('') }} "
+            "{{ contact.email | default('') }}</p><p>{{ data.task.body }}</p>"
+            "<p>Due: {{ data.task.due_at | default('no due time', true) }}</p>",
+            text_body="New task: {{ data.task.title }}\nContact: {{ contact.email | default('') }}\n"
+            "{{ data.task.body }}\nDue: {{ data.task.due_at | default('no due time', true) }}\n",
+            settings={"category": "transactional", "tracking": False},
+        ),
+        now,
+        name="Task assigned (built in)",
+    )
+
+
+def update_task(
+    conn: sa.Connection, task_id: int, changes_: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Change status/owner/due time. ``done`` appends ``task.completed`` for the contact (once)."""
+    task = get_task(conn, task_id)
+    if task is None:
+        raise TaskError("task_id", f"no task {task_id}", 404)
+    values: dict[str, Any] = {}
+    status = changes_.get("status")
+    if status is not None:
+        if status not in STATUSES:
+            raise TaskError("status", f"status must be one of {', '.join(STATUSES)}")
+        if status != task["status"]:
+            values["status"] = status
+            values["completed_at"] = now if status == "done" else None
+    for key in ("owner", "due_at", "title", "body"):
+        if key in changes_ and changes_[key] != task[key]:
+            values[key] = changes_[key]
+    if not values:
+        return task
+    conn.execute(sa.update(t).where(t.c.id == task_id).values(**values))
+    if values.get("status") == "done":
+        event = changes.change_event(
+            task["contact_id"],
+            "task.completed",
+            {
+                "task_id": task_id,
+                "title": values.get("title", task["title"]),
+                "owner": values.get("owner", task["owner"]),
+            },
+            now,
+            "tasks",
+        )
+        event["message_id"] = f"task.completed:{task_id}:{now.isoformat()}"
+        changes.record(conn, [event], now)
+    if values.get("owner") and values["owner"] != task["owner"]:
+        updated = get_task(conn, task_id)
+        assert updated is not None
+        notify_owner(conn, updated, _contact(conn, task["contact_id"]), now)
+    result = get_task(conn, task_id)
+    assert result is not None
+    return result
+
+
+def list_tasks(
+    conn: sa.Connection,
+    *,
+    owner: str | None = None,
+    status: str | None = None,
+    team: str | None = None,
+    contact_id: int | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    q = sa.select(t).order_by(t.c.due_at.is_(None), t.c.due_at, t.c.id).limit(limit)
+    for column, value in (
+        (t.c.owner, owner),
+        (t.c.status, status),
+        (t.c.team, team),
+        (t.c.contact_id, contact_id),
+    ):
+        if value is not None:
+            q = q.where(column == value)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def due_at_from(payload: Mapping[str, Any], now: datetime) -> datetime | None:
+    seconds = payload.get("due_in_seconds")
+    return now + timedelta(seconds=int(seconds)) if seconds else None

@@ -1,0 +1,285 @@
+"""The outbox as the delivery loop sees it: claims with leases, outcomes, recovery. All SQL here.
+
+Statuses (one row = one effect, ``status`` column)::
+
+    pending --claim--> sending --accepted--> sent
+                               --temporary failure--> pending (next_attempt_at = now + backoff)
+                                                      | failed (after MAX_ATTEMPTS)
+                               --permanent failure--> failed
+    pending --claim, consent/pause/topic says no--> skipped
+    pending --claim, address suppressed--> suppressed
+    sending, lease expired (worker died) --provider confirms--> sent
+                                         --provider says never received--> pending
+                                         --provider cannot tell--> uncertain (never resent blindly)
+
+Claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (ignored by SQLite, whose writers are
+serialised by ``BEGIN IMMEDIATE``), so any number of delivery loops can share one outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from tidings.store import schema
+from tidings.store.queue import enqueue_contacts
+
+o = schema.outbox
+
+LEASE = timedelta(seconds=120)
+
+
+def lease_now() -> datetime:
+    """Leases are about whether a sender process is alive, so they run on real time.
+
+    Due times follow the container's clock, which a test clock moves in jumps; a lease on that
+    clock would expire in a jump while its sender is still mid-send, and another process would
+    recover (and might resend) a message in flight. With the system clock (production) the
+    two are the same."""
+    return datetime.now(UTC)
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=6)
+
+TERMINAL = ("sent", "delivered", "failed", "suppressed", "skipped", "dead", "uncertain")
+
+
+def backoff(attempts: int, retry_after_s: float | None = None) -> timedelta:
+    """30 s, 1 min, 2 min ... capped at 6 h; a provider's Retry-After wins when longer."""
+    delay: timedelta = min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
+    if retry_after_s:
+        delay = max(delay, timedelta(seconds=retry_after_s))
+    return delay
+
+
+def claim(
+    conn: sa.Connection, *, owner: str, now: datetime, limit: int, kinds: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Take up to ``limit`` due pending rows: status -> sending, leased to ``owner``."""
+    due = (
+        sa.select(o.c.id)
+        .where(o.c.status == "pending", o.c.next_attempt_at <= now, o.c.kind.in_(kinds))
+        .order_by(o.c.next_attempt_at, o.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (
+        conn.execute(
+            sa.update(o)
+            .where(o.c.id.in_(due.scalar_subquery()))
+            .values(
+                status="sending", lease_owner=owner, lease_until=lease_now() + LEASE, attempts=o.c.attempts + 1
+            )
+            .returning(*o.c)
+        )
+        .mappings()
+        .all()
+    )
+    return sorted((dict(r) for r in rows), key=lambda r: r["id"])
+
+
+def claim_expired(conn: sa.Connection, *, owner: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Rows left in ``sending`` by a worker whose lease ran out: they may or may not have gone."""
+    stale = (
+        sa.select(o.c.id)
+        # never our own rows: they are in flight here (a test clock may jump past their lease).
+        .where(
+            o.c.status == "sending",
+            o.c.lease_until < lease_now(),
+            sa.or_(o.c.lease_owner.is_(None), o.c.lease_owner != owner),
+        )
+        .order_by(o.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (
+        conn.execute(
+            sa.update(o)
+            .where(o.c.id.in_(stale.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=lease_now() + LEASE)
+            .returning(*o.c)
+        )
+        .mappings()
+        .all()
+    )
+    return [dict(r) for r in rows]
+
+
+@dataclass
+class Outcome:
+    """What happened to one claimed row; ``finish`` writes a batch of them in one transaction."""
+
+    row: dict[str, Any]
+    status: str  # sent | pending | failed | skipped | suppressed | uncertain
+    error: str | None = None
+    provider_message_id: str | None = None
+    next_attempt_at: datetime | None = None
+    #: written as a trace entry (why it was skipped/suppressed/failed) when set.
+    trace_action: str | None = None
+    trace_detail: dict[str, Any] = field(default_factory=dict)
+    #: event properties added to message.sent.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_rendered(conn: sa.Connection, items: Iterable[tuple[int, str, str | None, dict[str, Any]]]) -> None:
+    """Keep what we are about to send (before sending: clicks and recovery need it)."""
+    params = [{"_id": i, "_recipient": r, "_subject": s, "_rendered": d} for i, r, s, d in items]
+    if params:
+        conn.execute(
+            sa.update(o)
+            .where(o.c.id == sa.bindparam("_id"))
+            .values(
+                recipient=sa.bindparam("_recipient"),
+                subject=sa.bindparam("_subject"),
+                rendered=sa.bindparam("_rendered"),
+            ),
+            params,
+        )
+
+
+def finish(conn: sa.Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Write outcomes, message.sent events (+ enqueue contacts) and traces in one transaction."""
+    if not outcomes:
+        return
+    conn.execute(
+        sa.update(o)
+        .where(o.c.id == sa.bindparam("_id"))
+        .values(
+            status=sa.bindparam("_status"),
+            error=sa.bindparam("_error"),
+            provider_message_id=sa.bindparam("_pmid"),
+            next_attempt_at=sa.bindparam("_next"),
+            sent_at=sa.bindparam("_sent_at"),
+            lease_owner=None,
+            lease_until=None,
+        ),
+        [
+            {
+                "_id": x.row["id"],
+                "_status": x.status,
+                "_error": x.error,
+                "_pmid": x.provider_message_id or x.row.get("provider_message_id"),
+                "_next": x.next_attempt_at or x.row["next_attempt_at"],
+                "_sent_at": now if x.status == "sent" else x.row.get("sent_at"),
+            }
+            for x in outcomes
+        ],
+    )
+    events = [
+        {
+            "contact_id": x.row["contact_id"],
+            "name": "message.sent",
+            "properties": message_event_properties(x.row) | x.extra,
+            "occurred_at": now,
+            "received_at": now,
+            "source": "delivery",
+            # one message.sent per outbox row, even if a recovery races a send.
+            "message_id": f"sent:{x.row['id']}",
+        }
+        for x in outcomes
+        if x.status == "sent" and x.row["kind"] == "message"
+    ]
+    if events:
+        conn.execute(_insert_ignoring_duplicates(conn, schema.events), events)
+        enqueue_contacts(conn, [e["contact_id"] for e in events], now)
+    traces = [
+        {
+            "contact_id": x.row["contact_id"],
+            "enrollment_id": x.row.get("enrollment_id"),
+            "journey_id": x.row.get("journey_id"),
+            "journey_version": x.row.get("journey_version"),
+            "step_id": x.row.get("step_id"),
+            "stimulus": "delivery",
+            "action": x.trace_action,
+            "detail": {"error": x.error, **x.trace_detail},
+            "outbox_id": x.row["id"],
+            "at": now,
+        }
+        for x in outcomes
+        if x.trace_action
+    ]
+    if traces:
+        conn.execute(sa.insert(schema.traces), traces)
+    dead = [(x.row, x.error or "gave up") for x in outcomes if x.status == "dead"]
+    if dead:  # webhooks that gave up: listed for an operator to retry (application/delivery/dead_letters.py)
+        record_dead(conn, dead, now)
+
+
+def _insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def message_event_properties(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "message_id": row["id"],
+        "channel": row["channel"],
+        "template": row["template"],
+        "journey": row["journey_id"],
+        "step": row["step_id"],
+    }
+
+
+def skip_pending_for(conn: sa.Connection, contact_id: int, channel: str, now: datetime, reason: str) -> int:
+    """Unsubscribe takes effect at once: pending marketing messages of that contact and channel
+    that no delivery loop has started are skipped (the loop re-checks consent at claim time too)."""
+    result = conn.execute(
+        sa.update(o)
+        .where(
+            o.c.contact_id == contact_id,
+            o.c.channel == channel,
+            o.c.status == "pending",
+            o.c.kind == "message",
+            o.c.category != "transactional",
+        )
+        .values(status="skipped", error=reason, lease_owner=None, lease_until=None)
+    )
+    return int(result.rowcount or 0)
+
+
+def record_dead(conn: sa.Connection, items: list[tuple[dict[str, Any], str]], now: datetime) -> None:
+    """List rows the delivery loop has just moved to ``dead`` (``finish`` calls this; an operator
+    retries or discards them through ``application/delivery/dead_letters.py``)."""
+    d = schema.dead_letters
+    for row, reason in items:
+        existing = conn.execute(sa.select(d.c.id).where(d.c.outbox_id == row["id"])).first()
+        if existing is None:
+            conn.execute(
+                sa.insert(d).values(
+                    outbox_id=row["id"], contact_id=row["contact_id"], reason=reason, created_at=now
+                )
+            )
+        else:
+            conn.execute(
+                sa.update(d)
+                .where(d.c.id == existing[0])
+                .values(reason=reason, created_at=now, retried_at=None)
+            )
+
+
+def row_for_ref(conn: sa.Connection, message_ref: str | None) -> dict[str, Any] | None:
+    """The outbox row of our Message-ID (``<outbox id>.<hash>@<domain>``)."""
+    if not message_ref:
+        return None
+    ref = message_ref.strip().strip("<>")
+    row = conn.execute(sa.select(o).where(o.c.provider_message_id == ref).limit(1)).mappings().first()
+    if row is None:
+        head = ref.split(".", 1)[0]
+        if head.isdigit():
+            row = conn.execute(sa.select(o).where(o.c.id == int(head))).mappings().first()
+            if row is not None and (row["rendered"] or {}).get("message_ref") != ref:
+                row = None  # a forged or foreign id that only happens to start with a number
+    return dict(row) if row is not None else None
+
+
+def row_by_id(conn: sa.Connection, outbox_id: int) -> dict[str, Any] | None:
+    """One outbox row by its id (a status callback's verified signed ref names it)."""
+    row = conn.execute(sa.select(o).where(o.c.id == outbox_id)).mappings().first()
+    return dict(row) if row is not None else None

@@ -1,0 +1,38 @@
+"""Reading templates for sending: the best stored variant of a key for a locale."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from tidings.domain.templates import TemplateSource, locale_candidates
+from tidings.store import schema
+
+t = schema.templates
+
+
+def source_from_row(row: Mapping[str, Any]) -> TemplateSource:
+    return TemplateSource(
+        key=row["key"],
+        channel=row["channel"],
+        locale=row["locale"],
+        subject=row["subject"],
+        body=row["body"],
+        format=row["format"],
+        text_body=row["text_body"],
+        settings=row["settings"] or {},
+    )
+
+
+
+def find_template(conn: sa.Connection, key: str, locale: str | None) -> TemplateSource | None:
+    """The best variant of ``key`` for ``locale`` (exact, language, default)."""
+    candidates = locale_candidates(locale)
+    rows = conn.execute(sa.select(t).where(t.c.key == key, t.c.locale.in_(candidates))).mappings().all()
+    by_locale = {r["locale"]: r for r in rows}
+    for loc in candidates:
+        if loc in by_locale:
+            return source_from_row(dict(by_locale[loc]))
+    return None
