@@ -42,6 +42,13 @@ def _parent(proc_dir: Path) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
+def _is_http(proc_dir: Path) -> bool:
+    try:
+        return b"spawn_main" in (proc_dir / "cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _alive(proc_dir: Path) -> bool:
     try:
         state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -74,8 +81,8 @@ def test_api_processes_serve_http_and_the_parent_runs_the_worker(db_url: str, tm
     children: list[Path] = []
     try:
         wait_for_http(proc, base, tmp_path / "serve.log")
-        children = [
-            d for d in Path("/proc").iterdir() if d.name.isdigit() and _parent(d) == proc.pid
+        children = [  # the HTTP processes (multiprocessing's resource tracker, also a child, is not one)
+            d for d in Path("/proc").iterdir() if d.name.isdigit() and _parent(d) == proc.pid and _is_http(d)
         ]
         assert len(children) >= 2, "expected two HTTP processes under the command"
         with httpx.Client(base_url=base, headers=h, timeout=30) as client:
@@ -100,7 +107,8 @@ def test_api_processes_serve_http_and_the_parent_runs_the_worker(db_url: str, tm
             log.close()
     assert proc.returncode == 0, (tmp_path / "serve.log").read_text()  # a clean stop, not a kill
     # every HTTP process is gone with the command (none left running)
-    assert [d.name for d in children if _alive(d)] == []
+    left = [d for d in children if _alive(d)]
+    assert left == [], [(d / "cmdline").read_bytes().replace(b"\0", b" ") for d in left]
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{base}/healthz", timeout=1)
 
