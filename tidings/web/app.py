@@ -34,6 +34,7 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router, include_in_schema=False)
     app.add_middleware(SecurityHeaders)
 
+    # plain def: Starlette runs them in the thread pool (the error pages load the session)
     @app.exception_handler(LoginRequired)
     def _login_required(request: Request, exc: LoginRequired) -> Response:
         target = login_url(exc.next_url)
