@@ -17,15 +17,17 @@ from sqlalchemy.engine import Engine
 
 from tidings.application.access.keys import KeyVerifier
 from tidings.application.journeys.engine import JourneyEngine
+from tidings.application.ports.clock import Clock
 from tidings.application.ports.senders import ChannelProvider
 from tidings.channels import email
 from tidings.channels.registry import ChannelRegistry, build_registry
 from tidings.channels.sns import SnsVerifier
-from tidings.clock import Clock, ManualClock, SystemClock
+from tidings.clock import ManualClock, SystemClock
 from tidings.domain import template_limits
 from tidings.masking import masked_url, redact
 from tidings.settings import Settings, new_secret
 from tidings.store import schema
+from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
 from tidings.store.ingest_sql import IngestWriter
 
@@ -104,7 +106,7 @@ def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | No
         clock=clock,
         secret_key=secret,
         keys=KeyVerifier(engine),
-        journey_engine=JourneyEngine(engine, clock, "api"),
+        journey_engine=JourneyEngine(engine, clock, "api", control=SqlControl),
         sns_verifier=SnsVerifier(),
         ingest_writer=IngestWriter(engine),
     )

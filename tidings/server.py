@@ -130,9 +130,9 @@ def create_app(container: Container) -> FastAPI:
                    inbox):
         app.include_router(module.router)
     # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
-    from tidings.api import bounces, dead_letters, recipes, sinks, sms, tasks
+    from tidings.api import bounces, control, dead_letters, recipes, sinks, sms, tasks
 
-    for module in (sms, sinks, dead_letters, tasks, bounces, recipes):
+    for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 

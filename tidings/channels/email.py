@@ -35,8 +35,8 @@ from tidings.channels.dkim import DkimSigner
 from tidings.channels.ssrf import is_loopback_name
 
 if TYPE_CHECKING:
+    from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
-    from tidings.clock import Clock
 
 log = logging.getLogger("tidings.channels.email")
 

@@ -20,8 +20,8 @@ from tidings.channels.twilio import TwilioClient, status_ref
 from tidings.domain.sms import analyse
 
 if TYPE_CHECKING:
+    from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
-    from tidings.clock import Clock
 
 STATUS_PATH = "/api/webhooks/sms/status"
 #: longer texts are refused rather than sent as a ten-part bill.

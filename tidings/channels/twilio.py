@@ -26,7 +26,7 @@ from tidings.channels import tracking
 from tidings.channels.webhooks import retry_after_seconds
 
 if TYPE_CHECKING:
-    from tidings.clock import Clock
+    from tidings.application.ports.clock import Clock
 
 
 class TwilioClient:

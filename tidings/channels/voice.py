@@ -16,8 +16,8 @@ from tidings.channels.base import InboxItem, SinkProvider
 from tidings.channels.twilio import TwilioClient
 
 if TYPE_CHECKING:
+    from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
-    from tidings.clock import Clock
 
 #: script length cap: a call is not an essay (and TwiML requests are size limited).
 MAX_SCRIPT_CHARS = 4000

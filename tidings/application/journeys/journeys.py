@@ -67,6 +67,8 @@ class Published:
     checksum: str
     created: bool
     doc: JourneyDoc
+    #: loops in the journey map through this journey (allowed because it declares loop_limit).
+    warnings: tuple[str, ...] = ()
 
 
 def publish(
@@ -94,6 +96,12 @@ def publish(
     doc = validate(conn, text)
     if key is not None and doc.key != key:
         raise Conflict(f"the document's key is {doc.key!r}, not {key!r}")
+    loops = _loops_through(conn, doc)
+    if loops and doc.settings.loop_limit is None:
+        raise Conflict(
+            "; ".join(loops) + ": declare settings.loop_limit (e.g. loop_limit: 3) to publish it anyway;"
+            " the loop breaker then stops the chain at that many rounds"
+        )
     digest = checksum(doc)
     row = jst.get_journey(conn, doc.key, for_update=True)
     if row is None:
@@ -105,7 +113,7 @@ def publish(
     if current is not None:
         latest = jst.get_version(conn, jid, int(current))
         if latest is not None and latest["checksum"] == digest:
-            return Published(doc.key, jid, int(current), digest, False, doc)
+            return Published(doc.key, jid, int(current), digest, False, doc, tuple(loops))
     last = max((int(v["version"]) for v in jst.versions(conn, jid)), default=0)
     version = last + 1
     jst.insert_version(conn, jid, version, doc.raw, text, digest, now, by)
@@ -116,7 +124,21 @@ def publish(
     from tidings.application.journeys.datetriggers import schedule_for_journey
 
     schedule_for_journey(conn, jid, doc, now, paused=status == "paused")
-    return Published(doc.key, jid, version, digest, True, doc)
+    return Published(doc.key, jid, version, digest, True, doc, tuple(loops))
+
+
+def _loops_through(conn: sa.Connection, doc: JourneyDoc) -> list[str]:
+    """Cycles of the journey map through ``doc`` among the journeys that are not archived."""
+    from tidings.application.control import mapcheck
+
+    sources = []
+    for r in jst.list_journeys(conn):
+        if r["status"] != "archived" and r["current_version"] and r["key"] != doc.key:
+            v = jst.get_version(conn, int(r["id"]), int(r["current_version"]))
+            if v is not None:
+                sources.append((str(r["key"]), str(v["source"])))
+    seg_rules = {str(k): rule for k, rule in conn.execute(sa.select(schema.segments.c.key, schema.segments.c.rule))}
+    return mapcheck.cycles_through(mapcheck.parse_sources(sources), seg_rules, doc)
 
 
 def _require(conn: sa.Connection, key: str, *, for_update: bool = False) -> Mapping[str, Any]:
@@ -174,6 +196,22 @@ def describe(conn: sa.Connection, key: str) -> dict[str, Any]:
             for v in jst.versions(conn, int(row["id"]))
         ],
         "enrollments": [{"version": v, "status": s, "step": st, "count": n} for v, s, st, n in counts],
+        "control": _control(conn, row),
+    }
+
+
+def _control(conn: sa.Connection, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The current version's stance on the global send policy and the loop breaker."""
+    if not row["current_version"]:
+        return None
+    doc, _ = version_doc(conn, int(row["id"]), int(row["current_version"]))
+    s = doc.settings
+    return {
+        "category": s.category,
+        "exempt_from_caps": s.exempt_from_caps,
+        "loop_limit": {"rounds": s.loop_limit[0], "window_seconds": int(s.loop_limit[1].total_seconds())}
+        if s.loop_limit
+        else None,
     }
 
 
