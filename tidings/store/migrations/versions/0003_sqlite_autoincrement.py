@@ -7,13 +7,13 @@ constraints copied; the optional rule indexes on ``contacts`` are rebuilt by the
 refresher) and seeds ``sqlite_sequence`` with the highest id present. PostgreSQL identities
 never reuse a value: nothing to do there.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_sqlite_autoincrement
+Revises: 0002_control
 """
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003_sqlite_autoincrement'
+down_revision = '0002_control'
 branch_labels = None
 depends_on = None
 
