@@ -126,3 +126,9 @@ def default_sqlite_url() -> str:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def catcher_port_is_set(env: dict[str, str] | None = None) -> bool:
+    """Whether the environment names the built-in catcher's SMTP port (either spelling)."""
+    env = dict(os.environ if env is None else env)
+    return bool(env.get("TIDINGS_CATCHER_SMTP_PORT") or env.get("TIDINGS_CATCHER_PORT"))

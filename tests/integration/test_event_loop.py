@@ -2,10 +2,10 @@
 and a slow-callback threshold of 100 ms (``tests/loop_watch.py``), and fail on any slow callback.
 
 Every endpoint that does blocking work (database, scrypt, template rendering, index creation)
-must be a sync ``def`` (FastAPI runs it in the thread pool) or hand that work to a thread. The
-watch names the code the loop was sampled in. A test that tripped it is run once more on its
-own: a machine this loaded (2 cores, several test runs) can keep the loop's thread off the CPU
-for 100 ms now and then; a blocking endpoint trips it every time.
+must be a sync ``def`` (FastAPI runs it in the thread pool) or hand that work to a thread. A
+test that tripped the watch is run once more on its own: a machine this loaded (2 cores,
+several test runs) can keep the loop's thread off the CPU for 100 ms now and then; a blocking
+endpoint trips it every time.
 """
 
 from __future__ import annotations

@@ -116,6 +116,7 @@ def serve(
 
     from tidings.runtime import background_services, start_all, stop_all
     from tidings.server import create_app
+    from tidings.settings import catcher_port_is_set
 
     if api_processes > 1 and test_clock:
         common.fail("--test-clock needs one process (the virtual clock lives in memory): drop --api-processes")
@@ -126,7 +127,7 @@ def serve(
     os.environ.setdefault("TIDINGS_PUBLIC_URL", f"http://{link_host(host)}:{port}")
     if smtp_port is not None:
         os.environ["TIDINGS_CATCHER_SMTP_PORT"] = str(smtp_port)
-    elif not (os.environ.get("TIDINGS_CATCHER_SMTP_PORT") or os.environ.get("TIDINGS_CATCHER_PORT")):
+    elif not catcher_port_is_set():
         os.environ["TIDINGS_CATCHER_SMTP_PORT"] = str(catcher_port_for(port))
     container = common.open_container()
     _setup_logging(container.settings.log_level)
