@@ -23,6 +23,7 @@ from tidings.api import (
     templates,
     tracking,
 )
+from tidings.api.routing import with_int64_bounds
 from tidings.bootstrap import Container, open_container
 
 #: a refused body is read and thrown away up to this size, so that the client, still sending,
@@ -130,14 +131,22 @@ def create_app(container: Container) -> FastAPI:
                    inbox):
         app.include_router(module.router)
     # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
-    from tidings.api import bounces, control, dead_letters, recipes, sinks, sms, tasks
+    from tidings.api import audit, bounces, control, dead_letters, recipes, sinks, sms, tasks
 
-    for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control):
+    for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 
     web_app.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_int64_bounds(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     prepare_routes(app)
     return app
 

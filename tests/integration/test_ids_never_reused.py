@@ -1,7 +1,7 @@
 """A deleted contact's (segment's, template's) id is never given to a new one: events, merge
 audits, traces and messages that name the old id must not come to name someone else.
 
-SQLite needs AUTOINCREMENT for that (migration 0003, which also converts existing databases);
+SQLite needs AUTOINCREMENT for that (migration 0004, which also converts existing databases);
 PostgreSQL identities never reuse a value.
 """
 

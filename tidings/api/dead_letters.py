@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 
 from tidings.api.deps import RequireAdmin, RequireRead, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.delivery import dead_letters
 
-router = APIRouter(tags=["dead letters"])
+router = APIRouter(tags=["dead letters"], route_class=StrictRoute)
 
 
 @router.get("/api/dead-letters", dependencies=[RequireRead])

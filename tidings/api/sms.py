@@ -18,10 +18,11 @@ from starlette.datastructures import FormData
 
 from tidings.api.deps import FormFields, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.ingest.sms_inbound import handle_inbound, handle_status
 from tidings.channels.twilio import signature_problem, status_outbox_id
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=StrictRoute)
 log = logging.getLogger("tidings.api.sms")
 
 

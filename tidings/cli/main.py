@@ -139,21 +139,25 @@ def serve(
         print_demo_login(ensure_demo_admin(container))
     use_catcher = catcher and container.settings.smtp_url is None
     services = background_services(container, worker=worker, catcher=use_catcher)
+    # uvicorn catches SIGTERM, stops serving, then raises it again with the handler it found: the
+    # default one would end the process before the background services stop (in-flight sends
+    # finish, claimed messages go back to pending). Ours exits through `finally` below — also
+    # when SIGTERM comes before uvicorn listens.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        start_all(services)
-    except OSError as exc:  # a port in use, most often: say which and how to pick another
-        stop_all(services)
-        common.fail(
-            f"could not start the built-in mail catcher on {container.settings.catcher_host}:"
-            f"{container.settings.catcher_port}: {exc}; pick another with --smtp-port"
+        try:
+            start_all(services)
+        except OSError as exc:  # a port in use, most often: say which and how to pick another
+            common.fail(
+                f"could not start the built-in mail catcher on {container.settings.catcher_host}:"
+                f"{container.settings.catcher_port}: {exc}; pick another with --smtp-port"
+            )
+        s = container.settings
+        common.console.print(
+            f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, database {masked_url(s.database_url)})\n"
+            f"links in messages: {s.public_url}"
+            + (f"\nmail catcher (SMTP): {s.catcher_host}:{s.catcher_port}" if use_catcher else "")
         )
-    s = container.settings
-    common.console.print(
-        f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, database {masked_url(s.database_url)})\n"
-        f"links in messages: {s.public_url}"
-        + (f"\nmail catcher (SMTP): {s.catcher_host}:{s.catcher_port}" if use_catcher else "")
-    )
-    try:
         if api_processes > 1:  # children build their own app from the same environment
             uvicorn.run(
                 "tidings.server:app_from_environment",
@@ -167,7 +171,19 @@ def serve(
         else:
             uvicorn.run(create_app(container), host=host, port=port, log_level="warning", access_log=False)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already: within the grace period
+        _log_stopping(container.settings.shutdown_grace_s)
         stop_all(services)
+
+
+def _exit_on_sigterm(*_: object) -> None:
+    raise SystemExit(0)
+
+
+def _log_stopping(grace: float) -> None:
+    logging.getLogger("tidings").warning(
+        "stopping: no new claims; in-flight sends get up to %s s (TIDINGS_SHUTDOWN_GRACE)", grace
+    )
 
 
 @app.command()
@@ -190,6 +206,7 @@ def worker(
     start_all(services)
     common.console.print("worker running; Ctrl-C to stop")
     stop.wait()
+    _log_stopping(container.settings.shutdown_grace_s)
     stop_all(services)
 
 
@@ -209,6 +226,38 @@ def db_upgrade(
     except Exception as exc:
         common.fail(redact(f"migration failed on {url}: {exc}", url))
     common.console.print(f"database at revision {current(engine)} ({masked_url(url)})")
+
+
+@db_app.command("repair")
+def db_repair(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report what would change; change nothing")] = False,
+    database_url: Annotated[str | None, typer.Option(help="overrides TIDINGS_DATABASE_URL")] = None,
+) -> None:
+    """Find stored JSON that breaks the JSON rule (NaN, Infinity, integers outside 64-bit, NUL) and fix it.
+
+    Repair rule: such numbers become null, NUL characters are removed. Exit code 0 when the
+    database is clean afterwards (a dry run that finds something exits 3), 1 when a value is
+    not JSON at all (left alone, listed)."""
+    from rich.table import Table
+
+    from tidings.settings import Settings
+    from tidings.store.db import create_engine
+    from tidings.store.repair import repair_json
+
+    engine = create_engine(database_url or Settings.from_env().database_url)
+    report = repair_json(engine, dry_run=dry_run)
+    if report.findings or report.unreadable:
+        table = Table("table", "row", "path", "problem")
+        for f in [*report.findings, *report.unreadable][:200]:
+            table.add_row(f.table, ", ".join(f"{k}={v}" for k, v in f.key.items()), f.path, f.message)
+        common.console.print(table)
+    verb = "would fix" if dry_run else "fixed"
+    common.console.print(f"{len(report.scanned)} JSON columns scanned; {verb} {report.rows} rows "
+                         f"({len(report.findings)} values); {len(report.unreadable)} unreadable")
+    if report.unreadable:
+        common.fail(f"{len(report.unreadable)} stored values are not JSON; fix them by hand (listed above)")
+    if dry_run and report.rows:
+        raise typer.Exit(3)
 
 
 @keys_app.command("create")

@@ -113,7 +113,7 @@ contacts = sa.Table(
     sa.Index("ix_contacts_lifecycle_stage_id", "lifecycle_stage", "id"),
     sa.Index("ix_contacts_owner_id", "owner", "id"),
     sa.Index("ix_contacts_score_id", "score", "id"),
-    sqlite_autoincrement=True,  # a deleted row's id is never given again (migration 0003)
+    sqlite_autoincrement=True,  # a deleted row's id is never given again (migration 0004)
 )
 
 #: other identifiers that resolve to a contact: anonymous ids, ids of merged contacts.
@@ -209,7 +209,7 @@ segments = sa.Table(
     #: for rules that slide with time alone: when the scheduled refresher re-evaluates next.
     sa.Column("next_refresh_at", UTCDateTime),
     sa.Index("ix_segments_next_refresh_at", "next_refresh_at"),
-    sqlite_autoincrement=True,  # a deleted row's id is never given again (migration 0003)
+    sqlite_autoincrement=True,  # a deleted row's id is never given again (migration 0004)
 )
 
 segment_memberships = sa.Table(
@@ -323,6 +323,9 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("lease_owner", sa.String(100)),
     sa.Column("lease_until", UTCDateTime),
+    #: set (in one small write per group) right before the provider call of THIS message: only
+    #: rows with it may have reached the provider when their sender died (store/outbox.py).
+    sa.Column("handed_off_at", UTCDateTime),
     sa.Column("recipient", sa.String(320)),
     sa.Column("subject", sa.Text),
     #: what was actually sent (rendered), kept for the inbox, tracking and "why".
@@ -435,7 +438,7 @@ templates = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("key", "locale"),
-    sqlite_autoincrement=True,  # a deleted row's id is never given again (migration 0003)
+    sqlite_autoincrement=True,  # a deleted row's id is never given again (migration 0004)
 )
 
 #: every bounce and complaint we were told about (SES/SNS, signed webhook, DSN): soft-bounce

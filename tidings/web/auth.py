@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from tidings.application.access import login_throttle
 from tidings.application.access import users as users_service
 from tidings.application.access.users import Session, UserError
-from tidings.web.core import render
+from tidings.web.core import WebRoute, render
 from tidings.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -27,7 +27,7 @@ from tidings.web.security import (
     safe_next,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 
 def _secure(request: Request) -> bool:

@@ -22,11 +22,11 @@ from tidings.store import journeys as jst
 from tidings.store import schema as s
 from tidings.web import journey_view as jv
 from tidings.web import queries
-from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
 from tidings.web.security import FormFields, Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 NEW_JOURNEY = """key: welcome-series
 name: Welcome series
@@ -269,11 +269,17 @@ def _action(request: Request, key: str, what: str) -> Response:
         with c.engine.begin() as conn:
             _journey_or_404(conn, key)
             if what == "publish":
-                p = svc.publish(conn, c.clock.now(), key=key, by=session.user.email if session else None)
+                from tidings.application.control.audit_names import checker
+                from tidings.store import audit_sql
+
+                by = session.user.email if session else None
+                p = svc.publish(conn, c.clock.now(), key=key, by=by, check_names=checker(audit_sql))
                 notice = (
                     f"published version {p.version}" if p.created else f"unchanged: still version {p.version}"
                 )
                 notice += "".join(f"; warning: {w} (stopped at run time by its loop_limit)" for w in p.warnings)
+                if p.name_warnings:
+                    notice += "; name warnings: " + "; ".join(str(w) for w in p.name_warnings)
             elif what == "pause":
                 svc.pause(conn, key, c.clock.now())
                 notice = "paused: no new entries, waiting timers are held"

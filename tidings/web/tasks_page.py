@@ -15,10 +15,10 @@ from starlette.datastructures import FormData
 from tidings.application.access.users import Session
 from tidings.application.sales import tasks as tasks_service
 from tidings.web import queries
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import FormFields, Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 SCOPES = ("mine", "team", "all")
 

@@ -8,11 +8,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.domain.names import control_problem
 from tidings.domain.templates import TemplateError, TemplateSource, validate
 from tidings.store import schema
 from tidings.store.templates import find_template
 
 t = schema.templates
+
+
+#: the longest template key (the column's width)
+KEY_MAX = 200
 
 
 class TemplateInvalid(ValueError):
@@ -26,6 +31,11 @@ def save_template(
 ) -> dict[str, Any]:
     """Create or replace the (key, locale) variant. Raises ``TemplateInvalid`` with every problem."""
     problems = validate(src)
+    if not 1 <= len(src.key) <= KEY_MAX:
+        problems.append(TemplateError(f"a template key has 1 to {KEY_MAX} characters", field="key"))
+    for field, value in (("key", src.key), ("name", name)):
+        if value and (problem := control_problem(value)) is not None:
+            problems.append(TemplateError(problem, field=field))
     if problems:
         raise TemplateInvalid(problems)
     values = {

@@ -9,7 +9,7 @@ step-id mapping, and shows who would move where (dry run) before doing it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,6 +69,8 @@ class Published:
     doc: JourneyDoc
     #: loops in the journey map through this journey (allowed because it declares loop_limit).
     warnings: tuple[str, ...] = ()
+    #: name-check warnings (names nothing produces or defines), see ``application/control/audit_names``
+    name_warnings: tuple[Any, ...] = ()
 
 
 def publish(
@@ -78,11 +80,14 @@ def publish(
     text: str | None = None,
     key: str | None = None,
     by: str | None = None,
+    check_names: Callable[[sa.Connection, JourneyDoc], Sequence[Any]] | None = None,
 ) -> Published:
     """Publish ``text`` (or the saved draft of ``key``) as a new immutable version.
 
     A journey becomes active on its first publication; a paused one stays paused. Date
-    triggers are (re)scheduled for every contact.
+    triggers are (re)scheduled for every contact. ``check_names`` (the name checks of
+    ``application/control/audit_names``) gives the warnings kept on the result, or refuses the
+    document by raising.
     """
     if text is None:
         if key is None:
@@ -102,6 +107,7 @@ def publish(
             "; ".join(loops) + ": declare settings.loop_limit (e.g. loop_limit: 3) to publish it anyway;"
             " the loop breaker then stops the chain at that many rounds"
         )
+    names = tuple(check_names(conn, doc)) if check_names is not None else ()
     digest = checksum(doc)
     row = jst.get_journey(conn, doc.key, for_update=True)
     if row is None:
@@ -113,7 +119,7 @@ def publish(
     if current is not None:
         latest = jst.get_version(conn, jid, int(current))
         if latest is not None and latest["checksum"] == digest:
-            return Published(doc.key, jid, int(current), digest, False, doc, tuple(loops))
+            return Published(doc.key, jid, int(current), digest, False, doc, tuple(loops), names)
     last = max((int(v["version"]) for v in jst.versions(conn, jid)), default=0)
     version = last + 1
     jst.insert_version(conn, jid, version, doc.raw, text, digest, now, by)
@@ -124,7 +130,7 @@ def publish(
     from tidings.application.journeys.datetriggers import schedule_for_journey
 
     schedule_for_journey(conn, jid, doc, now, paused=status == "paused")
-    return Published(doc.key, jid, version, digest, True, doc, tuple(loops))
+    return Published(doc.key, jid, version, digest, True, doc, tuple(loops), names)
 
 
 def _loops_through(conn: sa.Connection, doc: JourneyDoc) -> list[str]:

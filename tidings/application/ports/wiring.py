@@ -28,6 +28,11 @@ class Wiring(Protocol):
     @property
     def secret_key(self) -> str: ...
 
+    @property
+    def lease_clock(self) -> Clock:
+        """Real time for leases (is a sender alive?), even when ``clock`` is a test clock."""
+        ...
+
 
 class BackgroundService(Protocol):
     """Something `tidings serve` / `tidings worker` runs beside the API (worker, catcher...)."""

@@ -7,13 +7,13 @@ constraints copied; the optional rule indexes on ``contacts`` are rebuilt by the
 refresher) and seeds ``sqlite_sequence`` with the highest id present. PostgreSQL identities
 never reuse a value: nothing to do there.
 
-Revision ID: 0003_sqlite_autoincrement
-Revises: 0002_control
+Revision ID: 0004_sqlite_autoincrement
+Revises: 0003
 """
 from alembic import op
 
-revision = '0003_sqlite_autoincrement'
-down_revision = '0002_control'
+revision = '0004_sqlite_autoincrement'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
