@@ -510,7 +510,7 @@ def live_delay(
     import httpx
 
     from tidings.application.access.keys import create_key
-    from tidings.application.segments.segments import create_segment
+    from tidings.application.segments.segments import create_segment, sync_indexes
 
     tmp = Path(tempfile.mkdtemp(prefix="tidings-segbench-"))
     pg_schema = None
@@ -530,6 +530,7 @@ def live_delay(
     create_segment(eng, "buyers", "Buyers", 'purchase(currency="EUR").count(30d) >= 1', now)
     for k, text in RULES.items():
         create_segment(eng, k, k, text, now)
+    sync_indexes(eng)  # the server's segment refresher would build them too: have them before measuring
     eng.dispose()
     port = _free_port()
     env = dict(
@@ -537,7 +538,7 @@ def live_delay(
         TIDINGS_DATABASE_URL=url,
         TIDINGS_LOG_LEVEL="WARNING",
         TIDINGS_SECRET_KEY="bench",
-        TIDINGS_CATCHER_PORT=str(_free_port()),
+        TIDINGS_CATCHER_SMTP_PORT=str(_free_port()),
     )
     command = os.environ.get("TIDINGS_BENCH_SERVER", str(Path(sys.executable).parent / "tidings")).split()
     proc = subprocess.Popen(

@@ -32,7 +32,7 @@ import sqlalchemy as sa  # noqa: E402
 from segments import RULES  # noqa: E402
 
 from tidings.application.journeys import journeys as js  # noqa: E402
-from tidings.application.segments.segments import create_segment  # noqa: E402
+from tidings.application.segments.segments import create_segment, sync_indexes  # noqa: E402
 from tidings.bootstrap import build  # noqa: E402
 from tidings.clock import ManualClock  # noqa: E402
 from tidings.settings import Settings  # noqa: E402
@@ -81,6 +81,7 @@ def main() -> None:
         create_segment(eng, "buyers", "Buyers", 'purchase(currency="EUR").count(30d) >= 1', now)
         for k, text in RULES.items():
             create_segment(eng, k, k, text, now)
+        sync_indexes(eng)  # what the segment refresher does after saves: the indexes exist before measuring
         with eng.begin() as conn:
             if not args.no_journey:
                 js.publish(conn, now, text=JOURNEY)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -117,6 +118,36 @@ def api(container: Container, admin_key: str) -> Iterator[object]:
 
     with TestClient(create_app(container), headers={"Authorization": f"Bearer {admin_key}"}) as client:
         yield client
+
+
+def wait_for_http(proc: subprocess.Popen[bytes], base: str, log: Path, timeout: float = 60) -> None:
+    """Until ``base``/healthz answers 200; fails with the server's log if it exits or never does."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "server did not start: " + log.read_text()
+        time.sleep(0.2)
+
+
+def interrupt(*procs: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C each process, wait for it to stop (killed after 30 s)."""
+    import signal
+
+    for proc in procs:
+        proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def free_port() -> int:

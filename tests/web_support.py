@@ -19,12 +19,14 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def web_app(container: Container) -> FastAPI:
     """The web app alone on a FastAPI app (as create_app mounts it), independent of the API routers."""
+    from tidings.server import prepare_routes
     from tidings.web.app import install
 
     app = FastAPI()
     app.state.container = container
     errors.install(app)
     install(app)
+    prepare_routes(app)
     return app
 
 

@@ -25,6 +25,7 @@ class Settings:
     dkim_domain: str | None = None
     dkim_selector: str = "tidings"
     dkim_key_file: str | None = None
+    #: the built-in catcher's SMTP port (`tidings serve` derives it from its HTTP port).
     catcher_port: int = 1025
     #: a controllable clock that tests move through the API (never in production).
     test_clock: bool = False
@@ -91,7 +92,10 @@ class Settings:
             dkim_domain=env.get("TIDINGS_DKIM_DOMAIN") or None,
             dkim_selector=env.get("TIDINGS_DKIM_SELECTOR", cls.dkim_selector),
             dkim_key_file=env.get("TIDINGS_DKIM_KEY_FILE") or None,
-            catcher_port=int(env.get("TIDINGS_CATCHER_PORT", cls.catcher_port)),
+            # TIDINGS_CATCHER_PORT: the variable's earlier name, still read
+            catcher_port=int(
+                env.get("TIDINGS_CATCHER_SMTP_PORT") or env.get("TIDINGS_CATCHER_PORT") or cls.catcher_port
+            ),
             test_clock=env.get("TIDINGS_TEST_CLOCK", "") in {"1", "true", "yes"},
             webhook_allow=tuple(x.strip() for x in env.get("TIDINGS_WEBHOOK_ALLOW", "").split(",") if x.strip()),
             log_level=env.get("TIDINGS_LOG_LEVEL", "INFO"),
@@ -141,3 +145,9 @@ def default_sqlite_url() -> str:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def catcher_port_is_set(env: dict[str, str] | None = None) -> bool:
+    """Whether the environment names the built-in catcher's SMTP port (either spelling)."""
+    env = dict(os.environ if env is None else env)
+    return bool(env.get("TIDINGS_CATCHER_SMTP_PORT") or env.get("TIDINGS_CATCHER_PORT"))

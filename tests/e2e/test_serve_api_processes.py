@@ -8,7 +8,6 @@ memberships. Stopping the command stops every process.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, interrupt, wait_for_http
 from tidings.application.access.keys import create_key
 from tidings.store.db import create_engine
 
@@ -30,7 +29,7 @@ def _env(db_url: str, tmp_path: Path) -> dict[str, str]:
         "TIDINGS_DATABASE_URL": db_url,
         "TIDINGS_SECRET_KEY": "processes-test",
         "TIDINGS_LOG_LEVEL": "WARNING",
-        "TIDINGS_CATCHER_PORT": str(free_port()),
+        "TIDINGS_CATCHER_SMTP_PORT": str(free_port()),
         "HOME": str(tmp_path),
     }
 
@@ -41,6 +40,21 @@ def _parent(proc_dir: Path) -> int | None:
     except OSError:
         return None
     return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _is_http(proc_dir: Path) -> bool:
+    try:
+        return b"spawn_main" in (proc_dir / "cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _alive(proc_dir: Path) -> bool:
+    try:
+        state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _tidings(*args: str) -> list[str]:
@@ -64,19 +78,11 @@ def test_api_processes_serve_http_and_the_parent_runs_the_worker(db_url: str, tm
     )
     base = f"http://127.0.0.1:{port}"
     h = {"Authorization": f"Bearer {key}"}
+    children: list[Path] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-        children = [
-            d for d in Path("/proc").iterdir() if d.name.isdigit() and _parent(d) == proc.pid
+        wait_for_http(proc, base, tmp_path / "serve.log")
+        children = [  # the HTTP processes (multiprocessing's resource tracker, also a child, is not one)
+            d for d in Path("/proc").iterdir() if d.name.isdigit() and _parent(d) == proc.pid and _is_http(d)
         ]
         assert len(children) >= 2, "expected two HTTP processes under the command"
         with httpx.Client(base_url=base, headers=h, timeout=30) as client:
@@ -95,15 +101,15 @@ def test_api_processes_serve_http_and_the_parent_runs_the_worker(db_url: str, tm
             assert time.monotonic() < deadline, members
             time.sleep(0.2)
     finally:
-        proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(30)
+            interrupt(proc)
         finally:
-            if proc.poll() is None:
-                proc.kill()
             log.close()
-    assert proc.returncode is not None
-    with pytest.raises(httpx.HTTPError):  # every HTTP process is gone with the command
+    assert proc.returncode == 0, (tmp_path / "serve.log").read_text()  # a clean stop, not a kill
+    # every HTTP process is gone with the command (none left running)
+    left = [d for d in children if _alive(d)]
+    assert left == [], [(d / "cmdline").read_bytes().replace(b"\0", b" ") for d in left]
+    with pytest.raises(httpx.HTTPError):
         httpx.get(f"{base}/healthz", timeout=1)
 
 

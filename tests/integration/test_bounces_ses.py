@@ -202,9 +202,20 @@ def test_forged_or_malformed_notifications_are_rejected(
 
 
 def test_signed_by_another_key_is_rejected(api: Any, container: Container, fetched: list[str]) -> None:
+    add_contact_and_message(container, "x@example.org")
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    r = api.post("/api/webhooks/ses", content=json.dumps(signed(notification(bounce("x@example.org")), key=other)))
-    assert r.status_code == 401
+    message = notification(bounce("x@example.org"))
+    r = api.post("/api/webhooks/ses", content=json.dumps(signed(message, key=other)))
+    assert r.status_code == 401, r.text
+    assert r.json()["error"]["code"] == "unauthorized" and "signature" in r.json()["error"]["message"]
+    assert fetched == [CERT_URL]  # it was checked against SNS's certificate, and refused
+    with container.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.feedback)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.suppressions)).scalar() == 0
+    # the same notification signed with SNS's key is taken: only the key made the difference
+    r = api.post("/api/webhooks/ses", content=json.dumps(signed(message)))
+    assert r.status_code == 200, r.text
+    assert r.json()["recorded"] == 1 and r.json()["suppressed"] == ["x@example.org"]
     assert api.post("/api/webhooks/ses", content=b"not json").status_code == 400
 
 

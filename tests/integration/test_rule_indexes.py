@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.application.segments import segments as svc
+from tidings.bootstrap import Container
 from tidings.domain.rules import parse_rule
 from tidings.store import schema
 from tidings.store.rule_indexes import (
@@ -56,9 +57,12 @@ def test_saving_a_segment_creates_its_attribute_indexes_idempotently(engine: sa.
         "pro_true": add(engine, "f@x.test", {"plan": "pro", "age": True}),
     }
     svc.create_segment(engine, "pros", "Pros", RULE, NOW)
+    assert not wanted & index_names(engine)  # saving answers at once; the indexes follow
+    svc.sync_indexes(engine)
     assert wanted <= index_names(engine)
     svc.update_segment(engine, "pros", NOW, rule_source=RULE)  # again: IF NOT EXISTS
     svc.create_segment(engine, "pros2", "Pros 2", RULE, NOW)  # shared by another segment
+    svc.sync_indexes(engine)
     assert wanted <= index_names(engine)
     assert set(ensure_rule_indexes(engine, parse_rule(RULE))) == wanted
     members = {m["id"] for m in svc.members(engine, "pros")["items"]}
@@ -109,6 +113,7 @@ def test_event_property_index_is_created_used_and_keeps_the_meaning(engine: sa.E
     with engine.connect() as conn:
         before = set(conn.execute(compile_rule(rule, engine.dialect.name, NOW)).scalars())
     svc.create_segment(engine, "engaged", "Engaged", ENGAGED, NOW)
+    svc.sync_indexes(engine)
     assert str(ix.name) in index_names(engine, "events")
     with engine.connect() as conn:
         present = existing_rule_indexes(conn)
@@ -130,15 +135,43 @@ def test_unused_rule_indexes_are_dropped_shared_ones_kept(engine: sa.Engine) -> 
     svc.create_segment(engine, "a", "A", RULE, NOW)
     svc.create_segment(engine, "b", "B", RULE, NOW)
     svc.create_segment(engine, "e", "E", ENGAGED, NOW)
+    svc.sync_indexes(engine)
     assert attr <= index_names(engine) and ev in index_names(engine, "events")
     svc.delete_segment(engine, "a")
+    svc.sync_indexes(engine)
     assert attr <= index_names(engine)  # still needed by b
     svc.update_segment(engine, "b", NOW, rule_source='tag("vip")')
+    assert attr <= index_names(engine)  # dropped after the save, not by it
+    svc.sync_indexes(engine)
     assert not attr & index_names(engine)  # nobody needs them now
     assert ev in index_names(engine, "events")
     svc.delete_segment(engine, "e")
+    svc.sync_indexes(engine)
     assert ev not in index_names(engine, "events")
     assert "ix_events_name_occurred_at_contact_id_value" in index_names(engine, "events")  # ours only
+
+
+def test_the_segment_refresher_builds_and_drops_the_indexes_after_saves(container: Container) -> None:
+    from tidings.application.segments.segment_refresher import SegmentRefresher
+
+    engine = container.engine
+    attr = {str(ix.name) for ix in attribute_indexes(parse_rule(RULE), engine.dialect.name)}
+    refresher = SegmentRefresher(container.engine, container.clock)
+    refresher.index_check_every = 0
+    assert refresher.sync_indexes_if_changed() == 1  # once at start
+    assert refresher.sync_indexes_if_changed() == 0  # nothing changed since
+    svc.create_segment(engine, "a", "A", RULE, NOW)
+    assert not attr & index_names(engine)
+    assert refresher.sync_indexes_if_changed() == 1
+    assert attr <= index_names(engine)
+    assert refresher.sync_indexes_if_changed() == 0
+    svc.update_segment(engine, "a", NOW, rule_source='tag("vip")')
+    assert refresher.sync_indexes_if_changed() == 1
+    assert not attr & index_names(engine)
+    svc.update_segment(engine, "a", NOW, rule_source=RULE)
+    svc.delete_segment(engine, "a")  # changed, then gone: nothing to build
+    assert refresher.sync_indexes_if_changed() == 1
+    assert not attr & index_names(engine)
 
 
 def test_event_names_that_are_not_literal_safe_get_no_index_and_stay_bound() -> None:

@@ -56,7 +56,7 @@ def test_send_test_reaches_the_catcher(
     cli: CliRunner, container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = free_port()
-    monkeypatch.setenv("TIDINGS_CATCHER_PORT", str(port))
+    monkeypatch.setenv("TIDINGS_CATCHER_SMTP_PORT", str(port))
     container.settings = replace(container.settings, catcher_port=port)
     body = tmp_path / "t.mjml"
     body.write_text(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.web_support import PASSWORD, csrf_of, login, make_user, web_app, web_client
 from tidings.application.access.users import set_password
+from tidings.store import schema
 
 
 def test_pages_need_a_login(container):
@@ -58,20 +60,35 @@ def test_login_redirects_only_to_our_own_pages(container):
         assert r.status_code == 303 and r.headers["location"] == "/"
 
 
+def _session_rows(container) -> int:
+    with container.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(schema.web_sessions)).scalar_one())
+
+
 def test_session_ends_on_logout(container):
     with web_client(container) as (client, token):
-        assert client.get("/contacts").status_code == 200
+        cookie = client.cookies.get("tidings_session")
+        assert cookie and client.get("/contacts").status_code == 200
+        assert _session_rows(container) == 1
         r = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
-        assert r.status_code == 303
-        assert client.get("/contacts", follow_redirects=False).status_code == 303
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert _session_rows(container) == 0  # ended on the server, not only forgotten by the browser
+        client.cookies.set("tidings_session", cookie)  # the same cookie, sent again
+        r = client.get("/contacts", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
 
 
 def test_stolen_cookie_is_useless_after_logout(container):
     with web_client(container) as (client, token):
         cookie = client.cookies.get("tidings_session")
-        client.post("/logout", data={"csrf_token": token})
+        assert cookie
+        with TestClient(web_app(container), cookies={"tidings_session": cookie}) as thief:
+            assert thief.get("/contacts", follow_redirects=False).status_code == 200  # it works while logged in
+        assert client.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
     with TestClient(web_app(container), cookies={"tidings_session": cookie}) as other:
-        assert other.get("/", follow_redirects=False).status_code == 303
+        for page in ("/", "/contacts"):
+            r = other.get(page, follow_redirects=False)
+            assert r.status_code == 303 and r.headers["location"].startswith("/login"), page
 
 
 def test_password_change_ends_every_session(container):
@@ -125,17 +142,15 @@ def test_posts_without_or_with_a_wrong_csrf_token_are_refused(container):
 def test_a_token_from_another_session_is_stale(container):
     with web_client(container, "admin") as (client, old_token):
         client.post("/logout", data={"csrf_token": old_token})
-        login(client, "admin@example.com")
-        r = client.post(
-            "/users",
-            data={
-                "email": "n@example.com",
-                "role": "viewer",
-                "password": "long enough pw",
-                "csrf_token": old_token,
-            },
-        )
-        assert r.status_code == 403
+        new_token = login(client, "admin@example.com")
+        assert new_token != old_token
+        data = {"email": "newbie@example.com", "role": "viewer", "password": "long enough pw"}
+        r = client.post("/users", data={**data, "csrf_token": old_token})
+        assert r.status_code == 403 and "CSRF check failed" in r.text
+        assert "newbie@example.com" not in client.get("/users").text
+        r = client.post("/users", data={**data, "csrf_token": new_token}, follow_redirects=False)
+        assert r.status_code == 303  # the same post with this session's token goes through
+        assert "newbie@example.com" in client.get("/users").text
 
 
 def test_only_admins_manage_users(container):

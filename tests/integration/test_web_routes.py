@@ -3,9 +3,13 @@ to a viewer — except the few posts that change nothing of the workspace."""
 
 from __future__ import annotations
 
+import sys
+
+import pytest
 from starlette.routing import Route
 
 from tests.web_support import web_client
+from tidings.bootstrap import Container
 from tidings.web.security import is_web_path
 
 #: posts a viewer may make: their own session and password, and read-only previews.
@@ -55,3 +59,15 @@ def test_a_viewer_cannot_post_to_any_write_route(container):
             r = client.post(_fill(path), data={"csrf_token": token}, follow_redirects=False)
             assert r.status_code == 403, (path, r.status_code)
             assert "can only look" in r.text or "only an admin" in r.text
+
+
+def test_a_broken_web_app_stops_startup(container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web app is part of the product: an error importing it fails create_app loudly
+    (it was swallowed, and the server started without its pages)."""
+    import tidings.web
+    from tidings.server import create_app
+
+    monkeypatch.delattr(tidings.web, "app", raising=False)
+    monkeypatch.setitem(sys.modules, "tidings.web.app", None)  # importing it raises ImportError
+    with pytest.raises(ImportError):
+        create_app(container)

@@ -3,9 +3,11 @@ and every message a scenario sends renders from the recipe's own templates."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tidings.application.recipes import recipes as r
 from tidings.application.recipes.recipe_checks import template_needs, variable_findings
@@ -77,8 +79,42 @@ def test_manifest_matches_the_folder(name):
     assert r.static_findings(recipe, r.journey_doc(recipe)) == []
     summary = recipe.summary()
     assert summary["title"] and summary["description"]
+    assert [q["name"] for q in summary["parameters"]] == list(recipe.parameters)
+
+
+def _another(value):
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 1
+    if isinstance(value, str) and re.fullmatch(r"\d+[smhdw]", value):
+        return "7d" if value != "7d" else "8d"
+    if isinstance(value, str) and re.fullmatch(r"\d\d:\d\d", value):
+        return "07:30" if value != "07:30" else "08:15"
+    return f"{value}-other"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if r.load_recipe(n).parameters])
+def test_parameters_have_defaults_and_reach_every_target(name):
+    """Each parameter's default is what the journey holds at every target (installing with it
+    changes nothing); another value lands at every target and still makes a valid journey."""
+    recipe = r.load_recipe(name)
+    plain = yaml.safe_load(recipe.journey_source())
     for p in recipe.parameters.values():
-        assert r.default_value(recipe, p) is not None
+        default = r.default_value(recipe, p)
+        assert default not in (None, ""), p.name
+        assert p.targets
+        for step, path in p.targets:
+            node, last = r._target(plain, step, path)
+            assert node[last] == default, (p.name, step, path)
+        assert yaml.safe_load(r.journey_text(recipe, {p.name: default})) == plain
+        other = _another(default)
+        text = r.journey_text(recipe, {p.name: other})
+        changed = yaml.safe_load(text)
+        for step, path in p.targets:
+            node, last = r._target(changed, step, path)
+            assert node[last] == other, (p.name, step, path)
+        assert parse_journey(text).key == name
 
 
 def test_social_mention_replies_once_per_topic_one_request_each():

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from tidings.api.errors import ApiError
 from tidings.application.access.keys import ApiKey
@@ -22,6 +23,20 @@ def container(request: Request) -> Container:
 
 def now(request: Request) -> datetime:
     return container(request).clock.now()
+
+
+async def _body(request: Request) -> bytes:
+    return await request.body()
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form()
+
+
+#: the raw body / the posted form, read on the event loop so that the endpoint can be a plain
+#: ``def`` whose database work runs in the thread pool (``body: bytes = RawBody``).
+RawBody = Depends(_body)
+FormFields = Depends(_form)
 
 
 def _key_from_request(request: Request) -> str | None:

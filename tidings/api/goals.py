@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import yaml
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tidings.api.deps import RequireRead, RequireWrite, container
@@ -68,9 +68,8 @@ def goals_csv(request: Request) -> Response:
 
 
 @router.put("/api/goals", dependencies=[RequireWrite])
-async def save_goal(request: Request) -> dict[str, Any]:
+def save_goal(request: Request, raw: Any = Depends(_body)) -> dict[str, Any]:
     """Create or replace a goal document ``{key, name, start, kpis: [{kpi, targets, event?}]}``."""
-    raw = await _body(request)
     c = container(request)
     with c.engine.begin() as conn:
         try:
@@ -138,9 +137,8 @@ def get_economics(
 
 
 @router.put("/api/journeys/{key}/economics", dependencies=[RequireWrite])
-async def put_economics(key: str, request: Request) -> dict[str, Any]:
+def put_economics(key: str, request: Request, raw: Any = Depends(_body)) -> dict[str, Any]:
     """Save a journey's inputs (merged over what was saved): hours_per_enrolment, hourly_rate, ..."""
-    raw = await _body(request)
     c = container(request)
     with c.engine.begin() as conn:
         try:

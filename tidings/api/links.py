@@ -17,8 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
 
-from tidings.api.deps import container
+from tidings.api.deps import FormFields, RawBody, container
 from tidings.api.routing import StrictRoute
 from tidings.application.contacts import preferences
 from tidings.channels import tracking
@@ -107,14 +108,14 @@ def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
 
 
 @router.post("/u/{token}", include_in_schema=False)
-async def unsubscribe(token: str, request: Request) -> HTMLResponse:
+def unsubscribe(token: str, request: Request, raw: bytes = RawBody) -> HTMLResponse:
     """RFC 8058 one-click (body ``List-Unsubscribe=One-Click``) and the page's form: both 200."""
     c = container(request)
     try:
         tok = _read(request, token, tracking.UNSUBSCRIBE)
     except tracking.BadToken as exc:
         return token_error(exc)
-    body = (await request.body())[:1000].decode("utf-8", "replace")
+    body = raw[:1000].decode("utf-8", "replace")
     method = "one_click" if "List-Unsubscribe=One-Click" in body else "page"
     ua, ip = _client(request)
     try:
@@ -173,13 +174,12 @@ def preference_centre(token: str, request: Request) -> HTMLResponse:
 
 
 @router.post("/p/{token}", include_in_schema=False)
-async def save_preference_centre(token: str, request: Request) -> HTMLResponse:
+def save_preference_centre(token: str, request: Request, form: FormData = FormFields) -> HTMLResponse:
     c = container(request)
     try:
         tok = _read(request, token, tracking.PREFERENCES)
     except tracking.BadToken as exc:
         return token_error(exc)
-    form = await request.form()
     with c.engine.connect() as conn:
         current = preferences.get_preferences(conn, tok.a)
     wanted: dict[str, dict[str, Any]] = {}
@@ -234,13 +234,12 @@ def self_service(token: str, request: Request) -> HTMLResponse:
 
 
 @router.post("/s/{token}", include_in_schema=False)
-async def self_service_submit(token: str, request: Request) -> HTMLResponse:
+def self_service_submit(token: str, request: Request, form: FormData = FormFields) -> HTMLResponse:
     c = container(request)
     try:
         tok = _read(request, token, tracking.SELF_SERVICE)
     except tracking.BadToken as exc:
         return token_error(exc)
-    form = await request.form()
     signal = str(form.get("signal") or "reschedule")
     data: dict[str, Any] = {}
     raw_date = str(form.get("start_date") or "")

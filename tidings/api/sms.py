@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.datastructures import FormData
 
-from tidings.api.deps import container
+from tidings.api.deps import FormFields, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
 from tidings.application.ingest.sms_inbound import handle_inbound, handle_status
@@ -25,10 +26,10 @@ router = APIRouter(tags=["webhooks"], route_class=StrictRoute)
 log = logging.getLogger("tidings.api.sms")
 
 
-async def _signed_form(request: Request) -> dict[str, str]:
+def _signed_form(request: Request, posted: FormData = FormFields) -> dict[str, str]:
     """The form fields, once X-Twilio-Signature verifies (401 otherwise)."""
     c = container(request)
-    fields = [(k, str(v)) for k, v in (await request.form()).multi_items()]
+    fields = [(k, str(v)) for k, v in posted.multi_items()]
     form = dict(fields)
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     problem = signature_problem(
@@ -58,12 +59,14 @@ async def _signed_form(request: Request) -> dict[str, str]:
     )
 
 
+SignedForm = Depends(_signed_form)
+
+
 @router.post("/api/webhooks/sms/status")
 @router.post("/api/webhooks/voice/status")
-async def delivery_status(request: Request, ref: str = "") -> dict[str, object]:
+def delivery_status(request: Request, ref: str = "", form: dict[str, str] = SignedForm) -> dict[str, object]:
     """Twilio status callbacks (the providers add ``?ref=<signed ref of our message>``)."""
     c = container(request)
-    form = await _signed_form(request)
     channel = "voice" if "/voice/" in request.url.path else "sms"
     now = c.clock.now()
     outbox_id = status_outbox_id(c.secret_key, ref, now)
@@ -75,9 +78,8 @@ async def delivery_status(request: Request, ref: str = "") -> dict[str, object]:
 
 
 @router.post("/api/webhooks/sms/inbound")
-async def sms_inbound(request: Request) -> Response:
+def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response:
     c = container(request)
-    form = await _signed_form(request)
     if not form.get("From"):
         raise ApiError(
             422,

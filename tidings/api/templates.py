@@ -142,10 +142,9 @@ async def send_test(key: str, body: SendTestIn, request: Request) -> dict[str, A
     from tidings.application.delivery.send_test import NotEmail, SendTestRefused, send_test
 
     rendered = await asyncio.to_thread(_preview, request, key, body)
+    provider = await asyncio.to_thread(container(request).email_provider)  # may read the DKIM key file
     try:
-        sent = await send_test(
-            container(request).email_provider(), rendered, key=key, to=body.to, contact_id=body.contact_id
-        )
+        sent = await send_test(provider, rendered, key=key, to=body.to, contact_id=body.contact_id)
     except NotEmail as exc:
         raise ApiError(
             422,

@@ -247,7 +247,7 @@ def print_demo_login(password: str | None) -> None:
 
 
 def install_recipes(container: Container) -> list[dict[str, Any]]:
-    """Install every recipe (the brief's automations) so the demo contacts run through them.
+    """Install every recipe (the ready-made automations) so the demo contacts run through them.
 
     Demo data need not have every attribute a recipe expects, so missing data does not stop
     an install; templates or journeys edited since an earlier run are kept."""

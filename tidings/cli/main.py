@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tidings.cli import common
 from tidings.masking import masked_url, redact
+
+if TYPE_CHECKING:
+    from tidings.bootstrap import Container
 
 app = typer.Typer(
     name="tidings",
@@ -31,10 +34,57 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+#: the catcher's SMTP port when the HTTP port is 8000; other HTTP ports shift it alike
+CATCHER_BASE_PORT = 1025
+
+
+def catcher_port_for(http_port: int) -> int:
+    """The built-in catcher's default SMTP port for an HTTP port: 8000 -> 1025, 8001 -> 1026...
+    (1025 + (port - 8000) mod 64000), so two `tidings serve` on one machine do not clash."""
+    return CATCHER_BASE_PORT + (http_port - 8000) % 64000
+
+
+def link_host(host: str) -> str:
+    """The host of links when serving on ``host``: a wildcard address is reached as 127.0.0.1."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - only compared
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def start_test_clock(container: Container) -> None:
+    """Move a fresh test clock to now, or past the newest event an existing database holds:
+    its timers and history then lie behind or ahead of the clock as they do in real time."""
+    from datetime import UTC, datetime, timedelta
+
+    from tidings.store.ingest_sql import latest_received_at
+
+    clock = container.manual_clock
+    if clock is None:
+        return
+    with container.engine.connect() as conn:
+        latest = latest_received_at(conn)
+    start = datetime.now(UTC)
+    if latest is not None and latest >= start:
+        start = latest + timedelta(seconds=1)
+    if start > clock.now():
+        clock.advance(start - clock.now())
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    port: Annotated[int, typer.Option(help="HTTP port", min=1, max=65535)] = 8000,
+    smtp_port: Annotated[
+        int | None,
+        typer.Option(
+            "--smtp-port",
+            min=1,
+            max=65535,
+            help="SMTP port of the built-in catcher [default: follows --port: 1025 for 8000, 1026 for 8001...; "
+            "or TIDINGS_CATCHER_SMTP_PORT]",
+            show_default=False,
+        ),
+    ] = None,
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="run the worker in this process")] = True,
     catcher: Annotated[
         bool, typer.Option("--catcher/--no-catcher", help="run the built-in SMTP catcher (when no TIDINGS_SMTP_URL)")
@@ -66,13 +116,22 @@ def serve(
 
     from tidings.runtime import background_services, start_all, stop_all
     from tidings.server import create_app
+    from tidings.settings import catcher_port_is_set
 
     if api_processes > 1 and test_clock:
         common.fail("--test-clock needs one process (the virtual clock lives in memory): drop --api-processes")
     if test_clock:
         os.environ["TIDINGS_TEST_CLOCK"] = "1"
+    # links in messages point at this server unless TIDINGS_PUBLIC_URL says otherwise; the
+    # catcher's port follows the HTTP port unless given (children of --api-processes inherit both)
+    os.environ.setdefault("TIDINGS_PUBLIC_URL", f"http://{link_host(host)}:{port}")
+    if smtp_port is not None:
+        os.environ["TIDINGS_CATCHER_SMTP_PORT"] = str(smtp_port)
+    elif not catcher_port_is_set():
+        os.environ["TIDINGS_CATCHER_SMTP_PORT"] = str(catcher_port_for(port))
     container = common.open_container()
     _setup_logging(container.settings.log_level)
+    start_test_clock(container)
     if demo:
         from tidings.cli.demo import ensure_demo_admin, load_demo, print_demo_login
 
@@ -86,10 +145,18 @@ def serve(
     # when SIGTERM comes before uvicorn listens.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        start_all(services)
+        try:
+            start_all(services)
+        except OSError as exc:  # a port in use, most often: say which and how to pick another
+            common.fail(
+                f"could not start the built-in mail catcher on {container.settings.catcher_host}:"
+                f"{container.settings.catcher_port}: {exc}; pick another with --smtp-port"
+            )
+        s = container.settings
         common.console.print(
-            f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, "
-            f"database {masked_url(container.settings.database_url)})"
+            f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, database {masked_url(s.database_url)})\n"
+            f"links in messages: {s.public_url}"
+            + (f"\nmail catcher (SMTP): {s.catcher_host}:{s.catcher_port}" if use_catcher else "")
         )
         if api_processes > 1:  # children build their own app from the same environment
             uvicorn.run(

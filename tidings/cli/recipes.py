@@ -14,7 +14,7 @@ from rich.table import Table
 
 from tidings.cli import common
 
-app = typer.Typer(help="Ready-made journeys (the brief's automations): list, check, install, simulate.",
+app = typer.Typer(help="Ready-made journeys (thirteen common automations): list, check, install, simulate.",
                   no_args_is_help=True)  # fmt: skip
 
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="a recipe parameter, NAME=VALUE (repeatable)")]

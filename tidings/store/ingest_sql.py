@@ -318,3 +318,9 @@ def record_changes(conn: sa.Connection, rows: Iterable[dict[str, Any]], now: dat
         return
     insert_events(conn, rows, known_new=True)
     enqueue(conn, (r["contact_id"] for r in rows), now)
+
+
+def latest_received_at(conn: sa.Connection) -> datetime | None:
+    """When the newest event was received; None when there is none."""
+    value = conn.execute(sa.select(sa.func.max(schema.events.c.received_at))).scalar()
+    return value if isinstance(value, datetime) else None

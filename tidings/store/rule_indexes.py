@@ -1,9 +1,11 @@
-"""Optional indexes that make saved rules fast, created when a segment is saved.
+"""Optional indexes that make saved rules fast, created after a segment is saved.
 
 Rules name things that have no fixed index: custom attributes (JSON paths in
-``contacts.attributes``) and event properties (``message.opened(template="t3")``). Saving a
-segment creates the indexes its conditions need, on exactly the expressions
-``rules_sql.compile_rule`` emits; deleting or changing the last segment that needed one drops it.
+``contacts.attributes``) and event properties (``message.opened(template="t3")``). After a
+segment is saved, the worker's segment refresher (``sync_rule_indexes``, never the request that
+saved it: an index on a big table takes a while) creates the indexes its conditions need, on
+exactly the expressions ``rules_sql.compile_rule`` emits, and drops those that no saved segment
+needs any more. Until then a rule runs without them: slower, never wrong.
 
 - ``ix_contacts_attr_*`` (``attribute_indexes``): expression indexes on ``contacts`` that the
   planners pick up by themselves.
@@ -235,3 +237,34 @@ def drop_unused_rule_indexes(engine: sa.Engine, rules: Iterable[Rule]) -> list[s
     if dropped:
         log.info("dropped rule indexes no segment uses: %s", ", ".join(dropped))
     return dropped
+
+
+#: one process at a time builds and drops rule indexes (PostgreSQL session advisory lock key).
+_SYNC_LOCK = 0x7469_6478  # "tidx"
+
+
+def saved_rules_version(conn: sa.Connection) -> tuple[Any, ...]:
+    """Changes whenever a segment is created, changed or deleted: (count, highest id, latest
+    update) of ``segments``. Cheap enough to poll."""
+    from tidings.store.schema import segments as s
+
+    row = conn.execute(sa.select(sa.func.count(), sa.func.max(s.c.id), sa.func.max(s.c.updated_at))).one()
+    return tuple(row)
+
+
+def sync_rule_indexes(engine: sa.Engine, rules: Iterable[Rule]) -> tuple[list[str], list[str]] | None:
+    """Create the indexes ``rules`` (every saved segment's) need and drop the rule indexes none
+    of them needs; returns (present, dropped) names. On PostgreSQL only one process does this at
+    a time: returns None at once when another holds the lock."""
+    rules = list(rules)
+    with engine.connect() as lock_conn:
+        if engine.dialect.name == "postgresql":
+            lock_conn = lock_conn.execution_options(isolation_level="AUTOCOMMIT")
+            if not lock_conn.execute(sa.select(sa.func.pg_try_advisory_lock(_SYNC_LOCK))).scalar():
+                return None
+        try:
+            present = sorted({name for rule in rules for name in ensure_rule_indexes(engine, rule)})
+            return present, drop_unused_rule_indexes(engine, rules)
+        finally:
+            if engine.dialect.name == "postgresql":
+                lock_conn.execute(sa.select(sa.func.pg_advisory_unlock(_SYNC_LOCK)))

@@ -115,6 +115,7 @@ contacts = sa.Table(
     sa.Index("ix_contacts_lifecycle_stage_id", "lifecycle_stage", "id"),
     sa.Index("ix_contacts_owner_id", "owner", "id"),
     sa.Index("ix_contacts_score_id", "score", "id"),
+    sqlite_autoincrement=True,  # a deleted row's id is never given again (migration 0007)
 )
 
 #: other identifiers that resolve to a contact: anonymous ids, ids of merged contacts.
@@ -210,6 +211,7 @@ segments = sa.Table(
     #: for rules that slide with time alone: when the scheduled refresher re-evaluates next.
     sa.Column("next_refresh_at", UTCDateTime),
     sa.Index("ix_segments_next_refresh_at", "next_refresh_at"),
+    sqlite_autoincrement=True,  # a deleted row's id is never given again (migration 0007)
 )
 
 segment_memberships = sa.Table(
@@ -438,6 +440,7 @@ templates = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("key", "locale"),
+    sqlite_autoincrement=True,  # a deleted row's id is never given again (migration 0007)
 )
 
 #: every bounce and complaint we were told about (SES/SNS, signed webhook, DSN): soft-bounce

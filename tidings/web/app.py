@@ -42,19 +42,20 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router, include_in_schema=False)
     app.add_middleware(SecurityHeaders)
 
+    # plain def: Starlette runs them in the thread pool (the error pages load the session)
     @app.exception_handler(LoginRequired)
-    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+    def _login_required(request: Request, exc: LoginRequired) -> Response:
         target = login_url(exc.next_url)
         if is_htmx(request):
             return HTMLResponse("", headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
 
     @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+    def _forbidden(request: Request, exc: Forbidden) -> Response:
         return render(request, "error.html", {"title": "Not allowed", "message": exc.message}, status=403)
 
     @app.exception_handler(PageNotFound)
-    async def _not_found(request: Request, exc: PageNotFound) -> Response:
+    def _not_found(request: Request, exc: PageNotFound) -> Response:
         return render(
             request,
             "error.html",

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from tidings.application.access import login_throttle
 from tidings.application.access import users as users_service
@@ -18,6 +19,7 @@ from tidings.web.security import (
     SESSION_COOKIE,
     Admin,
     Forbidden,
+    FormFields,
     Viewer,
     check_origin,
     container,
@@ -60,9 +62,8 @@ def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - t
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
+def login(request: Request, form: FormData = FormFields) -> Response:
     check_origin(request)
-    form = await request.form()
     email = str(form.get("email", "")).strip()
     password = str(form.get("password", ""))
     next_url = safe_next(str(form.get("next", "/")))
@@ -117,8 +118,7 @@ def account(request: Request, session: Session = Viewer) -> Response:
 
 
 @router.post("/account/password")
-async def change_password(request: Request, session: Session = Viewer) -> Response:
-    form = await request.form()
+def change_password(request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
     current, new, again = (str(form.get(k, "")) for k in ("current", "new", "again"))
     errors: dict[str, str] = {}
     if new != again:
@@ -172,8 +172,7 @@ def users_page(request: Request, session: Session = Viewer) -> Response:
 
 
 @router.post("/users")
-async def users_create(request: Request, session: Session = Admin) -> Response:
-    form = await request.form()
+def users_create(request: Request, session: Session = Admin, form: FormData = FormFields) -> Response:
     values = {k: str(form.get(k, "")).strip() for k in ("email", "name", "role", "team")}
     c = container(request)
     try:
@@ -192,8 +191,9 @@ async def users_create(request: Request, session: Session = Admin) -> Response:
 
 
 @router.post("/users/{user_id}")
-async def users_update(user_id: int, request: Request, session: Session = Admin) -> Response:
-    form = await request.form()
+def users_update(
+    user_id: int, request: Request, session: Session = Admin, form: FormData = FormFields
+) -> Response:
     c = container(request)
     try:
         changed = users_service.update_user(
@@ -205,7 +205,7 @@ async def users_update(user_id: int, request: Request, session: Session = Admin)
     return RedirectResponse("/users?" + urlencode({"notice": notice}), status_code=303)
 
 
-async def _set_disabled(request: Request, session: Session, user_id: int, disabled: bool) -> Response:
+def _set_disabled(request: Request, session: Session, user_id: int, disabled: bool) -> Response:
     c = container(request)
     try:
         changed = users_service.set_disabled(c.engine, session.user, user_id, disabled, c.clock.now())
@@ -224,10 +224,10 @@ async def _set_disabled(request: Request, session: Session, user_id: int, disabl
 
 
 @router.post("/users/{user_id}/disable")
-async def users_disable(user_id: int, request: Request, session: Session = Admin) -> Response:
-    return await _set_disabled(request, session, user_id, True)
+def users_disable(user_id: int, request: Request, session: Session = Admin) -> Response:
+    return _set_disabled(request, session, user_id, True)
 
 
 @router.post("/users/{user_id}/enable")
-async def users_enable(user_id: int, request: Request, session: Session = Admin) -> Response:
-    return await _set_disabled(request, session, user_id, False)
+def users_enable(user_id: int, request: Request, session: Session = Admin) -> Response:
+    return _set_disabled(request, session, user_id, False)

@@ -8,6 +8,7 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from tidings.application.access.users import Session
 from tidings.application.control import alerts as al
@@ -17,7 +18,7 @@ from tidings.domain.channels import DELIVERY_CHANNELS
 from tidings.domain.control.policy import PolicyError
 from tidings.store.control import SqlControl
 from tidings.web.core import PageNotFound, WebRoute, render
-from tidings.web.security import Admin, Viewer, container
+from tidings.web.security import Admin, FormFields, Viewer, container
 
 router = APIRouter(route_class=WebRoute)
 
@@ -61,8 +62,8 @@ def acknowledge(alert_id: int, request: Request, session: Session = Admin) -> Re
 
 
 @router.post("/control/sending/pause")
-async def pause(request: Request, session: Session = Admin) -> Response:
-    channel = str((await request.form()).get("channel") or "") or None
+def pause(request: Request, session: Session = Admin, form: FormData = FormFields) -> Response:
+    channel = str(form.get("channel") or "") or None
     c = container(request)
     try:
         with c.engine.begin() as conn:
@@ -73,8 +74,8 @@ async def pause(request: Request, session: Session = Admin) -> Response:
 
 
 @router.post("/control/sending/resume")
-async def resume(request: Request, session: Session = Admin) -> Response:
-    channel = str((await request.form()).get("channel") or "") or None
+def resume(request: Request, session: Session = Admin, form: FormData = FormFields) -> Response:
+    channel = str(form.get("channel") or "") or None
     c = container(request)
     try:
         with c.engine.begin() as conn:
@@ -85,8 +86,8 @@ async def resume(request: Request, session: Session = Admin) -> Response:
 
 
 @router.post("/control/policy")
-async def save_policy(request: Request, session: Session = Admin) -> Response:
-    text = str((await request.form()).get("source") or "")
+def save_policy(request: Request, session: Session = Admin, form: FormData = FormFields) -> Response:
+    text = str(form.get("source") or "")
     c = container(request)
     try:
         with c.engine.begin() as conn:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from tidings.application.access.users import Session
 from tidings.application.journeys import journeys as svc
@@ -25,7 +26,7 @@ from tidings.web import queries
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
 from tidings.web.reports import step_funnel
-from tidings.web.security import Viewer, Writer, container
+from tidings.web.security import FormFields, Viewer, Writer, container
 
 router = APIRouter(route_class=WebRoute)
 
@@ -115,12 +116,11 @@ def new_journey(request: Request, session: Session = Writer) -> Response:
 
 
 @router.post("/journeys/new")
-async def create_journey(request: Request, session: Session = Writer) -> Response:
-    return await _save_draft(request, None)
+def create_journey(request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
+    return _save_draft(request, form, None)
 
 
-async def _save_draft(request: Request, key: str | None) -> Response:
-    form = await request.form()
+def _save_draft(request: Request, form: FormData, key: str | None) -> Response:
     source = str(form.get("source", ""))
     c = container(request)
     problems: list[dict[str, Any]] = []
@@ -154,9 +154,8 @@ async def _save_draft(request: Request, key: str | None) -> Response:
 
 
 @router.post("/journeys/preview-graph")
-async def preview_graph(request: Request, session: Session = Viewer) -> Response:
+def preview_graph(request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
     """The document being edited, drawn (or its problems listed), live as it is typed (htmx)."""
-    form = await request.form()
     source = str(form.get("source", ""))
     problems: list[dict[str, Any]] = []
     graph = None
@@ -266,8 +265,8 @@ def edit_journey(key: str, request: Request, session: Session = Writer) -> Respo
 
 
 @router.post("/journeys/{key}/edit")
-async def save_journey(key: str, request: Request, session: Session = Writer) -> Response:
-    return await _save_draft(request, key)
+def save_journey(key: str, request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
+    return _save_draft(request, form, key)
 
 
 def _action(request: Request, key: str, what: str) -> Response:
@@ -359,14 +358,13 @@ def simulate_page(key: str, request: Request, session: Session = Viewer) -> Resp
 
 
 @router.post("/journeys/{key}/simulate")
-async def simulate_run(key: str, request: Request, session: Session = Viewer) -> Response:
+def simulate_run(key: str, request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
     """Running a simulation changes nothing, so viewers may do it too (still CSRF-checked)."""
     from tidings.application.control import policies
     from tidings.domain.journeys.scenarios import ScenarioError, load_scenarios
     from tidings.domain.journeys.simulate import simulate
     from tidings.store.control import SqlControl
 
-    form = await request.form()
     text = str(form.get("scenarios", ""))
     c = container(request)
     with c.engine.connect() as conn:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
+from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tidings.application.access.users import Session, load_session
@@ -152,6 +153,16 @@ def check_origin(request: Request) -> None:
         host = request.headers.get("host", "")
         if urlsplit(origin).netloc.lower() != host.lower():
             raise Forbidden("this form was posted from another site; reload the page and try again")
+
+
+async def _form(request: Request) -> FormData:
+    """The posted form, read on the event loop, so that the endpoint can be a plain ``def``: its
+    database work, password hashing and rendering then run in the thread pool, not on the loop."""
+    return await request.form()
+
+
+#: the posted form's fields, for sync endpoints (``form: FormData = FormFields``).
+FormFields = Depends(_form)
 
 
 async def check_csrf(request: Request, expected: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from tidings.application.access.users import Session
 from tidings.application.segments import segments as svc
@@ -20,7 +21,7 @@ from tidings.domain.rules import RuleError, parse_contact_rule
 from tidings.domain.rules.ast import KEY_RE
 from tidings.store import schema as s
 from tidings.web.core import PageNotFound, WebRoute, render
-from tidings.web.security import Viewer, Writer, container
+from tidings.web.security import FormFields, Viewer, Writer, container
 
 router = APIRouter(route_class=WebRoute)
 
@@ -76,8 +77,8 @@ def _check(values: dict[str, str], new: bool) -> dict[str, str]:
 
 
 @router.post("/segments")
-async def segment_create(request: Request, session: Session = Writer) -> Response:
-    values = _values(await request.form())
+def segment_create(request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
+    values = _values(form)
     c = container(request)
     errors = _check(values, True)
     if errors:
@@ -110,9 +111,8 @@ async def segment_create(request: Request, session: Session = Writer) -> Respons
 
 
 @router.post("/segments/preview")
-async def segment_preview(request: Request, session: Session = Viewer) -> Response:
+def segment_preview(request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
     """Live count and sample for the rule being typed (htmx); changes nothing."""
-    form = await request.form()
     text = str(form.get("rule_text", ""))
     ctx: dict[str, Any] = {"error": "", "p": None}
     try:
@@ -159,8 +159,10 @@ def segment_page(key: str, request: Request, session: Session = Viewer) -> Respo
 
 
 @router.post("/segments/{key}")
-async def segment_update(key: str, request: Request, session: Session = Writer) -> Response:
-    values = _values(await request.form())
+def segment_update(
+    key: str, request: Request, session: Session = Writer, form: FormData = FormFields
+) -> Response:
+    values = _values(form)
     values["key"] = key
     seg = _segment_or_404(request, key)
     c = container(request)

@@ -10,13 +10,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from tidings.application.access.users import Session
 from tidings.application.sales import tasks as tasks_service
 from tidings.domain.statuses import TaskStatus
 from tidings.web import queries
 from tidings.web.core import PageNotFound, WebRoute, render
-from tidings.web.security import Viewer, Writer, container
+from tidings.web.security import FormFields, Viewer, Writer, container
 
 router = APIRouter(route_class=WebRoute)
 
@@ -68,8 +69,7 @@ def tasks_page(request: Request, session: Session = Viewer) -> Response:
 
 
 @router.post("/tasks/{task_id}/complete")
-async def complete_task(task_id: int, request: Request, session: Session = Writer) -> Response:
-    form = await request.form()
+def complete_task(task_id: int, request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
     scope, show = _scope(str(form.get("scope", "")), session), _show(str(form.get("show", "")))
     c = container(request)
     try:

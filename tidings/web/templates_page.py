@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import escape
+from starlette.datastructures import FormData
 
 from tidings.application.access.users import Session, UserError, normalise_email
 from tidings.application.delivery import templates as svc
@@ -20,7 +21,7 @@ from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store import schema as s
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.inbox import TEXT_STYLE, sandboxed_html
-from tidings.web.security import Viewer, Writer, container
+from tidings.web.security import FormFields, Viewer, Writer, container
 
 router = APIRouter(route_class=WebRoute)
 
@@ -122,8 +123,7 @@ def template_edit(key: str, request: Request, session: Session = Viewer) -> Resp
 
 
 @router.post("/templates")
-async def template_save(request: Request, session: Session = Writer) -> Response:
-    form = await request.form()
+def template_save(request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
     values = {k: str(form.get(k, "")) for k in FIELDS}
     values["key"] = values["key"].strip()
     values["locale"] = values["locale"].strip()
@@ -209,13 +209,12 @@ def preview_html(key: str, request: Request, session: Session = Viewer) -> Respo
 
 
 @router.post("/templates/preview-draft")
-async def preview_draft(request: Request, session: Session = Viewer) -> Response:
+def preview_draft(request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
     """The editor's unsaved content rendered for a contact, straight into the sandboxed preview
     frame (the editor form targets the frame). Renders only; saves nothing."""
     from tidings.domain.templates import contact_context, validate
     from tidings.domain.templates import render as render_template
 
-    form = await request.form()
     values = {k: str(form.get(k, "")) for k in FIELDS}
     src = TemplateSource(
         key=values["key"] or "draft",
@@ -262,15 +261,13 @@ async def preview_draft(request: Request, session: Session = Viewer) -> Response
 
 
 @router.post("/templates/{key}/test")
-async def send_test(key: str, request: Request, session: Session = Writer) -> Response:
+async def send_test(key: str, request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
     """Render for the chosen contact and send to the given address through the email provider
     (the built-in inbox unless TIDINGS_SMTP_URL is set)."""
     import asyncio
+    from urllib.parse import quote
 
     from tidings.application.delivery.send_test import NotEmail, SendTestRefused, send_test
-
-    form = await request.form()
-    from urllib.parse import quote
 
     locale = str(form.get("locale", ""))
     back = f"/templates/{quote(key)}?locale={quote(locale)}"
@@ -283,8 +280,9 @@ async def send_test(key: str, request: Request, session: Session = Writer) -> Re
         out = await asyncio.to_thread(_preview, request, key)
     except (LookupError, TemplateError) as exc:
         return RedirectResponse(f"{back}&notice={quote('test not sent: ' + str(exc))}", status_code=303)
+    provider = await asyncio.to_thread(container(request).email_provider)  # may read the DKIM key file
     try:
-        await send_test(container(request).email_provider(), out, key=key, to=to, contact_id=None)
+        await send_test(provider, out, key=key, to=to, contact_id=None)
     except NotEmail:
         notice = "only email templates can be sent as a test"
     except SendTestRefused as exc:

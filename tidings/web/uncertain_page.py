@@ -9,12 +9,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from tidings.application.access.users import Session
 from tidings.application.delivery import uncertain as service
 from tidings.store.uncertain import SqlUncertainMessages
 from tidings.web.core import WebRoute, render
-from tidings.web.security import Admin, Viewer, container
+from tidings.web.security import Admin, FormFields, Viewer, container
 
 router = APIRouter(route_class=WebRoute)
 
@@ -35,8 +36,7 @@ def uncertain_page(request: Request, session: Session = Viewer) -> Response:
 
 
 @router.post("/messages/uncertain")
-async def decide(request: Request, session: Session = Admin) -> Response:
-    form = await request.form()
+def decide(request: Request, session: Session = Admin, form: FormData = FormFields) -> Response:
     action = str(form.get("action") or "")
     everything = form.get("scope") == "all"
     try:

@@ -1,4 +1,4 @@
-"""Recipes: ready-made journeys (the brief's automations) with their templates, installable.
+"""Recipes: ready-made journeys (thirteen common automations) with their templates, installable.
 
 A recipe is a folder ``tidings/recipes/NAME/`` (``recipes/`` at the top of the repository):
 

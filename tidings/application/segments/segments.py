@@ -23,7 +23,7 @@ from tidings.domain.names import control_problem
 from tidings.domain.rules import Rule, RuleError, dependencies, parse_contact_rule, to_json, to_text
 from tidings.domain.rules.ast import KEY_RE
 from tidings.store import schema
-from tidings.store.rule_indexes import drop_unused_rule_indexes, ensure_rule_indexes, rule_query
+from tidings.store.rule_indexes import rule_query, saved_rules_version, sync_rule_indexes
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ __all__ = [
     "refresh_segment",
     "rule_warnings",
     "segment_id",
+    "sync_indexes",
     "update_segment",
 ]
 
@@ -99,18 +100,21 @@ def _next_refresh(rule: Rule, now: datetime, every: timedelta) -> datetime | Non
     return now + every if dependencies(rule).time_relative else None
 
 
-def _sync_indexes(engine: sa.Engine, rule: Rule | None = None) -> None:
-    """Create the optional indexes ``rule`` needs (``store.rule_indexes``) and drop those no
-    saved segment needs any more: idempotent, shared between segments; a failure only costs
-    speed, never the save."""
-    try:
-        if rule is not None:
-            ensure_rule_indexes(engine, rule)
-        with engine.connect() as conn:
-            rules = [seg.rule for seg in all_segments(conn)]
-        drop_unused_rule_indexes(engine, rules)
-    except sa.exc.DBAPIError as exc:
-        log.warning("segment rule indexes not synchronised: %s", exc)
+def saved_segments_version(conn: sa.Connection) -> tuple[Any, ...]:
+    """Changes whenever a segment is created, changed or deleted (cheap enough to poll)."""
+    return saved_rules_version(conn)
+
+
+def sync_indexes(engine: sa.Engine) -> tuple[list[str], list[str]] | None:
+    """Bring the optional rule indexes (``store.rule_indexes``) in line with the saved segments:
+    create what their rules need, drop what none needs; idempotent, shared between segments.
+
+    Saving a segment does not do this (``CREATE INDEX`` on a big table would hold the request):
+    the worker's segment refresher runs it after every change. Call it to have the indexes now
+    (benchmarks, tests). Returns (present, dropped), or None when another process is at it."""
+    with engine.connect() as conn:
+        rules = [seg.rule for seg in all_segments(conn)]
+    return sync_rule_indexes(engine, rules)
 
 
 # ----------------------------------------------------------------------------- CRUD
@@ -154,8 +158,7 @@ def create_segment(
             ).scalar_one()
     except sa.exc.IntegrityError:
         raise SegmentError(f"segment {key!r} already exists", "key", status=409) from None
-    _sync_indexes(engine, rule)
-    refresh_segment(engine, sid, now)
+    refresh_segment(engine, sid, now)  # its indexes follow: the segment refresher's sync_indexes
     return get_segment(engine, key) or {}
 
 
@@ -192,7 +195,6 @@ def update_segment(
             )
         conn.execute(sa.update(s).where(s.c.id == row["id"]).values(**values))
     if rule_source is not None:
-        _sync_indexes(engine, rule)
         refresh_segment(engine, int(row["id"]), now)
     return get_segment(engine, key) or {}
 
@@ -209,7 +211,6 @@ def delete_segment(engine: sa.Engine, key: str) -> bool:
             raise SegmentError(f"segment {key!r} is used by segment(s) {', '.join(users)}", "key", status=409)
         conn.execute(sa.delete(schema.segment_memberships).where(schema.segment_memberships.c.segment_id == sid))
         conn.execute(sa.delete(s).where(s.c.id == sid))
-    _sync_indexes(engine)
     return True
 
 
