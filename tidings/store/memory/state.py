@@ -1,0 +1,130 @@
+"""The data of the in-memory adapter and its unit of work."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+
+from tidings.application.ports.access import ApiKeyRecord, SessionRecord, ThrottleRecord, UserRecord
+
+
+@dataclass
+class MemoryState:
+    """Every table the memory repositories keep, by primary key."""
+
+    users: dict[int, UserRecord] = field(default_factory=dict)
+    sessions: dict[str, SessionRecord] = field(default_factory=dict)
+    api_keys: dict[int, tuple[ApiKeyRecord, str]] = field(default_factory=dict)  # record, key hash
+    login_throttle: dict[str, ThrottleRecord] = field(default_factory=dict)
+    templates: dict[int, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    contact_tags: dict[int, list[str]] = field(default_factory=dict)
+    outbox: dict[int, dict[str, Any]] = field(default_factory=dict)
+    dead_letters: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    queued_contacts: set[int] = field(default_factory=set)
+    journeys: dict[int, dict[str, Any]] = field(default_factory=dict)
+    journey_versions: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    #: the last id given per table (ids are never reused, as with AUTOINCREMENT)
+    last_ids: dict[str, int] = field(default_factory=dict)
+
+    def next_id(self, table: str) -> int:
+        self.last_ids[table] = self.last_ids.get(table, 0) + 1
+        return self.last_ids[table]
+
+
+def blank_row(table: sa.Table) -> dict[str, Any]:
+    """Every column of ``table`` (its SQL twin), set to its server default or None."""
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.server_default
+        text = str(default.arg) if default is not None and hasattr(default, "arg") else None
+        if text is None or text == "CURRENT_TIMESTAMP":
+            row[column.name] = None
+        elif text in ("false", "true"):
+            row[column.name] = text == "true"
+        else:
+            row[column.name] = int(text) if text.isdigit() else text
+    return row
+
+
+class MemoryStore:
+    """The data of one in-memory "database"."""
+
+    def __init__(self) -> None:
+        self.state = MemoryState()
+        self.lock = threading.RLock()
+
+    def add_contact(self, contact: dict[str, Any], tags: list[str] | None = None) -> int:
+        """Seed a contact (tests): the contacts capability writes them elsewhere."""
+        from tidings.store import schema
+
+        with self.lock:
+            cid = int(contact.get("id") or self.state.next_id("contacts"))
+            self.state.contacts[cid] = blank_row(schema.contacts) | copy.deepcopy(contact) | {"id": cid}
+            self.state.contact_tags[cid] = list(tags or [])
+            return cid
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore) -> None:
+        from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
+        from tidings.store.memory.records import (
+            MemoryContactReader,
+            MemoryDeadLetters,
+            MemoryEventLog,
+            MemoryJourneys,
+            MemoryOutbox,
+            MemorySettings,
+            MemoryTasks,
+            MemoryTemplates,
+        )
+
+        self.store = store
+        self._saved: MemoryState | None = None
+        self.users = MemoryUsers(store)
+        self.sessions = MemorySessions(store)
+        self.api_keys = MemoryApiKeys(store)
+        self.login_throttle = MemoryLoginThrottle(store)
+        self.templates = MemoryTemplates(store)
+        self.contacts = MemoryContactReader(store)
+        self.outbox = MemoryOutbox(store)
+        self.dead_letters = MemoryDeadLetters(store)
+        self.tasks = MemoryTasks(store)
+        self.settings = MemorySettings(store)
+        self.events = MemoryEventLog(store)
+        self.journeys = MemoryJourneys(store)
+
+    def __enter__(self) -> Self:
+        if self._saved is not None:
+            raise RuntimeError("this unit of work is already open")
+        self.store.lock.acquire()
+        self._saved = copy.deepcopy(self.store.state)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._saved is not None:
+                self.store.state = self._saved  # what was not committed is forgotten
+        finally:
+            self._saved = None
+            self.store.lock.release()
+
+    def commit(self) -> None:
+        if self._saved is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        self._saved = copy.deepcopy(self.store.state)
+
+    def rollback(self) -> None:
+        if self._saved is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        self.store.state = copy.deepcopy(self._saved)
