@@ -167,7 +167,7 @@ def prefill_traces(engine: sa.Engine, total: int) -> None:
 
 
 def publish_journey(engine: sa.Engine) -> int:
-    from tidings.services.journeys import publish
+    from tidings.application.journeys.journeys import publish
 
     with engine.begin() as conn:
         return publish(conn, datetime.now(UTC), text=JOURNEY).journey_id
@@ -178,7 +178,7 @@ def publish_journey(engine: sa.Engine) -> int:
 
 def worker_main(url: str, out: str, idle_exit: float) -> None:
     """One worker process: fire due timers until the table stays empty; write commit lags (ms)."""
-    from tidings.services.engine import JourneyEngine
+    from tidings.application.journeys.engine import JourneyEngine
     from tidings.store import enrollments as est
 
     engine = create_engine(url)

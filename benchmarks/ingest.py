@@ -143,7 +143,7 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:  
 
 def prepare(url: str) -> str:
     """Migrate the database and create a track key; returns the key."""
-    from tidings.services.keys import create_key
+    from tidings.application.access.keys import create_key
     from tidings.store.db import create_engine
     from tidings.store.migrate import upgrade
 

@@ -509,8 +509,8 @@ def live_delay(
     """
     import httpx
 
-    from tidings.services.keys import create_key
-    from tidings.services.segments import create_segment
+    from tidings.application.access.keys import create_key
+    from tidings.application.segments.segments import create_segment
 
     tmp = Path(tempfile.mkdtemp(prefix="tidings-segbench-"))
     pg_schema = None

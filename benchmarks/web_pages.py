@@ -125,7 +125,7 @@ def fill(engine: sa.Engine, n: int, per: int) -> None:
 
 
 def fill_journey(engine: sa.Engine, container: Any, n: int) -> None:
-    from tidings.services import journeys as svc
+    from tidings.application.journeys import journeys as svc
 
     with engine.begin() as conn:
         svc.publish(conn, NOW, text=JOURNEY)

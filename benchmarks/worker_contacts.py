@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import sqlalchemy as sa  # noqa: E402
 from segments import RULES  # noqa: E402
 
+from tidings.application.journeys import journeys as js  # noqa: E402
+from tidings.application.segments.segments import create_segment  # noqa: E402
 from tidings.bootstrap import build  # noqa: E402
 from tidings.clock import ManualClock  # noqa: E402
-from tidings.services import journeys as js  # noqa: E402
-from tidings.services.segments import create_segment  # noqa: E402
 from tidings.settings import Settings  # noqa: E402
 from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402

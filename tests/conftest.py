@@ -102,7 +102,7 @@ def container(engine: sa.Engine, db_url: str, clock: ManualClock) -> Container:
 
 @pytest.fixture
 def admin_key(container: Container) -> str:
-    from tidings.services.keys import create_key
+    from tidings.application.access.keys import create_key
 
     _, secret = create_key(container.engine, "test admin", ["admin"], container.clock.now())
     return secret

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tidings.api import errors
+from tidings.application.access.users import create_user
 from tidings.bootstrap import Container
-from tidings.services.users import create_user
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

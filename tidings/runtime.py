@@ -25,7 +25,7 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
 
         services.extend(worker_services(container))
         # time-relative segments slide with time alone (issue: segments)
-        from tidings.services.segment_refresher import segment_refresh_service
+        from tidings.application.segments.segment_refresher import segment_refresh_service
 
         services.append(segment_refresh_service(container))
         # outbox -> channel providers (issue: channels)

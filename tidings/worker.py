@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from tidings.services.engine import JourneyEngine
+from tidings.application.journeys.engine import JourneyEngine
 from tidings.store import enrollments as est
 from tidings.store import schema
 from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.web_support import PASSWORD, make_user
-from tidings.services.keys import create_key
+from tidings.application.access.keys import create_key
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("TIDINGS_TEST_ARTIFACTS", "test-artifacts"))

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from tests.e2e.test_browser_web import CHROMIUM, Watch, browser, login, shot  # noqa: F401 - fixture
 from tests.web_support import PASSWORD, make_user
-from tidings.services.dead_letters import bury
-from tidings.services.keys import create_key
-from tidings.services.users import create_user
+from tidings.application.access.keys import create_key
+from tidings.application.access.users import create_user
+from tidings.application.delivery.dead_letters import bury
 from tidings.store import schema
 
 pytestmark = [

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from tests.conftest import LiveStack
 from tests.integration.channels_helpers import add_contact, add_outbox, add_template, events, outbox_row
+from tidings.application.access.keys import create_key
 from tidings.clock import ManualClock
-from tidings.services.keys import create_key
 
 
 def test_send_click_unsubscribe_over_real_smtp_and_http(live_stack: LiveStack, clock: ManualClock) -> None:

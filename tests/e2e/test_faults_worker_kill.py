@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from tests.conftest import free_port
 from tests.integration.channels_helpers import add_contact, add_template
 from tests.integration.journey_support import add_event
+from tidings.application.journeys import journeys as js
 from tidings.bootstrap import Container, build
 from tidings.clock import ManualClock
-from tidings.services import journeys as js
 from tidings.settings import Settings
 from tidings.store import schema
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import LiveStack
-from tidings.services.keys import create_key
+from tidings.application.access.keys import create_key
 from tidings.store import schema
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
@@ -83,7 +83,7 @@ class Live:
         return str(found[0]).replace(self.stack.url, "")
 
     def users(self, team: str, *emails: str) -> None:
-        from tidings.services.users import create_user
+        from tidings.application.access.users import create_user
 
         for email in emails:
             create_user(

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tidings.services.keys import create_key
+from tidings.application.access.keys import create_key
 from tidings.store.db import create_engine
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from tests.conftest import LiveStack
 from tests.integration.channels_helpers import add_contact, add_template
 from tests.integration.journey_support import add_event
+from tidings.application.access.keys import create_key
 from tidings.clock import ManualClock
-from tidings.services.keys import create_key
 from tidings.store import schema
 
 DEMO = """

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from tidings.services.keys import create_key
+from tidings.application.access.keys import create_key
 from tidings.store import schema
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.delivery.templates import save_template
 from tidings.channels.templates import TemplateSource
-from tidings.services.templates import save_template
 from tidings.store import schema
 
 
@@ -166,7 +166,7 @@ def links_client(container: Any) -> Any:
     from fastapi.testclient import TestClient
 
     from tidings.api import errors, inbox, links, messages, templates
-    from tidings.services.keys import KeyVerifier
+    from tidings.application.access.keys import KeyVerifier
 
     app = FastAPI()
     app.state.container = container

@@ -9,10 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.journeys import journeys as js
+from tidings.application.journeys.engine import JourneyEngine
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
-from tidings.services import journeys as js
-from tidings.services.engine import JourneyEngine
 from tidings.store import schema
 from tidings.store.queue import enqueue_contacts
 from tidings.worker import JourneyWorker

@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.integration.journey_support import add_contact, add_event, drain, publish
+from tidings.application.sales import tasks
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
-from tidings.services import tasks
 from tidings.store import schema
 from tidings.worker import JourneyWorker
 

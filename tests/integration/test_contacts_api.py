@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.services.keys import create_key
+from tidings.application.access.keys import create_key
 from tidings.store import schema
 
 

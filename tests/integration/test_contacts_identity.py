@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.services.identity import merge_contacts, per_contact_tables, resolve_contact
+from tidings.application.contacts.identity import merge_contacts, per_contact_tables, resolve_contact
 from tidings.store import schema
 
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from tidings.services.imports import ImportFileError, ImportOptions, import_contacts
+from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts
 from tidings.store import schema
 
 GOOD = """email,First Name,last_name,phone,tags,consent_email,Plan,stage

@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.services.ingest import Incoming, IngestError, ingest
-from tidings.services.keys import KeyVerifier, create_key, revoke_key
+from tidings.application.access.keys import KeyVerifier, create_key, revoke_key
+from tidings.application.ingest.ingest import Incoming, IngestError, ingest
 from tidings.store import schema
 from tidings.store.ingest_sql import IngestWriter
 

@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.integration.journey_support import TREATMENT, add_contact, add_event, count, drain, outbox
+from tidings.application.journeys import journeys as js
+from tidings.application.journeys import paused
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
-from tidings.services import journeys as js
-from tidings.services import paused
 from tidings.store import schema
 from tidings.worker import JourneyWorker
 

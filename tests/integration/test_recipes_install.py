@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tidings.application.recipes import recipes as r
 from tidings.channels.registry import ChannelRegistry
-from tidings.services import recipes as r
 from tidings.store import schema
 
 
@@ -107,8 +107,8 @@ def test_a_template_variable_with_no_data_is_named(container: Any, tmp_path: Any
 
 
 def test_edits_are_kept_unless_replaced(container: Any) -> None:
+    from tidings.application.delivery.templates import get_row, save_template
     from tidings.channels.templates import TemplateSource
-    from tidings.services.templates import get_row, save_template
 
     r.install(container, "welcome-series")
     with container.engine.begin() as conn:

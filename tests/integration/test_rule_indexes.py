@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tidings.application.segments import segments as svc
 from tidings.domain.rules import parse_rule
-from tidings.services import segments as svc
 from tidings.store import schema
 from tidings.store.rule_indexes import (
     attribute_indexes,

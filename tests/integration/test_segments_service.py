@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tidings.application.segments import segments as svc
+from tidings.application.segments.segment_refresher import SegmentRefresher
 from tidings.clock import ManualClock
 from tidings.domain.rules import RuleDeps
-from tidings.services import segments as svc
-from tidings.services.segment_refresher import SegmentRefresher
 from tidings.store import schema
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -164,7 +164,7 @@ def test_cli_list_complete_and_team(container: Container, db_url: str, monkeypat
     runner = CliRunner()
     assert runner.invoke(app, ["tasks", "team", "west", "--reps", "wes@shop.test"]).exit_code == 0
     cid = contact(container, email="lead@example.org")
-    from tidings.services.tasks import create_task
+    from tidings.application.sales.tasks import create_task
 
     with container.engine.begin() as conn:
         task = create_task(conn, contact_id=cid, title="Send quote", team="west", now=container.clock.now())

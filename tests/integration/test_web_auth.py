@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.web_support import PASSWORD, csrf_of, login, make_user, web_app, web_client
-from tidings.services.users import set_password
+from tidings.application.access.users import set_password
 
 
 def test_pages_need_a_login(container):

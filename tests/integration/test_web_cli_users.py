@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
+from tidings.application.access.users import authenticate
 from tidings.cli.main import app
-from tidings.services.users import authenticate
 
 
 def test_users_cli(db_url, engine, monkeypatch):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tests.web_support import web_client
+from tidings.application.delivery.dead_letters import bury
 from tidings.bootstrap import Container
-from tidings.services.dead_letters import bury
 from tidings.store import schema
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.web_support import PASSWORD, csrf_of, make_user, web_app
-from tidings.services import login_throttle
+from tidings.application.access import login_throttle
 from tidings.store import schema
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from tests.web_support import web_client
-from tidings.services.contacts import create_contact, normalise_input
+from tidings.application.contacts.contacts import create_contact, normalise_input
 from tidings.store import schema
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.web_support import web_client
+from tidings.application.sales import tasks as tasks_service
 from tidings.bootstrap import Container
-from tidings.services import tasks as tasks_service
 from tidings.store import schema
 
 

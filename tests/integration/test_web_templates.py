@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tests.web_support import web_client
-from tidings.services.contacts import create_contact, normalise_input
+from tidings.application.contacts.contacts import create_contact, normalise_input
 from tidings.store import schema
 
 FORM = {

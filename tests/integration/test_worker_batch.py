@@ -22,11 +22,11 @@ from tests.integration.journey_support import (
     process_beside_uncommitted_event,
     publish,
 )
+from tidings.application.journeys.engine import JourneyEngine
+from tidings.application.segments.segments import create_segment
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.domain.snapshot import ContactSnapshot
-from tidings.services.engine import JourneyEngine
-from tidings.services.segments import create_segment
 from tidings.store import schema
 from tidings.worker import JourneyWorker
 

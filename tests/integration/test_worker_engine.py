@@ -17,10 +17,10 @@ from tests.integration.journey_support import (
     outbox,
     publish,
 )
+from tidings.application.journeys.engine import JourneyEngine
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.domain.snapshot import ContactSnapshot
-from tidings.services.engine import JourneyEngine
 from tidings.store import enrollments as est
 from tidings.store import schema
 from tidings.worker import JourneyWorker

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tidings.application.recipes import recipes as r
+from tidings.application.recipes.recipe_checks import template_needs, variable_findings
 from tidings.channels.templates import contact_context, render
 from tidings.domain.journeys.document import parse_journey
-from tidings.services import recipes as r
-from tidings.services.recipe_checks import template_needs, variable_findings
 
 NAMES = r.names()
 BRIEF = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tidings.application.delivery.templates import locale_candidates
 from tidings.channels.templates import (
     TemplateError,
     TemplateSource,
@@ -12,7 +13,6 @@ from tidings.channels.templates import (
     render,
     validate,
 )
-from tidings.services.templates import locale_candidates
 
 
 def ctx(**contact: object) -> dict[str, object]:

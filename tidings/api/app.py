@@ -22,8 +22,8 @@ from tidings.api import (
     templates,
     tracking,
 )
+from tidings.application.access.keys import KeyVerifier
 from tidings.bootstrap import Container
-from tidings.services.keys import KeyVerifier
 
 
 class BodySizeLimit:

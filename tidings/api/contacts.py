@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.application.contacts import contacts as svc
+from tidings.application.contacts.identity import IdentityConflict
+from tidings.application.contacts.timeline import timeline
+from tidings.application.ingest.imports import export_csv_chunks
 from tidings.domain.contacts import InvalidValue
-from tidings.services import contacts as svc
-from tidings.services.identity import IdentityConflict
-from tidings.services.imports import export_csv_chunks
-from tidings.services.timeline import timeline
 from tidings.store.db import read_only
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])

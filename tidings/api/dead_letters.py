@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from tidings.api.deps import RequireAdmin, RequireRead, container
 from tidings.api.errors import ApiError
-from tidings.services import dead_letters
+from tidings.application.delivery import dead_letters
 
 router = APIRouter(tags=["dead letters"])
 

@@ -11,8 +11,8 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from tidings.api.errors import ApiError
+from tidings.application.access.keys import ApiKey, KeyVerifier
 from tidings.bootstrap import Container
-from tidings.services.keys import ApiKey, KeyVerifier
 
 
 def container(request: Request) -> Container:

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from tidings.api.deps import RequireWrite, container
 from tidings.api.ingest_body import check_batch_size, parse, read_body, run_ingest, unprocessable
+from tidings.application.contacts.changes import new_message_id
+from tidings.application.ingest.ingest import Incoming
 from tidings.domain.contacts import InvalidValue, normalise_email, normalise_phone
-from tidings.services.changes import new_message_id
-from tidings.services.ingest import Incoming
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 

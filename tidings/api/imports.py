@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from tidings.api.deps import RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts
 from tidings.domain.contacts import CHANNELS
-from tidings.services.imports import ImportFileError, ImportOptions, import_contacts
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 

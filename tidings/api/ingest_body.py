@@ -14,8 +14,8 @@ from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 
 from tidings.api.errors import ApiError
+from tidings.application.ingest.ingest import Incoming, IngestError, IngestResult, ingest
 from tidings.bootstrap import Container
-from tidings.services.ingest import Incoming, IngestError, IngestResult, ingest
 from tidings.store.ingest_sql import IngestWriter
 
 M = TypeVar("M")

@@ -17,10 +17,10 @@ from starlette.concurrency import run_in_threadpool
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.application.journeys import journeys as js
+from tidings.application.journeys import signals, why
+from tidings.application.journeys.engine import EngineError
 from tidings.domain.journeys.model import JourneyError
-from tidings.services import journeys as js
-from tidings.services import signals, why
-from tidings.services.engine import EngineError
 from tidings.store import schema
 
 router = APIRouter(tags=["journeys"])

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tidings.api.deps import container
+from tidings.application.contacts import preferences
 from tidings.channels import tracking
-from tidings.services import preferences
 from tidings.store import schema
 
 router = APIRouter(tags=["links"])
@@ -254,8 +254,8 @@ async def self_service_submit(token: str, request: Request) -> HTMLResponse:
             data["start_date"] = date.fromisoformat(raw_date).isoformat()
         except ValueError:
             return page("Not saved", "<p>The date must look like 2026-05-31.</p>", 422)
-    from tidings.services.engine import EngineError
-    from tidings.services.signals import send_signal
+    from tidings.application.journeys.engine import EngineError
+    from tidings.application.journeys.signals import send_signal
 
     with c.engine.connect() as conn:
         if _enrollment(conn, tok) is None:

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.application.recipes import recipes as service
 from tidings.domain.journeys.model import JourneyError
-from tidings.services import recipes as service
 
 router = APIRouter(tags=["recipes"])
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
-from tidings.services import segments as svc
+from tidings.application.segments import segments as svc
 
 router = APIRouter(prefix="/api/segments", tags=["segments"])
 

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Request, Response
 
 from tidings.api.deps import container
 from tidings.api.errors import ApiError
+from tidings.application.ingest.sms_inbound import handle_inbound, handle_status
 from tidings.channels.twilio import valid_signature
-from tidings.services.sms_inbound import handle_inbound, handle_status
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger("tidings.api.sms")

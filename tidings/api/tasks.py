@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireAdmin, RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.application.sales import tasks as service
 from tidings.clock import utc
-from tidings.services import tasks as service
 
 router = APIRouter(tags=["tasks"])
 

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.application.delivery import templates as svc
 from tidings.channels.templates import TemplateError, TemplateSource
-from tidings.services import templates as svc
 
 router = APIRouter(prefix="/api/templates", tags=["templates"])
 

@@ -19,8 +19,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from tidings.api.deps import RequireTrack, container
 from tidings.api.ingest_body import check_batch_size, parse, read_body, run_ingest, unprocessable
-from tidings.services.changes import new_message_id
-from tidings.services.ingest import Incoming, traits_to_changes
+from tidings.application.contacts.changes import new_message_id
+from tidings.application.ingest.ingest import Incoming, traits_to_changes
 
 router = APIRouter(prefix="/v1", tags=["tracking"])
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from tidings.services import changes
+from tidings.application.contacts import changes
 from tidings.store import schema
 
 if TYPE_CHECKING:

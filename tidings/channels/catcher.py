@@ -126,8 +126,8 @@ _MAILTO_UNSUBSCRIBE = re.compile(r"unsubscribe-([A-Za-z0-9_-]{20,80})")
 def mailto_unsubscribe(container: Container, item: InboxItem) -> bool:
     """An email to ``unsubscribe@...`` with the token in its subject (the ``mailto:`` half of
     List-Unsubscribe) unsubscribes like the one-click POST. Bad tokens are ignored."""
+    from tidings.application.contacts.preferences import UnknownMessage, unsubscribe_message
     from tidings.channels import tracking
-    from tidings.services.preferences import UnknownMessage, unsubscribe_message
 
     recipients = [r.strip().lower() for r in (item.recipient or "").split(",")]
     if not any(r.startswith("unsubscribe@") for r in recipients):

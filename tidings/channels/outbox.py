@@ -206,7 +206,7 @@ def finish(conn: sa.Connection, outcomes: Sequence[Outcome], now: datetime) -> N
         conn.execute(sa.insert(schema.traces), traces)
     dead = [(x.row, x.error or "gave up") for x in outcomes if x.status == "dead"]
     if dead:  # webhooks that gave up: listed for an operator to retry (services/dead_letters.py)
-        from tidings.services.dead_letters import record_dead
+        from tidings.application.delivery.dead_letters import record_dead
 
         record_dead(conn, dead, now)
 

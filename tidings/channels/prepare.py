@@ -26,11 +26,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.delivery.templates import find_template, locale_candidates
 from tidings.channels import tracking
 from tidings.channels.base import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
 from tidings.channels.outbox import Outcome
 from tidings.channels.templates import TemplateError, TemplateSource, contact_context, render
-from tidings.services.templates import find_template, locale_candidates
 from tidings.store import schema
 
 log = logging.getLogger("tidings.channels.prepare")

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from tidings.application.sales import tasks as service
 from tidings.channels.base import TASK, DeliveryResult, OutgoingMessage
-from tidings.services import tasks as service
 from tidings.store import schema
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _find(conn: Any, key: str) -> int:
-    from tidings.services import contacts as svc
+    from tidings.application.contacts import contacts as svc
 
     cid = svc.lookup(conn, key)
     if cid is None:
@@ -44,8 +44,8 @@ def show(
     events: Annotated[int, typer.Option(help="how many latest events to include")] = 20,
 ) -> None:
     """Show a contact: fields, attributes, tags, consent per channel and latest events."""
-    from tidings.services import contacts as svc
-    from tidings.services.timeline import timeline
+    from tidings.application.contacts import contacts as svc
+    from tidings.application.contacts.timeline import timeline
 
     c = common.open_container()
     with c.engine.connect() as conn:
@@ -108,7 +108,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
 ) -> None:
     """List contacts (oldest first)."""
-    from tidings.services import contacts as svc
+    from tidings.application.contacts import contacts as svc
 
     c = common.open_container()
     f = svc.ContactFilter(tag=tag, stage=stage, owner=owner, q=q)
@@ -143,7 +143,7 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
 ) -> None:
     """Delete a contact and every row about it (events, tags, consent, enrollments...)."""
-    from tidings.services import contacts as svc
+    from tidings.application.contacts import contacts as svc
 
     c = common.open_container()
     with c.engine.connect() as conn:

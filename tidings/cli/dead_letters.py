@@ -16,7 +16,7 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="include already retr
     """List dead letters, newest first."""
     from rich.table import Table
 
-    from tidings.services.dead_letters import list_dead_letters
+    from tidings.application.delivery.dead_letters import list_dead_letters
 
     c = common.open_container()
     with c.engine.connect() as conn:
@@ -40,8 +40,8 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="include already retr
 @app.command("retry")
 def retry(dead_letter_id: Annotated[int, typer.Argument(help="dead letter id (see list)")]) -> None:
     """Send a dead letter again: its outbox row goes back to pending with fresh attempts."""
-    from tidings.services.dead_letters import DeadLetterError
-    from tidings.services.dead_letters import retry as do_retry
+    from tidings.application.delivery.dead_letters import DeadLetterError
+    from tidings.application.delivery.dead_letters import retry as do_retry
 
     c = common.open_container()
     try:

@@ -153,8 +153,8 @@ def load_demo(container: Container) -> list[dict[str, Any]]:
     """Load demo contacts and install the ready-made journeys (idempotent).
 
     Returns the recipe install results (services/recipes.py)."""
-    from tidings.services.contacts import normalise_input, upsert_contact
-    from tidings.services.ingest import Incoming, ingest
+    from tidings.application.contacts.contacts import normalise_input, upsert_contact
+    from tidings.application.ingest.ingest import Incoming, ingest
 
     now = container.clock.now()
     ids: list[int] = []
@@ -222,7 +222,7 @@ def ensure_demo_admin(container: Container) -> str | None:
     The password is random and shown only at creation (`tidings users set-password` resets it)."""
     import secrets
 
-    from tidings.services.users import create_user, get_user_by_email
+    from tidings.application.access.users import create_user, get_user_by_email
 
     if get_user_by_email(container.engine, DEMO_ADMIN_EMAIL) is not None:
         return None
@@ -251,7 +251,7 @@ def install_recipes(container: Container) -> list[dict[str, Any]]:
 
     Demo data need not have every attribute a recipe expects, so missing data does not stop
     an install; templates or journeys edited since an earlier run are kept."""
-    from tidings.services.recipes import install_all
+    from tidings.application.recipes.recipes import install_all
 
     return install_all(container, ignore_problems=True)
 

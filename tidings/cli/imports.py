@@ -60,8 +60,8 @@ def import_contacts(
 ) -> None:
     """Import contacts from CSV: auto-mapped columns, upsert by external_id / email / phone, a report of
     every rejected row (line number and reason, also written to FILE.rejected.csv)."""
+    from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts, write_rejected
     from tidings.domain.contacts import CHANNELS, CONSENT_STATUSES
-    from tidings.services.imports import ImportFileError, ImportOptions, import_contacts, write_rejected
 
     if consent_channel and consent_channel not in CHANNELS:
         common.fail(f"--consent-channel must be one of {', '.join(CHANNELS)}")
@@ -131,8 +131,8 @@ def export_contacts(
     stage: Annotated[str | None, typer.Option(help="only this lifecycle stage")] = None,
 ) -> None:
     """Export contacts to CSV (a cell starting with = + - @ gets a leading ' so spreadsheets won't run it)."""
-    from tidings.services.contacts import ContactFilter
-    from tidings.services.imports import export_csv_chunks
+    from tidings.application.contacts.contacts import ContactFilter
+    from tidings.application.ingest.imports import export_csv_chunks
 
     c = common.open_container()
     chunks = export_csv_chunks(c.engine, ContactFilter(tag=tag, stage=stage))

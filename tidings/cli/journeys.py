@@ -23,9 +23,9 @@ def _read(path: Path) -> str:
 
 
 def _guard(fn: Any) -> Any:
+    from tidings.application.journeys import journeys as js
+    from tidings.application.journeys.engine import EngineError
     from tidings.domain.journeys.model import JourneyError
-    from tidings.services import journeys as js
-    from tidings.services.engine import EngineError
 
     try:
         return fn()
@@ -42,7 +42,7 @@ def _print(data: Any) -> None:
 @app.command()
 def validate(file: Path) -> None:
     """Validate a journey document (YAML or JSON); errors name the line and step id."""
-    from tidings.services import journeys as js
+    from tidings.application.journeys import journeys as js
 
     text = _read(file)
     c = common.open_container()
@@ -60,7 +60,7 @@ def publish(
     as_json: JsonOpt = False,
 ) -> None:
     """Publish FILE as a new immutable version (same document again: no new version)."""
-    from tidings.services import journeys as js
+    from tidings.application.journeys import journeys as js
 
     text = _read(file)
     c = common.open_container()
@@ -78,7 +78,7 @@ def list_(as_json: JsonOpt = False) -> None:
     """List journeys with their status and current version."""
     from rich.table import Table
 
-    from tidings.services import journeys as js
+    from tidings.application.journeys import journeys as js
 
     c = common.open_container()
     with c.engine.connect() as conn:
@@ -95,7 +95,7 @@ def list_(as_json: JsonOpt = False) -> None:
 @app.command()
 def show(key: str, as_json: JsonOpt = False) -> None:
     """A journey's versions and where its enrolments are."""
-    from tidings.services import journeys as js
+    from tidings.application.journeys import journeys as js
 
     c = common.open_container()
     with c.engine.connect() as conn:
@@ -118,7 +118,7 @@ def show(key: str, as_json: JsonOpt = False) -> None:
 @app.command()
 def pause(key: str) -> None:
     """Pause: no new entries, timers held until resume."""
-    from tidings.services import journeys as js
+    from tidings.application.journeys import journeys as js
 
     c = common.open_container()
     with c.engine.begin() as conn:
@@ -129,7 +129,7 @@ def pause(key: str) -> None:
 @app.command()
 def resume(key: str) -> None:
     """Resume a paused journey; held timers that fell due meanwhile fire now."""
-    from tidings.services import journeys as js
+    from tidings.application.journeys import journeys as js
 
     c = common.open_container()
     with c.engine.begin() as conn:
@@ -147,7 +147,7 @@ def migrate(
     as_json: JsonOpt = False,
 ) -> None:
     """Move waiting enrolments to another version by step-id mapping (preview first)."""
-    from tidings.services import journeys as js
+    from tidings.application.journeys import journeys as js
 
     mapping: dict[str, str] = {}
     for item in map_ or []:
@@ -187,7 +187,7 @@ def enroll(
     enroll_key: Annotated[str, typer.Option("--key", help="enrolment key (order id...)")] = "",
 ) -> None:
     """Enrol a contact in a journey (manual entry)."""
-    from tidings.services import signals
+    from tidings.application.journeys import signals
 
     c = common.open_container()
     r = _guard(lambda: signals.enroll(c, key, contact_id, enroll_key))
@@ -204,7 +204,7 @@ def signal(
     data: Annotated[str, typer.Option(help='JSON object, e.g. \'{"start_date": "2026-04-01"}\'')] = "{}",
 ) -> None:
     """Send a self-service signal (e.g. reschedule) to a running enrolment."""
-    from tidings.services import signals
+    from tidings.application.journeys import signals
 
     try:
         payload = json.loads(data)

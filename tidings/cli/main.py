@@ -148,7 +148,7 @@ def keys_create(
     scope: Annotated[list[str], typer.Option(help="track | read | write | admin (repeatable)")],
 ) -> None:
     """Create an API key. The key is printed once, as the last line."""
-    from tidings.services.keys import KeyError_, create_key
+    from tidings.application.access.keys import KeyError_, create_key
 
     c = common.open_container()
     try:
@@ -164,7 +164,7 @@ def keys_list() -> None:
     """List API keys (never their secret)."""
     from rich.table import Table
 
-    from tidings.services.keys import list_keys
+    from tidings.application.access.keys import list_keys
 
     c = common.open_container()
     table = Table("id", "name", "prefix", "scopes", "created", "revoked")
@@ -177,7 +177,7 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: int) -> None:
     """Revoke an API key."""
-    from tidings.services.keys import revoke_key
+    from tidings.application.access.keys import revoke_key
 
     c = common.open_container()
     if not revoke_key(c.engine, key_id, c.clock.now()):

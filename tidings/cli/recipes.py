@@ -21,7 +21,7 @@ SetOpt = Annotated[list[str] | None, typer.Option("--set", help="a recipe parame
 
 
 def _recipe(name: str) -> Any:
-    from tidings.services import recipes as r
+    from tidings.application.recipes import recipes as r
 
     try:
         return r.load_recipe(name)
@@ -30,7 +30,7 @@ def _recipe(name: str) -> Any:
 
 
 def _params(pairs: list[str] | None) -> dict[str, Any]:
-    from tidings.services import recipes as r
+    from tidings.application.recipes import recipes as r
 
     try:
         return r.parse_params(pairs or [])
@@ -41,7 +41,7 @@ def _params(pairs: list[str] | None) -> dict[str, Any]:
 @app.command("list")
 def list_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every recipe with its channels and templates."""
-    from tidings.services import recipes as r
+    from tidings.application.recipes import recipes as r
 
     items = [x.summary() for x in r.list_recipes()]
     if as_json:
@@ -68,7 +68,7 @@ def _print_problems(problems: list[dict[str, str]]) -> None:
 @app.command("check")
 def check_command(name: str, set_: SetOpt = None) -> None:
     """What the recipe needs that this installation lacks (exit 1 on an error)."""
-    from tidings.services import recipes as r
+    from tidings.application.recipes import recipes as r
 
     recipe = _recipe(name)
     c = common.open_container()
@@ -96,8 +96,8 @@ def install_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Upsert the recipe's templates and publish its journey (installing twice changes nothing)."""
+    from tidings.application.recipes import recipes as r
     from tidings.domain.journeys.model import JourneyError
-    from tidings.services import recipes as r
 
     if all_ == (name is not None):
         common.fail("name one recipe, or use --all")
@@ -147,8 +147,8 @@ def simulate_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Run the recipe's scenarios on a virtual clock (no database): timelines and coverage."""
+    from tidings.application.recipes import recipes as r
     from tidings.cli.simulate import _print as print_simulation
-    from tidings.services import recipes as r
 
     recipe = _recipe(name)
     try:

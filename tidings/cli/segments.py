@@ -52,7 +52,7 @@ def list_() -> None:
     """List segments with their member counts."""
     from rich.table import Table
 
-    from tidings.services.segments import list_segments
+    from tidings.application.segments.segments import list_segments
 
     c = common.open_container()
     table = Table("key", "name", "members", "rule", "evaluated")
@@ -70,7 +70,7 @@ def create(
     description: Annotated[str, typer.Option(help="what the segment is for")] = "",
 ) -> None:
     """Create a segment and compute its members now."""
-    from tidings.services.segments import SegmentError, create_segment
+    from tidings.application.segments.segments import SegmentError, create_segment
 
     source = _rule(rule, rule_file)
     c = common.open_container()
@@ -90,7 +90,7 @@ def update(
     rule_file: Annotated[Path | None, typer.Option(help="new rule file")] = None,
 ) -> None:
     """Change a segment's name or rule (members are recomputed)."""
-    from tidings.services.segments import SegmentError, update_segment
+    from tidings.application.segments.segments import SegmentError, update_segment
 
     source = _rule(rule, rule_file, required=False)
     c = common.open_container()
@@ -109,7 +109,7 @@ def preview_cmd(
     sample: Annotated[int, typer.Option(help="how many contacts to show")] = 20,
 ) -> None:
     """How many contacts a rule matches now, and who (nothing is saved)."""
-    from tidings.services.segments import SegmentError, preview
+    from tidings.application.segments.segments import SegmentError, preview
 
     source = _rule(rule, rule_file)
     c = common.open_container()
@@ -132,7 +132,7 @@ def preview_cmd(
 @app.command("show")
 def show(key: Annotated[str, typer.Argument(help="segment key")]) -> None:
     """A segment's rule, member count and first members."""
-    from tidings.services.segments import get_segment, members
+    from tidings.application.segments.segments import get_segment, members
 
     c = common.open_container()
     seg = get_segment(c.engine, key)
@@ -151,7 +151,7 @@ def show(key: Annotated[str, typer.Argument(help="segment key")]) -> None:
 @app.command("delete")
 def delete(key: Annotated[str, typer.Argument(help="segment key")]) -> None:
     """Delete a segment and its membership history."""
-    from tidings.services.segments import SegmentError, delete_segment
+    from tidings.application.segments.segments import SegmentError, delete_segment
 
     c = common.open_container()
     try:
@@ -166,7 +166,7 @@ def delete(key: Annotated[str, typer.Argument(help="segment key")]) -> None:
 @app.command("refresh")
 def refresh(key: Annotated[str | None, typer.Argument(help="segment key (all when omitted)")] = None) -> None:
     """Re-evaluate one segment (or all) for every contact now."""
-    from tidings.services.segments import list_segments, refresh_segment, segment_id
+    from tidings.application.segments.segments import list_segments, refresh_segment, segment_id
 
     c = common.open_container()
     keys = [key] if key else [s["key"] for s in list_segments(c.engine)]

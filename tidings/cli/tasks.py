@@ -20,7 +20,7 @@ def list_(
     """List tasks (open ones by default), soonest due first."""
     from rich.table import Table
 
-    from tidings.services.tasks import list_tasks
+    from tidings.application.sales.tasks import list_tasks
 
     c = common.open_container()
     with c.engine.connect() as conn:
@@ -42,7 +42,7 @@ def list_(
 @app.command("complete")
 def complete(task_id: Annotated[int, typer.Argument(help="task id (see list)")]) -> None:
     """Mark a task done: journeys waiting for task.completed go on."""
-    from tidings.services.tasks import TaskError, update_task
+    from tidings.application.sales.tasks import TaskError, update_task
 
     c = common.open_container()
     try:
@@ -59,7 +59,7 @@ def team(
     reps: Annotated[str, typer.Option(help="comma-separated rep emails, in round-robin order")],
 ) -> None:
     """Set a team's reps (used when no user account has this team)."""
-    from tidings.services.tasks import TaskError, get_routing, set_routing
+    from tidings.application.sales.tasks import TaskError, get_routing, set_routing
 
     c = common.open_container()
     emails = [r.strip() for r in reps.split(",") if r.strip()]

@@ -10,9 +10,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from tidings.application.delivery import templates as svc
 from tidings.channels.templates import TemplateError, TemplateSource
 from tidings.cli.common import console, fail, open_container
-from tidings.services import templates as svc
 
 app = typer.Typer(
     help="Message templates: save from files, preview for a contact, send a test.", no_args_is_help=True

@@ -25,7 +25,7 @@ def create(
     name: Annotated[str, typer.Option(help="display name")] = "",
 ) -> None:
     """Create a user who can log in to the web app."""
-    from tidings.services.users import ROLES, UserError, create_user
+    from tidings.application.access.users import ROLES, UserError, create_user
 
     if role not in ROLES:
         common.fail(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
@@ -42,7 +42,7 @@ def list_() -> None:
     """List users (never their password)."""
     from rich.table import Table
 
-    from tidings.services.users import list_users
+    from tidings.application.access.users import list_users
 
     c = common.open_container()
     table = Table("id", "email", "name", "role", "created", "disabled")
@@ -64,7 +64,7 @@ def set_password_cmd(
     password: Annotated[str | None, typer.Option(help="new password (prompted when not given)")] = None,
 ) -> None:
     """Set a user's password; every session of that user ends."""
-    from tidings.services.users import UserError, set_password
+    from tidings.application.access.users import UserError, set_password
 
     c = common.open_container()
     try:

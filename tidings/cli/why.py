@@ -16,8 +16,8 @@ def why(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Why did this contact get this? Journey, version, step, stimulus and conditions, from the trace."""
-    from tidings.services.why import WhyNotFound
-    from tidings.services.why import why as explain
+    from tidings.application.journeys.why import WhyNotFound
+    from tidings.application.journeys.why import why as explain
 
     c = common.open_container()
     with c.engine.connect() as conn:

@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tidings.services import login_throttle
-from tidings.services import users as users_service
-from tidings.services.users import Session, UserError
+from tidings.application.access import login_throttle
+from tidings.application.access import users as users_service
+from tidings.application.access.users import Session, UserError
 from tidings.web.core import render
 from tidings.web.security import (
     LOGIN_CSRF_COOKIE,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tidings.services.users import Session
+from tidings.application.access.users import Session
 from tidings.web import queries
 from tidings.web.core import PageNotFound, is_htmx, render
 from tidings.web.security import Viewer, container
@@ -57,8 +57,8 @@ def contact_page(contact_id: int, request: Request, session: Session = Viewer) -
 
 @router.get("/contacts/{contact_id}/why/{outbox_id}")
 def why(contact_id: int, outbox_id: int, request: Request, session: Session = Viewer) -> Response:
-    from tidings.services.why import WhyNotFound
-    from tidings.services.why import why as explain_message
+    from tidings.application.journeys.why import WhyNotFound
+    from tidings.application.journeys.why import why as explain_message
 
     c = container(request)
     with c.engine.connect() as conn:

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from jinja2 import Environment, FileSystemLoader, Undefined
 from jinja2_fragments.fastapi import Jinja2Blocks
 
-from tidings.services.users import Session
+from tidings.application.access.users import Session
 from tidings.web.security import container, current_session
 
 HERE = Path(__file__).parent

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tidings.services.users import Session
+from tidings.application.access.users import Session
 from tidings.store import schema as s
 from tidings.web import queries
 from tidings.web.core import render

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tidings.services import dead_letters as service
-from tidings.services.users import Session
+from tidings.application.access.users import Session
+from tidings.application.delivery import dead_letters as service
 from tidings.store import schema as s
 from tidings.web.core import PageNotFound, render
 from tidings.web.security import Admin, Viewer, container

@@ -10,7 +10,7 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tidings.services.users import Session
+from tidings.application.access.users import Session
 from tidings.web import queries
 from tidings.web.core import PageNotFound, render
 from tidings.web.security import FRAME_CSP, Viewer, container

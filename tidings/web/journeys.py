@@ -12,11 +12,11 @@ import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tidings.application.access.users import Session
+from tidings.application.journeys import journeys as svc
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.links import journey_links
 from tidings.domain.journeys.model import JourneyDoc, JourneyError
-from tidings.services import journeys as svc
-from tidings.services.users import Session
 from tidings.store import journeys as jst
 from tidings.store import schema as s
 from tidings.web import journey_view as jv

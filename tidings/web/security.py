@@ -18,8 +18,8 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tidings.application.access.users import Session, load_session
 from tidings.bootstrap import Container
-from tidings.services.users import Session, load_session
 
 SESSION_COOKIE = "tidings_session"
 LOGIN_CSRF_COOKIE = "tidings_login_csrf"

@@ -1,7 +1,7 @@
 """Pages: segments — list, a builder for the rule language (conditions composed into its text
 form) with a live count and sample as the rule is edited, and membership over time as a chart.
 
-Everything goes through ``tidings.services.segments`` (create/update refresh memberships; the
+Everything goes through ``tidings.application.segments.segments`` (create/update refresh memberships; the
 preview counts with the rule compiler and saves nothing).
 """
 
@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tidings.application.access.users import Session
+from tidings.application.segments import segments as svc
 from tidings.domain.rules import RuleError, parse_contact_rule
 from tidings.domain.rules.ast import KEY_RE
-from tidings.services import segments as svc
-from tidings.services.users import Session
 from tidings.store import schema as s
 from tidings.web.core import PageNotFound, render
 from tidings.web.security import Viewer, Writer, container

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tidings.services import tasks as tasks_service
-from tidings.services.users import Session
+from tidings.application.access.users import Session
+from tidings.application.sales import tasks as tasks_service
 from tidings.web import queries
 from tidings.web.core import PageNotFound, render
 from tidings.web.security import Viewer, Writer, container

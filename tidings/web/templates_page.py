@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import escape
 
+from tidings.application.access.users import Session, UserError, normalise_email
+from tidings.application.delivery import templates as svc
 from tidings.channels.templates import TemplateError, TemplateSource
-from tidings.services import templates as svc
-from tidings.services.users import Session, UserError, normalise_email
 from tidings.store import schema as s
 from tidings.web.core import PageNotFound, is_htmx, render
 from tidings.web.inbox import TEXT_STYLE, sandboxed_html

@@ -1,4 +1,7 @@
-"""Ports: the interfaces (``typing.Protocol``) the use cases own and the adapters implement.
+"""Ports: the `typing.Protocol` interfaces the application owns and the adapters implement.
+
+Use cases depend on these (repositories, unit of work, clock, senders, id generator), never on
+a concrete adapter; `tidings.store`, `tidings.channels` and the in-memory fakes implement them.
 
 One module per port group. Storage follows one transaction convention, the unit of work
 (``uow.py``): ``with uow: ...; uow.commit()`` — leaving the block without ``commit()`` rolls

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidings.domain.journeys import conditions
 from tidings.domain.journeys.dates import resolve
@@ -24,6 +24,7 @@ from tidings.domain.journeys.model import (
     Step,
     UpdateContact,
 )
+from tidings.domain.journeys.run import Run
 from tidings.domain.journeys.timing import (
     allowed_now,
     contact_zone,
@@ -36,9 +37,6 @@ from tidings.domain.journeys.timing import (
     parse_duration,
 )
 from tidings.domain.snapshot import EventRecord
-
-if TYPE_CHECKING:  # avoids an import cycle
-    from tidings.domain.journeys.machine import Run
 
 
 def _date_spec(raw: dict[str, Any]) -> DateSpec:

@@ -16,9 +16,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.journeys import paused
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import EnrollmentState, JourneyDoc, JourneyError, Problem
-from tidings.services import paused
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
 from tidings.store import schema
@@ -113,7 +113,7 @@ def publish(
     jst.update_journey(
         conn, jid, now, current_version=version, status=status, name=doc.name, draft_source=None
     )
-    from tidings.services.datetriggers import schedule_for_journey
+    from tidings.application.journeys.datetriggers import schedule_for_journey
 
     schedule_for_journey(conn, jid, doc, now, paused=status == "paused")
     return Published(doc.key, jid, version, digest, True, doc)

@@ -22,6 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tidings.application.contacts import changes
+from tidings.application.contacts import contacts as svc
+from tidings.application.contacts.identity import IdentityConflict
 from tidings.domain.contacts import (
     CHANNELS,
     IDENTITY_FIELDS,
@@ -31,9 +34,6 @@ from tidings.domain.contacts import (
     merge_attributes,
     neutralise_cell,
 )
-from tidings.services import changes
-from tidings.services import contacts as svc
-from tidings.services.identity import IdentityConflict
 from tidings.store import ingest_sql, schema
 from tidings.store.db import read_only
 

@@ -15,27 +15,49 @@ What a pause means (``services/journeys.pause`` / ``resume``):
 
 The engine calls :func:`hold_event` before giving an event to an enrolment, :func:`hold_signal`
 before a signal, and :func:`release` for a held timer (three one-line hooks in
-``services/engine.py``); everything else lives here.
+``engine.py``); everything else lives here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from tidings.domain.journeys.machine import Run, advance
-from tidings.domain.journeys.model import EventStimulus, JourneyDoc, SentRecord, Signal, Stimulus
+from tidings.application.ingest.batch import Batch, Live
+from tidings.domain.journeys.machine import advance, start_run
+from tidings.domain.journeys.model import (
+    EngineContext,
+    EventStimulus,
+    JourneyDoc,
+    SentRecord,
+    Signal,
+    Stimulus,
+    Transition,
+)
 from tidings.domain.journeys.timing import iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-from tidings.services.batch import Batch, Live
 from tidings.store import enrollments as est
 from tidings.store import schema
 
-if TYPE_CHECKING:
-    from tidings.services.engine import JourneyEngine
+
+class Advancer(Protocol):
+    """What a pause needs from the engine (``JourneyEngine`` is one): no import of engine.py here."""
+
+    def context(self, batch: Batch, live: Live, recent: Sequence[SentRecord] | None) -> EngineContext: ...
+
+    def advance_enrolment(
+        self,
+        batch: Batch,
+        live: Live,
+        doc: JourneyDoc,
+        stimulus: Stimulus,
+        contact: ContactSnapshot,
+        recent: Sequence[SentRecord] | None,
+    ) -> Transition | None: ...
+
 
 #: timer kind of the stimuli held for one enrolment of a paused journey (payload ``held``: list)
 HELD_KIND = "held"
@@ -52,7 +74,7 @@ J = schema.journeys
 
 
 def hold_event(
-    engine: JourneyEngine,
+    engine: Advancer,
     batch: Batch,
     live: Live,
     doc: JourneyDoc,
@@ -71,7 +93,7 @@ def hold_event(
 
 
 def hold_signal(
-    engine: JourneyEngine,
+    engine: Advancer,
     batch: Batch,
     live: Live,
     doc: JourneyDoc,
@@ -102,7 +124,7 @@ def hold_signal(
 
 
 def _hold(
-    engine: JourneyEngine,
+    engine: Advancer,
     batch: Batch,
     live: Live,
     doc: JourneyDoc,
@@ -113,10 +135,10 @@ def _hold(
 ) -> bool:
     if live.state.status == "ended" or not _still_paused(batch.conn, live.journey_id):
         return False
-    ctx = engine._context(batch, live, recent)  # noqa: SLF001 - same runtime, one context recipe
+    ctx = engine.context(batch, live, recent)  # the engine's own context recipe
     try:
         if isinstance(stimulus, EventStimulus):
-            run = Run(doc, live.state.copy(), contact, batch.now, ctx, stimulus.name)
+            run = start_run(doc, live.state.copy(), contact, batch.now, ctx, stimulus.name)
             if run.check_criteria(event=stimulus.event):
                 return False  # exits and goals still end enrolments during a pause
         row = _held_row(batch.conn, live.id)
@@ -241,7 +263,7 @@ def is_held(row: Mapping[str, Any]) -> bool:
 
 
 def release(
-    engine: JourneyEngine,
+    engine: Advancer,
     batch: Batch,
     live: Live,
     doc: JourneyDoc,
@@ -264,7 +286,7 @@ def release(
     for item in items:
         if live.state.status == "ended":
             break  # stimuli for an ended enrolment would only be recorded and ignored
-        engine._advance(batch, live, doc, _stimulus(item), contact, recent)  # noqa: SLF001
+        engine.advance_enrolment(batch, live, doc, _stimulus(item), contact, recent)
 
 
 def _stimulus(item: Mapping[str, Any]) -> Stimulus:

@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tidings.application.contacts import changes
 from tidings.domain.contacts import merge_attributes
-from tidings.services import changes
 from tidings.store import schema
 from tidings.store.queue import enqueue_contacts
 

@@ -24,9 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tidings.application.contacts.changes import change_event
 from tidings.domain.rules import Rule, RuleDeps, dependencies, deps_from_events, evaluate, parse_contact_rule
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-from tidings.services.changes import change_event
 from tidings.store import ingest_sql, schema
 from tidings.store.rule_indexes import rule_query
 from tidings.store.snapshots import load_snapshot

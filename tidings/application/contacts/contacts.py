@@ -17,6 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.contacts import changes
+from tidings.application.contacts.identity import IdentityConflict, create_contact_row, delete_contacts
 from tidings.domain.contacts import (
     CHANNELS,
     CONSENT_STATUSES,
@@ -27,8 +29,6 @@ from tidings.domain.contacts import (
     normalise_field,
     normalise_tag,
 )
-from tidings.services import changes
-from tidings.services.identity import IdentityConflict, create_contact_row, delete_contacts
 from tidings.store import schema
 
 C = schema.contacts

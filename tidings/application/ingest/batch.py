@@ -382,7 +382,7 @@ def assign_owner(conn: sa.Connection, contact_id: int, eff: AssignOwner, now: da
     - ``least_loaded`` (and ``fixed`` without an owner): the rep with the fewest open tasks plus
       owned contacts, ties to the earliest user.
     """
-    from tidings.services import tasks  # late: tasks imports the change-event helpers
+    from tidings.application.sales import tasks  # late: tasks imports the change-event helpers
 
     owner = eff.owner
     if owner is None and eff.team and eff.strategy == "round_robin":
@@ -419,7 +419,7 @@ def _least_loaded(conn: sa.Connection, team: str) -> str | None:
         ).scalars()
     )
     if not members:  # no users in the team: the reps configured with `tidings tasks team`
-        from tidings.services import tasks
+        from tidings.application.sales import tasks
 
         members = tasks.team_reps(conn, team)
     if not members:

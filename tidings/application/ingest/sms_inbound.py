@@ -52,7 +52,7 @@ def handle_inbound(conn: sa.Connection, form: Mapping[str, str], now: datetime) 
         "received_at": now.isoformat(),
     }
     if contact_id is not None:
-        from tidings.services.contacts import update_contact
+        from tidings.application.contacts.contacts import update_contact
 
         update_contact(
             conn,
@@ -100,8 +100,8 @@ def handle_status(
 
     Returns the event name appended, if any. Unknown refs change nothing.
     """
+    from tidings.application.contacts import changes
     from tidings.channels.bounces import _outbox_row
-    from tidings.services import changes
 
     row = _outbox_row(conn, ref)
     if row is None:

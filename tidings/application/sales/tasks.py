@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tidings.services import changes
+from tidings.application.contacts import changes
 from tidings.store import schema
 
 t = schema.tasks
@@ -292,8 +292,8 @@ def notify_owner(
 
 
 def ensure_notify_template(conn: sa.Connection, now: datetime) -> None:
+    from tidings.application.delivery.templates import get_row, save_template
     from tidings.channels.templates import TemplateSource
-    from tidings.services.templates import get_row, save_template
 
     if get_row(conn, NOTIFY_TEMPLATE, "") is not None:
         return

@@ -15,7 +15,7 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from tidings.services.memberships import DEFAULT_REFRESH, due_refreshes, refresh_segment
+from tidings.application.segments.memberships import DEFAULT_REFRESH, due_refreshes, refresh_segment
 from tidings.store.db import read_only
 
 if TYPE_CHECKING:

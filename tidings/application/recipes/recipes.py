@@ -31,12 +31,7 @@ from typing import Any
 
 import yaml
 
-from tidings.channels.templates import TemplateSource
-from tidings.domain.journeys.document import parse_journey
-from tidings.domain.journeys.model import JourneyDoc
-from tidings.domain.journeys.simulate import SimulationResult, load_scenarios, simulate
-from tidings.domain.journeys.yamlines import line_of, load
-from tidings.services.recipe_checks import (
+from tidings.application.recipes.recipe_checks import (
     Finding,
     attribute_findings,
     channel_findings,
@@ -45,8 +40,13 @@ from tidings.services.recipe_checks import (
     template_needs,
     variable_findings,
 )
+from tidings.channels.templates import TemplateSource
+from tidings.domain.journeys.document import parse_journey
+from tidings.domain.journeys.model import JourneyDoc
+from tidings.domain.journeys.simulate import SimulationResult, load_scenarios, simulate
+from tidings.domain.journeys.yamlines import line_of, load
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # tidings/recipes
 FORMATS = {".html": "html", ".mjml": "mjml", ".txt": "text"}
 
 
@@ -339,8 +339,8 @@ def install(
     Returns ``{"recipe", "installed", "journey": {...}, "templates": [...], "problems": [...]}``.
     Errors found by :func:`check` stop it (``installed: false``) unless ``ignore_problems``.
     """
-    from tidings.services import journeys as js
-    from tidings.services import templates as ts
+    from tidings.application.delivery import templates as ts
+    from tidings.application.journeys import journeys as js
     from tidings.store import journeys as jst
 
     recipe = load_recipe(name)

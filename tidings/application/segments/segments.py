@@ -12,15 +12,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.domain.rules import Rule, RuleError, dependencies, parse_contact_rule, to_json, to_text
-from tidings.domain.rules.ast import KEY_RE
-from tidings.services.memberships import (
+from tidings.application.segments.memberships import (
     DEFAULT_REFRESH,
     all_segments,
     due_refreshes,
     refresh_contact,
     refresh_segment,
 )
+from tidings.domain.rules import Rule, RuleError, dependencies, parse_contact_rule, to_json, to_text
+from tidings.domain.rules.ast import KEY_RE
 from tidings.store import schema
 from tidings.store.rule_indexes import drop_unused_rule_indexes, ensure_rule_indexes, rule_query
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.contacts import changes, identity
+from tidings.application.contacts.contacts import normalise_input, update_contact
 from tidings.domain.contacts import InvalidValue, event_value, split_traits
-from tidings.services import changes, identity
-from tidings.services.contacts import normalise_input, update_contact
 from tidings.store import ingest_sql, schema
 
 log = logging.getLogger("tidings.ingest")

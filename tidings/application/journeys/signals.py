@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tidings.application.journeys.engine import EngineError, JourneyEngine
 from tidings.bootstrap import Container
-from tidings.services.engine import EngineError, JourneyEngine
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 

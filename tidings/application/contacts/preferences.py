@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.contacts import changes
 from tidings.channels.outbox import message_event_properties, skip_pending_for
-from tidings.services import changes
 from tidings.store import schema
 
 K = schema.consents

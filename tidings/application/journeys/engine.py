@@ -25,6 +25,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.ingest.batch import Batch, Live
+from tidings.application.journeys import datetriggers, paused
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
@@ -42,8 +44,6 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.triggers import date_trigger_entry, manual_entry, match_triggers, may_enter
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-from tidings.services import datetriggers, paused
-from tidings.services.batch import Batch, Live
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
 from tidings.store import schema
@@ -79,7 +79,7 @@ def _refresh_segments_many(
     pending: Mapping[int, Sequence[EventRecord]],
     now: datetime,
 ) -> tuple[dict[int, ContactSnapshot], dict[int, list[EventRecord]]]:
-    from tidings.services.memberships import refresh_contacts
+    from tidings.application.segments.memberships import refresh_contacts
 
     # the worker processes these contacts now: their segment.* events need no queue row of their own
     return refresh_contacts(conn, snapshots, pending, now, enqueue=False)
@@ -150,7 +150,7 @@ class JourneyEngine:
         )
         return b
 
-    def _context(self, batch: Batch, live: Live, recent: Sequence[SentRecord] | None) -> EngineContext:
+    def context(self, batch: Batch, live: Live, recent: Sequence[SentRecord] | None) -> EngineContext:
         sends = batch.sends.get(live.contact_id)
         if recent is not None and sends:
             recent = [*recent, *sends]
@@ -161,7 +161,7 @@ class JourneyEngine:
             journey_id=live.journey_id,
         )
 
-    def _advance(
+    def advance_enrolment(
         self,
         batch: Batch,
         live: Live,
@@ -173,7 +173,7 @@ class JourneyEngine:
         """Advance one enrolment; a bug in the machine ends that enrolment visibly, not the worker."""
         try:
             tr = advance(
-                doc, live.state, stimulus, contact, batch.now, context=self._context(batch, live, recent)
+                doc, live.state, stimulus, contact, batch.now, context=self.context(batch, live, recent)
             )
         except Exception as exc:  # noqa: BLE001 - isolate one enrolment's failure
             log.exception("journey %s enrolment %s failed on %s", doc.key, live.id, stimulus.name)
@@ -254,7 +254,7 @@ class JourneyEngine:
         live = Live(eid, contact.id, journey_id, version, EnrollmentState(journey=doc.key, key=entry.key))
         priors.append(PriorEnrollment("active", None, batch.now, None, entry.key))
         try:
-            tr = advance(doc, None, entry, contact, batch.now, context=self._context(batch, live, recent))
+            tr = advance(doc, None, entry, contact, batch.now, context=self.context(batch, live, recent))
         except Exception as exc:  # noqa: BLE001
             log.exception("journey %s: entry of contact %s failed", doc.key, contact.id)
             batch.updates[eid] = {
@@ -418,7 +418,7 @@ class JourneyEngine:
                     continue
                 if paused.hold_event(self, batch, live, doc, event, contact, recent):
                     continue  # its journey is paused: held until resume (services/paused.py)
-                self._advance(batch, live, doc, EventStimulus(event), contact, recent)
+                self.advance_enrolment(batch, live, doc, EventStimulus(event), contact, recent)
             for jid, version, doc in active:
                 for entry in match_triggers(doc, event, contact, batch.now):
                     new = self._enter(
@@ -515,7 +515,7 @@ class JourneyEngine:
                 paused.release(self, batch, live, docs[eid], r, contact, rec)
                 continue
             payload = {k: v for k, v in (r["payload"] or {}).items() if k != est.PARKED_KEY}
-            self._advance(
+            self.advance_enrolment(
                 batch, live, docs[eid], TimerDue(int(r["id"]), str(r["kind"]), payload), contact, rec
             )
         batch.flush()
@@ -622,7 +622,7 @@ class JourneyEngine:
         batch = self._batch(conn, now, heads)
         if (held := paused.hold_signal(self, batch, live, doc, Signal(name, dict(data)), contact)) is not None:
             return held
-        tr = self._advance(batch, live, doc, Signal(name, dict(data)), contact, None)
+        tr = self.advance_enrolment(batch, live, doc, Signal(name, dict(data)), contact, None)
         batch.flush()
         return {
             "enrollment_id": live.id,

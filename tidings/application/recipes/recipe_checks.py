@@ -188,7 +188,7 @@ def attribute_findings(conn: sa.Connection, attributes: Iterable[str], why: str)
 
 
 def team_findings(conn: sa.Connection, teams: Iterable[str]) -> Iterator[Finding]:
-    from tidings.services.tasks import team_reps
+    from tidings.application.sales.tasks import team_reps
 
     for team in sorted(set(teams)):
         if not team_reps(conn, team):

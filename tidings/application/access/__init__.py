@@ -1,0 +1,1 @@
+"""Access: users and sessions, API keys, login throttling."""

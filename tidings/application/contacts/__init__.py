@@ -1,0 +1,1 @@
+"""Contacts and identity: create/update/merge contacts, change events, preferences, timeline."""

@@ -1,0 +1,1 @@
+"""Delivery: message templates and dead letters (the outbox use cases)."""

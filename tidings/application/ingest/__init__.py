@@ -1,0 +1,1 @@
+"""Events and ingest: single and batch event ingest, CSV imports, inbound SMS."""

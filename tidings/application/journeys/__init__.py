@@ -1,0 +1,1 @@
+"""Journeys: the engine that advances runs, journey definitions, pause, signals, date triggers, why."""

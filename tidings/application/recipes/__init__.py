@@ -1,0 +1,1 @@
+"""Recipes: ready-made journeys with their templates, and the checks of what they need."""

@@ -1,0 +1,1 @@
+"""Sales: tasks for people (assign, complete) raised by journeys."""

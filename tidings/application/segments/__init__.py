@@ -1,0 +1,1 @@
+"""Segments: definitions, memberships and the refresher of time-relative segments."""

@@ -1,1 +1,0 @@
-"""Application services: use cases (verbs) orchestrating the core against storage and channels."""
