@@ -13,6 +13,7 @@ from tidings.clock import Clock, ManualClock, SystemClock
 from tidings.settings import Settings, new_secret
 from tidings.store import schema
 from tidings.store.db import create_engine
+from tidings.store.sql_uow import SqlUnitOfWork
 
 log = logging.getLogger("tidings")
 
@@ -40,6 +41,10 @@ class Container:
     @property
     def manual_clock(self) -> ManualClock | None:
         return self.clock if isinstance(self.clock, ManualClock) else None
+
+    def uow(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        """A fresh unit of work on this container's database (``with uow: ...; uow.commit()``)."""
+        return SqlUnitOfWork(self.engine, read_only=read_only)
 
 
 def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Container:

@@ -51,8 +51,8 @@ def test_browser_rep_completes_a_journey_task(live_stack, browser):  # noqa: F81
     from playwright.sync_api import expect
 
     c = live_stack.container
-    create_user(c.engine, "rep@example.com", PASSWORD, "marketer", c.clock.now(), name="Rita Rep", team="sales")
-    key = create_key(c.engine, "browser test", ["admin"], c.clock.now())[1]
+    create_user(c.uow(), "rep@example.com", PASSWORD, "marketer", c.clock.now(), name="Rita Rep", team="sales")
+    key = create_key(c.uow(), "browser test", ["admin"], c.clock.now())[1]
     api = httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     r = api.post("/api/journeys?publish=true", content=HANDOFF, headers={"Content-Type": "application/yaml"})
     assert r.status_code == 201, r.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -170,7 +171,7 @@ def links_client(container: Any) -> Any:
 
     app = FastAPI()
     app.state.container = container
-    container.services.setdefault("keys", KeyVerifier(container.engine))
+    container.services.setdefault("keys", KeyVerifier(partial(container.uow, read_only=True)))
     errors.install(app)
     for module in (links, templates, inbox, messages):
         app.include_router(module.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -92,7 +93,7 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
-    container.services.setdefault("keys", KeyVerifier(container.engine))
+    container.services.setdefault("keys", KeyVerifier(partial(container.uow, read_only=True)))
     errors.install(app)
     for module in (system, contacts, events, tracking, imports, segments, journeys, templates, messages, links,
                    inbox):
