@@ -17,6 +17,7 @@ from tidings.application.access.keys import create_key
 from tidings.application.access.users import create_user
 from tidings.application.delivery.dead_letters import bury
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 pytestmark = [
     pytest.mark.browser,
@@ -118,7 +119,7 @@ def test_browser_admin_retries_a_dead_letter_and_disables_a_user(live_stack, bro
             "status": "sending", "attempts": 5, "next_attempt_at": now, "created_at": now,
         }
         oid = conn.execute(sa.insert(schema.outbox).values(**row)).inserted_primary_key[0]
-        bury(conn, row | {"id": oid}, "HTTP 503 from the receiver", now)
+        bury(joined(conn), row | {"id": oid}, "HTTP 503 from the receiver", now)
 
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(10_000)

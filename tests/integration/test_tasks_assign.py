@@ -12,6 +12,7 @@ from tidings.bootstrap import Container
 from tidings.channels.base import OutgoingMessage
 from tidings.channels.tasks import TaskProvider
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 
 def contact(container: Container, **fields: Any) -> int:
@@ -167,7 +168,7 @@ def test_cli_list_complete_and_team(container: Container, db_url: str, monkeypat
     from tidings.application.sales.tasks import create_task
 
     with container.engine.begin() as conn:
-        task = create_task(conn, contact_id=cid, title="Send quote", team="west", now=container.clock.now())
+        task = create_task(joined(conn), contact_id=cid, title="Send quote", team="west", now=container.clock.now())
     assert task["owner"] == "wes@shop.test"
     listed = runner.invoke(app, ["tasks", "list"])
     assert listed.exit_code == 0 and "Send quote" in listed.output and "wes@shop.test" in listed.output

@@ -11,6 +11,7 @@ from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.application.delivery import templates as svc
 from tidings.channels.templates import TemplateError, TemplateSource
+from tidings.store.sql_uow import joined
 
 router = APIRouter(prefix="/api/templates", tags=["templates"])
 
@@ -64,13 +65,13 @@ def template_problem(exc: TemplateError) -> ApiError:
 @router.get("", dependencies=[RequireRead])
 def list_templates(request: Request, channel: str | None = None) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return {"items": [_out(r) for r in svc.list_templates(conn, channel)]}
+        return {"items": [_out(r) for r in svc.list_templates(joined(conn), channel)]}
 
 
 @router.get("/{key}", dependencies=[RequireRead])
 def get_template(key: str, request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        variants = [_out(r) for r in svc.list_templates(conn) if r["key"] == key]
+        variants = [_out(r) for r in svc.list_templates(joined(conn)) if r["key"] == key]
     if not variants:
         raise ApiError(404, "not_found", f"template {key!r} not found")
     return {"key": key, "variants": variants}
@@ -92,7 +93,7 @@ def put_template(key: str, body: TemplateIn, request: Request) -> dict[str, Any]
     )
     try:
         with c.engine.begin() as conn:
-            return _out(svc.save_template(conn, src, c.clock.now(), name=body.name))
+            return _out(svc.save_template(joined(conn), src, c.clock.now(), name=body.name))
     except svc.TemplateInvalid as exc:
         details = [{"loc": ["body", p.field], "msg": p.message, "line": p.line} for p in exc.problems]
         raise ApiError(422, "template_error", str(exc), details) from None
@@ -101,7 +102,7 @@ def put_template(key: str, body: TemplateIn, request: Request) -> dict[str, Any]
 @router.delete("/{key}", dependencies=[RequireWrite], status_code=204)
 def delete_template(key: str, request: Request, locale: str | None = Query(default=None)) -> Response:
     with container(request).engine.begin() as conn:
-        if not svc.delete_template(conn, key, locale):
+        if not svc.delete_template(joined(conn), key, locale):
             raise ApiError(404, "not_found", f"template {key!r} not found")
     return Response(status_code=204)
 
@@ -111,7 +112,7 @@ def _preview(request: Request, key: str, body: PreviewIn) -> dict[str, Any]:
     try:
         with c.engine.connect() as conn:
             return svc.preview(
-                conn,
+                joined(conn),
                 key,
                 contact_id=body.contact_id,
                 locale=body.locale,

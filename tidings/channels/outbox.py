@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from tidings.store import schema
 from tidings.store.queue import enqueue_contacts
+from tidings.store.sql_uow import joined
 
 o = schema.outbox
 
@@ -208,7 +209,7 @@ def finish(conn: sa.Connection, outcomes: Sequence[Outcome], now: datetime) -> N
     if dead:  # webhooks that gave up: listed for an operator to retry (services/dead_letters.py)
         from tidings.application.delivery.dead_letters import record_dead
 
-        record_dead(conn, dead, now)
+        record_dead(joined(conn), dead, now)
 
 
 def _insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table) -> Any:

@@ -32,6 +32,7 @@ from tidings.channels.base import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE,
 from tidings.channels.outbox import Outcome
 from tidings.channels.templates import TemplateError, TemplateSource, contact_context, render
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 log = logging.getLogger("tidings.channels.prepare")
 
@@ -173,7 +174,7 @@ class Preparer:
         locale = payload.get("locale") or contact.get("locale") or ""
         cache_key = (str(key), str(locale))
         if cache_key not in templates:
-            templates[cache_key] = find_template(conn, str(key), str(locale)) if key else None
+            templates[cache_key] = find_template(joined(conn), str(key), str(locale)) if key else None
         template = templates[cache_key]
         if template is None:
             return Outcome(

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from tidings.application.sales import tasks as service
 from tidings.channels.base import TASK, DeliveryResult, OutgoingMessage
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 if TYPE_CHECKING:
     from tidings.bootstrap import Container
@@ -34,7 +35,7 @@ class TaskProvider:
         data = msg.data
         with self.engine.begin() as conn:
             return service.create_task(
-                conn,
+                joined(conn),
                 contact_id=msg.contact_id,
                 title=str(data.get("title") or msg.subject or ""),
                 now=now,

@@ -113,3 +113,8 @@ class SqlUnitOfWork:
         if self._conn is None:
             raise RuntimeError("the unit of work is not open: use it in a `with` block")
         self._conn.rollback()
+
+
+def joined(conn: sa.Connection) -> SqlUnitOfWork:
+    """``SqlUnitOfWork.joining(conn)``: the unit of work of the caller's open transaction."""
+    return SqlUnitOfWork.joining(conn)

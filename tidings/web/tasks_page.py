@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from tidings.application.access.users import Session
 from tidings.application.sales import tasks as tasks_service
+from tidings.store.sql_uow import joined
 from tidings.web import queries
 from tidings.web.core import PageNotFound, render
 from tidings.web.security import Viewer, Writer, container
@@ -73,13 +74,13 @@ async def complete_task(task_id: int, request: Request, session: Session = Write
     c = container(request)
     try:
         with c.engine.begin() as conn:
-            before = tasks_service.get_task(conn, task_id)
+            before = tasks_service.get_task(joined(conn), task_id)
             if before is None:
                 raise PageNotFound(f"Task {task_id}")
             if before["status"] == "done":
                 notice = f"“{before['title']}” was already done."
             else:
-                tasks_service.update_task(conn, task_id, {"status": "done"}, c.clock.now())
+                tasks_service.update_task(joined(conn), task_id, {"status": "done"}, c.clock.now())
                 notice = f"Done: “{before['title']}”."
     except tasks_service.TaskError as exc:
         if exc.status == 404:

@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from tidings.domain.journeys.model import JourneyDoc
 from tidings.domain.snapshot import STANDARD_FIELDS
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 ROOTS = ("contact", "data", "message")
 #: what every send gives a template under ``data`` (see domain/journeys/steps.py ``_send``).
@@ -191,7 +192,7 @@ def team_findings(conn: sa.Connection, teams: Iterable[str]) -> Iterator[Finding
     from tidings.application.sales.tasks import team_reps
 
     for team in sorted(set(teams)):
-        if not team_reps(conn, team):
+        if not team_reps(joined(conn), team):
             yield Finding(
                 "team",
                 f"team {team!r} has no member: its tasks and owners stay unassigned (give users the "

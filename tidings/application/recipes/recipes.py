@@ -45,6 +45,7 @@ from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import JourneyDoc
 from tidings.domain.journeys.simulate import SimulationResult, load_scenarios, simulate
 from tidings.domain.journeys.yamlines import line_of, load
+from tidings.store.sql_uow import joined
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # tidings/recipes
 FORMATS = {".html": "html", ".mjml": "mjml", ".txt": "text"}
@@ -360,7 +361,7 @@ def install(
     with container.engine.begin() as conn:
         for spec in recipe.templates:
             src = spec.source(name)
-            row = ts.get_row(conn, src.key, src.locale)
+            row = ts.get_row(joined(conn), src.key, src.locale)
             if row is None:
                 status = "created"
             elif _same_template(row, src):
@@ -370,7 +371,7 @@ def install(
             else:
                 status = "kept"  # edited since: the marketer's version wins
             if status in ("created", "replaced"):
-                ts.save_template(conn, src, now, name=f"{recipe.title}: {src.key}")
+                ts.save_template(joined(conn), src, now, name=f"{recipe.title}: {src.key}")
             result["templates"].append({"key": src.key, "locale": src.locale, "status": status})
         existing = jst.get_journey(conn, doc.key)
         current = None
