@@ -23,6 +23,17 @@ from tidings.store.migrate import upgrade
 from tidings.store.sql_uow import SqlUnitOfWork
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ENROLLMENT: dict[str, Any] = {
+    "contact_id": 1,
+    "journey_id": 1,
+    "version": 1,
+    "status": "waiting",
+    "step_id": "wait",
+    "state": {},
+    "entered_at": NOW,
+    "updated_at": NOW,
+}
+TIMER: dict[str, Any] = {"contact_id": 1, "enrollment_id": None, "kind": "wait", "due_at": NOW, "payload": {}}
 
 
 class MemoryBackend:
@@ -41,6 +52,18 @@ class MemoryBackend:
 
     def events(self) -> list[tuple[int, str]]:
         return [(int(e["contact_id"]), str(e["name"])) for e in self.store.state.events]
+
+    def add_enrollment(self, **values: Any) -> int:
+        return self.store.add_enrollment({**ENROLLMENT, **values})
+
+    def add_timer(self, **values: Any) -> int:
+        return self.store.add_timer({**TIMER, **values})
+
+    def timers(self) -> dict[int, tuple[datetime, dict[str, Any]]]:
+        return {i: (t["due_at"], t["payload"]) for i, t in self.store.state.timers.items()}
+
+    def traces(self) -> list[tuple[int, str, str]]:
+        return [(int(t["enrollment_id"]), str(t["action"]), str(t["step_id"])) for t in self.store.state.traces]
 
     def queued(self) -> set[int]:
         return set(self.store.state.queued_contacts)
@@ -64,6 +87,27 @@ class SqlBackend:
             for tag in tags or []:
                 conn.execute(sa.insert(schema.contact_tags).values(contact_id=cid, tag=tag, created_at=NOW))
         return int(cid)
+
+    def _insert(self, table: sa.Table, values: dict[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(sa.insert(table).values(**values).returning(table.c.id)).scalar_one())
+
+    def add_enrollment(self, **values: Any) -> int:
+        return self._insert(schema.enrollments, {**ENROLLMENT, **values})
+
+    def add_timer(self, **values: Any) -> int:
+        return self._insert(schema.timers, {**TIMER, **values})
+
+    def timers(self) -> dict[int, tuple[datetime, dict[str, Any]]]:
+        t = schema.timers
+        with self.engine.connect() as conn:
+            return {int(r.id): (r.due_at, r.payload) for r in conn.execute(sa.select(t.c.id, t.c.due_at, t.c.payload))}
+
+    def traces(self) -> list[tuple[int, str, str]]:
+        t = schema.traces
+        with self.engine.connect() as conn:
+            q = sa.select(t.c.enrollment_id, t.c.action, t.c.step_id).order_by(t.c.id)
+            return [(int(a), str(b), str(c)) for a, b, c in conn.execute(q)]
 
     def events(self) -> list[tuple[int, str]]:
         e = schema.events

@@ -30,6 +30,7 @@ from tidings.bootstrap import Container, build
 from tidings.clock import ManualClock
 from tidings.settings import Settings
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +118,7 @@ def test_sigkilled_workers_lose_and_repeat_nothing(
     emails = [f"f{i}@example.org" for i in range(CONTACTS)]
     ids = [add_contact(engine, now, email=e) for e in emails]
     with engine.begin() as conn:
-        js.publish(conn, now, text=JOURNEY)
+        js.publish(joined(conn), now, text=JOURNEY)
         for cid in ids:
             add_event(conn, cid, "signed_up", now)
     clock_file = tmp_path / "clock"

@@ -22,6 +22,7 @@ from tidings.application.journeys import signals, why
 from tidings.application.journeys.engine import EngineError
 from tidings.domain.journeys.model import JourneyError
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 router = APIRouter(tags=["journeys"])
 T = TypeVar("T")
@@ -86,7 +87,7 @@ def _published(p: js.Published) -> dict[str, Any]:
 @router.get("/api/journeys", dependencies=[RequireRead])
 def list_journeys(request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return {"items": js.list_all(conn)}
+        return {"items": js.list_all(joined(conn))}
 
 
 @router.post("/api/journeys/validate", dependencies=[RequireRead])
@@ -96,7 +97,7 @@ async def validate_journey(request: Request) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         with c.engine.connect() as conn:
-            doc = js.validate(conn, text)
+            doc = js.validate(joined(conn), text)
         return {"valid": True, "key": doc.key, "steps": list(doc.steps), "triggers": len(doc.triggers)}
 
     return await run_in_threadpool(_run, work)
@@ -114,8 +115,8 @@ async def save_journey(
         with c.engine.begin() as conn:
             now = c.clock.now()
             if publish:
-                return {**_published(js.publish(conn, now, text=text)), "draft": False}
-            return js.save_draft(conn, text, now)
+                return {**_published(js.publish(joined(conn), now, text=text)), "draft": False}
+            return js.save_draft(joined(conn), text, now)
 
     return await run_in_threadpool(_run, work)
 
@@ -123,7 +124,7 @@ async def save_journey(
 @router.get("/api/journeys/{key}", dependencies=[RequireRead])
 def get_journey(key: str, request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return _run(lambda: js.describe(conn, key))
+        return _run(lambda: js.describe(joined(conn), key))
 
 
 @router.post("/api/journeys/{key}/publish", dependencies=[RequireWrite])
@@ -135,7 +136,7 @@ async def publish_journey(key: str, request: Request) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         with c.engine.begin() as conn:
-            return _published(js.publish(conn, c.clock.now(), text=text, key=key))
+            return _published(js.publish(joined(conn), c.clock.now(), text=text, key=key))
 
     return await run_in_threadpool(_run, work)
 
@@ -144,26 +145,26 @@ async def publish_journey(key: str, request: Request) -> dict[str, Any]:
 def pause_journey(key: str, request: Request) -> dict[str, Any]:
     c = container(request)
     with c.engine.begin() as conn:
-        return _run(lambda: js.pause(conn, key, c.clock.now()))
+        return _run(lambda: js.pause(joined(conn), key, c.clock.now()))
 
 
 @router.post("/api/journeys/{key}/resume", dependencies=[RequireWrite])
 def resume_journey(key: str, request: Request) -> dict[str, Any]:
     c = container(request)
     with c.engine.begin() as conn:
-        return _run(lambda: js.resume(conn, key, c.clock.now()))
+        return _run(lambda: js.resume(joined(conn), key, c.clock.now()))
 
 
 @router.get("/api/journeys/{key}/versions", dependencies=[RequireRead])
 def journey_versions(key: str, request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return {"items": _run(lambda: js.describe(conn, key))["versions"]}
+        return {"items": _run(lambda: js.describe(joined(conn), key))["versions"]}
 
 
 @router.get("/api/journeys/{key}/versions/{version}", dependencies=[RequireRead])
 def journey_version(key: str, version: int, request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        row = _run(lambda: js._require(conn, key))
+        row = _run(lambda: js._require(joined(conn), key))
         v = (
             conn.execute(
                 sa.select(schema.journey_versions).where(
@@ -204,7 +205,7 @@ def migrate_journey(
     with c.engine.begin() as conn:
         return _run(
             lambda: js.migrate(
-                conn,
+                joined(conn),
                 key,
                 c.clock.now(),
                 to_version=b.to_version,
@@ -226,7 +227,7 @@ def journey_enrollments(
 ) -> dict[str, Any]:
     e = schema.enrollments
     with container(request).engine.connect() as conn:
-        row = _run(lambda: js._require(conn, key))
+        row = _run(lambda: js._require(joined(conn), key))
         q = sa.select(e).where(e.c.journey_id == row["id"], e.c.id > after_id)
         if status:
             q = q.where(e.c.status == status)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from tidings.cli import common
+from tidings.store.sql_uow import joined
 
 app = typer.Typer(help="Journeys: documents, versions, pause/resume, migration.", no_args_is_help=True)
 
@@ -47,7 +48,7 @@ def validate(file: Path) -> None:
     text = _read(file)
     c = common.open_container()
     with c.engine.connect() as conn:
-        doc = _guard(lambda: js.validate(conn, text))
+        doc = _guard(lambda: js.validate(joined(conn), text))
     common.console.print(
         f"{file}: journey '{doc.key}' is valid ({len(doc.steps)} steps, {len(doc.triggers)} triggers)"
     )
@@ -65,7 +66,7 @@ def publish(
     text = _read(file)
     c = common.open_container()
     with c.engine.begin() as conn:
-        p = _guard(lambda: js.publish(conn, c.clock.now(), text=text, by=by))
+        p = _guard(lambda: js.publish(joined(conn), c.clock.now(), text=text, by=by))
     if as_json:
         _print({"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created})
         return
@@ -82,7 +83,7 @@ def list_(as_json: JsonOpt = False) -> None:
 
     c = common.open_container()
     with c.engine.connect() as conn:
-        items = js.list_all(conn)
+        items = js.list_all(joined(conn))
     if as_json:
         _print(items)
         return
@@ -99,7 +100,7 @@ def show(key: str, as_json: JsonOpt = False) -> None:
 
     c = common.open_container()
     with c.engine.connect() as conn:
-        data = _guard(lambda: js.describe(conn, key))
+        data = _guard(lambda: js.describe(joined(conn), key))
     if as_json:
         _print(data)
         return
@@ -122,7 +123,7 @@ def pause(key: str) -> None:
 
     c = common.open_container()
     with c.engine.begin() as conn:
-        r = _guard(lambda: js.pause(conn, key, c.clock.now()))
+        r = _guard(lambda: js.pause(joined(conn), key, c.clock.now()))
     common.console.print(f"journey '{key}' paused ({r['held_timers']} timers held)")
 
 
@@ -133,7 +134,7 @@ def resume(key: str) -> None:
 
     c = common.open_container()
     with c.engine.begin() as conn:
-        r = _guard(lambda: js.resume(conn, key, c.clock.now()))
+        r = _guard(lambda: js.resume(joined(conn), key, c.clock.now()))
     common.console.print(f"journey '{key}' resumed ({r['released_timers']} timers released)")
 
 
@@ -159,7 +160,7 @@ def migrate(
     with c.engine.begin() as conn:
         r = _guard(
             lambda: js.migrate(
-                conn, key, c.clock.now(), to_version=to, from_version=from_, mapping=mapping, dry_run=dry_run
+                joined(conn), key, c.clock.now(), to_version=to, from_version=from_, mapping=mapping, dry_run=dry_run
             )
         )
     if as_json:

@@ -19,6 +19,7 @@ from tidings.domain.journeys.links import journey_links
 from tidings.domain.journeys.model import JourneyDoc, JourneyError
 from tidings.store import journeys as jst
 from tidings.store import schema as s
+from tidings.store.sql_uow import joined
 from tidings.web import journey_view as jv
 from tidings.web import queries
 from tidings.web.core import PageNotFound, is_htmx, render
@@ -126,7 +127,7 @@ async def _save_draft(request: Request, key: str | None) -> Response:
     problems: list[dict[str, Any]] = []
     try:
         with c.engine.begin() as conn:
-            doc = svc.validate(conn, source)
+            doc = svc.validate(joined(conn), source)
             if key is not None and doc.key != key:
                 problems = [
                     {
@@ -137,7 +138,7 @@ async def _save_draft(request: Request, key: str | None) -> Response:
                     }
                 ]
             else:
-                svc.save_draft(conn, source, c.clock.now())
+                svc.save_draft(joined(conn), source, c.clock.now())
     except JourneyError as exc:
         problems = exc.details()
     except yaml.YAMLError as exc:
@@ -162,7 +163,7 @@ async def preview_graph(request: Request, session: Session = Viewer) -> Response
     graph = None
     try:
         with container(request).engine.connect() as conn:
-            graph = jv.journey_graph(svc.validate(conn, source))
+            graph = jv.journey_graph(svc.validate(joined(conn), source))
     except JourneyError as exc:
         problems = exc.details()
     except yaml.YAMLError as exc:
@@ -216,7 +217,7 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
         counts = jv.step_counts(conn, int(row["id"]), shown) if shown else None
         graph = jv.journey_graph(doc, counts, link_steps=True) if doc else None
         ab = jv.ab_results(conn, int(row["id"]), doc) if doc else []
-        desc = svc.describe(conn, key)
+        desc = svc.describe(joined(conn), key)
         now = c.clock.now()
         conv, revenue = _conv(conn, key, now)
     return render(
@@ -270,15 +271,15 @@ def _action(request: Request, key: str, what: str) -> Response:
         with c.engine.begin() as conn:
             _journey_or_404(conn, key)
             if what == "publish":
-                p = svc.publish(conn, c.clock.now(), key=key, by=session.user.email if session else None)
+                p = svc.publish(joined(conn), c.clock.now(), key=key, by=session.user.email if session else None)
                 notice = (
                     f"published version {p.version}" if p.created else f"unchanged: still version {p.version}"
                 )
             elif what == "pause":
-                svc.pause(conn, key, c.clock.now())
+                svc.pause(joined(conn), key, c.clock.now())
                 notice = "paused: no new entries, waiting timers are held"
             else:
-                svc.resume(conn, key, c.clock.now())
+                svc.resume(joined(conn), key, c.clock.now())
                 notice = "resumed"
     except (svc.Conflict, svc.NotFound) as exc:
         notice = f"not done: {exc}"

@@ -7,12 +7,15 @@ A journey row is the mutable head (``id``, ``key``, ``name``, ``status``, ``curr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.application.ports.content import TemplateRepository
 from tidings.application.ports.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from tidings.domain.journeys.model import JourneyDoc
 
 
 class JourneyRepository(Protocol):
@@ -51,6 +54,43 @@ class JourneyRepository(Protocol):
     ) -> None: ...
 
 
+class JourneyRuns(Protocol):
+    """What the journey lifecycle use cases see of a journey's enrolments, timers and messages."""
+
+    def enrollment_counts(self, journey_id: int) -> list[tuple[int, str, str | None, int]]:
+        """(version, status, step id, count) of the journey's enrolments, sorted."""
+        ...
+
+    def waiting(self, journey_id: int, *, not_version: int, version: int | None = None) -> list[dict[str, Any]]:
+        """``id``, ``contact_id``, ``version``, ``step_id``, ``state`` of the waiting enrolments on
+        another version than ``not_version`` (only ``version`` when given), by id."""
+        ...
+
+    def move(self, journey_id: int, moves: Sequence[Mapping[str, Any]], now: datetime) -> None:
+        """Put enrolments on another version and step: each move has ``enrollment_id``,
+        ``contact_id``, ``from_version``, ``from_step``, ``to_version``, ``to_step`` and the new
+        ``state``; a ``migration`` trace entry is written for each."""
+        ...
+
+    def hold(self, journey_id: int) -> tuple[int, int]:
+        """Park the journey's timers and its pending messages; (timers, messages) parked."""
+        ...
+
+    def release(self, journey_id: int, now: datetime, *, skip_ended_by: Sequence[str]) -> dict[str, int]:
+        """Unpark them: timers get their due time back, messages are due ``now`` — except those
+        of enrolments ended meanwhile for one of ``skip_ended_by``, which are skipped.
+        ``released_timers``, ``released_messages``, ``skipped_messages``."""
+        ...
+
+
+class DateTriggerPlanner(Protocol):
+    def schedule(self, journey_id: int, doc: JourneyDoc, now: datetime, *, paused: bool) -> int:
+        """Replace the journey's date-trigger timers with ones planned from ``doc``; how many."""
+        ...
+
+
 class JourneysUnitOfWork(UnitOfWork, Protocol):
     journeys: JourneyRepository
+    journey_runs: JourneyRuns
+    date_triggers: DateTriggerPlanner
     templates: TemplateRepository

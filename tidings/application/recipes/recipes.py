@@ -380,7 +380,7 @@ def install(
         if current is not None and current["checksum"] != js.checksum(doc) and not (replace or params):
             result["journey"].update(status="kept", version=int(existing["current_version"]))  # type: ignore[index]
         else:
-            published = js.publish(conn, now, text=text, by=f"recipe:{name}")
+            published = js.publish(joined(conn), now, text=text, by=f"recipe:{name}")
             result["journey"].update(
                 status="published" if published.created else "unchanged", version=published.version
             )

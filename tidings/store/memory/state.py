@@ -32,6 +32,11 @@ class MemoryState:
     queued_contacts: set[int] = field(default_factory=set)
     journeys: dict[int, dict[str, Any]] = field(default_factory=dict)
     journey_versions: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    enrollments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    timers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    traces: list[dict[str, Any]] = field(default_factory=list)
+    #: (journey id, paused) of each date-trigger planning asked for
+    date_trigger_plans: list[tuple[int, bool]] = field(default_factory=list)
     #: the last id given per table (ids are never reused, as with AUTOINCREMENT)
     last_ids: dict[str, int] = field(default_factory=dict)
 
@@ -72,6 +77,24 @@ class MemoryStore:
             self.state.contact_tags[cid] = list(tags or [])
             return cid
 
+    def add_enrollment(self, row: dict[str, Any]) -> int:
+        """Seed an enrolment (tests): the engine writes them elsewhere."""
+        from tidings.store import schema
+
+        with self.lock:
+            eid = self.state.next_id("enrollments")
+            self.state.enrollments[eid] = blank_row(schema.enrollments) | copy.deepcopy(row) | {"id": eid}
+            return eid
+
+    def add_timer(self, row: dict[str, Any]) -> int:
+        """Seed a timer (tests)."""
+        from tidings.store import schema
+
+        with self.lock:
+            tid = self.state.next_id("timers")
+            self.state.timers[tid] = blank_row(schema.timers) | copy.deepcopy(row) | {"id": tid}
+            return tid
+
 
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
@@ -86,6 +109,7 @@ class MemoryUnitOfWork:
             MemoryTasks,
             MemoryTemplates,
         )
+        from tidings.store.memory.runs import MemoryDateTriggers, MemoryJourneyRuns
 
         self.store = store
         self._saved: MemoryState | None = None
@@ -101,6 +125,8 @@ class MemoryUnitOfWork:
         self.settings = MemorySettings(store)
         self.events = MemoryEventLog(store)
         self.journeys = MemoryJourneys(store)
+        self.journey_runs = MemoryJourneyRuns(store)
+        self.date_triggers = MemoryDateTriggers(store)
 
     def __enter__(self) -> Self:
         if self._saved is not None:
