@@ -8,7 +8,7 @@ from typing import Any
 from tests.contract.conftest import NOW, Backend
 
 
-def _values(channel: str = "email", subject: str = "Hi", **more: Any) -> dict[str, Any]:
+def _values(channel: str = "email", subject: str | None = "Hi", **more: Any) -> dict[str, Any]:
     return {
         "channel": channel,
         "name": "Welcome",

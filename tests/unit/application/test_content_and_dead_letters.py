@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -57,7 +58,7 @@ def test_preview_renders_for_a_contact_in_their_locale(store: MemoryStore) -> No
             templates.preview(uow, "nope", contact_id=None, locale=None, public_url="http://t")
 
 
-def _dead_row(uow: MemoryUnitOfWork, key: str) -> dict[str, object]:
+def _dead_row(uow: MemoryUnitOfWork, key: str) -> dict[str, Any]:
     effect = {"kind": "webhook", "channel": "webhook", "category": "transactional", "template": None,
               "idempotency_key": key, "payload": {"url": "https://crm.test"}}
     uow.outbox.enqueue(7, [effect], NOW)

@@ -144,7 +144,14 @@ class LoginThrottleRepository(Protocol):
 
 
 class AccessUnitOfWork(UnitOfWork, Protocol):
-    users: UserRepository
-    sessions: SessionRepository
-    api_keys: ApiKeyRepository
-    login_throttle: LoginThrottleRepository
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+
+    @property
+    def login_throttle(self) -> LoginThrottleRepository: ...

@@ -47,5 +47,8 @@ class ContactReader(Protocol):
 
 
 class TemplatesUnitOfWork(UnitOfWork, Protocol):
-    templates: TemplateRepository
-    contacts: ContactReader
+    @property
+    def templates(self) -> TemplateRepository: ...
+
+    @property
+    def contacts(self) -> ContactReader: ...

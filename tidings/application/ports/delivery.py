@@ -52,5 +52,8 @@ class DeadLetterRepository(Protocol):
 
 
 class DeadLettersUnitOfWork(UnitOfWork, Protocol):
-    outbox: OutboxRepository
-    dead_letters: DeadLetterRepository
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def dead_letters(self) -> DeadLetterRepository: ...

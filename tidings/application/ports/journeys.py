@@ -90,7 +90,14 @@ class DateTriggerPlanner(Protocol):
 
 
 class JourneysUnitOfWork(UnitOfWork, Protocol):
-    journeys: JourneyRepository
-    journey_runs: JourneyRuns
-    date_triggers: DateTriggerPlanner
-    templates: TemplateRepository
+    @property
+    def journeys(self) -> JourneyRepository: ...
+
+    @property
+    def journey_runs(self) -> JourneyRuns: ...
+
+    @property
+    def date_triggers(self) -> DateTriggerPlanner: ...
+
+    @property
+    def templates(self) -> TemplateRepository: ...

@@ -64,10 +64,23 @@ class EventLog(Protocol):
 
 
 class SalesUnitOfWork(UnitOfWork, Protocol):
-    tasks: TaskRepository
-    settings: SettingsStore
-    users: UserRepository
-    contacts: ContactReader
-    outbox: OutboxRepository
-    templates: TemplateRepository
-    events: EventLog
+    @property
+    def tasks(self) -> TaskRepository: ...
+
+    @property
+    def settings(self) -> SettingsStore: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def contacts(self) -> ContactReader: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def templates(self) -> TemplateRepository: ...
+
+    @property
+    def events(self) -> EventLog: ...
