@@ -58,7 +58,7 @@ def free_port() -> int:
 
 
 async def send_webhooks(n: int, port: int, concurrency: int) -> tuple[float, int]:
-    from tidings.channels.base import OutgoingMessage
+    from tidings.application.ports.senders import OutgoingMessage
     from tidings.channels.ssrf import AllowList
     from tidings.channels.webhooks import WebhookProvider
     from tidings.clock import SystemClock

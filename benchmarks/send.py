@@ -102,7 +102,7 @@ def peak_rss_mb() -> float:
 def setup(engine: sa.Engine, n: int, now: datetime, chunk: int = 10_000) -> None:
     """n contacts with consent, one template, n pending outbox rows (inserted in chunks)."""
     from tidings.application.delivery.templates import save_template
-    from tidings.channels.templates import TemplateSource
+    from tidings.domain.templates import TemplateSource
 
     with engine.begin() as conn:
         save_template(

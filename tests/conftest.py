@@ -113,7 +113,7 @@ def api(container: Container, admin_key: str) -> Iterator[object]:
     """A FastAPI TestClient authenticated as admin (in-process; e2e tests use live_server)."""
     from fastapi.testclient import TestClient
 
-    from tidings.api.app import create_app
+    from tidings.server import create_app
 
     with TestClient(create_app(container), headers={"Authorization": f"Bearer {admin_key}"}) as client:
         yield client
@@ -131,7 +131,7 @@ class LiveServer:
     def __init__(self, container: Container) -> None:
         import uvicorn
 
-        from tidings.api.app import create_app
+        from tidings.server import create_app
 
         self.container = container
         self.port = free_port()
@@ -199,7 +199,7 @@ def live_stack(engine: sa.Engine, db_url: str, clock: ManualClock) -> Iterator[L
     stack.url = f"http://127.0.0.1:{port}"
     import uvicorn
 
-    from tidings.api.app import create_app
+    from tidings.server import create_app
 
     stack.server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port,
                                                  log_level="warning", access_log=False))

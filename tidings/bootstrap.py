@@ -1,42 +1,60 @@
-"""The composition root: builds every part of Tidings from settings. Nothing is built at import time."""
+"""The composition root: builds every part of Tidings from settings. Nothing is built at import time.
+
+``build`` returns a :class:`Container`: a typed dataclass of the wired adapters and use-case
+objects (no string-keyed locator). Adapters below it are typed against
+``tidings.application.ports.wiring.Wiring`` and never import this module.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import partial
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tidings.application.access.keys import KeyVerifier
+from tidings.application.journeys.engine import JourneyEngine
+from tidings.application.ports.senders import ChannelProvider
+from tidings.channels import email
+from tidings.channels.registry import ChannelRegistry, build_registry
+from tidings.channels.sns import SnsVerifier
 from tidings.clock import Clock, ManualClock, SystemClock
 from tidings.settings import Settings, new_secret
 from tidings.store import schema
 from tidings.store.db import create_engine
+from tidings.store.ingest_sql import IngestWriter
 from tidings.store.sql_uow import SqlUnitOfWork
+
+__all__ = ["Container", "StartupError", "build", "open_container"]
 
 log = logging.getLogger("tidings")
 
 
-class BackgroundService(Protocol):
-    """Something `tidings serve` / `tidings worker` runs beside the API (worker, catcher...)."""
-
-    name: str
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
+class StartupError(RuntimeError):
+    """Tidings cannot start as configured (the message says what to do)."""
 
 
 @dataclass
 class Container:
-    """Everything a request handler, a worker or a CLI command needs, built once."""
+    """Everything a request handler, a worker or a CLI command needs, built once by :func:`build`."""
 
     settings: Settings
     engine: Engine
     clock: Clock
     secret_key: str
-    services: dict[str, Any] = field(default_factory=dict)
+    #: API keys, looked up by hash with a short cache (the API's authentication).
+    keys: KeyVerifier
+    #: the journey engine of API / CLI requests (signals, manual enrolment); workers build their own.
+    journey_engine: JourneyEngine
+    #: SES/SNS signature checks (certificates cached); tests swap in a fake fetcher.
+    sns_verifier: SnsVerifier
+    #: the group-committing writer of ingest requests.
+    ingest_writer: IngestWriter
+    #: the running delivery loop's providers, once it started in this process (see runtime.py).
+    channel_registry: ChannelRegistry | None = field(default=None)
 
     @property
     def manual_clock(self) -> ManualClock | None:
@@ -46,17 +64,76 @@ class Container:
         """A fresh unit of work on this container's database (``with uow: ...; uow.commit()``)."""
         return SqlUnitOfWork(self.engine, read_only=read_only)
 
+    def email_provider(self) -> ChannelProvider:
+        """A fresh email provider as configured (SMTP, or the built-in catcher); the caller closes it."""
+        return email.build_provider(self)
+
+    def channel_providers(self) -> dict[str, str]:
+        """channel -> name of the provider delivery uses for it ("smtp", "catcher", "sink"...)."""
+        registry = self.channel_registry
+        if registry is not None:
+            return {ch: registry.get(ch).name for ch in registry.channels()}
+        built = build_registry(self)
+        try:
+            return {ch: built.get(ch).name for ch in built.channels()}
+        finally:
+            _close(built)
+
+
+def _close(registry: ChannelRegistry) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(registry.aclose())
+        return
+    # called from inside an event loop (an async handler): close on a fresh loop in a thread
+    import threading
+
+    closer = threading.Thread(target=lambda: asyncio.run(registry.aclose()), name="close-registry")
+    closer.start()
+    closer.join()
+
 
 def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Container:
     engine = engine or create_engine(settings.database_url)
     if clock is None:
         clock = ManualClock() if settings.test_clock else SystemClock()
-    secret = settings.secret_key or _stored_secret(engine)
-    return Container(settings=settings, engine=engine, clock=clock, secret_key=secret)
+    secret = settings.secret_key or _stored_secret(engine, settings.database_url)
+    return Container(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        secret_key=secret,
+        keys=KeyVerifier(partial(SqlUnitOfWork, engine, read_only=True)),
+        journey_engine=JourneyEngine(engine, clock, "api"),
+        sns_verifier=SnsVerifier(),
+        ingest_writer=IngestWriter(engine),
+    )
 
 
-def _stored_secret(engine: Engine) -> str:
-    """The signing secret: generated on first use and kept in the database (app_state)."""
+def open_container(database_url: str | None = None, *, migrate: bool = True) -> Container:
+    """Build the container from the environment (read once); the embedded default migrates itself.
+
+    Raises :class:`StartupError` when the database cannot be prepared or read.
+    """
+    settings = Settings.from_env(database_url=database_url) if database_url else Settings.from_env()
+    engine = create_engine(settings.database_url)
+    if migrate:
+        from tidings.store.migrate import upgrade  # alembic: only when migrating
+
+        try:
+            upgrade(engine)
+        except Exception as exc:
+            raise StartupError(f"could not prepare the database at {settings.database_url}: {exc}") from exc
+    return build(settings, engine=engine)
+
+
+def _stored_secret(engine: Engine, url: str) -> str:
+    """The signing secret: generated on first use and kept in the database (app_state).
+
+    Any database error stops startup: a random secret instead would silently break every
+    link already sent and every session. A database with no schema yet is named as such.
+    """
     t = schema.app_state
     try:
         with engine.begin() as conn:
@@ -66,7 +143,17 @@ def _stored_secret(engine: Engine) -> str:
             secret = new_secret()
             conn.execute(sa.insert(t).values(key="secret_key", value={"value": secret}))
             return secret
-    except sa.exc.OperationalError:  # not migrated yet (e.g. `tidings db upgrade` itself)
-        return new_secret()
-    except sa.exc.ProgrammingError:
-        return new_secret()
+    except sa.exc.SQLAlchemyError as exc:
+        try:
+            migrated = sa.inspect(engine).has_table(t.name)
+        except sa.exc.SQLAlchemyError:
+            migrated = True  # cannot even look: report the original error
+        if not migrated:
+            raise StartupError(
+                f"the database at {url} has no Tidings schema yet: run `tidings db upgrade` "
+                "(or `tidings serve`, which migrates the embedded default)"
+            ) from exc
+        raise StartupError(
+            f"could not read the signing secret from the database at {url}: {exc.__class__.__name__}: {exc}. "
+            "Fix the database (or set TIDINGS_SECRET_KEY) and start again."
+        ) from exc

@@ -7,8 +7,16 @@ runs only the API; `tidings worker` runs only the worker and delivery loops.
 from __future__ import annotations
 
 import logging
+import re
+from datetime import timedelta
 
-from tidings.bootstrap import BackgroundService, Container
+from tidings.application.contacts.preferences import UnknownMessage, unsubscribe_message
+from tidings.application.ports.wiring import BackgroundService
+from tidings.bootstrap import Container
+from tidings.channels import tracking
+from tidings.channels.base import InboxItem, record_in_inbox
+from tidings.channels.catcher import SmtpCatcher
+from tidings.channels.registry import ChannelRegistry
 
 log = logging.getLogger("tidings.runtime")
 
@@ -16,8 +24,6 @@ log = logging.getLogger("tidings.runtime")
 def background_services(container: Container, *, worker: bool, catcher: bool) -> list[BackgroundService]:
     services: list[BackgroundService] = []
     if catcher:
-        from tidings.channels.catcher import catcher_service
-
         services.append(catcher_service(container))
     if worker:
         # events and timers -> segments and journey transitions (issue: journey engine)
@@ -25,13 +31,18 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
 
         services.extend(worker_services(container))
         # time-relative segments slide with time alone (issue: segments)
-        from tidings.application.segments.segment_refresher import segment_refresh_service
+        from tidings.application.segments.segment_refresher import SegmentRefresher
 
-        services.append(segment_refresh_service(container))
-        # outbox -> channel providers (issue: channels)
+        seconds = container.settings.segment_refresh_seconds
+        every = timedelta(seconds=seconds) if seconds else None
+        services.append(SegmentRefresher(container.engine, container.clock, every=every))
+        # outbox -> channel providers (issue: channels); recipe checks then see the running ones
         from tidings.channels.delivery import delivery_service
 
-        services.append(delivery_service(container))
+        def show(registry: ChannelRegistry) -> None:
+            container.channel_registry = registry
+
+        services.append(delivery_service(container, on_ready=show))
     return services
 
 
@@ -47,3 +58,36 @@ def stop_all(services: list[BackgroundService]) -> None:
             s.stop()
         except Exception:  # keep stopping the others
             log.exception("stopping %s failed", s.name)
+
+
+_MAILTO_UNSUBSCRIBE = re.compile(r"unsubscribe-([A-Za-z0-9_-]{20,80})")
+
+
+def mailto_unsubscribe(container: Container, item: InboxItem) -> bool:
+    """An email to ``unsubscribe@...`` with the token in its subject (the ``mailto:`` half of
+    List-Unsubscribe) unsubscribes like the one-click POST. Bad tokens are ignored."""
+    recipients = [r.strip().lower() for r in (item.recipient or "").split(",")]
+    if not any(r.startswith("unsubscribe@") for r in recipients):
+        return False
+    found = _MAILTO_UNSUBSCRIBE.search(item.subject or "")
+    if not found:
+        return False
+    now = container.clock.now()
+    try:
+        token = tracking.read_token(container.secret_key, found.group(1), tracking.UNSUBSCRIBE, now)
+        with container.engine.begin() as conn:
+            unsubscribe_message(conn, token.a, now, method="mailto", proof={"from": item.sender})
+    except (tracking.BadToken, UnknownMessage):
+        log.warning("ignored a mailto unsubscribe with a bad token from %s", item.sender)
+        return False
+    return True
+
+
+def catcher_service(container: Container) -> SmtpCatcher:
+    s = container.settings
+
+    def store(item: InboxItem) -> None:
+        record_in_inbox(container.engine, item, container.clock.now())
+        mailto_unsubscribe(container, item)
+
+    return SmtpCatcher(s.catcher_host, s.catcher_port, store)

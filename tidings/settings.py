@@ -35,6 +35,8 @@ class Settings:
     #: hosts/networks webhooks may reach although internal (comma separated in env).
     webhook_allow: tuple[str, ...] = ()
     log_level: str = "INFO"
+    #: how often time-relative segments are re-evaluated (None: the refresher's default).
+    segment_refresh_seconds: float | None = None
     # --- SMS, voice, direct mail, webhooks out, bounces (channels, see docs/channels.md)
     #: Twilio-compatible API: base URL, account SID, auth token, sender number. Unset SID =
     #: SMS and calls go to the local sinks (the web inbox).
@@ -77,6 +79,9 @@ class Settings:
             test_clock=env.get("TIDINGS_TEST_CLOCK", "") in {"1", "true", "yes"},
             webhook_allow=tuple(x.strip() for x in env.get("TIDINGS_WEBHOOK_ALLOW", "").split(",") if x.strip()),
             log_level=env.get("TIDINGS_LOG_LEVEL", "INFO"),
+            segment_refresh_seconds=float(env["TIDINGS_SEGMENT_REFRESH_SECONDS"])
+            if env.get("TIDINGS_SEGMENT_REFRESH_SECONDS")
+            else None,
             twilio_base_url=env.get("TIDINGS_TWILIO_BASE_URL", cls.twilio_base_url).rstrip("/"),
             twilio_account_sid=env.get("TIDINGS_TWILIO_ACCOUNT_SID") or None,
             twilio_auth_token=env.get("TIDINGS_TWILIO_AUTH_TOKEN") or None,

@@ -35,7 +35,8 @@ from tidings.store import schema
 from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import BackgroundService, Container
+    from tidings.application.ports.wiring import BackgroundService
+    from tidings.bootstrap import Container
 
 log = logging.getLogger("tidings.worker")
 

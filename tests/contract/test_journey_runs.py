@@ -93,3 +93,34 @@ def test_hold_and_release(backend: Backend) -> None:
         assert m3 is not None and m3["status"] == "pending"
         uow.commit()
     assert backend.timers()[mine] == (due, {"x": 1})
+
+
+def test_date_trigger_timers_are_dropped_and_planned_over_contacts_in_chunks(backend: Backend) -> None:
+    a = backend.add_contact("a@shop.test", ["vip"], first_name="Ann")
+    b = backend.add_contact("b@shop.test")
+    c = backend.add_contact("c@shop.test")
+    mine = backend.add_timer(kind="date_trigger", payload={"journey_id": 1})
+    other = backend.add_timer(kind="date_trigger", payload={"journey_id": 2})
+    live = backend.add_timer(kind="wait", enrollment_id=backend.add_enrollment(), payload={"journey_id": 1})
+    with backend.uow() as uow:
+        uow.journey_runs.drop_date_triggers(1)
+        first = uow.journey_runs.contact_snapshots(0, 2, events=False)
+        assert [(s.id, s.email, s.first_name, sorted(s.tags)) for s in first] == [
+            (a, "a@shop.test", "Ann", ["vip"]),
+            (b, "b@shop.test", None, []),
+        ]
+        assert [s.id for s in uow.journey_runs.contact_snapshots(b, 2, events=False)] == [c]
+        assert uow.journey_runs.contact_snapshots(c, 2, events=False) == []
+        due = NOW + timedelta(days=30)
+        timer = {
+            "contact_id": a,
+            "enrollment_id": None,
+            "kind": "date_trigger",
+            "due_at": due,
+            "payload": {"journey_id": 1},
+        }
+        uow.journey_runs.add_timers([timer])
+        uow.commit()
+    timers = backend.timers()
+    assert mine not in timers and other in timers and live in timers
+    assert sorted(v for v in timers.values() if v[1] == {"journey_id": 1} and v[0] == due) == [(due, {"journey_id": 1})]

@@ -13,7 +13,8 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tidings.bootstrap import BackgroundService, build
+from tidings.application.ports.wiring import BackgroundService
+from tidings.bootstrap import build
 from tidings.settings import Settings
 
 

@@ -103,7 +103,7 @@ def _done(c: Container) -> bool:
 def test_sigkilled_workers_lose_and_repeat_nothing(
     db_url: str, engine: sa.Engine, clock: ManualClock, tmp_path: Path
 ) -> None:
-    from tidings.channels.catcher import catcher_service
+    from tidings.runtime import catcher_service
 
     workers = 2 if db_url.startswith("postgres") else 1
     port = free_port()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 
 from tidings.application.delivery.templates import save_template
-from tidings.channels.templates import TemplateSource
+from tidings.domain.templates import TemplateSource
 from tidings.store import schema
 from tidings.store.sql_uow import joined
 
@@ -119,12 +118,12 @@ class RecordingEmail:
     name = "recording"
 
     def __init__(self) -> None:
-        from tidings.channels.base import OutgoingMessage
+        from tidings.application.ports.senders import OutgoingMessage
 
         self.sent: list[OutgoingMessage] = []
 
     async def send(self, msg: Any) -> Any:
-        from tidings.channels.base import DeliveryResult
+        from tidings.application.ports.senders import DeliveryResult
 
         self.sent.append(msg)
         return DeliveryResult.accepted(msg.message_ref)
@@ -168,11 +167,9 @@ def links_client(container: Any) -> Any:
     from fastapi.testclient import TestClient
 
     from tidings.api import errors, inbox, links, messages, templates
-    from tidings.application.access.keys import KeyVerifier
 
     app = FastAPI()
     app.state.container = container
-    container.services.setdefault("keys", KeyVerifier(partial(container.uow, read_only=True)))
     errors.install(app)
     for module in (links, templates, inbox, messages):
         app.include_router(module.router)

@@ -88,7 +88,7 @@ def fetched(container: Container) -> list[str]:
         return PEM
 
     container.settings = replace(container.settings, ses_topic_arns=(TOPIC,))
-    container.services["sns_verifier"] = SnsVerifier(fetch)
+    container.sns_verifier = SnsVerifier(fetch)
     return urls
 
 

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from tests.conftest import free_port
 from tidings.bootstrap import Container
 from tidings.channels.base import InboxItem
-from tidings.channels.catcher import SmtpCatcher, catcher_service
+from tidings.channels.catcher import SmtpCatcher
+from tidings.runtime import catcher_service
 from tidings.store import schema
 
 

@@ -16,15 +16,12 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import free_port
+from tidings.application.ports.senders import ChannelProvider, DeliveryStatus, OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.base import (
-    ChannelProvider,
-    DeliveryStatus,
-    InboxItem,
-    OutgoingMessage,
-)
-from tidings.channels.catcher import MemoryStore, SmtpCatcher, catcher_service
+from tidings.channels.base import InboxItem
+from tidings.channels.catcher import MemoryStore, SmtpCatcher
 from tidings.channels.email import SmtpConfig, SmtpProvider, build_provider
+from tidings.runtime import catcher_service
 from tidings.store import schema
 
 

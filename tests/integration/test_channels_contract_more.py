@@ -25,12 +25,13 @@ from tests.integration.test_channels_contract import (  # noqa: F401  (collected
     test_connections_are_reused_across_sends,
     test_unreachable_provider_fails_temporarily,
 )
+from tidings.application.ports.senders import ChannelProvider, DeliveryResult, OutgoingMessage
+from tidings.application.sales.task_channel import TaskProvider
 from tidings.bootstrap import Container
-from tidings.channels.base import ChannelProvider, DeliveryResult, InboxItem, OutgoingMessage
+from tidings.channels.base import InboxItem
 from tidings.channels.direct_mail import BatchFolder, LobProvider, PrintBatchProvider
 from tidings.channels.sms import SmsSink, TwilioSmsProvider
 from tidings.channels.ssrf import AllowList
-from tidings.channels.tasks import TaskProvider
 from tidings.channels.twilio import TwilioClient
 from tidings.channels.voice import TwilioVoiceProvider, VoiceSink
 from tidings.channels.webhooks import WebhookProvider, secret_for
@@ -261,7 +262,7 @@ def _task(container: Container, tmp: Path) -> Iterator[Harness]:
             for r in rows
         ]
 
-    yield Harness(TaskProvider(container.engine, container.clock), received, make)
+    yield Harness(TaskProvider(container.uow, container.clock), received, make)
 
 
 @pytest.fixture(params=sorted(CASES))

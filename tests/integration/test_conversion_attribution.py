@@ -1,5 +1,5 @@
 """Conversion attribution: a journey's goal (journey.converted) records the message it is credited
-to (last human click within 7 days, channels/tracking.attribute_conversion); the API shows it on
+to (last human click within 7 days, store/attribution.attribute_conversion); the API shows it on
 the timeline and in "why"; revenue events outside a journey goal are credited by the same rule."""
 
 from __future__ import annotations

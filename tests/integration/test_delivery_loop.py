@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from tests.conftest import free_port
 from tests.integration.channels_helpers import add_contact, add_outbox, add_template, events, outbox_row
 from tidings.bootstrap import Container
-from tidings.channels.catcher import catcher_service
 from tidings.channels.delivery import Deliverer
 from tidings.channels.registry import build_registry
+from tidings.runtime import catcher_service
 from tidings.store import schema
 
 
@@ -191,7 +191,7 @@ async def test_operator_can_resend_an_uncertain_message(stack: Container, admin_
 
 
 async def test_a_provider_crash_is_recorded_and_the_loop_goes_on(container: Container) -> None:
-    from tidings.channels.base import DeliveryResult
+    from tidings.application.ports.senders import DeliveryResult
     from tidings.channels.registry import ChannelRegistry
 
     class Flaky:

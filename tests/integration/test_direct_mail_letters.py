@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from tests.fake_http import FakeHttpServer, Recorded, Reply
+from tidings.application.ports.senders import DeliveryStatus, OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.base import DeliveryStatus, OutgoingMessage
 from tidings.channels.direct_mail import BatchFolder, LobProvider, PrintBatchProvider, recipient_line
 from tidings.store import schema
 

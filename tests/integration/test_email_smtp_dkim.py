@@ -98,7 +98,7 @@ def test_smtp_url_parsing() -> None:
 
 
 async def test_refused_recipient_is_a_permanent_failure(container: Container) -> None:
-    from tidings.channels.base import DeliveryStatus, OutgoingMessage
+    from tidings.application.ports.senders import DeliveryStatus, OutgoingMessage
     from tidings.channels.email import SmtpProvider
 
     class Refusing:

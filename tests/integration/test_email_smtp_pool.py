@@ -8,8 +8,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from tests.conftest import free_port
+from tidings.application.ports.senders import OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.base import OutgoingMessage
 from tidings.channels.email import RateLimiter, SmtpConfig, SmtpProvider
 
 

@@ -77,10 +77,7 @@ def test_missing_channels_are_named(container: Any) -> None:
 
     email = build_provider(container)
 
-    class Deliverer:
-        registry = ChannelRegistry({"email": email})
-
-    container.services["delivery"] = Deliverer()
+    container.channel_registry = ChannelRegistry({"email": email})  # as the running delivery loop shows it
     res = r.install(container, "webinar")
     assert not res["installed"]
     errors = sorted(p["message"] for p in res["problems"] if p["severity"] == "error")
@@ -109,7 +106,7 @@ def test_a_template_variable_with_no_data_is_named(container: Any, tmp_path: Any
 
 def test_edits_are_kept_unless_replaced(container: Any) -> None:
     from tidings.application.delivery.templates import get_row, save_template
-    from tidings.channels.templates import TemplateSource
+    from tidings.domain.templates import TemplateSource
 
     r.install(container, "welcome-series")
     with container.engine.begin() as conn:

@@ -154,7 +154,7 @@ def test_scheduled_refresher_slides_time_relative_segments(engine: sa.Engine, co
     c = add_contact(engine, "c@x.test")
     add_event(engine, c, "visit", clock.now())
     svc.create_segment(engine, "lapsed", "Lapsed", "last_seen more than 14d ago", clock.now())
-    refresher = SegmentRefresher(container, every=timedelta(hours=1))
+    refresher = SegmentRefresher(container.engine, container.clock, every=timedelta(hours=1))
     assert refresher.run_once() == 0  # not due yet
     clock.advance(timedelta(days=15))
     assert refresher.run_once() == 1

@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.fake_http import FakeHttpServer, Reply, twilio_responder
+from tidings.application.ports.senders import DeliveryStatus, OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.base import DeliveryStatus, OutgoingMessage
 from tidings.channels.sms import SmsSink, TwilioSmsProvider, build_provider
 from tidings.channels.twilio import TwilioClient, request_signature
 from tidings.store import schema

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tidings.application.ports.senders import OutgoingMessage
+from tidings.application.sales.task_channel import TaskProvider
 from tidings.bootstrap import Container
-from tidings.channels.base import OutgoingMessage
-from tidings.channels.tasks import TaskProvider
 from tidings.store import schema
 from tidings.store.sql_uow import joined
 
@@ -54,7 +54,7 @@ async def test_round_robin_within_a_team_of_users(container: Container) -> None:
         user(container, email, "north")
     user(container, "zed@shop.test", "south")
     cid = contact(container, email="lead@example.org")
-    provider = TaskProvider(container.engine, container.clock)
+    provider = TaskProvider(container.uow, container.clock)
     owners = []
     for n in range(1, 6):
         result = await provider.send(task_msg(cid, n, team="north", due_in_seconds=300))

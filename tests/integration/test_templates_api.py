@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from tests.conftest import free_port
 from tests.integration.channels_helpers import add_contact, links_client
 from tidings.bootstrap import Container
-from tidings.channels.catcher import catcher_service
+from tidings.runtime import catcher_service
 from tidings.store import schema
 
 

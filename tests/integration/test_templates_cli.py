@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from tests.conftest import free_port
 from tests.integration.channels_helpers import add_contact
 from tidings.bootstrap import Container
-from tidings.channels.catcher import catcher_service
 from tidings.cli.main import app
+from tidings.runtime import catcher_service
 from tidings.store import schema
 
 

@@ -11,6 +11,7 @@ import pytest
 from tests.integration.channels_helpers import events, links_client, send_one
 from tidings.bootstrap import Container
 from tidings.channels import tracking
+from tidings.store import attribution
 
 HUMAN_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
 
@@ -118,7 +119,7 @@ def test_conversion_is_attributed_to_last_human_click_in_window(api: Any, contai
     api.get(links(msg.html)[0], headers={"User-Agent": "curl/8.0"}, follow_redirects=False)  # machine
     cid = events(container.engine, "message.clicked")[0]["contact_id"]
     with container.engine.connect() as conn:
-        hit = tracking.attribute_conversion(conn, cid, container.clock.now())
-        late = tracking.attribute_conversion(conn, cid, container.clock.now() + timedelta(days=8))
+        hit = attribution.attribute_conversion(conn, cid, container.clock.now())
+        late = attribution.attribute_conversion(conn, cid, container.clock.now() + timedelta(days=8))
     assert hit is not None and hit["message_id"] == oid
     assert late is None

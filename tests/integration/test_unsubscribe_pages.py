@@ -155,7 +155,7 @@ def test_mailto_unsubscribe_through_the_catcher(container: Container) -> None:
     from urllib.parse import parse_qs, urlsplit
 
     from tests.conftest import free_port
-    from tidings.channels.catcher import catcher_service
+    from tidings.runtime import catcher_service
 
     _, msg = send_one(container)
     mailto = re.search(r"<(mailto:[^>]+)>", msg.headers["List-Unsubscribe"])

@@ -7,8 +7,8 @@ from xml.etree import ElementTree
 import sqlalchemy as sa
 
 from tests.fake_http import FakeHttpServer, twilio_responder
+from tidings.application.ports.senders import DeliveryStatus, OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.base import DeliveryStatus, OutgoingMessage
 from tidings.channels.twilio import TwilioClient
 from tidings.channels.voice import TwilioVoiceProvider, VoiceSink, build_provider
 from tidings.store import schema

@@ -199,7 +199,7 @@ def test_session_cookie_is_httponly(container):
 
 def test_the_api_app_serves_the_web_app(container):
     """create_app mounts the web app (it skips it silently on ImportError: this catches that)."""
-    from tidings.api.app import create_app
+    from tidings.server import create_app
 
     with TestClient(create_app(container)) as client:
         r = client.get("/", follow_redirects=False)

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from tidings.application.delivery.dead_letters import bury
+from tidings.application.ports.senders import OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.base import OutgoingMessage
 from tidings.channels.ssrf import AllowList
 from tidings.channels.webhooks import WebhookProvider, secret_for, sign
 from tidings.store import schema

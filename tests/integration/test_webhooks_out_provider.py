@@ -6,8 +6,8 @@ import json
 from datetime import timedelta
 
 from tests.fake_http import FakeHttpServer, Recorded, Reply
+from tidings.application.ports.senders import DeliveryStatus, OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.base import DeliveryStatus, OutgoingMessage
 from tidings.channels.ssrf import AllowList
 from tidings.channels.webhooks import WebhookProvider, sign, verify
 

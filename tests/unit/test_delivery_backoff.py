@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tidings.channels.outbox import BACKOFF_MAX, MAX_ATTEMPTS, backoff
+from tidings.store.outbox import BACKOFF_MAX, MAX_ATTEMPTS, backoff
 
 
 def test_backoff_doubles_from_30s_and_caps_at_6h() -> None:

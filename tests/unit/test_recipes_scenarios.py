@@ -9,8 +9,8 @@ import pytest
 
 from tidings.application.recipes import recipes as r
 from tidings.application.recipes.recipe_checks import template_needs, variable_findings
-from tidings.channels.templates import contact_context, render
 from tidings.domain.journeys.document import parse_journey
+from tidings.domain.templates import contact_context, render
 
 NAMES = r.names()
 BRIEF = {

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.application.delivery.templates import locale_candidates
-from tidings.channels.templates import (
+from tidings.domain.templates import (
     TemplateError,
     TemplateSource,
     contact_context,
     html_to_text,
+    locale_candidates,
     render,
     validate,
 )

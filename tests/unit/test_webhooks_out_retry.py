@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tidings.channels.base import DeliveryResult
+from tidings.application.ports.senders import DeliveryResult
 from tidings.channels.webhooks import retry_after_seconds, sign, verify, webhook_outcome
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

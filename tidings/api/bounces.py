@@ -31,7 +31,7 @@ log = logging.getLogger("tidings.api.bounces")
 
 
 def _verifier(c: Container) -> SnsVerifier:
-    return c.services.setdefault("sns_verifier", SnsVerifier())  # type: ignore[no-any-return]
+    return c.sns_verifier
 
 
 def _reject(status: int, code: str, message: str, loc: list[str], client: str) -> ApiError:

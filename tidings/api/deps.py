@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from tidings.api.errors import ApiError
-from tidings.application.access.keys import ApiKey, KeyVerifier
+from tidings.application.access.keys import ApiKey
 from tidings.bootstrap import Container
 
 
@@ -53,7 +53,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
                 "missing API key: send 'Authorization: Bearer <key>' (or HTTP Basic with the key as user name)",
                 headers={"WWW-Authenticate": 'Bearer, Basic realm="tidings"'},
             )
-        verifier: KeyVerifier = container(request).services["keys"]
+        verifier = container(request).keys
         hit, api_key = verifier.cached(key)
         if not hit:
             api_key = await run_in_threadpool(verifier.verify, key)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from tidings.api.deps import RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts
-from tidings.domain.contacts import CHANNELS
+from tidings.domain.channels import CONSENT_CHANNELS
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 
@@ -77,11 +77,11 @@ async def import_contacts_csv(
                 [{"loc": ["query", "map", i], "msg": "use COLUMN=FIELD", "type": "value_error"}],
             )
         mapping[col.strip()] = target.strip()
-    if consent_channel is not None and consent_channel not in CHANNELS:
+    if consent_channel is not None and consent_channel not in CONSENT_CHANNELS:
         raise ApiError(
             422,
             "validation_error",
-            f"consent_channel must be one of {', '.join(CHANNELS)}",
+            f"consent_channel must be one of {', '.join(CONSENT_CHANNELS)}",
             [{"loc": ["query", "consent_channel"], "msg": "unknown channel", "type": "value_error"}],
         )
     opts = ImportOptions(

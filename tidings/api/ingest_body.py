@@ -89,10 +89,7 @@ def check_batch_size(c: Container, n: int, loc: list[Any]) -> None:
 
 
 def writer(c: Container) -> IngestWriter:
-    w = c.services.get("ingest_writer")
-    if w is None:
-        w = c.services.setdefault("ingest_writer", IngestWriter(c.engine))
-    return w  # type: ignore[no-any-return]
+    return c.ingest_writer
 
 
 def run_ingest(c: Container, items: list[Incoming], source: str, item_loc: list[Any]) -> IngestResult:

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Request
 
 from tidings.api.deps import container
 from tidings.api.errors import ApiError
-from tidings.channels.base import WEBHOOK, InboxItem, record_in_inbox
+from tidings.application.ports.senders import WEBHOOK
+from tidings.channels.base import InboxItem, record_in_inbox
 from tidings.channels.webhooks import secret_for, verify
 
 router = APIRouter(tags=["sinks"])

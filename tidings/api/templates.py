@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.application.delivery import templates as svc
-from tidings.channels.templates import TemplateError, TemplateSource
+from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store.sql_uow import joined
 
 router = APIRouter(prefix="/api/templates", tags=["templates"])
@@ -136,39 +136,21 @@ async def send_test(key: str, body: SendTestIn, request: Request) -> dict[str, A
     """Render for a contact and send to ``to`` through the configured email provider (the inbox
     by default). Consent does not apply: the address is the operator's own."""
     import asyncio
-    import uuid
 
-    from tidings.channels.base import OutgoingMessage
-    from tidings.channels.email import build_provider
+    from tidings.application.delivery.send_test import NotEmail, SendTestRefused, send_test
 
     rendered = await asyncio.to_thread(_preview, request, key, body)
-    if rendered["channel"] != "email":
+    try:
+        sent = await send_test(
+            container(request).email_provider(), rendered, key=key, to=body.to, contact_id=body.contact_id
+        )
+    except NotEmail as exc:
         raise ApiError(
             422,
             "not_email",
             "send-test sends emails; preview other channels instead",
-            [{"loc": ["path", "key"], "msg": f"template channel is {rendered['channel']}"}],
-        )
-    c = container(request)
-    ref = f"test.{uuid.uuid4().hex}@tidings.localhost"
-    msg = OutgoingMessage(
-        outbox_id=0,
-        channel="email",
-        contact_id=body.contact_id or 0,
-        recipient=body.to,
-        idempotency_key=ref,
-        message_ref=ref,
-        category="transactional",
-        subject=f"[test] {rendered['subject'] or key}",
-        html=rendered["html"],
-        text=rendered["text"],
-        template=key,
-    )
-    provider = build_provider(c)
-    try:
-        result = await provider.send(msg)
-    finally:
-        await provider.aclose()
-    if not result.ok:
-        raise ApiError(502, "send_failed", f"the email provider refused the test: {result.error}")
-    return {"status": "sent", "message_ref": ref, "to": body.to, "provider": provider.name}
+            [{"loc": ["path", "key"], "msg": f"template channel is {exc.channel}"}],
+        ) from None
+    except SendTestRefused as exc:
+        raise ApiError(502, "send_failed", str(exc)) from None
+    return {"status": "sent", "message_ref": sent.message_ref, "to": body.to, "provider": sent.provider}

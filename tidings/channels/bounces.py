@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from tidings.application.contacts import changes
-from tidings.store import schema
+from tidings.domain.changes import change_event
+from tidings.store import outbox, schema
+from tidings.store.ingest_sql import record_changes
+from tidings.store.outbox import Outcome
 
 if TYPE_CHECKING:
-    from tidings.channels.outbox import Outcome
     from tidings.settings import Settings
 
 log = logging.getLogger("tidings.channels.bounces")
@@ -97,21 +98,6 @@ def domain_of(address: str | None) -> str | None:
     return address.rpartition("@")[2].strip().strip(">").lower() or None
 
 
-def _outbox_row(conn: sa.Connection, message_ref: str | None) -> dict[str, Any] | None:
-    """The outbox row of our Message-ID (``<outbox id>.<hash>@<domain>``)."""
-    if not message_ref:
-        return None
-    ref = message_ref.strip().strip("<>")
-    row = conn.execute(sa.select(o).where(o.c.provider_message_id == ref).limit(1)).mappings().first()
-    if row is None:
-        head = ref.split(".", 1)[0]
-        if head.isdigit():
-            row = conn.execute(sa.select(o).where(o.c.id == int(head))).mappings().first()
-            if row is not None and (row["rendered"] or {}).get("message_ref") not in (None, ref):
-                row = None  # a forged or foreign id that only happens to start with a number
-    return dict(row) if row is not None else None
-
-
 def _suppress(conn: sa.Connection, address: str, reason: str, detail: Mapping[str, Any], now: datetime) -> bool:
     s = schema.suppressions
     if conn.execute(sa.select(s.c.address).where(s.c.channel == "email", s.c.address == address)).first():
@@ -134,7 +120,7 @@ def record_feedback(conn: sa.Connection, items: Iterable[Feedback], now: datetim
         if ref and conn.execute(sa.select(f.c.id).where(f.c.ref == ref)).first():
             result.duplicates += 1
             continue
-        row = _outbox_row(conn, item.message_ref)
+        row = outbox.row_for_ref(conn, item.message_ref)
         if item.source == "dsn" and (row is None or str(row.get("recipient") or "").lower() != address):
             # anyone can mail a forged DSN: only one naming a message we sent to that address counts.
             result.unmatched += 1
@@ -191,11 +177,11 @@ def record_feedback(conn: sa.Connection, items: Iterable[Feedback], now: datetim
                 props["channel"] = "email"
             if item.kind != COMPLAINT:
                 props["bounce_type"] = "hard" if item.kind == HARD else "soft"
-            event = changes.change_event(contact_id, name, props, now, "feedback")
+            event = change_event(contact_id, name, props, now, "feedback")
             if ref:
                 event["message_id"] = ref[:200]
             events.append(event)
-    changes.record(conn, events, now)
+    record_changes(conn, events, now)
     for domain in sorted(domains):
         if evaluate_domain(conn, domain, now, limits):
             result.paused_domains.append(domain)
@@ -314,8 +300,6 @@ def hold_if_paused(
     domain is paused, else None. Called by ``prepare.py`` at claim time with ``paused_domains()``.
     The claim's attempt is given back: waiting for an operator is not a failed delivery."""
     from email.utils import parseaddr
-
-    from tidings.channels.outbox import Outcome
 
     domain = domain_of(parseaddr(sender)[1])
     if not domain or domain not in paused:

@@ -1,6 +1,7 @@
 """The built-in SMTP catcher: a local SMTP server storing every email it receives in the inbox.
 
-`tidings serve` starts it (runtime.py) so a newcomer sees email work with nothing installed;
+`tidings serve` starts it (``runtime.catcher_service``, which also turns mail to ``unsubscribe@``
+into unsubscribes) so a newcomer sees email work with nothing installed;
 the delivery loop's default email provider sends to it over a real SMTP conversation. The
 same server, with an in-memory store, is the test double for "a real SMTP server".
 """
@@ -8,7 +9,6 @@ same server, with an in-memory store, is the test double for "a real SMTP server
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from email import message_from_bytes, policy
@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.controller import Controller
 
-from tidings.channels.base import EMAIL, InboxItem, record_in_inbox
+from tidings.application.ports.senders import EMAIL
+from tidings.channels.base import InboxItem
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import Container
+    pass
 
 log = logging.getLogger("tidings.channels.catcher")
 
@@ -32,10 +33,10 @@ def parse_email(raw: bytes, *, sender: str | None, recipients: list[str]) -> Inb
     text = html = None
     plain_part = msg.get_body(("plain",))
     if plain_part is not None:
-        text = plain_part.get_content()  # type: ignore[attr-defined]
+        text = plain_part.get_content()
     html_part = msg.get_body(("html",))
     if html_part is not None:
-        html = html_part.get_content()  # type: ignore[attr-defined]
+        html = html_part.get_content()
     headers: dict[str, Any] = {}
     for name, value in msg.items():
         key = name.lower()
@@ -120,37 +121,3 @@ class MemoryStore:
             self.items.append(item)
 
 
-_MAILTO_UNSUBSCRIBE = re.compile(r"unsubscribe-([A-Za-z0-9_-]{20,80})")
-
-
-def mailto_unsubscribe(container: Container, item: InboxItem) -> bool:
-    """An email to ``unsubscribe@...`` with the token in its subject (the ``mailto:`` half of
-    List-Unsubscribe) unsubscribes like the one-click POST. Bad tokens are ignored."""
-    from tidings.application.contacts.preferences import UnknownMessage, unsubscribe_message
-    from tidings.channels import tracking
-
-    recipients = [r.strip().lower() for r in (item.recipient or "").split(",")]
-    if not any(r.startswith("unsubscribe@") for r in recipients):
-        return False
-    found = _MAILTO_UNSUBSCRIBE.search(item.subject or "")
-    if not found:
-        return False
-    now = container.clock.now()
-    try:
-        token = tracking.read_token(container.secret_key, found.group(1), tracking.UNSUBSCRIBE, now)
-        with container.engine.begin() as conn:
-            unsubscribe_message(conn, token.a, now, method="mailto", proof={"from": item.sender})
-    except (tracking.BadToken, UnknownMessage):
-        log.warning("ignored a mailto unsubscribe with a bad token from %s", item.sender)
-        return False
-    return True
-
-
-def catcher_service(container: Container) -> SmtpCatcher:
-    s = container.settings
-
-    def store(item: InboxItem) -> None:
-        record_in_inbox(container.engine, item, container.clock.now())
-        mailto_unsubscribe(container, item)
-
-    return SmtpCatcher(s.catcher_host, s.catcher_port, store)

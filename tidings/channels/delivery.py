@@ -33,15 +33,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tidings.channels import outbox
-from tidings.channels.base import DeliveryResult, DeliveryStatus, OutgoingMessage
-from tidings.channels.outbox import Outcome
+from tidings.application.ports.senders import DeliveryResult, DeliveryStatus, OutgoingMessage
 from tidings.channels.prepare import Links, Preparer, message_from_rendered
 from tidings.channels.registry import ChannelRegistry, UnknownChannel, build_registry
+from tidings.store import outbox
 from tidings.store.db import read_only
+from tidings.store.outbox import Outcome
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import Container
+    from tidings.application.ports.wiring import Wiring
 
 log = logging.getLogger("tidings.channels.delivery")
 
@@ -56,7 +56,7 @@ class Deliverer:
 
     def __init__(
         self,
-        container: Container,
+        container: Wiring,
         registry: ChannelRegistry,
         *,
         batch_size: int = 200,
@@ -270,8 +270,10 @@ class DeliveryService:
 
     name = "delivery"
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Wiring, *, on_ready: Callable[[ChannelRegistry], None] | None = None) -> None:
         self.container = container
+        #: told the providers once they are built (the composition root shows them to recipe checks).
+        self.on_ready = on_ready
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -294,7 +296,8 @@ class DeliveryService:
         self._stop = asyncio.Event()
         registry = build_registry(self.container)
         deliverer = Deliverer(self.container, registry)
-        self.container.services["delivery"] = deliverer
+        if self.on_ready is not None:
+            self.on_ready(registry)
         self._ready.set()
         try:
             while not self._stop.is_set():
@@ -315,5 +318,7 @@ class DeliveryService:
             self._thread.join(timeout=15)
 
 
-def delivery_service(container: Container) -> DeliveryService:
-    return DeliveryService(container)
+def delivery_service(
+    container: Wiring, *, on_ready: Callable[[ChannelRegistry], None] | None = None
+) -> DeliveryService:
+    return DeliveryService(container, on_ready=on_ready)

@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import sqlalchemy as sa
 
-from tidings.channels.base import DIRECT_MAIL, DeliveryResult, InboxItem, OutgoingMessage, record_in_inbox
+from tidings.application.ports.senders import DIRECT_MAIL, DeliveryResult, OutgoingMessage
+from tidings.channels.base import InboxItem, record_in_inbox
 from tidings.channels.webhooks import retry_after_seconds
 from tidings.domain.contacts import neutralise_cell
 from tidings.domain.postal import AddressError, PostalAddress, validate_address
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import Container
+    from tidings.application.ports.wiring import Wiring
     from tidings.clock import Clock
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -351,7 +352,7 @@ class LobProvider:
         await self._client.aclose()
 
 
-def build_provider(container: Container) -> LobProvider | PrintBatchProvider:
+def build_provider(container: Wiring) -> LobProvider | PrintBatchProvider:
     s = container.settings
     if s.lob_api_key:
         return LobProvider(s.lob_base_url, s.lob_api_key, clock=container.clock)

@@ -22,12 +22,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 import sqlalchemy as sa
 
+from tidings.application.ports.senders import EMAIL, DeliveryResult, OutgoingMessage
 from tidings.channels import mime
-from tidings.channels.base import EMAIL, DeliveryResult, OutgoingMessage, inbox_has
+from tidings.channels.base import inbox_has
 from tidings.channels.dkim import DkimSigner
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import Container
+    from tidings.application.ports.wiring import Wiring
     from tidings.clock import Clock
 
 log = logging.getLogger("tidings.channels.email")
@@ -231,14 +232,14 @@ class SmtpProvider:
                 client.close()
 
 
-def load_signer(container: Container) -> DkimSigner | None:
+def load_signer(container: Wiring) -> DkimSigner | None:
     s = container.settings
     if not (s.dkim_domain and s.dkim_key_file):
         return None
     return DkimSigner.from_file(s.dkim_domain, s.dkim_selector, s.dkim_key_file)
 
 
-def build_provider(container: Container) -> SmtpProvider:
+def build_provider(container: Wiring) -> SmtpProvider:
     s = container.settings
     signer = load_signer(container)
     if s.smtp_url:

@@ -26,20 +26,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.application.delivery.templates import find_template, locale_candidates
+from tidings.application.ports.senders import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
 from tidings.channels import tracking
-from tidings.channels.base import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
-from tidings.channels.outbox import Outcome
-from tidings.channels.templates import TemplateError, TemplateSource, contact_context, render
+from tidings.domain.templates import TemplateError, TemplateSource, contact_context, locale_candidates, render
 from tidings.store import schema
-from tidings.store.sql_uow import joined
+from tidings.store.outbox import Outcome
+from tidings.store.templates import find_template
 
 log = logging.getLogger("tidings.channels.prepare")
 
 #: where a channel's address lives on the contact.
-ADDRESS_FIELD = {EMAIL: "email", SMS: "phone", VOICE: "phone"}
+ADDRESS_FIELD: dict[str, str] = {EMAIL: "email", SMS: "phone", VOICE: "phone"}
 #: the consent a channel needs (consents.channel): calls need consent to "phone".
-CONSENT_CHANNEL = {VOICE: "phone"}
+CONSENT_CHANNEL: dict[str, str] = {VOICE: "phone"}
 
 
 #: (outbox id, recipient, subject, rendered document) written before sending.
@@ -174,7 +173,7 @@ class Preparer:
         locale = payload.get("locale") or contact.get("locale") or ""
         cache_key = (str(key), str(locale))
         if cache_key not in templates:
-            templates[cache_key] = find_template(joined(conn), str(key), str(locale)) if key else None
+            templates[cache_key] = find_template(conn, str(key), str(locale)) if key else None
         template = templates[cache_key]
         if template is None:
             return Outcome(

@@ -3,6 +3,8 @@
 Each channel module exposes ``build_provider(container) -> ChannelProvider | None`` (None when
 the channel is not configured); the registry imports the modules listed in ``FACTORIES`` and
 skips those not written yet, so a channel is added by writing its module and one line here.
+The task channel is the application's own (``application/sales/task_channel.py``): it is named
+here by string only, so this adapter does not import the application.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import importlib
 import logging
 from typing import TYPE_CHECKING
 
-from tidings.channels.base import ChannelProvider
+from tidings.application.ports.senders import ChannelProvider
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import Container
+    from tidings.application.ports.wiring import Wiring
 
 log = logging.getLogger("tidings.channels")
 
@@ -25,7 +27,7 @@ FACTORIES: dict[str, str] = {
     "voice": "tidings.channels.voice:build_provider",
     "direct_mail": "tidings.channels.direct_mail:build_provider",
     "webhook": "tidings.channels.webhooks:build_provider",
-    "task": "tidings.channels.tasks:build_provider",
+    "task": "tidings.application.sales.task_channel:build_provider",
 }
 
 
@@ -62,7 +64,7 @@ class ChannelRegistry:
                 log.exception("closing provider %s failed", provider.name)
 
 
-def build_registry(container: Container) -> ChannelRegistry:
+def build_registry(container: Wiring) -> ChannelRegistry:
     """Every configured channel's provider (real one when configured, else its local sink)."""
     registry = ChannelRegistry()
     for channel, target in FACTORIES.items():

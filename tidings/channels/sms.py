@@ -13,12 +13,13 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from tidings.channels.base import SMS, DeliveryResult, InboxItem, OutgoingMessage, SinkProvider
+from tidings.application.ports.senders import SMS, DeliveryResult, OutgoingMessage
+from tidings.channels.base import InboxItem, SinkProvider
 from tidings.channels.twilio import TwilioClient
 from tidings.domain.sms import analyse
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import Container
+    from tidings.application.ports.wiring import Wiring
     from tidings.clock import Clock
 
 STATUS_PATH = "/api/webhooks/sms/status"
@@ -114,7 +115,7 @@ class SmsSink(SinkProvider):
         )
 
 
-def build_provider(container: Container) -> TwilioSmsProvider | SmsSink:
+def build_provider(container: Wiring) -> TwilioSmsProvider | SmsSink:
     s = container.settings
     if s.twilio_account_sid and s.twilio_auth_token:
         client = TwilioClient(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tidings.channels.base import DeliveryResult
+from tidings.application.ports.senders import DeliveryResult
 from tidings.channels.webhooks import retry_after_seconds
 
 if TYPE_CHECKING:

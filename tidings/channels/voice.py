@@ -11,11 +11,12 @@ from xml.sax.saxutils import escape, quoteattr
 
 import sqlalchemy as sa
 
-from tidings.channels.base import VOICE, DeliveryResult, InboxItem, OutgoingMessage, SinkProvider
+from tidings.application.ports.senders import VOICE, DeliveryResult, OutgoingMessage
+from tidings.channels.base import InboxItem, SinkProvider
 from tidings.channels.twilio import TwilioClient
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import Container
+    from tidings.application.ports.wiring import Wiring
     from tidings.clock import Clock
 
 #: script length cap: a call is not an essay (and TwiML requests are size limited).
@@ -108,7 +109,7 @@ class VoiceSink(SinkProvider):
         return refused if refused is not None else await super().send(msg)
 
 
-def build_provider(container: Container) -> TwilioVoiceProvider | VoiceSink:
+def build_provider(container: Wiring) -> TwilioVoiceProvider | VoiceSink:
     s = container.settings
     if s.twilio_account_sid and s.twilio_auth_token:
         client = TwilioClient(

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tidings.channels.base import WEBHOOK, DeliveryResult, DeliveryStatus, OutgoingMessage
+from tidings.application.ports.senders import WEBHOOK, DeliveryResult, DeliveryStatus, OutgoingMessage
 from tidings.channels.ssrf import AllowList, Resolver, SsrfRefused, check_url, system_resolver
 
 if TYPE_CHECKING:
-    from tidings.bootstrap import Container
-    from tidings.channels.outbox import Outcome
+    from tidings.application.ports.wiring import Wiring
     from tidings.clock import Clock
+    from tidings.store.outbox import Outcome
 
 MAX_REDIRECTS = 3
 SIGNATURE_TOLERANCE_S = 300
@@ -60,7 +60,7 @@ def verify(
     return hmac.compare_digest(sign(secret, ts, body), signature)
 
 
-def secret_for(container: Container) -> str:
+def secret_for(container: Wiring) -> str:
     s = container.settings
     if s.webhook_secret:
         return s.webhook_secret
@@ -193,7 +193,7 @@ def webhook_outcome(row: dict[str, Any], result: DeliveryResult, now: datetime, 
     backoff (honouring Retry-After) within ``max_attempts``, else ``dead`` (listed in dead_letters,
     retryable by an operator). A permanent failure is dead at once: retrying cannot help until
     someone fixes the receiver or the URL."""
-    from tidings.channels import outbox
+    from tidings.store import outbox
 
     if result.status is DeliveryStatus.FAILED_TEMPORARY and row["attempts"] < max_attempts:
         when = now + outbox.backoff(row["attempts"], result.retry_after_s)
@@ -213,9 +213,9 @@ def webhook_outcome(row: dict[str, Any], result: DeliveryResult, now: datetime, 
     )
 
 
-def allow_list(container: Container) -> AllowList:
+def allow_list(container: Wiring) -> AllowList:
     return AllowList.parse(container.settings.webhook_allow, own_urls=[container.settings.public_url])
 
 
-def build_provider(container: Container) -> WebhookProvider:
+def build_provider(container: Wiring) -> WebhookProvider:
     return WebhookProvider(secret=secret_for(container), allow=allow_list(container), clock=container.clock)

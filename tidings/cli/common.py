@@ -8,8 +8,8 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from tidings.bootstrap import Container, build
-from tidings.settings import Settings
+from tidings import bootstrap
+from tidings.bootstrap import Container
 
 console = Console()
 err_console = Console(stderr=True)
@@ -22,18 +22,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def open_container(database_url: str | None = None, *, migrate: bool = True) -> Container:
     """Build the container from the environment; the embedded default migrates itself."""
-    settings = Settings.from_env(database_url=database_url) if database_url else Settings.from_env()
-    if migrate:
-        from tidings.store.db import create_engine
-        from tidings.store.migrate import upgrade
-
-        engine = create_engine(settings.database_url)
-        try:
-            upgrade(engine)
-        except Exception as exc:  # pragma: no cover - reported to the user
-            fail(f"could not prepare the database at {settings.database_url}: {exc}")
-        return build(settings, engine=engine)
-    return build(settings)
+    try:
+        return bootstrap.open_container(database_url, migrate=migrate)
+    except bootstrap.StartupError as exc:
+        fail(str(exc))
 
 
 def is_tty() -> bool:

@@ -61,10 +61,11 @@ def import_contacts(
     """Import contacts from CSV: auto-mapped columns, upsert by external_id / email / phone, a report of
     every rejected row (line number and reason, also written to FILE.rejected.csv)."""
     from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts, write_rejected
-    from tidings.domain.contacts import CHANNELS, CONSENT_STATUSES
+    from tidings.domain.channels import CONSENT_CHANNELS
+    from tidings.domain.contacts import CONSENT_STATUSES
 
-    if consent_channel and consent_channel not in CHANNELS:
-        common.fail(f"--consent-channel must be one of {', '.join(CHANNELS)}")
+    if consent_channel and consent_channel not in CONSENT_CHANNELS:
+        common.fail(f"--consent-channel must be one of {', '.join(CONSENT_CHANNELS)}")
     if consent_status not in CONSENT_STATUSES:
         common.fail(f"--consent-status must be one of {', '.join(CONSENT_STATUSES)}")
     if not file.is_file():

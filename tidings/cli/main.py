@@ -24,10 +24,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 
 
-def _setup_logging() -> None:
-    import os
-
-    logging.basicConfig(level=os.environ.get("TIDINGS_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
+def _setup_logging(level: str) -> None:
+    """``level``: Settings.log_level (TIDINGS_LOG_LEVEL), read with the rest of the settings."""
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
@@ -64,15 +63,15 @@ def serve(
 
     import uvicorn
 
-    from tidings.api.app import create_app
     from tidings.runtime import background_services, start_all, stop_all
+    from tidings.server import create_app
 
     if api_processes > 1 and test_clock:
         common.fail("--test-clock needs one process (the virtual clock lives in memory): drop --api-processes")
     if test_clock:
         os.environ["TIDINGS_TEST_CLOCK"] = "1"
-    _setup_logging()
     container = common.open_container()
+    _setup_logging(container.settings.log_level)
     if demo:
         from tidings.cli.demo import ensure_demo_admin, load_demo, print_demo_login
 
@@ -87,7 +86,7 @@ def serve(
     try:
         if api_processes > 1:  # children build their own app from the same environment
             uvicorn.run(
-                "tidings.api.app:app_from_environment",
+                "tidings.server:app_from_environment",
                 factory=True,
                 workers=api_processes,
                 host=host,
@@ -112,8 +111,8 @@ def worker(
 
     if test_clock:
         os.environ["TIDINGS_TEST_CLOCK"] = "1"
-    _setup_logging()
     container = common.open_container()
+    _setup_logging(container.settings.log_level)
     services = background_services(container, worker=True, catcher=False)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from tidings.application.delivery import templates as svc
-from tidings.channels.templates import TemplateError, TemplateSource
 from tidings.cli.common import console, fail, open_container
+from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store.sql_uow import joined
 
 app = typer.Typer(
@@ -106,8 +105,7 @@ def send_test_cmd(
     locale: str = typer.Option(None),
 ) -> None:
     """Send a rendered test through the configured email provider (the local inbox by default)."""
-    from tidings.channels.base import OutgoingMessage
-    from tidings.channels.email import build_provider
+    from tidings.application.delivery.send_test import NotEmail, SendTestRefused, send_test
 
     c = open_container()
     try:
@@ -115,33 +113,11 @@ def send_test_cmd(
             out = svc.preview(joined(conn), key, contact_id=contact, locale=locale, public_url=c.settings.public_url)
     except (LookupError, TemplateError) as exc:
         fail(str(exc))
-    ref = f"test.{uuid.uuid4().hex}@tidings.localhost"
-    msg = OutgoingMessage(
-        outbox_id=0,
-        channel="email",
-        contact_id=contact or 0,
-        recipient=to,
-        idempotency_key=ref,
-        message_ref=ref,
-        category="transactional",
-        subject=f"[test] {out['subject'] or key}",
-        html=out["html"],
-        text=out["text"],
-        template=key,
-    )
-
-    async def go() -> str | None:
-        provider = build_provider(c)
-        try:
-            result = await provider.send(msg)
-        finally:
-            await provider.aclose()
-        return None if result.ok else result.error
-
-    error = asyncio.run(go())
-    if error:
-        fail(f"the email provider refused the test: {error}")
-    console.print(f"sent test of [bold]{key}[/] to {to} ({ref})")
+    try:
+        sent = asyncio.run(send_test(c.email_provider(), out, key=key, to=to, contact_id=contact))
+    except (NotEmail, SendTestRefused) as exc:
+        fail(str(exc))
+    console.print(f"sent test of [bold]{key}[/] to {to} ({sent.message_ref})")
 
 
 @app.command("dkim-key")

@@ -15,22 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-CHANNELS = ("email", "sms", "direct_mail", "phone")
 CONSENT_STATUSES = ("granted", "denied", "unsubscribed", "pending")
 
-#: fields stored in their own column (everything else a sender gives is an attribute).
-STANDARD_FIELDS = (
-    "external_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "timezone",
-    "locale",
-    "lifecycle_stage",
-    "owner",
-    "score",
-)
 #: identifiers that are unique per contact.
 IDENTITY_FIELDS = ("external_id", "email", "phone")
 

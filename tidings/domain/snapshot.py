@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-CHANNELS = ("email", "sms", "direct_mail", "phone")
-
-#: names of the standard contact fields a rule or a template may read.
-STANDARD_FIELDS = (
-    "id",
+#: the contact's profile: fields stored in their own column, written by senders, imports and
+#: merges (everything else a sender gives is an attribute). The one list of contact fields.
+PROFILE_FIELDS = (
     "external_id",
     "email",
     "phone",
@@ -30,8 +28,9 @@ STANDARD_FIELDS = (
     "lifecycle_stage",
     "owner",
     "score",
-    "created_at",
 )
+#: names of the standard contact fields a rule or a template may read.
+STANDARD_FIELDS = ("id", *PROFILE_FIELDS, "created_at")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.application.ports.access import ApiKeyRecord, SessionRecord, ThrottleRecord, UserRecord
+from tidings.domain.access import ApiKeyRecord, SessionRecord, ThrottleRecord, UserRecord
 from tidings.store import schema
 from tidings.store.upsert import insert_or_ignore
 

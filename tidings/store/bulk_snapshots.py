@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.store import schema
 from tidings.store.fastpath import Fast
+from tidings.store.snapshots import snapshot_from_row
 
 
 def load_snapshots(
@@ -91,7 +91,7 @@ def load_snapshots(
         ctags, csegs, cevents = tags.get(cid), segs.get(cid), evs.get(cid)
         if cevents and max_events is not None and len(cevents) > max_events:
             cevents = cevents[len(cevents) - max_events :]
-        out[cid] = _snapshot(
+        out[cid] = snapshot_from_row(
             row,
             frozenset(ctags) if ctags else none,
             consents.get(cid) or {},
@@ -100,33 +100,3 @@ def load_snapshots(
             jmap.get(cid) or {},
         )
     return out
-
-
-def _snapshot(
-    row: Any,
-    tags: frozenset[str],
-    consents: dict[str, str],
-    events: tuple[EventRecord, ...],
-    segments: frozenset[str],
-    journeys: dict[str, str],
-) -> ContactSnapshot:
-    return ContactSnapshot(
-        id=int(row["id"]),
-        email=row["email"],
-        phone=row["phone"],
-        external_id=row["external_id"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        timezone=row["timezone"],
-        locale=row["locale"],
-        lifecycle_stage=row["lifecycle_stage"],
-        owner=row["owner"],
-        score=float(row["score"] or 0),
-        created_at=row["created_at"],
-        attributes=row["attributes"] or {},
-        tags=tags,
-        consents=consents,
-        events=events,
-        segments=segments,
-        journeys=journeys,
-    )

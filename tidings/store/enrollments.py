@@ -189,7 +189,7 @@ def claim_due_timers(conn: sa.Connection, now: datetime, limit: int) -> list[Map
 
 
 def next_due(conn: sa.Connection) -> datetime | None:
-    return conn.execute(sa.select(sa.func.min(T.c.due_at))).scalar_one_or_none()  # type: ignore[no-any-return]
+    return conn.execute(sa.select(sa.func.min(T.c.due_at))).scalar_one_or_none()
 
 
 def delete_timers(conn: sa.Connection, ids: Sequence[int]) -> None:
@@ -200,6 +200,23 @@ def delete_timers(conn: sa.Connection, ids: Sequence[int]) -> None:
 def insert_timers(conn: sa.Connection, rows: Sequence[Mapping[Any, Any]]) -> None:
     if rows:
         conn.execute(sa.insert(T), [dict(r) for r in rows])
+
+
+def drop_date_trigger_timers(
+    conn: sa.Connection, journey_id: int, contact_ids: Iterable[int] | None = None, trigger: int | None = None
+) -> None:
+    """Delete the journey's date-trigger timers (of these contacts, of this trigger index)."""
+    q = sa.select(T.c.id, T.c.payload).where(T.c.kind == "date_trigger", T.c.enrollment_id.is_(None))
+    if contact_ids is not None:
+        q = q.where(T.c.contact_id.in_(list(contact_ids)))
+    ids = [
+        int(r.id)
+        for r in conn.execute(q)
+        if (r.payload or {}).get("journey_id") == journey_id
+        and (trigger is None or (r.payload or {}).get("trigger") == trigger)
+    ]
+    for i in range(0, len(ids), 5000):
+        delete_timers(conn, ids[i : i + 5000])
 
 
 def park_journey_timers(conn: sa.Connection, journey_id: int) -> int:
@@ -253,7 +270,8 @@ def _journey_timer_query(journey_id: int) -> sa.Select[Any]:
 
 def _payload_journey(journey_id: int) -> sa.ColumnElement[bool]:
     # date-trigger timers carry their journey in the payload; JSON paths differ per backend
-    return T.c.payload["journey_id"].as_integer() == journey_id
+    cond: sa.ColumnElement[bool] = T.c.payload["journey_id"].as_integer() == journey_id
+    return cond
 
 
 # --------------------------------------------------------------------------- enrolments

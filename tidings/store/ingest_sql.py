@@ -83,7 +83,7 @@ def insert_events(conn: sa.Connection, rows: list[dict[str, Any]], *, known_new:
             for r in new
         ]
         if params:
-            conn.exec_driver_sql(_SQLITE_INSERT, params)  # type: ignore[arg-type]
+            conn.exec_driver_sql(_SQLITE_INSERT, params)
         return {r["message_id"] for r in new}
     return _pg_insert_events(conn, rows)
 
@@ -127,7 +127,7 @@ def enqueue(conn: sa.Connection, contact_ids: Iterable[int], now: datetime) -> N
     ts = sqlite_time(now)
     params = [(cid, ts) for cid in sorted(set(contact_ids))]
     if params:
-        conn.exec_driver_sql(_SQLITE_QUEUE, params)  # type: ignore[arg-type]
+        conn.exec_driver_sql(_SQLITE_QUEUE, params)
 
 
 T = TypeVar("T")
@@ -309,7 +309,7 @@ def insert_contacts(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int
             )
         )
     sql = f"INSERT INTO {c.name} ({', '.join(_CONTACT_COLUMNS)}) VALUES ({', '.join('?' * len(_CONTACT_COLUMNS))})"
-    conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+    conn.exec_driver_sql(sql, params)
     return ids
 
 
@@ -321,7 +321,7 @@ def insert_plain(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]
         conn.execute(sa.insert(table), rows)
         return
     cols = list(rows[0])
-    convert = []
+    convert: list[Callable[[Any], Any]] = []
     for name in cols:
         col = table.c[name]
         if isinstance(col.type, sa.JSON):
@@ -332,4 +332,13 @@ def insert_plain(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]
             convert.append(lambda v: v)
     params = [tuple(f(r[n]) for f, n in zip(convert, cols, strict=True)) for r in rows]
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-    conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+    conn.exec_driver_sql(sql, params)
+
+
+def record_changes(conn: sa.Connection, rows: Iterable[dict[str, Any]], now: datetime) -> None:
+    """Append change events (``domain.changes.change_event`` rows) and enqueue their contacts."""
+    rows = list(rows)
+    if not rows:
+        return
+    insert_events(conn, rows, known_new=True)
+    enqueue(conn, (r["contact_id"] for r in rows), now)

@@ -11,9 +11,10 @@ import sqlalchemy as sa
 
 from tidings.store import enrollments as est
 from tidings.store import schema
+from tidings.store.bulk_snapshots import load_snapshots
 
 if TYPE_CHECKING:
-    from tidings.domain.journeys.model import JourneyDoc
+    from tidings.domain.snapshot import ContactSnapshot
 
 E = schema.enrollments
 O = schema.outbox  # noqa: E741
@@ -100,15 +101,15 @@ class SqlJourneyRuns:
             "skipped_messages": int(skipped or 0),
         }
 
+    def drop_date_triggers(self, journey_id: int) -> None:
+        est.drop_date_trigger_timers(self.conn, journey_id)
 
-class SqlDateTriggers:
-    """Date-trigger planning: the worker-side planner (``application/journeys/datetriggers``)
-    on this connection, until its SQL moves here too."""
+    def contact_snapshots(self, after_id: int, limit: int, *, events: bool) -> list[ContactSnapshot]:
+        c = schema.contacts
+        q = sa.select(c.c.id).where(c.c.id > after_id).order_by(c.c.id).limit(limit)
+        ids = [int(x) for x in self.conn.execute(q).scalars()]
+        snaps = load_snapshots(self.conn, ids, events=events)
+        return [snaps[i] for i in ids if i in snaps]
 
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
-
-    def schedule(self, journey_id: int, doc: JourneyDoc, now: datetime, *, paused: bool) -> int:
-        from tidings.application.journeys.datetriggers import schedule_for_journey
-
-        return schedule_for_journey(self.conn, journey_id, doc, now, paused=paused)
+    def add_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        est.insert_timers(self.conn, rows)

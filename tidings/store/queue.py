@@ -29,7 +29,8 @@ def enqueue_statement(conn: sa.Connection) -> sa.Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` into the queue, for this connection's dialect."""
     t = schema.contact_queue
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(t).on_conflict_do_nothing(index_elements=[t.c.contact_id])
+    stmt: sa.Insert = dialect.insert(t).on_conflict_do_nothing(index_elements=[t.c.contact_id])
+    return stmt
 
 
 # The queue protocol on PostgreSQL (SQLite has one writer at a time and needs none of this).

@@ -315,7 +315,7 @@ outbox = sa.Table(
     sa.Column("trace_id", BigId),
     sa.Column("payload", JSONDoc, nullable=False),
     #: pending | sending | sent | delivered | failed | suppressed | skipped | dead | uncertain
-    #: (uncertain: the sender died mid-send and the provider cannot confirm; see channels/outbox.py)
+    #: (uncertain: the sender died mid-send and the provider cannot confirm; see store/outbox.py)
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),

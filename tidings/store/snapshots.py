@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -82,8 +83,23 @@ def load_snapshot(
             .order_by(en.c.id)
         ):
             journeys[r.key] = r.status if r.status != "ended" else f"ended:{r.end_reason or ''}"
+    return snapshot_from_row(
+        row, tags=tags, consents=consents, events=tuple(events), segments=segs, journeys=journeys
+    )
+
+
+def snapshot_from_row(
+    row: Any,
+    tags: frozenset[str],
+    consents: dict[str, str],
+    events: tuple[EventRecord, ...],
+    segments: frozenset[str],
+    journeys: dict[str, str],
+) -> ContactSnapshot:
+    """The core's view of a contact row and what was loaded around it (one mapping, used by
+    ``load_snapshot`` and ``bulk_snapshots.load_snapshots``)."""
     return ContactSnapshot(
-        id=row["id"],
+        id=int(row["id"]),
         email=row["email"],
         phone=row["phone"],
         external_id=row["external_id"],
@@ -98,7 +114,7 @@ def load_snapshot(
         attributes=row["attributes"] or {},
         tags=tags,
         consents=consents,
-        events=tuple(events),
-        segments=segs,
+        events=events,
+        segments=segments,
         journeys=journeys,
     )

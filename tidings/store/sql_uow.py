@@ -20,7 +20,7 @@ from tidings.store.access_sql import SqlApiKeys, SqlLoginThrottle, SqlSessions, 
 from tidings.store.content_sql import SqlContactReader, SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
-from tidings.store.journey_runs_sql import SqlDateTriggers, SqlJourneyRuns
+from tidings.store.journey_runs_sql import SqlJourneyRuns
 from tidings.store.journeys import SqlJourneys
 from tidings.store.sales_sql import SqlEventLog, SqlSettings, SqlTasks
 
@@ -39,7 +39,6 @@ class SqlUnitOfWork:
     events: SqlEventLog
     journeys: SqlJourneys
     journey_runs: SqlJourneyRuns
-    date_triggers: SqlDateTriggers
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine: Engine | None = engine
@@ -77,7 +76,6 @@ class SqlUnitOfWork:
         self.events = SqlEventLog(conn)
         self.journeys = SqlJourneys(conn)
         self.journey_runs = SqlJourneyRuns(conn)
-        self.date_triggers = SqlDateTriggers(conn)
 
     def __enter__(self) -> Self:
         if self._engine is None:  # joined: the caller's transaction is already open

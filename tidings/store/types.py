@@ -25,15 +25,17 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if not isinstance(value, datetime):
             raise TypeError(f"expected datetime, got {type(value).__name__}")
         if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
+            return value.astimezone(UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):  # raw SQLite text (e.g. from an aggregate)
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)
+        # raw SQLite text (e.g. from an aggregate) or the driver's datetime
+        stored = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if not isinstance(stored, datetime):
+            raise TypeError(f"expected a stored datetime, got {type(value).__name__}")
+        return stored.replace(tzinfo=UTC)
 
 
 #: JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.

@@ -13,5 +13,7 @@ def insert_or_ignore(
     conn: sa.Connection, table: sa.Table, values: Mapping[str, Any], index_elements: Sequence[str]
 ) -> sa.Insert:
     """An insert of ``values`` that does nothing when a row with the same ``index_elements`` exists."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(index_elements))
+    keys = list(index_elements)
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    return sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)

@@ -11,13 +11,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tidings.application.access.users import Session
+from tidings.domain.channels import DELIVERY_CHANNELS
 from tidings.web import queries
 from tidings.web.core import PageNotFound, render
 from tidings.web.security import FRAME_CSP, Viewer, container
 
 router = APIRouter()
 
-CHANNELS = ("email", "sms", "voice", "direct_mail", "webhook", "task")
 TEXT_STYLE = "white-space:pre-wrap;font:14px system-ui"
 _LINK = re.compile(r"""https?://[^\s"'<>)]+""")
 
@@ -61,7 +61,7 @@ def inbox_page(request: Request, session: Session = Viewer) -> Response:
     return render(
         request,
         "inbox.html",
-        {"rows": rows, "more": more, "channel": channel, "counts": counts, "channels": CHANNELS, "pg": page},
+        {"rows": rows, "more": more, "channel": channel, "counts": counts, "channels": DELIVERY_CHANNELS, "pg": page},
         page="inbox",
     )
 

@@ -6,7 +6,6 @@ locale in a sandboxed iframe, and "send a test" to the built-in inbox.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +15,8 @@ from markupsafe import escape
 
 from tidings.application.access.users import Session, UserError, normalise_email
 from tidings.application.delivery import templates as svc
-from tidings.channels.templates import TemplateError, TemplateSource
+from tidings.domain.channels import TEMPLATE_CHANNELS
+from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store import schema as s
 from tidings.store.sql_uow import joined
 from tidings.web.core import PageNotFound, is_htmx, render
@@ -25,7 +25,6 @@ from tidings.web.security import Viewer, Writer, container
 
 router = APIRouter()
 
-CHANNELS = ("email", "sms", "voice", "direct_mail")
 FORMATS = ("html", "mjml", "text")
 FIELDS = ("key", "locale", "channel", "name", "subject", "format", "body", "text_body")
 SUBJECT_STYLE = (
@@ -101,7 +100,7 @@ def _editor(
             "new": new,
             "contacts": contacts,
             "locales": locales,
-            "channels": CHANNELS,
+            "channels": TEMPLATE_CHANNELS,
             "formats": FORMATS,
             "notice": notice,
             "to": session_email(request),
@@ -141,8 +140,8 @@ async def template_save(request: Request, session: Session = Writer) -> Response
         or any(ch.isspace() or ch in "/?#" for ch in values["key"])
     ):
         errors["key"] = "a key is required: letters, digits, - _ . (no spaces or slashes)"
-    if values["channel"] not in CHANNELS:
-        errors["channel"] = f"choose one of {', '.join(CHANNELS)}"
+    if values["channel"] not in TEMPLATE_CHANNELS:
+        errors["channel"] = f"choose one of {', '.join(TEMPLATE_CHANNELS)}"
     if values["format"] not in FORMATS:
         errors["format"] = f"choose one of {', '.join(FORMATS)}"
     if not values["body"].strip():
@@ -222,8 +221,8 @@ def preview_html(key: str, request: Request, session: Session = Viewer) -> Respo
 async def preview_draft(request: Request, session: Session = Viewer) -> Response:
     """The editor's unsaved content rendered for a contact, straight into the sandboxed preview
     frame (the editor form targets the frame). Renders only; saves nothing."""
-    from tidings.channels.templates import contact_context, validate
-    from tidings.channels.templates import render as render_template
+    from tidings.domain.templates import contact_context, validate
+    from tidings.domain.templates import render as render_template
 
     form = await request.form()
     values = {k: str(form.get(k, "")) for k in FIELDS}
@@ -281,8 +280,7 @@ async def send_test(key: str, request: Request, session: Session = Writer) -> Re
     (the built-in inbox unless TIDINGS_SMTP_URL is set)."""
     import asyncio
 
-    from tidings.channels.base import OutgoingMessage
-    from tidings.channels.email import build_provider
+    from tidings.application.delivery.send_test import NotEmail, SendTestRefused, send_test
 
     form = await request.form()
     from urllib.parse import quote
@@ -298,33 +296,12 @@ async def send_test(key: str, request: Request, session: Session = Writer) -> Re
         out = await asyncio.to_thread(_preview, request, key)
     except (LookupError, TemplateError) as exc:
         return RedirectResponse(f"{back}&notice={quote('test not sent: ' + str(exc))}", status_code=303)
-    if out["channel"] != "email":
-        return RedirectResponse(
-            f"{back}&notice={quote('only email templates can be sent as a test')}", status_code=303
-        )
-    c = container(request)
-    ref = f"test.{uuid.uuid4().hex}@tidings.localhost"
-    msg = OutgoingMessage(
-        outbox_id=0,
-        channel="email",
-        contact_id=0,
-        recipient=to,
-        idempotency_key=ref,
-        message_ref=ref,
-        category="transactional",
-        subject=f"[test] {out['subject'] or key}",
-        html=out["html"],
-        text=out["text"],
-        template=key,
-    )
-    provider = build_provider(c)
     try:
-        result = await provider.send(msg)
-    finally:
-        await provider.aclose()
-    notice = (
-        f"test sent to {to}: see the inbox"
-        if result.ok
-        else f"the email provider refused the test: {result.error}"
-    )
+        await send_test(container(request).email_provider(), out, key=key, to=to, contact_id=None)
+    except NotEmail:
+        notice = "only email templates can be sent as a test"
+    except SendTestRefused as exc:
+        notice = str(exc)
+    else:
+        notice = f"test sent to {to}: see the inbox"
     return RedirectResponse(f"{back}&notice={quote(notice)}", status_code=303)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tidings.application.delivery import dead_letters, templates
-from tidings.channels.templates import TemplateSource
+from tidings.domain.templates import TemplateSource
 from tidings.store.memory import MemoryStore, MemoryUnitOfWork
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -37,7 +37,6 @@ def test_publish_makes_immutable_versions_and_a_same_document_is_a_no_op(store: 
         False,
     )
     assert [(v["version"], v["published_by"]) for v in desc["versions"]] == [(1, "ann@shop.test"), (2, None)]
-    assert store.state.date_trigger_plans == [(first.journey_id, False), (first.journey_id, False)]
 
 
 def test_a_draft_is_kept_then_published_by_key(store: MemoryStore) -> None:
@@ -75,7 +74,6 @@ def test_pause_holds_and_resume_releases(store: MemoryStore) -> None:
         assert (paused["status"], paused["held_timers"], paused["held_messages"]) == ("paused", 1, 0)
         assert store.state.timers[timer]["due_at"] == PARKED_AT
         assert js.publish(uow, NOW, text=V2).version == 2  # a paused journey stays paused
-        assert store.state.date_trigger_plans[-1] == (jid, True)  # its date triggers planned parked
         assert js.describe(uow, "welcome")["status"] == "paused"
         resumed = js.resume(uow, "welcome", NOW + timedelta(hours=1))
         assert resumed == {

@@ -1,54 +1,23 @@
-"""Every change to a contact is also an event, written in the change's own transaction.
+"""Recording contact changes as events, in the change's own transaction.
 
-Names and shapes (the worker, segments and journey triggers read them):
-- ``contact.updated`` ``{"changed": {"<field>": {"from": old, "to": new}}}``; custom attributes
-  appear as ``attributes.<key>``; a new contact carries ``"created": true``;
-- ``tag.added`` / ``tag.removed`` ``{"tag": "..."}``;
-- ``consent.changed`` ``{"channel", "status", "previous", "source"}``;
-- ``contact.merged`` ``{"merged_id": <id of the contact folded into this one>}``.
+The event vocabulary (names and shapes) and the row builder live in ``tidings.domain.changes``;
+this module is what use cases call to record them.
 """
 
 from __future__ import annotations
 
-import itertools
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.store import ingest_sql
+from tidings.domain.changes import change_event, new_message_id
+from tidings.store.ingest_sql import record_changes
 
-#: message ids we generate: a random per-process prefix and a counter (unique, and much
-#: cheaper than a uuid4 per event when an import writes hundreds of thousands of them).
-_PREFIX = uuid.uuid4().hex[:16]
-_COUNTER = itertools.count(1)
-
-
-def new_message_id() -> str:
-    return f"t{_PREFIX}{next(_COUNTER):x}"
-
-
-def change_event(
-    contact_id: int, name: str, properties: Mapping[str, Any], now: datetime, source: str
-) -> dict[str, Any]:
-    return {
-        "contact_id": contact_id,
-        "name": name,
-        "properties": dict(properties),
-        "occurred_at": now,
-        "received_at": now,
-        "message_id": new_message_id(),
-        "source": source,
-        "value": None,
-    }
+__all__ = ["change_event", "new_message_id", "record"]
 
 
 def record(conn: sa.Connection, rows: Iterable[dict[str, Any]], now: datetime) -> None:
     """Append change events and enqueue their contacts (one round trip each)."""
-    rows = list(rows)
-    if not rows:
-        return
-    ingest_sql.insert_events(conn, rows, known_new=True)
-    ingest_sql.enqueue(conn, (r["contact_id"] for r in rows), now)
+    record_changes(conn, rows, now)

@@ -19,16 +19,16 @@ import sqlalchemy as sa
 
 from tidings.application.contacts import changes
 from tidings.application.contacts.identity import IdentityConflict, create_contact_row, delete_contacts
+from tidings.domain.channels import CONSENT_CHANNELS
 from tidings.domain.contacts import (
-    CHANNELS,
     CONSENT_STATUSES,
     IDENTITY_FIELDS,
-    STANDARD_FIELDS,
     InvalidValue,
     merge_attributes,
     normalise_field,
     normalise_tag,
 )
+from tidings.domain.snapshot import PROFILE_FIELDS
 from tidings.store import schema
 
 C = schema.contacts
@@ -47,7 +47,7 @@ class ContactExists(ValueError):
 def normalise_input(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """Validate and normalise a contact change; raises InvalidValue naming the field path."""
     out: dict[str, Any] = {}
-    for field in STANDARD_FIELDS:
+    for field in PROFILE_FIELDS:
         if field in data:
             out[field] = normalise_field(field, data[field])
     if data.get("attributes") is not None:
@@ -76,9 +76,9 @@ def normalise_input(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def _consent(channel: str, value: Any, now: datetime) -> dict[str, Any]:
-    if channel not in CHANNELS:
+    if channel not in CONSENT_CHANNELS:
         raise InvalidValue(
-            f"consent.{channel}", f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}"
+            f"consent.{channel}", f"unknown channel {channel!r}; use one of {', '.join(CONSENT_CHANNELS)}"
         )
     if isinstance(value, str):
         value = {"status": value}
@@ -118,7 +118,7 @@ def create_contact(conn: sa.Connection, data: Mapping[str, Any], now: datetime, 
     cid, field = find_existing(conn, data)
     if cid is not None:
         raise ContactExists(field or "id", cid)
-    fields = {f: data[f] for f in STANDARD_FIELDS if data.get(f) is not None}
+    fields = {f: data[f] for f in PROFILE_FIELDS if data.get(f) is not None}
     # created on purpose (API, import): never "anonymous", even without an identifier
     new_id = create_contact_row(
         conn, now, attributes=merge_attributes({}, data.get("attributes") or {}), anonymous=False, **fields
@@ -158,7 +158,7 @@ def update_contact(
         return None
     values: dict[str, Any] = {}
     changed: dict[str, Any] = {}
-    for field in STANDARD_FIELDS:
+    for field in PROFILE_FIELDS:
         if field in data and data[field] != row[field]:
             if field in IDENTITY_FIELDS and data[field] is not None:
                 holder = conn.execute(sa.select(C.c.id).where(C.c[field] == data[field])).scalar()
@@ -243,16 +243,7 @@ def contact_dict(row: Any, tags: list[str], consent: dict[str, Any]) -> dict[str
         k: row[k]
         for k in (
             "id",
-            "external_id",
-            "email",
-            "phone",
-            "first_name",
-            "last_name",
-            "timezone",
-            "locale",
-            "lifecycle_stage",
-            "owner",
-            "score",
+            *PROFILE_FIELDS,
             "anonymous",
             "created_at",
             "updated_at",
@@ -296,15 +287,16 @@ def lookup(conn: sa.Connection, key: str) -> int | None:
     """A contact by id, email, phone or external id (for the CLI's EMAIL_OR_ID)."""
     key = key.strip()
     if key.isdigit():
-        cid = conn.execute(sa.select(C.c.id).where(C.c.id == int(key))).scalar()
+        cid: int | None = conn.execute(sa.select(C.c.id).where(C.c.id == int(key))).scalar()
         if cid is not None:
             return cid
     if "@" in key:
-        return conn.execute(sa.select(C.c.id).where(C.c.email == key.lower())).scalar()
+        by_email: int | None = conn.execute(sa.select(C.c.id).where(C.c.email == key.lower())).scalar()
+        return by_email
     for field in ("external_id", "phone"):
-        cid = conn.execute(sa.select(C.c.id).where(C.c[field] == key)).scalar()
-        if cid is not None:
-            return cid
+        found: int | None = conn.execute(sa.select(C.c.id).where(C.c[field] == key)).scalar()
+        if found is not None:
+            return found
     return None
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.application.contacts import changes
 from tidings.domain.contacts import merge_attributes
+from tidings.domain.snapshot import PROFILE_FIELDS
 from tidings.store import schema
 from tidings.store.queue import enqueue_contacts
 
@@ -223,17 +224,7 @@ def merge_contacts(
         conn.execute(sa.update(table).where(table.c.contact_id == source_id).values(contact_id=target_id))
     fill: dict[str, Any] = {}
     changed: dict[str, Any] = {}
-    for field in (
-        "external_id",
-        "email",
-        "phone",
-        "first_name",
-        "last_name",
-        "timezone",
-        "locale",
-        "lifecycle_stage",
-        "owner",
-    ):
+    for field in (f for f in PROFILE_FIELDS if f != "score"):  # the target keeps its own score
         if dst[field] is None and src[field] is not None:
             fill[field] = src[field]
             changed[field] = {"from": None, "to": src[field]}

@@ -16,11 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.application.contacts import changes
-from tidings.channels.outbox import message_event_properties, skip_pending_for
+from tidings.domain.channels import CONSENT_CHANNELS
 from tidings.store import schema
+from tidings.store.outbox import message_event_properties, skip_pending_for
 
 K = schema.consents
-CHANNELS = ("email", "sms", "phone", "direct_mail")
 MAX_PAUSE_DAYS = 365
 
 
@@ -129,7 +129,7 @@ def save_preferences(
     """
     events: list[dict[str, Any]] = []
     for channel, pref in wanted.items():
-        if channel not in CHANNELS:
+        if channel not in CONSENT_CHANNELS:
             raise ValueError(f"unknown channel {channel!r}")
         if "subscribed" in pref:
             status = "granted" if pref["subscribed"] else "unsubscribed"

@@ -1,10 +1,10 @@
 """Dead letters: outgoing webhooks (or other effects) that gave up after their retries.
 
-The delivery loop calls ``bury`` when a row has used its attempts: the row goes to status
-``dead`` and a ``dead_letters`` row says why, in one transaction. An operator lists them (API
-``GET /api/dead-letters``, CLI ``tidings dead-letters list``) and retries one once the receiver
-is fixed: the outbox row goes back to ``pending`` with a fresh attempt budget — or discards it
-(``discard``: the dead letter is set aside for good, the outbox row stays ``dead``).
+When a row has used its attempts the delivery loop moves it to ``dead`` and a ``dead_letters``
+row says why, in one transaction (``store/outbox.finish``; ``bury`` does the same by hand).
+An operator lists them (API ``GET /api/dead-letters``, CLI ``tidings dead-letters list``) and
+retries one once the receiver is fixed: the outbox row goes back to ``pending`` with a fresh
+attempt budget — or discards it (``discard``: the dead letter is set aside for good, the outbox row stays ``dead``).
 """
 
 from __future__ import annotations
@@ -26,12 +26,6 @@ def bury(uow: DeadLettersUnitOfWork, row: Mapping[str, Any], reason: str, now: d
     These use cases run in the caller's open unit of work (the delivery loop's, a route's)."""
     uow.outbox.mark_dead(int(row["id"]), reason)
     uow.dead_letters.record(int(row["id"]), int(row["contact_id"]), reason, now)
-
-
-def record_dead(uow: DeadLettersUnitOfWork, items: list[tuple[dict[str, Any], str]], now: datetime) -> None:
-    """List rows the delivery loop has just moved to ``dead`` (``outbox.finish`` calls this)."""
-    for row, reason in items:
-        uow.dead_letters.record(int(row["id"]), int(row["contact_id"]), reason, now)
 
 
 def list_dead_letters(

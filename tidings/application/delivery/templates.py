@@ -7,26 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from tidings.application.ports.content import TemplatesUnitOfWork
-from tidings.channels.templates import TemplateError, TemplateSource, validate
+from tidings.domain.templates import TemplateError, TemplateSource, locale_candidates, source_from_row, validate
 
 
 class TemplateInvalid(ValueError):
     def __init__(self, problems: list[TemplateError]) -> None:
         self.problems = problems
         super().__init__("; ".join(str(p) for p in problems))
-
-
-def _source(row: Mapping[str, Any]) -> TemplateSource:
-    return TemplateSource(
-        key=row["key"],
-        channel=row["channel"],
-        locale=row["locale"],
-        subject=row["subject"],
-        body=row["body"],
-        format=row["format"],
-        text_body=row["text_body"],
-        settings=row["settings"] or {},
-    )
 
 
 def save_template(
@@ -58,25 +45,13 @@ def get_row(uow: TemplatesUnitOfWork, key: str, locale: str = "") -> dict[str, A
     return uow.templates.get(key, locale)
 
 
-def locale_candidates(locale: str | None) -> list[str]:
-    """``fr-CA`` -> [fr-CA, fr, ""]: the exact variant, the language, then the default."""
-    out: list[str] = []
-    if locale:
-        out.append(locale)
-        lang = locale.replace("_", "-").split("-")[0]
-        if lang != locale:
-            out.append(lang)
-    out.append("")
-    return out
-
-
 def find_template(uow: TemplatesUnitOfWork, key: str, locale: str | None) -> TemplateSource | None:
     """The best variant of ``key`` for ``locale`` (exact, language, default)."""
     candidates = locale_candidates(locale)
     by_locale = {r["locale"]: r for r in uow.templates.variants(key, candidates)}
     for loc in candidates:
         if loc in by_locale:
-            return _source(by_locale[loc])
+            return source_from_row(by_locale[loc])
     return None
 
 
@@ -86,10 +61,6 @@ def list_templates(uow: TemplatesUnitOfWork, channel: str | None = None) -> list
 
 def delete_template(uow: TemplatesUnitOfWork, key: str, locale: str | None = None) -> int:
     return uow.templates.delete(key, locale)
-
-
-def source_from_row(row: Mapping[str, Any]) -> TemplateSource:
-    return _source(row)
 
 
 def preview(
@@ -105,7 +76,7 @@ def preview(
 
     Raises ``LookupError`` for an unknown template or contact, ``TemplateError`` when it fails.
     """
-    from tidings.channels.templates import contact_context, render
+    from tidings.domain.templates import contact_context, render
 
     contact: dict[str, Any] = {}
     tags: list[str] = []

@@ -443,7 +443,7 @@ def _least_loaded(conn: sa.Connection, team: str) -> str | None:
 
 
 def _credit(conn: sa.Connection, contact_id: int, at: datetime) -> dict[str, Any] | None:
-    """The message a conversion is credited to (last human click; channels/tracking.py)."""
-    from tidings.channels.tracking import credit
+    """The message a conversion is credited to (last human click; store/attribution.py)."""
+    from tidings.store.attribution import credit
 
     return credit(conn, contact_id, at)

@@ -25,15 +25,15 @@ from sqlalchemy.engine import Engine
 from tidings.application.contacts import changes
 from tidings.application.contacts import contacts as svc
 from tidings.application.contacts.identity import IdentityConflict
+from tidings.domain.channels import CONSENT_CHANNELS
 from tidings.domain.contacts import (
-    CHANNELS,
     IDENTITY_FIELDS,
-    STANDARD_FIELDS,
     TRAIT_ALIASES,
     InvalidValue,
     merge_attributes,
     neutralise_cell,
 )
+from tidings.domain.snapshot import PROFILE_FIELDS
 from tidings.store import ingest_sql, schema
 from tidings.store.db import read_only
 
@@ -61,18 +61,9 @@ CONSENT_WORDS = {
 }
 EXPORT_COLUMNS = [
     "id",
-    "external_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "timezone",
-    "locale",
-    "lifecycle_stage",
-    "owner",
-    "score",
+    *PROFILE_FIELDS,
     "tags",
-    *(f"consent_{c}" for c in CHANNELS),
+    *(f"consent_{c}" for c in CONSENT_CHANNELS),
     "attributes",
     "created_at",
 ]
@@ -135,7 +126,7 @@ def auto_field(header: str) -> str:
         return "tags"
     if h == "attributes":
         return "attributes"
-    if h.startswith("consent_") and h[len("consent_") :] in CHANNELS:
+    if h.startswith("consent_") and h[len("consent_") :] in CONSENT_CHANNELS:
         return h
     if h.startswith(("attributes.", "attr.")):
         return "attributes." + header.split(".", 1)[1].strip()
@@ -153,10 +144,10 @@ def column_map(header: list[str], mapping: dict[str, str]) -> dict[str, str]:
     for col in header:
         target = mapping.get(col) or auto_field(col)
         valid = (
-            target in STANDARD_FIELDS
+            target in PROFILE_FIELDS
             or target in ("tags", "ignore", "attributes")
             or target.startswith("attributes.")
-            or target[len("consent_") :] in CHANNELS
+            or target[len("consent_") :] in CONSENT_CHANNELS
         )
         if not valid:
             raise ImportFileError(
@@ -341,7 +332,7 @@ def _unchanged(conn: sa.Connection, rows: list[tuple[dict[str, Any], int | None]
         row = contacts.get(cid) if cid is not None else None
         if row is None or cid is None:
             continue
-        if any(f in data and data[f] != row[f] for f in STANDARD_FIELDS):
+        if any(f in data and data[f] != row[f] for f in PROFILE_FIELDS):
             continue
         attrs = row["attributes"] or {}
         if data.get("attributes") and merge_attributes(attrs, data["attributes"]) != attrs:
@@ -370,7 +361,7 @@ def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]], now: datetime, 
         return
     contact_rows = [
         {
-            **{f: d.get(f) for f in STANDARD_FIELDS if f != "score"},
+            **{f: d.get(f) for f in PROFILE_FIELDS if f != "score"},
             "score": d.get("score") or 0.0,
             "attributes": d.get("attributes") or {},
             "anonymous": False,
@@ -382,7 +373,7 @@ def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]], now: datetime, 
     ids = ingest_sql.insert_contacts(conn, contact_rows)
     tags, consents, events = [], [], []
     for cid, d in zip(ids, rows, strict=True):
-        created = {f: {"from": None, "to": d[f]} for f in STANDARD_FIELDS if d.get(f) is not None}
+        created = {f: {"from": None, "to": d[f]} for f in PROFILE_FIELDS if d.get(f) is not None}
         created.update(
             {f"attributes.{k}": {"from": None, "to": v} for k, v in (d.get("attributes") or {}).items()}
         )
@@ -450,7 +441,7 @@ def export_row(c: dict[str, Any]) -> list[str]:
         c["owner"],
         c["score"],
         ";".join(c["tags"]),
-        *((consent.get(ch) or {}).get("status") for ch in CHANNELS),
+        *((consent.get(ch) or {}).get("status") for ch in CONSENT_CHANNELS),
         json.dumps(c["attributes"], ensure_ascii=False, sort_keys=True) if c["attributes"] else "",
         c["created_at"].isoformat() if c.get("created_at") else "",
     ]

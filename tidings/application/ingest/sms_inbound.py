@@ -66,7 +66,7 @@ def handle_inbound(conn: sa.Connection, form: Mapping[str, str], now: datetime) 
             source="sms",
         )
         if word == "stop":
-            from tidings.channels.outbox import skip_pending_for
+            from tidings.store.outbox import skip_pending_for
 
             skip_pending_for(conn, contact_id, "sms", now, "the contact replied STOP")
     s = schema.suppressions
@@ -101,9 +101,9 @@ def handle_status(
     Returns the event name appended, if any. Unknown refs change nothing.
     """
     from tidings.application.contacts import changes
-    from tidings.channels.bounces import _outbox_row
+    from tidings.store.outbox import row_for_ref
 
-    row = _outbox_row(conn, ref)
+    row = row_for_ref(conn, ref)
     if row is None:
         return None
     status = (form.get("MessageStatus") or form.get("CallStatus") or "").lower()

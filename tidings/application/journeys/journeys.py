@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tidings.application.journeys.datetriggers import plan_journey
 from tidings.application.journeys.paused import ENDED_BY_CRITERIA
 from tidings.application.ports.journeys import JourneysUnitOfWork
 from tidings.domain.journeys.document import parse_journey
@@ -108,7 +109,7 @@ def publish(
     uow.journeys.add_version(jid, version, document=doc.raw, source=text, checksum=digest, now=now, by=by)
     status = "paused" if row["status"] == "paused" else "active"
     uow.journeys.update(jid, now, current_version=version, status=status, name=doc.name, draft_source=None)
-    uow.date_triggers.schedule(jid, doc, now, paused=status == "paused")
+    plan_journey(uow.journey_runs, jid, doc, now, paused=status == "paused")
     return Published(doc.key, jid, version, digest, True, doc)
 
 

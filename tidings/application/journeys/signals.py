@@ -11,34 +11,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from tidings.application.journeys.engine import EngineError, JourneyEngine
-from tidings.bootstrap import Container
+from tidings.application.ports.wiring import Wiring
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
 
-def engine_for(container: Container) -> JourneyEngine:
-    """One engine (and its cache of journey versions) per container."""
-    eng = container.services.get("journey_engine")
-    if eng is None:
-        eng = JourneyEngine(container.engine, container.clock, "api")
-        container.services["journey_engine"] = eng
-    return eng  # type: ignore[no-any-return]
+class Wired(Wiring, Protocol):
+    """The composition root's container: one journey engine (and its cache of versions) per container."""
+
+    @property
+    def journey_engine(self) -> JourneyEngine: ...
 
 
 def send_signal(
-    container: Container, enrollment_id: int, name: str, data: Mapping[str, Any] | None = None
+    container: Wired, enrollment_id: int, name: str, data: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     if not NAME_RE.match(name):
         raise EngineError("invalid", f"bad signal name {name!r} (lowercase letters, digits, _ . -)")
-    eng = engine_for(container)
+    eng = container.journey_engine
     with container.engine.begin() as conn:
         return eng.signal(conn, enrollment_id, name, dict(data or {}), container.clock.now())
 
 
-def enroll(container: Container, journey_key: str, contact_id: int, key: str = "") -> dict[str, Any]:
-    eng = engine_for(container)
+def enroll(container: Wired, journey_key: str, contact_id: int, key: str = "") -> dict[str, Any]:
+    eng = container.journey_engine
     with container.engine.begin() as conn:
         return eng.enroll(conn, journey_key, contact_id, key, container.clock.now())

@@ -196,9 +196,9 @@ def conversions(
     - ``revenue_event``: any other event carrying a numeric ``revenue`` property (an order
       reported outside a journey goal); credited by the same rule when read (the rule only looks
       at clicks before the event, so the answer does not change later).
-    The rule: the last human click within 7 days (``channels/tracking.attribute_conversion``).
+    The rule: the last human click within 7 days (``store/attribution.attribute_conversion``).
     """
-    from tidings.channels.tracking import credit
+    from tidings.store.attribution import credit
 
     keys = keys if keys is not None else _journey_keys(conn)
     e = schema.events

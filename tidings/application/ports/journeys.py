@@ -15,7 +15,7 @@ from tidings.application.ports.content import TemplateRepository
 from tidings.application.ports.uow import UnitOfWork
 
 if TYPE_CHECKING:
-    from tidings.domain.journeys.model import JourneyDoc
+    from tidings.domain.snapshot import ContactSnapshot
 
 
 class JourneyRepository(Protocol):
@@ -82,10 +82,17 @@ class JourneyRuns(Protocol):
         ``released_timers``, ``released_messages``, ``skipped_messages``."""
         ...
 
+    def drop_date_triggers(self, journey_id: int) -> None:
+        """Delete the journey's date-trigger timers (planned for contacts, no enrolment yet)."""
+        ...
 
-class DateTriggerPlanner(Protocol):
-    def schedule(self, journey_id: int, doc: JourneyDoc, now: datetime, *, paused: bool) -> int:
-        """Replace the journey's date-trigger timers with ones planned from ``doc``; how many."""
+    def contact_snapshots(self, after_id: int, limit: int, *, events: bool) -> list[ContactSnapshot]:
+        """Snapshots of the next ``limit`` contacts with an id above ``after_id``, by id (with
+        their event history when ``events``): for planning over every contact in chunks."""
+        ...
+
+    def add_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert timer rows (``contact_id``, ``enrollment_id``, ``kind``, ``due_at``, ``payload``)."""
         ...
 
 
@@ -95,9 +102,6 @@ class JourneysUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def journey_runs(self) -> JourneyRuns: ...
-
-    @property
-    def date_triggers(self) -> DateTriggerPlanner: ...
 
     @property
     def templates(self) -> TemplateRepository: ...

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from tidings.application.ports.sales import SalesUnitOfWork
 from tidings.domain.journeys.model import JourneyDoc
 from tidings.domain.snapshot import STANDARD_FIELDS
 from tidings.store import schema
-from tidings.store.sql_uow import joined
 
 ROOTS = ("contact", "data", "message")
 #: what every send gives a template under ``data`` (see domain/journeys/steps.py ``_send``).
@@ -188,11 +187,11 @@ def attribute_findings(conn: sa.Connection, attributes: Iterable[str], why: str)
             yield Finding("attribute", f"no contact has the attribute {name!r} ({why})")
 
 
-def team_findings(conn: sa.Connection, teams: Iterable[str]) -> Iterator[Finding]:
+def team_findings(uow: SalesUnitOfWork, teams: Iterable[str]) -> Iterator[Finding]:
     from tidings.application.sales.tasks import team_reps
 
     for team in sorted(set(teams)):
-        if not team_reps(joined(conn), team):
+        if not team_reps(uow, team):
             yield Finding(
                 "team",
                 f"team {team!r} has no member: its tasks and owners stay unassigned (give users the "
@@ -201,41 +200,23 @@ def team_findings(conn: sa.Connection, teams: Iterable[str]) -> Iterator[Finding
             )
 
 
-def channel_findings(container: Any, channels: Iterable[str]) -> list[Finding]:
-    """A channel with no provider is an error; one served by a local sink is a warning."""
-    deliverer = container.services.get("delivery")
-    registry = getattr(deliverer, "registry", None)
-    built = registry is None
-    if built:
-        from tidings.channels.registry import build_registry
+def channel_findings(providers: Mapping[str, str], channels: Iterable[str]) -> list[Finding]:
+    """A channel with no provider is an error; one served by a local sink is a warning.
 
-        registry = build_registry(container)
-    assert registry is not None
+    ``providers``: channel -> provider name as delivery uses them (``Container.channel_providers``).
+    """
     found: list[Finding] = []
-    try:
-        for channel in sorted(set(channels)):
-            if channel not in registry:
-                found.append(Finding("channel", f"channel {channel!r} is not configured (no provider)"))
-                continue
-            name = str(getattr(registry.get(channel), "name", ""))
-            if name in ("catcher", "sink") or name.endswith("sink"):
-                found.append(
-                    Finding(
-                        "channel",
-                        f"channel {channel!r} goes to the local sink ({name}): kept in the web inbox, not delivered",
-                        "warning",
-                    )
+    for channel in sorted(set(channels)):
+        if channel not in providers:
+            found.append(Finding("channel", f"channel {channel!r} is not configured (no provider)"))
+            continue
+        name = providers[channel]
+        if name in ("catcher", "sink") or name.endswith("sink"):
+            found.append(
+                Finding(
+                    "channel",
+                    f"channel {channel!r} goes to the local sink ({name}): kept in the web inbox, not delivered",
+                    "warning",
                 )
-    finally:
-        if built:
-            _close(registry)
+            )
     return found
-
-
-def _close(registry: Any) -> None:
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(registry.aclose())

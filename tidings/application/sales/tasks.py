@@ -256,7 +256,7 @@ def notify_owner(
 
 def ensure_notify_template(uow: SalesUnitOfWork, now: datetime) -> None:
     from tidings.application.delivery.templates import get_row, save_template
-    from tidings.channels.templates import TemplateSource
+    from tidings.domain.templates import TemplateSource
 
     if get_row(uow, NOTIFY_TEMPLATE, "") is not None:
         return

@@ -10,16 +10,14 @@ it polls, so a test clock moved forward is honoured at the next poll (and the te
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
+from tidings.application.ports.clock import Clock
 from tidings.application.segments.memberships import DEFAULT_REFRESH, due_refreshes, refresh_segment
 from tidings.store.db import read_only
-
-if TYPE_CHECKING:
-    from tidings.bootstrap import Container
 
 log = logging.getLogger("tidings.segments")
 
@@ -27,12 +25,12 @@ log = logging.getLogger("tidings.segments")
 class SegmentRefresher:
     name = "segment-refresher"
 
-    def __init__(self, container: Container, *, every: timedelta | None = None, poll: float = 0.05) -> None:
-        self.container = container
-        seconds = getattr(container.settings, "segment_refresh_seconds", None) or os.environ.get(
-            "TIDINGS_SEGMENT_REFRESH_SECONDS"
-        )
-        self.every = every or (timedelta(seconds=float(seconds)) if seconds else DEFAULT_REFRESH)
+    def __init__(
+        self, engine: sa.Engine, clock: Clock, *, every: timedelta | None = None, poll: float = 0.05
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.every = every or DEFAULT_REFRESH
         self.poll = poll
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -59,8 +57,8 @@ class SegmentRefresher:
 
     def run_once(self) -> int:
         """Refresh every segment that is due now; returns how many were refreshed."""
-        engine = self.container.engine
-        now = self.container.clock.now()
+        engine = self.engine
+        now = self.clock.now()
         with engine.connect() as raw:  # a reader: never wait for SQLite's write lock to look
             due = due_refreshes(read_only(raw), now)
         for sid in due:
@@ -69,6 +67,3 @@ class SegmentRefresher:
                 log.info("segment %s: %s entered, %s exited", sid, entered, exited)
         return len(due)
 
-
-def segment_refresh_service(container: Container) -> SegmentRefresher:
-    return SegmentRefresher(container)

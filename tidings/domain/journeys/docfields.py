@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from tidings.domain.channels import TEMPLATE_CHANNELS
 from tidings.domain.journeys import conditions
 from tidings.domain.journeys.model import END, DateSpec, Problem
 from tidings.domain.journeys.timing import parse_clock, parse_duration
@@ -36,7 +37,7 @@ STEP_FIELDS: dict[str, set[str]] = {
 COMMON_FIELDS = {"id", "type", "name", "note"}
 #: channels a `send` step can use: those with a provider (channels/registry.py). Calls are
 #: "voice" (they need consent to "phone"); webhooks and tasks have their own steps.
-CHANNELS = {"email", "sms", "direct_mail", "voice"}
+CHANNELS = frozenset(TEMPLATE_CHANNELS)  # a send step's channel
 ACTIONS = {"delivered", "opened", "clicked", "converted"}
 TRIGGER_TYPES = (
     "event",

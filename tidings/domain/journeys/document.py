@@ -283,6 +283,6 @@ def _triggers(raw: Any, data: Any, p: Problems) -> list[Trigger]:
                 to=t.get("to"),
                 key=t.get("key"),
                 date=date,
-            )  # type: ignore[arg-type]
+            )
         )
     return out

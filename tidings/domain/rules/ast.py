@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tidings.domain.snapshot import CHANNELS, STANDARD_FIELDS
+from tidings.domain.channels import CONSENT_CHANNELS
+from tidings.domain.snapshot import STANDARD_FIELDS
 
-CHANNELS_OK = CHANNELS
+CHANNELS_OK = CONSENT_CHANNELS
 
 
 class RuleError(ValueError):

@@ -34,7 +34,6 @@ from tidings.domain.rules.ast import (
     NAME_RE,
     NUMERIC_OPS,
     OPS,
-    STANDARD_FIELDS,
     STRING_OPS,
     All,
     AnyOf,
@@ -56,6 +55,7 @@ from tidings.domain.rules.ast import (
     Target,
     parse_time,
 )
+from tidings.domain.snapshot import STANDARD_FIELDS
 
 MAX_DEPTH = 32
 

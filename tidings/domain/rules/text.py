@@ -30,7 +30,6 @@ from tidings.domain.rules.ast import (
     CHANNELS_OK,
     EVENT_RE,
     NAME_RE,
-    STANDARD_FIELDS,
     All,
     AnyOf,
     Attr,
@@ -51,6 +50,7 @@ from tidings.domain.rules.ast import (
     Target,
 )
 from tidings.domain.rules.structured import attr_path, check_name, make_compare
+from tidings.domain.snapshot import STANDARD_FIELDS
 
 GRAMMAR = r"""
 start: expr

@@ -7,6 +7,7 @@ copied in and out, so a caller never holds a reference into the store. It passes
 suite of ``tests/contract`` that the SQL adapter passes.
 """
 
-from tidings.store.memory.state import MemoryStore, MemoryUnitOfWork
+from tidings.store.memory.state import MemoryStore
+from tidings.store.memory.uow import MemoryUnitOfWork
 
 __all__ = ["MemoryStore", "MemoryUnitOfWork"]

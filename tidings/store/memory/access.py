@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from tidings.application.ports.access import ApiKeyRecord, SessionRecord, ThrottleRecord, UserRecord
+from tidings.domain.access import ApiKeyRecord, SessionRecord, ThrottleRecord, UserRecord
 from tidings.store.memory.state import MemoryStore
 
 

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 from tidings.store.enrollments import PARKED_AT, PARKED_KEY
 from tidings.store.journey_runs_sql import migration_trace
 from tidings.store.memory.state import MemoryStore
+from tidings.store.snapshots import snapshot_from_row
 
 if TYPE_CHECKING:
-    from tidings.domain.journeys.model import JourneyDoc
+    from tidings.domain.snapshot import ContactSnapshot
 
 
 class MemoryJourneyRuns:
@@ -97,13 +98,27 @@ class MemoryJourneyRuns:
                 released += 1
         return {"released_timers": len(timers), "released_messages": released, "skipped_messages": skipped}
 
+    def drop_date_triggers(self, journey_id: int) -> None:
+        s = self.store.state
+        s.timers = {
+            i: t
+            for i, t in s.timers.items()
+            if not (
+                t["kind"] == "date_trigger"
+                and t["enrollment_id"] is None
+                and (t["payload"] or {}).get("journey_id") == journey_id
+            )
+        }
 
-class MemoryDateTriggers:
-    """Records what was asked: date-trigger planning is the worker's, tested with it on SQL."""
+    def contact_snapshots(self, after_id: int, limit: int, *, events: bool) -> list[ContactSnapshot]:
+        """Without event history: the memory adapter keeps no events but the change events."""
+        s = self.store.state
+        ids = sorted(i for i in s.contacts if i > after_id)[:limit]
+        return [
+            snapshot_from_row(s.contacts[i], frozenset(s.contact_tags.get(i, [])), {}, (), frozenset(), {})
+            for i in ids
+        ]
 
-    def __init__(self, store: MemoryStore) -> None:
-        self.store = store
-
-    def schedule(self, journey_id: int, doc: JourneyDoc, now: datetime, *, paused: bool) -> int:
-        self.store.state.date_trigger_plans.append((journey_id, paused))
-        return 0
+    def add_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self.store.add_timer(dict(row))

@@ -1,16 +1,15 @@
-"""The data of the in-memory adapter and its unit of work."""
+"""The data of the in-memory adapter (its unit of work is in ``uow.py``)."""
 
 from __future__ import annotations
 
 import copy
 import threading
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.application.ports.access import ApiKeyRecord, SessionRecord, ThrottleRecord, UserRecord
+from tidings.domain.access import ApiKeyRecord, SessionRecord, ThrottleRecord, UserRecord
 
 
 @dataclass
@@ -35,8 +34,6 @@ class MemoryState:
     enrollments: dict[int, dict[str, Any]] = field(default_factory=dict)
     timers: dict[int, dict[str, Any]] = field(default_factory=dict)
     traces: list[dict[str, Any]] = field(default_factory=list)
-    #: (journey id, paused) of each date-trigger planning asked for
-    date_trigger_plans: list[tuple[int, bool]] = field(default_factory=list)
     #: the last id given per table (ids are never reused, as with AUTOINCREMENT)
     last_ids: dict[str, int] = field(default_factory=dict)
 
@@ -94,63 +91,3 @@ class MemoryStore:
             tid = self.state.next_id("timers")
             self.state.timers[tid] = blank_row(schema.timers) | copy.deepcopy(row) | {"id": tid}
             return tid
-
-
-class MemoryUnitOfWork:
-    def __init__(self, store: MemoryStore) -> None:
-        from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
-        from tidings.store.memory.records import (
-            MemoryContactReader,
-            MemoryDeadLetters,
-            MemoryEventLog,
-            MemoryJourneys,
-            MemoryOutbox,
-            MemorySettings,
-            MemoryTasks,
-            MemoryTemplates,
-        )
-        from tidings.store.memory.runs import MemoryDateTriggers, MemoryJourneyRuns
-
-        self.store = store
-        self._saved: MemoryState | None = None
-        self.users = MemoryUsers(store)
-        self.sessions = MemorySessions(store)
-        self.api_keys = MemoryApiKeys(store)
-        self.login_throttle = MemoryLoginThrottle(store)
-        self.templates = MemoryTemplates(store)
-        self.contacts = MemoryContactReader(store)
-        self.outbox = MemoryOutbox(store)
-        self.dead_letters = MemoryDeadLetters(store)
-        self.tasks = MemoryTasks(store)
-        self.settings = MemorySettings(store)
-        self.events = MemoryEventLog(store)
-        self.journeys = MemoryJourneys(store)
-        self.journey_runs = MemoryJourneyRuns(store)
-        self.date_triggers = MemoryDateTriggers(store)
-
-    def __enter__(self) -> Self:
-        if self._saved is not None:
-            raise RuntimeError("this unit of work is already open")
-        self.store.lock.acquire()
-        self._saved = copy.deepcopy(self.store.state)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            if self._saved is not None:
-                self.store.state = self._saved  # what was not committed is forgotten
-        finally:
-            self._saved = None
-            self.store.lock.release()
-
-    def commit(self) -> None:
-        if self._saved is None:
-            raise RuntimeError("the unit of work is not open: use it in a `with` block")
-        self._saved = copy.deepcopy(self.store.state)
-
-    def rollback(self) -> None:
-        if self._saved is None:
-            raise RuntimeError("the unit of work is not open: use it in a `with` block")
-        self.store.state = copy.deepcopy(self._saved)

@@ -26,8 +26,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.store import schema
+from tidings.store.delivery_sql import SqlDeadLetters
 from tidings.store.queue import enqueue_contacts
-from tidings.store.sql_uow import joined
 
 o = schema.outbox
 
@@ -51,7 +51,7 @@ TERMINAL = ("sent", "delivered", "failed", "suppressed", "skipped", "dead", "unc
 
 def backoff(attempts: int, retry_after_s: float | None = None) -> timedelta:
     """30 s, 1 min, 2 min ... capped at 6 h; a provider's Retry-After wins when longer."""
-    delay = min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
+    delay: timedelta = min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
     if retry_after_s:
         delay = max(delay, timedelta(seconds=retry_after_s))
     return delay
@@ -206,10 +206,8 @@ def finish(conn: sa.Connection, outcomes: Sequence[Outcome], now: datetime) -> N
     if traces:
         conn.execute(sa.insert(schema.traces), traces)
     dead = [(x.row, x.error or "gave up") for x in outcomes if x.status == "dead"]
-    if dead:  # webhooks that gave up: listed for an operator to retry (services/dead_letters.py)
-        from tidings.application.delivery.dead_letters import record_dead
-
-        record_dead(joined(conn), dead, now)
+    if dead:  # webhooks that gave up: listed for an operator to retry (application/delivery/dead_letters.py)
+        record_dead(conn, dead, now)
 
 
 def _insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table) -> Any:
@@ -245,3 +243,26 @@ def skip_pending_for(conn: sa.Connection, contact_id: int, channel: str, now: da
         .values(status="skipped", error=reason, lease_owner=None, lease_until=None)
     )
     return int(result.rowcount or 0)
+
+
+def record_dead(conn: sa.Connection, items: list[tuple[dict[str, Any], str]], now: datetime) -> None:
+    """List rows the delivery loop has just moved to ``dead`` (``finish`` calls this; an operator
+    retries or discards them through ``application/delivery/dead_letters.py``)."""
+    dead_letters = SqlDeadLetters(conn)
+    for row, reason in items:
+        dead_letters.record(int(row["id"]), int(row["contact_id"]), reason, now)
+
+
+def row_for_ref(conn: sa.Connection, message_ref: str | None) -> dict[str, Any] | None:
+    """The outbox row of our Message-ID (``<outbox id>.<hash>@<domain>``)."""
+    if not message_ref:
+        return None
+    ref = message_ref.strip().strip("<>")
+    row = conn.execute(sa.select(o).where(o.c.provider_message_id == ref).limit(1)).mappings().first()
+    if row is None:
+        head = ref.split(".", 1)[0]
+        if head.isdigit():
+            row = conn.execute(sa.select(o).where(o.c.id == int(head))).mappings().first()
+            if row is not None and (row["rendered"] or {}).get("message_ref") not in (None, ref):
+                row = None  # a forged or foreign id that only happens to start with a number
+    return dict(row) if row is not None else None

@@ -155,6 +155,20 @@ class TemplateSource:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
+def source_from_row(row: Mapping[str, Any]) -> TemplateSource:
+    """The variant a ``templates`` row holds (the columns of that table)."""
+    return TemplateSource(
+        key=row["key"],
+        channel=row["channel"],
+        locale=row["locale"],
+        subject=row["subject"],
+        body=row["body"],
+        format=row["format"],
+        text_body=row["text_body"],
+        settings=row["settings"] or {},
+    )
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str | None
@@ -235,3 +249,15 @@ def contact_context(contact: Mapping[str, Any], tags: list[str] | None = None) -
 
 def escape(value: str) -> str:
     return html_lib.escape(value, quote=True)
+
+
+def locale_candidates(locale: str | None) -> list[str]:
+    """``fr-CA`` -> [fr-CA, fr, ""]: the exact variant, the language, then the default."""
+    out: list[str] = []
+    if locale:
+        out.append(locale)
+        lang = locale.replace("_", "-").split("-")[0]
+        if lang != locale:
+            out.append(lang)
+    out.append("")
+    return out

@@ -1,8 +1,7 @@
-"""The FastAPI application: one factory, routers one file per resource."""
+"""The HTTP server's app: the API routers (one file per resource under api/) and the web app, one factory."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,8 +22,7 @@ from tidings.api import (
     templates,
     tracking,
 )
-from tidings.application.access.keys import KeyVerifier
-from tidings.bootstrap import Container
+from tidings.bootstrap import Container, open_container
 
 
 class BodySizeLimit:
@@ -78,8 +76,6 @@ def app_from_environment() -> FastAPI:
     """The app for one of ``tidings serve --api-processes N``'s HTTP processes: settings from the
     environment (as the parent's), the schema already migrated by the parent, no background
     services (the parent runs them)."""
-    from tidings.cli.common import open_container
-
     return create_app(open_container(migrate=False))
 
 
@@ -93,7 +89,6 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
-    container.services.setdefault("keys", KeyVerifier(partial(container.uow, read_only=True)))
     errors.install(app)
     for module in (system, contacts, events, tracking, imports, segments, journeys, templates, messages, links,
                    inbox):
@@ -103,11 +98,8 @@ def create_app(container: Container) -> FastAPI:
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes):
         app.include_router(module.router)
-    try:  # the web app is optional while it is being built
-        from tidings.web import app as web_app
+    from tidings.web import app as web_app
 
-        web_app.install(app)
-    except ImportError:
-        pass
+    web_app.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
     return app

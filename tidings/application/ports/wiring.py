@@ -1,0 +1,44 @@
+"""What an adapter's factory reads off the composition root, and what runs beside the API.
+
+``tidings.bootstrap.Container`` satisfies :class:`Wiring`; adapters (channels, the task
+channel, background services) are typed against this Protocol instead of importing the
+composition root, so the root can import them without an import cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from tidings.application.ports.clock import Clock
+from tidings.application.ports.storage import StorageUnitOfWork
+from tidings.settings import Settings
+
+
+class Wiring(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def engine(self) -> sa.Engine: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def secret_key(self) -> str: ...
+
+    def uow(self, *, read_only: bool = False) -> StorageUnitOfWork:
+        """A fresh unit of work on the database (``with uow: ...; uow.commit()``)."""
+        ...
+
+
+class BackgroundService(Protocol):
+    """Something `tidings serve` / `tidings worker` runs beside the API (worker, catcher...)."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
