@@ -42,6 +42,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from tidings.clock import SystemClock  # noqa: E402
 from tidings.store import schema  # noqa: E402
+from tidings.store.control import SqlControl  # noqa: E402
 from tidings.store.db import create_engine, normalise_url  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
 from tidings.store.sql_uow import joined  # noqa: E402
@@ -184,7 +185,7 @@ def worker_main(url: str, out: str, idle_exit: float) -> None:
 
     engine = create_engine(url)
     clock = SystemClock()
-    eng = JourneyEngine(engine, clock, f"bench-{os.getpid()}")
+    eng = JourneyEngine(engine, clock, f"bench-{os.getpid()}", control=SqlControl)
     lags = array("d")
     start = float(Path(out + ".start").read_text())
     done = 0

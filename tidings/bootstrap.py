@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -17,13 +18,17 @@ from sqlalchemy.engine import Engine
 
 from tidings.application.access.keys import KeyVerifier
 from tidings.application.journeys.engine import JourneyEngine
+from tidings.application.ports.clock import Clock
 from tidings.application.ports.senders import ChannelProvider
 from tidings.channels import email
 from tidings.channels.registry import ChannelRegistry, build_registry
 from tidings.channels.sns import SnsVerifier
-from tidings.clock import Clock, ManualClock, SystemClock
+from tidings.clock import ManualClock, SystemClock
+from tidings.domain import template_limits
+from tidings.masking import masked_url, redact
 from tidings.settings import Settings, new_secret
 from tidings.store import schema
+from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
 from tidings.store.ingest_sql import IngestWriter
 from tidings.store.sql_uow import SqlUnitOfWork
@@ -44,7 +49,7 @@ class Container:
     settings: Settings
     engine: Engine
     clock: Clock
-    secret_key: str
+    secret_key: str = field(repr=False)
     #: API keys, looked up by hash with a short cache (the API's authentication).
     keys: KeyVerifier
     #: the journey engine of API / CLI requests (signals, manual enrolment); workers build their own.
@@ -98,6 +103,8 @@ def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | No
     engine = engine or create_engine(settings.database_url)
     if clock is None:
         clock = ManualClock() if settings.test_clock else SystemClock()
+    # templates' render time budget bounds work, not business time: real seconds, even on a test clock
+    template_limits.use_ticker(time.monotonic)
     secret = settings.secret_key or _stored_secret(engine, settings.database_url)
     return Container(
         settings=settings,
@@ -105,7 +112,7 @@ def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | No
         clock=clock,
         secret_key=secret,
         keys=KeyVerifier(partial(SqlUnitOfWork, engine, read_only=True)),
-        journey_engine=JourneyEngine(engine, clock, "api"),
+        journey_engine=JourneyEngine(engine, clock, "api", control=SqlControl),
         sns_verifier=SnsVerifier(),
         ingest_writer=IngestWriter(engine),
     )
@@ -124,7 +131,8 @@ def open_container(database_url: str | None = None, *, migrate: bool = True) -> 
         try:
             upgrade(engine)
         except Exception as exc:
-            raise StartupError(f"could not prepare the database at {settings.database_url}: {exc}") from exc
+            message = f"could not prepare the database at {settings.database_url}: {exc}"
+            raise StartupError(redact(message, settings.database_url)) from exc
     return build(settings, engine=engine)
 
 
@@ -150,10 +158,13 @@ def _stored_secret(engine: Engine, url: str) -> str:
             migrated = True  # cannot even look: report the original error
         if not migrated:
             raise StartupError(
-                f"the database at {url} has no Tidings schema yet: run `tidings db upgrade` "
+                f"the database at {masked_url(url)} has no Tidings schema yet: run `tidings db upgrade` "
                 "(or `tidings serve`, which migrates the embedded default)"
             ) from exc
         raise StartupError(
-            f"could not read the signing secret from the database at {url}: {exc.__class__.__name__}: {exc}. "
-            "Fix the database (or set TIDINGS_SECRET_KEY) and start again."
+            redact(
+                f"could not read the signing secret from the database at {url}: {exc.__class__.__name__}: {exc}. "
+                "Fix the database (or set TIDINGS_SECRET_KEY) and start again.",
+                url,
+            )
         ) from exc

@@ -1,5 +1,6 @@
 """Time is injected: every component reads time from one clock object handed to it.
 
+The port is ``tidings.application.ports.clock.Clock``; here are its implementations.
 `SystemClock` is the wall clock; `ManualClock` is the virtual clock used by the
 simulator, by unit tests and by `tidings serve --test-clock`, where end-to-end
 tests move it forward through the API instead of sleeping.
@@ -9,13 +10,8 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current time, timezone-aware, in UTC."""
-        ...
+__all__ = ["ManualClock", "SystemClock", "utc"]
 
 
 class SystemClock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI
@@ -89,14 +90,20 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
+    if container.settings.insecure_unsigned_webhooks:
+        logging.getLogger("tidings.api").warning(
+            "INSECURE: TIDINGS_INSECURE_UNSIGNED_WEBHOOKS is on: SMS and voice webhooks are accepted "
+            "WITHOUT a verified signature, so anyone can forge consent and delivery reports. "
+            "Development only; unset it in production."
+        )
     errors.install(app)
     for module in (system, contacts, events, tracking, imports, segments, journeys, templates, messages, links,
                    inbox):
         app.include_router(module.router)
     # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
-    from tidings.api import bounces, dead_letters, recipes, sinks, sms, tasks
+    from tidings.api import bounces, control, dead_letters, recipes, sinks, sms, tasks
 
-    for module in (sms, sinks, dead_letters, tasks, bounces, recipes):
+    for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control):
         app.include_router(module.router)
     from tidings.web import app as web_app
 

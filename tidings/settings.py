@@ -55,6 +55,9 @@ class Settings:
     bounce_webhook_secret: str | None = None
     #: SNS topics whose SES notifications we accept ("*" = any topic; unset = SES endpoint off).
     ses_topic_arns: tuple[str, ...] = ()
+    #: DEVELOPMENT ONLY: accept inbound/status webhooks (SMS, voice) without a verified signature.
+    #: Off by default; when on, a warning is logged at startup and on every unsigned call.
+    insecure_unsigned_webhooks: bool = False
     soft_bounce_threshold: int = 3
     soft_bounce_days: int = 30
     bounce_rate_limit: float = 0.05
@@ -62,6 +65,15 @@ class Settings:
     rate_window_days: int = 7
     rate_min_volume: int = 500
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """Secrets masked: a Settings may end up in a log line or a traceback."""
+        from dataclasses import fields
+
+        from tidings.masking import masked_value
+
+        shown = ", ".join(f"{f.name}={masked_value(f.name, getattr(self, f.name))!r}" for f in fields(self))
+        return f"Settings({shown})"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -93,6 +105,7 @@ class Settings:
             webhook_max_attempts=int(env.get("TIDINGS_WEBHOOK_MAX_ATTEMPTS", cls.webhook_max_attempts)),
             bounce_webhook_secret=env.get("TIDINGS_BOUNCE_WEBHOOK_SECRET") or None,
             ses_topic_arns=tuple(x.strip() for x in env.get("TIDINGS_SES_TOPIC_ARNS", "").split(",") if x.strip()),
+            insecure_unsigned_webhooks=env.get("TIDINGS_INSECURE_UNSIGNED_WEBHOOKS", "") in {"1", "true", "yes"},
             soft_bounce_threshold=int(env.get("TIDINGS_SOFT_BOUNCE_THRESHOLD", cls.soft_bounce_threshold)),
             soft_bounce_days=int(env.get("TIDINGS_SOFT_BOUNCE_DAYS", cls.soft_bounce_days)),
             bounce_rate_limit=float(env.get("TIDINGS_BOUNCE_RATE_LIMIT", cls.bounce_rate_limit)),

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from tidings.application.journeys.engine import JourneyEngine
 from tidings.store import enrollments as est
 from tidings.store import schema
+from tidings.store.control import SqlControl
 from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class JourneyWorker:
         lease: timedelta = timedelta(seconds=60),
     ) -> None:
         self.container = container
-        self.engine = JourneyEngine(container.engine, container.clock, worker_id(), lease)
+        self.engine = JourneyEngine(container.engine, container.clock, worker_id(), lease, control=SqlControl)
         self.idle_sleep = idle_sleep
         self.timer_batch = timer_batch
         self.contact_batch = contact_batch

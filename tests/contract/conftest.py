@@ -62,6 +62,9 @@ class MemoryBackend:
     def timers(self) -> dict[int, tuple[datetime, dict[str, Any]]]:
         return {i: (t["due_at"], t["payload"]) for i, t in self.store.state.timers.items()}
 
+    def add_segment(self, key: str, rule: Any) -> None:
+        self.store.state.segment_rules[key] = rule
+
     def traces(self) -> list[tuple[int, str, str]]:
         return [(int(t["enrollment_id"]), str(t["action"]), str(t["step_id"])) for t in self.store.state.traces]
 
@@ -102,6 +105,9 @@ class SqlBackend:
         t = schema.timers
         with self.engine.connect() as conn:
             return {int(r.id): (r.due_at, r.payload) for r in conn.execute(sa.select(t.c.id, t.c.due_at, t.c.payload))}
+
+    def add_segment(self, key: str, rule: Any) -> None:
+        self._insert(schema.segments, {"key": key, "name": key, "rule": rule, "created_at": NOW, "updated_at": NOW})
 
     def traces(self) -> list[tuple[int, str, str]]:
         t = schema.traces

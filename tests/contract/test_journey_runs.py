@@ -124,3 +124,12 @@ def test_date_trigger_timers_are_dropped_and_planned_over_contacts_in_chunks(bac
     timers = backend.timers()
     assert mine not in timers and other in timers and live in timers
     assert sorted(v for v in timers.values() if v[1] == {"journey_id": 1} and v[0] == due) == [(due, {"journey_id": 1})]
+
+
+def test_segment_rules_by_key(backend: Backend) -> None:
+    with backend.uow() as uow:
+        assert uow.journey_runs.segment_rules() == {}
+    backend.add_segment("vip", {"tag": "vip"})
+    backend.add_segment("buyers", {"all": [{"event": "purchase"}]})
+    with backend.uow() as uow:
+        assert uow.journey_runs.segment_rules() == {"vip": {"tag": "vip"}, "buyers": {"all": [{"event": "purchase"}]}}

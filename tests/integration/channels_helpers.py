@@ -174,3 +174,37 @@ def links_client(container: Any) -> Any:
     for module in (links, templates, inbox, messages):
         app.include_router(module.router)
     return TestClient(app)
+
+
+#: the Twilio auth token our signed test webhooks use (``twilio_post``).
+TWILIO_TOKEN = "test-twilio-token"
+
+
+def twilio_post(
+    api: Any, container: Any, path: str, form: dict[str, str], *, token: str = TWILIO_TOKEN
+) -> Any:
+    """POST a webhook as Twilio does: form fields signed with X-Twilio-Signature (the auth token
+    is configured on the container when it is not yet)."""
+    from dataclasses import replace
+
+    from tidings.channels.twilio import request_signature
+
+    if container.settings.twilio_auth_token != token:
+        container.settings = replace(container.settings, twilio_auth_token=token)
+    signature = request_signature(token, f"http://testserver{path}", form)
+    return api.post(path, data=form, headers={"X-Twilio-Signature": signature})
+
+
+def add_phone_contact(container: Any, phone: str = "+14155550123", status: str = "granted") -> int:
+    """A contact with a phone number and its ``sms`` consent in ``status``."""
+    now = container.clock.now()
+    with container.engine.begin() as conn:
+        cid = conn.execute(
+            sa.insert(schema.contacts).values(phone=phone, attributes={}, created_at=now, updated_at=now)
+        ).inserted_primary_key[0]  # type: ignore[index]
+        conn.execute(
+            sa.insert(schema.consents).values(
+                contact_id=cid, channel="sms", status=status, source="form", recorded_at=now, proof={}, topics={}
+            )
+        )
+    return int(cid)

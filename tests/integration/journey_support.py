@@ -14,6 +14,7 @@ from tidings.application.journeys.engine import JourneyEngine
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.store import schema
+from tidings.store.control import SqlControl
 from tidings.store.queue import enqueue_contacts
 from tidings.store.sql_uow import joined
 from tidings.worker import JourneyWorker
@@ -140,7 +141,7 @@ def process_beside_uncommitted_event(
 
     def work() -> None:
         with engine.begin() as conn:
-            JourneyEngine(engine, clock).process_contacts(conn, list(contact_ids), clock.now())
+            JourneyEngine(engine, clock, control=SqlControl).process_contacts(conn, list(contact_ids), clock.now())
         finished.set()
 
     worker = threading.Thread(target=work)

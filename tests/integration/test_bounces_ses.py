@@ -172,13 +172,14 @@ def test_complaint_suppresses(api: Any, container: Container, fetched: list[str]
 @pytest.mark.parametrize(
     ("mutate", "status"),
     [
-        (lambda m: m | {"Message": m["Message"].replace("Permanent", "Transient")}, 403),  # tampered body
-        (lambda m: m | {"Signature": base64.b64encode(b"x" * 256).decode()}, 403),
-        (lambda m: m | {"Signature": "not base64!"}, 400),
-        (lambda m: m | {"SigningCertURL": "http://sns.eu-west-1.amazonaws.com/c.pem"}, 400),
-        (lambda m: m | {"SigningCertURL": "https://sns.eu-west-1.amazonaws.com.evil.test/c.pem"}, 400),
-        (lambda m: m | {"SigningCertURL": "https://evil.test/sns.eu-west-1.amazonaws.com.pem"}, 400),
-        (lambda m: m | {"SignatureVersion": "3"}, 400),
+        (lambda m: m | {"Message": m["Message"].replace("Permanent", "Transient")}, 401),  # tampered body
+        (lambda m: m | {"Signature": base64.b64encode(b"x" * 256).decode()}, 401),
+        (lambda m: m | {"Signature": "not base64!"}, 401),
+        (lambda m: {k: v for k, v in m.items() if k != "Signature"}, 401),
+        (lambda m: m | {"SigningCertURL": "http://sns.eu-west-1.amazonaws.com/c.pem"}, 401),
+        (lambda m: m | {"SigningCertURL": "https://sns.eu-west-1.amazonaws.com.evil.test/c.pem"}, 401),
+        (lambda m: m | {"SigningCertURL": "https://evil.test/sns.eu-west-1.amazonaws.com.pem"}, 401),
+        (lambda m: m | {"SignatureVersion": "3"}, 401),
         (lambda m: m | {"Type": "Other"}, 400),
     ],
 )
@@ -203,7 +204,7 @@ def test_forged_or_malformed_notifications_are_rejected(
 def test_signed_by_another_key_is_rejected(api: Any, container: Container, fetched: list[str]) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     r = api.post("/api/webhooks/ses", content=json.dumps(signed(notification(bounce("x@example.org")), key=other)))
-    assert r.status_code == 403
+    assert r.status_code == 401
     assert api.post("/api/webhooks/ses", content=b"not json").status_code == 400
 
 
@@ -235,3 +236,39 @@ def test_only_configured_topics_are_accepted(api: Any, container: Container, fet
     assert api.post("/api/webhooks/ses", content=json.dumps(ours)).status_code == 404
     with container.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.suppressions)).scalar() == 0
+
+
+#: the example notification of Amazon's SNS documentation ("HTTP/HTTPS notification JSON format").
+AWS_DOC_EXAMPLE = {
+    "Type": "Notification",
+    "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+    "TopicArn": "arn:aws:sns:us-west-2:123456789012:MyTopic",
+    "Subject": "My First Message",
+    "Message": "Hello world!",
+    "Timestamp": "2012-05-02T00:54:06.655Z",
+    "SignatureVersion": "1",
+    "Signature": "EXAMPLEw6JRNwm1LFQL4ICB0bnXrdB8ClRMTQFGBqwLpGbM78tJ4etTwC5zU7O3tS6tGpey3ejedNdOJ+1fkIp9F2/"
+    "LmNVKb5aFlYq+9rk9ZiPph5YlLmWsDcyC5T+Sy9/umic5S0UQc2PEtgdpVBahwNOdMW4JPwk0kAJJztnc=",
+    "SigningCertURL": "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
+    "UnsubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
+    "arn:aws:sns:us-west-2:123456789012:MyTopic:c9135db0-26c4-47ec-8998-413945fb5a96",
+}
+
+
+def test_aws_documented_example_string_to_sign_and_its_placeholder_signature() -> None:
+    """The canonical string of Amazon's published example is built field by field as documented,
+    and its placeholder signature ("EXAMPLE...") does not verify: 401, nothing recorded."""
+    assert string_to_sign(AWS_DOC_EXAMPLE) == (
+        b"Message\nHello world!\nMessageId\n22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324\nSubject\nMy First Message\n"
+        b"Timestamp\n2012-05-02T00:54:06.655Z\nTopicArn\narn:aws:sns:us-west-2:123456789012:MyTopic\n"
+        b"Type\nNotification\n"
+    )
+    without_subject = {k: v for k, v in AWS_DOC_EXAMPLE.items() if k != "Subject"}
+    assert b"Subject" not in string_to_sign(without_subject)
+    from tidings.channels.sns import SnsForged
+
+    verifier = SnsVerifier(fetcher=lambda url: PEM)
+    with pytest.raises(SnsForged):
+        verifier.verify(AWS_DOC_EXAMPLE)
+    # the same documented message, really signed (by our test CA for that URL), verifies
+    verifier.verify(signed({k: v for k, v in AWS_DOC_EXAMPLE.items() if k != "Signature"}, version="1"))

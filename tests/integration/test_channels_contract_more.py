@@ -32,7 +32,7 @@ from tidings.channels.base import InboxItem
 from tidings.channels.direct_mail import BatchFolder, LobProvider, PrintBatchProvider
 from tidings.channels.sms import SmsSink, TwilioSmsProvider
 from tidings.channels.ssrf import AllowList
-from tidings.channels.twilio import TwilioClient
+from tidings.channels.twilio import TwilioClient, status_outbox_id
 from tidings.channels.voice import TwilioVoiceProvider, VoiceSink
 from tidings.channels.webhooks import WebhookProvider, secret_for
 from tidings.store import schema
@@ -63,11 +63,14 @@ def phone_message(channel: str) -> Callable[[int], OutgoingMessage]:
     return make
 
 
-def twilio_received(server: FakeHttpServer) -> Callable[[], list[InboxItem]]:
+def twilio_received(server: FakeHttpServer, container: Container) -> Callable[[], list[InboxItem]]:
     def received() -> list[InboxItem]:
         out = []
         for r in server.requests:
-            ref = parse_qs(urlsplit(r.form.get("StatusCallback", "")).query).get("ref", [None])[0]
+            signed = parse_qs(urlsplit(r.form.get("StatusCallback", "")).query).get("ref", [""])[0]
+            # the status callback names the row by a signed ref: read it back to our message ref
+            oid = status_outbox_id(container.secret_key, signed, container.clock.now())
+            ref = f"{oid}.c@tidings.test" if oid is not None else None
             out.append(
                 InboxItem(
                     channel="twilio",
@@ -87,12 +90,13 @@ def twilio_case(container: Container, cls: type, channel: str) -> Iterator[Harne
             TwilioClient(url, "AC1", "tok", clock=container.clock, timeout=2),
             sender="+15005550006",
             status_callback="http://testserver/api/webhooks/status",
+            secret=container.secret_key,
         )  # type: ignore[no-any-return]
 
     with FakeHttpServer(twilio_responder) as server:
         yield Harness(
             make(server.url),
-            twilio_received(server),
+            twilio_received(server, container),
             phone_message(channel),
             lambda: make(f"http://127.0.0.1:{free_port()}"),
         )

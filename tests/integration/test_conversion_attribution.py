@@ -14,6 +14,7 @@ from tidings.bootstrap import Container
 from tidings.channels import tracking
 from tidings.clock import ManualClock
 from tidings.store import schema
+from tidings.store.outbox import message_event_properties
 from tidings.worker import JourneyWorker
 
 YAML = {"Content-Type": "application/yaml"}
@@ -44,7 +45,7 @@ steps:
 
 def _click(container: Container, row: Any, *, machine: bool) -> None:
     with container.engine.begin() as conn:
-        props = tracking.message_properties(row) | {"url": "https://shop.example/cart", "link": 0, "machine": machine}
+        props = message_event_properties(row) | {"url": "https://shop.example/cart", "link": 0, "machine": machine}
         tracking.append_event(conn, row["contact_id"], "message.clicked", props, container.clock.now())
 
 

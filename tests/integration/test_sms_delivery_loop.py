@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.integration.channels_helpers import add_outbox, add_template, outbox_row
+from tests.integration.channels_helpers import add_outbox, add_template, outbox_row, twilio_post
 from tidings.bootstrap import Container
 from tidings.channels.delivery import Deliverer
 from tidings.channels.registry import build_registry
@@ -88,7 +88,8 @@ async def test_stop_keyword_suppresses_even_transactional_sms(container: Contain
         container.engine, now, key="otp", channel="sms", subject=None, format="text", body="Code 1234"
     )
     cid = contact(container, {"sms": "granted"}, phone="+14155550100")
-    api.post("/api/webhooks/sms/inbound", data={"From": "+14155550100", "Body": "STOP"})  # type: ignore[attr-defined]
+    r = twilio_post(api, container, "/api/webhooks/sms/inbound", {"From": "+14155550100", "Body": "STOP"})
+    assert r.status_code == 200, r.text
     oid = add_outbox(container.engine, now, cid, template="otp", channel="sms", category="transactional")
     await drain(container)
     assert outbox_row(container.engine, oid)["status"] == "suppressed"

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
 
 from tests.fake_http import FakeHttpServer, Reply, twilio_responder
+from tests.integration.channels_helpers import add_phone_contact, twilio_post
 from tidings.application.ports.senders import DeliveryStatus, OutgoingMessage
 from tidings.bootstrap import Container
 from tidings.channels.sms import SmsSink, TwilioSmsProvider, build_provider
-from tidings.channels.twilio import TwilioClient, request_signature
+from tidings.channels.twilio import TwilioClient, request_signature, status_outbox_id, status_ref
 from tidings.store import schema
 
 
@@ -82,22 +84,9 @@ def test_build_provider_uses_sink_without_credentials(container: Container) -> N
 
 
 def add_contact(container: Container, phone: str = "+14155550123") -> int:
+    cid = add_phone_contact(container, phone)
     now = container.clock.now()
     with container.engine.begin() as conn:
-        cid = conn.execute(
-            sa.insert(schema.contacts).values(phone=phone, attributes={}, created_at=now, updated_at=now)
-        ).inserted_primary_key[0]
-        conn.execute(
-            sa.insert(schema.consents).values(
-                contact_id=cid,
-                channel="sms",
-                status="granted",
-                source="form",
-                recorded_at=now,
-                proof={},
-                topics={},
-            )
-        )
         conn.execute(
             sa.insert(schema.outbox).values(
                 contact_id=cid,
@@ -111,6 +100,10 @@ def add_contact(container: Container, phone: str = "+14155550123") -> int:
             )
         )
     return int(cid)
+
+
+def inbound(api: Any, container: Container, form: dict[str, str]) -> Any:
+    return twilio_post(api, container, "/api/webhooks/sms/inbound", form)
 
 
 def consent(container: Container, cid: int) -> str:
@@ -132,10 +125,7 @@ def events(container: Container, cid: int) -> list[dict[str, Any]]:
 
 def test_stop_and_start_keywords_change_sms_consent(api: Any, container: Container) -> None:
     cid = add_contact(container)
-    r = api.post(
-        "/api/webhooks/sms/inbound",
-        data={"From": "+14155550123", "To": "+15005550006", "Body": "Stop", "MessageSid": "SM1"},
-    )
+    r = inbound(api, container, {"From": "+14155550123", "To": "+15005550006", "Body": "Stop", "MessageSid": "SM1"})
     assert r.status_code == 200, r.text
     assert "<Message>" in r.text and "START" in r.text
     assert consent(container, cid) == "unsubscribed"
@@ -147,7 +137,7 @@ def test_stop_and_start_keywords_change_sms_consent(api: Any, container: Contain
         sup = conn.execute(sa.select(schema.suppressions)).mappings().all()
     assert [(s["channel"], s["address"]) for s in sup] == [("sms", "+14155550123")]
 
-    r = api.post("/api/webhooks/sms/inbound", data={"From": "+14155550123", "Body": "START"})
+    r = inbound(api, container, {"From": "+14155550123", "Body": "START"})
     assert r.status_code == 200
     assert consent(container, cid) == "granted"
     with container.engine.connect() as conn:
@@ -156,16 +146,16 @@ def test_stop_and_start_keywords_change_sms_consent(api: Any, container: Contain
 
 def test_help_and_ordinary_messages_change_nothing(api: Any, container: Container) -> None:
     cid = add_contact(container)
-    r = api.post("/api/webhooks/sms/inbound", data={"From": "+14155550123", "Body": "HELP"})
+    r = inbound(api, container, {"From": "+14155550123", "Body": "HELP"})
     assert r.status_code == 200 and "Reply STOP" in r.text
-    r = api.post("/api/webhooks/sms/inbound", data={"From": "+14155550123", "Body": "please stop by"})
+    r = inbound(api, container, {"From": "+14155550123", "Body": "please stop by"})
     assert r.status_code == 200 and "<Message>" not in r.text
     assert consent(container, cid) == "granted"
     assert not [e for e in events(container, cid) if e["name"] == "consent.changed"]
 
 
 def test_stop_from_unknown_number_is_suppressed(api: Any, container: Container) -> None:
-    r = api.post("/api/webhooks/sms/inbound", data={"From": "+442071838750", "Body": "unsubscribe"})
+    r = inbound(api, container, {"From": "+442071838750", "Body": "unsubscribe"})
     assert r.status_code == 200
     with container.engine.connect() as conn:
         rows = conn.execute(sa.select(schema.suppressions.c.address)).scalars().all()
@@ -179,9 +169,18 @@ def test_signature_is_required_when_a_token_is_configured(api: Any, container: C
     cid = add_contact(container)
     form = {"From": "+14155550123", "Body": "STOP", "MessageSid": "SM9"}
     r = api.post("/api/webhooks/sms/inbound", data=form)
-    assert r.status_code == 403
+    assert r.status_code == 401
+    assert r.json()["error"]["details"][0]["loc"] == ["header", "X-Twilio-Signature"]
     r = api.post("/api/webhooks/sms/inbound", data=form, headers={"X-Twilio-Signature": "AAAA"})
-    assert r.status_code == 403
+    assert r.status_code == 401
+    other = request_signature("another-token", "http://testserver/api/webhooks/sms/inbound", form)
+    r = api.post("/api/webhooks/sms/inbound", data=form, headers={"X-Twilio-Signature": other})
+    assert r.status_code == 401
+    tampered = request_signature("secret-token", "http://testserver/api/webhooks/sms/inbound", form)
+    r = api.post(
+        "/api/webhooks/sms/inbound", data=form | {"Body": "START"}, headers={"X-Twilio-Signature": tampered}
+    )
+    assert r.status_code == 401
     assert consent(container, cid) == "granted"
     good = request_signature("secret-token", "http://testserver/api/webhooks/sms/inbound", form)
     r = api.post("/api/webhooks/sms/inbound", data=form, headers={"X-Twilio-Signature": good})
@@ -206,26 +205,17 @@ def test_status_callbacks_become_delivered_and_bounced_events(api: Any, containe
                 recipient="+14155550123",
             )
         ).inserted_primary_key[0]
-        ref = f"{oid}.abc@tidings.localhost"
-        conn.execute(
-            sa.update(schema.outbox).where(schema.outbox.c.id == oid).values(provider_message_id=ref)
-        )
-    r = api.post(
-        f"/api/webhooks/sms/status?ref={ref}", data={"MessageSid": "SM1", "MessageStatus": "delivered"}
-    )
+    path = f"/api/webhooks/sms/status?ref={status_ref(container.secret_key, oid, now)}"
+    r = twilio_post(api, container, path, {"MessageSid": "SM1", "MessageStatus": "delivered"})
     assert r.json() == {"event": "message.delivered"}
-    again = api.post(
-        f"/api/webhooks/sms/status?ref={ref}", data={"MessageSid": "SM1", "MessageStatus": "delivered"}
-    )
+    again = twilio_post(api, container, path, {"MessageSid": "SM1", "MessageStatus": "delivered"})
     assert again.json() == {"event": None}  # a repeated callback is not a second delivery
-    r = api.post(
-        f"/api/webhooks/sms/status?ref={ref}",
-        data={"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30006"},
+    r = twilio_post(
+        api, container, path, {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30006"}
     )
     assert r.json() == {"event": "message.bounced"}
-    assert api.post("/api/webhooks/sms/status?ref=nope", data={"MessageStatus": "delivered"}).json() == {
-        "event": None
-    }
+    nope = twilio_post(api, container, "/api/webhooks/sms/status?ref=nope", {"MessageStatus": "delivered"})
+    assert nope.json() == {"event": None}
     names = [e["name"] for e in events(container, cid)]
     assert names.count("message.delivered") == 1 and names.count("message.bounced") == 1
     bounced = [e for e in events(container, cid) if e["name"] == "message.bounced"][0]
@@ -235,16 +225,21 @@ def test_status_callbacks_become_delivered_and_bounced_events(api: Any, containe
     assert reasons == ["hard_bounce"]
 
 
-async def test_status_callback_names_the_message(container: Container) -> None:
+async def test_status_callback_names_the_message_by_a_signed_ref(container: Container) -> None:
     with FakeHttpServer(twilio_responder) as server:
         p = TwilioSmsProvider(
             TwilioClient(server.url, "AC1", "t", clock=container.clock),
             sender="+15005550006",
             status_callback="https://tidings.example/api/webhooks/sms/status",
+            secret="s3cret",
         )
         assert (await p.send(sms(3))).ok
         await p.aclose()
-    assert (
-        server.requests[0].form["StatusCallback"]
-        == "https://tidings.example/api/webhooks/sms/status?ref=ref-3"
-    )
+    callback = urlsplit(server.requests[0].form["StatusCallback"])
+    assert callback.geturl().startswith("https://tidings.example/api/webhooks/sms/status?ref=")
+    (ref,) = parse_qs(callback.query)["ref"]
+    assert ref != "3" and not ref.startswith("3.")  # not the row number
+    now = container.clock.now()
+    assert status_outbox_id("s3cret", ref, now) == 3
+    assert status_outbox_id("another-secret", ref, now) is None
+    assert status_outbox_id("s3cret", ref[:-2] + ("AA" if ref[-2:] != "AA" else "BB"), now) is None

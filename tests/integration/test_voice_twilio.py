@@ -7,9 +7,10 @@ from xml.etree import ElementTree
 import sqlalchemy as sa
 
 from tests.fake_http import FakeHttpServer, twilio_responder
+from tests.integration.channels_helpers import twilio_post
 from tidings.application.ports.senders import DeliveryStatus, OutgoingMessage
 from tidings.bootstrap import Container
-from tidings.channels.twilio import TwilioClient
+from tidings.channels.twilio import TwilioClient, status_ref
 from tidings.channels.voice import TwilioVoiceProvider, VoiceSink, build_provider
 from tidings.store import schema
 
@@ -72,15 +73,11 @@ def test_completed_call_status_is_a_delivery(api: object, container: Container) 
                 rendered={"message_ref": "x"},
             )
         ).inserted_primary_key[0]
-        ref = f"{oid}.ff@tidings.localhost"
-        conn.execute(
-            sa.update(schema.outbox)
-            .where(schema.outbox.c.id == oid)
-            .values(provider_message_id=ref, rendered={"message_ref": ref})
-        )
-    r = api.post(f"/api/webhooks/voice/status?ref={ref}", data={"CallSid": "CA1", "CallStatus": "completed"})  # type: ignore[attr-defined]
+    ref = status_ref(container.secret_key, oid, now)
+    path = f"/api/webhooks/voice/status?ref={ref}"
+    r = twilio_post(api, container, path, {"CallSid": "CA1", "CallStatus": "completed"})
     assert r.json() == {"event": "message.delivered"}
-    busy = api.post(f"/api/webhooks/voice/status?ref={ref}", data={"CallSid": "CA1", "CallStatus": "busy"})  # type: ignore[attr-defined]
+    busy = twilio_post(api, container, path, {"CallSid": "CA1", "CallStatus": "busy"})
     assert busy.json() == {"event": None}
     with container.engine.connect() as conn:
         names = conn.execute(sa.select(schema.events.c.name).where(schema.events.c.contact_id == 7)).scalars().all()

@@ -82,6 +82,18 @@ def test_cli_list_and_retry(container: Container, db_url: str, monkeypatch: Any)
     assert bad.exit_code != 0
 
 
+def webhook_message(url: str, n: int, **data: Any) -> OutgoingMessage:
+    return OutgoingMessage(
+        outbox_id=n,
+        channel="webhook",
+        contact_id=1,
+        recipient=url,
+        idempotency_key=f"i{n}",
+        message_ref=f"wh-{n}",
+        data={"url": url, **data},
+    )
+
+
 async def test_sink_records_signed_webhooks_only(live_server: Any, container: Container) -> None:
     import httpx
 
@@ -91,16 +103,7 @@ async def test_sink_records_signed_webhooks_only(live_server: Any, container: Co
         allow=AllowList.parse([], own_urls=[live_server.url]),
     )
     url = f"{live_server.url}/sink/webhook/crm"
-    msg = OutgoingMessage(
-        outbox_id=1,
-        channel="webhook",
-        contact_id=1,
-        recipient=url,
-        idempotency_key="i1",
-        message_ref="wh-1",
-        data={"url": url, "body": {"hello": "sink"}},
-    )
-    result = await provider.send(msg)
+    result = await provider.send(webhook_message(url, 1, body={"hello": "sink"}))
     await provider.aclose()
     assert result.ok, result.error
     async with httpx.AsyncClient() as client:
@@ -117,3 +120,26 @@ async def test_sink_records_signed_webhooks_only(live_server: Any, container: Co
         rows[0]["channel"] == "webhook" and rows[0]["subject"] == "crm" and rows[0]["message_ref"] == "wh-1"
     )
     assert rows[0]["body_text"] == '{"hello":"sink"}'
+
+
+async def test_webhook_steps_cannot_call_our_own_api(live_server: Any, container: Container, admin_key: str) -> None:
+    """Issue 12: only the local sinks of our own origin, never its API (even with an admin key)."""
+    provider = WebhookProvider(
+        secret=secret_for(container), clock=container.clock, allow=AllowList.parse([], own_urls=[live_server.url])
+    )
+    results = []
+    for path in ("/api/events", "/sink/../api/events", "/api/contacts"):
+        msg = webhook_message(
+            f"{live_server.url}{path}",
+            2,
+            headers={"Authorization": f"Bearer {admin_key}"},
+            body={"email": "forged@example.org", "name": "order.completed"},
+        )
+        results.append(await provider.send(msg))
+    await provider.aclose()
+    for result in results:
+        assert not result.ok and result.status.name == "FAILED_PERMANENT"
+        assert "own origin" in (result.error or "")
+    with container.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.events)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.contacts)).scalar() == 0

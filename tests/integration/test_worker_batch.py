@@ -28,6 +28,7 @@ from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.domain.snapshot import ContactSnapshot
 from tidings.store import schema
+from tidings.store.control import SqlControl
 from tidings.worker import JourneyWorker
 
 
@@ -100,7 +101,7 @@ def test_events_written_during_a_batch_keep_their_contact_queued(
         b = add_contact(conn, clock.now(), "b@example.org")
         add_event(conn, a, "signed_up", clock.now())
         add_event(conn, b, "signed_up", clock.now())
-    engine = JourneyEngine(container.engine, clock)
+    engine = JourneyEngine(container.engine, clock, control=SqlControl)
     real = engine._deliver_events
 
     def late(batch: object, heads: object, contact: ContactSnapshot, *args: object) -> None:

@@ -23,6 +23,7 @@ from tidings.clock import ManualClock
 from tidings.domain.snapshot import ContactSnapshot
 from tidings.store import enrollments as est
 from tidings.store import schema
+from tidings.store.control import SqlControl
 from tidings.worker import JourneyWorker
 
 
@@ -70,7 +71,7 @@ def test_a_rolled_back_batch_is_redone_without_repeating_a_send(container: Conta
             add_event(conn, cid, "signed_up", clock.now())
     drain(w)
     clock.advance(timedelta(days=2))
-    eng = JourneyEngine(container.engine, clock, "crashy")
+    eng = JourneyEngine(container.engine, clock, "crashy", control=SqlControl)
 
     class Crash(Exception):
         pass
@@ -127,8 +128,8 @@ def test_contact_claims_are_leased_and_expire(container: Container, clock: Manua
     with container.engine.begin() as conn:
         ids = [add_contact(conn, clock.now(), f"q{i}@example.org") for i in range(4)]
         est.enqueue(conn, ids, clock.now())
-    a = JourneyEngine(container.engine, clock, "worker-a")
-    b = JourneyEngine(container.engine, clock, "worker-b")
+    a = JourneyEngine(container.engine, clock, "worker-a", control=SqlControl)
+    b = JourneyEngine(container.engine, clock, "worker-b", control=SqlControl)
     got_a = a.claim_contacts(limit=3)
     got_b = b.claim_contacts(limit=3)
     assert len(got_a) == 3 and len(got_b) == 1 and not set(got_a) & set(got_b)

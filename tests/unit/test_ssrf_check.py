@@ -116,3 +116,45 @@ def test_own_public_origin_is_allowed_but_not_other_ports() -> None:
     assert check_url("http://127.0.0.1:8000/sink/webhook/a", allow, resolver_for({})).ip == "127.0.0.1"
     with pytest.raises(SsrfRefused, match="loopback"):
         check_url("http://127.0.0.1:6379/", allow, resolver_for({}))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/events",
+        "/api/contacts/1",
+        "/",
+        "",
+        "/sink",
+        "/sinks/webhook/a",
+        "/SINK/webhook/a",
+        "/sink/../api/events",
+        "/sink/%2e%2e/api/events",
+        "/sink/%252e%252e/api/events",
+        "/sink/./webhook/a",
+        "/x/../sink/webhook/a",
+    ],
+)
+def test_own_origin_only_on_the_local_sinks(path: str) -> None:
+    """Issue 12: a webhook step could call any path of Tidings' own API with custom headers."""
+    own = "http://127.0.0.1:8000"
+    # refused even when the operator allow-lists the host or all of loopback
+    for allow in (
+        AllowList.parse([], own_urls=[own]),
+        AllowList.parse(["127.0.0.1", "127.0.0.0/8", "localhost"], own_urls=[own]),
+    ):
+        for host in ("127.0.0.1", "localhost", "127.0.0.2", "[::ffff:127.0.0.1]"):
+            with pytest.raises(SsrfRefused, match="own origin"):
+                check_url(f"http://{host}:8000{path}", allow, resolver_for({"localhost": ["127.0.0.1"]}))
+
+
+def test_own_origin_sinks_under_the_public_path() -> None:
+    resolve = resolver_for({"tidings.example.com": ["93.184.216.34"]})
+    allow = AllowList.parse([], own_urls=["https://tidings.example.com/crm/"])
+    assert check_url("https://tidings.example.com/crm/sink/webhook/a", allow, resolve).ip == "93.184.216.34"
+    assert check_url("https://tidings.example.com/crm/sink/webhook/a%20b", allow, resolve).ip == "93.184.216.34"
+    for path in ("/sink/webhook/a", "/crm/api/events", "/crm/sink/../api/events"):
+        with pytest.raises(SsrfRefused, match="own origin"):
+            check_url(f"https://tidings.example.com{path}", allow, resolve)
+    # another port of the same public host is not our origin: an ordinary public URL
+    assert check_url("https://tidings.example.com:8443/api/events", allow, resolve).port == 8443

@@ -81,8 +81,8 @@ async def ses_via_sns(request: Request) -> dict[str, Any]:
         await asyncio.to_thread(verifier.verify, message)
     except SnsError as exc:
         raise _reject(
-            403 if isinstance(exc, SnsForged) else 400,
-            "invalid_notification",
+            401 if isinstance(exc, SnsForged) else 400,
+            "unauthorized" if isinstance(exc, SnsForged) else "invalid_notification",
             str(exc),
             ["body"],
             client,

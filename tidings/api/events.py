@@ -4,6 +4,9 @@ A batch is all or nothing: every item is validated first, and if any is invalid 
 is 422 listing each bad item's field path (``["body", "batch", 3, "properties"]``) and no item
 is stored. A retried batch stores nothing twice; its repeated message ids are reported in
 ``duplicates``.
+
+Scope: ``track`` (granted by ``write`` and ``admin`` too). A website's or shop's track key may
+send events here as on ``/v1/*``, and never read anything back.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from tidings.api.deps import RequireWrite, container
+from tidings.api.deps import RequireTrack, container
 from tidings.api.ingest_body import check_batch_size, parse, read_body, run_ingest, unprocessable
 from tidings.application.contacts.changes import new_message_id
 from tidings.application.ingest.ingest import Incoming
@@ -113,7 +116,7 @@ _batch_schema = {
 }
 
 
-@router.post("", status_code=202, dependencies=[RequireWrite], openapi_extra=_schema)
+@router.post("", status_code=202, dependencies=[RequireTrack], openapi_extra=_schema)
 async def post_event(request: Request) -> dict[str, Any]:
     """Record one event. Unknown external ids, emails, phones and anonymous ids create the contact."""
     c = container(request)
@@ -126,7 +129,7 @@ async def post_event(request: Request) -> dict[str, Any]:
     return {"accepted": result.accepted, "duplicates": result.duplicates, "message_id": item.message_id}
 
 
-@router.post("/batch", status_code=202, dependencies=[RequireWrite], openapi_extra=_batch_schema)
+@router.post("/batch", status_code=202, dependencies=[RequireTrack], openapi_extra=_batch_schema)
 async def post_batch(request: Request) -> dict[str, Any]:
     """Record a batch atomically: any invalid item rejects the whole batch (422, every bad item listed)."""
     c = container(request)

@@ -81,7 +81,13 @@ async def _document_text(request: Request) -> str:
 
 
 def _published(p: js.Published) -> dict[str, Any]:
-    return {"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created}
+    return {
+        "key": p.key,
+        "version": p.version,
+        "checksum": p.checksum,
+        "created": p.created,
+        "warnings": list(p.warnings),
+    }
 
 
 @router.get("/api/journeys", dependencies=[RequireRead])

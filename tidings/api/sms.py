@@ -1,7 +1,11 @@
 """HTTP routes: inbound SMS from a Twilio-compatible provider (STOP/START/HELP keywords).
 
 Point the number's "a message comes in" webhook at ``<public url>/api/webhooks/sms/inbound``.
-When an auth token is configured, ``X-Twilio-Signature`` must be valid (403 otherwise).
+Every webhook here (inbound SMS, SMS and voice status) needs a valid ``X-Twilio-Signature``
+made with ``TIDINGS_TWILIO_AUTH_TOKEN``: anything else is refused with 401, including every call
+when no token is configured. ``TIDINGS_INSECURE_UNSIGNED_WEBHOOKS=1`` (development only) accepts
+unsigned calls, with a warning in the log for each. Status callbacks name the message by a
+signed ``ref`` (``twilio.status_ref``): a forged or guessed ref changes nothing.
 """
 
 from __future__ import annotations
@@ -14,41 +18,58 @@ from fastapi import APIRouter, Request, Response
 from tidings.api.deps import container
 from tidings.api.errors import ApiError
 from tidings.application.ingest.sms_inbound import handle_inbound, handle_status
-from tidings.channels.twilio import valid_signature
+from tidings.channels.twilio import signature_problem, status_outbox_id
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger("tidings.api.sms")
 
 
 async def _signed_form(request: Request) -> dict[str, str]:
-    """The form fields, after checking X-Twilio-Signature when an auth token is configured."""
+    """The form fields, once X-Twilio-Signature verifies (401 otherwise)."""
     c = container(request)
-    form = {k: str(v) for k, v in (await request.form()).items()}
-    token = c.settings.twilio_auth_token
-    if token:
-        signature = request.headers.get("x-twilio-signature", "")
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        urls = [c.settings.public_url + path, str(request.url)]
-        if not signature or not valid_signature(token, urls, form, signature):
-            log.warning("Twilio webhook refused: bad or missing X-Twilio-Signature (%s)", request.url.path)
-            raise ApiError(
-                403,
-                "forbidden",
-                "invalid X-Twilio-Signature",
-                [{"loc": ["header", "X-Twilio-Signature"], "msg": "signature does not match"}],
-            )
-    return form
+    fields = [(k, str(v)) for k, v in (await request.form()).multi_items()]
+    form = dict(fields)
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    problem = signature_problem(
+        c.settings.twilio_auth_token,
+        [c.settings.public_url + path, str(request.url)],
+        fields,
+        request.headers.get("x-twilio-signature", ""),
+    )
+    if problem is None:
+        return form
+    client = request.client.host if request.client else "?"
+    if c.settings.insecure_unsigned_webhooks:
+        log.warning(
+            "INSECURE: accepted an unverified webhook %s from %s (%s) because "
+            "TIDINGS_INSECURE_UNSIGNED_WEBHOOKS is on; never run like this in production",
+            request.url.path,
+            client,
+            problem,
+        )
+        return form
+    log.warning("Twilio webhook refused from %s: %s (%s)", client, problem, request.url.path)
+    raise ApiError(
+        401,
+        "unauthorized",
+        problem,
+        [{"loc": ["header", "X-Twilio-Signature"], "msg": problem}],
+    )
 
 
 @router.post("/api/webhooks/sms/status")
 @router.post("/api/webhooks/voice/status")
 async def delivery_status(request: Request, ref: str = "") -> dict[str, object]:
-    """Twilio status callbacks (the providers add ``?ref=<our message id>``)."""
+    """Twilio status callbacks (the providers add ``?ref=<signed ref of our message>``)."""
     c = container(request)
     form = await _signed_form(request)
     channel = "voice" if "/voice/" in request.url.path else "sms"
+    now = c.clock.now()
+    outbox_id = status_outbox_id(c.secret_key, ref, now)
+    if outbox_id is None:
+        log.warning("status callback with a forged, unknown or expired ref ignored (%s)", request.url.path)
     with c.engine.begin() as conn:
-        event = handle_status(conn, channel, ref, form, c.clock.now())
+        event = handle_status(conn, channel, outbox_id, form, now)
     return {"event": event}
 
 

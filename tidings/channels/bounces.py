@@ -166,13 +166,7 @@ def record_feedback(conn: sa.Connection, items: Iterable[Feedback], now: datetim
             name = "message.complained" if item.kind == COMPLAINT else "message.bounced"
             props: dict[str, Any] = {"address": address, "source": item.source}
             if row is not None:
-                props |= {
-                    "message_id": row["id"],
-                    "channel": row["channel"],
-                    "template": row["template"],
-                    "journey": row["journey_id"],
-                    "step": row["step_id"],
-                }
+                props |= outbox.message_event_properties(row)
             else:
                 props["channel"] = "email"
             if item.kind != COMPLAINT:

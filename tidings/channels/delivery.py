@@ -37,6 +37,7 @@ from tidings.application.ports.senders import DeliveryResult, DeliveryStatus, Ou
 from tidings.channels.prepare import Links, Preparer, message_from_rendered
 from tidings.channels.registry import ChannelRegistry, UnknownChannel, build_registry
 from tidings.store import outbox
+from tidings.store.control import paused_channels
 from tidings.store.db import read_only
 from tidings.store.outbox import Outcome
 
@@ -91,7 +92,12 @@ class Deliverer:
         """
         now = self.clock.now()
         with self.engine.begin() as conn:
-            rows = outbox.claim(conn, owner=self.owner, now=now, limit=self.batch_size, kinds=self.kinds)
+            everything, held = paused_channels(conn)  # the kill switch holds them pending
+            if everything:
+                return [], []
+            rows = outbox.claim(
+                conn, owner=self.owner, now=now, limit=self.batch_size, kinds=self.kinds, held_channels=held
+            )
         if not rows:
             return [], []
         with self.engine.connect() as raw:

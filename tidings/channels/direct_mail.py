@@ -37,8 +37,8 @@ from tidings.domain.contacts import neutralise_cell
 from tidings.domain.postal import AddressError, PostalAddress, validate_address
 
 if TYPE_CHECKING:
+    from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
-    from tidings.clock import Clock
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 CSV_FIELDS = (

@@ -3,8 +3,14 @@
 ``TIDINGS_SMTP_URL``: ``smtp://[user:pass@]host[:port]`` (STARTTLS when the server offers it),
 ``smtps://...`` (implicit TLS, port 465 by default). Query parameters: ``pool`` (connections
 kept open, default 4), ``rate`` (messages per second cap, 0 = none), ``starttls`` (``auto`` |
-``required`` | ``off``), ``timeout`` (seconds). Without it, email goes to the built-in catcher
-(``catcher.py``) — the local sink whose ``confirm`` answers from the inbox table.
+``required`` | ``off``), ``timeout`` (seconds), ``allow_plain_auth`` (``1`` to allow AUTH without
+TLS: see below). Without it, email goes to the built-in catcher (``catcher.py``) — the local sink
+whose ``confirm`` answers from the inbox table.
+
+The password is never sent in clear: with a user name, AUTH happens only over TLS (``smtps`` or
+after STARTTLS). A relay that offers no STARTTLS makes every send fail with ``PlainAuthRefused``
+(logged as an error) instead, unless the host is a loopback address (``localhost``, 127/8, ::1)
+or the URL says ``allow_plain_auth=1`` (``plain_auth_allowed``).
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ from tidings.application.ports.senders import EMAIL, DeliveryResult, OutgoingMes
 from tidings.channels import mime
 from tidings.channels.base import inbox_has
 from tidings.channels.dkim import DkimSigner
+from tidings.channels.ssrf import is_loopback_name
 
 if TYPE_CHECKING:
+    from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
-    from tidings.clock import Clock
 
 log = logging.getLogger("tidings.channels.email")
 
@@ -45,6 +52,8 @@ class SmtpConfig:
     pool: int = 4
     rate: float = 0.0
     timeout: float = 30.0
+    #: send AUTH over a connection without TLS (``?allow_plain_auth=1``); loopback hosts always may.
+    allow_plain_auth: bool = False
 
     @classmethod
     def from_url(cls, url: str) -> SmtpConfig:
@@ -58,6 +67,9 @@ class SmtpConfig:
         starttls = q.get("starttls", "auto")
         if starttls not in {"auto", "required", "off"}:
             raise ValueError("TIDINGS_SMTP_URL: starttls must be auto, required or off")
+        plain = q.get("allow_plain_auth", "0")
+        if plain not in {"0", "1", "true", "false", "yes", "no"}:
+            raise ValueError("TIDINGS_SMTP_URL: allow_plain_auth must be 1 or 0")
         return cls(
             host=parts.hostname,
             port=parts.port or (465 if tls else 25),
@@ -68,7 +80,17 @@ class SmtpConfig:
             pool=max(1, int(q.get("pool", 4))),
             rate=float(q.get("rate", 0)),
             timeout=float(q.get("timeout", 30)),
+            allow_plain_auth=plain in {"1", "true", "yes"},
         )
+
+
+class PlainAuthRefused(aiosmtplib.SMTPException):
+    """The relay offers no TLS and the password would travel in clear: nothing is sent."""
+
+
+def plain_auth_allowed(config: SmtpConfig) -> bool:
+    """May AUTH be sent on a connection without TLS? Only to loopback, or when explicitly allowed."""
+    return config.allow_plain_auth or is_loopback_name(config.host)
 
 
 class RateLimiter:
@@ -171,15 +193,21 @@ class SmtpProvider:
     async def _connect(self) -> aiosmtplib.SMTP:
         c = self.config
         client = aiosmtplib.SMTP(
-            hostname=c.host,
-            port=c.port,
-            username=c.username,
-            password=c.password,
-            use_tls=c.use_tls,
-            start_tls=c.start_tls,
-            timeout=c.timeout,
+            hostname=c.host, port=c.port, use_tls=c.use_tls, start_tls=c.start_tls, timeout=c.timeout
         )
         await client.connect()
+        if c.username is None:
+            return client
+        if client.get_transport_info("sslcontext") is None and not plain_auth_allowed(c):
+            client.close()
+            message = (
+                f"SMTP relay {c.host}:{c.port} offers no TLS (STARTTLS), so the password would be sent "
+                "in clear: refused. Use smtps://, a relay with STARTTLS, or add allow_plain_auth=1 to "
+                "TIDINGS_SMTP_URL if this network is trusted"
+            )
+            log.error(message)
+            raise PlainAuthRefused(message)
+        await client.login(c.username, c.password or "")
         return client
 
     async def send(self, msg: OutgoingMessage) -> DeliveryResult:

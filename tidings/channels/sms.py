@@ -8,6 +8,7 @@ Inbound STOP/START/HELP keywords arrive at ``POST /api/webhooks/sms/inbound`` (a
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -15,21 +16,21 @@ import sqlalchemy as sa
 
 from tidings.application.ports.senders import SMS, DeliveryResult, OutgoingMessage
 from tidings.channels.base import InboxItem, SinkProvider
-from tidings.channels.twilio import TwilioClient
+from tidings.channels.twilio import TwilioClient, status_ref
 from tidings.domain.sms import analyse
 
 if TYPE_CHECKING:
+    from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
-    from tidings.clock import Clock
 
 STATUS_PATH = "/api/webhooks/sms/status"
 #: longer texts are refused rather than sent as a ten-part bill.
 MAX_SEGMENTS = 10
 
 
-def status_callback_url(base: str, message_ref: str) -> str:
-    """Where the provider reports delivery: our status webhook, naming the message."""
-    return f"{base}?{urlencode({'ref': message_ref})}"
+def status_callback_url(base: str, secret: str, outbox_id: int, now: datetime) -> str:
+    """Where the provider reports delivery: our status webhook, naming the message by a signed ref."""
+    return f"{base}?{urlencode({'ref': status_ref(secret, outbox_id, now)})}"
 
 
 def sms_text(msg: OutgoingMessage) -> str:
@@ -56,11 +57,20 @@ class TwilioSmsProvider:
     name = "twilio"
 
     def __init__(
-        self, client: TwilioClient, *, sender: str | None, status_callback: str | None = None
+        self,
+        client: TwilioClient,
+        *,
+        sender: str | None,
+        status_callback: str | None = None,
+        secret: str | None = None,
     ) -> None:
+        if status_callback and not secret:
+            raise ValueError("a status callback needs the secret that signs its refs")
         self.client = client
         self.sender = sender
         self.status_callback = status_callback
+        #: signs the ``ref`` of status callbacks (the container's secret).
+        self.secret = secret
 
     async def send(self, msg: OutgoingMessage) -> DeliveryResult:
         refused = check(msg)
@@ -72,8 +82,10 @@ class TwilioSmsProvider:
         if not sender:
             return DeliveryResult.permanent("no SMS sender: set TIDINGS_TWILIO_FROM or the template's sender")
         form = {"To": msg.recipient, "From": sender, "Body": text}
-        if self.status_callback:
-            form["StatusCallback"] = status_callback_url(self.status_callback, msg.message_ref)
+        if self.status_callback and self.secret:
+            form["StatusCallback"] = status_callback_url(
+                self.status_callback, self.secret, msg.outbox_id, self.client.clock.now()
+            )
         return await self.client.create("Messages", form, segments=info.segments, encoding=info.encoding)
 
     async def confirm(self, msg: OutgoingMessage) -> bool | None:
@@ -121,5 +133,10 @@ def build_provider(container: Wiring) -> TwilioSmsProvider | SmsSink:
         client = TwilioClient(
             s.twilio_base_url, s.twilio_account_sid, s.twilio_auth_token, clock=container.clock
         )
-        return TwilioSmsProvider(client, sender=s.twilio_from, status_callback=f"{s.public_url}{STATUS_PATH}")
+        return TwilioSmsProvider(
+            client,
+            sender=s.twilio_from,
+            status_callback=f"{s.public_url}{STATUS_PATH}",
+            secret=container.secret_key,
+        )
     return SmsSink(container.engine, container.clock, sender=s.twilio_from or "tidings")

@@ -38,7 +38,8 @@ class SnsError(ValueError):
 
 
 class SnsForged(SnsError):
-    """Well-formed, but the signature does not match: forged or tampered with."""
+    """The signature does not verify (missing, malformed, an untrusted certificate URL, an unknown
+    version, or not matching): forged or tampered with. Answered 401."""
 
 
 def check_aws_url(url: str, what: str) -> str:
@@ -101,14 +102,17 @@ class SnsVerifier:
             raise SnsError(f"Type: must be one of {', '.join(TYPES)}")
         version = str(message.get("SignatureVersion", ""))
         if version not in {"1", "2"}:
-            raise SnsError("SignatureVersion: must be 1 or 2")
-        url = check_aws_url(str(message.get("SigningCertURL", "")), "SigningCertURL")
+            raise SnsForged("SignatureVersion: must be 1 or 2")
+        try:
+            url = check_aws_url(str(message.get("SigningCertURL", "")), "SigningCertURL")
+        except SnsError as exc:
+            raise SnsForged(str(exc)) from None
         try:
             signature = base64.b64decode(str(message.get("Signature", "")), validate=True)
         except ValueError:
-            raise SnsError("Signature: not base64") from None
+            raise SnsForged("Signature: not base64") from None
         if not signature:
-            raise SnsError("Signature: field required")
+            raise SnsForged("Signature: field required")
         algorithm: hashes.HashAlgorithm = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
         try:
             self._key(url).verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm)

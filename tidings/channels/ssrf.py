@@ -9,8 +9,14 @@ the request somewhere else.
 Refused: loopback, private (RFC 1918, IPv6 ULA), link-local (169.254/16, fe80::/10), cloud metadata
 (169.254.169.254, fd00:ec2::254), unspecified, multicast, CGNAT (100.64/10), reserved/broadcast,
 and the same addresses hidden in IPv4-mapped or NAT64 IPv6 forms. The operator allows exceptions
-with ``TIDINGS_WEBHOOK_ALLOW`` (host names or CIDRs); our own public origin is always allowed so the
-built-in webhook sink works in development.
+with ``TIDINGS_WEBHOOK_ALLOW`` (host names or CIDRs).
+
+Our own public origin (``TIDINGS_PUBLIC_URL``) is reachable **only on the local sinks' paths**
+(``<public path>/sink/...``), so the built-in webhook sink works in development while a webhook
+step can never call the rest of our own API (with its own headers). This holds even when the
+operator allow-lists the host, and for any loopback address on the port of a loopback public
+URL (``localhost:8000`` is ``127.0.0.1:8000``). Paths with dot segments or encoded characters
+are refused there rather than interpreted.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -28,6 +34,8 @@ METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 ALLOW_HINT = "allow it with TIDINGS_WEBHOOK_ALLOW"
+#: the paths of our own origin a webhook may reach (after the public URL's own path).
+SINK_PATH = "/sink/"
 
 
 class SsrfRefused(Exception):
@@ -38,8 +46,12 @@ class SsrfRefused(Exception):
 class AllowList:
     hosts: frozenset[str] = frozenset()
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-    #: (host, port) origins always allowed: our own public URL (the webhook sink).
+    #: (host, port) of our own public URL: reachable on the sink paths only.
     origins: frozenset[tuple[str, int]] = frozenset()
+    #: path prefixes of the local sinks on our own origin (``<public path>/sink/``).
+    sink_prefixes: tuple[str, ...] = ()
+    #: ports of our own origins whose host is loopback: any loopback address there is us.
+    loopback_ports: frozenset[int] = frozenset()
 
     @classmethod
     def parse(cls, entries: Iterable[str], *, own_urls: Iterable[str] = ()) -> AllowList:
@@ -53,19 +65,56 @@ class AllowList:
                 networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 hosts.add(entry.lower().rstrip("."))
-        origins = set()
+        origins, prefixes, loopback_ports = set(), [], set()
         for url in own_urls:
             parts = urlsplit(url)
             if parts.hostname:
-                origins.add((parts.hostname.lower(), parts.port or default_port(parts.scheme)))
-        return cls(frozenset(hosts), tuple(networks), frozenset(origins))
+                port = parts.port or default_port(parts.scheme)
+                origins.add((parts.hostname.lower(), port))
+                prefixes.append(parts.path.rstrip("/") + SINK_PATH)
+                if is_loopback_name(parts.hostname):
+                    loopback_ports.add(port)
+        return cls(frozenset(hosts), tuple(networks), frozenset(origins), tuple(prefixes), frozenset(loopback_ports))
 
     def allows_host(self, host: str, port: int) -> bool:
         host = host.lower().rstrip(".")
         return host in self.hosts or (host, port) in self.origins
 
+    def is_own_origin(self, host: str, port: int, addresses: Iterable[IPAddress]) -> bool:
+        if (host.lower().rstrip("."), port) in self.origins:
+            return True
+        return port in self.loopback_ports and any(_unmapped(ip).is_loopback for ip in addresses)
+
+    def own_path_problem(self, path: str) -> str | None:
+        """Why this path of our own origin may not be requested (None for a local sink)."""
+        decoded = unquote(path or "/")
+        segments = decoded.split("/")
+        if "%" in decoded or "\\" in decoded or "." in segments or ".." in segments:
+            return f"the path {path!r} of Tidings' own origin is not a plain local sink path"
+        if not any(decoded.startswith(prefix) for prefix in self.sink_prefixes):
+            sinks = " or ".join(f"{p}..." for p in self.sink_prefixes) or SINK_PATH
+            return f"only the local sinks ({sinks}) of Tidings' own origin may be called, not {path or '/'}"
+        return None
+
     def allows_ip(self, ip: IPAddress) -> bool:
         return any(ip.version == n.version and ip in n for n in self.networks)
+
+
+def is_loopback_name(host: str) -> bool:
+    """``localhost`` (or ``*.localhost``) or a loopback IP literal; the name is not resolved."""
+    name = host.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return _unmapped(ipaddress.ip_address(name)).is_loopback
+    except ValueError:
+        return False
+
+
+def _unmapped(ip: IPAddress) -> IPAddress:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 def default_port(scheme: str) -> int:
@@ -145,9 +194,13 @@ def check_url(url: str, allow: AllowList, resolver: Resolver = system_resolver) 
             raise SsrfRefused(f"cannot resolve {host}: {exc}") from None
         if not addresses:
             raise SsrfRefused(f"{host} resolves to no address")
+    ips = [ipaddress.ip_address(text.split("%", 1)[0]) for text in addresses]
+    if allow.is_own_origin(host, port, ips):
+        problem = allow.own_path_problem(parts.path)
+        if problem:
+            raise SsrfRefused(problem)
     host_allowed = allow.allows_host(host, port)
-    for text in addresses:
-        ip = ipaddress.ip_address(text.split("%", 1)[0])
+    for ip in ips:
         reason = unsafe_reason(ip)
         if reason and not host_allowed and not allow.allows_ip(ip):
             raise SsrfRefused(

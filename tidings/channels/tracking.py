@@ -17,7 +17,6 @@ import html as html_lib
 import ipaddress
 import re
 import struct
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -26,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.store import schema
+from tidings.store.outbox import message_event_properties
 from tidings.store.queue import enqueue_contacts
 
 VERSION = 1
@@ -34,7 +34,9 @@ _MAC_LEN = 16
 
 #: token kinds
 OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE = b"o", b"c", b"u", b"p", b"s"
-KINDS = {OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE}
+#: the ``ref`` of a provider's delivery-status callback (SMS, voice): names one outbox row.
+STATUS_REF = b"r"
+KINDS = {OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE, STATUS_REF}
 
 #: how long a link in a message keeps working.
 TTL: dict[bytes, timedelta] = {
@@ -43,6 +45,7 @@ TTL: dict[bytes, timedelta] = {
     UNSUBSCRIBE: timedelta(days=730),
     PREFERENCES: timedelta(days=730),
     SELF_SERVICE: timedelta(days=180),
+    STATUS_REF: timedelta(days=30),
 }
 
 #: clicks/opens this soon after sending are machines (security scanners, prefetchers).
@@ -191,17 +194,6 @@ def machine_reason(
 # --------------------------------------------------------------------------- recording
 
 
-def message_properties(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The properties every message.* event carries, from its outbox row."""
-    return {
-        "message_id": row["id"],
-        "channel": row["channel"],
-        "template": row["template"],
-        "journey": row["journey_id"],
-        "step": row["step_id"],
-    }
-
-
 def append_event(
     conn: sa.Connection,
     contact_id: int,
@@ -240,7 +232,7 @@ def record_open(
     if row is None:
         return False
     reason = machine_reason(OPEN, user_agent, ip, row["sent_at"], now)
-    props = message_properties(row) | {"machine": reason is not None}
+    props = message_event_properties(row) | {"machine": reason is not None}
     if reason:
         props["machine_reason"] = reason
     append_event(conn, row["contact_id"], "message.opened", props, now)
@@ -259,7 +251,7 @@ def record_click(
         return None
     url = str(links[token.b])
     reason = machine_reason(CLICK, user_agent, ip, row["sent_at"], now)
-    props = message_properties(row) | {"url": url, "link": token.b, "machine": reason is not None}
+    props = message_event_properties(row) | {"url": url, "link": token.b, "machine": reason is not None}
     if reason:
         props["machine_reason"] = reason
     append_event(conn, row["contact_id"], "message.clicked", props, now)

@@ -16,8 +16,8 @@ from tidings.channels.base import InboxItem, SinkProvider
 from tidings.channels.twilio import TwilioClient
 
 if TYPE_CHECKING:
+    from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
-    from tidings.clock import Clock
 
 #: script length cap: a call is not an essay (and TwiML requests are size limited).
 MAX_SCRIPT_CHARS = 4000
@@ -56,11 +56,20 @@ class TwilioVoiceProvider:
     name = "twilio"
 
     def __init__(
-        self, client: TwilioClient, *, sender: str | None, status_callback: str | None = None
+        self,
+        client: TwilioClient,
+        *,
+        sender: str | None,
+        status_callback: str | None = None,
+        secret: str | None = None,
     ) -> None:
+        if status_callback and not secret:
+            raise ValueError("a status callback needs the secret that signs its refs")
         self.client = client
         self.sender = sender
         self.status_callback = status_callback
+        #: signs the ``ref`` of status callbacks (the container's secret).
+        self.secret = secret
 
     async def send(self, msg: OutgoingMessage) -> DeliveryResult:
         refused = check(msg)
@@ -70,10 +79,12 @@ class TwilioVoiceProvider:
         if not sender:
             return DeliveryResult.permanent("no caller id: set TIDINGS_TWILIO_FROM or the template's sender")
         form = {"To": msg.recipient, "From": sender, "Twiml": call_twiml(msg)}
-        if self.status_callback:
+        if self.status_callback and self.secret:
             from tidings.channels.sms import status_callback_url
 
-            form["StatusCallback"] = status_callback_url(self.status_callback, msg.message_ref)
+            form["StatusCallback"] = status_callback_url(
+                self.status_callback, self.secret, msg.outbox_id, self.client.clock.now()
+            )
         return await self.client.create("Calls", form)
 
     async def confirm(self, msg: OutgoingMessage) -> bool | None:
@@ -116,6 +127,9 @@ def build_provider(container: Wiring) -> TwilioVoiceProvider | VoiceSink:
             s.twilio_base_url, s.twilio_account_sid, s.twilio_auth_token, clock=container.clock
         )
         return TwilioVoiceProvider(
-            client, sender=s.twilio_from, status_callback=f"{s.public_url}/api/webhooks/voice/status"
+            client,
+            sender=s.twilio_from,
+            status_callback=f"{s.public_url}/api/webhooks/voice/status",
+            secret=container.secret_key,
         )
     return VoiceSink(container.engine, container.clock, sender=s.twilio_from or "tidings")

@@ -28,8 +28,8 @@ from tidings.application.ports.senders import WEBHOOK, DeliveryResult, DeliveryS
 from tidings.channels.ssrf import AllowList, Resolver, SsrfRefused, check_url, system_resolver
 
 if TYPE_CHECKING:
+    from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
-    from tidings.clock import Clock
     from tidings.store.outbox import Outcome
 
 MAX_REDIRECTS = 3

@@ -26,6 +26,7 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.direct_mail", "direct-mail"),
     ("tidings.cli.bounces", "bounces"),
     ("tidings.cli.recipes", "recipes"),
+    ("tidings.cli.control", None),
 ]
 
 

@@ -68,10 +68,13 @@ def publish(
     with c.engine.begin() as conn:
         p = _guard(lambda: js.publish(joined(conn), c.clock.now(), text=text, by=by))
     if as_json:
-        _print({"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created})
+        out = {"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created}
+        _print({**out, "warnings": list(p.warnings)})
         return
     verb = "published" if p.created else "unchanged, still"
     common.console.print(f"journey '{p.key}' {verb} version {p.version} (checksum {p.checksum[:12]})")
+    for w in p.warnings:
+        common.console.print(f"[yellow]warning:[/] {w} (stopped at run time by its loop_limit)")
 
 
 @app.command("list")
@@ -114,6 +117,15 @@ def show(key: str, as_json: JsonOpt = False) -> None:
         )
     for e in data["enrollments"]:
         common.console.print(f"  v{e['version']} {e['status']:8} {e['step'] or '-':20} {e['count']}")
+    if (ctl := data.get("control")) is not None:
+        exempt = "subject to the global send caps"
+        if ctl["exempt_from_caps"]:
+            exempt = "[bold red]EXEMPT from the global send caps[/]"
+        loop = ctl["loop_limit"]
+        limit = "global loop limit"
+        if loop:
+            limit = f"loop limit {loop['rounds']} rounds / {loop['window_seconds'] // 3600}h"
+        common.console.print(f"  category {ctl['category']}, {exempt}, {limit}")
 
 
 @app.command()

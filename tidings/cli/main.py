@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from tidings.cli import common
+from tidings.masking import masked_url, redact
 
 app = typer.Typer(
     name="tidings",
@@ -81,7 +82,8 @@ def serve(
     services = background_services(container, worker=worker, catcher=use_catcher)
     start_all(services)
     common.console.print(
-        f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, database {container.settings.database_url})"
+        f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, "
+        f"database {masked_url(container.settings.database_url)})"
     )
     try:
         if api_processes > 1:  # children build their own app from the same environment
@@ -137,8 +139,8 @@ def db_upgrade(
     try:
         upgrade(engine)
     except Exception as exc:
-        common.fail(f"migration failed on {url}: {exc}")
-    common.console.print(f"database at revision {current(engine)} ({url})")
+        common.fail(redact(f"migration failed on {url}: {exc}", url))
+    common.console.print(f"database at revision {current(engine)} ({masked_url(url)})")
 
 
 @keys_app.command("create")

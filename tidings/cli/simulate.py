@@ -21,12 +21,24 @@ def register(app: typer.Typer) -> None:
 
 
 def simulate_command(
-    journey_file: Annotated[Path, typer.Argument(help="journey document (YAML or JSON)")],
     scenario: Annotated[Path, typer.Option("--scenario", "-s", help="scenario file (YAML or JSON)")],
+    journey_file: Annotated[Path | None, typer.Argument(help="journey document (YAML or JSON)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    all_published: Annotated[
+        bool, typer.Option("--all-published", help="run every active journey together (database, stored policy)")
+    ] = False,
+    policy: Annotated[Path | None, typer.Option("--policy", help="send policy file applied to the journey")] = None,
 ) -> None:
     """Run a journey against scripted contacts on a virtual clock and report timelines and coverage."""
     import yaml
+
+    if all_published:
+        from tidings.cli.simulate_all import run_all
+
+        run_all(scenario, as_json)
+        return
+    if journey_file is None:
+        common.fail("name a journey file, or use --all-published", 2)
 
     from tidings.domain.journeys.document import parse_journey
     from tidings.domain.journeys.model import JourneyError
@@ -44,7 +56,7 @@ def simulate_command(
         common.fail(f"{journey_file}: {exc}", 2)
     try:
         scenarios, start, horizon = load_scenarios(plain(load(scenario_text)))
-        result = simulate(doc, scenarios, start=start, horizon=horizon)
+        result = simulate(doc, scenarios, start=start, horizon=horizon, policy=_policy(policy))
     except (ScenarioError, yaml.YAMLError) as exc:
         common.fail(f"{scenario}: {exc}", 2)
     if as_json:
@@ -53,6 +65,21 @@ def simulate_command(
         _print(result, doc.name)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _policy(path: Path | None) -> object:
+    """The send policy from a file (no file: none; the database's is used by --all-published)."""
+    if path is None:
+        return None
+    from tidings.application.control.policies import parse_text
+    from tidings.domain.control.policy import PolicyError, parse_policy
+
+    try:
+        return parse_policy(parse_text(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        common.fail(f"cannot read {path}: {exc.strerror}", 2)
+    except PolicyError as exc:
+        common.fail(f"{path}: {exc}", 2)
 
 
 def _print(result: object, name: str) -> None:

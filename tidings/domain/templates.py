@@ -9,7 +9,8 @@ Rules:
   ``{{ contact.first_name | default("there") }}``. Missing (None) contact fields are left out of
   the context so ``default`` applies to them.
 - A render either produces the whole message or raises ``TemplateError``: nothing half-rendered
-  is ever sent.
+  is ever sent. Renders have a time and an output-size budget, and ``**``/``*`` are capped
+  (``template_limits.py``); constant expressions breaking a budget are refused at save time.
 - ``format``: html | mjml (Jinja first, then MJML -> responsive HTML) | text.
 - Plain text is derived from the HTML when the template has no ``text_body``.
 """
@@ -24,7 +25,16 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+
+from tidings.domain.template_limits import (
+    MAX_OUTPUT_CHARS,
+    BudgetExceeded,
+    LimitedEnvironment,
+    Ticker,
+    budget,
+    check_time,
+    constant_problems,
+)
 
 FORMATS = ("html", "mjml", "text")
 
@@ -40,8 +50,8 @@ class TemplateError(ValueError):
         self.message = message
 
 
-def _env(autoescape: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def _env(autoescape: bool) -> LimitedEnvironment:
+    env = LimitedEnvironment(
         undefined=jinja2.StrictUndefined, autoescape=autoescape, loader=None, keep_trailing_newline=True
     )
     env.globals.clear()  # no range/lipsum/dict/cycler...: only what a message needs
@@ -67,23 +77,56 @@ def _compile(source: str, html: bool, field_name: str) -> jinja2.Template:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(exc.message or "syntax error", field=field_name, line=exc.lineno) from None
+    except RecursionError:
+        raise TemplateError("the template is nested too deeply", field=field_name) from None
+    except Exception as exc:  # a literal too large to convert, ...: refused, never a 500
+        raise TemplateError(f"cannot compile: {type(exc).__name__}: {exc}", field=field_name) from None
 
 
 def check_syntax(source: str, *, html: bool, field_name: str) -> None:
-    """Raise ``TemplateError`` (with the line) if ``source`` does not compile. Used at save time."""
+    """Raise ``TemplateError`` (with the line) if ``source`` does not compile, or if one of its
+    constant expressions breaks a render budget (``{{ 9 ** 9999 }}``). Used at save time."""
     _compile(source, html, field_name)
+    env = _HTML_ENV if html else _TEXT_ENV
+    problems = constant_problems(env, env.parse(source))
+    if problems:
+        message, line = problems[0]
+        raise TemplateError(f"not allowed: {message}", field=field_name, line=line)
 
 
-def render_string(source: str, context: Mapping[str, Any], *, html: bool, field_name: str) -> str:
+def _generate(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """``template.render`` measuring the output as it grows (and the time every 32 chunks)."""
+    parts: list[str] = []
+    size = 0
+    ctx = template.new_context(dict(context))
+    try:
+        for chunk in template.root_render_func(ctx):
+            size += len(chunk)
+            if size > MAX_OUTPUT_CHARS:
+                raise BudgetExceeded(f"the output is larger than its budget of {MAX_OUTPUT_CHARS:,} characters")
+            parts.append(chunk)
+            if not len(parts) & 31:
+                check_time()
+    except Exception:
+        template.environment.handle_exception()  # re-raises with the template's line numbers
+    return "".join(parts)
+
+
+def render_string(
+    source: str, context: Mapping[str, Any], *, html: bool, field_name: str, ticker: Ticker | None = None
+) -> str:
     template = _compile(source, html, field_name)
     try:
-        return template.render(context)
+        with budget(ticker):
+            return _generate(template, context)
     except jinja2.UndefinedError as exc:
         raise TemplateError(
             f"{exc.message} (use | default(...) for optional values)", field=field_name, line=_error_line(exc)
         ) from None
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(f"not allowed: {exc}", field=field_name, line=_error_line(exc)) from None
+    except (RecursionError, MemoryError) as exc:
+        raise TemplateError(f"not allowed: {type(exc).__name__}", field=field_name, line=_error_line(exc)) from None
     except Exception as exc:  # a filter on a wrong type, a division by zero...
         raise TemplateError(f"{type(exc).__name__}: {exc}", field=field_name, line=_error_line(exc)) from None
 
@@ -201,8 +244,14 @@ def validate(t: TemplateSource) -> list[TemplateError]:
     return problems
 
 
-def render(t: TemplateSource, context: Mapping[str, Any]) -> Rendered:
-    """The whole message or a ``TemplateError``: never a partial result."""
+def render(t: TemplateSource, context: Mapping[str, Any], *, ticker: Ticker | None = None) -> Rendered:
+    """The whole message or a ``TemplateError``: never a partial result. One time budget for
+    the whole message (subject, body and text); ``ticker`` overrides the installed one."""
+    with budget(ticker):
+        return _render(t, context)
+
+
+def _render(t: TemplateSource, context: Mapping[str, Any]) -> Rendered:
     subject = render_string(t.subject, context, html=False, field_name="subject") if t.subject else None
     if subject is not None:
         subject = " ".join(subject.split())  # no line breaks in a subject

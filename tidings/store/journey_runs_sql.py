@@ -111,5 +111,9 @@ class SqlJourneyRuns:
         snaps = load_snapshots(self.conn, ids, events=events)
         return [snaps[i] for i in ids if i in snaps]
 
+    def segment_rules(self) -> dict[str, Any]:
+        sg = schema.segments
+        return {str(k): rule for k, rule in self.conn.execute(sa.select(sg.c.key, sg.c.rule))}
+
     def add_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
         est.insert_timers(self.conn, rows)

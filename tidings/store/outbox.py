@@ -18,7 +18,7 @@ serialised by ``BEGIN IMMEDIATE``), so any number of delivery loops can share on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,12 +58,22 @@ def backoff(attempts: int, retry_after_s: float | None = None) -> timedelta:
 
 
 def claim(
-    conn: sa.Connection, *, owner: str, now: datetime, limit: int, kinds: Sequence[str]
+    conn: sa.Connection,
+    *,
+    owner: str,
+    now: datetime,
+    limit: int,
+    kinds: Sequence[str],
+    held_channels: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Take up to ``limit`` due pending rows: status -> sending, leased to ``owner``."""
+    """Take up to ``limit`` due pending rows: status -> sending, leased to ``owner``.
+
+    Rows on ``held_channels`` (the kill switch, ``application/control/sending.py``) stay pending.
+    """
     due = (
         sa.select(o.c.id)
         .where(o.c.status == "pending", o.c.next_attempt_at <= now, o.c.kind.in_(kinds))
+        .where(o.c.channel.not_in(list(held_channels)) if held_channels else sa.true())
         .order_by(o.c.next_attempt_at, o.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -218,7 +228,8 @@ def _insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
-def message_event_properties(row: dict[str, Any]) -> dict[str, Any]:
+def message_event_properties(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The properties every message.* event carries (sent, opened, clicked, bounced...), from its outbox row."""
     return {
         "message_id": row["id"],
         "channel": row["channel"],
@@ -263,6 +274,12 @@ def row_for_ref(conn: sa.Connection, message_ref: str | None) -> dict[str, Any] 
         head = ref.split(".", 1)[0]
         if head.isdigit():
             row = conn.execute(sa.select(o).where(o.c.id == int(head))).mappings().first()
-            if row is not None and (row["rendered"] or {}).get("message_ref") not in (None, ref):
+            if row is not None and (row["rendered"] or {}).get("message_ref") != ref:
                 row = None  # a forged or foreign id that only happens to start with a number
+    return dict(row) if row is not None else None
+
+
+def row_by_id(conn: sa.Connection, outbox_id: int) -> dict[str, Any] | None:
+    """One outbox row by its id (a status callback's verified signed ref names it)."""
+    row = conn.execute(sa.select(o).where(o.c.id == outbox_id)).mappings().first()
     return dict(row) if row is not None else None

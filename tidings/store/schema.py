@@ -467,3 +467,42 @@ sending_domains = sa.Table(
     sa.Column("paused_at", UTCDateTime),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --------------------------------------------------------------------------- control (loop breaker)
+
+#: why an enrolment started, when another journey's effect (or a tag) caused it: the causal chain.
+enrollment_causes = sa.Table(
+    "enrollment_causes",
+    metadata,
+    sa.Column("enrollment_id", BigId, primary_key=True),
+    sa.Column("contact_id", BigId, nullable=False),
+    sa.Column("journey_key", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # tag_added | tag_removed | field | event | enrol
+    sa.Column("value", sa.String(400)),  # the tag, the fields, the event name, the enrolled journey
+    sa.Column("parent_enrollment_id", BigId),
+    #: [[journey key, enrolment id, at ISO], ...] root first, this enrolment last.
+    sa.Column("chain", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_enrollment_causes_kind_value", "kind", "value"),
+    sa.Index("ix_enrollment_causes_parent_enrollment_id", "parent_enrollment_id"),
+    sa.Index("ix_enrollment_causes_contact_id", "contact_id"),
+)
+
+#: operator alerts (a loop stopped...): one open row per fingerprint, counted.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(40), nullable=False),  # loop_stopped
+    sa.Column("severity", sa.String(20), nullable=False),  # warning | critical
+    sa.Column("fingerprint", sa.String(400), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("detail", JSONDoc, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("contact_id", BigId),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_at", UTCDateTime, nullable=False),
+    sa.Column("acknowledged_at", UTCDateTime),
+    sa.Column("acknowledged_by", sa.String(320)),
+    sa.Index("ix_alerts_fingerprint_acknowledged_at", "fingerprint", "acknowledged_at"),
+)

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from tidings.web import (
     auth,
     contacts,
+    control_page,
     dashboard,
     dead_letters_page,
     inbox,
@@ -25,7 +26,9 @@ from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
 
 #: the page modules, each with its ``router``.
-PAGES = (auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page)
+PAGES = (
+    auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page, control_page
+)
 
 
 def install(app: FastAPI) -> None:

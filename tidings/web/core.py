@@ -32,6 +32,7 @@ NAV = [
     ("inbox", "/inbox", "Inbox"),
     ("tasks", "/tasks", "Tasks"),
     ("dead-letters", "/dead-letters", "Dead letters"),
+    ("control", "/control", "Control"),
 ]
 
 

@@ -49,7 +49,10 @@ def figures(request: Request) -> dict[str, Any]:
 
 @router.get("/")
 def dashboard(request: Request, session: Session = Viewer) -> Response:
-    return render(request, "dashboard.html", {"f": figures(request), "labels": LABELS}, page="dashboard")
+    from tidings.web.control_page import banner
+
+    ctx = {"f": figures(request), "labels": LABELS, "control": banner(request)}
+    return render(request, "dashboard.html", ctx, page="dashboard")
 
 
 @router.get("/dashboard/data.json")

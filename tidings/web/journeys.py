@@ -275,6 +275,7 @@ def _action(request: Request, key: str, what: str) -> Response:
                 notice = (
                     f"published version {p.version}" if p.created else f"unchanged: still version {p.version}"
                 )
+                notice += "".join(f"; warning: {w} (stopped at run time by its loop_limit)" for w in p.warnings)
             elif what == "pause":
                 svc.pause(joined(conn), key, c.clock.now())
                 notice = "paused: no new entries, waiting timers are held"
@@ -348,7 +349,9 @@ def simulate_page(key: str, request: Request, session: Session = Viewer) -> Resp
 @router.post("/journeys/{key}/simulate")
 async def simulate_run(key: str, request: Request, session: Session = Viewer) -> Response:
     """Running a simulation changes nothing, so viewers may do it too (still CSRF-checked)."""
+    from tidings.application.control import policies
     from tidings.domain.journeys.simulate import ScenarioError, load_scenarios, simulate
+    from tidings.store.control import SqlControl
 
     form = await request.form()
     text = str(form.get("scenarios", ""))
@@ -356,6 +359,7 @@ async def simulate_run(key: str, request: Request, session: Session = Viewer) ->
     with c.engine.connect() as conn:
         row = _journey_or_404(conn, key)
         doc, _, shown = _doc_for(conn, row, None)
+        policy = policies.load(SqlControl(conn))  # the global send policy applies in simulation too
     error = ""
     result = None
     graph = None
@@ -364,7 +368,7 @@ async def simulate_run(key: str, request: Request, session: Session = Viewer) ->
     else:
         try:
             scenarios, start, horizon = load_scenarios(yaml.safe_load(text))
-            result = simulate(doc, scenarios, start=start, horizon=horizon)
+            result = simulate(doc, scenarios, start=start, horizon=horizon, policy=policy)
             graph = jv.journey_graph(doc, None, unreached=result.unreached_steps)
         except (ScenarioError, yaml.YAMLError, ValueError, TypeError, KeyError) as exc:
             error = str(exc)

@@ -94,17 +94,18 @@ HARD_SMS_ERRORS = frozenset({"21211", "21614", "30005", "30006"})
 
 
 def handle_status(
-    conn: sa.Connection, channel: str, ref: str, form: Mapping[str, str], now: datetime
+    conn: sa.Connection, channel: str, outbox_id: int | None, form: Mapping[str, str], now: datetime
 ) -> str | None:
-    """A provider's status callback for our message ``ref``: delivered / bounced events.
+    """A provider's status callback for our outbox row ``outbox_id`` (from a verified signed
+    ref, see ``twilio.status_outbox_id``): delivered / bounced events.
 
-    Returns the event name appended, if any. Unknown refs change nothing.
+    Returns the event name appended, if any. Unknown rows, and rows of another channel, change nothing.
     """
     from tidings.application.contacts import changes
-    from tidings.store.outbox import row_for_ref
+    from tidings.store.outbox import row_by_id
 
-    row = row_for_ref(conn, ref)
-    if row is None:
+    row = row_by_id(conn, outbox_id) if outbox_id is not None else None
+    if row is None or (row["channel"] or row["kind"]) != channel:
         return None
     status = (form.get("MessageStatus") or form.get("CallStatus") or "").lower()
     props = {
@@ -140,7 +141,7 @@ def handle_status(
                 )
     else:
         return None
-    sid = form.get("MessageSid") or form.get("CallSid") or ref
+    sid = form.get("MessageSid") or form.get("CallSid") or str(outbox_id)
     event = changes.change_event(row["contact_id"], name, props, now, "twilio")
     event["message_id"] = f"twilio:{sid}:{status}"[:200]
     if conn.execute(

@@ -28,9 +28,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.control import chains
 from tidings.application.ingest.batch import Batch, Live
 from tidings.application.journeys import datetriggers, paused
 from tidings.application.journeys.timers import TimerFiring
+from tidings.domain.control.loops import cause_of_event
 from tidings.domain.journeys.model import (
     EnrollmentState,
     EventStimulus,
@@ -147,6 +149,7 @@ class JourneyEngine(TimerFiring):
         snaps = load_snapshots(conn, ids, events=True, journeys=True, max_events=SNAPSHOT_EVENTS)
         records = {cid: [_record(r) for r in rows] for cid, rows in pending.items()}
         changed, added = _refresh_segments_many(conn, snaps, records, now)
+        added = {cid: chains.attribute_segment_events(records.get(cid, ()), new) for cid, new in added.items()}
         snaps.update(changed)
         for cid, new in added.items():  # segment.* events: in the snapshot, and delivered now
             if len(records.get(cid, ())) < est.EVENTS_PER_PASS:  # else next pass, in id order
@@ -177,8 +180,8 @@ class JourneyEngine(TimerFiring):
             live = Live(int(r["id"]), cid, jid, int(r["version"]), EnrollmentState.from_dict(r["state"]))
             lives[cid].append((live, self.doc(conn, jid, live.version)))
         priors = self._priors(conn, contact_ids, [jid for jid, _, _ in active])
-        any_caps = any(doc.settings.frequency_caps for ls in lives.values() for _, doc in ls) or any(
-            doc.settings.frequency_caps for _, _, doc in active
+        any_caps = self._needs_recent([doc for ls in lives.values() for _, doc in ls]) or self._needs_recent(
+            [doc for _, _, doc in active]
         )
         recent = self._recent(conn, contact_ids, now) if any_caps else None
         return _Prefetched(active, lives, priors, recent)
@@ -194,8 +197,9 @@ class JourneyEngine(TimerFiring):
         conn = batch.conn
         if pre is None:
             pre = self._prefetch(conn, heads, [contact.id], batch.now)
-        active = pre.active
-        lives = list(pre.lives.get(contact.id, ()))
+        rank = self.policy.rank  # priorities: the first journey listed takes a contested slot
+        active = sorted(pre.active, key=lambda a: rank(a[2].key))
+        lives = sorted(pre.lives.get(contact.id, ()), key=lambda ld: rank(ld[1].key))
         priors = pre.priors
         recent = pre.recent.get(contact.id, []) if pre.recent is not None else None
         for event in events:
@@ -205,10 +209,11 @@ class JourneyEngine(TimerFiring):
                 if paused.hold_event(self, batch, live, doc, event, contact, recent):
                     continue  # its journey is paused: held until resume (paused.py)
                 self.advance_enrolment(batch, live, doc, EventStimulus(event), contact, recent)
+            origin = cause_of_event(event.name, event.properties)
             for jid, version, doc in active:
                 for entry in match_triggers(doc, event, contact, batch.now):
                     new = self._enter(
-                        batch, jid, version, doc, contact, entry, priors[(contact.id, jid)], recent
+                        batch, jid, version, doc, contact, entry, priors[(contact.id, jid)], recent, origin=origin
                     )
                     if new is not None:
                         lives.append((new, doc))
@@ -248,7 +253,7 @@ class JourneyEngine(TimerFiring):
             manual_entry(doc, key),
             priors,
             self._recent(conn, [contact_id], now).get(contact_id, [])
-            if doc.settings.frequency_caps
+            if self._needs_recent([doc])
             else None,
         )
         refusal = next((t["detail"]["reason"] for t in batch.traces if t["action"] == "entry_refused"), None)

@@ -65,6 +65,8 @@ class Published:
     checksum: str
     created: bool
     doc: JourneyDoc
+    #: loops in the journey map through this journey (allowed because it declares loop_limit).
+    warnings: tuple[str, ...] = ()
 
 
 def publish(
@@ -92,6 +94,12 @@ def publish(
     doc = validate(uow, text)
     if key is not None and doc.key != key:
         raise Conflict(f"the document's key is {doc.key!r}, not {key!r}")
+    loops = _loops_through(uow, doc)
+    if loops and doc.settings.loop_limit is None:
+        raise Conflict(
+            "; ".join(loops) + ": declare settings.loop_limit (e.g. loop_limit: 3) to publish it anyway;"
+            " the loop breaker then stops the chain at that many rounds"
+        )
     digest = checksum(doc)
     row = uow.journeys.get(doc.key, for_update=True)
     if row is None:
@@ -103,14 +111,28 @@ def publish(
     if current is not None:
         latest = uow.journeys.get_version(jid, int(current))
         if latest is not None and latest["checksum"] == digest:
-            return Published(doc.key, jid, int(current), digest, False, doc)
+            return Published(doc.key, jid, int(current), digest, False, doc, tuple(loops))
     last = max((int(v["version"]) for v in uow.journeys.versions(jid)), default=0)
     version = last + 1
     uow.journeys.add_version(jid, version, document=doc.raw, source=text, checksum=digest, now=now, by=by)
     status = "paused" if row["status"] == "paused" else "active"
     uow.journeys.update(jid, now, current_version=version, status=status, name=doc.name, draft_source=None)
     plan_journey(uow.journey_runs, jid, doc, now, paused=status == "paused")
-    return Published(doc.key, jid, version, digest, True, doc)
+    return Published(doc.key, jid, version, digest, True, doc, tuple(loops))
+
+
+def _loops_through(uow: JourneysUnitOfWork, doc: JourneyDoc) -> list[str]:
+    """Cycles of the journey map through ``doc`` among the journeys that are not archived."""
+    from tidings.application.control import mapcheck
+
+    sources = []
+    for r in uow.journeys.all():
+        if r["status"] != "archived" and r["current_version"] and r["key"] != doc.key:
+            v = uow.journeys.get_version(int(r["id"]), int(r["current_version"]))
+            if v is not None:
+                sources.append((str(r["key"]), str(v["source"])))
+    seg_rules = uow.journey_runs.segment_rules()
+    return mapcheck.cycles_through(mapcheck.parse_sources(sources), seg_rules, doc)
 
 
 def _require(uow: JourneysUnitOfWork, key: str, *, for_update: bool = False) -> Mapping[str, Any]:
@@ -161,6 +183,22 @@ def describe(uow: JourneysUnitOfWork, key: str) -> dict[str, Any]:
             for v in uow.journeys.versions(int(row["id"]))
         ],
         "enrollments": [{"version": v, "status": s, "step": st, "count": n} for v, s, st, n in counts],
+        "control": _control(uow, row),
+    }
+
+
+def _control(uow: JourneysUnitOfWork, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The current version's stance on the global send policy and the loop breaker."""
+    if not row["current_version"]:
+        return None
+    doc, _ = version_doc(uow, int(row["id"]), int(row["current_version"]))
+    s = doc.settings
+    return {
+        "category": s.category,
+        "exempt_from_caps": s.exempt_from_caps,
+        "loop_limit": {"rounds": s.loop_limit[0], "window_seconds": int(s.loop_limit[1].total_seconds())}
+        if s.loop_limit
+        else None,
     }
 
 

@@ -15,7 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.control import chains, policies
 from tidings.application.ingest.batch import Batch, Live
+from tidings.application.ports.control import ControlFactory, ControlRepository
+from tidings.domain.control.loops import Cause, LoopStop
+from tidings.domain.control.policy import SendPolicy
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
@@ -54,13 +58,23 @@ class Runs:
 
 
     def __init__(
-        self, engine: sa.Engine, clock: Any, owner: str = "worker", lease: timedelta = timedelta(seconds=60)
+        self,
+        engine: sa.Engine,
+        clock: Any,
+        owner: str = "worker",
+        lease: timedelta = timedelta(seconds=60),
+        *,
+        control: ControlFactory,
     ) -> None:
         self.db = engine
         self.clock = clock
         self.owner = owner
         self.lease = lease
         self._docs: dict[tuple[int, int], JourneyDoc] = {}
+        #: the control repository on a transaction's connection (loop breaker, send policy).
+        self.control = control
+        #: the global send policy, read at the start of every batch (``application/control``).
+        self.policy = SendPolicy()
 
     # ----------------------------------------------------------------- documents
 
@@ -84,7 +98,12 @@ class Runs:
                 out.append((jid, int(h["current_version"]), self.doc(conn, jid, int(h["current_version"]))))
         return out
 
+    def _needs_recent(self, docs: Any) -> bool:
+        """Recent sends are read when a journey cap or the global policy may count them."""
+        return bool(self.policy.caps) or any(d.settings.frequency_caps for d in docs)
+
     def _batch(self, conn: sa.Connection, now: datetime, heads: Mapping[int, Mapping[str, Any]]) -> Batch:
+        self.policy = policies.load(self.control(conn))
         b = Batch(conn, now, {jid: str(h["status"]) for jid, h in heads.items()})
         b.enroll_other = lambda batch, key, contact, ekey, cause: self._enroll_other(
             batch, heads, key, contact, ekey, cause
@@ -100,6 +119,7 @@ class Runs:
             journey_version=live.version,
             recent_sends=recent,
             journey_id=live.journey_id,
+            policy=self.policy,
         )
 
     def advance_enrolment(
@@ -159,6 +179,7 @@ class Runs:
         priors: list[PriorEnrollment],
         recent: Sequence[SentRecord] | None,
         cause: Mapping[str, Any] | None = None,
+        origin: Cause | None = None,
     ) -> Live | None:
         ok, reason = may_enter(doc, priors, entry.key, batch.now)
         if not ok:
@@ -176,6 +197,20 @@ class Runs:
                 },
             )
             return None
+        if origin is None and cause:
+            origin = chains.enrol_cause(cause)
+        admission = None
+        repo: ControlRepository | None = None
+        if origin is not None:  # the loop breaker (application/control/chains.py)
+            repo = self.control(batch.conn)
+            admission = chains.admit(repo, doc, origin, self.policy.loop, batch.now)
+            if isinstance(admission, LoopStop):
+                batch.trace_note(
+                    contact.id, journey_id, version, "entry", "loop_stopped",
+                    {**admission.to_dict(), "cause": origin.to_dict()},
+                )
+                chains.alert_for(repo, admission, contact.id, batch.now, self.policy.notify_webhook)
+                return None
         eid = est.insert_enrollments(
             batch.conn,
             [
@@ -192,6 +227,8 @@ class Runs:
                 }
             ],
         )[0]
+        if isinstance(admission, chains.Admission) and repo is not None:
+            chains.record(repo, eid, contact.id, doc, admission, batch.now)
         live = Live(eid, contact.id, journey_id, version, EnrollmentState(journey=doc.key, key=entry.key))
         priors.append(PriorEnrollment("active", None, batch.now, None, entry.key))
         try:

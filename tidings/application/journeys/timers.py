@@ -80,12 +80,14 @@ class TimerFiring(Runs):
         }
         all_docs = [*docs.values(), *date_docs.values()]
         snaps = load_snapshots(conn, contact_ids, events=any(needs_history(d) for d in all_docs))
-        recent = (
-            self._recent(conn, contact_ids, now) if any(d.settings.frequency_caps for d in all_docs) else None
-        )
+        recent = self._recent(conn, contact_ids, now) if self._needs_recent(all_docs) else None
         priors = self._priors(conn, contact_ids, sorted(date_docs)) if date_docs else {}
         # index order is by due time only (an id tie-break would sort every due row): order here
-        for r in sorted(rows, key=lambda row: (row["due_at"], row["id"])):
+        def rank(row: Mapping[str, Any]) -> int:  # priorities: the first journey listed takes a contested slot
+            doc = docs.get(int(row["enrollment_id"] or 0))
+            return self.policy.rank(doc.key) if doc is not None else 0
+
+        for r in sorted(rows, key=lambda row: (row["due_at"], rank(row), row["id"])):
             batch.fired.append(int(r["id"]))
             contact = snaps.get(int(r["contact_id"]))
             if contact is None:

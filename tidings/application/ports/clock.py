@@ -1,7 +1,12 @@
-"""The clock port: where every use case reads the time from (implementations in `tidings.clock`)."""
+"""The clock port: where every use case reads the time from (implementations in ``tidings.clock``)."""
 
 from __future__ import annotations
 
-from tidings.clock import Clock
+from datetime import datetime
+from typing import Protocol
 
-__all__ = ["Clock"]
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...

@@ -91,6 +91,10 @@ class JourneyRuns(Protocol):
         their event history when ``events``): for planning over every contact in chunks."""
         ...
 
+    def segment_rules(self) -> dict[str, Any]:
+        """Segment key -> its rule (structured form), for the journey map's loop check."""
+        ...
+
     def add_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert timer rows (``contact_id``, ``enrollment_id``, ``kind``, ``due_at``, ``payload``)."""
         ...

@@ -135,3 +135,21 @@ def need(s: Mapping[str, Any], field: str, p: Problems, line: int | None, sid: s
     if s.get(field) in (None, ""):
         p.add(f"{field} is required", line, sid, f"{path}.{field}")
     return s.get(field)
+
+
+def loop_limit_parts(raw: Any) -> tuple[int, timedelta]:
+    """A loop limit (``3`` or ``{rounds: 3, window: 24h}``) as (rounds, window); bad ones raise ValueError."""
+    if isinstance(raw, Mapping):
+        unknown = set(raw) - {"rounds", "window"}
+        if unknown:
+            raise ValueError(f"unknown loop limit field(s): {', '.join(sorted(map(str, unknown)))}")
+        rounds, window = raw.get("rounds", 3), raw.get("window", "24h")
+    else:
+        rounds, window = raw, "24h"
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
+        raise ValueError(f"rounds must be a whole number >= 1 (got {rounds!r})")
+    try:
+        span = parse_duration(window)
+    except ValueError as exc:
+        raise ValueError(f"window: {exc}") from None
+    return rounds, span

@@ -19,6 +19,7 @@ from tidings.domain.journeys.docfields import (
     check_date_spec,
     check_duration,
     check_rule,
+    loop_limit_parts,
 )
 from tidings.domain.journeys.docsteps import parse_steps
 from tidings.domain.journeys.model import (
@@ -140,6 +141,8 @@ def _settings(raw: Any, p: Problems) -> JourneySettings:
         "category",
         "timezone",
         "signals",
+        "loop_limit",
+        "exempt_from_caps",
     }
     for k in raw:
         if k not in known:
@@ -218,7 +221,19 @@ def _settings(raw: Any, p: Problems) -> JourneySettings:
     if not isinstance(signals, list) or not all(isinstance(s, str) for s in signals):
         p.add("signals is a list of names", line_of(raw, "signals"), path="settings.signals")
         signals = []
+    loop_limit = None
+    if raw.get("loop_limit") is not None:
+        try:
+            loop_limit = loop_limit_parts(raw["loop_limit"])
+        except ValueError as exc:
+            p.add(f"loop_limit: {exc}", line_of(raw, "loop_limit"), path="settings.loop_limit")
+    exempt = raw.get("exempt_from_caps", False)
+    if not isinstance(exempt, bool):
+        p.add("exempt_from_caps is true or false", line_of(raw, "exempt_from_caps"), path="settings.exempt_from_caps")
+        exempt = False
     return JourneySettings(
+        loop_limit=loop_limit,
+        exempt_from_caps=exempt,
         reentry=reentry,
         reentry_days=days if isinstance(days, int) else None,
         exit=_criteria(raw.get("exit"), p, raw, "exit"),

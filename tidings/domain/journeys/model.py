@@ -37,7 +37,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from tidings.domain.snapshot import EventRecord
 
@@ -182,6 +183,10 @@ class JourneySettings:
     timezone: str = "UTC"
     #: signal names this journey accepts (self-service).
     signals: frozenset[str] = frozenset()
+    #: the loop breaker's limit for chains entering this journey: (rounds, window).
+    loop_limit: tuple[int, timedelta] | None = None
+    #: explicit exemption from the global send policy's caps (shown in ``journeys show``).
+    exempt_from_caps: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +399,17 @@ class SentRecord:
     category: str = "marketing"
 
 
+class PolicyCheck(Protocol):
+    """What a send step asks the global send policy (``domain/control/policy.SendPolicy``).
+
+    None when a message may go now; else (``delay`` | ``skip``, retry time, trace detail).
+    """
+
+    def check(
+        self, sends: Sequence[SentRecord], now: datetime, channel: str, category: str, tz: ZoneInfo, *, exempt: bool
+    ) -> tuple[str, datetime | None, dict[str, Any]] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EngineContext:
     """What the runtime knows beyond the snapshot."""
@@ -404,6 +420,8 @@ class EngineContext:
     recent_sends: Sequence[SentRecord] | None = None
     #: the journey's storage id: message.* events from the channels name their journey by it.
     journey_id: int | str | None = None
+    #: the global send policy (``domain.control.policy.SendPolicy``), evaluated for every send.
+    policy: PolicyCheck | None = None
 
 
 # --------------------------------------------------------------------------- effects

@@ -232,6 +232,17 @@ def journey_schema() -> dict[str, Any]:
                     "category": {"enum": ["marketing", "transactional"]},
                     "timezone": {"type": "string"},
                     "signals": {"type": "array", "items": {"type": "string"}},
+                    "loop_limit": {
+                        "oneOf": [
+                            {"type": "integer", "minimum": 1},
+                            {
+                                "type": "object",
+                                "properties": {"rounds": {"type": "integer", "minimum": 1}, "window": _DURATION},
+                                "additionalProperties": False,
+                            },
+                        ]
+                    },
+                    "exempt_from_caps": {"type": "boolean"},
                 },
             },
             "steps": {

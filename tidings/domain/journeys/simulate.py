@@ -170,8 +170,9 @@ class _Item:
 
 class _Scenario:
     def __init__(self, doc: JourneyDoc, raw: Mapping[str, Any], index: int, start: datetime,
-                 horizon: timedelta) -> None:  # fmt: skip
+                 horizon: timedelta, policy: Any = None) -> None:  # fmt: skip
         self.doc = doc
+        self.policy = policy
         self.raw = raw
         self.name = str(raw.get("name") or f"scenario {index + 1}")
         _known(raw, SCENARIO_KEYS, self.name)
@@ -320,7 +321,7 @@ class _Scenario:
 
     def _apply(self, eid: str, stimulus: Stimulus, new: bool = False) -> None:
         state = None if new else self.states[eid]
-        ctx = EngineContext(enrollment_id=eid, journey_version=1, recent_sends=tuple(self.sends))
+        ctx = EngineContext(enrollment_id=eid, journey_version=1, recent_sends=tuple(self.sends), policy=self.policy)
         t = advance(self.doc, state, stimulus, self.snapshot(), self.now, context=ctx)
         self.states[eid] = t.state
         for entry in t.trace:
@@ -480,15 +481,19 @@ def simulate(
     *,
     start: datetime = DEFAULT_START,
     horizon: timedelta = DEFAULT_HORIZON,
+    policy: Any = None,
 ) -> SimulationResult:
-    """Run each scenario from a fresh contact; report timelines, outcomes, expectations, coverage."""
+    """Run each scenario from a fresh contact; report timelines, outcomes, expectations, coverage.
+
+    ``policy`` (``domain.control.policy.SendPolicy``): the global send policy, applied as at run time.
+    """
     results: list[ScenarioResult] = []
     reached: set[str] = set()
     taken: set[str] = set()
     for i, raw in enumerate(scenarios):
         if not isinstance(raw, Mapping):
             raise ScenarioError(f"scenario {i + 1}: a scenario is a mapping")
-        sc = _Scenario(doc, raw, i, start, horizon)
+        sc = _Scenario(doc, raw, i, start, horizon, policy)
         sc.run()
         outcome, reason = sc.outcome()
         for state in sc.states.values():

@@ -21,6 +21,7 @@ from tidings.domain.journeys.model import (
     DateSpec,
     EnrollOther,
     SendMessage,
+    SentRecord,
     Step,
     UpdateContact,
 )
@@ -100,6 +101,19 @@ def _cap_check(run: Run, channel: str, category: str) -> tuple[str, datetime | N
     return cap.action, retry, detail
 
 
+def _policy_check(run: Run, channel: str, category: str) -> tuple[str, datetime | None, dict[str, Any]] | None:
+    """The global send policy (``domain/control/policy.py``), for every journey that is not exempt."""
+    policy = run.ctx.policy
+    if policy is None:
+        return None
+    sends = list(run.ctx.recent_sends or ())
+    sends += [
+        SentRecord(e.channel, run.now, e.category) for e in run.effects if isinstance(e, SendMessage)
+    ]
+    tz = contact_zone(run.contact, run.doc.settings.timezone)
+    return policy.check(sends, run.now, channel, category, tz, exempt=run.doc.settings.exempt_from_caps)
+
+
 def _send(run: Run, step: Step, visit: int) -> str | None:
     cfg = step.config
     s = run.doc.settings
@@ -114,7 +128,7 @@ def _send(run: Run, step: Step, visit: int) -> str | None:
                 "window", step.id, opening, reason="outside send window or in quiet hours", timezone=str(tz)
             )
             return None
-    capped = _cap_check(run, channel, category)
+    capped = _cap_check(run, channel, category) or _policy_check(run, channel, category)
     if capped is not None:
         action, retry, detail = capped
         if action == "skip":

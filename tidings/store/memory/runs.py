@@ -119,6 +119,9 @@ class MemoryJourneyRuns:
             for i in ids
         ]
 
+    def segment_rules(self) -> dict[str, Any]:
+        return copy.deepcopy(self.store.state.segment_rules)
+
     def add_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
         for row in rows:
             self.store.add_timer(dict(row))

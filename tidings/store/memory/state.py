@@ -34,6 +34,8 @@ class MemoryState:
     enrollments: dict[int, dict[str, Any]] = field(default_factory=dict)
     timers: dict[int, dict[str, Any]] = field(default_factory=dict)
     traces: list[dict[str, Any]] = field(default_factory=list)
+    #: segment key -> rule (the segments capability writes segments; tests seed them here)
+    segment_rules: dict[str, Any] = field(default_factory=dict)
     #: the last id given per table (ids are never reused, as with AUTOINCREMENT)
     last_ids: dict[str, int] = field(default_factory=dict)
 

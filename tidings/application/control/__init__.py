@@ -1,0 +1,1 @@
+"""Control use cases: loop breaker, send policies, kill switch, cross-journey simulation."""
