@@ -60,6 +60,8 @@ class Container:
     ingest_writer: IngestWriter
     #: the running delivery loop's providers, once it started in this process (see runtime.py).
     channel_registry: ChannelRegistry | None = field(default=None)
+    #: real time for leases (is a sender alive?), even when ``clock`` is a test clock.
+    lease_clock: Clock = field(default_factory=SystemClock)
 
     @property
     def manual_clock(self) -> ManualClock | None:

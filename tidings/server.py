@@ -101,9 +101,9 @@ def create_app(container: Container) -> FastAPI:
                    inbox):
         app.include_router(module.router)
     # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
-    from tidings.api import bounces, control, dead_letters, recipes, sinks, sms, tasks
+    from tidings.api import audit, bounces, control, dead_letters, recipes, sinks, sms, tasks
 
-    for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control):
+    for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit):
         app.include_router(module.router)
     from tidings.web import app as web_app
 

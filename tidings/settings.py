@@ -35,6 +35,10 @@ class Settings:
     #: hosts/networks webhooks may reach although internal (comma separated in env).
     webhook_allow: tuple[str, ...] = ()
     log_level: str = "INFO"
+    #: lease of a message a delivery loop claimed, renewed by its heartbeat every third (seconds).
+    delivery_lease_s: float = 15.0
+    #: on SIGTERM, how long in-flight sends may take to finish before the process exits (seconds).
+    shutdown_grace_s: float = 10.0
     #: how often time-relative segments are re-evaluated (None: the refresher's default).
     segment_refresh_seconds: float | None = None
     # --- SMS, voice, direct mail, webhooks out, bounces (channels, see docs/channels.md)
@@ -91,6 +95,8 @@ class Settings:
             test_clock=env.get("TIDINGS_TEST_CLOCK", "") in {"1", "true", "yes"},
             webhook_allow=tuple(x.strip() for x in env.get("TIDINGS_WEBHOOK_ALLOW", "").split(",") if x.strip()),
             log_level=env.get("TIDINGS_LOG_LEVEL", "INFO"),
+            delivery_lease_s=_seconds(env, "TIDINGS_DELIVERY_LEASE", cls.delivery_lease_s, minimum=1.0),
+            shutdown_grace_s=_seconds(env, "TIDINGS_SHUTDOWN_GRACE", cls.shutdown_grace_s, minimum=0.0),
             segment_refresh_seconds=float(env["TIDINGS_SEGMENT_REFRESH_SECONDS"])
             if env.get("TIDINGS_SEGMENT_REFRESH_SECONDS")
             else None,
@@ -114,6 +120,19 @@ class Settings:
             rate_min_volume=int(env.get("TIDINGS_RATE_MIN_VOLUME", cls.rate_min_volume)),
         )
         return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def _seconds(env: dict[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}: a number of seconds, not {raw!r}") from None
+    if not minimum <= value <= 3600:
+        raise ValueError(f"{name}: between {minimum:g} and 3600 seconds, not {raw}")
+    return value
 
 
 def default_sqlite_url() -> str:

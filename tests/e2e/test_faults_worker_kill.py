@@ -23,14 +23,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import free_port
-from tests.integration.channels_helpers import add_contact, add_template
-from tests.integration.journey_support import add_event
-from tidings.application.journeys import journeys as js
+from tests.e2e.delivery_faults import seed_data
 from tidings.bootstrap import Container, build
 from tidings.clock import ManualClock
 from tidings.settings import Settings
 from tidings.store import schema
-from tidings.store.sql_uow import joined
 
 pytestmark = pytest.mark.slow
 
@@ -112,15 +109,7 @@ def test_sigkilled_workers_lose_and_repeat_nothing(
         clock=clock,
         engine=engine,
     )
-    now = clock.now()
-    for i in (1, 2, 3):
-        add_template(engine, now, f"drip-{i}", subject=f"Drip {i}")
-    emails = [f"f{i}@example.org" for i in range(CONTACTS)]
-    ids = [add_contact(engine, now, email=e) for e in emails]
-    with engine.begin() as conn:
-        js.publish(joined(conn), now, text=JOURNEY)
-        for cid in ids:
-            add_event(conn, cid, "signed_up", now)
+    emails = seed_data(engine, CONTACTS, now=clock.now(), journey=JOURNEY, prefix="f")
     clock_file = tmp_path / "clock"
     _set_clock(clock, clock_file, timedelta(0))
     catcher = catcher_service(container)

@@ -145,7 +145,9 @@ async def test_expired_lease_with_catcher_confirmation_is_not_resent(stack: Cont
         conn.execute(
             sa.update(schema.outbox)
             .where(schema.outbox.c.id == oid)
-            .values(status="sending", lease_owner="dead", lease_until=now - timedelta(seconds=1))
+            .values(
+                status="sending", lease_owner="dead", lease_until=now - timedelta(seconds=1), handed_off_at=now
+            )
         )
     await drain(stack)
     assert outbox_row(stack.engine, oid)["status"] == "sent"
@@ -163,12 +165,40 @@ async def test_expired_lease_without_confirmation_becomes_uncertain(container: C
         status="sending",
         lease_owner="dead",
         lease_until=now - timedelta(seconds=1),
+        handed_off_at=now,
         rendered={"message_ref": "1.x@example.org", "subject": "s", "text": "t"},
     )
     await drain(container)
     row = outbox_row(container.engine, oid)
     assert row["status"] == "uncertain"
     assert row["error"].startswith("uncertain")
+
+
+async def test_a_rendered_message_never_handed_off_is_sent_after_its_sender_died(stack: Container) -> None:
+    """Claimed and rendered by a sender that died before its provider call: not uncertain, sent."""
+    now = stack.clock.now()
+    cid = add_contact(stack.engine, now)
+    add_template(stack.engine, now)
+    oid = add_outbox(
+        stack.engine,
+        now,
+        cid,
+        status="sending",
+        attempts=1,
+        lease_owner="dead",
+        lease_until=stack.lease_clock.now() - timedelta(seconds=1),
+        rendered={"message_ref": "9.x@example.org", "subject": "s", "text": "t"},
+    )
+    live = add_outbox(  # another sender's row whose lease still runs: left alone
+        stack.engine, now, cid, status="sending", lease_owner="alive",
+        lease_until=stack.lease_clock.now() + timedelta(minutes=1), key="alive",
+    )
+    await drain(stack)
+    row = outbox_row(stack.engine, oid)
+    assert row["status"] == "sent" and row["attempts"] == 1, row["error"]
+    assert row["handed_off_at"] == now
+    assert len(inbox(stack.engine)) == 1
+    assert outbox_row(stack.engine, live)["status"] == "sending"
 
 
 async def test_operator_can_resend_an_uncertain_message(stack: Container, admin_key: str) -> None:

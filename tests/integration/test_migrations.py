@@ -23,3 +23,32 @@ def test_every_per_contact_table_carries_contact_id() -> None:
                    "segment_memberships", "enrollments", "timers", "outbox", "traces", "tasks"}
     for name in per_contact - {"contacts"}:
         assert "contact_id" in schema.metadata.tables[name].c, name
+
+
+def test_0003_keeps_rows_an_older_version_left_mid_send_as_handed_off(engine: sa.Engine) -> None:
+    """Upgrading while an older version had rendered rows in `sending`: never resent blindly."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from tidings.store.migrate import alembic_config, upgrade
+
+    command.downgrade(alembic_config(engine), "0002_control")
+    try:
+        now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        base = {"contact_id": 1, "kind": "message", "channel": "email", "payload": {}, "next_attempt_at": now,
+                "created_at": now, "attempts": 1}
+        old = sa.table("outbox", *(sa.column(c, schema.outbox.c[c].type)
+                                   for c in ("idempotency_key", "status", "rendered", *base)))
+        with engine.begin() as conn:
+            conn.execute(sa.insert(old), [
+                base | {"idempotency_key": "mid-send", "status": "sending", "rendered": {"message_ref": "m"}},
+                base | {"idempotency_key": "done", "status": "sent", "rendered": {"message_ref": "d"}},
+            ])
+            conn.execute(sa.insert(old), [base | {"idempotency_key": "claimed", "status": "sending"}])  # not rendered
+    finally:
+        upgrade(engine)
+    o = schema.outbox
+    with engine.connect() as conn:
+        got = dict(conn.execute(sa.select(o.c.idempotency_key, o.c.handed_off_at)).all())
+    assert got == {"mid-send": now, "claimed": None, "done": None}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -17,11 +18,12 @@ from starlette.concurrency import run_in_threadpool
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.application.control.audit_names import checker
 from tidings.application.journeys import journeys as js
 from tidings.application.journeys import signals, why
 from tidings.application.journeys.engine import EngineError
 from tidings.domain.journeys.model import JourneyError
-from tidings.store import schema
+from tidings.store import audit_sql, schema
 from tidings.store.sql_uow import joined
 
 router = APIRouter(tags=["journeys"])
@@ -87,7 +89,11 @@ def _published(p: js.Published) -> dict[str, Any]:
         "checksum": p.checksum,
         "created": p.created,
         "warnings": list(p.warnings),
+        "name_warnings": [w.to_dict() for w in p.name_warnings],
     }
+
+
+StrictQuery = Query(False, description="names nothing produces or defines are errors (422), not warnings")
 
 
 @router.get("/api/journeys", dependencies=[RequireRead])
@@ -97,21 +103,25 @@ def list_journeys(request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/journeys/validate", dependencies=[RequireRead])
-async def validate_journey(request: Request) -> dict[str, Any]:
+async def validate_journey(request: Request, strict: bool = StrictQuery) -> dict[str, Any]:
     text = await _document_text(request)
     c = container(request)
 
     def work() -> dict[str, Any]:
+        from tidings.application.control import audit_names
+
         with c.engine.connect() as conn:
             doc = js.validate(joined(conn), text)
-        return {"valid": True, "key": doc.key, "steps": list(doc.steps), "triggers": len(doc.triggers)}
+            warnings = audit_names.check(conn, doc, audit_sql, strict=strict)
+        return {"valid": True, "key": doc.key, "steps": list(doc.steps), "triggers": len(doc.triggers),
+                "name_warnings": [w.to_dict() for w in warnings]}  # fmt: skip
 
     return await run_in_threadpool(_run, work)
 
 
 @router.post("/api/journeys", status_code=201, dependencies=[RequireWrite])
 async def save_journey(
-    request: Request, publish: bool = Query(False, description="publish it as well")
+    request: Request, publish: bool = Query(False, description="publish it as well"), strict: bool = StrictQuery
 ) -> dict[str, Any]:
     """Validate and save a draft (and publish it when ``?publish=true``)."""
     text = await _document_text(request)
@@ -121,7 +131,9 @@ async def save_journey(
         with c.engine.begin() as conn:
             now = c.clock.now()
             if publish:
-                return {**_published(js.publish(joined(conn), now, text=text)), "draft": False}
+                names = partial(checker(audit_sql, strict=strict), conn)
+                p = js.publish(joined(conn), now, text=text, check_names=names)
+                return {**_published(p), "draft": False}
             return js.save_draft(joined(conn), text, now)
 
     return await run_in_threadpool(_run, work)
@@ -134,7 +146,7 @@ def get_journey(key: str, request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/journeys/{key}/publish", dependencies=[RequireWrite])
-async def publish_journey(key: str, request: Request) -> dict[str, Any]:
+async def publish_journey(key: str, request: Request, strict: bool = StrictQuery) -> dict[str, Any]:
     """Publish the body's document, or the saved draft when the body is empty."""
     raw = await request.body()
     text = await _document_text(request) if raw.strip() else None
@@ -142,7 +154,8 @@ async def publish_journey(key: str, request: Request) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         with c.engine.begin() as conn:
-            return _published(js.publish(joined(conn), c.clock.now(), text=text, key=key))
+            checks = partial(checker(audit_sql, strict=strict), conn)
+            return _published(js.publish(joined(conn), c.clock.now(), text=text, key=key, check_names=checks))
 
     return await run_in_threadpool(_run, work)
 

@@ -2,21 +2,27 @@
 
 One ``DeliveryService`` runs an asyncio loop in its own thread. Each round it
 
-1. resolves rows left in ``sending`` by a worker whose lease expired (see *uncertain sends*);
-2. claims a batch of due pending rows (``SKIP LOCKED`` + lease), and in the same thread
-   checks consent/suppression/preferences and renders them (``prepare.py``) — so what was
-   decided a moment ago (an unsubscribe) holds;
-3. sends the batch concurrently (providers cap their own concurrency and rate) while the next
-   batch is claimed and prepared;
-4. records outcomes, ``message.sent`` events (enqueueing the contact) and traces in one
-   transaction per batch. A failure of one message is recorded on its row; nothing a message
-   does can stop the loop.
+1. gives back rows a dead sender claimed but never handed off, and resolves the ones it had
+   handed off (see *uncertain sends*);
+2. claims a batch of due pending rows (``SKIP LOCKED`` + a short lease, renewed by a heartbeat
+   while this loop works), and in the same thread checks consent/suppression/preferences and
+   renders them (``prepare.py``) — so what was decided a moment ago (an unsubscribe) holds;
+3. sends the batch through the hand-off window (``handoff.py``) while the next batch is claimed
+   and prepared: each message is marked ``handed_off_at`` right before its provider call and
+   its outcome (with its ``message.sent`` event and trace) is written right after, in small
+   writes that group whatever is ready. A failure of one message is recorded on its row;
+   nothing a message does can stop the loop.
 
-**Uncertain sends.** A row still ``sending`` after its lease expired belongs to a worker that
-died mid-send: the provider may or may not have the message. We never resend it blindly: we
-ask the provider (``confirm``, by our Message-ID). Confirmed -> ``sent`` (with its event);
-provider knows it never got it -> back to ``pending``; provider cannot tell (a remote SMTP
-server) -> ``uncertain``, with the reason in ``outbox.error``, for an operator to resend.
+**Uncertain sends.** A row still ``sending`` after its lease expired belongs to a sender that
+died. Not handed off: it never reached a provider, and goes back to ``pending``. Handed off: the
+provider may or may not have it. We never resend it blindly: we ask the provider (``confirm``,
+by our Message-ID). Confirmed -> ``sent`` (with its event); provider knows it never got it ->
+back to ``pending``; provider cannot tell (a remote SMTP server) -> ``uncertain``, with the
+reason in ``outbox.error``, for an operator to decide (``tidings messages uncertain``).
+
+**Stopping.** ``stop()`` (SIGTERM) stops claiming, lets the messages already handed off finish
+within ``TIDINGS_SHUTDOWN_GRACE`` seconds, and gives every other claimed row back to
+``pending``.
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tidings.application.ports.senders import DeliveryResult, DeliveryStatus, OutgoingMessage
+from tidings.channels.handoff import HandOffWindow, Writes
 from tidings.channels.prepare import Links, Preparer, message_from_rendered
 from tidings.channels.registry import ChannelRegistry, UnknownChannel, build_registry
 from tidings.store import outbox
@@ -50,6 +57,8 @@ Ready = list[tuple[dict[str, Any], OutgoingMessage]]
 T = TypeVar("T")
 #: busy loops also look for expired leases every this many batches.
 RECOVER_EVERY = 50
+#: messages of one channel in the hand-off window when its provider does not say (``concurrency``).
+DEFAULT_CONCURRENCY = 16
 
 
 class Deliverer:
@@ -62,25 +71,48 @@ class Deliverer:
         *,
         batch_size: int = 200,
         owner: str | None = None,
+        lease: timedelta | None = None,
     ) -> None:
         self.container = container
         self.engine = container.engine
         self.clock = container.clock
+        #: leases are about whether a sender is alive: real time, never the business clock (a test
+        #: clock jumping past a lease while its sender is mid-send once caused a duplicate).
+        self.lease_clock = container.lease_clock
+        s = container.settings
+        self.lease = lease or timedelta(seconds=s.delivery_lease_s)
         self.registry = registry
         self.batch_size = batch_size
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        s = container.settings
         self.preparer = Preparer(Links(container.secret_key, s.public_url, s.email_from))
         self.kinds = sorted({"message", *registry.channels()})
-        # One thread does all of this loop's database work, in order: one connection stays warm
+        self.window = HandOffWindow(self._write_window, self._concurrency)
+        #: ids of the rows this loop holds (claimed, not finished): what the heartbeat renews.
+        self.held: set[int] = set()
+        self._stop: asyncio.Event | None = None
+        # One thread does this loop's claims and renders, in order: one connection stays warm
         # (SQLite keeps a page cache per connection: cycling through a pool multiplies memory).
+        # A second one writes the hand-off window and heartbeats, so a batch being rendered never
+        # holds up the messages being sent.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-delivery-db")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-delivery-write")
 
     def _db(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         return asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    def _w(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        return asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+
+    def _concurrency(self, channel: str) -> int:
+        provider = self.registry.get(channel) if channel in self.registry else None
+        return int(getattr(provider, "concurrency", DEFAULT_CONCURRENCY))
+
+    def _lease_until(self) -> datetime:
+        return self.lease_clock.now() + self.lease
 
     # ------------------------------------------------------------------ database steps (threads)
 
@@ -96,7 +128,8 @@ class Deliverer:
             if everything:
                 return [], []
             rows = outbox.claim(
-                conn, owner=self.owner, now=now, limit=self.batch_size, kinds=self.kinds, held_channels=held
+                conn, owner=self.owner, now=now, limit=self.batch_size, kinds=self.kinds, held_channels=held,
+                lease_until=self._lease_until(),
             )
         if not rows:
             return [], []
@@ -110,16 +143,47 @@ class Deliverer:
             outbox.finish(conn, decided, now)
         return ready, decided
 
-    def _claim_expired(self, now: datetime) -> list[dict[str, Any]]:
+    def _claim_expired(self) -> tuple[int, list[dict[str, Any]]]:
         with self.engine.begin() as conn:
-            return outbox.claim_expired(conn, owner=self.owner, now=now, limit=self.batch_size)
+            released = outbox.release_expired(conn, lease_now=self.lease_clock.now())
+            rows = outbox.claim_expired(
+                conn, owner=self.owner, limit=self.batch_size, lease_now=self.lease_clock.now(),
+                lease_until=self._lease_until(),
+            )
+        return released, rows
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
         if outcomes:
             with self.engine.begin() as conn:
                 outbox.finish(conn, outcomes, self.clock.now())
 
+    def _write_window_sync(self, w: Writes) -> set[int]:
+        with self.engine.begin() as conn:
+            outbox.finish(conn, w.outcomes, self.clock.now())
+            outbox.release(conn, owner=self.owner, ids=w.releases)
+            return outbox.hand_off(conn, w.marks, owner=self.owner, at=self.clock.now())
+
+    async def _write_window(self, w: Writes) -> set[int]:
+        marked = await self._w(self._write_window_sync, w)
+        self.held.difference_update(x.row["id"] for x in w.outcomes)
+        self.held.difference_update(w.releases)
+        self.held.difference_update(set(w.marks) - marked)
+        return marked
+
+    def _heartbeat_sync(self, ids: list[int]) -> int:
+        with self.engine.begin() as conn:
+            return outbox.heartbeat(conn, ids, owner=self.owner, lease_until=self._lease_until())
+
+    def _release_all_sync(self) -> int:
+        with self.engine.begin() as conn:
+            return outbox.release(conn, owner=self.owner)
+
     # ------------------------------------------------------------------ async steps
+
+    async def _claim(self) -> tuple[Ready, list[Outcome]]:
+        ready, decided = await self._db(self.claim_and_prepare)
+        self.held.update(row["id"] for row, _ in ready)
+        return ready, decided
 
     async def send(self, row: dict[str, Any], msg: OutgoingMessage) -> Outcome:
         try:
@@ -132,6 +196,42 @@ class Deliverer:
             log.exception("provider %s raised on outbox %s", provider.name, row["id"])
             result = DeliveryResult.temporary(f"{type(exc).__name__}: {exc}")
         return self.outcome(row, result)
+
+    async def hand_off_and_send(self, row: dict[str, Any], msg: OutgoingMessage) -> None:
+        """One message through the hand-off window: slot, durable mark, provider call, outcome."""
+        async with self.window.slot(msg.channel):
+            if self._stop is not None and self._stop.is_set():  # stopping: never handed off
+                await self.window.release(row["id"])
+                return
+            if not await self.window.mark(row["id"]):
+                log.warning("outbox %s is no longer ours (lease lost); not sent here", row["id"])
+                return
+            outcome = await self.send(row, msg)
+        await self.window.record(outcome)
+
+    async def send_batch(self, ready: Ready) -> None:
+        await asyncio.gather(*(self.hand_off_and_send(row, msg) for row, msg in ready))
+
+    async def release(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Give claimed rows back (never handed off) at once."""
+        await asyncio.gather(*(self.window.release(r["id"]) for r in rows))
+
+    async def keep_leases(self) -> None:
+        """Renew the leases of held rows every third of a lease while this loop runs."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            if self.held:
+                try:
+                    await self._w(self._heartbeat_sync, sorted(self.held))
+                except Exception:  # the next beat tries again; a lease is three beats long
+                    log.exception("lease heartbeat failed")
+
+    async def stop_here(self) -> int:
+        """A stopping loop's last word: outcomes written, every row not handed off released."""
+        await self.window.flush()
+        released = await self._w(self._release_all_sync)
+        self.held.clear()
+        return released
 
     def outcome(self, row: dict[str, Any], result: DeliveryResult) -> Outcome:
         if result.status is DeliveryStatus.ACCEPTED:
@@ -165,109 +265,102 @@ class Deliverer:
         )
 
     async def recover(self) -> int:
-        """Resolve rows whose sender died mid-send (see the module doc)."""
+        """Resolve rows whose sender died (see the module doc)."""
         now = self.clock.now()
-        rows = await self._db(self._claim_expired, now)
-        outcomes: list[Outcome] = []
-        for row in rows:
-            msg = message_from_rendered(row)
-            if msg is None:  # not rendered yet, so never handed to a provider
-                outcomes.append(
-                    Outcome(
-                        row, "pending", error="lease expired before sending; retried", next_attempt_at=now
-                    )
-                )
-                continue
-            confirmed: bool | None = None
-            if msg.channel in self.registry:
-                try:
-                    confirmed = await self.registry.get(msg.channel).confirm(msg)
-                except Exception:
-                    log.exception("confirm failed for outbox %s", row["id"])
-            if confirmed is True:
-                outcomes.append(
-                    Outcome(
-                        row,
-                        "sent",
-                        extra={"recovered": True},
-                        trace_action="message.recovered",
-                        trace_detail={"resolution": "provider confirmed receipt"},
-                    )
-                )
-            elif confirmed is False:
-                outcomes.append(
-                    Outcome(
-                        row,
-                        "pending",
-                        error="lease expired; provider never received it: resent",
-                        next_attempt_at=now,
-                        trace_action="message.retry",
-                    )
-                )
-            else:
-                outcomes.append(
-                    Outcome(
-                        row,
-                        "uncertain",
-                        error="uncertain: the sender stopped mid-send and the provider cannot "
-                        "confirm receipt; not resent automatically",
-                        trace_action="message.uncertain",
-                    )
-                )
+        released, rows = await self._db(self._claim_expired)
+        if released:
+            log.warning("%s messages claimed by a stopped sender and never handed off: sent again", released)
+        outcomes = [await self._resolve(row, now) for row in rows]
         await self._db(self.record, outcomes)
-        return len(rows)
+        return released + len(rows)
+
+    async def _resolve(self, row: dict[str, Any], now: datetime) -> Outcome:
+        msg = message_from_rendered(row)
+        if msg is None:  # not rendered, so never handed to a provider
+            return Outcome(row, "pending", error="lease expired before sending; retried", next_attempt_at=now)
+        confirmed: bool | None = None
+        provider = self.registry.get(msg.channel).name if msg.channel in self.registry else None
+        if msg.channel in self.registry:
+            try:
+                confirmed = await self.registry.get(msg.channel).confirm(msg)
+            except Exception:
+                log.exception("confirm failed for outbox %s", row["id"])
+        if confirmed is True:
+            return Outcome(
+                row,
+                "sent",
+                extra={"recovered": True},
+                trace_action="message.recovered",
+                trace_detail={"resolution": "provider confirmed receipt"},
+            )
+        if confirmed is False:
+            return Outcome(
+                row,
+                "pending",
+                error="lease expired; provider never received it: resent",
+                next_attempt_at=now,
+                trace_action="message.retry",
+            )
+        return Outcome(
+            row,
+            "uncertain",
+            error="uncertain: the sender stopped while handing it to the provider, which cannot "
+            "confirm receipt; not resent automatically",
+            trace_action="message.uncertain",
+            trace_detail={"provider": provider, "handed_off_at": str(row.get("handed_off_at"))},
+        )
 
     async def run_once(self) -> int:
         """One round without pipelining: recover, claim+prepare, send, record. Returns rows handled."""
         n = await self.recover()
-        ready, decided = await self._db(self.claim_and_prepare)
-        outcomes = await asyncio.gather(*(self.send(row, msg) for row, msg in ready))
-        await self._db(self.record, outcomes)
+        ready, decided = await self._claim()
+        await self.send_batch(ready)
         return n + len(ready) + len(decided)
 
     async def drain(
         self, stop: asyncio.Event | None = None, *, until_empty: bool = True, idle_poll: float = 0.05
     ) -> int:
         """Pipelined rounds: the next batch is claimed and prepared while this one sends."""
+        self._stop = stop
+        heart = asyncio.ensure_future(self.keep_leases())
+        try:
+            return await self._drain(stop, until_empty, idle_poll)
+        finally:
+            heart.cancel()
+
+    async def _drain(self, stop: asyncio.Event | None, until_empty: bool, idle_poll: float) -> int:
+        def stopping() -> bool:
+            return stop is not None and stop.is_set()
+
         total = rounds = 0
-        next_batch = asyncio.ensure_future(self._db(self.claim_and_prepare))
-        pending_record: asyncio.Future[None] | None = None
+        next_batch = asyncio.ensure_future(self._claim())
         while True:
             ready, decided = await next_batch
-            if stop is not None and stop.is_set():
-                if ready:  # claimed but not sent: give them back at once
-                    await self._db(
-                        self.record,
-                        [Outcome(r, "pending", next_attempt_at=self.clock.now()) for r, _ in ready],
-                    )
+            if stopping():
+                await self.release([r for r, _ in ready])  # claimed but not sent: give them back
                 break
             if not ready and not decided:
-                if pending_record is not None:
-                    await pending_record
-                    pending_record = None
-                total += await self.recover()
-                if until_empty:
+                await self.window.flush()
+                recovered = await self.recover()
+                total += recovered
+                if until_empty and not recovered:  # what recovery gave back is sent in this drain
                     break
-                try:
+                with contextlib.suppress(TimeoutError):
                     if stop is not None:
                         await asyncio.wait_for(stop.wait(), idle_poll)
                     else:
                         await asyncio.sleep(idle_poll)
-                except TimeoutError:
-                    pass
-                next_batch = asyncio.ensure_future(self._db(self.claim_and_prepare))
+                if stopping():
+                    break
+                next_batch = asyncio.ensure_future(self._claim())
                 continue
             total += len(ready) + len(decided)
             rounds += 1
             if rounds % RECOVER_EVERY == 0:  # under constant load too, not only when idle
                 total += await self.recover()
-            next_batch = asyncio.ensure_future(self._db(self.claim_and_prepare))
-            outcomes = await asyncio.gather(*(self.send(row, msg) for row, msg in ready))
-            if pending_record is not None:
-                await pending_record
-            pending_record = asyncio.ensure_future(self._db(self.record, outcomes))
-        if pending_record is not None:
-            await pending_record
+            next_batch = asyncio.ensure_future(self._claim())
+            await self.send_batch(ready)
+        await self.window.flush()
         return total
 
 
@@ -305,23 +398,40 @@ class DeliveryService:
         if self.on_ready is not None:
             self.on_ready(registry)
         self._ready.set()
+        work = asyncio.ensure_future(self._rounds(deliverer, self._stop))
         try:
-            while not self._stop.is_set():
-                try:
-                    await deliverer.drain(self._stop, until_empty=False)
-                except Exception:  # the database went away...: log, wait, go on
-                    log.exception("delivery round failed; retrying")
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), 1.0)
+            await self._stop.wait()
+            grace = self.container.settings.shutdown_grace_s
+            try:  # stop claiming; what was handed off finishes within the grace period
+                await asyncio.wait_for(asyncio.shield(work), grace)
+            except TimeoutError:
+                log.warning("messages still sending after the %s s grace period: abandoned", grace)
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
         finally:
-            deliverer.close()
-            await registry.aclose()
+            try:
+                released = await deliverer.stop_here()
+                if released:
+                    log.info("stopping: %s claimed messages given back to pending", released)
+            finally:
+                deliverer.close()
+                await registry.aclose()
+
+    async def _rounds(self, deliverer: Deliverer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await deliverer.drain(stop, until_empty=False)
+            except Exception:  # the database went away...: log, wait, go on
+                log.exception("delivery round failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
-            self._thread.join(timeout=15)
+            self._thread.join(timeout=self.container.settings.shutdown_grace_s + 15)
 
 
 def delivery_service(

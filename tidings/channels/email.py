@@ -184,6 +184,11 @@ class SmtpProvider:
         self._slots: asyncio.Semaphore | None = None
         self._limiter = RateLimiter(config.rate)
 
+    @property
+    def concurrency(self) -> int:
+        """Messages in flight at once (one per pooled connection): the delivery loop's hand-off window."""
+        return self.config.pool
+
     def _semaphore(self) -> asyncio.Semaphore:
         # created lazily: it must belong to the loop that sends.
         if self._slots is None:

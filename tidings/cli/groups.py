@@ -22,11 +22,13 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.demo", None),
     ("tidings.cli.users", "users"),
     ("tidings.cli.dead_letters", "dead-letters"),
+    ("tidings.cli.messages", "messages"),
     ("tidings.cli.tasks", "tasks"),
     ("tidings.cli.direct_mail", "direct-mail"),
     ("tidings.cli.bounces", "bounces"),
     ("tidings.cli.recipes", "recipes"),
     ("tidings.cli.control", None),
+    ("tidings.cli.audit", None),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,9 @@ from tidings.store.sql_uow import joined
 app = typer.Typer(help="Journeys: documents, versions, pause/resume, migration.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="names nothing produces or defines are errors, not warnings")
+]
 
 
 def _read(path: Path) -> str:
@@ -41,16 +45,23 @@ def _print(data: Any) -> None:
 
 
 @app.command()
-def validate(file: Path) -> None:
-    """Validate a journey document (YAML or JSON); errors name the line and step id."""
+def validate(file: Path, strict: StrictOpt = False) -> None:
+    """Validate a journey document (YAML or JSON); errors name the line and step id.
+    Events, attributes, tags, segments and templates nothing has produced are warnings."""
+    from tidings.application.control import audit_names
     from tidings.application.journeys import journeys as js
+    from tidings.cli.audit import print_name_warnings
+    from tidings.store import audit_sql
 
     text = _read(file)
     c = common.open_container()
     with c.engine.connect() as conn:
         doc = _guard(lambda: js.validate(joined(conn), text))
+        warnings = _guard(lambda: audit_names.check(conn, doc, audit_sql, strict=strict))
+    print_name_warnings(warnings)
     common.console.print(
-        f"{file}: journey '{doc.key}' is valid ({len(doc.steps)} steps, {len(doc.triggers)} triggers)"
+        f"{file}: journey '{doc.key}' is valid ({len(doc.steps)} steps, {len(doc.triggers)} triggers"
+        + (f", {len(warnings)} name warning(s))" if warnings else ")")
     )
 
 
@@ -59,22 +70,60 @@ def publish(
     file: Path,
     by: Annotated[str | None, typer.Option(help="who publishes (kept with the version)")] = None,
     as_json: JsonOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Publish FILE as a new immutable version (same document again: no new version)."""
+    from tidings.application.control.audit_names import checker
     from tidings.application.journeys import journeys as js
+    from tidings.cli.audit import print_name_warnings
+    from tidings.store import audit_sql
 
     text = _read(file)
     c = common.open_container()
     with c.engine.begin() as conn:
-        p = _guard(lambda: js.publish(joined(conn), c.clock.now(), text=text, by=by))
+        checks = checker(audit_sql, strict=strict)
+        p = _guard(lambda: js.publish(joined(conn), c.clock.now(), text=text, by=by, check_names=partial(checks, conn)))
     if as_json:
         out = {"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created}
-        _print({**out, "warnings": list(p.warnings)})
+        _print({**out, "warnings": list(p.warnings), "name_warnings": [w.to_dict() for w in p.name_warnings]})
         return
+    print_name_warnings(p.name_warnings)
     verb = "published" if p.created else "unchanged, still"
     common.console.print(f"journey '{p.key}' {verb} version {p.version} (checksum {p.checksum[:12]})")
     for w in p.warnings:
         common.console.print(f"[yellow]warning:[/] {w} (stopped at run time by its loop_limit)")
+
+
+@app.command()
+def preview(
+    key: Annotated[str | None, typer.Argument(help="journey key (its draft, else its current version)")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="preview this document instead")] = None,
+    version: Annotated[int | None, typer.Option(help="preview this version (e.g. a migration target)")] = None,
+    sample: Annotated[int, typer.Option(help="simulate at most this many contacts (a sample beyond)")] = 1000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Blast radius: who would enter now, and the messages per channel in the next 24 h and 7 days."""
+    from tidings.application.control import audit_preview
+    from tidings.cli.audit import print_preview
+    from tidings.store import audit_sql
+
+    if (key is None) == (file is None):
+        common.fail("give a journey KEY or --file (one of them)")
+    text = _read(file) if file is not None else None
+    c = common.open_container()
+    with c.engine.connect() as conn:
+        try:
+            data = _guard(
+                lambda: audit_preview.preview(
+                    conn, c.clock.now(), audit_sql, key=key, text=text, version=version, sample=sample
+                )
+            ).to_dict()
+        except (audit_preview.PreviewError, audit_preview.NotFound) as exc:
+            common.fail(str(exc))
+    if as_json:
+        _print(data)
+        return
+    print_preview(data)
 
 
 @app.command("list")

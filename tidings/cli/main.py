@@ -80,12 +80,17 @@ def serve(
         print_demo_login(ensure_demo_admin(container))
     use_catcher = catcher and container.settings.smtp_url is None
     services = background_services(container, worker=worker, catcher=use_catcher)
-    start_all(services)
-    common.console.print(
-        f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, "
-        f"database {masked_url(container.settings.database_url)})"
-    )
+    # uvicorn catches SIGTERM, stops serving, then raises it again with the handler it found: the
+    # default one would end the process before the background services stop (in-flight sends
+    # finish, claimed messages go back to pending). Ours exits through `finally` below — also
+    # when SIGTERM comes before uvicorn listens.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        start_all(services)
+        common.console.print(
+            f"Tidings on [bold]http://{host}:{port}[/]  (API docs /docs, "
+            f"database {masked_url(container.settings.database_url)})"
+        )
         if api_processes > 1:  # children build their own app from the same environment
             uvicorn.run(
                 "tidings.server:app_from_environment",
@@ -99,7 +104,19 @@ def serve(
         else:
             uvicorn.run(create_app(container), host=host, port=port, log_level="warning", access_log=False)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already: within the grace period
+        _log_stopping(container.settings.shutdown_grace_s)
         stop_all(services)
+
+
+def _exit_on_sigterm(*_: object) -> None:
+    raise SystemExit(0)
+
+
+def _log_stopping(grace: float) -> None:
+    logging.getLogger("tidings").warning(
+        "stopping: no new claims; in-flight sends get up to %s s (TIDINGS_SHUTDOWN_GRACE)", grace
+    )
 
 
 @app.command()
@@ -122,6 +139,7 @@ def worker(
     start_all(services)
     common.console.print("worker running; Ctrl-C to stop")
     stop.wait()
+    _log_stopping(container.settings.shutdown_grace_s)
     stop_all(services)
 
 

@@ -2,15 +2,25 @@
 
 Statuses (one row = one effect, ``status`` column)::
 
-    pending --claim--> sending --accepted--> sent
-                               --temporary failure--> pending (next_attempt_at = now + backoff)
-                                                      | failed (after MAX_ATTEMPTS)
-                               --permanent failure--> failed
+    pending --claim--> sending --hand off--> sending + handed_off_at --accepted--> sent
+                                  |                     --temporary failure--> pending (+ backoff)
+                                  |                                            | failed (MAX_ATTEMPTS)
+                                  |                     --permanent failure--> failed
+                                  --stop (SIGTERM) / lease expired--> pending (never handed off)
     pending --claim, consent/pause/topic says no--> skipped
     pending --claim, address suppressed--> suppressed
-    sending, lease expired (worker died) --provider confirms--> sent
-                                         --provider says never received--> pending
-                                         --provider cannot tell--> uncertain (never resent blindly)
+    sending + handed_off_at, lease expired (sender died) --provider confirms--> sent
+                                     --provider says never received--> pending
+                                     --provider cannot tell--> uncertain (never resent blindly)
+    uncertain | failed --operator: resend--> pending;  uncertain --operator: mark sent--> sent
+
+**Hand-off.** ``handed_off_at`` is written (one small write per group, ``hand_off``) right before
+the provider call of that message, and the outcome right after; a delivery loop keeps at most
+its providers' concurrency of messages in between (``delivery.py``). A message claimed or
+rendered but not handed off cannot have reached the provider: when its sender dies, it goes
+back to ``pending`` once the lease runs out (``release_expired``). Leases are short and renewed
+by the sender while it works (``heartbeat``), and run on the lease clock (real time), never on
+the business clock a test moves in jumps.
 
 Claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (ignored by SQLite, whose writers are
 serialised by ``BEGIN IMMEDIATE``), so any number of delivery loops can share one outbox.
@@ -20,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,17 +41,8 @@ from tidings.store.queue import enqueue_contacts
 
 o = schema.outbox
 
-LEASE = timedelta(seconds=120)
-
-
-def lease_now() -> datetime:
-    """Leases are about whether a sender process is alive, so they run on real time.
-
-    Due times follow the container's clock, which a test clock moves in jumps; a lease on that
-    clock would expire in a jump while its sender is still mid-send, and another process would
-    recover (and might resend) a message in flight. With the system clock (production) the
-    two are the same."""
-    return datetime.now(UTC)
+#: default lease of a claimed row (``TIDINGS_DELIVERY_LEASE``); the sender renews it every third.
+LEASE = timedelta(seconds=15)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=6)
@@ -64,10 +65,12 @@ def claim(
     now: datetime,
     limit: int,
     kinds: Sequence[str],
+    lease_until: datetime,
     held_channels: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Take up to ``limit`` due pending rows: status -> sending, leased to ``owner``.
 
+    ``now`` is business time (what is due); ``lease_until`` is on the lease clock (real time).
     Rows on ``held_channels`` (the kill switch, ``application/control/sending.py``) stay pending.
     """
     due = (
@@ -83,7 +86,11 @@ def claim(
             sa.update(o)
             .where(o.c.id.in_(due.scalar_subquery()))
             .values(
-                status="sending", lease_owner=owner, lease_until=lease_now() + LEASE, attempts=o.c.attempts + 1
+                status="sending",
+                lease_owner=owner,
+                lease_until=lease_until,
+                handed_off_at=None,
+                attempts=o.c.attempts + 1,
             )
             .returning(*o.c)
         )
@@ -93,14 +100,80 @@ def claim(
     return sorted((dict(r) for r in rows), key=lambda r: r["id"])
 
 
-def claim_expired(conn: sa.Connection, *, owner: str, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Rows left in ``sending`` by a worker whose lease ran out: they may or may not have gone."""
+def hand_off(conn: sa.Connection, ids: Sequence[int], *, owner: str, at: datetime) -> set[int]:
+    """Mark rows as about to be handed to their provider; returns the ids still ours to send.
+
+    A row whose lease we lost (another loop recovered it) is not marked and must not be sent.
+    Only claims set ``lease_owner`` (to rows they put in ``sending``) and every outcome clears it,
+    so the owner test is the status test too; a ``status`` condition would make SQLite scan the
+    whole ``sending`` status index instead of looking the ids up."""
+    if not ids:
+        return set()
+    marked = conn.execute(
+        sa.update(o)
+        .where(o.c.id.in_(list(ids)), o.c.lease_owner == owner)
+        .values(handed_off_at=at)
+        .returning(o.c.id)
+    )
+    return {int(i) for i in marked.scalars()}
+
+
+def heartbeat(conn: sa.Connection, ids: Sequence[int], *, owner: str, lease_until: datetime) -> int:
+    """The sender is alive: extend the lease of the rows it holds."""
+    if not ids:
+        return 0
+    result = conn.execute(
+        sa.update(o)
+        .where(o.c.id.in_(list(ids)), o.c.lease_owner == owner)
+        .values(lease_until=lease_until)
+    )
+    return int(result.rowcount or 0)
+
+
+def release(conn: sa.Connection, *, owner: str, ids: Sequence[int] | None = None) -> int:
+    """Give claimed rows that were never handed off back to ``pending`` (their attempt unused).
+
+    ``ids=None``: every such row of ``owner`` (a stopping loop's last word)."""
+    cond = [o.c.status == "sending", o.c.lease_owner == owner, o.c.handed_off_at.is_(None)]
+    if ids is not None:
+        if not ids:
+            return 0
+        cond.append(o.c.id.in_(list(ids)))
+    result = conn.execute(
+        sa.update(o)
+        .where(*cond)
+        .values(status="pending", lease_owner=None, lease_until=None, attempts=o.c.attempts - 1)
+    )
+    return int(result.rowcount or 0)
+
+
+def release_expired(conn: sa.Connection, *, lease_now: datetime) -> int:
+    """Rows a dead sender claimed (or rendered) but never handed off: back to ``pending``."""
+    result = conn.execute(
+        sa.update(o)
+        .where(o.c.status == "sending", o.c.lease_until < lease_now, o.c.handed_off_at.is_(None))
+        .values(
+            status="pending",
+            lease_owner=None,
+            lease_until=None,
+            attempts=o.c.attempts - 1,
+            error="the sender stopped before handing it off; sent again",
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+def claim_expired(
+    conn: sa.Connection, *, owner: str, limit: int, lease_now: datetime, lease_until: datetime
+) -> list[dict[str, Any]]:
+    """Rows handed off by a sender whose lease ran out: they may or may not have gone."""
     stale = (
         sa.select(o.c.id)
-        # never our own rows: they are in flight here (a test clock may jump past their lease).
+        # never our own rows: they are in flight here.
         .where(
             o.c.status == "sending",
-            o.c.lease_until < lease_now(),
+            o.c.handed_off_at.is_not(None),
+            o.c.lease_until < lease_now,
             sa.or_(o.c.lease_owner.is_(None), o.c.lease_owner != owner),
         )
         .order_by(o.c.id)
@@ -111,7 +184,7 @@ def claim_expired(conn: sa.Connection, *, owner: str, now: datetime, limit: int)
         conn.execute(
             sa.update(o)
             .where(o.c.id.in_(stale.scalar_subquery()))
-            .values(lease_owner=owner, lease_until=lease_now() + LEASE)
+            .values(lease_owner=owner, lease_until=lease_until)
             .returning(*o.c)
         )
         .mappings()

@@ -321,6 +321,9 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("lease_owner", sa.String(100)),
     sa.Column("lease_until", UTCDateTime),
+    #: set (in one small write per group) right before the provider call of THIS message: only
+    #: rows with it may have reached the provider when their sender died (store/outbox.py).
+    sa.Column("handed_off_at", UTCDateTime),
     sa.Column("recipient", sa.String(320)),
     sa.Column("subject", sa.Text),
     #: what was actually sent (rendered), kept for the inbox, tracking and "why".

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tidings.web import (
+    audit,
     auth,
     contacts,
     control_page,
@@ -21,13 +22,15 @@ from tidings.web import (
     segments,
     tasks_page,
     templates_page,
+    uncertain_page,
 )
 from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, dashboard, contacts, segments, journeys, templates_page, inbox, tasks_page, dead_letters_page, control_page
+    auth, dashboard, contacts, segments, audit, journeys, templates_page, inbox, tasks_page, dead_letters_page,
+    control_page, uncertain_page,
 )
 
 

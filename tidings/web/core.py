@@ -28,11 +28,13 @@ NAV = [
     ("segments", "/segments", "Segments"),
     ("journeys", "/journeys", "Journeys"),
     ("map", "/journeys/map", "Journey map"),
+    ("audit", "/audit", "Audit"),
     ("templates", "/templates", "Templates"),
     ("inbox", "/inbox", "Inbox"),
     ("tasks", "/tasks", "Tasks"),
     ("dead-letters", "/dead-letters", "Dead letters"),
     ("control", "/control", "Control"),
+    ("uncertain", "/messages/uncertain", "Uncertain"),
 ]
 
 

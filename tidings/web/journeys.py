@@ -5,6 +5,7 @@ map of all journeys and the links between them."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -271,11 +272,18 @@ def _action(request: Request, key: str, what: str) -> Response:
         with c.engine.begin() as conn:
             _journey_or_404(conn, key)
             if what == "publish":
-                p = svc.publish(joined(conn), c.clock.now(), key=key, by=session.user.email if session else None)
+                from tidings.application.control.audit_names import checker
+                from tidings.store import audit_sql
+
+                by = session.user.email if session else None
+                names = partial(checker(audit_sql), conn)
+                p = svc.publish(joined(conn), c.clock.now(), key=key, by=by, check_names=names)
                 notice = (
                     f"published version {p.version}" if p.created else f"unchanged: still version {p.version}"
                 )
                 notice += "".join(f"; warning: {w} (stopped at run time by its loop_limit)" for w in p.warnings)
+                if p.name_warnings:
+                    notice += "; name warnings: " + "; ".join(str(w) for w in p.name_warnings)
             elif what == "pause":
                 svc.pause(joined(conn), key, c.clock.now())
                 notice = "paused: no new entries, waiting timers are held"

@@ -9,7 +9,7 @@ step-id mapping, and shows who would move where (dry run) before doing it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +67,8 @@ class Published:
     doc: JourneyDoc
     #: loops in the journey map through this journey (allowed because it declares loop_limit).
     warnings: tuple[str, ...] = ()
+    #: name-check warnings (names nothing produces or defines), see ``application/control/audit_names``
+    name_warnings: tuple[Any, ...] = ()
 
 
 def publish(
@@ -76,11 +78,14 @@ def publish(
     text: str | None = None,
     key: str | None = None,
     by: str | None = None,
+    check_names: Callable[[JourneyDoc], Sequence[Any]] | None = None,
 ) -> Published:
     """Publish ``text`` (or the saved draft of ``key``) as a new immutable version.
 
     A journey becomes active on its first publication; a paused one stays paused. Date
-    triggers are (re)scheduled for every contact.
+    triggers are (re)scheduled for every contact. ``check_names`` (the name checks of
+    ``application/control/audit_names``) gives the warnings kept on the result, or refuses the
+    document by raising.
     """
     if text is None:
         if key is None:
@@ -100,6 +105,7 @@ def publish(
             "; ".join(loops) + ": declare settings.loop_limit (e.g. loop_limit: 3) to publish it anyway;"
             " the loop breaker then stops the chain at that many rounds"
         )
+    names = tuple(check_names(doc)) if check_names is not None else ()
     digest = checksum(doc)
     row = uow.journeys.get(doc.key, for_update=True)
     if row is None:
@@ -111,14 +117,14 @@ def publish(
     if current is not None:
         latest = uow.journeys.get_version(jid, int(current))
         if latest is not None and latest["checksum"] == digest:
-            return Published(doc.key, jid, int(current), digest, False, doc, tuple(loops))
+            return Published(doc.key, jid, int(current), digest, False, doc, tuple(loops), names)
     last = max((int(v["version"]) for v in uow.journeys.versions(jid)), default=0)
     version = last + 1
     uow.journeys.add_version(jid, version, document=doc.raw, source=text, checksum=digest, now=now, by=by)
     status = "paused" if row["status"] == "paused" else "active"
     uow.journeys.update(jid, now, current_version=version, status=status, name=doc.name, draft_source=None)
     plan_journey(uow.journey_runs, jid, doc, now, paused=status == "paused")
-    return Published(doc.key, jid, version, digest, True, doc, tuple(loops))
+    return Published(doc.key, jid, version, digest, True, doc, tuple(loops), names)
 
 
 def _loops_through(uow: JourneysUnitOfWork, doc: JourneyDoc) -> list[str]:

@@ -29,6 +29,11 @@ class Wiring(Protocol):
     @property
     def secret_key(self) -> str: ...
 
+    @property
+    def lease_clock(self) -> Clock:
+        """Real time for leases (is a sender alive?), even when ``clock`` is a test clock."""
+        ...
+
     def uow(self, *, read_only: bool = False) -> StorageUnitOfWork:
         """A fresh unit of work on the database (``with uow: ...; uow.commit()``)."""
         ...

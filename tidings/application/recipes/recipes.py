@@ -25,6 +25,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -259,6 +260,12 @@ def journey_doc(recipe: Recipe, params: Mapping[str, Any] | None = None) -> Jour
 
 def scenarios(recipe: Recipe) -> Any:
     return load_scenarios(yaml.safe_load((recipe.path / "scenarios.yaml").read_text()))
+
+
+def recipe_scenarios(name: str) -> tuple[list[Mapping[str, Any]], datetime, timedelta]:
+    """A recipe's scenarios by its name (what the audit simulates a recipe's journey with)."""
+    items, start, horizon = scenarios(load_recipe(name))
+    return items, start, horizon
 
 
 def simulate_recipe(recipe: Recipe, params: Mapping[str, Any] | None = None) -> SimulationResult:

@@ -534,3 +534,16 @@ def load_scenarios(data: Any) -> tuple[list[Mapping[str, Any]], datetime, timede
     start = _when(data["start"], "start") if data.get("start") else DEFAULT_START
     horizon = _offset(data["horizon"], "horizon") if data.get("horizon") else DEFAULT_HORIZON
     return list(data["scenarios"]), start, horizon
+
+
+def run_contact(
+    doc: JourneyDoc, contact: ContactSnapshot, entry: Entry, start: datetime, horizon: timedelta
+) -> list[TimelineEntry]:
+    """The real machine on one given contact (a stored one: the blast-radius preview), entering
+    by ``entry`` at ``start``, nobody opening or clicking: what it would send until ``start + horizon``."""
+    sc = _Scenario(doc, {"name": f"contact {contact.id}", "enter": "events"}, 0, start, horizon)
+    sc.contact = contact
+    sc.events = list(contact.events)
+    sc.push(start, "entry", entry)
+    sc.run()
+    return sc.timeline

@@ -33,7 +33,9 @@
       if (form.dataset.wired) return;
       form.dataset.wired = "1";
       form.addEventListener("submit", function (e) {
-        if (!window.confirm(form.dataset.confirm)) e.preventDefault();
+        // a button may carry its own question (one form, several decisions)
+        var question = (e.submitter && e.submitter.dataset.confirm) || form.dataset.confirm;
+        if (!window.confirm(question)) e.preventDefault();
       });
     });
     root.querySelectorAll("select[data-autosubmit]").forEach(function (sel) {
