@@ -23,6 +23,7 @@ from tidings.api import (
     templates,
     tracking,
 )
+from tidings.api.routing import with_int64_bounds
 from tidings.bootstrap import Container, open_container
 
 
@@ -109,4 +110,12 @@ def create_app(container: Container) -> FastAPI:
 
     web_app.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_int64_bounds(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

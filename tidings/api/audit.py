@@ -16,12 +16,13 @@ from starlette.concurrency import run_in_threadpool
 from tidings.api.deps import RequireRead, container
 from tidings.api.errors import ApiError
 from tidings.api.journeys import _document_text, _run
+from tidings.api.routing import StrictRoute
 from tidings.application.control import audit as au
 from tidings.application.control import audit_preview as ap
 from tidings.application.recipes.recipes import recipe_scenarios
 from tidings.store import audit_sql
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=StrictRoute)
 
 
 @router.get("/api/audit", dependencies=[RequireRead])

@@ -12,7 +12,6 @@ Malformed or forged notifications are rejected with a 4xx and logged; nothing is
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -20,13 +19,15 @@ from fastapi import APIRouter, Request
 
 from tidings.api.deps import RequireAdmin, RequireRead, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.bootstrap import Container
 from tidings.channels import bounces
 from tidings.channels.bounces import COMPLAINT, HARD, SOFT, Feedback, FeedbackResult, Limits
 from tidings.channels.sns import SnsError, SnsForged, SnsVerifier, ses_feedback
 from tidings.channels.webhooks import verify
+from tidings.domain import jsonvalues
 
-router = APIRouter(tags=["bounces"])
+router = APIRouter(tags=["bounces"], route_class=StrictRoute)
 log = logging.getLogger("tidings.api.bounces")
 
 
@@ -59,7 +60,7 @@ async def ses_via_sns(request: Request) -> dict[str, Any]:
     c = container(request)
     client = request.client.host if request.client else "?"
     try:
-        message = json.loads(await request.body())
+        message = jsonvalues.loads(await request.body())
     except ValueError:
         raise _reject(400, "bad_request", "body is not JSON", ["body"], client) from None
     if not isinstance(message, dict):
@@ -170,7 +171,7 @@ async def generic_bounces(request: Request) -> dict[str, Any]:
             client,
         )
     try:
-        data = json.loads(body)
+        data = jsonvalues.loads(body)
     except ValueError:
         raise _reject(400, "bad_request", "body is not JSON", ["body"], client) from None
     raw_items = data.get("events") if isinstance(data, dict) and "events" in data else [data]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.contacts import contacts as svc
 from tidings.application.contacts.identity import IdentityConflict
 from tidings.application.contacts.timeline import timeline
@@ -18,7 +19,7 @@ from tidings.application.ingest.imports import export_csv_chunks
 from tidings.domain.contacts import InvalidValue
 from tidings.store.db import read_only
 
-router = APIRouter(prefix="/api/contacts", tags=["contacts"])
+router = APIRouter(prefix="/api/contacts", tags=["contacts"], route_class=StrictRoute)
 
 Channel = Literal["email", "sms", "direct_mail", "phone"]
 

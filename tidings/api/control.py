@@ -11,13 +11,14 @@ from starlette.concurrency import run_in_threadpool
 
 from tidings.api.deps import RequireAdmin, RequireRead, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.control import alerts as al
 from tidings.application.control import policies as pol
 from tidings.application.control import sending as snd
 from tidings.domain.control.policy import PolicyError
 from tidings.store.control import SqlControl
 
-router = APIRouter(tags=["control"])
+router = APIRouter(tags=["control"], route_class=StrictRoute)
 T = TypeVar("T")
 
 

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request
 
 from tidings.api.deps import RequireAdmin, RequireRead, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.delivery import dead_letters
 from tidings.store.sql_uow import joined
 
-router = APIRouter(tags=["dead letters"])
+router = APIRouter(tags=["dead letters"], route_class=StrictRoute)
 
 
 @router.get("/api/dead-letters", dependencies=[RequireRead])

@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tidings.domain.jsonvalues import JsonRefused
+
 
 class ApiError(Exception):
     """Raise from a handler or service to return a structured 4xx."""
@@ -34,6 +36,19 @@ class ApiError(Exception):
 
 def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def json_refused(exc: JsonRefused) -> ApiError:
+    """A body the JSON rule refuses: 400 ``invalid_json`` for text that is not JSON (NaN and
+    Infinity included), 422 ``validation_error`` for a number or string neither database stores;
+    ``details`` name the path of each offence."""
+    if not exc.problems:
+        return ApiError(400, "invalid_json", exc.message,
+                        [{"loc": ["body"], "msg": exc.message, "type": "json_invalid"}])
+    details = [{"loc": p.path, "msg": p.message, "type": p.kind} for p in exc.problems]
+    if exc.malformed:
+        return ApiError(400, "invalid_json", exc.message, details)
+    return ApiError(422, "validation_error", exc.message, details)
 
 
 def install(app: FastAPI) -> None:

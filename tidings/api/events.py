@@ -12,18 +12,23 @@ send events here as on ``/v1/*``, and never read anything back.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from tidings.api.deps import RequireTrack, container
 from tidings.api.ingest_body import check_batch_size, parse, read_body, run_ingest, unprocessable
+from tidings.api.routing import StrictRoute
 from tidings.application.contacts.changes import new_message_id
 from tidings.application.ingest.ingest import Incoming
 from tidings.domain.contacts import InvalidValue, normalise_email, normalise_phone
+from tidings.domain.names import check_name, control_problem
 
-router = APIRouter(prefix="/api/events", tags=["events"])
+#: an identifier (external id, anonymous id, message id): no control characters
+Identifier = Annotated[str, AfterValidator(check_name)]
+
+router = APIRouter(prefix="/api/events", tags=["events"], route_class=StrictRoute)
 
 
 class EventIn(BaseModel):
@@ -33,17 +38,17 @@ class EventIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="e.g. order.completed")
     properties: dict[str, Any] = Field(default_factory=dict)
     timestamp: datetime | None = Field(default=None, description="when it happened (default: now)")
-    message_id: str | None = Field(
+    message_id: Identifier | None = Field(
         default=None,
         min_length=1,
         max_length=200,
         description="the sender's id; a repeated id is stored once",
     )
     contact_id: int | None = None
-    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    external_id: Identifier | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
-    anonymous_id: str | None = Field(default=None, min_length=1, max_length=200)
+    anonymous_id: Identifier | None = Field(default=None, min_length=1, max_length=200)
 
 
 class EventBatch(BaseModel):
@@ -75,6 +80,9 @@ def to_incoming(
         contact_id=ev.contact_id,
         index=index,
     )
+    problem = control_problem(ev.name)
+    if problem is not None:
+        errors.append({"loc": [*loc, "name"], "msg": problem, "type": "value_error"})
     try:
         item.email = normalise_email(ev.email) if ev.email else None
     except InvalidValue as exc:

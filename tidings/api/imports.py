@@ -10,10 +10,11 @@ from starlette.concurrency import run_in_threadpool
 
 from tidings.api.deps import RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts
 from tidings.domain.channels import CONSENT_CHANNELS
 
-router = APIRouter(prefix="/api/imports", tags=["imports"])
+router = APIRouter(prefix="/api/imports", tags=["imports"], route_class=StrictRoute)
 
 
 @router.post(

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Request
 
 from tidings.api.deps import RequireRead, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.store import schema
 
-router = APIRouter(prefix="/api/inbox", tags=["inbox"])
+router = APIRouter(prefix="/api/inbox", tags=["inbox"], route_class=StrictRoute)
 t = schema.inbox
 
 _TRACKED = re.compile(r"""https?://[^\s"'<>]+/t/[co]/[A-Za-z0-9_-]+(?:\.gif)?""")

@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 
-from tidings.api.errors import ApiError
+from tidings.api.errors import ApiError, json_refused
 from tidings.application.ingest.ingest import Incoming, IngestError, IngestResult, ingest
 from tidings.bootstrap import Container
+from tidings.domain import jsonvalues
 from tidings.store.ingest_sql import IngestWriter
 
 M = TypeVar("M")
@@ -48,7 +49,8 @@ def validation_details(exc: ValidationError, prefix: list[Any]) -> list[dict[str
 
 
 def parse(adapter: TypeAdapter[M], body: bytes) -> M:
-    """Validate a JSON body; 400 for malformed JSON, 422 naming every bad field otherwise."""
+    """Validate a JSON body; 400 for malformed JSON (NaN and Infinity included), 422 naming every
+    bad field otherwise (integers outside 64-bit, NUL characters: :mod:`tidings.domain.jsonvalues`)."""
     if not body.strip():
         raise ApiError(
             400,
@@ -56,19 +58,23 @@ def parse(adapter: TypeAdapter[M], body: bytes) -> M:
             "the request body is empty; send a JSON object",
             [{"loc": ["body"], "msg": "empty body", "type": "json_invalid"}],
         )
+    if not jsonvalues.suspect(body):  # the fast path: one Rust pass, nothing to walk
+        try:
+            return adapter.validate_json(body)
+        except ValidationError as exc:
+            details = validation_details(exc, ["body"])
+            malformed = next((d for d in details if d["type"] == "json_invalid"), None)
+            if malformed is not None:
+                raise json_refused(jsonvalues.JsonRefused(f"malformed JSON: {malformed['msg']}")) from None
+            raise unprocessable(details) from None
     try:
-        return adapter.validate_json(body)
+        value = jsonvalues.loads(body, ["body"])
+    except jsonvalues.JsonRefused as exc:
+        raise json_refused(exc) from None
+    try:
+        return adapter.validate_python(value)
     except ValidationError as exc:
-        details = validation_details(exc, ["body"])
-        if any(d["type"] == "json_invalid" for d in details):
-            msg = next(d["msg"] for d in details if d["type"] == "json_invalid")
-            raise ApiError(
-                400,
-                "invalid_json",
-                f"malformed JSON: {msg}",
-                [{"loc": ["body"], "msg": msg, "type": "json_invalid"}],
-            ) from None
-        raise unprocessable(details) from None
+        raise unprocessable(validation_details(exc, ["body"])) from None
 
 
 def unprocessable(details: list[dict[str, Any]]) -> ApiError:

@@ -18,15 +18,17 @@ from starlette.concurrency import run_in_threadpool
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.control.audit_names import checker
 from tidings.application.journeys import journeys as js
 from tidings.application.journeys import signals, why
 from tidings.application.journeys.engine import EngineError
+from tidings.domain import jsonvalues
 from tidings.domain.journeys.model import JourneyError
 from tidings.store import audit_sql, schema
 from tidings.store.sql_uow import joined
 
-router = APIRouter(tags=["journeys"])
+router = APIRouter(tags=["journeys"], route_class=StrictRoute)
 T = TypeVar("T")
 
 
@@ -71,7 +73,7 @@ async def _document_text(request: Request) -> str:
         ) from exc
     if "json" in request.headers.get("content-type", ""):
         try:
-            data = json.loads(text)
+            data = jsonvalues.loads(text)
         except ValueError as exc:
             raise ApiError(
                 422, "validation_error", f"invalid JSON: {exc}", [{"loc": ["body"], "msg": str(exc)}]

@@ -19,11 +19,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tidings.api.deps import container
+from tidings.api.routing import StrictRoute
 from tidings.application.contacts import preferences
 from tidings.channels import tracking
 from tidings.store import schema
 
-router = APIRouter(tags=["links"])
+router = APIRouter(tags=["links"], route_class=StrictRoute)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}

@@ -10,12 +10,13 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireAdmin, RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.delivery import uncertain
 from tidings.application.delivery.uncertain import RESENDABLE
 from tidings.store import schema
 from tidings.store.uncertain import SqlUncertainMessages
 
-router = APIRouter(prefix="/api/messages", tags=["messages"])
+router = APIRouter(prefix="/api/messages", tags=["messages"], route_class=StrictRoute)
 o = schema.outbox
 
 _FIELDS = (

@@ -14,10 +14,11 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.recipes import recipes as service
 from tidings.domain.journeys.model import JourneyError
 
-router = APIRouter(tags=["recipes"])
+router = APIRouter(tags=["recipes"], route_class=StrictRoute)
 
 
 class InstallIn(BaseModel):

@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.segments import segments as svc
 
-router = APIRouter(prefix="/api/segments", tags=["segments"])
+router = APIRouter(prefix="/api/segments", tags=["segments"], route_class=StrictRoute)
 
 Rule = str | dict[str, Any] | list[Any]
 

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Request
 
 from tidings.api.deps import container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.ports.senders import WEBHOOK
 from tidings.channels.base import InboxItem, record_in_inbox
 from tidings.channels.webhooks import secret_for, verify
 
-router = APIRouter(tags=["sinks"])
+router = APIRouter(tags=["sinks"], route_class=StrictRoute)
 
 
 @router.post("/sink/webhook/{name}")

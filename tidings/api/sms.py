@@ -17,10 +17,11 @@ from fastapi import APIRouter, Request, Response
 
 from tidings.api.deps import container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.ingest.sms_inbound import handle_inbound, handle_status
 from tidings.channels.twilio import signature_problem, status_outbox_id
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=StrictRoute)
 log = logging.getLogger("tidings.api.sms")
 
 

@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireAdmin, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.store import schema
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 
 
 @router.get("/healthz", tags=["system"])
@@ -25,8 +26,13 @@ def healthz(request: Request) -> dict[str, Any]:
     return {"status": "ok", "now": c.clock.now().isoformat(), "test_clock": c.manual_clock is not None}
 
 
+#: the furthest one advance may move the test clock: 100 years (datetime ends at year 9999)
+MAX_ADVANCE_SECONDS = 100 * 366 * 86400
+
+
 class ClockAdvance(BaseModel):
-    seconds: float | None = Field(default=None, ge=0, description="move forward by this many seconds")
+    seconds: float | None = Field(default=None, ge=0, le=MAX_ADVANCE_SECONDS,
+                                  description="move forward by this many seconds (at most 100 years)")
     to: datetime | None = Field(default=None, description="move forward to this instant (ISO 8601)")
     settle: bool = Field(default=True, description="wait until the worker has done all work now due")
 

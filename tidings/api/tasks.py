@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireAdmin, RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.sales import tasks as service
 from tidings.clock import utc
 from tidings.store.sql_uow import joined
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], route_class=StrictRoute)
 
 
 def _error(exc: service.TaskError, where: str = "body") -> ApiError:

@@ -9,11 +9,12 @@ from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
+from tidings.api.routing import StrictRoute
 from tidings.application.delivery import templates as svc
 from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store.sql_uow import joined
 
-router = APIRouter(prefix="/api/templates", tags=["templates"])
+router = APIRouter(prefix="/api/templates", tags=["templates"], route_class=StrictRoute)
 
 
 class TemplateIn(BaseModel):
@@ -95,7 +96,8 @@ def put_template(key: str, body: TemplateIn, request: Request) -> dict[str, Any]
         with c.engine.begin() as conn:
             return _out(svc.save_template(joined(conn), src, c.clock.now(), name=body.name))
     except svc.TemplateInvalid as exc:
-        details = [{"loc": ["body", p.field], "msg": p.message, "line": p.line} for p in exc.problems]
+        details = [{"loc": ["path" if p.field == "key" else "body", p.field], "msg": p.message, "line": p.line}
+                   for p in exc.problems]
         raise ApiError(422, "template_error", str(exc), details) from None
 
 

@@ -15,21 +15,25 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
 
 from tidings.api.deps import RequireTrack, container
 from tidings.api.ingest_body import check_batch_size, parse, read_body, run_ingest, unprocessable
+from tidings.api.routing import StrictRoute
 from tidings.application.contacts.changes import new_message_id
 from tidings.application.ingest.ingest import Incoming, traits_to_changes
+from tidings.domain.names import check_name, control_problem
 
-router = APIRouter(prefix="/v1", tags=["tracking"])
+router = APIRouter(prefix="/v1", tags=["tracking"], route_class=StrictRoute)
 
 
 def _to_str(v: Any) -> Any:
     return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
-Id = Annotated[str, BeforeValidator(_to_str), StringConstraints(min_length=1, max_length=200)]
+Id = Annotated[
+    str, BeforeValidator(_to_str), StringConstraints(min_length=1, max_length=200), AfterValidator(check_name)
+]
 Kind = Literal["identify", "track", "page", "screen", "group", "alias"]
 
 
@@ -90,6 +94,9 @@ def convert(
         if not m.event or not m.event.strip():
             errors.append({"loc": [*loc, "event"], "msg": "track needs an event name", "type": "missing"})
         item.name = (m.event or "").strip()
+        problem = control_problem(item.name)
+        if problem is not None:
+            errors.append({"loc": [*loc, "event"], "msg": problem, "type": "value_error"})
         item.properties = m.properties or {}
     elif kind in EVENT_NAMES:
         item.name = EVENT_NAMES[kind]
@@ -117,7 +124,9 @@ def convert(
 
 
 def _ok(result: Any) -> dict[str, Any]:
-    return {"success": True, "accepted": result.accepted, "duplicates": len(result.duplicates)}
+    """What the call did: ``accepted`` counts the events stored plus the identity calls applied."""
+    return {"success": True, "accepted": result.accepted, "duplicates": len(result.duplicates),
+            "events": result.events, "identified": result.identified}
 
 
 async def _single(request: Request, kind: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ own key and serve their own certificate) and cached by URL.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tidings.channels.bounces import COMPLAINT, HARD, SOFT, Feedback, domain_of
+from tidings.domain import jsonvalues
 
 Fetcher = Callable[[str], bytes]
 
@@ -141,7 +141,7 @@ def _our_message_id(mail: Mapping[str, Any]) -> str | None:
 def ses_feedback(sns_message_id: str, body: str) -> list[Feedback]:
     """Feedback items from an SES notification (the SNS ``Message``, a JSON string)."""
     try:
-        note = json.loads(body)
+        note = jsonvalues.loads(body)
     except ValueError:
         raise SnsError("Message: not the JSON of an SES notification") from None
     if not isinstance(note, dict):

@@ -161,6 +161,38 @@ def db_upgrade(
     common.console.print(f"database at revision {current(engine)} ({masked_url(url)})")
 
 
+@db_app.command("repair")
+def db_repair(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report what would change; change nothing")] = False,
+    database_url: Annotated[str | None, typer.Option(help="overrides TIDINGS_DATABASE_URL")] = None,
+) -> None:
+    """Find stored JSON that breaks the JSON rule (NaN, Infinity, integers outside 64-bit, NUL) and fix it.
+
+    Repair rule: such numbers become null, NUL characters are removed. Exit code 0 when the
+    database is clean afterwards (a dry run that finds something exits 3), 1 when a value is
+    not JSON at all (left alone, listed)."""
+    from rich.table import Table
+
+    from tidings.settings import Settings
+    from tidings.store.db import create_engine
+    from tidings.store.repair import repair_json
+
+    engine = create_engine(database_url or Settings.from_env().database_url)
+    report = repair_json(engine, dry_run=dry_run)
+    if report.findings or report.unreadable:
+        table = Table("table", "row", "path", "problem")
+        for f in [*report.findings, *report.unreadable][:200]:
+            table.add_row(f.table, ", ".join(f"{k}={v}" for k, v in f.key.items()), f.path, f.message)
+        common.console.print(table)
+    verb = "would fix" if dry_run else "fixed"
+    common.console.print(f"{len(report.scanned)} JSON columns scanned; {verb} {report.rows} rows "
+                         f"({len(report.findings)} values); {len(report.unreadable)} unreadable")
+    if report.unreadable:
+        common.fail(f"{len(report.unreadable)} stored values are not JSON; fix them by hand (listed above)")
+    if dry_run and report.rows:
+        raise typer.Exit(3)
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="what the key is for, e.g. 'shop'")],

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from tidings.domain.names import control_problem
+
 CONSENT_STATUSES = ("granted", "denied", "unsubscribed", "pending")
 
 #: identifiers that are unique per contact.
@@ -189,6 +191,9 @@ def normalise_field(field: str, value: Any) -> Any:
     limit = 320 if field in ("email", "owner") else 200
     if len(text) > limit:
         raise InvalidValue(field, f"{field} is longer than {limit} characters")
+    problem = control_problem(text)
+    if problem is not None:
+        raise InvalidValue(field, problem)
     return text
 
 
@@ -198,6 +203,9 @@ def normalise_tag(value: Any) -> str:
         raise InvalidValue("tags", "a tag is empty")
     if len(text) > 100:
         raise InvalidValue("tags", f"tag {text[:20]!r}... is longer than 100 characters")
+    problem = control_problem(text)
+    if problem is not None:
+        raise InvalidValue("tags", problem)
     return text
 
 

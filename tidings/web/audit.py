@@ -19,10 +19,10 @@ from tidings.application.control import audit_names, audit_preview
 from tidings.application.recipes.recipes import recipe_scenarios
 from tidings.domain.journeys.model import JourneyError
 from tidings.store import audit_sql
-from tidings.web.core import render
+from tidings.web.core import WebRoute, render
 from tidings.web.security import Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 
 def _subject_link(subject: str) -> dict[str, str]:

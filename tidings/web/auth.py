@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from tidings.application.access import login_throttle
 from tidings.application.access import users as users_service
 from tidings.application.access.users import Session, UserError
-from tidings.web.core import render
+from tidings.web.core import WebRoute, render
 from tidings.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -25,7 +25,7 @@ from tidings.web.security import (
     safe_next,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 
 def _secure(request: Request) -> bool:

@@ -8,10 +8,10 @@ from fastapi.responses import Response
 
 from tidings.application.access.users import Session
 from tidings.web import queries
-from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.security import Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 
 def _int(value: str | None, default: int = 1) -> int:

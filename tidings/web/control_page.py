@@ -16,10 +16,10 @@ from tidings.application.control import sending as snd
 from tidings.domain.channels import DELIVERY_CHANNELS
 from tidings.domain.control.policy import PolicyError
 from tidings.store.control import SqlControl
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Admin, Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 
 def banner(request: Request) -> dict[str, Any]:

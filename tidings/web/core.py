@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from jinja2 import Environment, FileSystemLoader, Undefined
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from tidings.api.routing import StrictRoute
 from tidings.application.access.users import Session
 from tidings.web.security import container, current_session
 
@@ -91,6 +92,16 @@ class PageNotFound(Exception):
     def __init__(self, what: str) -> None:
         super().__init__(what)
         self.what = what
+
+
+class WebRoute(StrictRoute):
+    """The route class of the web pages: the API's edge rules; a refused path or query
+    parameter (an id outside 64-bit, a NUL character) renders the 404 page."""
+
+    def refuse_param(self, where: str, name: str, message: str) -> Exception:
+        if where == "form":
+            return super().refuse_param(where, name, message)
+        return PageNotFound(f"{where} parameter {name!r} ({message})")
 
 
 def is_htmx(request: Request) -> bool:

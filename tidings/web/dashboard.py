@@ -12,10 +12,10 @@ from fastapi.responses import Response
 from tidings.application.access.users import Session
 from tidings.store import schema as s
 from tidings.web import queries
-from tidings.web.core import render
+from tidings.web.core import WebRoute, render
 from tidings.web.security import Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 LABELS = [
     ("sent", "Sent"),

@@ -17,10 +17,10 @@ from tidings.application.access.users import Session
 from tidings.application.delivery import dead_letters as service
 from tidings.store import schema as s
 from tidings.store.sql_uow import joined
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Admin, Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 
 def target_of(item: dict[str, Any]) -> str:

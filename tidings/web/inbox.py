@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, Response
 from tidings.application.access.users import Session
 from tidings.domain.channels import DELIVERY_CHANNELS
 from tidings.web import queries
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import FRAME_CSP, Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 TEXT_STYLE = "white-space:pre-wrap;font:14px system-ui"
 _LINK = re.compile(r"""https?://[^\s"'<>)]+""")

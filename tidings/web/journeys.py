@@ -23,11 +23,11 @@ from tidings.store import schema as s
 from tidings.store.sql_uow import joined
 from tidings.web import journey_view as jv
 from tidings.web import queries
-from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 NEW_JOURNEY = """key: welcome-series
 name: Welcome series

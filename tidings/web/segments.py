@@ -19,10 +19,10 @@ from tidings.application.segments import segments as svc
 from tidings.domain.rules import RuleError, parse_contact_rule
 from tidings.domain.rules.ast import KEY_RE
 from tidings.store import schema as s
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 SAMPLE = 10
 FIELD_OF = {"rule": "rule_text", "key": "key", "name": "name"}

@@ -15,10 +15,10 @@ from tidings.application.access.users import Session
 from tidings.application.sales import tasks as tasks_service
 from tidings.store.sql_uow import joined
 from tidings.web import queries
-from tidings.web.core import PageNotFound, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 SCOPES = ("mine", "team", "all")
 

@@ -19,11 +19,11 @@ from tidings.domain.channels import TEMPLATE_CHANNELS
 from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store import schema as s
 from tidings.store.sql_uow import joined
-from tidings.web.core import PageNotFound, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.inbox import TEXT_STYLE, sandboxed_html
 from tidings.web.security import Viewer, Writer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 FORMATS = ("html", "mjml", "text")
 FIELDS = ("key", "locale", "channel", "name", "subject", "format", "body", "text_body")

@@ -13,10 +13,10 @@ from fastapi.responses import RedirectResponse, Response
 from tidings.application.access.users import Session
 from tidings.application.delivery import uncertain as service
 from tidings.store.uncertain import SqlUncertainMessages
-from tidings.web.core import render
+from tidings.web.core import WebRoute, render
 from tidings.web.security import Admin, Viewer, container
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 
 @router.get("/messages/uncertain")

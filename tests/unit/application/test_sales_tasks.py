@@ -38,7 +38,8 @@ def test_routing_is_validated_and_kept(store: MemoryStore) -> None:
         tasks.set_routing(uow, ROUTING, NOW)
         uow.commit()
     with MemoryUnitOfWork(store) as uow:
-        assert tasks.get_routing(uow) == ROUTING
+        stored = tasks.get_routing(uow)
+    assert stored == ROUTING | {"notify": {"north": {"webhook": "https://crm.test/hooks/tasks", "email": True}}}
 
 
 def test_rules_then_round_robin_within_the_team(store: MemoryStore) -> None:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from tidings.application.contacts import changes
 from tidings.application.contacts.identity import IdentityConflict, create_contact_row, delete_contacts
+from tidings.domain import jsonvalues
 from tidings.domain.channels import CONSENT_CHANNELS
 from tidings.domain.contacts import (
     CONSENT_STATUSES,
@@ -53,6 +54,9 @@ def normalise_input(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     if data.get("attributes") is not None:
         if not isinstance(data["attributes"], Mapping):
             raise InvalidValue("attributes", "attributes must be an object")
+        bad = jsonvalues.problems(data["attributes"])
+        if bad:
+            raise InvalidValue(".".join(map(str, ["attributes", *bad[0].path])), bad[0].message)
         out["attributes"] = dict(data["attributes"])
     for key, target in (("tags", "tags_add"), ("tags_add", "tags_add"), ("tags_remove", "tags_remove")):
         value = data.get(key)
@@ -141,10 +145,18 @@ def create_contact(conn: sa.Connection, data: Mapping[str, Any], now: datetime, 
 def upsert_contact(
     conn: sa.Connection, data: Mapping[str, Any], now: datetime, source: str = "api"
 ) -> tuple[int, bool]:
-    """Update the contact the identifiers name, or create it. Returns (id, created)."""
+    """Update the contact the identifiers name, or create it. Returns (id, created).
+
+    Never a conflict: when a concurrent writer creates the contact between the look-up and the
+    insert (``ON CONFLICT DO NOTHING`` inserts nothing), the contact it created is updated."""
     cid, _ = find_existing(conn, data)
     if cid is None:
-        return create_contact(conn, data, now, source), True
+        try:
+            return create_contact(conn, data, now, source), True
+        except ContactExists as exc:
+            if not exc.contact_id:
+                raise
+            cid = exc.contact_id
     update_contact(conn, cid, data, now, source)
     return cid, False
 

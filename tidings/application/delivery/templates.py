@@ -7,7 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from tidings.application.ports.content import TemplatesUnitOfWork
+from tidings.domain.names import control_problem
 from tidings.domain.templates import TemplateError, TemplateSource, locale_candidates, source_from_row, validate
+
+#: the longest template key (the column's width)
+KEY_MAX = 200
 
 
 class TemplateInvalid(ValueError):
@@ -23,6 +27,11 @@ def save_template(
 
     This and the other template use cases run in the caller's open unit of work."""
     problems = validate(src)
+    if not 1 <= len(src.key) <= KEY_MAX:
+        problems.append(TemplateError(f"a template key has 1 to {KEY_MAX} characters", field="key"))
+    for field, value in (("key", src.key), ("name", name)):
+        if value and (problem := control_problem(value)) is not None:
+            problems.append(TemplateError(problem, field=field))
     if problems:
         raise TemplateInvalid(problems)
     values = {

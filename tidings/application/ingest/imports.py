@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from tidings.application.contacts import changes
 from tidings.application.contacts import contacts as svc
 from tidings.application.contacts.identity import IdentityConflict
+from tidings.domain import jsonvalues
 from tidings.domain.channels import CONSENT_CHANNELS
 from tidings.domain.contacts import (
     IDENTITY_FIELDS,
@@ -175,9 +176,11 @@ def row_to_input(
             tags += [t.strip() for t in value.replace(",", ";").split(";") if t.strip()]
         elif target == "attributes":
             try:
-                parsed = json.loads(value)
-            except ValueError:
-                raise InvalidValue(col, "attributes must be a JSON object") from None
+                parsed = jsonvalues.loads(value)
+            except jsonvalues.JsonRefused as exc:
+                if not exc.problems:
+                    raise InvalidValue(col, "attributes must be a JSON object") from None
+                raise InvalidValue(".".join(map(str, [col, *exc.problems[0].path])), exc.problems[0].message) from None
             if not isinstance(parsed, dict):
                 raise InvalidValue(col, "attributes must be a JSON object")
             attrs.update(parsed)

@@ -52,7 +52,13 @@ class Incoming:
 
 @dataclass
 class IngestResult:
+    """What a request did: ``accepted`` = ``events`` stored + ``identified`` identity calls applied."""
+
     accepted: int = 0
+    #: events stored (repeats of a known message id are ``duplicates``, not stored)
+    events: int = 0
+    #: identify / alias / group calls applied to a contact (created or changed)
+    identified: int = 0
     duplicates: list[str] = field(default_factory=list)
     contact_ids: set[int] = field(default_factory=set)
 
@@ -110,6 +116,8 @@ def ingest(
             cid = _identity_call(conn, item, now, source)
             if cid is not None:
                 result.contact_ids.add(cid)
+                result.identified += 1
+                result.accepted += 1
     events = [i for i in items if i.kind in EVENT_KINDS]
     if not events:
         return result
@@ -136,7 +144,8 @@ def ingest(
         for i, ev in enumerate(unique)
     ]
     inserted = ingest_sql.insert_events(conn, rows)
-    result.accepted = len(inserted)
+    result.events = len(inserted)
+    result.accepted += len(inserted)
     result.duplicates += [r["message_id"] for r in rows if r["message_id"] not in inserted]
     touched = {r["contact_id"] for r in rows if r["message_id"] in inserted}
     ingest_sql.enqueue(conn, touched, now)

@@ -28,6 +28,7 @@ from typing import Any
 
 from tidings.application.contacts import changes
 from tidings.application.ports.sales import SalesUnitOfWork
+from tidings.domain.names import control_problem
 
 STATUSES = ("open", "done", "cancelled")
 ROUTING_KEY = "task_routing"
@@ -76,7 +77,29 @@ def validate_routing(value: Mapping[str, Any]) -> dict[str, Any]:
     notify = value.get("notify") or {}
     if not isinstance(notify, Mapping):
         raise TaskError("notify", "notify must be an object: team -> {webhook: url, email: bool}")
-    return {"teams": dict(teams), "rules": list(rules), "notify": dict(notify)}
+    return {"teams": dict(teams), "rules": list(rules),
+            "notify": {str(team): _notify_entry(str(team), config) for team, config in notify.items()}}
+
+
+def _notify_entry(team: str, config: Any) -> dict[str, Any]:
+    """One team's notification settings: ``{"webhook": "https://..." | null, "email": bool}``, nothing else."""
+    if not isinstance(config, Mapping):
+        raise TaskError(f"notify.{team}", "must be an object: {webhook: url, email: bool}")
+    unknown = sorted(set(config) - {"webhook", "email"})
+    if unknown:
+        raise TaskError(f"notify.{team}.{unknown[0]}", "unknown setting (known: webhook, email)")
+    webhook = config.get("webhook")
+    if webhook is not None and not (
+        isinstance(webhook, str) and webhook.startswith(("http://", "https://")) and len(webhook) <= 2000
+    ):
+        raise TaskError(f"notify.{team}.webhook", "must be an http(s) URL of at most 2000 characters, or null")
+    email = config.get("email", True)
+    if not isinstance(email, bool):
+        raise TaskError(f"notify.{team}.email", "must be true or false")
+    entry: dict[str, Any] = {"email": email}
+    if webhook is not None:
+        entry["webhook"] = webhook
+    return entry
 
 
 def set_routing(uow: SalesUnitOfWork, value: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -184,6 +207,7 @@ def create_task(
     title = " ".join(str(title or "").split())
     if not title:
         raise TaskError("title", "a task needs a title")
+    _check_names({"title": title, "team": team, "owner": owner})
     contact = _contact(uow, contact_id)
     owner, team, how = route(uow, contact, owner, team, now)
     task_id = uow.tasks.add(
@@ -279,6 +303,12 @@ def ensure_notify_template(uow: SalesUnitOfWork, now: datetime) -> None:
     )
 
 
+def _check_names(values: Mapping[str, str | None]) -> None:
+    for key, value in values.items():
+        if value and (problem := control_problem(value)) is not None:
+            raise TaskError(key, problem)
+
+
 def update_task(
     uow: SalesUnitOfWork, task_id: int, changes_: Mapping[str, Any], now: datetime
 ) -> dict[str, Any]:
@@ -294,6 +324,10 @@ def update_task(
         if status != task["status"]:
             values["status"] = status
             values["completed_at"] = now if status == "done" else None
+    for key in ("title", "body"):
+        if key in changes_ and changes_[key] is None:
+            raise TaskError(key, f"{key} cannot be null")
+    _check_names({k: changes_.get(k) for k in ("title", "owner")})
     for key in ("owner", "due_at", "title", "body"):
         if key in changes_ and changes_[key] != task[key]:
             values[key] = changes_[key]

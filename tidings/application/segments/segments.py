@@ -19,6 +19,7 @@ from tidings.application.segments.memberships import (
     refresh_contact,
     refresh_segment,
 )
+from tidings.domain.names import control_problem
 from tidings.domain.rules import Rule, RuleError, dependencies, parse_contact_rule, to_json, to_text
 from tidings.domain.rules.ast import KEY_RE
 from tidings.store import schema
@@ -129,25 +130,30 @@ def create_segment(
         raise SegmentError("key: letters, digits, _ . : - (up to 100)", "key")
     if not name or not isinstance(name, str):
         raise SegmentError("name is required", "name")
+    if (problem := control_problem(name)) is not None:
+        raise SegmentError(problem, "name")
     s = schema.segments
-    with engine.begin() as conn:
-        if conn.execute(sa.select(s.c.id).where(s.c.key == key)).first() is not None:
-            raise SegmentError(f"segment {key!r} already exists", "key", status=409)
-        rule = check_rule(conn, rule_source, key)
-        sid = conn.execute(
-            sa.insert(s)
-            .values(
-                key=key,
-                name=name,
-                description=description,
-                rule=to_json(rule),
-                rule_text=_rule_text(rule_source, rule),
-                created_at=now,
-                updated_at=now,
-                next_refresh_at=_next_refresh(rule, now, refresh_every),
-            )
-            .returning(s.c.id)
-        ).scalar_one()
+    try:  # the unique key decides between concurrent creates: the loser gets 409, not a 500
+        with engine.begin() as conn:
+            if conn.execute(sa.select(s.c.id).where(s.c.key == key)).first() is not None:
+                raise SegmentError(f"segment {key!r} already exists", "key", status=409)
+            rule = check_rule(conn, rule_source, key)
+            sid = conn.execute(
+                sa.insert(s)
+                .values(
+                    key=key,
+                    name=name,
+                    description=description,
+                    rule=to_json(rule),
+                    rule_text=_rule_text(rule_source, rule),
+                    created_at=now,
+                    updated_at=now,
+                    next_refresh_at=_next_refresh(rule, now, refresh_every),
+                )
+                .returning(s.c.id)
+            ).scalar_one()
+    except sa.exc.IntegrityError:
+        raise SegmentError(f"segment {key!r} already exists", "key", status=409) from None
     _sync_indexes(engine, rule)
     refresh_segment(engine, sid, now)
     return get_segment(engine, key) or {}
@@ -172,6 +178,8 @@ def update_segment(
         if name is not None:
             if not name:
                 raise SegmentError("name is required", "name")
+            if (problem := control_problem(name)) is not None:
+                raise SegmentError(problem, "name")
             values["name"] = name
         if description is not None:
             values["description"] = description

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from tidings.domain import jsonvalues
 from tidings.domain.journeys.docfields import (
     KEY_RE,
     TRIGGER_TYPES,
@@ -35,6 +36,7 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.timing import parse_clock, parse_days
 from tidings.domain.journeys.yamlines import line_of, load, plain
+from tidings.domain.names import control_problem
 
 
 def parse_journey(text: str, *, templates: set[str] | None = None) -> JourneyDoc:
@@ -62,11 +64,16 @@ def build_journey(data: Any, *, templates: set[str] | None = None) -> JourneyDoc
     for k in data:
         if k not in {"key", "name", "description", "triggers", "steps", "settings", "version"}:
             p.add(f"unknown field {k!r}", line_of(data, k), path=str(k))
+    for bad in jsonvalues.problems(plain(data))[:5]:  # a YAML document may spell .nan, .inf, 10**30
+        p.add(bad.message, 1, path=".".join(map(str, bad.path)))
     key = data.get("key")
     if not isinstance(key, str) or not KEY_RE.match(key):
         p.add("key is required: lowercase letters, digits, _ . -", line_of(data, "key") or 1, path="key")
         key = str(key or "")
     name = data.get("name") or key
+    bad_name = control_problem(str(name))
+    if bad_name is not None:
+        p.add(bad_name, line_of(data, "name") or 1, path="name")
     settings = _settings(data.get("settings") or {}, p)
     triggers = _triggers(data.get("triggers"), data, p)
     steps, order = parse_steps(data.get("steps"), data, p)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tidings.domain import jsonvalues
 from tidings.domain.rules.ast import (
     All,
     AnyOf,
@@ -32,6 +33,7 @@ from tidings.domain.rules.ast import (
 )
 from tidings.domain.rules.deps import EVERYTHING, RuleDeps, dependencies, deps_from_events
 from tidings.domain.rules.evaluate import evaluate, explain, matches_event
+from tidings.domain.rules.limits import check_rule, check_text
 from tidings.domain.rules.structured import parse_structured, to_json
 from tidings.domain.rules.text import parse_text, to_text
 
@@ -69,14 +71,21 @@ __all__ = [
 
 
 def parse_rule(source: str | Mapping[str, Any] | list[Any] | Rule) -> Rule:
-    """A rule from text, the structured form (a mapping), or a list (read as ``all`` of it)."""
+    """A rule from text, the structured form (a mapping), or a list (read as ``all`` of it).
+
+    Rules beyond the limits of :mod:`tidings.domain.rules.limits` are refused (``RuleError``)."""
     if isinstance(source, Rule):
         return source
     if isinstance(source, str):
-        return parse_text(source)
-    if isinstance(source, list):
-        return parse_structured({"all": source})
-    return parse_structured(source)
+        check_text(source)
+        rule = parse_text(source)
+    else:
+        bad = jsonvalues.problems(source)
+        if bad:
+            raise RuleError(bad[0].message, bad[0].path)
+        rule = parse_structured({"all": source} if isinstance(source, list) else source)
+    check_rule(rule)
+    return rule
 
 
 def parse_contact_rule(source: Any) -> Rule:

@@ -55,9 +55,8 @@ from tidings.domain.rules.ast import (
     Target,
     parse_time,
 )
+from tidings.domain.rules.limits import MAX_DEPTH  # one limit for text and structured rules
 from tidings.domain.snapshot import STANDARD_FIELDS
-
-MAX_DEPTH = 32
 
 
 def allowed_ops(target: Target) -> tuple[str, ...]:
@@ -150,7 +149,7 @@ def attr_path(value: Any, path: list[Any], column: int | None = None) -> tuple[s
 def parse_structured(doc: Any, path: list[Any] | None = None, depth: int = 0) -> Rule:
     path = path or []
     if depth > MAX_DEPTH:
-        raise RuleError("rule nested too deeply", path)
+        raise RuleError(f"rule nested too deeply: at most {MAX_DEPTH} levels", path)
     if not isinstance(doc, Mapping):
         raise RuleError(f"expected a condition object, got {type(doc).__name__}", path)
     for key in ("all", "any"):
