@@ -45,6 +45,7 @@ from tidings.store import schema  # noqa: E402
 from tidings.store.control import SqlControl  # noqa: E402
 from tidings.store.db import create_engine, normalise_url  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
+from tidings.store.sql_uow import joined  # noqa: E402
 from tidings.store.types import JSONDoc, UTCDateTime  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -171,7 +172,7 @@ def publish_journey(engine: sa.Engine) -> int:
     from tidings.application.journeys.journeys import publish
 
     with engine.begin() as conn:
-        return publish(conn, datetime.now(UTC), text=JOURNEY).journey_id
+        return publish(joined(conn), datetime.now(UTC), text=JOURNEY).journey_id
 
 
 # --------------------------------------------------------------------------- workers

@@ -146,10 +146,11 @@ def prepare(url: str) -> str:
     from tidings.application.access.keys import create_key
     from tidings.store.db import create_engine
     from tidings.store.migrate import upgrade
+    from tidings.store.sql_uow import SqlUnitOfWork
 
     eng = create_engine(url)
     upgrade(eng)
-    _, key = create_key(eng, "bench", ["track"], datetime.now(UTC))
+    _, key = create_key(SqlUnitOfWork(eng), "bench", ["track"], datetime.now(UTC))
     eng.dispose()
     return key
 

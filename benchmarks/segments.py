@@ -53,6 +53,7 @@ from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
 from tidings.store.rule_indexes import ensure_rule_indexes, rule_indexes, rule_query  # noqa: E402
+from tidings.store.sql_uow import SqlUnitOfWork  # noqa: E402
 from tidings.store.types import UTCDateTime  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -526,7 +527,7 @@ def live_delay(
         eng = create_engine(url)
     upgrade(eng)
     now = datetime.now(UTC)
-    _, key = create_key(eng, "bench", ["admin"], now)
+    _, key = create_key(SqlUnitOfWork(eng), "bench", ["admin"], now)
     create_segment(eng, "buyers", "Buyers", 'purchase(currency="EUR").count(30d) >= 1', now)
     for k, text in RULES.items():
         create_segment(eng, k, k, text, now)

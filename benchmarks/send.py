@@ -38,6 +38,7 @@ from tidings.settings import Settings  # noqa: E402
 from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
+from tidings.store.sql_uow import joined
 
 TEMPLATE = """<html><body>
 <h1>Hello {{ contact.first_name | default("there") }}!</h1>
@@ -105,7 +106,7 @@ def setup(engine: sa.Engine, n: int, now: datetime, chunk: int = 10_000) -> None
 
     with engine.begin() as conn:
         save_template(
-            conn,
+            joined(conn),
             TemplateSource(
                 key="bench",
                 subject="{{ contact.first_name | default('Hi') }}, new for you",

@@ -35,6 +35,7 @@ from tidings.settings import Settings  # noqa: E402
 from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
+from tidings.store.sql_uow import joined  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 JOURNEY = """key: bench
@@ -128,7 +129,7 @@ def fill_journey(engine: sa.Engine, container: Any, n: int) -> None:
     from tidings.application.journeys import journeys as svc
 
     with engine.begin() as conn:
-        svc.publish(conn, NOW, text=JOURNEY)
+        svc.publish(joined(conn), NOW, text=JOURNEY)
         jid = conn.execute(sa.select(schema.journeys.c.id)).scalar_one()
         rows = [
             {

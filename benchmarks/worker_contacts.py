@@ -40,6 +40,7 @@ from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
 from tidings.store.queue import enqueue_contacts  # noqa: E402
+from tidings.store.sql_uow import joined  # noqa: E402
 from tidings.worker import JourneyWorker  # noqa: E402
 
 JOURNEY = """
@@ -84,7 +85,7 @@ def main() -> None:
         sync_indexes(eng)  # what the segment refresher does after saves: the indexes exist before measuring
         with eng.begin() as conn:
             if not args.no_journey:
-                js.publish(conn, now, text=JOURNEY)
+                js.publish(joined(conn), now, text=JOURNEY)
             ids = list(
                 conn.execute(
                     sa.insert(schema.contacts).returning(schema.contacts.c.id),

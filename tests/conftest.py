@@ -105,7 +105,7 @@ def container(engine: sa.Engine, db_url: str, clock: ManualClock) -> Container:
 def admin_key(container: Container) -> str:
     from tidings.application.access.keys import create_key
 
-    _, secret = create_key(container.engine, "test admin", ["admin"], container.clock.now())
+    _, secret = create_key(container.uow(), "test admin", ["admin"], container.clock.now())
     return secret
 
 

@@ -37,7 +37,7 @@ def csrf_of(html: str) -> str:
 
 
 def make_user(container: Container, email: str, role: str) -> None:
-    create_user(container.engine, email, PASSWORD, role, container.clock.now(), name=role.title())
+    create_user(container.uow(), email, PASSWORD, role, container.clock.now(), name=role.title())
 
 
 def login(client: TestClient, email: str, password: str = PASSWORD) -> str:

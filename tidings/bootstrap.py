@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -31,6 +32,7 @@ from tidings.store.analytics import SqlAnalytics
 from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
 from tidings.store.ingest_sql import IngestWriter
+from tidings.store.sql_uow import SqlUnitOfWork
 
 __all__ = ["Container", "StartupError", "build", "open_container"]
 
@@ -65,6 +67,10 @@ class Container:
     @property
     def manual_clock(self) -> ManualClock | None:
         return self.clock if isinstance(self.clock, ManualClock) else None
+
+    def uow(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        """A fresh unit of work on this container's database (``with uow: ...; uow.commit()``)."""
+        return SqlUnitOfWork(self.engine, read_only=read_only)
 
     def email_provider(self) -> ChannelProvider:
         """A fresh email provider as configured (SMTP, or the built-in catcher); the caller closes it."""
@@ -108,7 +114,7 @@ def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | No
         engine=engine,
         clock=clock,
         secret_key=secret,
-        keys=KeyVerifier(engine),
+        keys=KeyVerifier(partial(SqlUnitOfWork, engine, read_only=True)),
         journey_engine=JourneyEngine(engine, clock, "api", control=SqlControl, analytics=SqlAnalytics),
         sns_verifier=SnsVerifier(),
         ingest_writer=IngestWriter(engine),

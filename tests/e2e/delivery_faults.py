@@ -43,6 +43,7 @@ from tests.integration.channels_helpers import add_contact, add_template
 from tests.integration.journey_support import add_event
 from tidings.application.journeys import journeys as js
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 ROOT = Path(__file__).resolve().parents[2]
 TIDINGS = Path(sys.executable).parent / "tidings"
@@ -195,7 +196,7 @@ def seed_data(
     emails = [f"{prefix}{i}@example.org" for i in range(contacts)]
     ids = [add_contact(engine, now, email=e) for e in emails]
     with engine.begin() as conn:
-        js.publish(conn, now, text=journey)
+        js.publish(joined(conn), now, text=journey)
         for cid in ids:
             add_event(conn, cid, "signed_up", now)
     return emails

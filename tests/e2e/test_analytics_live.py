@@ -23,6 +23,7 @@ from tests.integration.journey_support import add_event
 from tidings.application.access.keys import create_key
 from tidings.clock import ManualClock
 from tidings.store import schema
+from tidings.store.sql_uow import SqlUnitOfWork
 
 JOURNEY = """
 key: welcome
@@ -71,7 +72,7 @@ def test_rollups_equal_the_events_of_a_live_run(
     live_stack: LiveStack, clock: ManualClock, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     eng = live_stack.container.engine
-    _, key = create_key(eng, "e2e", ["admin"], clock.now())
+    _, key = create_key(SqlUnitOfWork(eng), "e2e", ["admin"], clock.now())
     add_template(eng, clock.now())
     people = [add_contact(eng, clock.now(), email=f"p{i}@example.org") for i in range(4)]
     with httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:

@@ -9,6 +9,7 @@ from tests.conftest import LiveStack
 from tests.integration.channels_helpers import add_template
 from tidings.application.access.keys import create_key
 from tidings.clock import ManualClock
+from tidings.store.sql_uow import SqlUnitOfWork
 
 PROMO = """key: {key}
 triggers:
@@ -30,7 +31,7 @@ steps:
 
 def test_audit_and_preview_over_http(live_stack: LiveStack, clock: ManualClock) -> None:
     eng = live_stack.container.engine
-    _, key = create_key(eng, "e2e", ["admin"], clock.now())
+    _, key = create_key(SqlUnitOfWork(eng), "e2e", ["admin"], clock.now())
     add_template(eng, clock.now(), "hello", subject="Hello")
     yaml = {"Content-Type": "application/yaml"}
     with httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:

@@ -9,6 +9,7 @@ from tests.integration.audit_fixture import PING, PONG
 from tests.integration.channels_helpers import add_template
 from tests.web_support import make_user
 from tidings.application.journeys import journeys as js
+from tidings.store.sql_uow import joined
 
 __all__ = ["pytestmark"]
 
@@ -28,9 +29,9 @@ def test_audit_page_and_blast_radius_panel(live_stack, browser):  # noqa: F811
     now = c.clock.now()
     add_template(c.engine, now, "hello", subject="Hello")
     with c.engine.begin() as conn:
-        js.publish(conn, now, text=PING)
-        js.publish(conn, now, text=PONG)
-        js.save_draft(conn, DRAFT, now)
+        js.publish(joined(conn), now, text=PING)
+        js.publish(joined(conn), now, text=PONG)
+        js.save_draft(joined(conn), DRAFT, now)
     make_user(c, "auditor@example.com", "marketer")
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(10_000)

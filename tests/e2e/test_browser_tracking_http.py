@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from tests.e2e.test_tracking_clients import contact_by, events_of
 from tidings.application.access.keys import KeyError_, create_key
 from tidings.store import schema
+from tidings.store.sql_uow import SqlUnitOfWork
 
 SHOP = "https://shop.example"
 
@@ -32,7 +33,7 @@ def events_count(engine: sa.Engine) -> int:
 
 
 def browser_key(container: Any, *origins: str) -> str:
-    return create_key(container.engine, "site", ["browser"], container.clock.now(), list(origins or [SHOP]))[1]
+    return create_key(container.uow(), "site", ["browser"], container.clock.now(), list(origins or [SHOP]))[1]
 
 
 def plain(url: str, body: dict[str, Any], origin: str | None = SHOP) -> httpx.Response:
@@ -87,7 +88,8 @@ def test_wrong_or_missing_origin_is_403_without_grant(live_server: Any, containe
     assert contact_of_anonymous_id(engine, "evil-1") is None and events_count(engine) == 0
     # a server-side key gets no CORS grant, and a bad writeKey is 401
     assert "access-control-allow-origin" not in plain(
-        f"{live_server.url}/v1/t", {**body, "writeKey": create_key(engine, "s", ["track"], container.clock.now())[1]}
+        f"{live_server.url}/v1/t",
+        {**body, "writeKey": create_key(SqlUnitOfWork(engine), "s", ["track"], container.clock.now())[1]},
     ).headers
     assert plain(f"{live_server.url}/v1/t", {**body, "writeKey": "tdk_nope"}).status_code == 401
 
@@ -120,7 +122,7 @@ def test_snippet_is_served(live_server: Any) -> None:
 def test_bad_browser_keys_are_refused(engine: sa.Engine, container: Any, scopes: list[str], origins: list[str],
                                       msg: str) -> None:
     with pytest.raises(KeyError_, match=msg):
-        create_key(engine, "site", scopes, container.clock.now(), origins)
+        create_key(SqlUnitOfWork(engine), "site", scopes, container.clock.now(), origins)
 
 
 def test_cli_creates_a_browser_key(db_url: str, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:

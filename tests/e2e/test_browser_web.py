@@ -129,7 +129,7 @@ def _journey_to_inbox_and_why(live_stack, page):
 
     c = live_stack.container
     make_user(c, "marketer@example.com", "marketer")
-    key = create_key(c.engine, "browser test", ["admin"], c.clock.now())[1]
+    key = create_key(c.uow(), "browser test", ["admin"], c.clock.now())[1]
     api = httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     watch = Watch(page)
     base = live_stack.url
@@ -229,7 +229,7 @@ def _journey_to_inbox_and_why(live_stack, page):
 def test_browser_segment_builder(live_stack, browser):
     c = live_stack.container
     make_user(c, "marketer@example.com", "marketer")
-    key = create_key(c.engine, "browser test", ["admin"], c.clock.now())[1]
+    key = create_key(c.uow(), "browser test", ["admin"], c.clock.now())[1]
     api = httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     for i in range(3):
         body = {

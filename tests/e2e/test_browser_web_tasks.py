@@ -17,6 +17,7 @@ from tidings.application.access.keys import create_key
 from tidings.application.access.users import create_user
 from tidings.application.delivery.dead_letters import bury
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 pytestmark = [
     pytest.mark.browser,
@@ -51,8 +52,8 @@ def test_browser_rep_completes_a_journey_task(live_stack, browser):  # noqa: F81
     from playwright.sync_api import expect
 
     c = live_stack.container
-    create_user(c.engine, "rep@example.com", PASSWORD, "marketer", c.clock.now(), name="Rita Rep", team="sales")
-    key = create_key(c.engine, "browser test", ["admin"], c.clock.now())[1]
+    create_user(c.uow(), "rep@example.com", PASSWORD, "marketer", c.clock.now(), name="Rita Rep", team="sales")
+    key = create_key(c.uow(), "browser test", ["admin"], c.clock.now())[1]
     api = httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     r = api.post("/api/journeys?publish=true", content=HANDOFF, headers={"Content-Type": "application/yaml"})
     assert r.status_code == 201, r.text
@@ -118,7 +119,7 @@ def test_browser_admin_retries_a_dead_letter_and_disables_a_user(live_stack, bro
             "status": "sending", "attempts": 5, "next_attempt_at": now, "created_at": now,
         }
         oid = conn.execute(sa.insert(schema.outbox).values(**row)).inserted_primary_key[0]
-        bury(conn, row | {"id": oid}, "HTTP 503 from the receiver", now)
+        bury(joined(conn), row | {"id": oid}, "HTTP 503 from the receiver", now)
 
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(10_000)

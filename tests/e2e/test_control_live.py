@@ -17,7 +17,7 @@ YAML = {"Content-Type": "application/yaml"}
 
 
 def _client(live_stack: LiveStack, clock: ManualClock) -> httpx.Client:
-    _, key = create_key(live_stack.container.engine, "e2e", ["admin"], clock.now())
+    _, key = create_key(live_stack.container.uow(), "e2e", ["admin"], clock.now())
     return httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
 

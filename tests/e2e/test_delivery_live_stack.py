@@ -13,11 +13,12 @@ from tests.conftest import LiveStack
 from tests.integration.channels_helpers import add_contact, add_outbox, add_template, events, outbox_row
 from tidings.application.access.keys import create_key
 from tidings.clock import ManualClock
+from tidings.store.sql_uow import SqlUnitOfWork
 
 
 def test_send_click_unsubscribe_over_real_smtp_and_http(live_stack: LiveStack, clock: ManualClock) -> None:
     eng = live_stack.container.engine
-    _, key = create_key(eng, "e2e", ["admin"], clock.now())
+    _, key = create_key(SqlUnitOfWork(eng), "e2e", ["admin"], clock.now())
     add_template(eng, clock.now())
     cid = add_contact(eng, clock.now(), email="live@example.org")
     first = add_outbox(eng, clock.now(), cid)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from tests.conftest import LiveStack
 from tidings.application.access.keys import create_key
 from tidings.store import schema
+from tidings.store.sql_uow import SqlUnitOfWork
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 DAY = 86400
@@ -26,7 +27,7 @@ class Live:
     def __init__(self, stack: LiveStack) -> None:
         self.stack = stack
         self.engine = stack.container.engine
-        _, key = create_key(self.engine, "e2e", ["admin"], stack.container.clock.now())
+        _, key = create_key(SqlUnitOfWork(self.engine), "e2e", ["admin"], stack.container.clock.now())
         self.http = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
     def ok(self, r: httpx.Response, status: int = 200) -> Any:
@@ -87,7 +88,7 @@ class Live:
 
         for email in emails:
             create_user(
-                self.engine,
+                SqlUnitOfWork(self.engine),
                 email,
                 "a-long-password-1",
                 "marketer",

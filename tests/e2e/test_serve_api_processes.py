@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import free_port, interrupt, wait_for_http
 from tidings.application.access.keys import create_key
 from tidings.store.db import create_engine
+from tidings.store.sql_uow import SqlUnitOfWork
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +66,7 @@ def test_api_processes_serve_http_and_the_parent_runs_the_worker(db_url: str, tm
     from datetime import UTC, datetime
 
     eng = create_engine(db_url)
-    _, key = create_key(eng, "e2e", ["admin"], datetime.now(UTC))
+    _, key = create_key(SqlUnitOfWork(eng), "e2e", ["admin"], datetime.now(UTC))
     eng.dispose()
     port = free_port()
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below

@@ -23,6 +23,7 @@ from tidings.application.access.keys import create_key
 from tidings.cli.main import catcher_port_for
 from tidings.store.db import create_engine
 from tidings.store.migrate import upgrade
+from tidings.store.sql_uow import SqlUnitOfWork
 
 ROOT = Path(__file__).resolve().parents[2]
 _URL = re.compile(r"""https?://[^\s"'<>)]+""")
@@ -44,7 +45,7 @@ def _queue_message(db_url: str, email: str) -> str:
     eng = create_engine(db_url)
     upgrade(eng)
     now = datetime.now(UTC) - timedelta(minutes=1)
-    _, key = create_key(eng, "ports", ["admin"], now)
+    _, key = create_key(SqlUnitOfWork(eng), "ports", ["admin"], now)
     add_template(eng, now)
     add_outbox(eng, now, add_contact(eng, now, email=email))
     eng.dispose()

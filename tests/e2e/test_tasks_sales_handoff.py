@@ -13,6 +13,7 @@ from tests.integration.journey_support import add_event
 from tidings.application.access.keys import create_key
 from tidings.clock import ManualClock
 from tidings.store import schema
+from tidings.store.sql_uow import SqlUnitOfWork
 
 DEMO = """
 key: demo
@@ -44,7 +45,7 @@ steps:
 
 def test_demo_request_to_task_to_sms(live_stack: LiveStack, clock: ManualClock) -> None:
     eng = live_stack.container.engine
-    _, key = create_key(eng, "e2e", ["admin"], clock.now())
+    _, key = create_key(SqlUnitOfWork(eng), "e2e", ["admin"], clock.now())
     add_template(
         eng,
         clock.now(),

@@ -33,7 +33,7 @@ def events_of(engine: sa.Engine, contact_id: int) -> list[tuple[str, dict[str, A
 
 
 def track_key(container: Any) -> str:
-    return create_key(container.engine, "site", ["track"], container.clock.now())[1]
+    return create_key(container.uow(), "site", ["track"], container.clock.now())[1]
 
 
 def run_journey_of_calls(client: Any, errors: list[Any], engine: sa.Engine, prefix: str) -> None:

@@ -14,7 +14,7 @@ from tidings.store import schema
 
 
 def test_concurrent_batches_with_overlapping_new_users(live_server: Any, container: Any, engine: sa.Engine) -> None:
-    _, key = create_key(container.engine, "site", ["track"], container.clock.now())
+    _, key = create_key(container.uow(), "site", ["track"], container.clock.now())
     users = [f"u{i}" for i in range(40)]
     anons = [f"a{i}" for i in range(40)]
     errors: list[str] = []

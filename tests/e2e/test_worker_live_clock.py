@@ -11,11 +11,12 @@ from tests.integration.journey_support import WELCOME, add_event
 from tidings.application.access.keys import create_key
 from tidings.clock import ManualClock
 from tidings.store import schema
+from tidings.store.sql_uow import SqlUnitOfWork
 
 
 def test_journey_runs_on_the_test_clock_through_smtp(live_stack: LiveStack, clock: ManualClock) -> None:
     eng = live_stack.container.engine
-    _, key = create_key(eng, "e2e", ["admin"], clock.now())
+    _, key = create_key(SqlUnitOfWork(eng), "e2e", ["admin"], clock.now())
     add_template(eng, clock.now(), "welcome-1", subject="Welcome")
     add_template(eng, clock.now(), "tips", subject="Tips")
     cid = add_contact(eng, clock.now(), email="live@example.org")

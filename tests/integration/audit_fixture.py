@@ -11,6 +11,7 @@ from tidings.application.journeys import journeys as js
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 from tidings.worker import JourneyWorker
 
 
@@ -71,12 +72,12 @@ def plant(container: Container, clock: ManualClock) -> dict[str, int]:
                 created_at=clock.now(), updated_at=clock.now(),
             )  # fmt: skip
         )
-        js.publish(conn, clock.now(), text=IDLE)
+        js.publish(joined(conn), clock.now(), text=IDLE)
     clock.advance(timedelta(days=60))
     now = clock.now()
     with container.engine.begin() as conn:
         for text in (PING, PONG, *CHAIN, DEAD, PROMO_A, PROMO_B, TYPO):
-            js.publish(conn, now, text=text)
+            js.publish(joined(conn), now, text=text)
         ids = [add_contact(conn, now, f"p{i}@example.org") for i in range(3)]
         for cid in ids:
             add_event(conn, cid, "signed_up", now)

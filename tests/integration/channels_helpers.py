@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from tidings.application.delivery.templates import save_template
 from tidings.domain.templates import TemplateSource
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 
 def add_contact(
@@ -62,7 +63,7 @@ def add_template(engine: sa.Engine, now: datetime, key: str = "welcome", **kw: A
         **kw,
     )
     with engine.begin() as conn:
-        save_template(conn, src, now)
+        save_template(joined(conn), src, now)
 
 
 def add_outbox(

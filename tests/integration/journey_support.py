@@ -16,6 +16,7 @@ from tidings.clock import ManualClock
 from tidings.store import schema
 from tidings.store.control import SqlControl
 from tidings.store.queue import enqueue_contacts
+from tidings.store.sql_uow import joined
 from tidings.worker import JourneyWorker
 
 WELCOME = """
@@ -102,7 +103,7 @@ def add_event(conn: sa.Connection, contact_id: int, name: str, now: datetime, **
 
 def publish(container: Container, text: str) -> js.Published:
     with container.engine.begin() as conn:
-        return js.publish(conn, container.clock.now(), text=text)
+        return js.publish(joined(conn), container.clock.now(), text=text)
 
 
 def drain(worker: JourneyWorker, limit: int = 200) -> int:

@@ -15,6 +15,7 @@ from tidings.application.sales import tasks
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 from tidings.worker import JourneyWorker
 
 ASSIGN = """
@@ -72,7 +73,8 @@ def test_round_robin_rotates_configured_reps_durably_across_restarts(
     container: Container, clock: ManualClock
 ) -> None:
     with container.engine.begin() as conn:
-        tasks.set_routing(conn, {"teams": {"north": ["ann@shop.test", "bob@shop.test", "cat@shop.test"]}}, clock.now())
+        teams = {"north": ["ann@shop.test", "bob@shop.test", "cat@shop.test"]}
+        tasks.set_routing(joined(conn), {"teams": teams}, clock.now())
     publish(container, ASSIGN.format(team="north", strategy="round_robin"))
     first = _leads(container, clock, 4)
     drain(JourneyWorker(container))
@@ -85,7 +87,7 @@ def test_round_robin_rotates_configured_reps_durably_across_restarts(
     # round robin does not look at load: least loaded would have given everyone to the idle rep
     with container.engine.begin() as conn:
         for _ in range(3):
-            tasks.create_task(conn, contact_id=first[0], title="busy", owner="ann@shop.test", now=clock.now())
+            tasks.create_task(joined(conn), contact_id=first[0], title="busy", owner="ann@shop.test", now=clock.now())
     more = _leads(container, clock, 2, start=7)
     drain(JourneyWorker(container))
     with container.engine.connect() as conn:
@@ -94,7 +96,7 @@ def test_round_robin_rotates_configured_reps_durably_across_restarts(
 
 def test_round_robin_follows_team_changes_and_prefers_users(container: Container, clock: ManualClock) -> None:
     with container.engine.begin() as conn:
-        tasks.set_routing(conn, {"teams": {"north": ["zed@shop.test"]}}, clock.now())
+        tasks.set_routing(joined(conn), {"teams": {"north": ["zed@shop.test"]}}, clock.now())
         for email in ("ann@shop.test", "bob@shop.test"):
             _user(conn, email, "north", clock.now())
     publish(container, ASSIGN.format(team="north", strategy="round_robin"))
@@ -118,7 +120,7 @@ def test_least_loaded_is_unchanged(container: Container, clock: ManualClock) -> 
     publish(container, ASSIGN.format(team="north", strategy="least_loaded"))
     with container.engine.begin() as conn:
         other = add_contact(conn, clock.now(), "other@example.org")
-        tasks.create_task(conn, contact_id=other, title="busy", owner="ann@shop.test", now=clock.now())
+        tasks.create_task(joined(conn), contact_id=other, title="busy", owner="ann@shop.test", now=clock.now())
     ids = _leads(container, clock, 3)
     drain(JourneyWorker(container))
     with container.engine.connect() as conn:
@@ -128,7 +130,7 @@ def test_least_loaded_is_unchanged(container: Container, clock: ManualClock) -> 
 
 def test_concurrent_round_robin_is_fair_and_never_fails(container: Container, clock: ManualClock) -> None:
     with container.engine.begin() as conn:
-        tasks.set_routing(conn, {"teams": {"east": ["a@shop.test", "b@shop.test"]}}, clock.now())
+        tasks.set_routing(joined(conn), {"teams": {"east": ["a@shop.test", "b@shop.test"]}}, clock.now())
     picks: list[str | None] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -137,7 +139,7 @@ def test_concurrent_round_robin_is_fair_and_never_fails(container: Container, cl
         try:
             for _ in range(10):
                 with container.engine.begin() as conn:
-                    pick = tasks.next_in_team(conn, "east", clock.now(), purpose="owner")
+                    pick = tasks.next_in_team(joined(conn), "east", clock.now(), purpose="owner")
                 with lock:
                     picks.append(pick)
         except BaseException as exc:  # noqa: BLE001
@@ -156,7 +158,7 @@ def test_concurrent_round_robin_is_fair_and_never_fails(container: Container, cl
         ).scalar_one()
         assert value["n"] == 40
         # tasks keep their own pointer
-        assert tasks.next_in_team(conn, "east", clock.now()) == "a@shop.test"
+        assert tasks.next_in_team(joined(conn), "east", clock.now()) == "a@shop.test"
 
 
 def test_a_task_step_naming_a_team_routes_within_that_team(container: Container, clock: ManualClock) -> None:
@@ -176,7 +178,7 @@ def test_a_task_step_naming_a_team_routes_within_that_team(container: Container,
             (outsider, None, "north"),  # not the contact's owner: the step names a team
             (insider, None, "north"),
         ]
-        out = tasks.create_task(conn, contact_id=outsider, title="Call them", team="north", now=clock.now())
-        ins = tasks.create_task(conn, contact_id=insider, title="Call them", team="north", now=clock.now())
+        out = tasks.create_task(joined(conn), contact_id=outsider, title="Call them", team="north", now=clock.now())
+        ins = tasks.create_task(joined(conn), contact_id=insider, title="Call them", team="north", now=clock.now())
     assert (out["owner"], out["assigned_by"]) == ("ann@shop.test", "round_robin")
     assert (ins["owner"], ins["assigned_by"]) == ("bob@shop.test", "contact_owner")

@@ -20,6 +20,7 @@ from tidings.bootstrap import Container
 from tidings.cli.main import app
 from tidings.clock import ManualClock
 from tidings.store import audit_sql, schema
+from tidings.store.sql_uow import joined
 from tidings.worker import JourneyWorker
 
 WEBINAR = """key: webinar
@@ -93,7 +94,7 @@ def _setup(container: Container) -> None:
         cid = add_contact(conn, now, "vip@example.org")
         conn.execute(sa.insert(schema.contact_tags).values(contact_id=cid, tag="vip", created_at=now))
         add_event(conn, cid, "webinar.registered", now)
-        js.publish(conn, now, text=WEBINAR)
+        js.publish(joined(conn), now, text=WEBINAR)
 
 
 def test_name_checks_warn_and_strict_refuses(
@@ -136,7 +137,7 @@ def test_name_checks_warn_and_strict_refuses(
 
     # the web app's Publish says which names are unknown
     with container.engine.begin() as conn:
-        js.save_draft(conn, TYPO.replace("key: typo", "key: typo-web"), container.clock.now())
+        js.save_draft(joined(conn), TYPO.replace("key: typo", "key: typo-web"), container.clock.now())
     with web_client(container, "marketer") as (client, token):
         page = client.post("/journeys/typo-web/publish", data={"csrf_token": token}, follow_redirects=True)
         assert "published version 1" in page.text and "name warnings" in page.text
@@ -158,7 +159,7 @@ def test_blast_radius_preview(
         for c in ids:
             add_event(conn, c, "signed_up", now)
         add_contact(conn, now, "quiet@example.org")  # no signed_up: not a candidate
-        js.save_draft(conn, DRIP, now)
+        js.save_draft(joined(conn), DRIP, now)
     with container.engine.connect() as conn:
         p = audit_preview.preview(conn, now, audit_sql, key="drip").to_dict()
     # 4 signed up in the last 24 h: as many each day of the week. Per contact entering now:
@@ -171,7 +172,7 @@ def test_blast_radius_preview(
 
     # publish, let the worker enrol them: a second preview sees they cannot enter again
     with container.engine.begin() as conn:
-        js.publish(conn, now, key="drip")
+        js.publish(joined(conn), now, key="drip")
     drain(JourneyWorker(container))
     with container.engine.connect() as conn:
         again = audit_preview.preview(conn, now, audit_sql, key="drip").to_dict()
@@ -218,7 +219,7 @@ def test_blast_radius_preview(
     assert "/api/journeys/{key}/preview" in api.get("/openapi.json").json()["paths"]
 
     with container.engine.begin() as conn:
-        js.pause(conn, "drip", now)
+        js.pause(joined(conn), "drip", now)
     with web_client(container, "marketer") as (client, _):
         page = client.get("/journeys/drip")
         assert 'hx-get="/journeys/drip/preview"' in page.text  # paused: the resume confirmation shows it

@@ -266,7 +266,7 @@ def _task(container: Container, tmp: Path) -> Iterator[Harness]:
             for r in rows
         ]
 
-    yield Harness(TaskProvider(container.engine, container.clock), received, make)
+    yield Harness(TaskProvider(container.uow, container.clock), received, make)
 
 
 @pytest.fixture(params=sorted(CASES))

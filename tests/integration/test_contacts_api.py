@@ -195,14 +195,14 @@ def test_delete_removes_every_row(api: Any, engine: sa.Engine) -> None:
 
 
 def test_track_key_cannot_read_contacts(api: Any, container: Any) -> None:
-    _, track = create_key(container.engine, "site", ["track"], container.clock.now())
+    _, track = create_key(container.uow(), "site", ["track"], container.clock.now())
     r = api.get("/api/contacts", headers={"Authorization": f"Bearer {track}"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     r = api.post("/api/contacts", json={"email": "z@x.io"}, headers={"Authorization": f"Bearer {track}"})
     assert r.status_code == 403
     r = api.get("/api/contacts", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
-    _, reader = create_key(container.engine, "bi", ["read"], container.clock.now())
+    _, reader = create_key(container.uow(), "bi", ["read"], container.clock.now())
     assert api.get("/api/contacts", headers={"Authorization": f"Bearer {reader}"}).status_code == 200
     assert (
         api.post(

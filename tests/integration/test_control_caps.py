@@ -13,6 +13,7 @@ from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.store import schema
 from tidings.store.control import SqlControl
+from tidings.store.sql_uow import joined
 from tidings.worker import JourneyWorker
 
 TWO_SENDS = """
@@ -107,6 +108,6 @@ def test_skip_drops_capped_messages_and_an_exempt_journey_is_not_capped(
         skipped = conn.execute(sa.select(t.c.detail).where(t.c.action == "send_skipped")).scalars().all()
     assert [s["reason"] for s in skipped] == ["send_policy_cap"]
     with container.engine.connect() as conn:  # the exemption is shown (journeys show --json)
-        shown = js.describe(conn, "news")
+        shown = js.describe(joined(conn), "news")
     assert shown["control"] == {"category": "marketing", "exempt_from_caps": True, "loop_limit": None}
     assert shown["enrollments"][0]["count"] == 1

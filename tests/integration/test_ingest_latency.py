@@ -13,6 +13,7 @@ from tidings.application.access.keys import KeyVerifier, create_key, revoke_key
 from tidings.application.ingest.ingest import Incoming, IngestError, ingest
 from tidings.store import schema
 from tidings.store.ingest_sql import IngestWriter
+from tidings.store.sql_uow import SqlUnitOfWork
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -103,22 +104,22 @@ def test_email_and_phone_events_resolve_in_bulk_like_resolve_contact(engine: sa.
 
 
 def test_cached_keys_are_forgotten_when_revoked(engine: sa.Engine) -> None:
-    key, secret = create_key(engine, "t", ["track"], NOW)
-    verifier = KeyVerifier(engine, ttl_seconds=60)
+    key, secret = create_key(SqlUnitOfWork(engine), "t", ["track"], NOW)
+    verifier = KeyVerifier(lambda: SqlUnitOfWork(engine, read_only=True), ttl_seconds=60)
     assert verifier.cached(secret) == (False, None)
     assert verifier.verify(secret) == key
     assert verifier.cached(secret) == (True, key)
-    assert revoke_key(engine, key.id, NOW)
+    assert revoke_key(SqlUnitOfWork(engine), key.id, NOW)
     assert verifier.cached(secret) == (False, None)
     assert verifier.verify(secret) is None
     assert verifier.cached("tdk_wrong") == (False, None)
 
 
 def test_the_api_forgets_a_revoked_key_at_once(api: Any, container: Any) -> None:
-    key, secret = create_key(container.engine, "t", ["track"], NOW)
+    key, secret = create_key(container.uow(), "t", ["track"], NOW)
     auth = {"Authorization": f"Bearer {secret}"}
     for _ in range(2):  # looked up, then cached: the scope is checked either way
         assert api.get("/api/contacts", headers=auth).status_code == 403  # a track key never reads
     assert api.post("/v1/track", json={"userId": "u1", "event": "e"}, headers=auth).status_code == 200
-    revoke_key(container.engine, key.id, NOW)
+    revoke_key(container.uow(), key.id, NOW)
     assert api.post("/v1/track", json={"userId": "u1", "event": "e"}, headers=auth).status_code == 401

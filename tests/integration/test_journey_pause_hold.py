@@ -15,6 +15,7 @@ from tidings.application.journeys import paused
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 from tidings.worker import JourneyWorker
 
 YAML = {"Content-Type": "application/yaml"}
@@ -165,7 +166,7 @@ def test_a_signal_during_a_pause_is_held_and_applied_before_due_timers(
     drain(w)
     e = api.get("/api/journeys/treatment/enrollments").json()["items"][0]
     with container.engine.begin() as conn:
-        js.pause(conn, "treatment", clock.now())
+        js.pause(joined(conn), "treatment", clock.now())
     r = api.post(
         f"/api/enrollments/{e['id']}/signal", json={"signal": "reschedule", "data": {"start_date": "2026-03-20"}}
     ).json()
@@ -175,7 +176,7 @@ def test_a_signal_during_a_pause_is_held_and_applied_before_due_timers(
     drain(w)
     with container.engine.begin() as conn:
         assert outbox(conn) == []
-        js.resume(conn, "treatment", clock.now())
+        js.resume(joined(conn), "treatment", clock.now())
     drain(w)
     with container.engine.connect() as conn:
         assert outbox(conn) == [], "the held reschedule came first: the reminder moved"

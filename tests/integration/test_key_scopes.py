@@ -15,7 +15,7 @@ from tidings.store import schema
 
 
 def client_with(container: Container, *scopes: str) -> TestClient:
-    key = create_key(container.engine, "-".join(scopes), list(scopes), container.clock.now())[1]
+    key = create_key(container.uow(), "-".join(scopes), list(scopes), container.clock.now())[1]
     return TestClient(create_app(container), headers={"Authorization": f"Bearer {key}"})
 
 

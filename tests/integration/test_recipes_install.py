@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from tidings.application.recipes import recipes as r
 from tidings.channels.registry import ChannelRegistry
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 
 def counts(engine: sa.Engine) -> tuple[int, int, int]:
@@ -109,11 +110,12 @@ def test_edits_are_kept_unless_replaced(container: Any) -> None:
 
     r.install(container, "welcome-series")
     with container.engine.begin() as conn:
-        save_template(conn, TemplateSource("welcome-1", subject="Hi!", body="<p>mine</p>"), container.clock.now())
+        mine = TemplateSource("welcome-1", subject="Hi!", body="<p>mine</p>")
+        save_template(joined(conn), mine, container.clock.now())
     again = r.install(container, "welcome-series")
     assert {t["key"]: t["status"] for t in again["templates"]}["welcome-1"] == "kept"
     with container.engine.connect() as conn:
-        assert get_row(conn, "welcome-1")["subject"] == "Hi!"  # type: ignore[index]
+        assert get_row(joined(conn), "welcome-1")["subject"] == "Hi!"  # type: ignore[index]
     replaced = r.install(container, "welcome-series", replace=True)
     assert {t["key"]: t["status"] for t in replaced["templates"]}["welcome-1"] == "replaced"
     # new parameter values publish a new version of the journey

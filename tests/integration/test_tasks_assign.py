@@ -12,6 +12,7 @@ from tidings.application.ports.senders import OutgoingMessage
 from tidings.application.sales.task_channel import TaskProvider
 from tidings.bootstrap import Container
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 
 def contact(container: Container, **fields: Any) -> int:
@@ -53,7 +54,7 @@ async def test_round_robin_within_a_team_of_users(container: Container) -> None:
         user(container, email, "north")
     user(container, "zed@shop.test", "south")
     cid = contact(container, email="lead@example.org")
-    provider = TaskProvider(container.engine, container.clock)
+    provider = TaskProvider(container.uow, container.clock)
     owners = []
     for n in range(1, 6):
         result = await provider.send(task_msg(cid, n, team="north", due_in_seconds=300))
@@ -167,7 +168,7 @@ def test_cli_list_complete_and_team(container: Container, db_url: str, monkeypat
     from tidings.application.sales.tasks import create_task
 
     with container.engine.begin() as conn:
-        task = create_task(conn, contact_id=cid, title="Send quote", team="west", now=container.clock.now())
+        task = create_task(joined(conn), contact_id=cid, title="Send quote", team="west", now=container.clock.now())
     assert task["owner"] == "wes@shop.test"
     listed = runner.invoke(app, ["tasks", "list"])
     assert listed.exit_code == 0 and "Send quote" in listed.output and "wes@shop.test" in listed.output

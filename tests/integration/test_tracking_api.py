@@ -16,7 +16,7 @@ def basic(key: str) -> dict[str, str]:
 
 
 def setup_key(container: Any) -> dict[str, str]:
-    return basic(create_key(container.engine, "site", ["track"], container.clock.now())[1])
+    return basic(create_key(container.uow(), "site", ["track"], container.clock.now())[1])
 
 
 def contact(engine: sa.Engine, **where: Any) -> Any:
@@ -123,7 +123,7 @@ def test_bad_tracking_input(api: Any, container: Any, engine: sa.Engine) -> None
     assert r.status_code == 401
     r = api.post("/v1/batch", headers={"Authorization": "Basic !!!"}, json={"batch": []})
     assert r.status_code == 401
-    _, reader = create_key(container.engine, "bi", ["read"], container.clock.now())
+    _, reader = create_key(container.uow(), "bi", ["read"], container.clock.now())
     assert api.post("/v1/batch", headers=basic(reader), json={"batch": []}).status_code == 403
 
 

@@ -93,7 +93,7 @@ def test_stolen_cookie_is_useless_after_logout(container):
 
 def test_password_change_ends_every_session(container):
     with web_client(container, "viewer") as (client, token):
-        set_password(container.engine, "viewer@example.com", "another password 123", container.clock.now())
+        set_password(container.uow(), "viewer@example.com", "another password 123", container.clock.now())
         assert client.get("/", follow_redirects=False).status_code == 303
 
 

@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 
 from tidings.application.access.users import authenticate
 from tidings.cli.main import app
+from tidings.store.sql_uow import SqlUnitOfWork
 
 
 def test_users_cli(db_url, engine, monkeypatch):
@@ -17,7 +18,7 @@ def test_users_cli(db_url, engine, monkeypatch):
     )
     assert r.exit_code == 0, r.output
     assert "ann@example.com" in r.output
-    assert authenticate(engine, "ann@example.com", "a long password") is not None
+    assert authenticate(SqlUnitOfWork(engine), "ann@example.com", "a long password") is not None
     r = runner.invoke(
         app,
         ["users", "create", "--email", "bob@example.com", "--role", "boss", "--password", "a long password"],
@@ -33,15 +34,15 @@ def test_users_cli(db_url, engine, monkeypatch):
         input="prompted password\nprompted password\n",
     )
     assert r.exit_code == 0, r.output
-    assert authenticate(engine, "vic@example.com", "prompted password") is not None
+    assert authenticate(SqlUnitOfWork(engine), "vic@example.com", "prompted password") is not None
     r = runner.invoke(app, ["users", "list"])
     assert r.exit_code == 0 and "ann@example.com" in r.output and "viewer" in r.output
     r = runner.invoke(
         app, ["users", "set-password", "--email", "ann@example.com", "--password", "another long one"]
     )
     assert r.exit_code == 0, r.output
-    assert authenticate(engine, "ann@example.com", "a long password") is None
-    assert authenticate(engine, "ann@example.com", "another long one") is not None
+    assert authenticate(SqlUnitOfWork(engine), "ann@example.com", "a long password") is None
+    assert authenticate(SqlUnitOfWork(engine), "ann@example.com", "another long one") is not None
     r = runner.invoke(
         app, ["users", "set-password", "--email", "nobody@example.com", "--password", "whatever123"]
     )

@@ -9,6 +9,7 @@ from tests.web_support import web_client
 from tidings.application.delivery.dead_letters import bury
 from tidings.bootstrap import Container
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 
 def dead(container: Container, n: int = 1) -> list[int]:
@@ -34,7 +35,7 @@ def dead(container: Container, n: int = 1) -> list[int]:
                 "created_at": now,
             }
             oid = conn.execute(sa.insert(schema.outbox).values(**row)).inserted_primary_key[0]
-            bury(conn, row | {"id": oid}, f"HTTP 503 <from> receiver {i}", now)
+            bury(joined(conn), row | {"id": oid}, f"HTTP 503 <from> receiver {i}", now)
         ids = list(conn.execute(sa.select(schema.dead_letters.c.id).order_by(schema.dead_letters.c.id)).scalars())
     return ids
 

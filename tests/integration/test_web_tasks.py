@@ -12,6 +12,7 @@ from tests.web_support import web_client
 from tidings.application.sales import tasks as tasks_service
 from tidings.bootstrap import Container
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 
 def seed(container: Container) -> dict[str, Any]:
@@ -38,19 +39,19 @@ def seed(container: Container) -> dict[str, Any]:
             )
         ).inserted_primary_key[0]
         mine = tasks_service.create_task(
-            conn, contact_id=cid, title="Call Lena", now=now, owner="marketer@example.com", team="north",
+            joined(conn), contact_id=cid, title="Call Lena", now=now, owner="marketer@example.com", team="north",
             due_at=now + timedelta(hours=2), outbox_id=oid, notify=False,
         )
         late = tasks_service.create_task(
-            conn, contact_id=cid, title="Send the quote", now=now, owner="marketer@example.com",
+            joined(conn), contact_id=cid, title="Send the quote", now=now, owner="marketer@example.com",
             due_at=now - timedelta(hours=1), notify=False,
         )
         teammate = tasks_service.create_task(
-            conn, contact_id=cid, title="Teammate's call", now=now, owner="bob@example.com", team="north",
+            joined(conn), contact_id=cid, title="Teammate's call", now=now, owner="bob@example.com", team="north",
             notify=False,
         )
         other = tasks_service.create_task(
-            conn, contact_id=cid, title="South task", now=now, owner="sue@example.com", team="south",
+            joined(conn), contact_id=cid, title="South task", now=now, owner="sue@example.com", team="south",
             notify=False,
         )
     return {"contact": cid, "mine": mine["id"], "late": late["id"], "teammate": teammate["id"],
@@ -109,7 +110,7 @@ def test_completing_a_task_records_the_event_journeys_wait_for(container):
             "/tasks/999999/complete", data={"csrf_token": token}, follow_redirects=False
         ).status_code == 404
     with container.engine.connect() as conn:
-        task = tasks_service.get_task(conn, ids["mine"])
+        task = tasks_service.get_task(joined(conn), ids["mine"])
         events = conn.execute(
             sa.select(schema.events.c.properties).where(
                 schema.events.c.contact_id == ids["contact"], schema.events.c.name == "task.completed"
@@ -131,4 +132,4 @@ def test_a_viewer_sees_tasks_but_cannot_complete_them(container):
         r = client.post(f"/tasks/{ids['mine']}/complete", data={"csrf_token": token}, follow_redirects=False)
         assert r.status_code == 403
     with container.engine.connect() as conn:
-        assert tasks_service.get_task(conn, ids["mine"])["status"] == "open"
+        assert tasks_service.get_task(joined(conn), ids["mine"])["status"] == "open"

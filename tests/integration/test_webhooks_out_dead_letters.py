@@ -13,6 +13,7 @@ from tidings.bootstrap import Container
 from tidings.channels.ssrf import AllowList
 from tidings.channels.webhooks import WebhookProvider, secret_for, sign
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 
 def dead_row(container: Container) -> int:
@@ -32,8 +33,8 @@ def dead_row(container: Container) -> int:
             )
         ).inserted_primary_key[0]
         row = dict(conn.execute(sa.select(schema.outbox).where(schema.outbox.c.id == oid)).mappings().one())
-        bury(conn, row, "HTTP 503 from https://crm.example/hook", now)
-        bury(conn, row, "HTTP 503 from https://crm.example/hook", now)  # idempotent
+        bury(joined(conn), row, "HTTP 503 from https://crm.example/hook", now)
+        bury(joined(conn), row, "HTTP 503 from https://crm.example/hook", now)  # idempotent
     return int(oid)
 
 

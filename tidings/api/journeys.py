@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from tidings.application.journeys.engine import EngineError
 from tidings.domain import jsonvalues
 from tidings.domain.journeys.model import JourneyError
 from tidings.store import audit_sql, schema
+from tidings.store.sql_uow import joined
 
 router = APIRouter(tags=["journeys"], route_class=StrictRoute)
 T = TypeVar("T")
@@ -97,7 +99,7 @@ StrictQuery = Query(False, description="names nothing produces or defines are er
 @router.get("/api/journeys", dependencies=[RequireRead])
 def list_journeys(request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return {"items": js.list_all(conn)}
+        return {"items": js.list_all(joined(conn))}
 
 
 @router.post("/api/journeys/validate", dependencies=[RequireRead])
@@ -109,7 +111,7 @@ async def validate_journey(request: Request, strict: bool = StrictQuery) -> dict
         from tidings.application.control import audit_names
 
         with c.engine.connect() as conn:
-            doc = js.validate(conn, text)
+            doc = js.validate(joined(conn), text)
             warnings = audit_names.check(conn, doc, audit_sql, strict=strict)
         return {"valid": True, "key": doc.key, "steps": list(doc.steps), "triggers": len(doc.triggers),
                 "name_warnings": [w.to_dict() for w in warnings]}  # fmt: skip
@@ -129,9 +131,10 @@ async def save_journey(
         with c.engine.begin() as conn:
             now = c.clock.now()
             if publish:
-                p = js.publish(conn, now, text=text, check_names=checker(audit_sql, strict=strict))
+                names = partial(checker(audit_sql, strict=strict), conn)
+                p = js.publish(joined(conn), now, text=text, check_names=names)
                 return {**_published(p), "draft": False}
-            return js.save_draft(conn, text, now)
+            return js.save_draft(joined(conn), text, now)
 
     return await run_in_threadpool(_run, work)
 
@@ -139,7 +142,7 @@ async def save_journey(
 @router.get("/api/journeys/{key}", dependencies=[RequireRead])
 def get_journey(key: str, request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return _run(lambda: js.describe(conn, key))
+        return _run(lambda: js.describe(joined(conn), key))
 
 
 @router.post("/api/journeys/{key}/publish", dependencies=[RequireWrite])
@@ -151,8 +154,8 @@ async def publish_journey(key: str, request: Request, strict: bool = StrictQuery
 
     def work() -> dict[str, Any]:
         with c.engine.begin() as conn:
-            checks = checker(audit_sql, strict=strict)
-            return _published(js.publish(conn, c.clock.now(), text=text, key=key, check_names=checks))
+            checks = partial(checker(audit_sql, strict=strict), conn)
+            return _published(js.publish(joined(conn), c.clock.now(), text=text, key=key, check_names=checks))
 
     return await run_in_threadpool(_run, work)
 
@@ -161,26 +164,26 @@ async def publish_journey(key: str, request: Request, strict: bool = StrictQuery
 def pause_journey(key: str, request: Request) -> dict[str, Any]:
     c = container(request)
     with c.engine.begin() as conn:
-        return _run(lambda: js.pause(conn, key, c.clock.now()))
+        return _run(lambda: js.pause(joined(conn), key, c.clock.now()))
 
 
 @router.post("/api/journeys/{key}/resume", dependencies=[RequireWrite])
 def resume_journey(key: str, request: Request) -> dict[str, Any]:
     c = container(request)
     with c.engine.begin() as conn:
-        return _run(lambda: js.resume(conn, key, c.clock.now()))
+        return _run(lambda: js.resume(joined(conn), key, c.clock.now()))
 
 
 @router.get("/api/journeys/{key}/versions", dependencies=[RequireRead])
 def journey_versions(key: str, request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return {"items": _run(lambda: js.describe(conn, key))["versions"]}
+        return {"items": _run(lambda: js.describe(joined(conn), key))["versions"]}
 
 
 @router.get("/api/journeys/{key}/versions/{version}", dependencies=[RequireRead])
 def journey_version(key: str, version: int, request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        row = _run(lambda: js._require(conn, key))
+        row = _run(lambda: js._require(joined(conn), key))
         v = (
             conn.execute(
                 sa.select(schema.journey_versions).where(
@@ -221,7 +224,7 @@ def migrate_journey(
     with c.engine.begin() as conn:
         return _run(
             lambda: js.migrate(
-                conn,
+                joined(conn),
                 key,
                 c.clock.now(),
                 to_version=b.to_version,
@@ -243,7 +246,7 @@ def journey_enrollments(
 ) -> dict[str, Any]:
     e = schema.enrollments
     with container(request).engine.connect() as conn:
-        row = _run(lambda: js._require(conn, key))
+        row = _run(lambda: js._require(joined(conn), key))
         q = sa.select(e).where(e.c.journey_id == row["id"], e.c.id > after_id)
         if status:
             q = q.where(e.c.status == status)

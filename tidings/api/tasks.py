@@ -13,6 +13,7 @@ from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
 from tidings.application.sales import tasks as service
 from tidings.clock import utc
+from tidings.store.sql_uow import joined
 
 router = APIRouter(tags=["tasks"], route_class=StrictRoute)
 
@@ -57,7 +58,7 @@ def list_tasks(
     c = container(request)
     with c.engine.connect() as conn:
         items = service.list_tasks(
-            conn, owner=owner, status=status, team=team, contact_id=contact_id, limit=min(max(limit, 1), 1000)
+            joined(conn), owner=owner, status=status, team=team, contact_id=contact_id, limit=min(max(limit, 1), 1000)
         )
     return {"items": [service.task_public(i) for i in items]}
 
@@ -68,7 +69,7 @@ def create_task(request: Request, body: TaskIn) -> dict[str, Any]:
     try:
         with c.engine.begin() as conn:
             task = service.create_task(
-                conn,
+                joined(conn),
                 contact_id=body.contact_id,
                 title=body.title,
                 body=body.body,
@@ -86,7 +87,7 @@ def create_task(request: Request, body: TaskIn) -> dict[str, Any]:
 def get_task(request: Request, task_id: int) -> dict[str, Any]:
     c = container(request)
     with c.engine.connect() as conn:
-        task = service.get_task(conn, task_id)
+        task = service.get_task(joined(conn), task_id)
     if task is None:
         raise ApiError(404, "not_found", f"no task {task_id}", [{"loc": ["path", "task_id"], "msg": "not found"}])
     return service.task_public(task)
@@ -100,7 +101,7 @@ def update_task(request: Request, task_id: int, body: TaskPatch) -> dict[str, An
         patch["due_at"] = utc(patch["due_at"])
     try:
         with c.engine.begin() as conn:
-            task = service.update_task(conn, task_id, patch, c.clock.now())
+            task = service.update_task(joined(conn), task_id, patch, c.clock.now())
     except service.TaskError as exc:
         raise _error(exc, "path" if exc.field == "task_id" else "body") from None
     return service.task_public(task)
@@ -109,7 +110,7 @@ def update_task(request: Request, task_id: int, body: TaskPatch) -> dict[str, An
 @router.get("/api/task-routing", dependencies=[RequireRead])
 def get_routing(request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return service.get_routing(conn)
+        return service.get_routing(joined(conn))
 
 
 @router.put("/api/task-routing", dependencies=[RequireAdmin])
@@ -117,6 +118,6 @@ def put_routing(request: Request, body: Routing) -> dict[str, Any]:
     c = container(request)
     try:
         with c.engine.begin() as conn:
-            return service.set_routing(conn, body.model_dump(), c.clock.now())
+            return service.set_routing(joined(conn), body.model_dump(), c.clock.now())
     except service.TaskError as exc:
         raise _error(exc) from None

@@ -13,6 +13,7 @@ from tidings.api.routing import StrictRoute
 from tidings.application.delivery import templates as svc
 from tidings.domain.channels import TemplateChannelName
 from tidings.domain.templates import TemplateError, TemplateSource
+from tidings.store.sql_uow import joined
 
 router = APIRouter(prefix="/api/templates", tags=["templates"], route_class=StrictRoute)
 
@@ -66,13 +67,13 @@ def template_problem(exc: TemplateError) -> ApiError:
 @router.get("", dependencies=[RequireRead])
 def list_templates(request: Request, channel: str | None = None) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return {"items": [_out(r) for r in svc.list_templates(conn, channel)]}
+        return {"items": [_out(r) for r in svc.list_templates(joined(conn), channel)]}
 
 
 @router.get("/{key}", dependencies=[RequireRead])
 def get_template(key: str, request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        variants = [_out(r) for r in svc.list_templates(conn) if r["key"] == key]
+        variants = [_out(r) for r in svc.list_templates(joined(conn)) if r["key"] == key]
     if not variants:
         raise ApiError(404, "not_found", f"template {key!r} not found")
     return {"key": key, "variants": variants}
@@ -94,7 +95,7 @@ def put_template(key: str, body: TemplateIn, request: Request) -> dict[str, Any]
     )
     try:
         with c.engine.begin() as conn:
-            return _out(svc.save_template(conn, src, c.clock.now(), name=body.name))
+            return _out(svc.save_template(joined(conn), src, c.clock.now(), name=body.name))
     except svc.TemplateInvalid as exc:
         details = [{"loc": ["path" if p.field == "key" else "body", p.field], "msg": p.message, "line": p.line}
                    for p in exc.problems]
@@ -104,7 +105,7 @@ def put_template(key: str, body: TemplateIn, request: Request) -> dict[str, Any]
 @router.delete("/{key}", dependencies=[RequireWrite], status_code=204)
 def delete_template(key: str, request: Request, locale: str | None = Query(default=None)) -> Response:
     with container(request).engine.begin() as conn:
-        if not svc.delete_template(conn, key, locale):
+        if not svc.delete_template(joined(conn), key, locale):
             raise ApiError(404, "not_found", f"template {key!r} not found")
     return Response(status_code=204)
 
@@ -114,7 +115,7 @@ def _preview(request: Request, key: str, body: PreviewIn) -> dict[str, Any]:
     try:
         with c.engine.connect() as conn:
             return svc.preview(
-                conn,
+                joined(conn),
                 key,
                 contact_id=body.contact_id,
                 locale=body.locale,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tidings.cli import common
+from tidings.store.sql_uow import joined
 
 app = typer.Typer(help="Outgoing webhooks that gave up: list and retry.", no_args_is_help=True)
 
@@ -20,7 +21,7 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="include already retr
 
     c = common.open_container()
     with c.engine.connect() as conn:
-        items = list_dead_letters(conn, include_retried=all_)
+        items = list_dead_letters(joined(conn), include_retried=all_)
     table = Table("id", "outbox", "contact", "kind", "target", "reason", "at", "retried")
     for i in items:
         target = (i.get("payload") or {}).get("url", "")
@@ -46,7 +47,7 @@ def retry(dead_letter_id: Annotated[int, typer.Argument(help="dead letter id (se
     c = common.open_container()
     try:
         with c.engine.begin() as conn:
-            result = do_retry(conn, dead_letter_id, c.clock.now())
+            result = do_retry(joined(conn), dead_letter_id, c.clock.now())
     except DeadLetterError as exc:
         common.fail(str(exc))
     common.console.print(

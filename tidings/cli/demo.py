@@ -224,10 +224,10 @@ def ensure_demo_admin(container: Container) -> str | None:
 
     from tidings.application.access.users import create_user, get_user_by_email
 
-    if get_user_by_email(container.engine, DEMO_ADMIN_EMAIL) is not None:
+    if get_user_by_email(container.uow(), DEMO_ADMIN_EMAIL) is not None:
         return None
     password = secrets.token_urlsafe(12)
-    create_user(container.engine, DEMO_ADMIN_EMAIL, password, "admin", container.clock.now(), name="Demo admin")
+    create_user(container.uow(), DEMO_ADMIN_EMAIL, password, "admin", container.clock.now(), name="Demo admin")
     return password
 
 

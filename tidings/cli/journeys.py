@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from tidings.cli import common
+from tidings.store.sql_uow import joined
 
 app = typer.Typer(help="Journeys: documents, versions, pause/resume, migration.", no_args_is_help=True)
 
@@ -54,7 +56,7 @@ def validate(file: Path, strict: StrictOpt = False) -> None:
     text = _read(file)
     c = common.open_container()
     with c.engine.connect() as conn:
-        doc = _guard(lambda: js.validate(conn, text))
+        doc = _guard(lambda: js.validate(joined(conn), text))
         warnings = _guard(lambda: audit_names.check(conn, doc, audit_sql, strict=strict))
     print_name_warnings(warnings)
     common.console.print(
@@ -80,7 +82,7 @@ def publish(
     c = common.open_container()
     with c.engine.begin() as conn:
         checks = checker(audit_sql, strict=strict)
-        p = _guard(lambda: js.publish(conn, c.clock.now(), text=text, by=by, check_names=checks))
+        p = _guard(lambda: js.publish(joined(conn), c.clock.now(), text=text, by=by, check_names=partial(checks, conn)))
     if as_json:
         out = {"key": p.key, "version": p.version, "checksum": p.checksum, "created": p.created}
         _print({**out, "warnings": list(p.warnings), "name_warnings": [w.to_dict() for w in p.name_warnings]})
@@ -133,7 +135,7 @@ def list_(as_json: JsonOpt = False) -> None:
 
     c = common.open_container()
     with c.engine.connect() as conn:
-        items = js.list_all(conn)
+        items = js.list_all(joined(conn))
     if as_json:
         _print(items)
         return
@@ -150,7 +152,7 @@ def show(key: str, as_json: JsonOpt = False) -> None:
 
     c = common.open_container()
     with c.engine.connect() as conn:
-        data = _guard(lambda: js.describe(conn, key))
+        data = _guard(lambda: js.describe(joined(conn), key))
     if as_json:
         _print(data)
         return
@@ -182,7 +184,7 @@ def pause(key: str) -> None:
 
     c = common.open_container()
     with c.engine.begin() as conn:
-        r = _guard(lambda: js.pause(conn, key, c.clock.now()))
+        r = _guard(lambda: js.pause(joined(conn), key, c.clock.now()))
     common.console.print(f"journey '{key}' paused ({r['held_timers']} timers held)")
 
 
@@ -193,7 +195,7 @@ def resume(key: str) -> None:
 
     c = common.open_container()
     with c.engine.begin() as conn:
-        r = _guard(lambda: js.resume(conn, key, c.clock.now()))
+        r = _guard(lambda: js.resume(joined(conn), key, c.clock.now()))
     common.console.print(f"journey '{key}' resumed ({r['released_timers']} timers released)")
 
 
@@ -219,7 +221,7 @@ def migrate(
     with c.engine.begin() as conn:
         r = _guard(
             lambda: js.migrate(
-                conn, key, c.clock.now(), to_version=to, from_version=from_, mapping=mapping, dry_run=dry_run
+                joined(conn), key, c.clock.now(), to_version=to, from_version=from_, mapping=mapping, dry_run=dry_run
             )
         )
     if as_json:

@@ -274,7 +274,7 @@ def keys_create(
 
     c = common.open_container()
     try:
-        key, secret = create_key(c.engine, name, scope, c.clock.now(), origin or [])
+        key, secret = create_key(c.uow(), name, scope, c.clock.now(), origin or [])
     except KeyError_ as exc:
         common.fail(str(exc))
     where = f" from {', '.join(sorted(key.origins))}" if key.origins else ""
@@ -291,7 +291,7 @@ def keys_list() -> None:
 
     c = common.open_container()
     table = Table("id", "name", "prefix", "scopes", "created", "revoked")
-    for k in list_keys(c.engine):
+    for k in list_keys(c.uow()):
         table.add_row(str(k["id"]), str(k["name"]), str(k["prefix"]), ", ".join(k["scopes"]),  # type: ignore[arg-type]
                       str(k["created_at"]), str(k["revoked_at"] or ""))
     common.console.print(table)
@@ -303,7 +303,7 @@ def keys_revoke(key_id: int) -> None:
     from tidings.application.access.keys import revoke_key
 
     c = common.open_container()
-    if not revoke_key(c.engine, key_id, c.clock.now()):
+    if not revoke_key(c.uow(), key_id, c.clock.now()):
         common.fail(f"no active key with id {key_id}")
     common.console.print(f"revoked key {key_id}")
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tidings.cli import common
+from tidings.store.sql_uow import joined
 
 app = typer.Typer(help="Sales tasks: list, complete, team reps for round robin.", no_args_is_help=True)
 
@@ -24,7 +25,7 @@ def list_(
 
     c = common.open_container()
     with c.engine.connect() as conn:
-        items = list_tasks(conn, owner=owner, status=status or None, team=team)
+        items = list_tasks(joined(conn), owner=owner, status=status or None, team=team)
     table = Table("id", "title", "contact", "owner", "team", "status", "due")
     for t in items:
         table.add_row(
@@ -47,7 +48,7 @@ def complete(task_id: Annotated[int, typer.Argument(help="task id (see list)")])
     c = common.open_container()
     try:
         with c.engine.begin() as conn:
-            update_task(conn, task_id, {"status": "done"}, c.clock.now())
+            update_task(joined(conn), task_id, {"status": "done"}, c.clock.now())
     except TaskError as exc:
         common.fail(str(exc))
     common.console.print(f"task {task_id} done", highlight=False)
@@ -65,9 +66,9 @@ def team(
     emails = [r.strip() for r in reps.split(",") if r.strip()]
     try:
         with c.engine.begin() as conn:
-            routing = get_routing(conn)
+            routing = get_routing(joined(conn))
             routing["teams"][name] = emails
-            set_routing(conn, routing, c.clock.now())
+            set_routing(joined(conn), routing, c.clock.now())
     except TaskError as exc:
         common.fail(f"{exc.field}: {exc}")
     common.console.print(f"team {name}: {', '.join(emails) or '(no reps)'}", highlight=False)

@@ -12,6 +12,7 @@ from rich.table import Table
 from tidings.application.delivery import templates as svc
 from tidings.cli.common import console, fail, open_container
 from tidings.domain.templates import TemplateError, TemplateSource
+from tidings.store.sql_uow import joined
 
 app = typer.Typer(
     help="Message templates: save from files, preview for a contact, send a test.", no_args_is_help=True
@@ -25,7 +26,7 @@ def list_cmd(channel: str = typer.Option(None, help="only this channel")) -> Non
     """List templates and their locale variants."""
     c = open_container()
     with c.engine.connect() as conn:
-        rows = svc.list_templates(conn, channel)
+        rows = svc.list_templates(joined(conn), channel)
     table = Table("key", "locale", "channel", "format", "subject", "updated")
     for r in rows:
         table.add_row(
@@ -70,7 +71,7 @@ def save_cmd(
     c = open_container()
     try:
         with c.engine.begin() as conn:
-            svc.save_template(conn, src, c.clock.now())
+            svc.save_template(joined(conn), src, c.clock.now())
     except svc.TemplateInvalid as exc:
         fail("\n".join(f"{body_file if p.field == 'body' else p.field}: {p}" for p in exc.problems))
     console.print(f"saved template [bold]{key}[/] ({locale or 'default locale'})")
@@ -87,7 +88,7 @@ def preview_cmd(
     c = open_container()
     try:
         with c.engine.connect() as conn:
-            out = svc.preview(conn, key, contact_id=contact, locale=locale, public_url=c.settings.public_url)
+            out = svc.preview(joined(conn), key, contact_id=contact, locale=locale, public_url=c.settings.public_url)
     except LookupError as exc:
         fail(str(exc.args[0]))
     except TemplateError as exc:
@@ -109,7 +110,7 @@ def send_test_cmd(
     c = open_container()
     try:
         with c.engine.connect() as conn:
-            out = svc.preview(conn, key, contact_id=contact, locale=locale, public_url=c.settings.public_url)
+            out = svc.preview(joined(conn), key, contact_id=contact, locale=locale, public_url=c.settings.public_url)
     except (LookupError, TemplateError) as exc:
         fail(str(exc))
     try:

@@ -31,7 +31,7 @@ def create(
         common.fail(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
     c = common.open_container()
     try:
-        user = create_user(c.engine, email, _password(password), role, c.clock.now(), name=name)
+        user = create_user(c.uow(), email, _password(password), role, c.clock.now(), name=name)
     except UserError as exc:
         common.fail(f"{exc.field + ': ' if exc.field else ''}{exc}")
     common.console.print(f"created user {user.id} {user.email} ({user.role})", highlight=False)
@@ -46,7 +46,7 @@ def list_() -> None:
 
     c = common.open_container()
     table = Table("id", "email", "name", "role", "created", "disabled")
-    for u in list_users(c.engine):
+    for u in list_users(c.uow()):
         table.add_row(
             str(u["id"]),
             str(u["email"]),
@@ -68,7 +68,7 @@ def set_password_cmd(
 
     c = common.open_container()
     try:
-        user = set_password(c.engine, email, _password(password), c.clock.now())
+        user = set_password(c.uow(), email, _password(password), c.clock.now())
     except UserError as exc:
         common.fail(str(exc))
     common.console.print(f"password changed for {user.email}; their sessions have ended", highlight=False)

@@ -198,6 +198,20 @@ class TemplateSource:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
+def source_from_row(row: Mapping[str, Any]) -> TemplateSource:
+    """The variant a ``templates`` row holds (the columns of that table)."""
+    return TemplateSource(
+        key=row["key"],
+        channel=row["channel"],
+        locale=row["locale"],
+        subject=row["subject"],
+        body=row["body"],
+        format=row["format"],
+        text_body=row["text_body"],
+        settings=row["settings"] or {},
+    )
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str | None

@@ -1,4 +1,4 @@
-"""SQL for the worker: claims (queued contacts, due timers), enrolments, timers, outbox, traces.
+"""SQL for the worker: claims (queued contacts, due timers), enrolments, timers, outbox.
 
 Every function runs inside the caller's transaction: the engine commits a batch of
 transitions (state + trace + timers + outbox + contact changes) atomically.
@@ -32,7 +32,6 @@ Q = schema.contact_queue
 T = schema.timers
 E = schema.enrollments
 O = schema.outbox  # noqa: E741
-TR = schema.traces
 EV = schema.events
 C = schema.contacts
 
@@ -126,10 +125,6 @@ def lock_contacts(conn: sa.Connection, contact_ids: Iterable[int]) -> None:
         conn.execute(sa.select(C.c.id).where(C.c.id.in_(ids)).order_by(C.c.id).with_for_update())
 
 
-def queue_length(conn: sa.Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(Q)).scalar_one())
-
-
 # --------------------------------------------------------------------------- events
 
 
@@ -179,12 +174,6 @@ def mark_processed(conn: sa.Connection, event_ids: Sequence[int], now: datetime)
         conn.execute(sa.update(EV).where(EV.c.id.in_(list(event_ids))).values(processed_at=now))
 
 
-def append_events(conn: sa.Connection, rows: Sequence[Mapping[Any, Any]]) -> None:
-    """Events the engine itself causes (contact.updated, tag.added...): the pipeline contract."""
-    if rows:
-        conn.execute(sa.insert(EV), [dict(r) for r in rows])
-
-
 # --------------------------------------------------------------------------- timers
 
 
@@ -209,23 +198,26 @@ def delete_timers(conn: sa.Connection, ids: Sequence[int]) -> None:
         conn.execute(sa.delete(T).where(T.c.id.in_(list(ids))))
 
 
-def delete_enrollment_timers(conn: sa.Connection, enrollment_ids: Sequence[int]) -> None:
-    if enrollment_ids:
-        conn.execute(sa.delete(T).where(T.c.enrollment_id.in_(list(enrollment_ids))))
-
-
 def insert_timers(conn: sa.Connection, rows: Sequence[Mapping[Any, Any]]) -> None:
     if rows:
         conn.execute(sa.insert(T), [dict(r) for r in rows])
 
 
-def date_trigger_timers(
-    conn: sa.Connection, contact_ids: Sequence[int], journey_id: int
-) -> list[Mapping[Any, Any]]:
-    q = sa.select(T.c.id, T.c.contact_id, T.c.payload).where(
-        T.c.kind == "date_trigger", T.c.enrollment_id.is_(None), T.c.contact_id.in_(list(contact_ids))
-    )
-    return [r for r in conn.execute(q).mappings() if (r["payload"] or {}).get("journey_id") == journey_id]
+def drop_date_trigger_timers(
+    conn: sa.Connection, journey_id: int, contact_ids: Iterable[int] | None = None, trigger: int | None = None
+) -> None:
+    """Delete the journey's date-trigger timers (of these contacts, of this trigger index)."""
+    q = sa.select(T.c.id, T.c.payload).where(T.c.kind == "date_trigger", T.c.enrollment_id.is_(None))
+    if contact_ids is not None:
+        q = q.where(T.c.contact_id.in_(list(contact_ids)))
+    ids = [
+        int(r.id)
+        for r in conn.execute(q)
+        if (r.payload or {}).get("journey_id") == journey_id
+        and (trigger is None or (r.payload or {}).get("trigger") == trigger)
+    ]
+    for i in range(0, len(ids), 5000):
+        delete_timers(conn, ids[i : i + 5000])
 
 
 def park_journey_timers(conn: sa.Connection, journey_id: int) -> int:
@@ -336,45 +328,7 @@ def insert_enrollments(conn: sa.Connection, rows: Sequence[Mapping[Any, Any]]) -
     return [int(x) for x in result.scalars()]
 
 
-def update_enrollments(conn: sa.Connection, rows: Sequence[Mapping[Any, Any]]) -> None:
-    """Bulk update (``_id`` plus the columns: status, end_reason, step_id, state, updated_at, ended_at)."""
-    if not rows:
-        return
-    conn.execute(
-        sa.update(E)
-        .where(E.c.id == sa.bindparam("_id"))
-        .values(
-            status=sa.bindparam("status"),
-            end_reason=sa.bindparam("end_reason"),
-            step_id=sa.bindparam("step_id"),
-            state=sa.bindparam("state"),
-            updated_at=sa.bindparam("updated_at"),
-            ended_at=sa.bindparam("ended_at"),
-            version=sa.bindparam("version"),
-        ),
-        [dict(r) for r in rows],
-    )
-
-
-# --------------------------------------------------------------------------- outbox and traces
-
-
-def insert_traces(conn: sa.Connection, rows: Sequence[Mapping[Any, Any]]) -> list[int]:
-    if not rows:
-        return []
-    result = conn.execute(
-        sa.insert(TR).returning(TR.c.id, sort_by_parameter_order=True), [dict(r) for r in rows]
-    )
-    return [int(x) for x in result.scalars()]
-
-
-def link_traces(conn: sa.Connection, pairs: Sequence[tuple[int, int]]) -> None:
-    """traces.outbox_id for each (trace id, outbox id)."""
-    if pairs:
-        conn.execute(
-            sa.update(TR).where(TR.c.id == sa.bindparam("_id")).values(outbox_id=sa.bindparam("oid")),
-            [{"_id": t, "oid": o} for t, o in pairs],
-        )
+# --------------------------------------------------------------------------- outbox
 
 
 def insert_outbox(conn: sa.Connection, rows: Sequence[Mapping[Any, Any]]) -> dict[str, int]:

@@ -97,3 +97,47 @@ def experiment_rollouts(conn: sa.Connection) -> dict[int, dict[str, str]]:
     for jid, step, winner in conn.execute(sa.select(d.c.journey_id, d.c.step_id, d.c.winner)):
         out.setdefault(int(jid), {})[str(step)] = str(winner)
     return out
+
+
+class SqlJourneys:
+    """The journeys repository (``application/ports/journeys.py``) on one connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, key: str, *, for_update: bool = False) -> dict[str, Any] | None:
+        row = get_journey(self.conn, key, for_update=for_update)
+        return dict(row) if row is not None else None
+
+    def get_by_id(self, journey_id: int) -> dict[str, Any] | None:
+        row = get_journey_by_id(self.conn, journey_id)
+        return dict(row) if row is not None else None
+
+    def all(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in list_journeys(self.conn)]
+
+    def add(self, key: str, name: str, draft: str | None, now: datetime) -> int:
+        return create_journey(self.conn, key, name, draft, now)
+
+    def update(self, journey_id: int, now: datetime, **values: Any) -> None:
+        update_journey(self.conn, journey_id, now, **values)
+
+    def versions(self, journey_id: int) -> list[dict[str, Any]]:
+        return [dict(r) for r in versions(self.conn, journey_id)]
+
+    def get_version(self, journey_id: int, version: int) -> dict[str, Any] | None:
+        row = get_version(self.conn, journey_id, version)
+        return dict(row) if row is not None else None
+
+    def add_version(
+        self,
+        journey_id: int,
+        version: int,
+        *,
+        document: Mapping[str, Any],
+        source: str,
+        checksum: str,
+        now: datetime,
+        by: str | None,
+    ) -> None:
+        insert_version(self.conn, journey_id, version, document, source, checksum, now, by)

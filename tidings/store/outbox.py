@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.store import schema
+from tidings.store.delivery_sql import SqlDeadLetters
 from tidings.store.queue import enqueue_contacts
 
 o = schema.outbox
@@ -331,21 +332,9 @@ def skip_pending_for(conn: sa.Connection, contact_id: int, channel: str, now: da
 def record_dead(conn: sa.Connection, items: list[tuple[dict[str, Any], str]], now: datetime) -> None:
     """List rows the delivery loop has just moved to ``dead`` (``finish`` calls this; an operator
     retries or discards them through ``application/delivery/dead_letters.py``)."""
-    d = schema.dead_letters
+    dead_letters = SqlDeadLetters(conn)
     for row, reason in items:
-        existing = conn.execute(sa.select(d.c.id).where(d.c.outbox_id == row["id"])).first()
-        if existing is None:
-            conn.execute(
-                sa.insert(d).values(
-                    outbox_id=row["id"], contact_id=row["contact_id"], reason=reason, created_at=now
-                )
-            )
-        else:
-            conn.execute(
-                sa.update(d)
-                .where(d.c.id == existing[0])
-                .values(reason=reason, created_at=now, retried_at=None)
-            )
+        dead_letters.record(int(row["id"]), int(row["contact_id"]), reason, now)
 
 
 def row_for_ref(conn: sa.Connection, message_ref: str | None) -> dict[str, Any] | None:

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import sqlalchemy as sa
 
-from tidings.domain.templates import TemplateSource, locale_candidates
+from tidings.domain.templates import TemplateSource, locale_candidates, source_from_row
 from tidings.store import schema
 
 t = schema.templates
-
-
-def source_from_row(row: Mapping[str, Any]) -> TemplateSource:
-    return TemplateSource(
-        key=row["key"],
-        channel=row["channel"],
-        locale=row["locale"],
-        subject=row["subject"],
-        body=row["body"],
-        format=row["format"],
-        text_body=row["text_body"],
-        settings=row["settings"] or {},
-    )
-
 
 
 def find_template(conn: sa.Connection, key: str, locale: str | None) -> TemplateSource | None:

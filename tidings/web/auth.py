@@ -76,20 +76,20 @@ def login(request: Request, form: FormData = FormFields) -> Response:
         return _login_page(request, next_url=next_url, email=email, error="wrong email or password", status=401)
     address = request.client.host if request.client else None
     now = c.clock.now()
-    refusal = login_throttle.check(c.engine, email, address, now)
+    refusal = login_throttle.check(c.uow(), email, address, now)
     if refusal is not None:  # refused before the password is even looked at
         resp = _login_page(request, next_url=next_url, email=email, error=refusal.message(now), status=429)
         resp.headers["Retry-After"] = str(max(1, int((refusal.retry_at - now).total_seconds() + 0.999)))
         return resp
-    user = users_service.authenticate(c.engine, email, password)
+    user = users_service.authenticate(c.uow(), email, password)
     if user is None:
-        refusal = login_throttle.record_failure(c.engine, email, address, now)
+        refusal = login_throttle.record_failure(c.uow(), email, address, now)
         error = "wrong email or password"
         if refusal is not None:
             error += ". " + refusal.message(now)
         return _login_page(request, next_url=next_url, email=email, error=error, status=401)
-    login_throttle.record_success(c.engine, email)
-    token, _ = users_service.start_session(c.engine, user, now)
+    login_throttle.record_success(c.uow(), email)
+    token, _ = users_service.start_session(c.uow(), user, now)
     resp = RedirectResponse(next_url, status_code=303)
     resp.set_cookie(
         SESSION_COOKIE,
@@ -106,7 +106,7 @@ def login(request: Request, form: FormData = FormFields) -> Response:
 
 @router.post("/logout")
 def logout(request: Request, session: Session = Viewer) -> Response:
-    users_service.end_session(container(request).engine, request.cookies.get(SESSION_COOKIE, ""))
+    users_service.end_session(container(request).uow(), request.cookies.get(SESSION_COOKIE, ""))
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
@@ -126,7 +126,7 @@ def change_password(request: Request, session: Session = Viewer, form: FormData 
     else:
         c = container(request)
         try:
-            users_service.change_password(c.engine, session.user, current, new, c.clock.now())
+            users_service.change_password(c.uow(), session.user, current, new, c.clock.now())
         except UserError as exc:
             errors[exc.field or "new"] = str(exc)
     if errors:
@@ -146,7 +146,7 @@ def _users_page(
     error: str = "",
     status: int = 200,
 ) -> Response:
-    rows = users_service.list_users(container(request).engine)
+    rows = users_service.list_users(container(request).uow())
     return render(
         request,
         "users.html",
@@ -177,7 +177,7 @@ def users_create(request: Request, session: Session = Admin, form: FormData = Fo
     c = container(request)
     try:
         created = users_service.create_user(
-            c.engine,
+            c.uow(),
             values["email"],
             str(form.get("password", "")),
             values["role"],
@@ -197,7 +197,7 @@ def users_update(
     c = container(request)
     try:
         changed = users_service.update_user(
-            c.engine, session.user, user_id, role=str(form.get("role", "")), team=str(form.get("team", ""))
+            c.uow(), session.user, user_id, role=str(form.get("role", "")), team=str(form.get("team", ""))
         )
     except UserError as exc:
         return _users_page(request, error=str(exc), status=404 if exc.field == "user" else 422)
@@ -208,7 +208,7 @@ def users_update(
 def _set_disabled(request: Request, session: Session, user_id: int, disabled: bool) -> Response:
     c = container(request)
     try:
-        changed = users_service.set_disabled(c.engine, session.user, user_id, disabled, c.clock.now())
+        changed = users_service.set_disabled(c.uow(), session.user, user_id, disabled, c.clock.now())
     except UserError as exc:
         return _users_page(request, error=str(exc), status=404 if exc.field == "user" else 422)
     if disabled and changed.id == session.user.id:  # you disabled yourself: your session is gone

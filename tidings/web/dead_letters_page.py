@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from tidings.application.access.users import Session
 from tidings.application.delivery import dead_letters as service
 from tidings.store import schema as s
+from tidings.store.sql_uow import joined
 from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Admin, Viewer, container
 
@@ -79,7 +80,7 @@ def dead_letters_page(request: Request, session: Session = Viewer) -> Response:
     show_all = request.query_params.get("show") == "all"
     c = container(request)
     with c.engine.connect() as conn:
-        items = _enrich(conn, service.list_dead_letters(conn, include_retried=show_all, limit=500))
+        items = _enrich(conn, service.list_dead_letters(joined(conn), include_retried=show_all, limit=500))
     return render(
         request,
         "dead_letters.html",
@@ -93,10 +94,10 @@ def _act(request: Request, dead_letter_id: int, action: str) -> Response:
     try:
         with c.engine.begin() as conn:
             if action == "retry":
-                service.retry(conn, dead_letter_id, c.clock.now())
+                service.retry(joined(conn), dead_letter_id, c.clock.now())
                 notice = f"Dead letter {dead_letter_id} is back in the outbox: it will be sent again now."
             else:
-                service.discard(conn, dead_letter_id, c.clock.now())
+                service.discard(joined(conn), dead_letter_id, c.clock.now())
                 notice = f"Dead letter {dead_letter_id} discarded."
     except service.DeadLetterError as exc:
         if "no dead letter" in str(exc):

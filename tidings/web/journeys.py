@@ -5,6 +5,7 @@ map of all journeys and the links between them."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from tidings.domain.journeys.model import JourneyDoc, JourneyError
 from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import journeys as jst
 from tidings.store import schema as s
+from tidings.store.sql_uow import joined
 from tidings.web import journey_view as jv
 from tidings.web import queries
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
@@ -126,7 +128,7 @@ def _save_draft(request: Request, form: FormData, key: str | None) -> Response:
     problems: list[dict[str, Any]] = []
     try:
         with c.engine.begin() as conn:
-            doc = svc.validate(conn, source)
+            doc = svc.validate(joined(conn), source)
             if key is not None and doc.key != key:
                 problems = [
                     {
@@ -137,7 +139,7 @@ def _save_draft(request: Request, form: FormData, key: str | None) -> Response:
                     }
                 ]
             else:
-                svc.save_draft(conn, source, c.clock.now())
+                svc.save_draft(joined(conn), source, c.clock.now())
     except JourneyError as exc:
         problems = exc.details()
     except yaml.YAMLError as exc:
@@ -161,7 +163,7 @@ def preview_graph(request: Request, session: Session = Viewer, form: FormData = 
     graph = None
     try:
         with container(request).engine.connect() as conn:
-            graph = jv.journey_graph(svc.validate(conn, source))
+            graph = jv.journey_graph(svc.validate(joined(conn), source))
     except JourneyError as exc:
         problems = exc.details()
     except yaml.YAMLError as exc:
@@ -214,7 +216,7 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
         funnel = step_funnel(conn, int(row["id"]), shown) if doc else {}
         graph = jv.journey_graph(doc, counts, link_steps=True, funnel=funnel) if doc else None
         ab = jv.ab_results(conn, int(row["id"]), doc) if doc else []
-        desc = svc.describe(conn, key)
+        desc = svc.describe(joined(conn), key)
         now = c.clock.now()
         conv, revenue = _conv(conn, key, now)
         econ = _economics(conn, key, now)
@@ -280,7 +282,8 @@ def _action(request: Request, key: str, what: str) -> Response:
                 from tidings.store import audit_sql
 
                 by = session.user.email if session else None
-                p = svc.publish(conn, c.clock.now(), key=key, by=by, check_names=checker(audit_sql))
+                names = partial(checker(audit_sql), conn)
+                p = svc.publish(joined(conn), c.clock.now(), key=key, by=by, check_names=names)
                 notice = (
                     f"published version {p.version}" if p.created else f"unchanged: still version {p.version}"
                 )
@@ -288,10 +291,10 @@ def _action(request: Request, key: str, what: str) -> Response:
                 if p.name_warnings:
                     notice += "; name warnings: " + "; ".join(str(w) for w in p.name_warnings)
             elif what == "pause":
-                svc.pause(conn, key, c.clock.now())
+                svc.pause(joined(conn), key, c.clock.now())
                 notice = "paused: no new entries, waiting timers are held"
             else:
-                svc.resume(conn, key, c.clock.now())
+                svc.resume(joined(conn), key, c.clock.now())
                 notice = "resumed"
     except (svc.Conflict, svc.NotFound) as exc:
         notice = f"not done: {exc}"

@@ -114,7 +114,7 @@ def current_session(request: Request) -> Session | None:
         return cached if isinstance(cached, Session) else None
     c = container(request)
     token = request.cookies.get(SESSION_COOKIE, "")
-    session = load_session(c.engine, token, c.clock.now()) if token else None
+    session = load_session(c.uow(), token, c.clock.now()) if token else None
     request.state.web_session = session
     return session
 

@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from tidings.application.access.users import Session
 from tidings.application.sales import tasks as tasks_service
 from tidings.domain.statuses import TaskStatus
+from tidings.store.sql_uow import joined
 from tidings.web import queries
 from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import FormFields, Viewer, Writer, container
@@ -74,13 +75,13 @@ def complete_task(task_id: int, request: Request, session: Session = Writer, for
     c = container(request)
     try:
         with c.engine.begin() as conn:
-            before = tasks_service.get_task(conn, task_id)
+            before = tasks_service.get_task(joined(conn), task_id)
             if before is None:
                 raise PageNotFound(f"Task {task_id}")
             if before["status"] == TaskStatus.DONE:
                 notice = f"“{before['title']}” was already done."
             else:
-                tasks_service.update_task(conn, task_id, {"status": TaskStatus.DONE}, c.clock.now())
+                tasks_service.update_task(joined(conn), task_id, {"status": TaskStatus.DONE}, c.clock.now())
                 notice = f"Done: “{before['title']}”."
     except tasks_service.TaskError as exc:
         if exc.status == 404:

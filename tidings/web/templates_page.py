@@ -19,6 +19,7 @@ from tidings.application.delivery import templates as svc
 from tidings.domain.channels import TEMPLATE_CHANNELS
 from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store import schema as s
+from tidings.store.sql_uow import joined
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.inbox import TEXT_STYLE, sandboxed_html
 from tidings.web.security import FormFields, Viewer, Writer, container
@@ -55,7 +56,7 @@ def _contacts_for_preview(conn: sa.Connection) -> list[dict[str, Any]]:
 @router.get("/templates")
 def templates_list(request: Request, session: Session = Viewer) -> Response:
     with container(request).engine.connect() as conn:
-        rows = svc.list_templates(conn)
+        rows = svc.list_templates(joined(conn))
     return render(request, "templates_list.html", {"rows": rows}, page="templates")
 
 
@@ -115,7 +116,7 @@ def session_email(request: Request) -> str:
 def template_edit(key: str, request: Request, session: Session = Viewer) -> Response:
     locale = request.query_params.get("locale", "")
     with container(request).engine.connect() as conn:
-        row = svc.get_row(conn, key, locale)
+        row = svc.get_row(joined(conn), key, locale)
     if row is None:
         raise PageNotFound(f"Template {key!r} ({locale or 'default locale'})")
     values = {k: row.get(k) or "" for k in FIELDS}
@@ -151,7 +152,7 @@ def template_save(request: Request, session: Session = Writer, form: FormData = 
         c = container(request)
         try:
             with c.engine.begin() as conn:
-                svc.save_template(conn, src, c.clock.now(), name=values["name"])
+                svc.save_template(joined(conn), src, c.clock.now(), name=values["name"])
         except svc.TemplateInvalid as exc:
             for p in exc.problems:
                 errors.setdefault(p.field, f"line {p.line}: {p.message}" if p.line else p.message)
@@ -174,7 +175,7 @@ def _preview(request: Request, key: str) -> dict[str, Any]:
     locale = p.get("locale") or None
     c = container(request)
     with c.engine.connect() as conn:
-        return svc.preview(conn, key, contact_id=contact_id, locale=locale, public_url=c.settings.public_url)
+        return svc.preview(joined(conn), key, contact_id=contact_id, locale=locale, public_url=c.settings.public_url)
 
 
 @router.get("/templates/{key}/preview")

@@ -7,15 +7,12 @@ import secrets
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
-from tidings.store import schema
-from tidings.store.db import read_only
+from tidings.application.ports.access import AccessUnitOfWork
 
 SCOPES = ("track", "browser", "read", "write", "admin")
 #: what each scope grants. A tracking write key can only send data in, never read it; a
@@ -66,7 +63,7 @@ def hash_key(key: str) -> str:
 
 
 def create_key(
-    engine: Engine, name: str, scopes: list[str], now: datetime, origins: list[str] | None = None
+    uow: AccessUnitOfWork, name: str, scopes: list[str], now: datetime, origins: list[str] | None = None
 ) -> tuple[ApiKey, str]:
     """Create a key; returns it and its secret value (shown once, never stored).
 
@@ -86,44 +83,40 @@ def create_key(
         raise KeyError_("--origin is only for browser keys (--scope browser)")
     prefix = secrets.token_hex(4)
     secret = f"tdk_{prefix}_{secrets.token_urlsafe(32)}"
-    with engine.begin() as conn:
-        key_id = conn.execute(
-            sa.insert(schema.api_keys)
-            .values(
-                name=name,
-                prefix=prefix,
-                key_hash=hash_key(secret),
-                scopes=sorted(set(scopes)),
-                origins=allowed or None,
-                created_at=now,
-            )
-            .returning(schema.api_keys.c.id)
-        ).scalar_one()
+    with uow:
+        key_id = uow.api_keys.add(
+            name=name, prefix=prefix, key_hash=hash_key(secret), scopes=sorted(set(scopes)), now=now, origins=allowed
+        )
+        uow.commit()
     for verifier in list(_VERIFIERS):  # a new browser origin is granted CORS at once in this process
         verifier.invalidate()
     return ApiKey(key_id, name, prefix, frozenset(scopes), frozenset(allowed)), secret
 
 
-def revoke_key(engine: Engine, key_id: int, now: datetime) -> bool:
-    with engine.begin() as conn:
-        res = conn.execute(
-            sa.update(schema.api_keys)
-            .where(schema.api_keys.c.id == key_id, schema.api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+def revoke_key(uow: AccessUnitOfWork, key_id: int, now: datetime) -> bool:
+    with uow:
+        revoked = uow.api_keys.revoke(key_id, now)
+        uow.commit()
     for verifier in list(_VERIFIERS):  # this process forgets at once; others within their TTL
         verifier.invalidate()
-    return bool(res.rowcount)
+    return revoked
 
 
-def list_keys(engine: Engine) -> list[dict[str, object]]:
-    t = schema.api_keys
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(t.c.id, t.c.name, t.c.prefix, t.c.scopes, t.c.origins, t.c.created_at, t.c.revoked_at)
-            .order_by(t.c.id)
-        ).mappings()
-        return [dict(r) for r in rows]
+def list_keys(uow: AccessUnitOfWork) -> list[dict[str, object]]:
+    with uow:
+        keys = uow.api_keys.all()
+    return [
+        {
+            "id": k.id,
+            "name": k.name,
+            "prefix": k.prefix,
+            "scopes": list(k.scopes),
+            "origins": list(k.origins) or None,
+            "created_at": k.created_at,
+            "revoked_at": k.revoked_at,
+        }
+        for k in keys
+    ]
 
 
 #: the verifiers of this process, emptied by revoke_key
@@ -131,10 +124,13 @@ _VERIFIERS: weakref.WeakSet[KeyVerifier] = weakref.WeakSet()
 
 
 class KeyVerifier:
-    """Looks keys up by hash, with a short in-memory cache (ingest is hot; revocation wins in 5 s)."""
+    """Looks keys up by hash, with a short in-memory cache (ingest is hot; revocation wins in 5 s).
 
-    def __init__(self, engine: Engine, ttl_seconds: float = 5.0) -> None:
-        self.engine = engine
+    ``uow_factory`` gives a fresh unit of work per lookup (the verifier is shared by threads);
+    the composition root hands it read-only ones (SQLite: no write lock for a lookup)."""
+
+    def __init__(self, uow_factory: Callable[[], AccessUnitOfWork], ttl_seconds: float = 5.0) -> None:
+        self.uow_factory = uow_factory
         self.ttl = ttl_seconds
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._lock = threading.Lock()
@@ -163,12 +159,8 @@ class KeyVerifier:
         with self._lock:
             if self._origins is not None and now - self._origins[0] < self.ttl:
                 return self._origins[1]
-        t = schema.api_keys
-        with self.engine.connect() as c:
-            rows = read_only(c).execute(
-                sa.select(t.c.origins).where(t.c.origins.is_not(None), t.c.revoked_at.is_(None))
-            ).scalars()
-            found = frozenset(o for row in rows for o in row or ())
+        with self.uow_factory() as uow:
+            found = uow.api_keys.live_origins()
         with self._lock:
             self._origins = (now, found)
         return found
@@ -180,17 +172,11 @@ class KeyVerifier:
             hit = self._cache.get(h)
             if hit and now - hit[0] < self.ttl:
                 return hit[1]
-        t = schema.api_keys
-        with self.engine.connect() as c:
-            conn = read_only(c)  # a lookup: no SQLite write lock (BEGIN DEFERRED)
-            row = conn.execute(
-                sa.select(t.c.id, t.c.name, t.c.prefix, t.c.scopes, t.c.origins, t.c.revoked_at).where(
-                    t.c.key_hash == h
-                )
-            ).first()
+        with self.uow_factory() as uow:
+            record = uow.api_keys.by_hash(h)
         found = None
-        if row is not None and row.revoked_at is None and secrets.compare_digest(h, hash_key(key)):
-            found = ApiKey(row.id, row.name, row.prefix, frozenset(row.scopes), frozenset(row.origins or ()))
+        if record is not None and record.revoked_at is None and secrets.compare_digest(h, hash_key(key)):
+            found = ApiKey(record.id, record.name, record.prefix, frozenset(record.scopes), frozenset(record.origins))
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

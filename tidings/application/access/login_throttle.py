@@ -17,17 +17,12 @@ address's: see ``record_success``). Time comes from the caller (the container's 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-
-from tidings.store import schema
-
-t = schema.login_throttle
+from tidings.application.ports.access import AccessUnitOfWork, ThrottleRecord
 
 WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
@@ -87,20 +82,15 @@ def _slow_delay(key: str, failures: int) -> timedelta:
     return min(SLOW_STEP * (2 ** min(failures - after, 10)), SLOW_MAX) if failures >= after else timedelta(0)
 
 
-def check(engine: Engine, email: str, address: str | None, now: datetime) -> Refusal | None:
-    """None if this attempt may check a password now; else the refusal (latest retry time wins)."""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.key.in_(_keys(email, address)))).mappings().all()
+def _refusal(rows: list[ThrottleRecord], now: datetime) -> Refusal | None:
     refusals: list[Refusal] = []
     for row in rows:
-        if row["window_started_at"] + WINDOW <= now and (
-            row["blocked_until"] is None or row["blocked_until"] <= now
-        ):
+        if row.window_started_at + WINDOW <= now and (row.blocked_until is None or row.blocked_until <= now):
             continue  # an old window: forgotten
-        if row["blocked_until"] is not None and row["blocked_until"] > now:
-            refusals.append(Refusal(row["blocked_until"], locked=True))
+        if row.blocked_until is not None and row.blocked_until > now:
+            refusals.append(Refusal(row.blocked_until, locked=True))
             continue
-        retry_at = row["last_failure_at"] + _slow_delay(row["key"], int(row["failures"]))
+        retry_at = row.last_failure_at + _slow_delay(row.key, row.failures)
         if retry_at > now:
             refusals.append(Refusal(retry_at, locked=False))
     if not refusals:
@@ -108,42 +98,43 @@ def check(engine: Engine, email: str, address: str | None, now: datetime) -> Ref
     return max(refusals, key=lambda r: (r.locked, r.retry_at))
 
 
-def record_failure(engine: Engine, email: str, address: str | None, now: datetime) -> Refusal | None:
+def check(uow: AccessUnitOfWork, email: str, address: str | None, now: datetime) -> Refusal | None:
+    """None if this attempt may check a password now; else the refusal (latest retry time wins)."""
+    with uow:
+        rows = uow.login_throttle.get_many(_keys(email, address))
+    return _refusal(rows, now)
+
+
+def record_failure(uow: AccessUnitOfWork, email: str, address: str | None, now: datetime) -> Refusal | None:
     """Count a failed attempt; returns the refusal that now applies to the next attempt, if any."""
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    with engine.begin() as conn:
+    with uow:
         for key in _keys(email, address):
-            conn.execute(
-                dialect.insert(t)
-                .values(key=key, failures=0, window_started_at=now, last_failure_at=now)
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
-            row = conn.execute(sa.select(t).where(t.c.key == key).with_for_update()).mappings().one()
-            failures = int(row["failures"])
-            started = row["window_started_at"]
-            if started + WINDOW <= now and (row["blocked_until"] is None or row["blocked_until"] <= now):
+            row = uow.login_throttle.lock(key, now)
+            failures, started = row.failures, row.window_started_at
+            if started + WINDOW <= now and (row.blocked_until is None or row.blocked_until <= now):
                 failures, started = 0, now  # a fresh window
             failures += 1
             blocked = now + LOCKOUT if failures >= _limit(key) else None
-            conn.execute(
-                sa.update(t)
-                .where(t.c.key == key)
-                .values(
+            uow.login_throttle.save(
+                dataclasses.replace(
+                    row,
                     failures=failures,
                     window_started_at=started,
                     last_failure_at=now,
-                    blocked_until=blocked if blocked is not None else row["blocked_until"],
+                    blocked_until=blocked if blocked is not None else row.blocked_until,
                 )
             )
         # rows no one has touched for a day are noise: keep the table small.
-        conn.execute(sa.delete(t).where(t.c.last_failure_at < now - timedelta(days=1)))
-    return check(engine, email, address, now)
+        uow.login_throttle.delete_idle_since(now - timedelta(days=1))
+        uow.commit()
+    return check(uow, email, address, now)
 
 
-def record_success(engine: Engine, email: str) -> None:
+def record_success(uow: AccessUnitOfWork, email: str) -> None:
     """A right password: forget this email's failures.
 
     The client address's count is left to run out with its window: were it cleared too, one
     valid account would let a client try passwords against every other email without end."""
-    with engine.begin() as conn:
-        conn.execute(sa.delete(t).where(t.c.key == email_key(email)))
+    with uow:
+        uow.login_throttle.delete(email_key(email))
+        uow.commit()

@@ -17,10 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
-from tidings.store import schema
+from tidings.application.ports.access import AccessUnitOfWork, SessionRecord, UserRecord
 
 ROLES = ("admin", "marketer", "viewer")
 #: roles that may change things (every write route checks this on the server).
@@ -123,12 +120,12 @@ def normalise_email(email: str) -> str:
 # --------------------------------------------------------------------------- users
 
 
-def _row_user(row: sa.Row) -> User:  # type: ignore[type-arg]
-    return User(id=row.id, email=row.email, name=row.name, role=row.role, team=row.team)
+def _user(record: UserRecord) -> User:
+    return User(id=record.id, email=record.email, name=record.name, role=record.role, team=record.team)
 
 
 def create_user(
-    engine: Engine,
+    uow: AccessUnitOfWork,
     email: str,
     password: str,
     role: str,
@@ -141,143 +138,123 @@ def create_user(
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; choose from {', '.join(ROLES)}", "role")
     check_new_password(password)
-    t = schema.users
-    with engine.begin() as conn:
-        if conn.execute(sa.select(t.c.id).where(t.c.email == email)).first() is not None:
+    password_hash = hash_password(password)  # scrypt before the transaction: no lock held meanwhile
+    with uow:
+        if uow.users.by_email(email) is not None:
             raise UserError(f"a user with email {email} already exists", "email")
-        user_id = conn.execute(
-            sa.insert(t)
-            .values(
-                email=email,
-                name=name.strip(),
-                password_hash=hash_password(password),
-                role=role,
-                team=team,
-                created_at=now,
-                password_changed_at=now,
-            )
-            .returning(t.c.id)
-        ).scalar_one()
+        user_id = uow.users.add(
+            email=email, name=name.strip(), password_hash=password_hash, role=role, team=team, now=now
+        )
+        uow.commit()
     return User(id=user_id, email=email, name=name.strip(), role=role, team=team)
 
 
-def list_users(engine: Engine) -> list[dict[str, object]]:
-    t = schema.users
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(
-                t.c.id, t.c.email, t.c.name, t.c.role, t.c.team, t.c.created_at, t.c.disabled_at
-            ).order_by(t.c.id)
-        ).mappings()
-        return [dict(r) for r in rows]
+def list_users(uow: AccessUnitOfWork) -> list[dict[str, object]]:
+    with uow:
+        return [
+            {
+                "id": u.id,
+                "email": u.email,
+                "name": u.name,
+                "role": u.role,
+                "team": u.team,
+                "created_at": u.created_at,
+                "disabled_at": u.disabled_at,
+            }
+            for u in uow.users.all()
+        ]
 
 
-def _active_admins_locked(conn: sa.Connection) -> list[int]:
-    """Ids of the enabled admins, rows locked (PostgreSQL) so two admins demoting each other at once
-    cannot both succeed. SQLite writers are serialised already (BEGIN IMMEDIATE)."""
-    t = schema.users
-    q = sa.select(t.c.id).where(t.c.role == "admin", t.c.disabled_at.is_(None)).order_by(t.c.id)
-    return list(conn.execute(q.with_for_update()).scalars())
-
-
-def _user_row(conn: sa.Connection, user_id: int) -> sa.Row:  # type: ignore[type-arg]
-    t = schema.users
-    row = conn.execute(sa.select(t).where(t.c.id == user_id).with_for_update()).first()
-    if row is None:
+def _locked(uow: AccessUnitOfWork, user_id: int) -> tuple[list[int], UserRecord]:
+    """The enabled admins' ids and the user, rows locked (PostgreSQL) so two admins demoting each
+    other at once cannot both succeed; always in this order, so no deadlock. SQLite writers are
+    serialised already (BEGIN IMMEDIATE)."""
+    admins = uow.users.enabled_admin_ids(for_update=True)
+    record = uow.users.get(user_id, for_update=True)
+    if record is None:
         raise UserError(f"no user {user_id}", "user")
-    return row
+    return admins, record
 
 
-def _keeps_an_admin(actor: User, row: sa.Row, admins: list[int]) -> None:  # type: ignore[type-arg]
+def _keeps_an_admin(actor: User, record: UserRecord, admins: list[int]) -> None:
     """Refuse to take away the last enabled admin."""
-    if row.id in admins and len(admins) <= 1:
-        who = "you are" if row.id == actor.id else f"{row.email} is"
+    if record.id in admins and len(admins) <= 1:
+        who = "you are" if record.id == actor.id else f"{record.email} is"
         raise UserError(f"{who} the last admin: make someone else an admin first", "role")
 
 
 def update_user(
-    engine: Engine, actor: User, user_id: int, *, role: str | None = None, team: str | None = None
+    uow: AccessUnitOfWork, actor: User, user_id: int, *, role: str | None = None, team: str | None = None
 ) -> User:
     """Change a user's role and/or team (``team=""`` clears it). Sessions stay: the role is read
     on every request, so the change applies at once."""
     if role is not None and role not in ROLES:
         raise UserError(f"unknown role {role!r}; choose from {', '.join(ROLES)}", "role")
-    t = schema.users
-    with engine.begin() as conn:
-        admins = _active_admins_locked(conn)  # locked first, always in the same order: no deadlock
-        row = _user_row(conn, user_id)
-        values: dict[str, object] = {}
-        if role is not None and role != row.role:
-            if row.role == "admin":
-                _keeps_an_admin(actor, row, admins)
-            values["role"] = role
+    with uow:
+        admins, record = _locked(uow, user_id)
+        if role is not None and role != record.role:
+            if record.role == "admin":
+                _keeps_an_admin(actor, record, admins)
+            uow.users.set_role(user_id, role)
         if team is not None:
             clean = " ".join(team.split())[:100] or None
-            if clean != row.team:
-                values["team"] = clean
-        if values:
-            conn.execute(sa.update(t).where(t.c.id == user_id).values(**values))
-        return _row_user(conn.execute(sa.select(t).where(t.c.id == user_id)).one())
+            if clean != record.team:
+                uow.users.set_team(user_id, clean)
+        changed = uow.users.get(user_id)
+        assert changed is not None
+        uow.commit()
+    return _user(changed)
 
 
-def set_disabled(engine: Engine, actor: User, user_id: int, disabled: bool, now: datetime) -> User:
+def set_disabled(uow: AccessUnitOfWork, actor: User, user_id: int, disabled: bool, now: datetime) -> User:
     """Disable (every session ends at once, logging in is refused) or enable a user."""
-    t = schema.users
-    with engine.begin() as conn:
-        admins = _active_admins_locked(conn)
-        row = _user_row(conn, user_id)
-        if disabled and row.disabled_at is None:
-            if row.role == "admin":
-                _keeps_an_admin(actor, row, admins)
-            conn.execute(sa.update(t).where(t.c.id == user_id).values(disabled_at=now))
-            conn.execute(sa.delete(schema.web_sessions).where(schema.web_sessions.c.user_id == user_id))
-        elif not disabled and row.disabled_at is not None:
-            conn.execute(sa.update(t).where(t.c.id == user_id).values(disabled_at=None))
-    return _row_user(row)
+    with uow:
+        admins, record = _locked(uow, user_id)
+        if disabled and record.disabled_at is None:
+            if record.role == "admin":
+                _keeps_an_admin(actor, record, admins)
+            uow.users.set_disabled_at(user_id, now)
+            uow.sessions.delete_for_user(user_id)
+        elif not disabled and record.disabled_at is not None:
+            uow.users.set_disabled_at(user_id, None)
+        uow.commit()
+    return _user(record)
 
 
-def get_user_by_email(engine: Engine, email: str) -> User | None:
-    t = schema.users
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(t).where(t.c.email == email.strip().lower(), t.c.disabled_at.is_(None))
-        ).first()
-    return _row_user(row) if row else None
+def get_user_by_email(uow: AccessUnitOfWork, email: str) -> User | None:
+    with uow:
+        record = uow.users.by_email(email.strip().lower())
+    return _user(record) if record is not None and record.disabled_at is None else None
 
 
-def authenticate(engine: Engine, email: str, password: str) -> User | None:
+def authenticate(uow: AccessUnitOfWork, email: str, password: str) -> User | None:
     """The user with this email and password, or None (same work either way)."""
-    t = schema.users
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(t).where(t.c.email == email.strip().lower())).first()
-    if row is None or row.disabled_at is not None:
+    with uow:
+        record = uow.users.by_email(email.strip().lower())
+    if record is None or record.disabled_at is not None:
         verify_password(password, _dummy_hash())
         return None
-    return _row_user(row) if verify_password(password, row.password_hash) else None
+    return _user(record) if verify_password(password, record.password_hash) else None
 
 
-def set_password(engine: Engine, email: str, password: str, now: datetime) -> User:
+def set_password(uow: AccessUnitOfWork, email: str, password: str, now: datetime) -> User:
     """Change a password and end every session of that user."""
     check_new_password(password)
-    t = schema.users
-    with engine.begin() as conn:
-        row = conn.execute(sa.select(t).where(t.c.email == email.strip().lower())).first()
-        if row is None:
+    with uow:
+        record = uow.users.by_email(email.strip().lower())
+        if record is None:
             raise UserError(f"no user with email {email}", "email")
-        conn.execute(
-            sa.update(t)
-            .where(t.c.id == row.id)
-            .values(password_hash=hash_password(password), password_changed_at=now)
-        )
-        conn.execute(sa.delete(schema.web_sessions).where(schema.web_sessions.c.user_id == row.id))
-    return _row_user(row)
+        uow.users.set_password_hash(record.id, hash_password(password), now)
+        uow.sessions.delete_for_user(record.id)
+        uow.commit()
+    return _user(record)
 
 
-def change_password(engine: Engine, user: User, current: str, new: str, now: datetime) -> None:
-    if authenticate(engine, user.email, current) is None:
+def change_password(uow: AccessUnitOfWork, user: User, current: str, new: str, now: datetime) -> None:
+    if authenticate(uow, user.email, current) is None:
         raise UserError("that is not your current password", "current")
     try:
-        set_password(engine, user.email, new, now)
+        set_password(uow, user.email, new, now)
     except UserError as exc:
         raise UserError(str(exc), "new") from exc
 
@@ -290,51 +267,32 @@ def _token_hash(token: str) -> str:
 
 
 def start_session(
-    engine: Engine, user: User, now: datetime, lifetime: timedelta = SESSION_LIFETIME
+    uow: AccessUnitOfWork, user: User, now: datetime, lifetime: timedelta = SESSION_LIFETIME
 ) -> tuple[str, str]:
     """A new session: returns (cookie token, csrf token). Only the token's hash is stored."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    with engine.begin() as conn:
-        conn.execute(sa.delete(schema.web_sessions).where(schema.web_sessions.c.expires_at <= now))
-        conn.execute(
-            sa.insert(schema.web_sessions).values(
-                token_hash=_token_hash(token),
-                user_id=user.id,
-                csrf_token=csrf,
-                created_at=now,
-                expires_at=now + lifetime,
-            )
-        )
+    with uow:
+        uow.sessions.delete_expired(now)
+        uow.sessions.add(SessionRecord(_token_hash(token), user.id, csrf, now, now + lifetime))
+        uow.commit()
     return token, csrf
 
 
-def load_session(engine: Engine, token: str, now: datetime) -> Session | None:
+def load_session(uow: AccessUnitOfWork, token: str, now: datetime) -> Session | None:
     if not token or len(token) > 200:
         return None
-    s, u = schema.web_sessions, schema.users
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(
-                u.c.id,
-                u.c.email,
-                u.c.name,
-                u.c.role,
-                u.c.team,
-                u.c.disabled_at,
-                s.c.csrf_token,
-                s.c.expires_at,
-            )
-            .select_from(s.join(u, u.c.id == s.c.user_id))
-            .where(s.c.token_hash == _token_hash(token))
-        ).first()
-    if row is None or row.expires_at <= now or row.disabled_at is not None:
+    with uow:
+        found = uow.sessions.find(_token_hash(token))
+    if found is None:
         return None
-    return Session(user=_row_user(row), csrf_token=row.csrf_token, expires_at=row.expires_at)
+    session, record = found
+    if session.expires_at <= now or record.disabled_at is not None:
+        return None
+    return Session(user=_user(record), csrf_token=session.csrf_token, expires_at=session.expires_at)
 
 
-def end_session(engine: Engine, token: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            sa.delete(schema.web_sessions).where(schema.web_sessions.c.token_hash == _token_hash(token))
-        )
+def end_session(uow: AccessUnitOfWork, token: str) -> None:
+    with uow:
+        uow.sessions.delete(_token_hash(token))
+        uow.commit()

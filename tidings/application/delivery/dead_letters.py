@@ -9,92 +9,53 @@ attempt budget — or discards it (``discard``: the dead letter is set aside for
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
-from tidings.domain.statuses import OutboxStatus
-from tidings.store import schema
-from tidings.store.outbox import record_dead
-
-o = schema.outbox
-d = schema.dead_letters
+from tidings.application.ports.delivery import DeadLettersUnitOfWork
 
 
 class DeadLetterError(LookupError):
     pass
 
 
-def bury(conn: sa.Connection, row: dict[str, Any], reason: str, now: datetime) -> None:
-    """Move an outbox row to ``dead`` and list it (idempotent per outbox row)."""
-    conn.execute(
-        sa.update(o)
-        .where(o.c.id == row["id"])
-        .values(status=OutboxStatus.DEAD, error=reason, lease_owner=None, lease_until=None)
-    )
-    record_dead(conn, [(row, reason)], now)
+def bury(uow: DeadLettersUnitOfWork, row: Mapping[str, Any], reason: str, now: datetime) -> None:
+    """Move an outbox row to ``dead`` and list it (idempotent per outbox row).
+
+    These use cases run in the caller's open unit of work (the delivery loop's, a route's)."""
+    uow.outbox.mark_dead(int(row["id"]), reason)
+    uow.dead_letters.record(int(row["id"]), int(row["contact_id"]), reason, now)
 
 
 def list_dead_letters(
-    conn: sa.Connection, *, include_retried: bool = False, limit: int = 200
+    uow: DeadLettersUnitOfWork, *, include_retried: bool = False, limit: int = 200
 ) -> list[dict[str, Any]]:
-    query = (
-        sa.select(
-            d.c.id,
-            d.c.outbox_id,
-            d.c.contact_id,
-            d.c.reason,
-            d.c.created_at,
-            d.c.retried_at,
-            d.c.discarded_at,
-            o.c.kind,
-            o.c.channel,
-            o.c.status,
-            o.c.attempts,
-            o.c.payload,
-            o.c.step_id,
-            o.c.journey_id,
-            o.c.recipient,
-            o.c.error,
-        )
-        .select_from(d.join(o, o.c.id == d.c.outbox_id, isouter=True))
-        .order_by(d.c.id.desc())
-        .limit(limit)
-    )
-    if not include_retried:  # the ones still waiting for a decision
-        query = query.where(d.c.retried_at.is_(None), d.c.discarded_at.is_(None))
-    return [dict(r) for r in conn.execute(query).mappings()]
+    """Without ``include_retried``: the ones still waiting for a decision."""
+    return uow.dead_letters.listing(include_decided=include_retried, limit=limit)
 
 
-def retry(conn: sa.Connection, dead_letter_id: int, now: datetime) -> dict[str, Any]:
-    """Put the dead row back in the outbox as pending, due now, with its attempts reset."""
-    row = conn.execute(sa.select(d).where(d.c.id == dead_letter_id)).mappings().first()
+def _undecided(uow: DeadLettersUnitOfWork, dead_letter_id: int, discarded: str) -> dict[str, Any]:
+    row = uow.dead_letters.get(dead_letter_id, for_update=True)
     if row is None:
         raise DeadLetterError(f"no dead letter {dead_letter_id}")
     if row["retried_at"] is not None:
         raise DeadLetterError(f"dead letter {dead_letter_id} was already retried at {row['retried_at']}")
     if row["discarded_at"] is not None:
-        raise DeadLetterError(f"dead letter {dead_letter_id} was discarded at {row['discarded_at']}")
-    conn.execute(
-        sa.update(o)
-        .where(o.c.id == row["outbox_id"])
-        .values(
-            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, error=None, lease_owner=None, lease_until=None
-        )
-    )
-    conn.execute(sa.update(d).where(d.c.id == dead_letter_id).values(retried_at=now))
+        raise DeadLetterError(f"dead letter {dead_letter_id} was {discarded} at {row['discarded_at']}")
+    return row
+
+
+def retry(uow: DeadLettersUnitOfWork, dead_letter_id: int, now: datetime) -> dict[str, Any]:
+    """Put the dead row back in the outbox as pending, due now, with its attempts reset."""
+    row = _undecided(uow, dead_letter_id, "discarded")
+    uow.outbox.requeue(int(row["outbox_id"]), now)
+    uow.dead_letters.mark_retried(dead_letter_id, now)
     return {"id": dead_letter_id, "outbox_id": row["outbox_id"], "status": "pending"}
 
 
-def discard(conn: sa.Connection, dead_letter_id: int, now: datetime) -> dict[str, Any]:
+def discard(uow: DeadLettersUnitOfWork, dead_letter_id: int, now: datetime) -> dict[str, Any]:
     """Set a dead letter aside for good: it leaves the list; its outbox row stays ``dead``."""
-    row = conn.execute(sa.select(d).where(d.c.id == dead_letter_id).with_for_update()).mappings().first()
-    if row is None:
-        raise DeadLetterError(f"no dead letter {dead_letter_id}")
-    if row["retried_at"] is not None:
-        raise DeadLetterError(f"dead letter {dead_letter_id} was already retried at {row['retried_at']}")
-    if row["discarded_at"] is not None:
-        raise DeadLetterError(f"dead letter {dead_letter_id} was already discarded at {row['discarded_at']}")
-    conn.execute(sa.update(d).where(d.c.id == dead_letter_id).values(discarded_at=now))
+    row = _undecided(uow, dead_letter_id, "already discarded")
+    uow.dead_letters.mark_discarded(dead_letter_id, now)
     return {"id": dead_letter_id, "outbox_id": row["outbox_id"], "status": "discarded"}

@@ -6,15 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
+from tidings.application.ports.content import TemplatesUnitOfWork
 from tidings.domain.names import control_problem
-from tidings.domain.templates import TemplateError, TemplateSource, validate
-from tidings.store import schema
-from tidings.store.templates import find_template
-
-t = schema.templates
-
+from tidings.domain.templates import TemplateError, TemplateSource, locale_candidates, source_from_row, validate
 
 #: the longest template key (the column's width)
 KEY_MAX = 200
@@ -27,9 +21,11 @@ class TemplateInvalid(ValueError):
 
 
 def save_template(
-    conn: sa.Connection, src: TemplateSource, now: datetime, *, name: str = ""
+    uow: TemplatesUnitOfWork, src: TemplateSource, now: datetime, *, name: str = ""
 ) -> dict[str, Any]:
-    """Create or replace the (key, locale) variant. Raises ``TemplateInvalid`` with every problem."""
+    """Create or replace the (key, locale) variant. Raises ``TemplateInvalid`` with every problem.
+
+    This and the other template use cases run in the caller's open unit of work."""
     problems = validate(src)
     if not 1 <= len(src.key) <= KEY_MAX:
         problems.append(TemplateError(f"a template key has 1 to {KEY_MAX} characters", field="key"))
@@ -48,37 +44,36 @@ def save_template(
         "settings": dict(src.settings),
         "updated_at": now,
     }
-    existing = conn.execute(sa.select(t.c.id).where(t.c.key == src.key, t.c.locale == src.locale)).first()
-    if existing is None:
-        conn.execute(sa.insert(t).values(key=src.key, locale=src.locale, created_at=now, **values))
-    else:
-        conn.execute(sa.update(t).where(t.c.id == existing[0]).values(**values))
-    row = get_row(conn, src.key, src.locale)
+    uow.templates.upsert(src.key, src.locale, values)
+    row = get_row(uow, src.key, src.locale)
     assert row is not None
     return row
 
 
-def get_row(conn: sa.Connection, key: str, locale: str = "") -> dict[str, Any] | None:
-    row = conn.execute(sa.select(t).where(t.c.key == key, t.c.locale == locale)).mappings().first()
-    return dict(row) if row else None
+def get_row(uow: TemplatesUnitOfWork, key: str, locale: str = "") -> dict[str, Any] | None:
+    return uow.templates.get(key, locale)
 
 
-def list_templates(conn: sa.Connection, channel: str | None = None) -> list[dict[str, Any]]:
-    q = sa.select(t).order_by(t.c.key, t.c.locale)
-    if channel:
-        q = q.where(t.c.channel == channel)
-    return [dict(r) for r in conn.execute(q).mappings()]
+def find_template(uow: TemplatesUnitOfWork, key: str, locale: str | None) -> TemplateSource | None:
+    """The best variant of ``key`` for ``locale`` (exact, language, default)."""
+    candidates = locale_candidates(locale)
+    by_locale = {r["locale"]: r for r in uow.templates.variants(key, candidates)}
+    for loc in candidates:
+        if loc in by_locale:
+            return source_from_row(by_locale[loc])
+    return None
 
 
-def delete_template(conn: sa.Connection, key: str, locale: str | None = None) -> int:
-    q = sa.delete(t).where(t.c.key == key)
-    if locale is not None:
-        q = q.where(t.c.locale == locale)
-    return int(conn.execute(q).rowcount or 0)
+def list_templates(uow: TemplatesUnitOfWork, channel: str | None = None) -> list[dict[str, Any]]:
+    return uow.templates.all(channel)
+
+
+def delete_template(uow: TemplatesUnitOfWork, key: str, locale: str | None = None) -> int:
+    return uow.templates.delete(key, locale)
 
 
 def preview(
-    conn: sa.Connection,
+    uow: TemplatesUnitOfWork,
     key: str,
     *,
     contact_id: int | None,
@@ -95,15 +90,13 @@ def preview(
     contact: dict[str, Any] = {}
     tags: list[str] = []
     if contact_id is not None:
-        c = schema.contacts
-        row = conn.execute(sa.select(c).where(c.c.id == contact_id)).mappings().first()
+        row = uow.contacts.get(contact_id)
         if row is None:
             raise LookupError(f"contact {contact_id} not found")
-        contact = dict(row)
-        ct = schema.contact_tags
-        tags = list(conn.execute(sa.select(ct.c.tag).where(ct.c.contact_id == contact_id)).scalars())
+        contact = row
+        tags = uow.contacts.tags(contact_id)
     wanted = locale if locale is not None else contact.get("locale")
-    src = find_template(conn, key, wanted)
+    src = find_template(uow, key, wanted)
     if src is None:
         raise LookupError(f"template {key!r} not found")
     message = {

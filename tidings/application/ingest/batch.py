@@ -34,6 +34,7 @@ from tidings.domain.statuses import EnrolmentStatus, TaskStatus
 from tidings.store import enrollments as est
 from tidings.store import schema
 from tidings.store.fastpath import OUTBOX_COLS, TIMER_COLS, TRACE_COLS, Fast
+from tidings.store.sql_uow import joined
 
 log = logging.getLogger("tidings.engine")
 
@@ -385,7 +386,7 @@ def assign_owner(conn: sa.Connection, contact_id: int, eff: AssignOwner, now: da
 
     owner = eff.owner
     if owner is None and eff.team and eff.strategy == "round_robin":
-        owner = tasks.next_in_team(conn, eff.team, now, purpose="owner")
+        owner = tasks.next_in_team(joined(conn), eff.team, now, purpose="owner")
     elif owner is None and eff.team:
         owner = _least_loaded(conn, eff.team)
     if owner is None:
@@ -420,7 +421,7 @@ def _least_loaded(conn: sa.Connection, team: str) -> str | None:
     if not members:  # no users in the team: the reps configured with `tidings tasks team`
         from tidings.application.sales import tasks
 
-        members = tasks.team_reps(conn, team)
+        members = tasks.team_reps(joined(conn), team)
     if not members:
         return None
     load: dict[Any, int] = dict(

@@ -14,15 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
-from tidings.application.journeys import paused
+from tidings.application.journeys.datetriggers import plan_journey
+from tidings.application.journeys.paused import ENDED_BY_CRITERIA
+from tidings.application.ports.journeys import JourneysUnitOfWork
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import EnrollmentState, JourneyDoc, JourneyError, Problem
-from tidings.domain.statuses import EnrolmentStatus
-from tidings.store import enrollments as est
-from tidings.store import journeys as jst
-from tidings.store import schema
 
 
 class NotFound(LookupError):
@@ -33,30 +29,31 @@ class Conflict(ValueError):
     """The request does not fit the journey's current state (e.g. publishing another key)."""
 
 
-def known_templates(conn: sa.Connection) -> set[str] | None:
+def known_templates(uow: JourneysUnitOfWork) -> set[str] | None:
     """Template keys a send step may name; None (no check) when no template exists yet."""
-    keys = set(conn.execute(sa.select(schema.templates.c.key).distinct()).scalars())
-    return keys or None
+    return uow.templates.keys() or None
 
 
-def validate(conn: sa.Connection, text: str) -> JourneyDoc:
-    """Parse and validate a document (raises JourneyError naming lines and step ids)."""
-    return parse_journey(text, templates=known_templates(conn))
+def validate(uow: JourneysUnitOfWork, text: str) -> JourneyDoc:
+    """Parse and validate a document (raises JourneyError naming lines and step ids).
+
+    This and the other journey use cases run in the caller's open unit of work."""
+    return parse_journey(text, templates=known_templates(uow))
 
 
 def checksum(doc: JourneyDoc) -> str:
     return hashlib.sha256(doc.to_json().encode()).hexdigest()
 
 
-def save_draft(conn: sa.Connection, text: str, now: datetime) -> dict[str, Any]:
+def save_draft(uow: JourneysUnitOfWork, text: str, now: datetime) -> dict[str, Any]:
     """Validate and keep ``text`` as the journey's draft (creating the journey if new)."""
-    doc = validate(conn, text)
-    row = jst.get_journey(conn, doc.key, for_update=True)
+    doc = validate(uow, text)
+    row = uow.journeys.get(doc.key, for_update=True)
     if row is None:
-        jid = jst.create_journey(conn, doc.key, doc.name, text, now)
+        jid = uow.journeys.add(doc.key, doc.name, text, now)
     else:
         jid = int(row["id"])
-        jst.update_journey(conn, jid, now, draft_source=text, name=doc.name)
+        uow.journeys.update(jid, now, draft_source=text, name=doc.name)
     return {"key": doc.key, "id": jid, "draft": True}
 
 
@@ -75,13 +72,13 @@ class Published:
 
 
 def publish(
-    conn: sa.Connection,
+    uow: JourneysUnitOfWork,
     now: datetime,
     *,
     text: str | None = None,
     key: str | None = None,
     by: str | None = None,
-    check_names: Callable[[sa.Connection, JourneyDoc], Sequence[Any]] | None = None,
+    check_names: Callable[[JourneyDoc], Sequence[Any]] | None = None,
 ) -> Published:
     """Publish ``text`` (or the saved draft of ``key``) as a new immutable version.
 
@@ -93,103 +90,92 @@ def publish(
     if text is None:
         if key is None:
             raise ValueError("publish needs a document or a journey key")
-        row = jst.get_journey(conn, key)
+        row = uow.journeys.get(key)
         if row is None:
             raise NotFound(f"no journey {key!r}")
         if not row["draft_source"]:
             raise Conflict(f"journey {key!r} has no draft to publish")
         text = str(row["draft_source"])
-    doc = validate(conn, text)
+    doc = validate(uow, text)
     if key is not None and doc.key != key:
         raise Conflict(f"the document's key is {doc.key!r}, not {key!r}")
-    loops = _loops_through(conn, doc)
+    loops = _loops_through(uow, doc)
     if loops and doc.settings.loop_limit is None:
         raise Conflict(
             "; ".join(loops) + ": declare settings.loop_limit (e.g. loop_limit: 3) to publish it anyway;"
             " the loop breaker then stops the chain at that many rounds"
         )
-    names = tuple(check_names(conn, doc)) if check_names is not None else ()
+    names = tuple(check_names(doc)) if check_names is not None else ()
     digest = checksum(doc)
-    row = jst.get_journey(conn, doc.key, for_update=True)
+    row = uow.journeys.get(doc.key, for_update=True)
     if row is None:
-        jid = jst.create_journey(conn, doc.key, doc.name, None, now)
-        row = jst.get_journey_by_id(conn, jid)
+        jid = uow.journeys.add(doc.key, doc.name, None, now)
+        row = uow.journeys.get_by_id(jid)
         assert row is not None
     jid = int(row["id"])
     current = row["current_version"]
     if current is not None:
-        latest = jst.get_version(conn, jid, int(current))
+        latest = uow.journeys.get_version(jid, int(current))
         if latest is not None and latest["checksum"] == digest:
             return Published(doc.key, jid, int(current), digest, False, doc, tuple(loops), names)
-    last = max((int(v["version"]) for v in jst.versions(conn, jid)), default=0)
+    last = max((int(v["version"]) for v in uow.journeys.versions(jid)), default=0)
     version = last + 1
-    jst.insert_version(conn, jid, version, doc.raw, text, digest, now, by)
+    uow.journeys.add_version(jid, version, document=doc.raw, source=text, checksum=digest, now=now, by=by)
     status = "paused" if row["status"] == "paused" else "active"
-    jst.update_journey(
-        conn, jid, now, current_version=version, status=status, name=doc.name, draft_source=None
-    )
-    from tidings.application.journeys.datetriggers import schedule_for_journey
-
-    schedule_for_journey(conn, jid, doc, now, paused=status == "paused")
+    uow.journeys.update(jid, now, current_version=version, status=status, name=doc.name, draft_source=None)
+    plan_journey(uow.journey_runs, jid, doc, now, paused=status == "paused")
     return Published(doc.key, jid, version, digest, True, doc, tuple(loops), names)
 
 
-def _loops_through(conn: sa.Connection, doc: JourneyDoc) -> list[str]:
+def _loops_through(uow: JourneysUnitOfWork, doc: JourneyDoc) -> list[str]:
     """Cycles of the journey map through ``doc`` among the journeys that are not archived."""
     from tidings.application.control import mapcheck
 
     sources = []
-    for r in jst.list_journeys(conn):
+    for r in uow.journeys.all():
         if r["status"] != "archived" and r["current_version"] and r["key"] != doc.key:
-            v = jst.get_version(conn, int(r["id"]), int(r["current_version"]))
+            v = uow.journeys.get_version(int(r["id"]), int(r["current_version"]))
             if v is not None:
                 sources.append((str(r["key"]), str(v["source"])))
-    seg_rules = {str(k): rule for k, rule in conn.execute(sa.select(schema.segments.c.key, schema.segments.c.rule))}
+    seg_rules = uow.journey_runs.segment_rules()
     return mapcheck.cycles_through(mapcheck.parse_sources(sources), seg_rules, doc)
 
 
-def _require(conn: sa.Connection, key: str, *, for_update: bool = False) -> Mapping[str, Any]:
-    row = jst.get_journey(conn, key, for_update=for_update)
+def _require(uow: JourneysUnitOfWork, key: str, *, for_update: bool = False) -> Mapping[str, Any]:
+    row = uow.journeys.get(key, for_update=for_update)
     if row is None:
         raise NotFound(f"no journey {key!r}")
     return row
 
 
-def pause(conn: sa.Connection, key: str, now: datetime) -> dict[str, Any]:
-    """Hold the journey's people in place until :func:`resume` (see ``services/paused.py``).
+def pause(uow: JourneysUnitOfWork, key: str, now: datetime) -> dict[str, Any]:
+    """Hold the journey's people in place until :func:`resume` (see ``application/journeys/paused.py``).
 
     No new entries; timers and unsent messages are held; events and signals that would move an
     enrolment are held and applied on resume; exits and goals still end enrolments.
     """
-    row = _require(conn, key, for_update=True)
+    row = _require(uow, key, for_update=True)
     if row["status"] not in ("active", "paused"):
         raise Conflict(f"journey {key!r} is {row['status']}: only an active journey can be paused")
-    held = est.park_journey_timers(conn, int(row["id"]))
-    messages = paused.park_outbox(conn, int(row["id"]))
-    jst.update_journey(conn, int(row["id"]), now, status="paused")
+    held, messages = uow.journey_runs.hold(int(row["id"]))
+    uow.journeys.update(int(row["id"]), now, status="paused")
     return {"key": key, "status": "paused", "held_timers": held, "held_messages": messages}
 
 
-def resume(conn: sa.Connection, key: str, now: datetime) -> dict[str, Any]:
-    row = _require(conn, key, for_update=True)
+def resume(uow: JourneysUnitOfWork, key: str, now: datetime) -> dict[str, Any]:
+    """Release what :func:`pause` held; messages of enrolments ended meanwhile by criteria are skipped."""
+    row = _require(uow, key, for_update=True)
     if row["status"] not in ("active", "paused"):
         raise Conflict(f"journey {key!r} is {row['status']}: only a paused journey can be resumed")
-    released = est.unpark_journey_timers(conn, int(row["id"]))
-    messages = paused.unpark_outbox(conn, int(row["id"]), now)
-    jst.update_journey(conn, int(row["id"]), now, status="active")
-    return {"key": key, "status": "active", "released_timers": released, **messages}
+    released = uow.journey_runs.release(int(row["id"]), now, skip_ended_by=ENDED_BY_CRITERIA)
+    uow.journeys.update(int(row["id"]), now, status="active")
+    return {"key": key, "status": "active", **released}
 
 
-def describe(conn: sa.Connection, key: str) -> dict[str, Any]:
+def describe(uow: JourneysUnitOfWork, key: str) -> dict[str, Any]:
     """The journey with its versions and where its enrolments are (per version, status, step)."""
-    row = _require(conn, key)
-    e = schema.enrollments
-    counts = conn.execute(
-        sa.select(e.c.version, e.c.status, e.c.step_id, sa.func.count())
-        .where(e.c.journey_id == row["id"])
-        .group_by(e.c.version, e.c.status, e.c.step_id)
-        .order_by(e.c.version, e.c.status, e.c.step_id)
-    ).all()
+    row = _require(uow, key)
+    counts = uow.journey_runs.enrollment_counts(int(row["id"]))
     return {
         **summary(row),
         "draft": bool(row["draft_source"]),
@@ -200,18 +186,18 @@ def describe(conn: sa.Connection, key: str) -> dict[str, Any]:
                 "published_at": v["published_at"].isoformat(),
                 "published_by": v["published_by"],
             }
-            for v in jst.versions(conn, int(row["id"]))
+            for v in uow.journeys.versions(int(row["id"]))
         ],
         "enrollments": [{"version": v, "status": s, "step": st, "count": n} for v, s, st, n in counts],
-        "control": _control(conn, row),
+        "control": _control(uow, row),
     }
 
 
-def _control(conn: sa.Connection, row: Mapping[str, Any]) -> dict[str, Any] | None:
+def _control(uow: JourneysUnitOfWork, row: Mapping[str, Any]) -> dict[str, Any] | None:
     """The current version's stance on the global send policy and the loop breaker."""
     if not row["current_version"]:
         return None
-    doc, _ = version_doc(conn, int(row["id"]), int(row["current_version"]))
+    doc, _ = version_doc(uow, int(row["id"]), int(row["current_version"]))
     s = doc.settings
     return {
         "category": s.category,
@@ -232,12 +218,12 @@ def summary(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_all(conn: sa.Connection) -> list[dict[str, Any]]:
-    return [summary(r) for r in jst.list_journeys(conn)]
+def list_all(uow: JourneysUnitOfWork) -> list[dict[str, Any]]:
+    return [summary(r) for r in uow.journeys.all()]
 
 
-def version_doc(conn: sa.Connection, journey_id: int, version: int) -> tuple[JourneyDoc, Mapping[str, Any]]:
-    row = jst.get_version(conn, journey_id, version)
+def version_doc(uow: JourneysUnitOfWork, journey_id: int, version: int) -> tuple[JourneyDoc, Mapping[str, Any]]:
+    row = uow.journeys.get_version(journey_id, version)
     if row is None:
         raise NotFound(f"no version {version} of journey {journey_id}")
     return parse_journey(str(row["source"])), row
@@ -247,7 +233,7 @@ def version_doc(conn: sa.Connection, journey_id: int, version: int) -> tuple[Jou
 
 
 def migrate(
-    conn: sa.Connection,
+    uow: JourneysUnitOfWork,
     key: str,
     now: datetime,
     *,
@@ -262,25 +248,19 @@ def migrate(
     version has that step with the same type; otherwise it stays where it is, listed with the
     reason. Timers keep their due time and token, so a wait in progress continues unchanged.
     """
-    row = _require(conn, key, for_update=not dry_run)
+    row = _require(uow, key, for_update=not dry_run)
     jid = int(row["id"])
     target = int(to_version or row["current_version"] or 0)
-    new_doc, _ = version_doc(conn, jid, target)
+    new_doc, _ = version_doc(uow, jid, target)
     mapping = dict(mapping or {})
-    e = schema.enrollments
-    q = sa.select(e.c.id, e.c.contact_id, e.c.version, e.c.step_id, e.c.state).where(
-        e.c.journey_id == jid, e.c.status == EnrolmentStatus.WAITING, e.c.version != target
-    )
-    if from_version is not None:
-        q = q.where(e.c.version == from_version)
     docs: dict[int, JourneyDoc] = {}
     moves: list[dict[str, Any]] = []
     stays: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for r in conn.execute(q.order_by(e.c.id)).mappings():
+    states: list[dict[str, Any]] = []
+    for r in uow.journey_runs.waiting(jid, not_version=target, version=from_version):
         v = int(r["version"])
         if v not in docs:
-            docs[v] = version_doc(conn, jid, v)[0]
+            docs[v] = version_doc(uow, jid, v)[0]
         old_step = docs[v].steps.get(str(r["step_id"]))
         dest = mapping.get(str(r["step_id"]), str(r["step_id"]))
         new_step = new_doc.steps.get(dest)
@@ -303,37 +283,9 @@ def migrate(
         state.step_id = dest
         if state.waiting is not None:
             state.waiting.step_id = dest
-        updates.append({"_id": r["id"], "version": target, "step_id": dest, "state": state.to_dict()})
-    if not dry_run and updates:
-        conn.execute(
-            sa.update(e)
-            .where(e.c.id == sa.bindparam("_id"))
-            .values(
-                version=sa.bindparam("version"),
-                step_id=sa.bindparam("step_id"),
-                state=sa.bindparam("state"),
-                updated_at=now,
-            ),
-            updates,
-        )
-        t = schema.traces
-        conn.execute(
-            sa.insert(t),
-            [
-                {
-                    "contact_id": m["contact_id"],
-                    "enrollment_id": m["enrollment_id"],
-                    "journey_id": jid,
-                    "journey_version": target,
-                    "step_id": m["to_step"],
-                    "stimulus": "migration",
-                    "action": "migrated",
-                    "detail": {"from_version": m["from_version"], "from_step": m["from_step"]},
-                    "at": now,
-                }
-                for m in moves
-            ],
-        )
+        states.append(state.to_dict())
+    if not dry_run and moves:
+        uow.journey_runs.move(jid, [m | {"state": st} for m, st in zip(moves, states, strict=True)], now)
     by_move: dict[tuple[int, str, str], int] = {}
     for m in moves:
         k = (m["from_version"], str(m["from_step"]), m["to_step"])

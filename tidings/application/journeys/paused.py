@@ -1,17 +1,18 @@
 """A paused journey holds its people in place: nothing of it moves or sends until resume.
 
-What a pause means (``services/journeys.pause`` / ``resume``):
+What a pause means (``application/journeys/journeys.pause`` / ``resume``):
 
 - no new entries (the engine only matches triggers of *active* journeys);
 - timers are parked (``store/enrollments.park_journey_timers``), and so are the journey's
-  messages still waiting in the outbox (:func:`park_outbox`);
+  messages still waiting in the outbox (``store/journey_runs_sql.SqlJourneyRuns.hold``);
 - an event (or a self-service signal) that would *move* an enrolment is **held**: it is kept,
   in arrival order, in one parked timer of kind :data:`HELD_KIND` per enrolment, and applied on
   resume, when that timer fires (:func:`release`), before the enrolment's other timers;
 - exit, suppression and goal criteria still end enrolments during the pause (a person who
   bought or complained must not get the held message after resume): ending an enrolment
   cancels its timers, the held ones included, and on resume the journey's parked outbox rows of
-  enrolments that ended during the pause are skipped instead of sent (:func:`unpark_outbox`).
+  enrolments that ended during the pause (:data:`ENDED_BY_CRITERIA`) are skipped instead of
+  sent (``SqlJourneyRuns.release``).
 
 The engine calls :func:`hold_event` before giving an event to an enrolment, :func:`hold_signal`
 before a signal, and :func:`release` for a held timer (three one-line hooks in
@@ -39,7 +40,7 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.timing import iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-from tidings.domain.statuses import EnrolmentStatus, OutboxStatus
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import enrollments as est
 from tidings.store import schema
 
@@ -66,8 +67,6 @@ HELD_KIND = "held"
 ENDED_BY_CRITERIA = ("exited", "suppressed", "converted", "owned", "signal")
 
 T = schema.timers
-O = schema.outbox  # noqa: E741
-E = schema.enrollments
 J = schema.journeys
 
 
@@ -302,29 +301,3 @@ def _stimulus(item: Mapping[str, Any]) -> Stimulus:
             id=item.get("id"),
         )
     )
-
-
-# --------------------------------------------------------------------------- the outbox
-
-
-def park_outbox(conn: sa.Connection, journey_id: int) -> int:
-    """Hold the journey's messages not yet sent (pending): they are not claimed until resume."""
-    result = conn.execute(
-        sa.update(O)
-        .where(O.c.journey_id == journey_id, O.c.status == OutboxStatus.PENDING, O.c.next_attempt_at < est.PARKED_AT)
-        .values(next_attempt_at=est.PARKED_AT)
-    )
-    return int(result.rowcount or 0)
-
-
-def unpark_outbox(conn: sa.Connection, journey_id: int, now: datetime) -> dict[str, int]:
-    """Release held messages; those of enrolments ended meanwhile by criteria are skipped."""
-    held = O.c.journey_id == journey_id, O.c.status == OutboxStatus.PENDING, O.c.next_attempt_at >= est.PARKED_AT
-    ended = sa.select(E.c.id).where(E.c.status == EnrolmentStatus.ENDED, E.c.end_reason.in_(ENDED_BY_CRITERIA))
-    skipped = conn.execute(
-        sa.update(O)
-        .where(*held, O.c.enrollment_id.in_(ended))
-        .values(status="skipped", error="enrolment ended while the journey was paused", next_attempt_at=now)
-    ).rowcount
-    released = conn.execute(sa.update(O).where(*held).values(next_attempt_at=now)).rowcount
-    return {"released_messages": int(released or 0), "skipped_messages": int(skipped or 0)}

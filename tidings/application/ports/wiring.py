@@ -12,6 +12,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from tidings.application.ports.clock import Clock
+from tidings.application.ports.storage import StorageUnitOfWork
 from tidings.settings import Settings
 
 
@@ -31,6 +32,10 @@ class Wiring(Protocol):
     @property
     def lease_clock(self) -> Clock:
         """Real time for leases (is a sender alive?), even when ``clock`` is a test clock."""
+        ...
+
+    def uow(self, *, read_only: bool = False) -> StorageUnitOfWork:
+        """A fresh unit of work on the database (``with uow: ...; uow.commit()``)."""
         ...
 
 

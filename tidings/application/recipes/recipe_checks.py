@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from tidings.application.ports.sales import SalesUnitOfWork
 from tidings.domain.journeys.model import JourneyDoc
 from tidings.domain.snapshot import STANDARD_FIELDS
 from tidings.store import schema
@@ -186,11 +187,11 @@ def attribute_findings(conn: sa.Connection, attributes: Iterable[str], why: str)
             yield Finding("attribute", f"no contact has the attribute {name!r} ({why})")
 
 
-def team_findings(conn: sa.Connection, teams: Iterable[str]) -> Iterator[Finding]:
+def team_findings(uow: SalesUnitOfWork, teams: Iterable[str]) -> Iterator[Finding]:
     from tidings.application.sales.tasks import team_reps
 
     for team in sorted(set(teams)):
-        if not team_reps(conn, team):
+        if not team_reps(uow, team):
             yield Finding(
                 "team",
                 f"team {team!r} has no member: its tasks and owners stay unassigned (give users the "

@@ -317,7 +317,8 @@ def check(container: Any, recipe: Recipe, params: Mapping[str, Any] | None = Non
     with container.engine.connect() as conn:
         for name, why in sorted(needed_attributes(recipe).items()):
             found.extend(attribute_findings(conn, [name], why))
-        found.extend(team_findings(conn, recipe.teams))
+    with container.uow() as uow:
+        found.extend(team_findings(uow, recipe.teams))
     return sorted(found, key=lambda f: (f.severity != "error", f.kind, f.message))
 
 
@@ -349,7 +350,6 @@ def install(
     """
     from tidings.application.delivery import templates as ts
     from tidings.application.journeys import journeys as js
-    from tidings.store import journeys as jst
 
     recipe = load_recipe(name)
     doc = journey_doc(recipe, params)
@@ -365,10 +365,10 @@ def install(
         return result
     now = container.clock.now()
     text = journey_text(recipe, params)
-    with container.engine.begin() as conn:
+    with container.uow() as uow:  # templates and journey in one transaction
         for spec in recipe.templates:
             src = spec.source(name)
-            row = ts.get_row(conn, src.key, src.locale)
+            row = ts.get_row(uow, src.key, src.locale)
             if row is None:
                 status = "created"
             elif _same_template(row, src):
@@ -378,19 +378,20 @@ def install(
             else:
                 status = "kept"  # edited since: the marketer's version wins
             if status in ("created", "replaced"):
-                ts.save_template(conn, src, now, name=f"{recipe.title}: {src.key}")
+                ts.save_template(uow, src, now, name=f"{recipe.title}: {src.key}")
             result["templates"].append({"key": src.key, "locale": src.locale, "status": status})
-        existing = jst.get_journey(conn, doc.key)
+        existing = uow.journeys.get(doc.key)
         current = None
         if existing is not None and existing["current_version"] is not None:
-            current = jst.get_version(conn, int(existing["id"]), int(existing["current_version"]))
+            current = uow.journeys.get_version(int(existing["id"]), int(existing["current_version"]))
         if current is not None and current["checksum"] != js.checksum(doc) and not (replace or params):
-            result["journey"].update(status="kept", version=int(existing["current_version"]))  # type: ignore[index]
+            result["journey"].update(status="kept", version=int(existing["current_version"]))
         else:
-            published = js.publish(conn, now, text=text, by=f"recipe:{name}")
+            published = js.publish(uow, now, text=text, by=f"recipe:{name}")
             result["journey"].update(
                 status="published" if published.created else "unchanged", version=published.version
             )
+        uow.commit()
     result["installed"] = True
     return result
 

@@ -8,30 +8,29 @@ or a recovery after a crash finds the task already there: ``confirm`` answers fr
 from __future__ import annotations
 
 import asyncio
-
-import sqlalchemy as sa
+from collections.abc import Callable
 
 from tidings.application.ports.clock import Clock
+from tidings.application.ports.sales import SalesUnitOfWork
 from tidings.application.ports.senders import TASK, DeliveryResult, OutgoingMessage
 from tidings.application.ports.wiring import Wiring
 from tidings.application.sales import tasks as service
-from tidings.store import schema
 
 
 class TaskProvider:
     channel = TASK
     name = "tasks"
 
-    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
-        self.engine = engine
+    def __init__(self, uow: Callable[[], SalesUnitOfWork], clock: Clock) -> None:
+        self.uow = uow  # a fresh unit of work per task: sends run in threads
         self.clock = clock
 
     def _create(self, msg: OutgoingMessage) -> dict[str, object]:
         now = self.clock.now()
         data = msg.data
-        with self.engine.begin() as conn:
-            return service.create_task(
-                conn,
+        with self.uow() as uow:
+            task = service.create_task(
+                uow,
                 contact_id=msg.contact_id,
                 title=str(data.get("title") or msg.subject or ""),
                 now=now,
@@ -41,6 +40,8 @@ class TaskProvider:
                 due_at=service.due_at_from(data, now),
                 outbox_id=msg.outbox_id,
             )
+            uow.commit()
+        return task
 
     async def send(self, msg: OutgoingMessage) -> DeliveryResult:
         try:
@@ -52,13 +53,8 @@ class TaskProvider:
         )
 
     def _exists(self, outbox_id: int) -> bool:
-        with self.engine.connect() as conn:
-            return (
-                conn.execute(
-                    sa.select(schema.tasks.c.id).where(schema.tasks.c.outbox_id == outbox_id)
-                ).first()
-                is not None
-            )
+        with self.uow() as uow:
+            return uow.tasks.by_outbox(outbox_id) is not None
 
     async def confirm(self, msg: OutgoingMessage) -> bool | None:
         return await asyncio.to_thread(self._exists, msg.outbox_id)
@@ -68,4 +64,4 @@ class TaskProvider:
 
 
 def build_provider(container: Wiring) -> TaskProvider:
-    return TaskProvider(container.engine, container.clock)
+    return TaskProvider(container.uow, container.clock)

@@ -26,15 +26,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-
 from tidings.application.contacts import changes
+from tidings.application.ports.sales import SalesUnitOfWork
 from tidings.domain.names import control_problem
 from tidings.domain.statuses import TaskStatus
-from tidings.store import schema
 
-t = schema.tasks
 STATUSES = tuple(TaskStatus)
 ROUTING_KEY = "task_routing"
 NOTIFY_TEMPLATE = "tidings-task-assigned"
@@ -48,22 +44,13 @@ class TaskError(ValueError):
 
 
 # --------------------------------------------------------------------------- routing config
+#
+# Every use case here runs in the caller's open unit of work (an API route's, the delivery
+# loop's, the engine's batch) and leaves the commit to it.
 
 
-def _state(conn: sa.Connection, key: str) -> Any:
-    return conn.execute(sa.select(schema.app_state.c.value).where(schema.app_state.c.key == key)).scalar()
-
-
-def _put_state(conn: sa.Connection, key: str, value: Any, now: datetime) -> None:
-    a = schema.app_state
-    if conn.execute(sa.select(a.c.key).where(a.c.key == key)).first() is None:
-        conn.execute(sa.insert(a).values(key=key, value=value, updated_at=now))
-    else:
-        conn.execute(sa.update(a).where(a.c.key == key).values(value=value, updated_at=now))
-
-
-def get_routing(conn: sa.Connection) -> dict[str, Any]:
-    value = _state(conn, ROUTING_KEY) or {}
+def get_routing(uow: SalesUnitOfWork) -> dict[str, Any]:
+    value = uow.settings.get(ROUTING_KEY) or {}
     return {
         "teams": dict(value.get("teams") or {}),
         "rules": list(value.get("rules") or []),
@@ -116,27 +103,20 @@ def _notify_entry(team: str, config: Any) -> dict[str, Any]:
     return entry
 
 
-def set_routing(conn: sa.Connection, value: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def set_routing(uow: SalesUnitOfWork, value: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     clean = validate_routing(value)
-    _put_state(conn, ROUTING_KEY, clean, now)
+    uow.settings.put(ROUTING_KEY, clean, now)
     return clean
 
 
-def team_reps(conn: sa.Connection, team: str) -> list[str]:
-    u = schema.users
-    users = (
-        conn.execute(
-            sa.select(u.c.email).where(u.c.team == team, u.c.disabled_at.is_(None)).order_by(u.c.email)
-        )
-        .scalars()
-        .all()
-    )
+def team_reps(uow: SalesUnitOfWork, team: str) -> list[str]:
+    users = uow.users.enabled_team_emails(team)
     if users:
-        return list(users)
-    return list(get_routing(conn)["teams"].get(team) or [])
+        return users
+    return list(get_routing(uow)["teams"].get(team) or [])
 
 
-def next_in_team(conn: sa.Connection, team: str, now: datetime, purpose: str = "task") -> str | None:
+def next_in_team(uow: SalesUnitOfWork, team: str, now: datetime, purpose: str = "task") -> str | None:
     """Round robin: the rep after the one picked last time (a locked row in app_state).
 
     One pointer per (purpose, team): tasks (``task``) and contact ownership (``owner``, the
@@ -147,18 +127,11 @@ def next_in_team(conn: sa.Connection, team: str, now: datetime, purpose: str = "
     its turn back. The pointer names the last rep: when reps join or leave, the rotation goes on
     from where it was instead of jumping.
     """
-    reps = team_reps(conn, team)
+    reps = team_reps(uow, team)
     if not reps:
         return None
-    a = schema.app_state
     key = f"{'task_rr' if purpose == 'task' else purpose + '_rr'}:{team}"[:100]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(
-        dialect.insert(a)
-        .values(key=key, value={"n": 0}, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[a.c.key])
-    )
-    value = conn.execute(sa.select(a.c.value).where(a.c.key == key).with_for_update()).scalar() or {}
+    value = uow.settings.lock(key, {"n": 0}, now) or {}
     count = int(value.get("n", 0))
     last = value.get("last")
     if last in reps:
@@ -167,7 +140,7 @@ def next_in_team(conn: sa.Connection, team: str, now: datetime, purpose: str = "
         pick = next((r for r in reps if r > last), reps[0])
     else:
         pick = reps[count % len(reps)]
-    conn.execute(sa.update(a).where(a.c.key == key).values(value={"n": count + 1, "last": pick}, updated_at=now))
+    uow.settings.put(key, {"n": count + 1, "last": pick}, now)
     return pick
 
 
@@ -178,12 +151,12 @@ def _attribute(contact: Mapping[str, Any], name: str) -> Any:
 
 
 def route(
-    conn: sa.Connection, contact: Mapping[str, Any], owner: str | None, team: str | None, now: datetime
+    uow: SalesUnitOfWork, contact: Mapping[str, Any], owner: str | None, team: str | None, now: datetime
 ) -> tuple[str | None, str | None, str]:
     """(owner, team, how) for a new task."""
     if owner:
         return owner, team, "fixed"
-    for rule in get_routing(conn)["rules"]:
+    for rule in get_routing(uow)["rules"]:
         if str(_attribute(contact, str(rule["attribute"]))) == str(rule["equals"]):
             if rule.get("owner"):
                 return str(rule["owner"]), rule.get("team") or team, f"rule:{rule['attribute']}"
@@ -191,10 +164,10 @@ def route(
             break
     if not team and contact.get("owner"):
         return str(contact["owner"]), None, "contact_owner"
-    if team and contact.get("owner") and str(contact["owner"]) in team_reps(conn, team):
+    if team and contact.get("owner") and str(contact["owner"]) in team_reps(uow, team):
         return str(contact["owner"]), team, "contact_owner"  # the team's own rep for this contact
     if team:
-        picked = next_in_team(conn, team, now)
+        picked = next_in_team(uow, team, now)
         if picked:
             return picked, team, "round_robin"
     return None, team, "unassigned"
@@ -203,21 +176,19 @@ def route(
 # --------------------------------------------------------------------------- tasks
 
 
-def _contact(conn: sa.Connection, contact_id: int) -> dict[str, Any]:
-    c = schema.contacts
-    row = conn.execute(sa.select(c).where(c.c.id == contact_id)).mappings().first()
+def _contact(uow: SalesUnitOfWork, contact_id: int) -> dict[str, Any]:
+    row = uow.contacts.get(contact_id)
     if row is None:
         raise TaskError("contact_id", f"no contact {contact_id}", 404)
-    return dict(row)
+    return row
 
 
-def get_task(conn: sa.Connection, task_id: int) -> dict[str, Any] | None:
-    row = conn.execute(sa.select(t).where(t.c.id == task_id)).mappings().first()
-    return dict(row) if row is not None else None
+def get_task(uow: SalesUnitOfWork, task_id: int) -> dict[str, Any] | None:
+    return uow.tasks.get(task_id)
 
 
 def create_task(
-    conn: sa.Connection,
+    uow: SalesUnitOfWork,
     *,
     contact_id: int,
     title: str,
@@ -231,33 +202,32 @@ def create_task(
 ) -> dict[str, Any]:
     """Create (once per outbox row), assign and notify. Returns the task row plus ``assigned_by``."""
     if outbox_id is not None:
-        existing = conn.execute(sa.select(t).where(t.c.outbox_id == outbox_id)).mappings().first()
+        existing = uow.tasks.by_outbox(outbox_id)
         if existing is not None:
-            return dict(existing) | {"assigned_by": "existing"}
+            return existing | {"assigned_by": "existing"}
     title = " ".join(str(title or "").split())
     if not title:
         raise TaskError("title", "a task needs a title")
     _check_names({"title": title, "team": team, "owner": owner})
-    contact = _contact(conn, contact_id)
-    owner, team, how = route(conn, contact, owner, team, now)
-    key = conn.execute(
-        sa.insert(t).values(
-            contact_id=contact_id,
-            title=title[:300],
-            body=body or "",
-            owner=owner,
-            team=team,
-            status=TaskStatus.OPEN,
-            due_at=due_at,
-            outbox_id=outbox_id,
-            created_at=now,
-        )
-    ).inserted_primary_key
-    assert key is not None
-    task = get_task(conn, int(key[0]))
+    contact = _contact(uow, contact_id)
+    owner, team, how = route(uow, contact, owner, team, now)
+    task_id = uow.tasks.add(
+        {
+            "contact_id": contact_id,
+            "title": title[:300],
+            "body": body or "",
+            "owner": owner,
+            "team": team,
+            "status": TaskStatus.OPEN,
+            "due_at": due_at,
+            "outbox_id": outbox_id,
+            "created_at": now,
+        }
+    )
+    task = get_task(uow, task_id)
     assert task is not None
     if notify and owner:
-        notify_owner(conn, task, contact, now)
+        notify_owner(uow, task, contact, now)
     return task | {"assigned_by": how}
 
 
@@ -266,14 +236,14 @@ def task_public(task: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def notify_owner(
-    conn: sa.Connection, task: Mapping[str, Any], contact: Mapping[str, Any], now: datetime
+    uow: SalesUnitOfWork, task: Mapping[str, Any], contact: Mapping[str, Any], now: datetime
 ) -> None:
     """Enqueue the owner's notification: a transactional email, and the team's webhook if any."""
     info = task_public({k: task[k] for k in ("id", "title", "body", "owner", "team", "due_at", "contact_id")})
-    config = get_routing(conn)["notify"].get(task.get("team") or "") or {}
+    config = get_routing(uow)["notify"].get(task.get("team") or "") or {}
     rows: list[dict[str, Any]] = []
     if config.get("email", True) and "@" in str(task["owner"]):
-        ensure_notify_template(conn, now)
+        ensure_notify_template(uow, now)
         rows.append(
             {
                 "kind": "message",
@@ -305,25 +275,18 @@ def notify_owner(
                 },
             }
         )
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    for row in rows:  # the same notification twice in one instant is one notification
-        conn.execute(
-            dialect.insert(schema.outbox)
-            .values(contact_id=task["contact_id"], status="pending", next_attempt_at=now, created_at=now, **row)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        )
+    # the same notification twice in one instant is one notification (idempotency key)
+    uow.outbox.enqueue(int(task["contact_id"]), rows, now)
 
 
-def ensure_notify_template(conn: sa.Connection, now: datetime) -> None:
+def ensure_notify_template(uow: SalesUnitOfWork, now: datetime) -> None:
     from tidings.application.delivery.templates import get_row, save_template
     from tidings.domain.templates import TemplateSource
 
-    if get_row(conn, NOTIFY_TEMPLATE, "") is not None:
+    if get_row(uow, NOTIFY_TEMPLATE, "") is not None:
         return
     save_template(
-        conn,
+        uow,
         TemplateSource(
             key=NOTIFY_TEMPLATE,
             channel="email",
@@ -348,10 +311,10 @@ def _check_names(values: Mapping[str, str | None]) -> None:
 
 
 def update_task(
-    conn: sa.Connection, task_id: int, changes_: Mapping[str, Any], now: datetime
+    uow: SalesUnitOfWork, task_id: int, changes_: Mapping[str, Any], now: datetime
 ) -> dict[str, Any]:
     """Change status/owner/due time. ``done`` appends ``task.completed`` for the contact (once)."""
-    task = get_task(conn, task_id)
+    task = get_task(uow, task_id)
     if task is None:
         raise TaskError("task_id", f"no task {task_id}", 404)
     values: dict[str, Any] = {}
@@ -371,7 +334,7 @@ def update_task(
             values[key] = changes_[key]
     if not values:
         return task
-    conn.execute(sa.update(t).where(t.c.id == task_id).values(**values))
+    uow.tasks.update(task_id, values)
     if values.get("status") == TaskStatus.DONE:
         event = changes.change_event(
             task["contact_id"],
@@ -385,18 +348,18 @@ def update_task(
             "tasks",
         )
         event["message_id"] = f"task.completed:{task_id}:{now.isoformat()}"
-        changes.record(conn, [event], now)
+        uow.events.append_changes([event], now)
     if values.get("owner") and values["owner"] != task["owner"]:
-        updated = get_task(conn, task_id)
+        updated = get_task(uow, task_id)
         assert updated is not None
-        notify_owner(conn, updated, _contact(conn, task["contact_id"]), now)
-    result = get_task(conn, task_id)
+        notify_owner(uow, updated, _contact(uow, task["contact_id"]), now)
+    result = get_task(uow, task_id)
     assert result is not None
     return result
 
 
 def list_tasks(
-    conn: sa.Connection,
+    uow: SalesUnitOfWork,
     *,
     owner: str | None = None,
     status: str | None = None,
@@ -404,16 +367,7 @@ def list_tasks(
     contact_id: int | None = None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
-    q = sa.select(t).order_by(t.c.due_at.is_(None), t.c.due_at, t.c.id).limit(limit)
-    for column, value in (
-        (t.c.owner, owner),
-        (t.c.status, status),
-        (t.c.team, team),
-        (t.c.contact_id, contact_id),
-    ):
-        if value is not None:
-            q = q.where(column == value)
-    return [dict(r) for r in conn.execute(q).mappings()]
+    return uow.tasks.search(owner=owner, status=status, team=team, contact_id=contact_id, limit=limit)
 
 
 def due_at_from(payload: Mapping[str, Any], now: datetime) -> datetime | None:

@@ -1,0 +1,63 @@
+"""SQL of templates, and the contact reads a template preview needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from tidings.store import schema
+
+T = schema.templates
+
+
+class SqlTemplates:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, key: str, locale: str) -> dict[str, Any] | None:
+        row = self.conn.execute(sa.select(T).where(T.c.key == key, T.c.locale == locale)).mappings().first()
+        return dict(row) if row else None
+
+    def variants(self, key: str, locales: Sequence[str]) -> list[dict[str, Any]]:
+        q = sa.select(T).where(T.c.key == key, T.c.locale.in_(list(locales)))
+        return [dict(r) for r in self.conn.execute(q).mappings()]
+
+    def upsert(self, key: str, locale: str, values: Mapping[str, Any]) -> None:
+        existing = self.conn.execute(sa.select(T.c.id).where(T.c.key == key, T.c.locale == locale)).first()
+        if existing is None:
+            self.conn.execute(
+                sa.insert(T).values(key=key, locale=locale, created_at=values["updated_at"], **values)
+            )
+        else:
+            self.conn.execute(sa.update(T).where(T.c.id == existing[0]).values(**values))
+
+    def all(self, channel: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(T).order_by(T.c.key, T.c.locale)
+        if channel:
+            q = q.where(T.c.channel == channel)
+        return [dict(r) for r in self.conn.execute(q).mappings()]
+
+    def delete(self, key: str, locale: str | None = None) -> int:
+        q = sa.delete(T).where(T.c.key == key)
+        if locale is not None:
+            q = q.where(T.c.locale == locale)
+        return int(self.conn.execute(q).rowcount or 0)
+
+    def keys(self) -> set[str]:
+        return set(self.conn.execute(sa.select(T.c.key).distinct()).scalars())
+
+
+class SqlContactReader:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, contact_id: int) -> dict[str, Any] | None:
+        c = schema.contacts
+        row = self.conn.execute(sa.select(c).where(c.c.id == contact_id)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def tags(self, contact_id: int) -> list[str]:
+        ct = schema.contact_tags
+        return list(self.conn.execute(sa.select(ct.c.tag).where(ct.c.contact_id == contact_id)).scalars())

@@ -1,0 +1,95 @@
+"""The data of the in-memory adapter (its unit of work is in ``uow.py``)."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from tidings.domain.access import ApiKeyRecord, SessionRecord, ThrottleRecord, UserRecord
+
+
+@dataclass
+class MemoryState:
+    """Every table the memory repositories keep, by primary key."""
+
+    users: dict[int, UserRecord] = field(default_factory=dict)
+    sessions: dict[str, SessionRecord] = field(default_factory=dict)
+    api_keys: dict[int, tuple[ApiKeyRecord, str]] = field(default_factory=dict)  # record, key hash
+    login_throttle: dict[str, ThrottleRecord] = field(default_factory=dict)
+    templates: dict[int, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    contact_tags: dict[int, list[str]] = field(default_factory=dict)
+    outbox: dict[int, dict[str, Any]] = field(default_factory=dict)
+    dead_letters: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    queued_contacts: set[int] = field(default_factory=set)
+    journeys: dict[int, dict[str, Any]] = field(default_factory=dict)
+    journey_versions: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    enrollments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    timers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    traces: list[dict[str, Any]] = field(default_factory=list)
+    #: segment key -> rule (the segments capability writes segments; tests seed them here)
+    segment_rules: dict[str, Any] = field(default_factory=dict)
+    #: the last id given per table (ids are never reused, as with AUTOINCREMENT)
+    last_ids: dict[str, int] = field(default_factory=dict)
+
+    def next_id(self, table: str) -> int:
+        self.last_ids[table] = self.last_ids.get(table, 0) + 1
+        return self.last_ids[table]
+
+
+def blank_row(table: sa.Table) -> dict[str, Any]:
+    """Every column of ``table`` (its SQL twin), set to its server default or None."""
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.server_default
+        text = str(default.arg) if default is not None and hasattr(default, "arg") else None
+        if text is None or text == "CURRENT_TIMESTAMP":
+            row[column.name] = None
+        elif text in ("false", "true"):
+            row[column.name] = text == "true"
+        else:
+            row[column.name] = int(text) if text.isdigit() else text
+    return row
+
+
+class MemoryStore:
+    """The data of one in-memory "database"."""
+
+    def __init__(self) -> None:
+        self.state = MemoryState()
+        self.lock = threading.RLock()
+
+    def add_contact(self, contact: dict[str, Any], tags: list[str] | None = None) -> int:
+        """Seed a contact (tests): the contacts capability writes them elsewhere."""
+        from tidings.store import schema
+
+        with self.lock:
+            cid = int(contact.get("id") or self.state.next_id("contacts"))
+            self.state.contacts[cid] = blank_row(schema.contacts) | copy.deepcopy(contact) | {"id": cid}
+            self.state.contact_tags[cid] = list(tags or [])
+            return cid
+
+    def add_enrollment(self, row: dict[str, Any]) -> int:
+        """Seed an enrolment (tests): the engine writes them elsewhere."""
+        from tidings.store import schema
+
+        with self.lock:
+            eid = self.state.next_id("enrollments")
+            self.state.enrollments[eid] = blank_row(schema.enrollments) | copy.deepcopy(row) | {"id": eid}
+            return eid
+
+    def add_timer(self, row: dict[str, Any]) -> int:
+        """Seed a timer (tests)."""
+        from tidings.store import schema
+
+        with self.lock:
+            tid = self.state.next_id("timers")
+            self.state.timers[tid] = blank_row(schema.timers) | copy.deepcopy(row) | {"id": tid}
+            return tid

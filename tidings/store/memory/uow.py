@@ -1,0 +1,67 @@
+"""The unit of work of the in-memory adapter: a transaction over a ``MemoryStore``."""
+
+from __future__ import annotations
+
+import copy
+from types import TracebackType
+from typing import Self
+
+from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
+from tidings.store.memory.records import (
+    MemoryContactReader,
+    MemoryDeadLetters,
+    MemoryEventLog,
+    MemoryJourneys,
+    MemoryOutbox,
+    MemorySettings,
+    MemoryTasks,
+    MemoryTemplates,
+)
+from tidings.store.memory.runs import MemoryJourneyRuns
+from tidings.store.memory.state import MemoryState, MemoryStore
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self._saved: MemoryState | None = None
+        self.users = MemoryUsers(store)
+        self.sessions = MemorySessions(store)
+        self.api_keys = MemoryApiKeys(store)
+        self.login_throttle = MemoryLoginThrottle(store)
+        self.templates = MemoryTemplates(store)
+        self.contacts = MemoryContactReader(store)
+        self.outbox = MemoryOutbox(store)
+        self.dead_letters = MemoryDeadLetters(store)
+        self.tasks = MemoryTasks(store)
+        self.settings = MemorySettings(store)
+        self.events = MemoryEventLog(store)
+        self.journeys = MemoryJourneys(store)
+        self.journey_runs = MemoryJourneyRuns(store)
+
+    def __enter__(self) -> Self:
+        if self._saved is not None:
+            raise RuntimeError("this unit of work is already open")
+        self.store.lock.acquire()
+        self._saved = copy.deepcopy(self.store.state)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._saved is not None:
+                self.store.state = self._saved  # what was not committed is forgotten
+        finally:
+            self._saved = None
+            self.store.lock.release()
+
+    def commit(self) -> None:
+        if self._saved is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        self._saved = copy.deepcopy(self.store.state)
+
+    def rollback(self) -> None:
+        if self._saved is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        self.store.state = copy.deepcopy(self._saved)

@@ -1,0 +1,123 @@
+"""The unit of work on SQLAlchemy Core: one connection, one transaction, every SQL repository.
+
+``SqlUnitOfWork(engine)`` opens its own transaction on ``with`` and keeps it on ``commit()``
+(SQLite: ``BEGIN IMMEDIATE`` as every writer does, ``read_only=True`` for ``BEGIN DEFERRED``).
+``SqlUnitOfWork.joining(conn)`` works inside a transaction the caller already holds (an API
+route's ``engine.begin()``, the delivery loop's batch): its repositories are ready at once,
+``with`` and ``commit()`` do nothing, and the owner of the transaction commits or rolls back.
+It implements every capability's unit of work Protocol (``application/ports``).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tidings.store.access_sql import SqlApiKeys, SqlLoginThrottle, SqlSessions, SqlUsers
+from tidings.store.content_sql import SqlContactReader, SqlTemplates
+from tidings.store.db import read_only as read_only_conn
+from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
+from tidings.store.journey_runs_sql import SqlJourneyRuns
+from tidings.store.journeys import SqlJourneys
+from tidings.store.sales_sql import SqlEventLog, SqlSettings, SqlTasks
+
+
+class SqlUnitOfWork:
+    users: SqlUsers
+    sessions: SqlSessions
+    api_keys: SqlApiKeys
+    login_throttle: SqlLoginThrottle
+    templates: SqlTemplates
+    contacts: SqlContactReader
+    outbox: SqlOutbox
+    dead_letters: SqlDeadLetters
+    tasks: SqlTasks
+    settings: SqlSettings
+    events: SqlEventLog
+    journeys: SqlJourneys
+    journey_runs: SqlJourneyRuns
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        self._engine: Engine | None = engine
+        self._read_only = read_only
+        self._conn: sa.Connection | None = None
+
+    @classmethod
+    def joining(cls, conn: sa.Connection) -> SqlUnitOfWork:
+        """A unit of work inside the caller's open transaction on ``conn``."""
+        uow = cls.__new__(cls)
+        uow._engine = None
+        uow._read_only = False
+        uow._conn = conn
+        uow._bind(conn)
+        return uow
+
+    @property
+    def connection(self) -> sa.Connection:
+        """The connection of the open transaction (for SQL not yet behind a repository)."""
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        return self._conn
+
+    def _bind(self, conn: sa.Connection) -> None:
+        self.users = SqlUsers(conn)
+        self.sessions = SqlSessions(conn)
+        self.api_keys = SqlApiKeys(conn)
+        self.login_throttle = SqlLoginThrottle(conn)
+        self.templates = SqlTemplates(conn)
+        self.contacts = SqlContactReader(conn)
+        self.outbox = SqlOutbox(conn)
+        self.dead_letters = SqlDeadLetters(conn)
+        self.tasks = SqlTasks(conn)
+        self.settings = SqlSettings(conn)
+        self.events = SqlEventLog(conn)
+        self.journeys = SqlJourneys(conn)
+        self.journey_runs = SqlJourneyRuns(conn)
+
+    def __enter__(self) -> Self:
+        if self._engine is None:  # joined: the caller's transaction is already open
+            return self
+        if self._conn is not None:
+            raise RuntimeError("this unit of work is already open")
+        conn = self._engine.connect()
+        if self._read_only:
+            conn = read_only_conn(conn)
+        self._conn = conn
+        conn.begin()
+        self._bind(conn)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._engine is None:
+            return
+        try:
+            if self._conn is not None and self._conn.in_transaction():
+                self._conn.rollback()  # not committed: nothing is kept
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+
+    def commit(self) -> None:
+        if self._engine is None:
+            return
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        self._conn.commit()  # a later statement in the block begins the next transaction
+
+    def rollback(self) -> None:
+        if self._engine is None:
+            return
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        self._conn.rollback()
+
+
+def joined(conn: sa.Connection) -> SqlUnitOfWork:
+    """``SqlUnitOfWork.joining(conn)``: the unit of work of the caller's open transaction."""
+    return SqlUnitOfWork.joining(conn)
