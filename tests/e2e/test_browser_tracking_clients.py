@@ -22,6 +22,7 @@ from tests.e2e.test_recipes_e2e import DAY, Live, in_tmp, live  # noqa: F401  (t
 from tests.e2e.test_tracking_clients import contact_by, events_of
 from tidings.application.access.keys import create_key
 from tidings.store import schema
+from tidings.store.sql_uow import SqlUnitOfWork
 
 VENDOR = Path(__file__).parent / "vendor"
 
@@ -122,7 +123,7 @@ def anonymous_count(engine: sa.Engine) -> int:
 def test_real_analytics_js_identify_page_track(
     browser: Any, site: Site, live_server: Any, container: Any, engine: sa.Engine  # noqa: F811
 ) -> None:
-    key = create_key(engine, "site", ["browser"], container.clock.now(), [site.origin])[1]
+    key = create_key(SqlUnitOfWork(engine), "site", ["browser"], container.clock.now(), [site.origin])[1]
     site.pages["/shop.html"] = ANALYTICS_PAGE.format(key=key, api_host=f"127.0.0.1:{live_server.port}")
     outside: list[str] = []
     page = open_page(browser, f"{site.origin}/shop.html", outside)
@@ -147,7 +148,7 @@ def test_real_analytics_js_identify_page_track(
 def test_analytics_js_from_a_foreign_origin_stores_nothing(
     browser: Any, site: Site, live_server: Any, container: Any, engine: sa.Engine  # noqa: F811
 ) -> None:
-    key = create_key(engine, "site", ["browser"], container.clock.now(), ["https://shop.example"])[1]
+    key = create_key(SqlUnitOfWork(engine), "site", ["browser"], container.clock.now(), ["https://shop.example"])[1]
     site.pages["/shop.html"] = ANALYTICS_PAGE.format(key=key, api_host=f"127.0.0.1:{live_server.port}")
     page = open_page(browser, f"{site.origin}/shop.html", [])
     done: list[str] = []
@@ -169,7 +170,7 @@ def test_analytics_js_from_a_foreign_origin_stores_nothing(
 def test_first_party_snippet(
     browser: Any, site: Site, live_server: Any, container: Any, engine: sa.Engine  # noqa: F811
 ) -> None:
-    key = create_key(engine, "site", ["browser"], container.clock.now(), [site.origin])[1]
+    key = create_key(SqlUnitOfWork(engine), "site", ["browser"], container.clock.now(), [site.origin])[1]
     site.pages["/snippet.html"] = SNIPPET_PAGE.format(api=live_server.url, key=key)
     page = open_page(browser, f"{site.origin}/snippet.html", [])
     anon = page.evaluate("tidings.anonymousId()")
@@ -207,7 +208,8 @@ def test_spec_named_order_from_analytics_js_starts_a_recipe(browser: Any, site: 
     is ``order.completed``: one vocabulary."""
     live.install("post-purchase-education")
     contact_id = live.contact("gus@example.com")
-    key = create_key(live.engine, "site", ["browser"], live.stack.container.clock.now(), [site.origin])[1]
+    now = live.stack.container.clock.now()
+    key = create_key(SqlUnitOfWork(live.engine), "site", ["browser"], now, [site.origin])[1]
     site.pages["/buy.html"] = RECIPE_PAGE.format(key=key, api_host=f"127.0.0.1:{live.stack.port}")
     page = open_page(browser, f"{site.origin}/buy.html", [])
     page.evaluate("(at) => buy(at)", live.stack.container.clock.now().isoformat())
