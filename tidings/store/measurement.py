@@ -64,7 +64,7 @@ class SqlAnalyticsStore:
         rows = self.conn.execute(
             sa.select(e.c.contact_id, e.c.name, e.c.occurred_at, e.c.properties, e.c.value)
             .select_from(e.join(exposed, exposed.c.contact_id == e.c.contact_id))
-            .where(e.c.name.in_([canonical_event_name(n) for n in names]), e.c.occurred_at >= exposed.c.at)
+            .where(e.c.name.in_(list(names)), e.c.occurred_at >= exposed.c.at)
         ).all()
         return [Outcome(int(r[0]), r[1], r[2], r[3] or {}, r[4]) for r in rows]
 
