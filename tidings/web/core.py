@@ -79,7 +79,11 @@ def _build_env() -> Environment:
         undefined=Undefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Every user-visible string in a template is written `{{ _("…") }}` or `{% trans %}`;
+    # until the gettext catalogues are installed per request these render the source text.
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(dt=_dt, pretty=_pretty, num=_num, delta=_delta)
     env.globals["nav"] = NAV
     return env
