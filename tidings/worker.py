@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from tidings.application.background import ServiceThread
 from tidings.application.journeys.engine import JourneyEngine
 from tidings.store import enrollments as est
 from tidings.store import schema
@@ -51,7 +51,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class JourneyWorker:
+class JourneyWorker(ServiceThread):
     """Polls the contact queue and the timers table; one thread."""
 
     name = "journey-worker"
@@ -65,6 +65,7 @@ class JourneyWorker:
         contact_batch: int = 200,
         lease: timedelta = timedelta(seconds=60),
     ) -> None:
+        super().__init__()
         self.container = container
         self.engine = JourneyEngine(
             container.engine, container.clock, worker_id(), lease, control=SqlControl, analytics=SqlAnalytics
@@ -72,27 +73,15 @@ class JourneyWorker:
         self.idle_sleep = idle_sleep
         self.timer_batch = timer_batch
         self.contact_batch = contact_batch
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._failures: dict[int, int] = {}
         self._backoff: dict[int, float] = {}
         self.transitions = 0
 
     # ----------------------------------------------------------------- service
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
     def run(self) -> None:
         pause = self.idle_sleep
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             try:
                 did = self.run_once()
                 pause = self.idle_sleep
@@ -101,7 +90,7 @@ class JourneyWorker:
                 did = 0
                 pause = min(max(pause * 2, 0.1), 5.0)
             if not did:
-                self._stop.wait(pause)
+                self.stopping.wait(pause)
 
     def run_once(self) -> int:
         """One pass: queued contacts, then one batch of due timers. Returns the work done."""

@@ -33,6 +33,15 @@ ENROLLMENT: dict[str, Any] = {
     "entered_at": NOW,
     "updated_at": NOW,
 }
+TRACE: dict[str, Any] = {"contact_id": 1, "stimulus": "event", "action": "entered", "detail": {}, "at": NOW}
+OUTBOX: dict[str, Any] = {
+    "contact_id": 1,
+    "kind": "message",
+    "payload": {},
+    "status": "pending",
+    "next_attempt_at": NOW,
+    "created_at": NOW,
+}
 TIMER: dict[str, Any] = {"contact_id": 1, "enrollment_id": None, "kind": "wait", "due_at": NOW, "payload": {}}
 
 
@@ -53,8 +62,22 @@ class MemoryBackend:
     def events(self) -> list[tuple[int, str]]:
         return [(int(e["contact_id"]), str(e["name"])) for e in self.store.state.events]
 
+    def add_event(
+        self, contact_id: int, name: str, at: datetime, properties: dict[str, Any], value: float | None = None
+    ) -> int:
+        return self.store.add_event(
+            {"contact_id": contact_id, "name": name, "occurred_at": at, "received_at": at, "properties": properties}
+            | {"value": value}
+        )
+
     def add_enrollment(self, **values: Any) -> int:
         return self.store.add_enrollment({**ENROLLMENT, **values})
+
+    def add_trace(self, **values: Any) -> int:
+        return self.store.add_trace({**TRACE, **values})
+
+    def add_outbox(self, **values: Any) -> int:
+        return self.store.add_outbox({**OUTBOX, **values})
 
     def add_timer(self, **values: Any) -> int:
         return self.store.add_timer({**TIMER, **values})
@@ -84,7 +107,7 @@ class SqlBackend:
         with self.engine.begin() as conn:
             cid = conn.execute(
                 sa.insert(schema.contacts)
-                .values(email=email, attributes={}, created_at=NOW, updated_at=NOW, **values)
+                .values(**{"email": email, "attributes": {}, "created_at": NOW, "updated_at": NOW, **values})
                 .returning(schema.contacts.c.id)
             ).scalar_one()
             for tag in tags or []:
@@ -95,8 +118,20 @@ class SqlBackend:
         with self.engine.begin() as conn:
             return int(conn.execute(sa.insert(table).values(**values).returning(table.c.id)).scalar_one())
 
+    def add_event(
+        self, contact_id: int, name: str, at: datetime, properties: dict[str, Any], value: float | None = None
+    ) -> int:
+        values = {"contact_id": contact_id, "name": name, "occurred_at": at, "received_at": at, "value": value}
+        return self._insert(schema.events, values | {"properties": properties})
+
     def add_enrollment(self, **values: Any) -> int:
         return self._insert(schema.enrollments, {**ENROLLMENT, **values})
+
+    def add_trace(self, **values: Any) -> int:
+        return self._insert(schema.traces, {**TRACE, **values})
+
+    def add_outbox(self, **values: Any) -> int:
+        return self._insert(schema.outbox, {**OUTBOX, **values})
 
     def add_timer(self, **values: Any) -> int:
         return self._insert(schema.timers, {**TIMER, **values})

@@ -88,3 +88,34 @@ def test_contact_reader(backend: Backend) -> None:
         assert sorted(uow.contacts.tags(cid)) == ["north", "vip"]
         assert uow.contacts.get(cid + 100) is None
         assert uow.contacts.tags(cid + 100) == []
+
+
+def test_contact_reader_answers_the_recipe_checks(backend: Backend) -> None:
+    with backend.uow() as uow:
+        assert not uow.contacts.any_contact()
+        assert not uow.contacts.any_with_attribute("plan")
+    backend.add_contact("a@x.test", attributes={"plan": "pro", "a_b": None})
+    with backend.uow() as uow:
+        assert uow.contacts.any_contact()
+        assert uow.contacts.any_with_attribute("plan")
+        assert uow.contacts.any_with_attribute("a_b")  # a null value still names the attribute
+        assert not uow.contacts.any_with_attribute("aab")  # "_" is a letter, not a wildcard
+        assert not uow.contacts.any_with_attribute("pla")
+
+
+def test_contact_reader_pages_events_newest_first(backend: Backend) -> None:
+    cid = backend.add_contact("a@x.test")
+    other = backend.add_contact("b@x.test")
+    at = [NOW, NOW + timedelta(minutes=1), NOW + timedelta(minutes=1), NOW + timedelta(minutes=2)]
+    ids = [backend.add_event(cid, f"e{i % 2}", at[i], {"n": i}) for i in range(4)]
+    backend.add_event(other, "e0", NOW, {})
+    with backend.uow() as uow:
+        page = uow.contacts.events_page(cid, name=None, before=None, limit=10)
+        assert [e["id"] for e in page] == [ids[3], ids[2], ids[1], ids[0]]
+        assert page[0]["properties"] == {"n": 3} and page[0]["occurred_at"] == at[3]
+        fields = {"id", "name", "properties", "occurred_at", "received_at", "message_id", "source", "value"}
+        assert set(page[0]) == fields
+        assert [e["id"] for e in uow.contacts.events_page(cid, name=None, before=None, limit=2)] == [ids[3], ids[2]]
+        after = uow.contacts.events_page(cid, name=None, before=(at[2], ids[2]), limit=10)
+        assert [e["id"] for e in after] == [ids[1], ids[0]]
+        assert [e["id"] for e in uow.contacts.events_page(cid, name="e0", before=None, limit=10)] == [ids[2], ids[0]]

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.contract.conftest import NOW, Backend
-from tidings.store.enrollments import PARKED_AT, PARKED_KEY
+from tidings.domain.journeys.timing import PARKED_AT, PARKED_KEY
 
 
 def test_counts_and_waiting_enrolments(backend: Backend) -> None:
@@ -133,3 +133,50 @@ def test_segment_rules_by_key(backend: Backend) -> None:
     backend.add_segment("buyers", {"all": [{"event": "purchase"}]})
     with backend.uow() as uow:
         assert uow.journey_runs.segment_rules() == {"vip": {"tag": "vip"}, "buyers": {"all": [{"event": "purchase"}]}}
+
+
+def test_one_contacts_date_trigger_timers_are_dropped_by_trigger(backend: Backend) -> None:
+    a = backend.add_contact("a@shop.test")
+    b = backend.add_contact("b@shop.test")
+    backend.add_timer(contact_id=a, kind="date_trigger", payload={"journey_id": 1, "trigger": 0})
+    a1 = backend.add_timer(contact_id=a, kind="date_trigger", payload={"journey_id": 1, "trigger": 1})
+    b0 = backend.add_timer(contact_id=b, kind="date_trigger", payload={"journey_id": 1, "trigger": 0})
+    a0_other = backend.add_timer(contact_id=a, kind="date_trigger", payload={"journey_id": 2, "trigger": 0})
+    with backend.uow() as uow:
+        uow.journey_runs.drop_date_triggers(1, contact_id=a, trigger=0)
+        uow.commit()
+    assert set(backend.timers()) == {a1, b0, a0_other}
+    with backend.uow() as uow:
+        uow.journey_runs.drop_date_triggers(1, contact_id=a)
+        uow.commit()
+    assert set(backend.timers()) == {b0, a0_other}
+
+
+def test_an_enrolments_timers_and_their_payloads(backend: Backend) -> None:
+    eid = backend.add_enrollment()
+    later = NOW + timedelta(hours=1)
+    wait = backend.add_timer(enrollment_id=eid, kind="wait", due_at=later, payload={"step": "w"})
+    held = backend.add_timer(enrollment_id=eid, kind="held", due_at=PARKED_AT, payload={PARKED_KEY: NOW.isoformat()})
+    backend.add_timer(enrollment_id=backend.add_enrollment(), kind="wait")
+    with backend.uow() as uow:
+        got = uow.journey_runs.enrollment_timers(eid)
+        assert got == [
+            {"id": wait, "kind": "wait", "due_at": later, "payload": {"step": "w"}},
+            {"id": held, "kind": "held", "due_at": PARKED_AT, "payload": {PARKED_KEY: NOW.isoformat()}},
+        ]
+        uow.journey_runs.set_timer_payload(held, {"held": [{"event": "x"}]})
+        uow.commit()
+    assert backend.timers()[held] == (PARKED_AT, {"held": [{"event": "x"}]})
+    with backend.uow() as uow:
+        assert uow.journey_runs.enrollment_timers(eid + 100) == []
+
+
+def test_journey_status_is_read_back(backend: Backend) -> None:
+    with backend.uow() as uow:
+        jid = uow.journeys.add("welcome", "Welcome", None, NOW)
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.journey_runs.journey_status(jid) == "draft"
+        uow.journeys.update(jid, NOW, status="paused")
+        assert uow.journey_runs.journey_status(jid) == "paused"
+        assert uow.journey_runs.journey_status(jid + 100) is None

@@ -18,6 +18,7 @@ from tidings.application.contacts.timeline import timeline
 from tidings.application.ingest.imports import export_csv_chunks
 from tidings.domain.channels import ConsentChannelName
 from tidings.domain.contacts import InvalidValue
+from tidings.store.content_sql import SqlContactReader
 from tidings.store.db import read_only
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"], route_class=StrictRoute)
@@ -212,7 +213,7 @@ def contact_events(
     with read_only(c.engine.connect()) as conn:
         _get_or_404(conn, contact_id)
         try:
-            items, nxt = timeline(conn, contact_id, cursor=cursor, limit=limit, name=name)
+            items, nxt = timeline(SqlContactReader(conn), contact_id, cursor=cursor, limit=limit, name=name)
         except InvalidValue as exc:
             raise invalid(exc, ["query"]) from None
     return {"items": items, "next_cursor": nxt}

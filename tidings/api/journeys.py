@@ -27,6 +27,7 @@ from tidings.domain import jsonvalues
 from tidings.domain.journeys.model import JourneyError
 from tidings.store import audit_sql, schema
 from tidings.store.sql_uow import joined
+from tidings.store.traces_sql import SqlMessageTraces
 
 router = APIRouter(tags=["journeys"], route_class=StrictRoute)
 T = TypeVar("T")
@@ -315,4 +316,4 @@ def signal(enrollment_id: int, body: SignalBody, request: Request) -> dict[str, 
 @router.get("/api/contacts/{contact_id}/why", dependencies=[RequireRead])
 def contact_why(contact_id: int, request: Request, message_id: int | None = None) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        return _run(lambda: why.why(conn, contact_id, message_id))
+        return _run(lambda: why.why(SqlMessageTraces(conn), contact_id, message_id))

@@ -43,6 +43,7 @@ from tidings.application.ports.senders import DeliveryResult, DeliveryStatus, Ou
 from tidings.channels.handoff import HandOffWindow, Writes
 from tidings.channels.prepare import Links, Preparer, message_from_rendered
 from tidings.channels.registry import ChannelRegistry, UnknownChannel, build_registry
+from tidings.domain.statuses import OutboxStatus
 from tidings.store import outbox
 from tidings.store.control import paused_channels
 from tidings.store.db import read_only
@@ -189,7 +190,7 @@ class Deliverer:
         try:
             provider = self.registry.get(msg.channel)
         except UnknownChannel as exc:
-            return Outcome(row, "failed", error=str(exc), trace_action="message.failed")
+            return Outcome(row, OutboxStatus.FAILED, error=str(exc), trace_action="message.failed")
         try:
             result = await provider.send(msg)
         except Exception as exc:  # a provider bug must not kill the loop: retry like a temporary failure
@@ -235,7 +236,7 @@ class Deliverer:
 
     def outcome(self, row: dict[str, Any], result: DeliveryResult) -> Outcome:
         if result.status is DeliveryStatus.ACCEPTED:
-            return Outcome(row, "sent", provider_message_id=result.provider_message_id)
+            return Outcome(row, OutboxStatus.SENT, provider_message_id=result.provider_message_id)
         if row["kind"] == "webhook":  # own attempt budget, then dead letters (channels/webhooks.py)
             from tidings.channels.webhooks import webhook_outcome
 
@@ -245,7 +246,7 @@ class Deliverer:
             when = self.clock.now() + outbox.backoff(row["attempts"], result.retry_after_s)
             return Outcome(
                 row,
-                "pending",
+                OutboxStatus.PENDING,
                 error=result.error,
                 next_attempt_at=when,
                 trace_action="message.retry",
@@ -258,7 +259,7 @@ class Deliverer:
         )
         return Outcome(
             row,
-            "failed",
+            OutboxStatus.FAILED,
             error=f"{result.error}{gave_up}",
             trace_action="message.failed",
             trace_detail=dict(result.detail),
@@ -277,7 +278,8 @@ class Deliverer:
     async def _resolve(self, row: dict[str, Any], now: datetime) -> Outcome:
         msg = message_from_rendered(row)
         if msg is None:  # not rendered, so never handed to a provider
-            return Outcome(row, "pending", error="lease expired before sending; retried", next_attempt_at=now)
+            retried = "lease expired before sending; retried"
+            return Outcome(row, OutboxStatus.PENDING, error=retried, next_attempt_at=now)
         confirmed: bool | None = None
         provider = self.registry.get(msg.channel).name if msg.channel in self.registry else None
         if msg.channel in self.registry:
@@ -288,7 +290,7 @@ class Deliverer:
         if confirmed is True:
             return Outcome(
                 row,
-                "sent",
+                OutboxStatus.SENT,
                 extra={"recovered": True},
                 trace_action="message.recovered",
                 trace_detail={"resolution": "provider confirmed receipt"},
@@ -296,14 +298,14 @@ class Deliverer:
         if confirmed is False:
             return Outcome(
                 row,
-                "pending",
+                OutboxStatus.PENDING,
                 error="lease expired; provider never received it: resent",
                 next_attempt_at=now,
                 trace_action="message.retry",
             )
         return Outcome(
             row,
-            "uncertain",
+            OutboxStatus.UNCERTAIN,
             error="uncertain: the sender stopped while handing it to the provider, which cannot "
             "confirm receipt; not resent automatically",
             trace_action="message.uncertain",

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from tidings.application.ports.senders import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
 from tidings.channels import tracking
+from tidings.domain.statuses import OutboxStatus
 from tidings.domain.templates import TemplateError, TemplateSource, contact_context, locale_candidates, render
 from tidings.store import schema
 from tidings.store.outbox import Outcome
@@ -96,7 +97,7 @@ class Preparer:
                 decided.append(
                     Outcome(
                         row,
-                        "failed",
+                        OutboxStatus.FAILED,
                         error=f"template {row['template']!r}: {exc}",
                         trace_action="message.failed",
                         trace_detail={"line": exc.line},
@@ -110,7 +111,7 @@ class Preparer:
                 decided.append(
                     Outcome(
                         row,
-                        "failed",
+                        OutboxStatus.FAILED,
                         error=f"cannot prepare: {type(exc).__name__}: {exc}",
                         trace_action="message.failed",
                     )
@@ -153,19 +154,19 @@ class Preparer:
         payload = dict(row["payload"] or {})
         contact = contacts.get(row["contact_id"])
         if contact is None:
-            return Outcome(row, "failed", error="contact no longer exists", trace_action="message.failed")
+            return Outcome(row, OutboxStatus.FAILED, error="contact no longer exists", trace_action="message.failed")
         address = payload.get("to") or _address(channel, contact)
         if not address:
             return Outcome(
                 row,
-                "failed",
+                OutboxStatus.FAILED,
                 error=f"contact has no {ADDRESS_FIELD.get(channel, channel)} address",
                 trace_action="message.failed",
             )
         if (channel, str(address).lower()) in suppressed:
             return Outcome(
                 row,
-                "suppressed",
+                OutboxStatus.SUPPRESSED,
                 error="address is on the suppression list",
                 trace_action="message.suppressed",
             )
@@ -178,7 +179,7 @@ class Preparer:
         if template is None:
             return Outcome(
                 row,
-                "failed",
+                OutboxStatus.FAILED,
                 error=f"template {key!r} not found (locales tried: "
                 f"{', '.join(repr(x) for x in locale_candidates(locale))})",
                 trace_action="message.failed",
@@ -194,7 +195,7 @@ class Preparer:
             consent = consents.get((row["contact_id"], CONSENT_CHANNEL.get(channel, channel)))
             why = _marketing_refusal(consent, template, now, channel)
             if why:
-                return Outcome(row, "skipped", error=why, trace_action="message.skipped")
+                return Outcome(row, OutboxStatus.SKIPPED, error=why, trace_action="message.skipped")
         return self._render(
             row, channel, contact, tags.get(row["contact_id"], []), template, payload, str(address), now
         )

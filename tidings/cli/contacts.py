@@ -46,12 +46,13 @@ def show(
     """Show a contact: fields, attributes, tags, consent per channel and latest events."""
     from tidings.application.contacts import contacts as svc
     from tidings.application.contacts.timeline import timeline
+    from tidings.store.content_sql import SqlContactReader
 
     c = common.open_container()
     with c.engine.connect() as conn:
         cid = _find(conn, email_or_id)
         contact = svc.get_contact(conn, cid) or {}
-        latest, _ = timeline(conn, cid, limit=max(1, events))
+        latest, _ = timeline(SqlContactReader(conn), cid, limit=max(1, events))
     contact["events"] = latest[:events]
     if as_json:
         print(json.dumps(_jsonable(contact), indent=2, ensure_ascii=False))

@@ -18,11 +18,12 @@ def why(
     """Why did this contact get this? Journey, version, step, stimulus and conditions, from the trace."""
     from tidings.application.journeys.why import WhyNotFound
     from tidings.application.journeys.why import why as explain
+    from tidings.store.traces_sql import SqlMessageTraces
 
     c = common.open_container()
     with c.engine.connect() as conn:
         try:
-            data = explain(conn, contact_id, message)
+            data = explain(SqlMessageTraces(conn), contact_id, message)
         except WhyNotFound as exc:
             common.fail(str(exc))
     if as_json:

@@ -6,6 +6,16 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class JourneyStatus(StrEnum):
+    """``journeys.status``: draft until first published, then active; paused holds its people
+    (``application/journeys/paused.py``); archived ones are left out of the automation audit."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
 class EnrolmentStatus(StrEnum):
     """``enrollments.status``: active -> waiting -> active ... -> ended (see ``journeys/run.EDGES``)."""
 

@@ -6,6 +6,7 @@ scanners, privacy proxies) carry ``machine`` and never count.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,17 +33,7 @@ def attribute_conversion(
         .order_by(e.c.occurred_at.desc(), e.c.id.desc())
         .limit(50)
     ).all()
-    for props, when in rows:
-        if not props.get("machine"):
-            return {
-                "message_id": props.get("message_id"),
-                "template": props.get("template"),
-                "journey": props.get("journey"),
-                "step": props.get("step"),
-                "clicked_at": when,
-            }
-    return None
-
+    return last_human_click((props, when) for props, when in rows)
 
 
 def credit(
@@ -67,6 +58,28 @@ def credit(
         .mappings()
         .first()
     )
+    return credit_record(hit, dict(row) if row is not None else None, window)
+
+
+def last_human_click(clicks: Iterable[tuple[Mapping[str, Any], datetime]]) -> dict[str, Any] | None:
+    """The credit of the first human click of ``clicks`` (``(properties, occurred_at)``, newest
+    first); machine clicks (``machine`` set) are passed over."""
+    for props, when in clicks:
+        if not props.get("machine"):
+            return {
+                "message_id": props.get("message_id"),
+                "template": props.get("template"),
+                "journey": props.get("journey"),
+                "step": props.get("step"),
+                "clicked_at": when,
+            }
+    return None
+
+
+def credit_record(hit: Mapping[str, Any], message: Mapping[str, Any] | None, window: timedelta) -> dict[str, Any]:
+    """The stored credit of a click ``hit`` (:func:`last_human_click`), completed from its outbox
+    row ``message`` (``channel``, ``template``, ``step_id``, ``journey_id``, journey ``key``) when
+    that row still exists."""
     out = {
         "message_id": hit["message_id"],
         "template": hit.get("template"),
@@ -78,12 +91,12 @@ def credit(
         "model": "last_click",
         "window_days": window.total_seconds() / 86400,
     }
-    if row is not None:
+    if message is not None:
         out.update(
-            template=row["template"] or out["template"],
-            step=row["step_id"] or out["step"],
-            journey=row["journey_id"] if row["journey_id"] is not None else out["journey"],
-            journey_key=row["key"],
-            channel=row["channel"],
+            template=message["template"] or out["template"],
+            step=message["step_id"] or out["step"],
+            journey=message["journey_id"] if message["journey_id"] is not None else out["journey"],
+            journey_key=message["key"],
+            channel=message["channel"],
         )
     return out

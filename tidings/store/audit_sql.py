@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.domain.snapshot import ContactSnapshot
+from tidings.domain.statuses import EnrolmentStatus, JourneyStatus
 from tidings.store import schema as s
 from tidings.store.bulk_snapshots import load_snapshots
 
@@ -60,7 +61,7 @@ def published_journeys(conn: sa.Connection) -> list[dict[str, Any]]:
         sa.select(j.c.id, j.c.key, j.c.status, j.c.recipe, v.c.source, first.c.first_published)
         .join(v, sa.and_(v.c.journey_id == j.c.id, v.c.version == j.c.current_version))
         .join(first, first.c.journey_id == j.c.id)
-        .where(j.c.status != "archived")
+        .where(j.c.status != JourneyStatus.ARCHIVED)
         .order_by(j.c.key)
     ).mappings()
     return [dict(r) for r in rows]
@@ -133,7 +134,7 @@ def active_overlaps(conn: sa.Connection, journey_ids: Collection[int]) -> list[t
     if len(journey_ids) < 2:
         return []
     e = s.enrollments
-    live = sa.and_(e.c.status != "ended", e.c.journey_id.in_(sorted(journey_ids)))
+    live = sa.and_(e.c.status != EnrolmentStatus.ENDED, e.c.journey_id.in_(sorted(journey_ids)))
     several = (
         sa.select(e.c.contact_id)
         .where(live)
@@ -201,7 +202,7 @@ def in_flight(conn: sa.Connection, journey_id: int) -> tuple[dict[str, int], int
             .group_by(o.c.channel)
         )
     }
-    live = sa.select(e.c.id).where(e.c.journey_id == journey_id, e.c.status != "ended")
+    live = sa.select(e.c.id).where(e.c.journey_id == journey_id, e.c.status != EnrolmentStatus.ENDED)
     n_live = int(conn.execute(sa.select(sa.func.count()).select_from(live.subquery())).scalar_one())
     due: list[datetime | None] = []
     for at, payload in conn.execute(sa.select(t.c.due_at, t.c.payload).where(t.c.enrollment_id.in_(live))):

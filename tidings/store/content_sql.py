@@ -1,8 +1,9 @@
-"""SQL of templates, and the contact reads a template preview needs."""
+"""SQL of templates, and the contact reads of a template preview, a recipe check and the timeline."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,3 +62,29 @@ class SqlContactReader:
     def tags(self, contact_id: int) -> list[str]:
         ct = schema.contact_tags
         return list(self.conn.execute(sa.select(ct.c.tag).where(ct.c.contact_id == contact_id)).scalars())
+
+    def any_contact(self) -> bool:
+        c = schema.contacts
+        return self.conn.execute(sa.select(c.c.id).limit(1)).first() is not None
+
+    def any_with_attribute(self, name: str) -> bool:
+        c = schema.contacts
+        text = sa.cast(c.c.attributes, sa.Text)
+        pattern = '%"' + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '":%'
+        hit = self.conn.execute(sa.select(c.c.id).where(text.like(pattern, escape="\\")).limit(1)).first()
+        return hit is not None
+
+    def events_page(
+        self, contact_id: int, *, name: str | None, before: tuple[datetime, int] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        e = schema.events
+        q = sa.select(
+            e.c.id, e.c.name, e.c.properties, e.c.occurred_at, e.c.received_at, e.c.message_id, e.c.source, e.c.value
+        ).where(e.c.contact_id == contact_id)
+        if name:
+            q = q.where(e.c.name == name)
+        if before is not None:
+            ts, eid = before
+            q = q.where(sa.or_(e.c.occurred_at < ts, sa.and_(e.c.occurred_at == ts, e.c.id < eid)))
+        q = q.order_by(e.c.occurred_at.desc(), e.c.id.desc()).limit(limit)
+        return [dict(r) for r in self.conn.execute(q).mappings()]

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.control import POLICY_KEY, SENDING_KEY
-from tidings.domain.statuses import EnrolmentStatus
+from tidings.domain.statuses import EnrolmentStatus, JourneyStatus
 from tidings.store import schema
 
 __all__ = ["POLICY_KEY", "SENDING_KEY", "SqlControl", "paused_channels"]
@@ -92,11 +92,11 @@ class SqlControl:
         e, t = schema.enrollments, schema.timers
         for r in rows:
             state = dict(r["state"] or {})
-            state.update(status="ended", end_reason=reason, waiting=None)
+            state.update(status=EnrolmentStatus.ENDED, end_reason=reason, waiting=None)
             self.conn.execute(
                 sa.update(e)
                 .where(e.c.id == r["id"])
-                .values(status="ended", end_reason=reason, state=state, updated_at=now, ended_at=now)
+                .values(status=EnrolmentStatus.ENDED, end_reason=reason, state=state, updated_at=now, ended_at=now)
             )
             self.conn.execute(sa.delete(t).where(t.c.enrollment_id == r["id"]))
             o = schema.outbox
@@ -212,7 +212,7 @@ class SqlControl:
         q = (
             sa.select(j.c.key, v.c.source)
             .select_from(j.join(v, sa.and_(v.c.journey_id == j.c.id, v.c.version == j.c.current_version)))
-            .where(j.c.status == "active" if active_only else j.c.status != "archived")
+            .where(j.c.status == JourneyStatus.ACTIVE if active_only else j.c.status != JourneyStatus.ARCHIVED)
             .order_by(j.c.key)
         )
         return [(str(k), str(src)) for k, src in self.conn.execute(q)]

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.domain.statuses import OutboxStatus
 from tidings.store import schema
 from tidings.store.upsert import insert_or_ignore
 
@@ -24,7 +25,8 @@ class SqlOutbox:
 
     def enqueue(self, contact_id: int, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
         for row in rows:
-            values = {"contact_id": contact_id, "status": "pending", "next_attempt_at": now, "created_at": now}
+            values = {"contact_id": contact_id, "status": OutboxStatus.PENDING, "next_attempt_at": now}
+            values["created_at"] = now
             self.conn.execute(insert_or_ignore(self.conn, O, {**values, **row}, ["idempotency_key"]))
 
     def by_idempotency_key(self, key: str) -> dict[str, Any] | None:
@@ -39,7 +41,7 @@ class SqlOutbox:
         self.conn.execute(
             sa.update(O)
             .where(O.c.id == outbox_id)
-            .values(status="dead", error=reason, lease_owner=None, lease_until=None)
+            .values(status=OutboxStatus.DEAD, error=reason, lease_owner=None, lease_until=None)
         )
 
     def requeue(self, outbox_id: int, now: datetime) -> None:
@@ -47,7 +49,12 @@ class SqlOutbox:
             sa.update(O)
             .where(O.c.id == outbox_id)
             .values(
-                status="pending", attempts=0, next_attempt_at=now, error=None, lease_owner=None, lease_until=None
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                error=None,
+                lease_owner=None,
+                lease_until=None,
             )
         )
 

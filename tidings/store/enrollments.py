@@ -17,12 +17,14 @@ serial; ``with_for_update`` renders nothing there.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tidings.domain.journeys.timing import PARKED_AT as PARKED_AT  # re-exported: the worker's callers
+from tidings.domain.journeys.timing import PARKED_KEY as PARKED_KEY
 from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema
 from tidings.store.fastpath import Fast
@@ -37,9 +39,6 @@ C = schema.contacts
 
 #: a contact's unprocessed events taken in one pass of the worker (the rest: the next pass).
 EVENTS_PER_PASS = 1000
-#: due time of a timer held by a paused journey (its real due time is kept in the payload).
-PARKED_AT = datetime(9000, 1, 1, tzinfo=UTC)
-PARKED_KEY = "_held_due_at"
 
 # --------------------------------------------------------------------------- contact queue
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import enrollments as est
 from tidings.store import schema
 from tidings.store.bulk_snapshots import load_snapshots
@@ -51,7 +52,7 @@ class SqlJourneyRuns:
 
     def waiting(self, journey_id: int, *, not_version: int, version: int | None = None) -> list[dict[str, Any]]:
         q = sa.select(E.c.id, E.c.contact_id, E.c.version, E.c.step_id, E.c.state).where(
-            E.c.journey_id == journey_id, E.c.status == "waiting", E.c.version != not_version
+            E.c.journey_id == journey_id, E.c.status == EnrolmentStatus.WAITING, E.c.version != not_version
         )
         if version is not None:
             q = q.where(E.c.version == version)
@@ -88,7 +89,7 @@ class SqlJourneyRuns:
     def release(self, journey_id: int, now: datetime, *, skip_ended_by: Sequence[str]) -> dict[str, int]:
         timers = est.unpark_journey_timers(self.conn, journey_id)
         held = O.c.journey_id == journey_id, O.c.status == "pending", O.c.next_attempt_at >= est.PARKED_AT
-        ended = sa.select(E.c.id).where(E.c.status == "ended", E.c.end_reason.in_(list(skip_ended_by)))
+        ended = sa.select(E.c.id).where(E.c.status == EnrolmentStatus.ENDED, E.c.end_reason.in_(list(skip_ended_by)))
         skipped = self.conn.execute(
             sa.update(O)
             .where(*held, O.c.enrollment_id.in_(ended))
@@ -101,8 +102,9 @@ class SqlJourneyRuns:
             "skipped_messages": int(skipped or 0),
         }
 
-    def drop_date_triggers(self, journey_id: int) -> None:
-        est.drop_date_trigger_timers(self.conn, journey_id)
+    def drop_date_triggers(self, journey_id: int, *, contact_id: int | None = None, trigger: int | None = None) -> None:
+        contacts = None if contact_id is None else [contact_id]
+        est.drop_date_trigger_timers(self.conn, journey_id, contacts, trigger)
 
     def contact_snapshots(self, after_id: int, limit: int, *, events: bool) -> list[ContactSnapshot]:
         c = schema.contacts
@@ -117,3 +119,18 @@ class SqlJourneyRuns:
 
     def add_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
         est.insert_timers(self.conn, rows)
+
+    def enrollment_timers(self, enrollment_id: int) -> list[dict[str, Any]]:
+        t = schema.timers
+        q = sa.select(t.c.id, t.c.kind, t.c.due_at, t.c.payload).where(t.c.enrollment_id == enrollment_id)
+        return [dict(r) for r in self.conn.execute(q.order_by(t.c.id)).mappings()]
+
+    def set_timer_payload(self, timer_id: int, payload: Mapping[str, Any]) -> None:
+        t = schema.timers
+        self.conn.execute(sa.update(t).where(t.c.id == timer_id).values(payload=dict(payload)))
+
+    def journey_status(self, journey_id: int) -> str | None:
+        j = schema.journeys
+        q = sa.select(j.c.status).where(j.c.id == journey_id).with_for_update(read=True)
+        status = self.conn.execute(q).scalar_one_or_none()
+        return None if status is None else str(status)

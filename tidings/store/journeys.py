@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.domain.statuses import JourneyStatus
 from tidings.store import schema
 
 J = schema.journeys
@@ -43,7 +44,7 @@ def create_journey(conn: sa.Connection, key: str, name: str, draft: str | None, 
     return int(
         conn.execute(
             sa.insert(J)
-            .values(key=key, name=name, status="draft", draft_source=draft, created_at=now, updated_at=now)
+            .values(key=key, name=name, status=JourneyStatus.DRAFT, draft_source=draft, created_at=now, updated_at=now)
             .returning(J.c.id)
         ).scalar_one()
     )

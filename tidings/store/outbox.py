@@ -35,6 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.domain.statuses import OutboxStatus
 from tidings.store import schema
 from tidings.store.delivery_sql import SqlDeadLetters
 from tidings.store.queue import enqueue_contacts
@@ -47,7 +48,15 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=6)
 
-TERMINAL = ("sent", "delivered", "failed", "suppressed", "skipped", "dead", "uncertain")
+TERMINAL = (
+    OutboxStatus.SENT,
+    OutboxStatus.DELIVERED,
+    OutboxStatus.FAILED,
+    OutboxStatus.SUPPRESSED,
+    OutboxStatus.SKIPPED,
+    OutboxStatus.DEAD,
+    OutboxStatus.UNCERTAIN,
+)
 
 
 def backoff(attempts: int, retry_after_s: float | None = None) -> timedelta:
@@ -75,7 +84,7 @@ def claim(
     """
     due = (
         sa.select(o.c.id)
-        .where(o.c.status == "pending", o.c.next_attempt_at <= now, o.c.kind.in_(kinds))
+        .where(o.c.status == OutboxStatus.PENDING, o.c.next_attempt_at <= now, o.c.kind.in_(kinds))
         .where(o.c.channel.not_in(list(held_channels)) if held_channels else sa.true())
         .order_by(o.c.next_attempt_at, o.c.id)
         .limit(limit)
@@ -86,7 +95,7 @@ def claim(
             sa.update(o)
             .where(o.c.id.in_(due.scalar_subquery()))
             .values(
-                status="sending",
+                status=OutboxStatus.SENDING,
                 lease_owner=owner,
                 lease_until=lease_until,
                 handed_off_at=None,
@@ -134,7 +143,7 @@ def release(conn: sa.Connection, *, owner: str, ids: Sequence[int] | None = None
     """Give claimed rows that were never handed off back to ``pending`` (their attempt unused).
 
     ``ids=None``: every such row of ``owner`` (a stopping loop's last word)."""
-    cond = [o.c.status == "sending", o.c.lease_owner == owner, o.c.handed_off_at.is_(None)]
+    cond = [o.c.status == OutboxStatus.SENDING, o.c.lease_owner == owner, o.c.handed_off_at.is_(None)]
     if ids is not None:
         if not ids:
             return 0
@@ -142,7 +151,7 @@ def release(conn: sa.Connection, *, owner: str, ids: Sequence[int] | None = None
     result = conn.execute(
         sa.update(o)
         .where(*cond)
-        .values(status="pending", lease_owner=None, lease_until=None, attempts=o.c.attempts - 1)
+        .values(status=OutboxStatus.PENDING, lease_owner=None, lease_until=None, attempts=o.c.attempts - 1)
     )
     return int(result.rowcount or 0)
 
@@ -151,9 +160,9 @@ def release_expired(conn: sa.Connection, *, lease_now: datetime) -> int:
     """Rows a dead sender claimed (or rendered) but never handed off: back to ``pending``."""
     result = conn.execute(
         sa.update(o)
-        .where(o.c.status == "sending", o.c.lease_until < lease_now, o.c.handed_off_at.is_(None))
+        .where(o.c.status == OutboxStatus.SENDING, o.c.lease_until < lease_now, o.c.handed_off_at.is_(None))
         .values(
-            status="pending",
+            status=OutboxStatus.PENDING,
             lease_owner=None,
             lease_until=None,
             attempts=o.c.attempts - 1,
@@ -171,7 +180,7 @@ def claim_expired(
         sa.select(o.c.id)
         # never our own rows: they are in flight here.
         .where(
-            o.c.status == "sending",
+            o.c.status == OutboxStatus.SENDING,
             o.c.handed_off_at.is_not(None),
             o.c.lease_until < lease_now,
             sa.or_(o.c.lease_owner.is_(None), o.c.lease_owner != owner),
@@ -248,7 +257,7 @@ def finish(conn: sa.Connection, outcomes: Sequence[Outcome], now: datetime) -> N
                 "_error": x.error,
                 "_pmid": x.provider_message_id or x.row.get("provider_message_id"),
                 "_next": x.next_attempt_at or x.row["next_attempt_at"],
-                "_sent_at": now if x.status == "sent" else x.row.get("sent_at"),
+                "_sent_at": now if x.status == OutboxStatus.SENT else x.row.get("sent_at"),
             }
             for x in outcomes
         ],
@@ -265,7 +274,7 @@ def finish(conn: sa.Connection, outcomes: Sequence[Outcome], now: datetime) -> N
             "message_id": f"sent:{x.row['id']}",
         }
         for x in outcomes
-        if x.status == "sent" and x.row["kind"] == "message"
+        if x.status == OutboxStatus.SENT and x.row["kind"] == "message"
     ]
     if events:
         conn.execute(_insert_ignoring_duplicates(conn, schema.events), events)
@@ -288,7 +297,7 @@ def finish(conn: sa.Connection, outcomes: Sequence[Outcome], now: datetime) -> N
     ]
     if traces:
         conn.execute(sa.insert(schema.traces), traces)
-    dead = [(x.row, x.error or "gave up") for x in outcomes if x.status == "dead"]
+    dead = [(x.row, x.error or "gave up") for x in outcomes if x.status == OutboxStatus.DEAD]
     if dead:  # webhooks that gave up: listed for an operator to retry (application/delivery/dead_letters.py)
         record_dead(conn, dead, now)
 
@@ -320,11 +329,11 @@ def skip_pending_for(conn: sa.Connection, contact_id: int, channel: str, now: da
         .where(
             o.c.contact_id == contact_id,
             o.c.channel == channel,
-            o.c.status == "pending",
+            o.c.status == OutboxStatus.PENDING,
             o.c.kind == "message",
             o.c.category != "transactional",
         )
-        .values(status="skipped", error=reason, lease_owner=None, lease_until=None)
+        .values(status=OutboxStatus.SKIPPED, error=reason, lease_owner=None, lease_until=None)
     )
     return int(result.rowcount or 0)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.domain.statuses import OutboxStatus
 from tidings.store import schema
 from tidings.store.outbox import Outcome, finish
 
@@ -36,7 +37,7 @@ def list_uncertain(conn: sa.Connection, *, limit: int = 500, after_id: int = 0) 
             c.c.email, c.c.phone, provider.label("trace_detail"),
         )
         .select_from(o.outerjoin(c, c.c.id == o.c.contact_id))
-        .where(o.c.status == "uncertain", o.c.id > after_id)
+        .where(o.c.status == OutboxStatus.UNCERTAIN, o.c.id > after_id)
         .order_by(o.c.id)
         .limit(limit)
     )
@@ -50,7 +51,7 @@ def list_uncertain(conn: sa.Connection, *, limit: int = 500, after_id: int = 0) 
 
 
 def count_uncertain(conn: sa.Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).where(o.c.status == "uncertain")).scalar_one())
+    return int(conn.execute(sa.select(sa.func.count()).where(o.c.status == OutboxStatus.UNCERTAIN)).scalar_one())
 
 
 def _ids_filter(ids: Sequence[int] | None) -> list[Any]:
@@ -67,7 +68,7 @@ def take_for_resend(
         sa.update(o)
         .where(o.c.status.in_(list(statuses)), *_ids_filter(ids))
         .values(
-            status="pending",
+            status=OutboxStatus.PENDING,
             next_attempt_at=now,
             lease_owner=None,
             lease_until=None,
@@ -85,8 +86,8 @@ def take_for_mark_sent(conn: sa.Connection, ids: Sequence[int] | None) -> list[d
         return []
     rows = conn.execute(
         sa.update(o)
-        .where(o.c.status == "uncertain", *_ids_filter(ids))
-        .values(status="sent", error="marked as sent by an operator (was uncertain)")
+        .where(o.c.status == OutboxStatus.UNCERTAIN, *_ids_filter(ids))
+        .values(status=OutboxStatus.SENT, error="marked as sent by an operator (was uncertain)")
         .returning(*o.c)
     )
     return [dict(r) for r in rows.mappings()]
@@ -114,13 +115,13 @@ class SqlUncertainMessages:
         self, ids: Sequence[int] | None, *, statuses: Sequence[str], now: datetime, reason: str
     ) -> list[int]:
         rows = take_for_resend(self.conn, ids, statuses=statuses, now=now, reason=reason)
-        finish(self.conn, [Outcome(r, "pending", error=r["error"], next_attempt_at=now,
+        finish(self.conn, [Outcome(r, OutboxStatus.PENDING, error=r["error"], next_attempt_at=now,
                                    trace_action="message.resent") for r in rows], now)
         return [int(r["id"]) for r in rows]
 
     def mark_sent(self, ids: Sequence[int] | None, *, now: datetime) -> list[int]:
         rows = take_for_mark_sent(self.conn, ids)
-        finish(self.conn, [Outcome(r, "sent", error=r["error"], extra={"marked_by_operator": True},
+        finish(self.conn, [Outcome(r, OutboxStatus.SENT, error=r["error"], extra={"marked_by_operator": True},
                                    trace_action="message.marked_sent") for r in rows], now)  # message.sent
         return [int(r["id"]) for r in rows]
 

@@ -59,12 +59,13 @@ def contact_page(contact_id: int, request: Request, session: Session = Viewer) -
 def why(contact_id: int, outbox_id: int, request: Request, session: Session = Viewer) -> Response:
     from tidings.application.journeys.why import WhyNotFound
     from tidings.application.journeys.why import why as explain_message
+    from tidings.store.traces_sql import SqlMessageTraces
 
     c = container(request)
     with c.engine.connect() as conn:
         contact = queries.contact(conn, contact_id)
         try:
-            data = explain_message(conn, contact_id, outbox_id)["message"]
+            data = explain_message(SqlMessageTraces(conn), contact_id, outbox_id)["message"]
         except WhyNotFound as exc:
             raise PageNotFound(f"Message {outbox_id} of contact {contact_id}") from exc
         journey = queries.journey_name(conn, data.get("journey"))

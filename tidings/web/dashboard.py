@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from tidings.application.access.users import Session
 from tidings.application.analytics.goals import list_goals
-from tidings.domain.statuses import EnrolmentStatus
+from tidings.domain.statuses import EnrolmentStatus, JourneyStatus
 from tidings.store import schema as s
 from tidings.store.measurement import SqlAnalyticsStore
 from tidings.web import queries
@@ -38,7 +38,7 @@ def figures(request: Request) -> dict[str, Any]:
         last_week = queries.week_figures(conn, now - timedelta(days=14), now - timedelta(days=7))
         contacts = queries.count(conn, s.contacts)
         active = queries.count(conn, s.enrollments, s.enrollments.c.status != EnrolmentStatus.ENDED)
-        journeys_live = queries.count(conn, s.journeys, s.journeys.c.status == "active")
+        journeys_live = queries.count(conn, s.journeys, s.journeys.c.status == JourneyStatus.ACTIVE)
         revenue = queries.journey_revenue(conn)
         goals = list_goals(SqlAnalyticsStore(conn), now)
     return {

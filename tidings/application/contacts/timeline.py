@@ -6,12 +6,8 @@ import base64
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
+from tidings.application.ports.content import ContactReader
 from tidings.domain.contacts import InvalidValue
-from tidings.store import schema
-
-E = schema.events
 
 
 def _encode(occurred_at: datetime, event_id: int) -> str:
@@ -29,21 +25,8 @@ def _decode(cursor: str) -> tuple[datetime, int]:
         ) from None
 
 
-def event_dict(r: Any) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "name": r.name,
-        "properties": r.properties,
-        "occurred_at": r.occurred_at,
-        "received_at": r.received_at,
-        "message_id": r.message_id,
-        "source": r.source,
-        "value": r.value,
-    }
-
-
 def timeline(
-    conn: sa.Connection,
+    contacts: ContactReader,
     contact_id: int,
     *,
     cursor: str | None = None,
@@ -51,14 +34,9 @@ def timeline(
     name: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the contact's events, newest first; the cursor is (occurred_at, id)."""
-    q = sa.select(E).where(E.c.contact_id == contact_id)
-    if name:
-        q = q.where(E.c.name == name)
-    if cursor:
-        ts, eid = _decode(cursor)
-        q = q.where(sa.or_(E.c.occurred_at < ts, sa.and_(E.c.occurred_at == ts, E.c.id < eid)))
-    rows = list(conn.execute(q.order_by(E.c.occurred_at.desc(), E.c.id.desc()).limit(limit + 1)))
+    before = _decode(cursor) if cursor else None
+    rows = contacts.events_page(contact_id, name=name, before=before, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    nxt = _encode(rows[-1].occurred_at, rows[-1].id) if more and rows else None
-    return [event_dict(r) for r in rows], nxt
+    nxt = _encode(rows[-1]["occurred_at"], rows[-1]["id"]) if more and rows else None
+    return rows, nxt

@@ -14,11 +14,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
+from tidings.application.ports.journeys import JourneyRuns
 from tidings.domain.journeys.effects import (
     AssignOwner,
     CallWebhook,
@@ -73,6 +75,11 @@ class Batch:
     depth: int = 0
     #: journey id -> {split step id: winner}, loaded once per batch when a journey needs it.
     rollouts: dict[int, dict[str, str]] | None = None
+
+    @cached_property
+    def runs(self) -> JourneyRuns:
+        """The journey-runs repository on this batch's transaction (date triggers, pauses)."""
+        return joined(self.conn).journey_runs
 
     # ----------------------------------------------------------------- collecting
 

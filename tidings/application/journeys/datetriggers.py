@@ -11,13 +11,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from tidings.application.ports.journeys import JourneyRuns
 from tidings.domain.journeys.model import JourneyDoc, Trigger
+from tidings.domain.journeys.timing import PARKED_AT, PARKED_KEY
 from tidings.domain.journeys.triggers import next_date_trigger
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-from tidings.store import enrollments as est
 
 CHUNK = 2000
 
@@ -31,8 +29,8 @@ def timer_row(
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {"journey_id": journey_id, "journey": doc.key, "trigger": trigger.index}
     if paused:
-        payload[est.PARKED_KEY] = due.isoformat()
-        due = est.PARKED_AT
+        payload[PARKED_KEY] = due.isoformat()
+        due = PARKED_AT
     return {
         "contact_id": contact_id,
         "enrollment_id": None,
@@ -85,7 +83,7 @@ def relevant(trigger: Trigger, event: EventRecord) -> bool:
 
 
 def replan_contact(
-    conn: sa.Connection,
+    runs: JourneyRuns,
     journey_id: int,
     doc: JourneyDoc,
     trigger: Trigger,
@@ -95,8 +93,8 @@ def replan_contact(
     paused: bool = False,
 ) -> datetime | None:
     """Re-plan one contact's timer for one date trigger (after a change or a firing)."""
-    est.drop_date_trigger_timers(conn, journey_id, [contact.id], trigger.index)
+    runs.drop_date_triggers(journey_id, contact_id=contact.id, trigger=trigger.index)
     due = next_date_trigger(doc, trigger, contact, now)
     if due is not None:
-        est.insert_timers(conn, [timer_row(journey_id, doc, trigger, contact.id, due, paused)])
+        runs.add_timers([timer_row(journey_id, doc, trigger, contact.id, due, paused)])
     return due

@@ -230,7 +230,7 @@ class JourneyEngine(TimerFiring):
             for jid, _, doc in active:
                 for trigger in datetriggers.date_triggers(doc):
                     if datetriggers.relevant(trigger, event):
-                        datetriggers.replan_contact(conn, jid, doc, trigger, contact, batch.now)
+                        datetriggers.replan_contact(batch.runs, jid, doc, trigger, contact, batch.now)
 
     # ----------------------------------------------------------------- API-driven stimuli
 

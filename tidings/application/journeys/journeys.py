@@ -19,6 +19,7 @@ from tidings.application.journeys.paused import ENDED_BY_CRITERIA
 from tidings.application.ports.journeys import JourneysUnitOfWork
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import EnrollmentState, JourneyDoc, JourneyError, Problem
+from tidings.domain.statuses import JourneyStatus
 
 
 class NotFound(LookupError):
@@ -121,9 +122,9 @@ def publish(
     last = max((int(v["version"]) for v in uow.journeys.versions(jid)), default=0)
     version = last + 1
     uow.journeys.add_version(jid, version, document=doc.raw, source=text, checksum=digest, now=now, by=by)
-    status = "paused" if row["status"] == "paused" else "active"
+    status = JourneyStatus.PAUSED if row["status"] == JourneyStatus.PAUSED else JourneyStatus.ACTIVE
     uow.journeys.update(jid, now, current_version=version, status=status, name=doc.name, draft_source=None)
-    plan_journey(uow.journey_runs, jid, doc, now, paused=status == "paused")
+    plan_journey(uow.journey_runs, jid, doc, now, paused=status == JourneyStatus.PAUSED)
     return Published(doc.key, jid, version, digest, True, doc, tuple(loops), names)
 
 
@@ -158,7 +159,7 @@ def pause(uow: JourneysUnitOfWork, key: str, now: datetime) -> dict[str, Any]:
     if row["status"] not in ("active", "paused"):
         raise Conflict(f"journey {key!r} is {row['status']}: only an active journey can be paused")
     held, messages = uow.journey_runs.hold(int(row["id"]))
-    uow.journeys.update(int(row["id"]), now, status="paused")
+    uow.journeys.update(int(row["id"]), now, status=JourneyStatus.PAUSED)
     return {"key": key, "status": "paused", "held_timers": held, "held_messages": messages}
 
 
@@ -168,7 +169,7 @@ def resume(uow: JourneysUnitOfWork, key: str, now: datetime) -> dict[str, Any]:
     if row["status"] not in ("active", "paused"):
         raise Conflict(f"journey {key!r} is {row['status']}: only a paused journey can be resumed")
     released = uow.journey_runs.release(int(row["id"]), now, skip_ended_by=ENDED_BY_CRITERIA)
-    uow.journeys.update(int(row["id"]), now, status="active")
+    uow.journeys.update(int(row["id"]), now, status=JourneyStatus.ACTIVE)
     return {"key": key, "status": "active", **released}
 
 

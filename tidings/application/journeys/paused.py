@@ -25,8 +25,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import sqlalchemy as sa
-
 from tidings.application.ingest.batch import Batch, Live
 from tidings.domain.journeys.machine import advance, start_run
 from tidings.domain.journeys.model import (
@@ -38,11 +36,9 @@ from tidings.domain.journeys.model import (
     Stimulus,
     Transition,
 )
-from tidings.domain.journeys.timing import iso
+from tidings.domain.journeys.timing import PARKED_AT, PARKED_KEY, iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-from tidings.domain.statuses import EnrolmentStatus
-from tidings.store import enrollments as est
-from tidings.store import schema
+from tidings.domain.statuses import EnrolmentStatus, JourneyStatus
 
 
 class Advancer(Protocol):
@@ -66,9 +62,6 @@ HELD_KIND = "held"
 #: end reasons that mean "the person should not get what was held" (criteria, owner, stop)
 ENDED_BY_CRITERIA = ("exited", "suppressed", "converted", "owned", "signal")
 
-T = schema.timers
-J = schema.journeys
-
 
 # --------------------------------------------------------------------------- holding
 
@@ -87,7 +80,7 @@ def hold_event(
     Returns True when the event was held (the caller must not advance the enrolment with it).
     Criteria (exit, suppress, goal, owned) are never held: the caller advances and they end it.
     """
-    if batch.journey_status.get(live.journey_id) != "paused":
+    if batch.journey_status.get(live.journey_id) != JourneyStatus.PAUSED:
         return False
     return _hold(engine, batch, live, doc, EventStimulus(event), _event_item(event), contact, recent)
 
@@ -104,7 +97,7 @@ def hold_signal(
 
     Returns the signal API's answer when held (flushed here), None to let the engine apply it.
     """
-    if signal.signal == "stop" or batch.journey_status.get(live.journey_id) != "paused":
+    if signal.signal == "stop" or batch.journey_status.get(live.journey_id) != JourneyStatus.PAUSED:
         return None
     if live.state.status == EnrolmentStatus.ENDED:
         return None
@@ -133,7 +126,9 @@ def _hold(
     contact: ContactSnapshot,
     recent: Sequence[SentRecord] | None,
 ) -> bool:
-    if live.state.status == EnrolmentStatus.ENDED or not _still_paused(batch.conn, live.journey_id):
+    # re-read under a share lock, so a resume waits for this commit (resume takes the journey
+    # row for update and unparks held timers: one written after it read "paused" would stay parked)
+    if live.state.status == EnrolmentStatus.ENDED or batch.runs.journey_status(live.journey_id) != JourneyStatus.PAUSED:
         return False
     ctx = engine.context(batch, live, recent)  # the engine's own context recipe
     try:
@@ -141,7 +136,8 @@ def _hold(
             run = start_run(doc, live.state.copy(), contact, batch.now, ctx, stimulus.name)
             if run.check_criteria(event=stimulus.event):
                 return False  # exits and goals still end enrolments during a pause
-        row = _held_row(batch.conn, live.id)
+        timers = batch.runs.enrollment_timers(live.id)
+        row = next((t for t in timers if t["kind"] == HELD_KIND), None)
         if row is not None and isinstance(stimulus, EventStimulus) and stimulus.event.name not in waited_for(doc):
             return False  # no step of this journey waits for it: it can change nothing
         if row is None:
@@ -151,16 +147,15 @@ def _hold(
     except Exception:  # noqa: BLE001 - let the engine's own path record the failure
         return False
     if row is None:
-        due = _first_due(batch.conn, live.id, batch.now)
-        est.insert_timers(
-            batch.conn,
+        due = _first_due(timers, batch.now)
+        batch.runs.add_timers(
             [
                 {
                     "contact_id": live.contact_id,
                     "enrollment_id": live.id,
                     "kind": HELD_KIND,
-                    "due_at": est.PARKED_AT,
-                    "payload": {"journey": doc.key, "held": [item], est.PARKED_KEY: due.isoformat()},
+                    "due_at": PARKED_AT,
+                    "payload": {"journey": doc.key, "held": [item], PARKED_KEY: due.isoformat()},
                 }
             ],
         )
@@ -169,7 +164,7 @@ def _hold(
         payload = dict(row["payload"] or {})
         held = [*payload.get("held", []), item]
         payload["held"] = held
-        batch.conn.execute(sa.update(T).where(T.c.id == row["id"]).values(payload=payload))
+        batch.runs.set_timer_payload(int(row["id"]), payload)
         count = len(held)
     batch.trace_note(
         live.contact_id,
@@ -201,38 +196,15 @@ def waited_for(doc: JourneyDoc) -> frozenset[str]:
     return frozenset(names)
 
 
-def _still_paused(conn: sa.Connection, journey_id: int) -> bool:
-    """Re-read the journey's status under a share lock, so a resume waits for this commit.
-
-    (Resume takes the journey row ``FOR UPDATE`` and unparks held timers: a held timer written
-    by a transaction that read "paused" before the resume committed would stay parked.)
-    """
-    status = conn.execute(
-        sa.select(J.c.status).where(J.c.id == journey_id).with_for_update(read=True)
-    ).scalar_one_or_none()
-    return status == "paused"
-
-
-def _held_row(conn: sa.Connection, enrollment_id: int) -> Mapping[str, Any] | None:
-    q = (
-        sa.select(T.c.id, T.c.payload)
-        .where(T.c.enrollment_id == enrollment_id, T.c.kind == HELD_KIND)
-        .order_by(T.c.id)
-        .limit(1)
-    )
-    row = conn.execute(q).mappings().first()
-    return dict(row) if row is not None else None
-
-
-def _first_due(conn: sa.Connection, enrollment_id: int, now: datetime) -> datetime:
+def _first_due(timers: Sequence[Mapping[str, Any]], now: datetime) -> datetime:
     """When the held stimuli fall due on resume: now, or just before the enrolment's other
     (parked) timers if one of them came due earlier, so held stimuli are applied first."""
     due = now
-    for payload, at in conn.execute(
-        sa.select(T.c.payload, T.c.due_at).where(T.c.enrollment_id == enrollment_id, T.c.kind != HELD_KIND)
-    ).all():
-        real = (payload or {}).get(est.PARKED_KEY)
-        when = datetime.fromisoformat(real) if real else at
+    for t in timers:
+        if t["kind"] == HELD_KIND:
+            continue
+        real = (t["payload"] or {}).get(PARKED_KEY)
+        when = datetime.fromisoformat(real) if real else t["due_at"]
         if when <= due:
             due = when - timedelta(microseconds=1)
     return due

@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
-from tidings.store import schema
+from tidings.application.ports.journeys import MessageTraces
 
 #: trace actions that are "changes" worth listing beside messages.
 CHANGE_ACTIONS = (
@@ -56,37 +54,18 @@ def _trace_dict(r: Mapping[Any, Any], keys: Mapping[int, str]) -> dict[str, Any]
     }
 
 
-def _journey_keys(conn: sa.Connection) -> dict[int, str]:
-    j = schema.journeys
-    return {int(i): str(k) for i, k in conn.execute(sa.select(j.c.id, j.c.key))}
-
-
 def _path(
-    conn: sa.Connection, enrollment_id: int | None, upto: int, keys: Mapping[int, str]
+    traces: MessageTraces, enrollment_id: int | None, upto: int, keys: Mapping[int, str]
 ) -> list[dict[str, Any]]:
     if enrollment_id is None:
         return []
-    t = schema.traces
-    rows = (
-        conn.execute(
-            sa.select(t)
-            .where(t.c.enrollment_id == enrollment_id, t.c.id <= upto)
-            .order_by(t.c.id.desc())
-            .limit(PATH_LIMIT)
-        )
-        .mappings()
-        .all()
-    )
-    return [_trace_dict(r, keys) for r in reversed(rows)]
+    return [_trace_dict(r, keys) for r in reversed(traces.path(enrollment_id, upto, PATH_LIMIT))]
 
 
 def _message(
-    conn: sa.Connection, o: Mapping[Any, Any], keys: Mapping[int, str], with_path: bool
+    traces: MessageTraces, o: Mapping[Any, Any], keys: Mapping[int, str], with_path: bool
 ) -> dict[str, Any]:
-    t = schema.traces
-    trace = None
-    if o["trace_id"] is not None:
-        trace = conn.execute(sa.select(t).where(t.c.id == o["trace_id"])).mappings().first()
+    trace = traces.trace(int(o["trace_id"])) if o["trace_id"] is not None else None
     out: dict[str, Any] = {
         "message_id": o["id"],
         "kind": o["kind"],
@@ -104,7 +83,7 @@ def _message(
         "trace": _trace_dict(trace, keys) if trace else None,
     }
     if with_path and trace is not None:
-        out["path"] = _path(conn, o["enrollment_id"], int(trace["id"]), keys)
+        out["path"] = _path(traces, o["enrollment_id"], int(trace["id"]), keys)
         out["explanation"] = explain(out)
     return out
 
@@ -129,41 +108,24 @@ def explain(message: Mapping[Any, Any]) -> str:
 
 
 def why(
-    conn: sa.Connection, contact_id: int, message_id: int | None = None, limit: int = 200
+    traces: MessageTraces, contact_id: int, message_id: int | None = None, limit: int = 200
 ) -> dict[str, Any]:
-    c, o, t = schema.contacts, schema.outbox, schema.traces
-    if conn.execute(sa.select(c.c.id).where(c.c.id == contact_id)).first() is None:
+    if not traces.contact_exists(contact_id):
         raise WhyNotFound(f"no contact {contact_id}")
-    keys = _journey_keys(conn)
+    keys = traces.journey_keys()
     if message_id is not None:
-        row = (
-            conn.execute(sa.select(o).where(o.c.id == message_id, o.c.contact_id == contact_id))
-            .mappings()
-            .first()
-        )
+        row = traces.message(contact_id, message_id)
         if row is None:
             raise WhyNotFound(f"contact {contact_id} has no message {message_id}")
-        message = _message(conn, row, keys, with_path=True)
+        message = _message(traces, row, keys, with_path=True)
         message["conversions"] = [
-            c for c in conversions(conn, contact_id, keys) if (c["attributed_to"] or {}).get("message_id") == message_id
+            c
+            for c in conversions(traces, contact_id)
+            if (c["attributed_to"] or {}).get("message_id") == message_id
         ]
         return {"contact_id": contact_id, "message": message}
-    messages = [
-        _message(conn, r, keys, with_path=False)
-        for r in conn.execute(
-            sa.select(o).where(o.c.contact_id == contact_id).order_by(o.c.id.desc()).limit(limit)
-        ).mappings()
-    ]
-    changes = [
-        _trace_dict(r, keys)
-        for r in conn.execute(
-            sa.select(t)
-            .where(t.c.contact_id == contact_id, t.c.action.in_(CHANGE_ACTIONS))
-            .order_by(t.c.id.desc())
-            .limit(limit)
-        ).mappings()
-    ]
-    e = schema.enrollments
+    messages = [_message(traces, r, keys, with_path=False) for r in traces.messages(contact_id, limit)]
+    changes = [_trace_dict(r, keys) for r in traces.changes(contact_id, CHANGE_ACTIONS, limit)]
     enrollments = [
         {
             "enrollment_id": r["id"],
@@ -175,20 +137,18 @@ def why(
             "step": r["step_id"],
             "entered_at": r["entered_at"].isoformat(),
         }
-        for r in conn.execute(sa.select(e).where(e.c.contact_id == contact_id).order_by(e.c.id)).mappings()
+        for r in traces.enrollments(contact_id)
     ]
     return {
         "contact_id": contact_id,
         "messages": list(reversed(messages)),
         "changes": list(reversed(changes)),
         "enrollments": enrollments,
-        "conversions": conversions(conn, contact_id, keys, limit),
+        "conversions": conversions(traces, contact_id, limit),
     }
 
 
-def conversions(
-    conn: sa.Connection, contact_id: int, keys: Mapping[int, str] | None = None, limit: int = 200
-) -> list[dict[str, Any]]:
+def conversions(traces: MessageTraces, contact_id: int, limit: int = 200) -> list[dict[str, Any]]:
     """The contact's conversions, oldest first, each with the message it is credited to.
 
     - ``journey_goal``: a journey's goal reached (a ``journey.converted`` event); its credit was
@@ -196,32 +156,9 @@ def conversions(
     - ``revenue_event``: any other event carrying a numeric ``revenue`` property (an order
       reported outside a journey goal); credited by the same rule when read (the rule only looks
       at clicks before the event, so the answer does not change later).
-    The rule: the last human click within 7 days (``store/attribution.attribute_conversion``).
+    The rule: the last human click within 7 days (``MessageTraces.credit``).
     """
-    from tidings.store.attribution import credit
-
-    keys = keys if keys is not None else _journey_keys(conn)
-    e = schema.events
-    rows = (
-        conn.execute(
-            sa.select(e.c.id, e.c.name, e.c.properties, e.c.occurred_at, e.c.value)
-            .where(
-                e.c.contact_id == contact_id,
-                sa.or_(
-                    e.c.name == "journey.converted",
-                    sa.and_(
-                        e.c.value.is_not(None),
-                        sa.not_(e.c.name.like("message.%")),
-                        sa.not_(e.c.name.like("journey.%")),
-                    ),
-                ),
-            )
-            .order_by(e.c.occurred_at.desc(), e.c.id.desc())
-            .limit(limit)
-        )
-        .mappings()
-        .all()
-    )
+    rows = traces.conversion_events(contact_id, limit)
     out = []
     for r in reversed(rows):
         props = r["properties"] or {}
@@ -250,7 +187,7 @@ def conversions(
                     "step": None,
                     "enrollment_id": None,
                     "revenue": float(props["revenue"]),
-                    "attributed_to": credit(conn, contact_id, r["occurred_at"]),
+                    "attributed_to": traces.credit(contact_id, r["occurred_at"]),
                 }
             )
     return out

@@ -8,6 +8,7 @@ Template rows are plain dicts with the columns of the ``templates`` table (``id`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from tidings.application.ports.uow import UnitOfWork
@@ -44,6 +45,23 @@ class ContactReader(Protocol):
         ...
 
     def tags(self, contact_id: int) -> list[str]: ...
+
+    def any_contact(self) -> bool:
+        """Is there at least one contact?"""
+        ...
+
+    def any_with_attribute(self, name: str) -> bool:
+        """Does some contact hold the custom attribute ``name`` (any value, even null)?"""
+        ...
+
+    def events_page(
+        self, contact_id: int, *, name: str | None, before: tuple[datetime, int] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The contact's events newest first (by ``occurred_at`` then ``id``), at most ``limit``,
+        only those named ``name`` when given, only those strictly before the ``(occurred_at,
+        id)`` key ``before`` when given. Each has ``id``, ``name``, ``properties``,
+        ``occurred_at``, ``received_at``, ``message_id``, ``source`` and ``value``."""
+        ...
 
 
 class TemplatesUnitOfWork(UnitOfWork, Protocol):

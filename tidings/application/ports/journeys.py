@@ -82,8 +82,9 @@ class JourneyRuns(Protocol):
         ``released_timers``, ``released_messages``, ``skipped_messages``."""
         ...
 
-    def drop_date_triggers(self, journey_id: int) -> None:
-        """Delete the journey's date-trigger timers (planned for contacts, no enrolment yet)."""
+    def drop_date_triggers(self, journey_id: int, *, contact_id: int | None = None, trigger: int | None = None) -> None:
+        """Delete the journey's date-trigger timers (planned for contacts, no enrolment yet);
+        only those of ``contact_id`` and of the trigger index ``trigger`` when given."""
         ...
 
     def contact_snapshots(self, after_id: int, limit: int, *, events: bool) -> list[ContactSnapshot]:
@@ -99,6 +100,63 @@ class JourneyRuns(Protocol):
         """Insert timer rows (``contact_id``, ``enrollment_id``, ``kind``, ``due_at``, ``payload``)."""
         ...
 
+    def enrollment_timers(self, enrollment_id: int) -> list[dict[str, Any]]:
+        """The enrolment's timers (``id``, ``kind``, ``due_at``, ``payload``), by id."""
+        ...
+
+    def set_timer_payload(self, timer_id: int, payload: Mapping[str, Any]) -> None: ...
+
+    def journey_status(self, journey_id: int) -> str | None:
+        """The journey's status, read under a share lock (PostgreSQL) that a resume, which takes
+        the row for update, waits for until this transaction ends; None when there is none."""
+        ...
+
+
+class MessageTraces(Protocol):
+    """What "why did this contact get this?" reads: outbox rows (every column), trace rows
+    (``id``, ``at``, ``journey_id``, ``journey_version``, ``enrollment_id``, ``step_id``,
+    ``stimulus``, ``action``, ``detail``, ``outbox_id``), enrolment rows and conversion events."""
+
+    def contact_exists(self, contact_id: int) -> bool: ...
+
+    def journey_keys(self) -> dict[int, str]:
+        """Journey id -> key, for every journey."""
+        ...
+
+    def message(self, contact_id: int, message_id: int) -> dict[str, Any] | None:
+        """The outbox row ``message_id`` when it is the contact's."""
+        ...
+
+    def messages(self, contact_id: int, limit: int) -> list[dict[str, Any]]:
+        """The contact's outbox rows, newest (highest id) first."""
+        ...
+
+    def trace(self, trace_id: int) -> dict[str, Any] | None: ...
+
+    def path(self, enrollment_id: int, upto: int, limit: int) -> list[dict[str, Any]]:
+        """The enrolment's trace rows with an id up to ``upto``, newest first."""
+        ...
+
+    def changes(self, contact_id: int, actions: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """The contact's trace rows of one of ``actions``, newest first."""
+        ...
+
+    def enrollments(self, contact_id: int) -> list[dict[str, Any]]:
+        """The contact's enrolment rows (every column), by id."""
+        ...
+
+    def conversion_events(self, contact_id: int, limit: int) -> list[dict[str, Any]]:
+        """The contact's ``journey.converted`` events and other events with a ``value`` (not
+        ``message.*`` nor ``journey.*``), newest first: ``id``, ``name``, ``properties``,
+        ``occurred_at``, ``value``."""
+        ...
+
+    def credit(self, contact_id: int, at: datetime) -> dict[str, Any] | None:
+        """What a conversion at ``at`` is credited to: the last human click within 7 days
+        (``message_id``, ``template``, ``journey``, ``journey_key``, ``step``, ``channel``,
+        ``clicked_at``, ``model``, ``window_days``), or None."""
+        ...
+
 
 class JourneysUnitOfWork(UnitOfWork, Protocol):
     @property
@@ -106,6 +164,9 @@ class JourneysUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def journey_runs(self) -> JourneyRuns: ...
+
+    @property
+    def traces(self) -> MessageTraces: ...
 
     @property
     def templates(self) -> TemplateRepository: ...

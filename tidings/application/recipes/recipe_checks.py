@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from tidings.application.ports.content import ContactReader
 from tidings.application.ports.sales import SalesUnitOfWork
 from tidings.domain.journeys.model import JourneyDoc
 from tidings.domain.snapshot import STANDARD_FIELDS
-from tidings.store import schema
 
 ROOTS = ("contact", "data", "message")
 #: what every send gives a template under ``data`` (see domain/journeys/steps.py ``_send``).
@@ -175,15 +174,12 @@ def contact_attributes(needs: Iterable[tuple[str, ...]]) -> set[str]:
     return out
 
 
-def attribute_findings(conn: sa.Connection, attributes: Iterable[str], why: str) -> Iterator[Finding]:
+def attribute_findings(contacts: ContactReader, attributes: Iterable[str], why: str) -> Iterator[Finding]:
     """An attribute no contact has (checked only once there are contacts)."""
-    c = schema.contacts
-    if conn.execute(sa.select(c.c.id).limit(1)).first() is None:
+    if not contacts.any_contact():
         return
     for name in sorted(set(attributes)):
-        text = sa.cast(c.c.attributes, sa.Text)
-        hit = conn.execute(sa.select(c.c.id).where(text.like(f'%"{name}":%')).limit(1)).first()
-        if hit is None:
+        if not contacts.any_with_attribute(name):
             yield Finding("attribute", f"no contact has the attribute {name!r} ({why})")
 
 

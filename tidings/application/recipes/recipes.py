@@ -314,10 +314,9 @@ def check(container: Any, recipe: Recipe, params: Mapping[str, Any] | None = Non
     if any(s.type == "webhook" for s in doc.steps.values()):
         channels.add("webhook")
     found.extend(channel_findings(container.channel_providers(), channels))
-    with container.engine.connect() as conn:
+    with container.uow(read_only=True) as uow:  # reads only: no write lock on SQLite
         for name, why in sorted(needed_attributes(recipe).items()):
-            found.extend(attribute_findings(conn, [name], why))
-    with container.uow() as uow:
+            found.extend(attribute_findings(uow.contacts, [name], why))
         found.extend(team_findings(uow, recipe.teams))
     return sorted(found, key=lambda f: (f.severity != "error", f.kind, f.message))
 

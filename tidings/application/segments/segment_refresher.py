@@ -13,13 +13,13 @@ whenever segments change: saving a segment answers at once and its indexes follo
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.application.background import ServiceThread
 from tidings.application.ports.clock import Clock
 from tidings.application.segments.memberships import DEFAULT_REFRESH, due_refreshes, refresh_segment
 from tidings.application.segments.segments import saved_segments_version, sync_indexes
@@ -32,41 +32,30 @@ INDEX_CHECK_SECONDS = 0.5
 INDEX_RETRY_SECONDS = 60.0
 
 
-class SegmentRefresher:
+class SegmentRefresher(ServiceThread):
     name = "segment-refresher"
 
     def __init__(
         self, engine: sa.Engine, clock: Clock, *, every: timedelta | None = None, poll: float = 0.05
     ) -> None:
+        super().__init__()
         self.engine = engine
         self.clock = clock
         self.every = every or DEFAULT_REFRESH
         self.poll = poll
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._indexed_version: tuple[Any, ...] | None = None  # the segments the indexes match
         self.index_check_every = INDEX_CHECK_SECONDS
         self._index_check_at = 0.0
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             try:
                 did = self.run_once() + self.sync_indexes_if_changed()
             except Exception:  # keep refreshing the others next time (database restarts...)
                 log.exception("segment refresh failed")
                 did = 0
             if not did:
-                self._stop.wait(self.poll)
+                self.stopping.wait(self.poll)
 
     def run_once(self) -> int:
         """Refresh every segment that is due now; returns how many were refreshed."""

@@ -31,6 +31,7 @@ from tidings.domain.audit.usage import produced_by, reads, rule_uses
 from tidings.domain.audit.value import JourneyValue, rank
 from tidings.domain.journeys.links import Link, journey_links
 from tidings.domain.rules.ast import All, Not, Rule
+from tidings.domain.statuses import JourneyStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +380,7 @@ def idle_findings(inputs: AuditInputs) -> list[Finding]:
     horizon = inputs.now - timedelta(days=s.idle_days)
     out: list[Finding] = []
     for j in inputs.journeys:
-        if j.status != "active":
+        if j.status != JourneyStatus.ACTIVE:
             continue
         if j.enrolments == 0 and j.published_at is not None and j.published_at <= horizon:
             out.append(

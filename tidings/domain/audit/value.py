@@ -27,6 +27,7 @@ from tidings.domain.audit import graph
 from tidings.domain.audit.inputs import AuditSettings, JourneyFacts
 from tidings.domain.audit.usage import reads
 from tidings.domain.journeys.links import Link
+from tidings.domain.statuses import JourneyStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,8 @@ def rank(
     out: list[JourneyValue] = []
     horizon = now - timedelta(days=settings.idle_days)
     for j, steps, branches, waits, depth, deps, complexity, downstream, authenticity, value, score in rows:
-        if j.status == "active" and j.enrolments == 0 and j.published_at is not None and j.published_at <= horizon:
+        live = j.status == JourneyStatus.ACTIVE
+        if live and j.enrolments == 0 and j.published_at is not None and j.published_at <= horizon:
             suggestion, advice = "retire", f"never triggered in {(now - j.published_at).days} days: retire it"
         elif j.key in partners:
             others = ", ".join(sorted(set(partners[j.key])))

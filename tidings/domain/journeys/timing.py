@@ -12,6 +12,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tidings.domain.snapshot import ContactSnapshot
 
+#: due time of a timer held by a paused journey (its real due time is kept in the payload
+#: under ``PARKED_KEY``); outbox rows of a paused journey wait with this ``next_attempt_at``.
+PARKED_AT = datetime(9000, 1, 1, tzinfo=UTC)
+PARKED_KEY = "_held_due_at"
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*([+-])?\s*((?:\d+(?:\.\d+)?\s*[smhdw]\s*)+)$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")

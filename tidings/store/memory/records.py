@@ -14,6 +14,9 @@ from typing import Any
 from tidings.store import schema
 from tidings.store.memory.state import MemoryStore, blank_row
 
+#: what the timeline shows of an event (``ContactReader.events_page``)
+EVENT_FIELDS = ("id", "name", "properties", "occurred_at", "received_at", "message_id", "source", "value")
+
 
 def _copy(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return copy.deepcopy(dict(row)) if row is not None else None
@@ -68,6 +71,25 @@ class MemoryContactReader:
 
     def tags(self, contact_id: int) -> list[str]:
         return list(self.store.state.contact_tags.get(contact_id, []))
+
+    def any_contact(self) -> bool:
+        return bool(self.store.state.contacts)
+
+    def any_with_attribute(self, name: str) -> bool:
+        return any(name in (c.get("attributes") or {}) for c in self.store.state.contacts.values())
+
+    def events_page(
+        self, contact_id: int, *, name: str | None, before: tuple[datetime, int] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        rows = [
+            e
+            for e in self.store.state.events
+            if e["contact_id"] == contact_id
+            and (not name or e["name"] == name)
+            and (before is None or (e["occurred_at"], e["id"]) < before)
+        ]
+        rows.sort(key=lambda e: (e["occurred_at"], e["id"]), reverse=True)
+        return [{k: copy.deepcopy(e.get(k)) for k in EVENT_FIELDS} for e in rows[:limit]]
 
 
 class MemoryOutbox:
@@ -216,7 +238,7 @@ class MemoryEventLog:
     def append_changes(self, events: Sequence[Mapping[str, Any]], now: datetime) -> None:
         s = self.store.state
         for event in events:
-            s.events.append(copy.deepcopy(dict(event)))
+            s.events.append({"id": s.next_id("events")} | copy.deepcopy(dict(event)))
             s.queued_contacts.add(int(event["contact_id"]))
 
 

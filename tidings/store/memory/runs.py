@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tidings.store.enrollments import PARKED_AT, PARKED_KEY
+from tidings.domain.journeys.timing import PARKED_AT, PARKED_KEY
 from tidings.store.journey_runs_sql import migration_trace
 from tidings.store.memory.state import MemoryStore
 from tidings.store.snapshots import snapshot_from_row
@@ -44,7 +44,7 @@ class MemoryJourneyRuns:
         for m in moves:
             e = s.enrollments[int(m["enrollment_id"])]
             e.update(version=m["to_version"], step_id=m["to_step"], state=copy.deepcopy(m["state"]), updated_at=now)
-            s.traces.append(migration_trace(journey_id, m, now))
+            s.traces.append({"id": s.next_id("traces")} | migration_trace(journey_id, m, now) | {"outbox_id": None})
 
     def _timers(self, journey_id: int) -> list[dict[str, Any]]:
         s = self.store.state
@@ -98,7 +98,7 @@ class MemoryJourneyRuns:
                 released += 1
         return {"released_timers": len(timers), "released_messages": released, "skipped_messages": skipped}
 
-    def drop_date_triggers(self, journey_id: int) -> None:
+    def drop_date_triggers(self, journey_id: int, *, contact_id: int | None = None, trigger: int | None = None) -> None:
         s = self.store.state
         s.timers = {
             i: t
@@ -107,6 +107,8 @@ class MemoryJourneyRuns:
                 t["kind"] == "date_trigger"
                 and t["enrollment_id"] is None
                 and (t["payload"] or {}).get("journey_id") == journey_id
+                and (contact_id is None or t["contact_id"] == contact_id)
+                and (trigger is None or (t["payload"] or {}).get("trigger") == trigger)
             )
         }
 
@@ -125,3 +127,18 @@ class MemoryJourneyRuns:
     def add_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
         for row in rows:
             self.store.add_timer(dict(row))
+
+    def enrollment_timers(self, enrollment_id: int) -> list[dict[str, Any]]:
+        timers = self.store.state.timers
+        return [
+            {k: copy.deepcopy(timers[i][k]) for k in ("id", "kind", "due_at", "payload")}
+            for i in sorted(timers)
+            if timers[i]["enrollment_id"] == enrollment_id
+        ]
+
+    def set_timer_payload(self, timer_id: int, payload: Mapping[str, Any]) -> None:
+        self.store.state.timers[timer_id]["payload"] = copy.deepcopy(dict(payload))
+
+    def journey_status(self, journey_id: int) -> str | None:
+        journey = self.store.state.journeys.get(journey_id)
+        return None if journey is None else str(journey["status"])

@@ -76,6 +76,33 @@ class MemoryStore:
             self.state.contact_tags[cid] = list(tags or [])
             return cid
 
+    def add_event(self, row: dict[str, Any]) -> int:
+        """Seed an event (tests): ingest writes them elsewhere."""
+        from tidings.store import schema
+
+        with self.lock:
+            eid = self.state.next_id("events")
+            self.state.events.append(blank_row(schema.events) | copy.deepcopy(row) | {"id": eid})
+            return eid
+
+    def add_trace(self, row: dict[str, Any]) -> int:
+        """Seed a trace row (tests): the engine writes them elsewhere."""
+        from tidings.store import schema
+
+        with self.lock:
+            tid = self.state.next_id("traces")
+            self.state.traces.append(blank_row(schema.traces) | copy.deepcopy(row) | {"id": tid})
+            return tid
+
+    def add_outbox(self, row: dict[str, Any]) -> int:
+        """Seed an outbox row (tests)."""
+        from tidings.store import schema
+
+        with self.lock:
+            oid = self.state.next_id("outbox")
+            self.state.outbox[oid] = blank_row(schema.outbox) | copy.deepcopy(row) | {"id": oid}
+            return oid
+
     def add_enrollment(self, row: dict[str, Any]) -> int:
         """Seed an enrolment (tests): the engine writes them elsewhere."""
         from tidings.store import schema

@@ -19,6 +19,7 @@ from tidings.store.memory.records import (
 )
 from tidings.store.memory.runs import MemoryJourneyRuns
 from tidings.store.memory.state import MemoryState, MemoryStore
+from tidings.store.memory.traces import MemoryMessageTraces
 
 
 class MemoryUnitOfWork:
@@ -38,6 +39,7 @@ class MemoryUnitOfWork:
         self.events = MemoryEventLog(store)
         self.journeys = MemoryJourneys(store)
         self.journey_runs = MemoryJourneyRuns(store)
+        self.traces = MemoryMessageTraces(store)
 
     def __enter__(self) -> Self:
         if self._saved is not None:
