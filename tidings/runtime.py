@@ -80,8 +80,9 @@ def mailto_unsubscribe(container: Container, item: InboxItem) -> bool:
     now = container.clock.now()
     try:
         token = tracking.read_token(container.secret_key, found.group(1), tracking.UNSUBSCRIBE, now)
-        with container.engine.begin() as conn:
-            unsubscribe_message(conn, token.a, now, method="mailto", proof={"from": item.sender})
+        with container.uow() as uow:
+            unsubscribe_message(uow, token.a, now, method="mailto", proof={"from": item.sender})
+            uow.commit()
     except (tracking.BadToken, UnknownMessage):
         log.warning("ignored a mailto unsubscribe with a bad token from %s", item.sender)
         return False

@@ -119,10 +119,11 @@ def unsubscribe(token: str, request: Request, raw: bytes = RawBody) -> HTMLRespo
     method = "one_click" if "List-Unsubscribe=One-Click" in body else "page"
     ua, ip = _client(request)
     try:
-        with c.engine.begin() as conn:
+        with c.uow() as uow:
             result = preferences.unsubscribe_message(
-                conn, tok.a, c.clock.now(), method=method, proof={"user_agent": ua, "ip": ip}
+                uow, tok.a, c.clock.now(), method=method, proof={"user_agent": ua, "ip": ip}
             )
+            uow.commit()
             prefs = tracking.make_token(c.secret_key, tracking.PREFERENCES, result["contact_id"], 0, c.clock.now())
     except preferences.UnknownMessage:
         return page("Link not valid", "<p>This link is not valid. Nothing was changed.</p>", 404)
@@ -168,8 +169,8 @@ def preference_centre(token: str, request: Request) -> HTMLResponse:
         tok = _read(request, token, tracking.PREFERENCES)
     except tracking.BadToken as exc:
         return token_error(exc)
-    with c.engine.connect() as conn:
-        prefs = preferences.get_preferences(conn, tok.a)
+    with c.uow(read_only=True) as uow:
+        prefs = preferences.get_preferences(uow, tok.a)
     return page("Your preferences", _prefs_form(token, prefs, saved=False))
 
 
@@ -180,8 +181,8 @@ def save_preference_centre(token: str, request: Request, form: FormData = FormFi
         tok = _read(request, token, tracking.PREFERENCES)
     except tracking.BadToken as exc:
         return token_error(exc)
-    with c.engine.connect() as conn:
-        current = preferences.get_preferences(conn, tok.a)
+    with c.uow(read_only=True) as uow:
+        current = preferences.get_preferences(uow, tok.a)
     wanted: dict[str, dict[str, Any]] = {}
     for channel in current["channels"]:
         if form.get(f"{channel}.present") is None:
@@ -196,8 +197,9 @@ def save_preference_centre(token: str, request: Request, form: FormData = FormFi
         if int(pause):
             wanted[channel]["pause_days"] = int(pause)
     try:
-        with c.engine.begin() as conn:
-            prefs = preferences.save_preferences(conn, tok.a, wanted, c.clock.now())
+        with c.uow() as uow:
+            prefs = preferences.save_preferences(uow, tok.a, wanted, c.clock.now())
+            uow.commit()
     except ValueError as exc:
         return page("Preferences not saved", f"<p>{html.escape(str(exc))}</p>", 422)
     return page("Your preferences", _prefs_form(token, prefs, saved=True))

@@ -40,3 +40,14 @@ def change_event(
         "source": source,
         "value": None,
     }
+
+
+def message_event_properties(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The properties every message.* event carries (sent, opened, clicked, bounced...), from its outbox row."""
+    return {
+        "message_id": row["id"],
+        "channel": row["channel"],
+        "template": row["template"],
+        "journey": row["journey_id"],
+        "step": row["step_id"],
+    }

@@ -59,6 +59,21 @@ class SqlOutbox:
         )
 
 
+    def skip_pending_marketing(self, contact_id: int, channel: str, reason: str) -> int:
+        q = (
+            sa.update(O)
+            .where(
+                O.c.contact_id == contact_id,
+                O.c.channel == channel,
+                O.c.status == OutboxStatus.PENDING,
+                O.c.kind == "message",
+                O.c.category != "transactional",
+            )
+            .values(status=OutboxStatus.SKIPPED, error=reason, lease_owner=None, lease_until=None)
+        )
+        return int(self.conn.execute(q).rowcount or 0)
+
+
 class SqlDeadLetters:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn

@@ -28,16 +28,17 @@ serialised by ``BEGIN IMMEDIATE``), so any number of delivery loops can share on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.domain.changes import message_event_properties as message_event_properties
 from tidings.domain.statuses import OutboxStatus
 from tidings.store import schema
-from tidings.store.delivery_sql import SqlDeadLetters
+from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
 from tidings.store.queue import enqueue_contacts
 
 o = schema.outbox
@@ -310,32 +311,10 @@ def _insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
-def message_event_properties(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The properties every message.* event carries (sent, opened, clicked, bounced...), from its outbox row."""
-    return {
-        "message_id": row["id"],
-        "channel": row["channel"],
-        "template": row["template"],
-        "journey": row["journey_id"],
-        "step": row["step_id"],
-    }
-
-
 def skip_pending_for(conn: sa.Connection, contact_id: int, channel: str, now: datetime, reason: str) -> int:
     """Unsubscribe takes effect at once: pending marketing messages of that contact and channel
     that no delivery loop has started are skipped (the loop re-checks consent at claim time too)."""
-    result = conn.execute(
-        sa.update(o)
-        .where(
-            o.c.contact_id == contact_id,
-            o.c.channel == channel,
-            o.c.status == OutboxStatus.PENDING,
-            o.c.kind == "message",
-            o.c.category != "transactional",
-        )
-        .values(status=OutboxStatus.SKIPPED, error=reason, lease_owner=None, lease_until=None)
-    )
-    return int(result.rowcount or 0)
+    return SqlOutbox(conn).skip_pending_marketing(contact_id, channel, reason)
 
 
 def record_dead(conn: sa.Connection, items: list[tuple[dict[str, Any], str]], now: datetime) -> None:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tidings.store.access_sql import SqlApiKeys, SqlLoginThrottle, SqlSessions, SqlUsers
+from tidings.store.contacts_sql import SqlConsents
 from tidings.store.content_sql import SqlContactReader, SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
     login_throttle: SqlLoginThrottle
     templates: SqlTemplates
     contacts: SqlContactReader
+    consents: SqlConsents
     outbox: SqlOutbox
     dead_letters: SqlDeadLetters
     tasks: SqlTasks
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
         self.login_throttle = SqlLoginThrottle(conn)
         self.templates = SqlTemplates(conn)
         self.contacts = SqlContactReader(conn)
+        self.consents = SqlConsents(conn)
         self.outbox = SqlOutbox(conn)
         self.dead_letters = SqlDeadLetters(conn)
         self.tasks = SqlTasks(conn)

@@ -13,14 +13,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
-from tidings.application.contacts import changes
+from tidings.application.ports.contacts import PreferencesUnitOfWork
+from tidings.domain.changes import change_event, message_event_properties
 from tidings.domain.channels import CONSENT_CHANNELS
-from tidings.store import schema
-from tidings.store.outbox import message_event_properties, skip_pending_for
 
-K = schema.consents
 MAX_PAUSE_DAYS = 365
 
 
@@ -28,17 +24,8 @@ class UnknownMessage(LookupError):
     pass
 
 
-def _consent_row(conn: sa.Connection, contact_id: int, channel: str) -> dict[str, Any] | None:
-    row = (
-        conn.execute(sa.select(K).where(K.c.contact_id == contact_id, K.c.channel == channel))
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
-
-
 def set_consent(
-    conn: sa.Connection,
+    uow: PreferencesUnitOfWork,
     contact_id: int,
     channel: str,
     status: str,
@@ -48,33 +35,34 @@ def set_consent(
     proof: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Write the consent and return the change events to append (none when unchanged)."""
-    prev = _consent_row(conn, contact_id, channel)
+    prev = uow.consents.get(contact_id, channel)
     values = {"status": status, "source": source, "recorded_at": now, "proof": dict(proof or {})}
     if prev is None:
-        conn.execute(sa.insert(K).values(contact_id=contact_id, channel=channel, topics={}, **values))
+        uow.consents.add(contact_id, channel, values)
     elif prev["status"] != status:
-        conn.execute(
-            sa.update(K).where(K.c.contact_id == contact_id, K.c.channel == channel).values(**values)
-        )
+        uow.consents.update(contact_id, channel, values)
     previous = prev["status"] if prev else None
     if previous == status:
         return []
     props = {"channel": channel, "status": status, "previous": previous, "source": source}
-    return [changes.change_event(contact_id, "consent.changed", props, now, source)]
+    return [change_event(contact_id, "consent.changed", props, now, source)]
 
 
 def unsubscribe_message(
-    conn: sa.Connection, outbox_id: int, now: datetime, *, method: str, proof: Mapping[str, Any] | None = None
+    uow: PreferencesUnitOfWork,
+    outbox_id: int,
+    now: datetime,
+    *,
+    method: str,
+    proof: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The one-click unsubscribe of the message ``outbox_id``: idempotent."""
-    o = schema.outbox
-    found = conn.execute(sa.select(o).where(o.c.id == outbox_id)).mappings().first()
-    if found is None:
+    row = uow.outbox.get(outbox_id)
+    if row is None:
         raise UnknownMessage(outbox_id)
-    row = dict(found)
     channel = "phone" if row["channel"] == "voice" else (row["channel"] or "email")
     events = set_consent(
-        conn,
+        uow,
         row["contact_id"],
         channel,
         "unsubscribed",
@@ -86,28 +74,23 @@ def unsubscribe_message(
     if events:  # first unsubscribe from this message's channel
         props = message_event_properties(row) | {"method": method}
         events.insert(
-            0, changes.change_event(row["contact_id"], "message.unsubscribed", props, now, "tracking")
+            0, change_event(row["contact_id"], "message.unsubscribed", props, now, "tracking")
         )
-    skipped = skip_pending_for(
-        conn, row["contact_id"], row["channel"] or "email", now, "unsubscribed (one-click) before sending"
+    skipped = uow.outbox.skip_pending_marketing(
+        row["contact_id"], row["channel"] or "email", "unsubscribed (one-click) before sending"
     )
-    changes.record(conn, events, now)
+    uow.events.append_changes(events, now)
     return {"contact_id": row["contact_id"], "channel": channel, "skipped": skipped, "changed": bool(events)}
 
 
-def known_topics(conn: sa.Connection) -> list[str]:
+def known_topics(uow: PreferencesUnitOfWork) -> list[str]:
     """Topics templates declare (``settings.topic``): what the preference centre offers."""
-    t = schema.templates
-    topics = {
-        str((s or {}).get("topic"))
-        for (s,) in conn.execute(sa.select(t.c.settings))
-        if (s or {}).get("topic")
-    }
-    return sorted(topics)
+    settings = (t["settings"] or {} for t in uow.templates.all())
+    return sorted({str(s["topic"]) for s in settings if s.get("topic")})
 
 
-def get_preferences(conn: sa.Connection, contact_id: int) -> dict[str, Any]:
-    rows = conn.execute(sa.select(K).where(K.c.contact_id == contact_id)).mappings().all()
+def get_preferences(uow: PreferencesUnitOfWork, contact_id: int) -> dict[str, Any]:
+    rows = uow.consents.of_contact(contact_id)
     channels = {
         r["channel"]: {
             "status": r["status"],
@@ -116,11 +99,11 @@ def get_preferences(conn: sa.Connection, contact_id: int) -> dict[str, Any]:
         }
         for r in rows
     }
-    return {"contact_id": contact_id, "channels": channels, "topics": known_topics(conn)}
+    return {"contact_id": contact_id, "channels": channels, "topics": known_topics(uow)}
 
 
 def save_preferences(
-    conn: sa.Connection, contact_id: int, wanted: Mapping[str, Mapping[str, Any]], now: datetime
+    uow: PreferencesUnitOfWork, contact_id: int, wanted: Mapping[str, Mapping[str, Any]], now: datetime
 ) -> dict[str, Any]:
     """``wanted``: ``{channel: {"subscribed": bool, "topics": {topic: bool}, "pause_days": int}}``.
 
@@ -134,7 +117,7 @@ def save_preferences(
         if "subscribed" in pref:
             status = "granted" if pref["subscribed"] else "unsubscribed"
             events += set_consent(
-                conn,
+                uow,
                 contact_id,
                 channel,
                 status,
@@ -143,14 +126,12 @@ def save_preferences(
                 proof={"page": "preferences"},
             )
             if status == "unsubscribed":
-                skip_pending_for(
-                    conn,
+                uow.outbox.skip_pending_marketing(
                     contact_id,
                     "voice" if channel == "phone" else channel,
-                    now,
                     "unsubscribed (preference centre) before sending",
                 )
-        row = _consent_row(conn, contact_id, channel)
+        row = uow.consents.get(contact_id, channel)
         if row is None:
             continue
         values: dict[str, Any] = {}
@@ -162,15 +143,13 @@ def save_preferences(
                 raise ValueError(f"pause_days must be between 0 and {MAX_PAUSE_DAYS}")
             values["paused_until"] = now + timedelta(days=days) if days else None
         if values:
-            conn.execute(
-                sa.update(K).where(K.c.contact_id == contact_id, K.c.channel == channel).values(**values)
-            )
+            uow.consents.update(contact_id, channel, values)
             if (
                 values.get("paused_until") != row.get("paused_until")
                 or values.get("topics", row["topics"]) != row["topics"]
             ):
                 events.append(
-                    changes.change_event(
+                    change_event(
                         contact_id,
                         "preferences.changed",
                         {
@@ -184,5 +163,5 @@ def save_preferences(
                         "preference_centre",
                     )
                 )
-    changes.record(conn, events, now)
-    return get_preferences(conn, contact_id)
+    uow.events.append_changes(events, now)
+    return get_preferences(uow, contact_id)

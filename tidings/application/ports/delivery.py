@@ -30,6 +30,11 @@ class OutboxRepository(Protocol):
         """Back to ``pending``, due ``now``, attempts 0, no error, no lease."""
         ...
 
+    def skip_pending_marketing(self, contact_id: int, channel: str, reason: str) -> int:
+        """Skip (``reason`` as error) the contact's pending non-transactional messages on
+        ``channel`` that no delivery loop has claimed; how many."""
+        ...
+
 
 class DeadLetterRepository(Protocol):
     def record(self, outbox_id: int, contact_id: int, reason: str, now: datetime) -> None:

@@ -92,6 +92,30 @@ class MemoryContactReader:
         return [{k: copy.deepcopy(e.get(k)) for k in EVENT_FIELDS} for e in rows[:limit]]
 
 
+class MemoryConsents:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def get(self, contact_id: int, channel: str) -> dict[str, Any] | None:
+        return _copy(self.store.state.consents.get((contact_id, channel)))
+
+    def of_contact(self, contact_id: int) -> list[dict[str, Any]]:
+        rows = self.store.state.consents
+        return [copy.deepcopy(rows[k]) for k in sorted(rows) if k[0] == contact_id]
+
+    def add(self, contact_id: int, channel: str, values: Mapping[str, Any]) -> None:
+        key = (contact_id, channel)
+        if key in self.store.state.consents:
+            raise KeyError(f"consent {key} exists")  # the SQL twin's primary key refuses it too
+        row = blank_row(schema.consents) | {"topics": {}} | copy.deepcopy(dict(values))
+        self.store.state.consents[key] = row | {"contact_id": contact_id, "channel": channel}
+
+    def update(self, contact_id: int, channel: str, values: Mapping[str, Any]) -> None:
+        row = self.store.state.consents.get((contact_id, channel))
+        if row is not None:
+            row.update(copy.deepcopy(dict(values)))
+
+
 class MemoryOutbox:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -119,6 +143,15 @@ class MemoryOutbox:
 
     def mark_dead(self, outbox_id: int, reason: str) -> None:
         self._set(outbox_id, status="dead", error=reason, lease_owner=None, lease_until=None)
+
+    def skip_pending_marketing(self, contact_id: int, channel: str, reason: str) -> int:
+        skipped = 0
+        for o in self.store.state.outbox.values():
+            mine = (o["contact_id"], o["channel"], o["kind"]) == (contact_id, channel, "message")
+            if mine and o["status"] == "pending" and o["category"] != "transactional":
+                o.update(status="skipped", error=reason, lease_owner=None, lease_until=None)
+                skipped += 1
+        return skipped
 
     def requeue(self, outbox_id: int, now: datetime) -> None:
         self._set(

@@ -8,6 +8,7 @@ from typing import Self
 
 from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
 from tidings.store.memory.records import (
+    MemoryConsents,
     MemoryContactReader,
     MemoryDeadLetters,
     MemoryEventLog,
@@ -32,6 +33,7 @@ class MemoryUnitOfWork:
         self.login_throttle = MemoryLoginThrottle(store)
         self.templates = MemoryTemplates(store)
         self.contacts = MemoryContactReader(store)
+        self.consents = MemoryConsents(store)
         self.outbox = MemoryOutbox(store)
         self.dead_letters = MemoryDeadLetters(store)
         self.tasks = MemoryTasks(store)
