@@ -1,4 +1,8 @@
-"""The database schema: one place, SQLAlchemy Core tables.
+"""The database schema: SQLAlchemy Core tables, every one importable from here.
+
+This module holds the tables of the system, contacts, events and segments; the others live by
+area in ``schema_journeys.py``, ``schema_delivery.py`` and ``schema_analytics.py`` and are
+re-exported below, so ``schema.<table>`` and ``schema.metadata`` name them all.
 
 Rules we hold to:
 - every per-contact table carries ``contact_id`` (and its hot indexes lead with it or with
@@ -12,19 +16,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from tidings.store.metadata import metadata as metadata
+from tidings.store.metadata import now_default as now_default
 from tidings.store.types import BigId, JSONDoc, UTCDateTime
-
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-now_default = sa.text("CURRENT_TIMESTAMP")
 
 # --------------------------------------------------------------------------- system
 
@@ -235,359 +229,25 @@ segment_memberships = sa.Table(
     ),
 )
 
-# --------------------------------------------------------------------------- journeys
+# --------------------------------------------------------------------------- the other areas
 
-journeys = sa.Table(
-    "journeys",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("key", sa.String(100), nullable=False, unique=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # draft | active | paused | archived
-    sa.Column("current_version", sa.Integer),
-    #: the latest saved, not yet published document (YAML text).
-    sa.Column("draft_source", sa.Text),
-    sa.Column("recipe", sa.String(100)),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-)
-
-journey_versions = sa.Table(
-    "journey_versions",
-    metadata,
-    sa.Column("journey_id", BigId, primary_key=True),
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("document", JSONDoc, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("checksum", sa.String(64), nullable=False),
-    sa.Column("published_at", UTCDateTime, nullable=False),
-    sa.Column("published_by", sa.String(320)),
-)
-
-enrollments = sa.Table(
-    "enrollments",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("contact_id", BigId, nullable=False),
-    sa.Column("journey_id", BigId, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("enroll_key", sa.String(200), nullable=False, server_default=""),
-    sa.Column("status", sa.String(20), nullable=False),  # active | waiting | ended
-    sa.Column("end_reason", sa.String(40)),  # completed | converted | exited | suppressed | ...
-    sa.Column("step_id", sa.String(100)),
-    #: the state machine's state (visits, assignments, wait info...), owned by the engine.
-    sa.Column("state", JSONDoc, nullable=False),
-    sa.Column("entered_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.Column("ended_at", UTCDateTime),
-    sa.Index("ix_enrollments_contact_id_journey_id", "contact_id", "journey_id", "enroll_key"),
-    sa.Index("ix_enrollments_journey_id_status_step_id", "journey_id", "status", "step_id"),
-)
-
-#: durable timers: rows with a due time, claimed with FOR UPDATE SKIP LOCKED when due.
-timers = sa.Table(
-    "timers",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("contact_id", BigId, nullable=False),
-    sa.Column("enrollment_id", BigId),
-    sa.Column("kind", sa.String(40), nullable=False),  # wait | timeout | segment_refresh | ...
-    sa.Column("due_at", UTCDateTime, nullable=False),
-    sa.Column("payload", JSONDoc, nullable=False),
-    sa.Column("lease_owner", sa.String(100)),
-    sa.Column("lease_until", UTCDateTime),
-    sa.Index("ix_timers_due_at", "due_at"),
-    sa.Index("ix_timers_enrollment_id", "enrollment_id"),
-)
-
-#: effects of journey transitions waiting for delivery (messages, webhooks, tasks...).
-outbox = sa.Table(
-    "outbox",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("contact_id", BigId, nullable=False),
-    #: derived from (enrolment, step, visit): a delivery is never repeated blindly.
-    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
-    sa.Column("kind", sa.String(30), nullable=False),  # message | webhook | task | ...
-    sa.Column("channel", sa.String(30)),  # email | sms | voice | direct_mail | webhook | task
-    sa.Column("category", sa.String(20), nullable=False, server_default="marketing"),
-    sa.Column("template", sa.String(200)),
-    sa.Column("journey_id", BigId),
-    sa.Column("journey_version", sa.Integer),
-    sa.Column("enrollment_id", BigId),
-    sa.Column("step_id", sa.String(100)),
-    sa.Column("trace_id", BigId),
-    sa.Column("payload", JSONDoc, nullable=False),
-    #: pending | sending | sent | delivered | failed | suppressed | skipped | dead | uncertain
-    #: (uncertain: the sender died mid-send and the provider cannot confirm; see store/outbox.py)
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
-    sa.Column("lease_owner", sa.String(100)),
-    sa.Column("lease_until", UTCDateTime),
-    #: set (in one small write per group) right before the provider call of THIS message: only
-    #: rows with it may have reached the provider when their sender died (store/outbox.py).
-    sa.Column("handed_off_at", UTCDateTime),
-    sa.Column("recipient", sa.String(320)),
-    sa.Column("subject", sa.Text),
-    #: what was actually sent (rendered), kept for the inbox, tracking and "why".
-    sa.Column("rendered", JSONDoc),
-    sa.Column("provider_message_id", sa.String(200)),
-    sa.Column("error", sa.Text),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("sent_at", UTCDateTime),
-    sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
-    sa.Index("ix_outbox_contact_id_channel_sent_at", "contact_id", "channel", "sent_at"),
-    sa.Index("ix_outbox_enrollment_id", "enrollment_id"),
-)
-
-#: the explanation of every state change: "why did this contact get this?".
-traces = sa.Table(
-    "traces",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("contact_id", BigId, nullable=False),
-    sa.Column("enrollment_id", BigId),
-    sa.Column("journey_id", BigId),
-    sa.Column("journey_version", sa.Integer),
-    sa.Column("step_id", sa.String(100)),
-    sa.Column("stimulus", sa.String(40), nullable=False),
-    sa.Column("action", sa.String(60), nullable=False),
-    sa.Column("detail", JSONDoc, nullable=False),
-    sa.Column("outbox_id", BigId),
-    sa.Column("at", UTCDateTime, nullable=False),
-    sa.Index("ix_traces_contact_id_at", "contact_id", "at"),
-    sa.Index("ix_traces_enrollment_id", "enrollment_id"),
-)
-
-# --------------------------------------------------------------------------- channels
-
-suppressions = sa.Table(
-    "suppressions",
-    metadata,
-    sa.Column("channel", sa.String(20), primary_key=True),
-    sa.Column("address", sa.String(320), primary_key=True),
-    sa.Column("reason", sa.String(40), nullable=False),  # hard_bounce | complaint | soft_bounces | manual
-    sa.Column("detail", JSONDoc, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-)
-
-tasks = sa.Table(
-    "tasks",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("contact_id", BigId, nullable=False),
-    sa.Column("title", sa.String(300), nullable=False),
-    sa.Column("body", sa.Text, nullable=False, server_default=""),
-    sa.Column("owner", sa.String(320)),
-    sa.Column("team", sa.String(100)),
-    sa.Column("status", sa.String(20), nullable=False),  # open | done | cancelled
-    sa.Column("due_at", UTCDateTime),
-    sa.Column("outbox_id", BigId),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("completed_at", UTCDateTime),
-    sa.Index("ix_tasks_owner_status", "owner", "status"),
-    sa.Index("ix_tasks_contact_id", "contact_id"),
-)
-
-#: what the local sinks (SMTP catcher, SMS/voice/mail/webhook sinks) received: the web inbox.
-inbox = sa.Table(
-    "inbox",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("sender", sa.String(320)),
-    sa.Column("recipient", sa.String(320)),
-    sa.Column("subject", sa.Text),
-    sa.Column("body_text", sa.Text),
-    sa.Column("body_html", sa.Text),
-    sa.Column("headers", JSONDoc, nullable=False),
-    sa.Column("raw", sa.Text),
-    sa.Column("message_ref", sa.String(200), index=True),
-    sa.Column("received_at", UTCDateTime, nullable=False),
-)
-
-#: outgoing webhooks that gave up after their retries: a list an operator can retry.
-dead_letters = sa.Table(
-    "dead_letters",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("outbox_id", BigId, nullable=False, unique=True),
-    sa.Column("contact_id", BigId, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("retried_at", UTCDateTime),
-    #: set aside for good by an operator (the outbox row stays ``dead``).
-    sa.Column("discarded_at", UTCDateTime),
-)
-
-#: message templates referenced by journeys (``send`` steps name them by key).
-templates = sa.Table(
-    "templates",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("key", sa.String(200), nullable=False),
-    sa.Column("locale", sa.String(35), nullable=False, server_default=""),  # "" = default variant
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("name", sa.String(200), nullable=False, server_default=""),
-    sa.Column("subject", sa.Text),
-    #: body source; ``format`` says how to read it: html | mjml | text | markdown
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("format", sa.String(20), nullable=False, server_default="html"),
-    sa.Column("text_body", sa.Text),
-    #: channel-specific settings: from, reply_to, category, topic, sms sender...
-    sa.Column("settings", JSONDoc, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.UniqueConstraint("key", "locale"),
-    sqlite_autoincrement=True,  # a deleted row's id is never given again (migration 0007)
-)
-
-#: every bounce and complaint we were told about (SES/SNS, signed webhook, DSN): soft-bounce
-#: thresholds and the rolling bounce/complaint rates of each sending domain read it.
-feedback = sa.Table(
-    "feedback",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("address", sa.String(320), nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),  # hard_bounce | soft_bounce | complaint
-    sa.Column("sending_domain", sa.String(255)),
-    sa.Column("contact_id", BigId),
-    sa.Column("outbox_id", BigId),
-    sa.Column("source", sa.String(20), nullable=False),  # ses | webhook | dsn
-    #: the notification's own id (SNS MessageId, webhook id, DSN Message-ID) + address: replays are no-ops.
-    sa.Column("ref", sa.String(400), unique=True),
-    sa.Column("detail", JSONDoc, nullable=False),
-    sa.Column("received_at", UTCDateTime, nullable=False),
-    sa.Index("ix_feedback_address_kind_received_at", "address", "kind", "received_at"),
-    sa.Index("ix_feedback_sending_domain_received_at", "sending_domain", "received_at"),
-)
-
-#: sending domains paused automatically when their bounce/complaint rates pass the limits.
-sending_domains = sa.Table(
-    "sending_domains",
-    metadata,
-    sa.Column("domain", sa.String(255), primary_key=True),
-    sa.Column("status", sa.String(20), nullable=False),  # active | paused
-    sa.Column("reason", sa.Text),
-    sa.Column("detail", JSONDoc, nullable=False),
-    sa.Column("paused_at", UTCDateTime),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-)
-
-# --------------------------------------------------------------------------- control (loop breaker)
-
-#: why an enrolment started, when another journey's effect (or a tag) caused it: the causal chain.
-enrollment_causes = sa.Table(
-    "enrollment_causes",
-    metadata,
-    sa.Column("enrollment_id", BigId, primary_key=True),
-    sa.Column("contact_id", BigId, nullable=False),
-    sa.Column("journey_key", sa.String(200), nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),  # tag_added | tag_removed | field | event | enrol
-    sa.Column("value", sa.String(400)),  # the tag, the fields, the event name, the enrolled journey
-    sa.Column("parent_enrollment_id", BigId),
-    #: [[journey key, enrolment id, at ISO], ...] root first, this enrolment last.
-    sa.Column("chain", JSONDoc, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Index("ix_enrollment_causes_kind_value", "kind", "value"),
-    sa.Index("ix_enrollment_causes_parent_enrollment_id", "parent_enrollment_id"),
-    sa.Index("ix_enrollment_causes_contact_id", "contact_id"),
-)
-
-#: operator alerts (a loop stopped...): one open row per fingerprint, counted.
-alerts = sa.Table(
-    "alerts",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(40), nullable=False),  # loop_stopped
-    sa.Column("severity", sa.String(20), nullable=False),  # warning | critical
-    sa.Column("fingerprint", sa.String(400), nullable=False),
-    sa.Column("message", sa.Text, nullable=False),
-    sa.Column("detail", JSONDoc, nullable=False),
-    sa.Column("count", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("contact_id", BigId),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("last_at", UTCDateTime, nullable=False),
-    sa.Column("acknowledged_at", UTCDateTime),
-    sa.Column("acknowledged_by", sa.String(320)),
-    sa.Index("ix_alerts_fingerprint_acknowledged_at", "fingerprint", "acknowledged_at"),
-)
-
-# --------------------------------------------------------------------------- analytics
-
-#: engagement rollups, one row per (day, journey, version, step, template, channel, campaign); 0 / "" when
-#: a dimension does not apply. Fed by the worker's hook (``application/analytics/rollups.py``).
-analytics_daily = sa.Table(
-    "analytics_daily",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("day", sa.String(10), nullable=False),  # YYYY-MM-DD, UTC
-    sa.Column("journey_id", BigId, nullable=False, server_default="0"),
-    sa.Column("journey_version", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("step", sa.String(100), nullable=False, server_default=""),
-    sa.Column("template", sa.String(200), nullable=False, server_default=""),
-    sa.Column("channel", sa.String(30), nullable=False, server_default=""),
-    sa.Column("campaign", sa.String(100), nullable=False, server_default=""),
-    *(
-        sa.Column(m, sa.Float if m == "revenue" else sa.BigInteger, nullable=False, server_default="0")
-        for m in (
-            "sent", "delivered", "bounced_hard", "bounced_soft", "opened_human", "opened_human_unique",
-            "opened_machine", "opened_machine_unique", "clicked", "clicked_unique", "clicked_machine",
-            "unsubscribed", "complained", "converted", "revenue",
-        )
-    ),
-    sa.UniqueConstraint("day", "journey_id", "journey_version", "step", "template", "channel", "campaign"),
-    sa.Index("ix_analytics_daily_journey_id_day", "journey_id", "day"),
-    sa.Index("ix_analytics_daily_template_day", "template", "day"),
-    sa.Index("ix_analytics_daily_channel_day", "channel", "day"),
-    sa.Index("ix_analytics_daily_campaign_day", "campaign", "day"),
-)
-
-#: which messages already counted a first open / click (unique counts): one row per (message, kind).
-analytics_firsts = sa.Table(
-    "analytics_firsts",
-    metadata,
-    sa.Column("message_id", BigId, nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.PrimaryKeyConstraint("message_id", "kind"),
-)
-
-# --------------------------------------------------------------------------- measurement
-
-#: decisions taken on live experiments (split steps with ``experiment:``): the winner rolled out
-#: at the review point. The split step sends everyone to ``winner`` once a row exists.
-experiment_decisions = sa.Table(
-    "experiment_decisions",
-    metadata,
-    sa.Column("key", sa.String(201), primary_key=True),  # <journey key>.<step id>
-    sa.Column("journey_id", BigId, nullable=False),
-    sa.Column("step_id", sa.String(100), nullable=False),
-    sa.Column("winner", sa.String(200), nullable=False),
-    sa.Column("verdict", sa.Text, nullable=False),
-    sa.Column("detail", JSONDoc, nullable=False),
-    sa.Column("decided_at", UTCDateTime, nullable=False),
-    sa.Column("decided_by", sa.String(320)),  # None: the automatic rollout
-    sa.Index("ix_experiment_decisions_journey_id", "journey_id"),
-)
-
-#: marketing goals with 3/12/24-month targets (documents, like journeys).
-marketing_goals = sa.Table(
-    "marketing_goals",
-    metadata,
-    sa.Column("key", sa.String(100), primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("document", JSONDoc, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-)
-
-#: the economics inputs of a journey (hours saved per enrolment, rates, unit costs...).
-journey_economics = sa.Table(
-    "journey_economics",
-    metadata,
-    sa.Column("journey_key", sa.String(100), primary_key=True),
-    sa.Column("inputs", JSONDoc, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-)
+from tidings.store.schema_analytics import analytics_daily as analytics_daily  # noqa: E402
+from tidings.store.schema_analytics import analytics_firsts as analytics_firsts  # noqa: E402
+from tidings.store.schema_analytics import experiment_decisions as experiment_decisions  # noqa: E402
+from tidings.store.schema_analytics import journey_economics as journey_economics  # noqa: E402
+from tidings.store.schema_analytics import marketing_goals as marketing_goals  # noqa: E402
+from tidings.store.schema_delivery import dead_letters as dead_letters  # noqa: E402
+from tidings.store.schema_delivery import feedback as feedback  # noqa: E402
+from tidings.store.schema_delivery import inbox as inbox  # noqa: E402
+from tidings.store.schema_delivery import sending_domains as sending_domains  # noqa: E402
+from tidings.store.schema_delivery import suppressions as suppressions  # noqa: E402
+from tidings.store.schema_delivery import tasks as tasks  # noqa: E402
+from tidings.store.schema_delivery import templates as templates  # noqa: E402
+from tidings.store.schema_journeys import alerts as alerts  # noqa: E402
+from tidings.store.schema_journeys import enrollment_causes as enrollment_causes  # noqa: E402
+from tidings.store.schema_journeys import enrollments as enrollments  # noqa: E402
+from tidings.store.schema_journeys import journey_versions as journey_versions  # noqa: E402
+from tidings.store.schema_journeys import journeys as journeys  # noqa: E402
+from tidings.store.schema_journeys import outbox as outbox  # noqa: E402
+from tidings.store.schema_journeys import timers as timers  # noqa: E402
+from tidings.store.schema_journeys import traces as traces  # noqa: E402

@@ -1,0 +1,86 @@
+"""Tables of analytics and measurement: daily rollups, first opens/clicks, experiment decisions,
+marketing goals and journey economics (part of ``schema.py``, which re-exports every table)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tidings.store.metadata import metadata
+from tidings.store.types import BigId, JSONDoc, UTCDateTime
+
+# --------------------------------------------------------------------------- analytics
+
+#: engagement rollups, one row per (day, journey, version, step, template, channel, campaign); 0 / "" when
+#: a dimension does not apply. Fed by the worker's hook (``application/analytics/rollups.py``).
+analytics_daily = sa.Table(
+    "analytics_daily",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("day", sa.String(10), nullable=False),  # YYYY-MM-DD, UTC
+    sa.Column("journey_id", BigId, nullable=False, server_default="0"),
+    sa.Column("journey_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("step", sa.String(100), nullable=False, server_default=""),
+    sa.Column("template", sa.String(200), nullable=False, server_default=""),
+    sa.Column("channel", sa.String(30), nullable=False, server_default=""),
+    sa.Column("campaign", sa.String(100), nullable=False, server_default=""),
+    *(
+        sa.Column(m, sa.Float if m == "revenue" else sa.BigInteger, nullable=False, server_default="0")
+        for m in (
+            "sent", "delivered", "bounced_hard", "bounced_soft", "opened_human", "opened_human_unique",
+            "opened_machine", "opened_machine_unique", "clicked", "clicked_unique", "clicked_machine",
+            "unsubscribed", "complained", "converted", "revenue",
+        )
+    ),
+    sa.UniqueConstraint("day", "journey_id", "journey_version", "step", "template", "channel", "campaign"),
+    sa.Index("ix_analytics_daily_journey_id_day", "journey_id", "day"),
+    sa.Index("ix_analytics_daily_template_day", "template", "day"),
+    sa.Index("ix_analytics_daily_channel_day", "channel", "day"),
+    sa.Index("ix_analytics_daily_campaign_day", "campaign", "day"),
+)
+
+#: which messages already counted a first open / click (unique counts): one row per (message, kind).
+analytics_firsts = sa.Table(
+    "analytics_firsts",
+    metadata,
+    sa.Column("message_id", BigId, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.PrimaryKeyConstraint("message_id", "kind"),
+)
+
+# --------------------------------------------------------------------------- measurement
+
+#: decisions taken on live experiments (split steps with ``experiment:``): the winner rolled out
+#: at the review point. The split step sends everyone to ``winner`` once a row exists.
+experiment_decisions = sa.Table(
+    "experiment_decisions",
+    metadata,
+    sa.Column("key", sa.String(201), primary_key=True),  # <journey key>.<step id>
+    sa.Column("journey_id", BigId, nullable=False),
+    sa.Column("step_id", sa.String(100), nullable=False),
+    sa.Column("winner", sa.String(200), nullable=False),
+    sa.Column("verdict", sa.Text, nullable=False),
+    sa.Column("detail", JSONDoc, nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
+    sa.Column("decided_by", sa.String(320)),  # None: the automatic rollout
+    sa.Index("ix_experiment_decisions_journey_id", "journey_id"),
+)
+
+#: marketing goals with 3/12/24-month targets (documents, like journeys).
+marketing_goals = sa.Table(
+    "marketing_goals",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("document", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: the economics inputs of a journey (hours saved per enrolment, rates, unit costs...).
+journey_economics = sa.Table(
+    "journey_economics",
+    metadata,
+    sa.Column("journey_key", sa.String(100), primary_key=True),
+    sa.Column("inputs", JSONDoc, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
