@@ -20,26 +20,15 @@ from typer.testing import CliRunner
 from tests.conftest import LiveStack
 from tests.integration.channels_helpers import add_contact, add_template
 from tests.integration.journey_support import add_event
+from tests.journey_docs import send_then_wait
 from tidings.application.access.keys import create_key
 from tidings.clock import ManualClock
 from tidings.store import schema
 from tidings.store.sql_uow import SqlUnitOfWork
 
-JOURNEY = """
-key: welcome
-triggers:
-  - event: signed.up
-settings:
-  goal: {event: order.completed, revenue: total}
-steps:
-  - id: hello
-    type: send
-    channel: email
-    template: welcome
-  - id: linger
-    type: wait
-    duration: 5d
-"""
+JOURNEY = send_then_wait(
+    "welcome", "signed.up", "5d", wait_id="linger", settings="  goal: {event: order.completed, revenue: total}\n"
+)
 HUMAN = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"}
 APPLE_MPP = {"User-Agent": "Mozilla/5.0"}
 

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.integration.journey_support import add_contact, add_event, drain
+from tests.journey_docs import send_then_wait
 from tidings.application.analytics.reports import Range, journey_report
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
@@ -16,22 +17,8 @@ from tidings.store import schema
 from tidings.store.analytics import SqlAnalytics
 from tidings.worker import JourneyWorker
 
-DOC = """
-key: held
-triggers:
-  - event: signed.up
-settings:
-  control_group: 30
-  goal: {event: order.completed, revenue: total}
-steps:
-  - id: hello
-    type: send
-    channel: email
-    template: welcome
-  - id: linger
-    type: wait
-    duration: 5d
-"""
+GOAL = "  goal: {event: order.completed, revenue: total}\n"
+DOC = send_then_wait("held", "signed.up", "5d", wait_id="linger", settings="  control_group: 30\n" + GOAL)
 
 
 def test_held_out_entrants_get_nothing_and_the_report_shows_lift(

@@ -3,22 +3,12 @@ its engagement series for the chart (JSON: no inline script), both from the roll
 
 from __future__ import annotations
 
+from tests.journey_docs import send_then_wait
 from tests.web_support import web_client
 from tidings.store import schema
 from tidings.store.analytics import SqlAnalytics
 
-JOURNEY = """key: welcome
-triggers:
-  - event: subscribed
-steps:
-  - id: hello
-    type: send
-    channel: email
-    template: welcome
-  - id: nap
-    type: wait
-    duration: 1d
-"""
+JOURNEY = send_then_wait("welcome", "subscribed", "1d")
 
 
 def test_funnel_on_the_graph_and_series_for_the_chart(container):

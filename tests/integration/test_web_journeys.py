@@ -7,25 +7,17 @@ import re
 
 import sqlalchemy as sa
 
+from tests.journey_docs import send_then_wait
 from tests.web_support import web_client
 from tidings.store import schema
 
-FIRST = """key: welcome
-name: Welcome <series>
-triggers:
-  - event: subscribed
-steps:
-  - id: hello
-    type: send
-    channel: email
-    template: welcome
-  - id: nap
-    type: wait
-    duration: 1d
-  - id: tag-it
-    type: update_contact
-    add_tags: [welcomed]
-"""
+FIRST = send_then_wait(
+    "welcome",
+    "subscribed",
+    "1d",
+    name="Welcome <series>",
+    then="  - id: tag-it\n    type: update_contact\n    add_tags: [welcomed]\n",
+)
 
 SECOND = """key: after-welcome
 name: After welcome
