@@ -163,11 +163,6 @@ class Fast:
         finally:
             cur.close()
 
-    def delete_in(self, table: str, col: str, ids: Sequence[int]) -> None:
-        if ids:
-            where, params = self.in_(col, ids)
-            self.run(f"DELETE FROM {table} WHERE {where}", params)
-
     def lock_contacts(self, ids: Sequence[int]) -> None:
         if ids and self.pg:
             self.fetch("SELECT id FROM contacts WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (sorted(set(ids)),))
