@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from tidings.application.segments.segment_refresher import SegmentRefresher
 from tidings.clock import ManualClock
 from tidings.domain.rules import RuleDeps
 from tidings.store import schema
+from tidings.store.db import reader as db_reader
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -154,7 +156,8 @@ def test_scheduled_refresher_slides_time_relative_segments(engine: sa.Engine, co
     c = add_contact(engine, "c@x.test")
     add_event(engine, c, "visit", clock.now())
     svc.create_segment(engine, "lapsed", "Lapsed", "last_seen more than 14d ago", clock.now())
-    refresher = SegmentRefresher(container.engine, container.clock, every=timedelta(hours=1))
+    reader = partial(db_reader, container.engine)
+    refresher = SegmentRefresher(container.engine, container.clock, reader=reader, every=timedelta(hours=1))
     assert refresher.run_once() == 0  # not due yet
     clock.advance(timedelta(days=15))
     assert refresher.run_once() == 1

@@ -87,6 +87,13 @@ def read_only(conn: sa.Connection) -> sa.Connection:
     return conn.execution_options(sqlite_begin="DEFERRED")
 
 
+@contextlib.contextmanager
+def reader(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection of reader transactions (:func:`read_only`): it never waits for SQLite's write lock."""
+    with engine.connect() as raw:
+        yield read_only(raw)
+
+
 #: how long a SQLite writer waits for the write lock before giving up (also its busy timeout).
 SQLITE_WRITE_WAIT_S = 30.0
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +25,6 @@ from tidings.application.background import ServiceThread
 from tidings.application.ports.clock import Clock
 from tidings.application.segments.memberships import DEFAULT_REFRESH, due_refreshes, refresh_segment
 from tidings.application.segments.segments import saved_segments_version, sync_indexes
-from tidings.store.db import read_only
 
 log = logging.getLogger("tidings.segments")
 #: how often to look whether segments changed (their indexes to sync), and how long to wait
@@ -36,10 +37,19 @@ class SegmentRefresher(ServiceThread):
     name = "segment-refresher"
 
     def __init__(
-        self, engine: sa.Engine, clock: Clock, *, every: timedelta | None = None, poll: float = 0.05
+        self,
+        engine: sa.Engine,
+        clock: Clock,
+        *,
+        reader: Callable[[], AbstractContextManager[sa.Connection]],
+        every: timedelta | None = None,
+        poll: float = 0.05,
     ) -> None:
+        """``reader()`` opens a connection of reader transactions (``store/db.reader``): looking
+        for due segments never waits for SQLite's write lock."""
         super().__init__()
         self.engine = engine
+        self.reader = reader
         self.clock = clock
         self.every = every or DEFAULT_REFRESH
         self.poll = poll
@@ -61,8 +71,8 @@ class SegmentRefresher(ServiceThread):
         """Refresh every segment that is due now; returns how many were refreshed."""
         engine = self.engine
         now = self.clock.now()
-        with engine.connect() as raw:  # a reader: never wait for SQLite's write lock to look
-            due = due_refreshes(read_only(raw), now)
+        with self.reader() as conn:
+            due = due_refreshes(conn, now)
         for sid in due:
             entered, exited = refresh_segment(engine, sid, now, self.every)
             if entered or exited:
@@ -76,8 +86,8 @@ class SegmentRefresher(ServiceThread):
             return 0
         self._index_check_at = time.monotonic() + self.index_check_every
         engine = self.engine
-        with engine.connect() as raw:
-            version = saved_segments_version(read_only(raw))
+        with self.reader() as conn:
+            version = saved_segments_version(conn)
         if version == self._indexed_version:
             return 0
         try:
