@@ -21,6 +21,7 @@ import orjson
 import sqlalchemy as sa
 
 from tidings.application.ports.journeys import JourneyRuns
+from tidings.application.ports.storage import StorageUnitOfWork
 from tidings.domain.journeys.effects import (
     AssignOwner,
     CallWebhook,
@@ -77,9 +78,14 @@ class Batch:
     rollouts: dict[int, dict[str, str]] | None = None
 
     @cached_property
+    def storage(self) -> StorageUnitOfWork:
+        """The repositories on this batch's transaction (joined: the caller commits)."""
+        return joined(self.conn)
+
+    @property
     def runs(self) -> JourneyRuns:
-        """The journey-runs repository on this batch's transaction (date triggers, pauses)."""
-        return joined(self.conn).journey_runs
+        """Enrolments' timers and journey status (date triggers, pauses)."""
+        return self.storage.journey_runs
 
     # ----------------------------------------------------------------- collecting
 
@@ -248,7 +254,7 @@ class Batch:
                             "goal": effect.goal,
                             "enrollment": live.id,
                             "revenue": effect.revenue,
-                            "attributed_to": _credit(self.conn, live.contact_id, self.now),
+                            "attributed_to": self.storage.traces.credit(live.contact_id, self.now),
                         },
                         "message_id": f"conversion:{effect.idempotency_key}",
                         "value": effect.revenue,
@@ -446,10 +452,3 @@ def _least_loaded(conn: sa.Connection, team: str) -> str | None:
         ).all()
     )
     return min(members, key=lambda m: (load.get(m, 0) + owned.get(m, 0), members.index(m)))
-
-
-def _credit(conn: sa.Connection, contact_id: int, at: datetime) -> dict[str, Any] | None:
-    """The message a conversion is credited to (last human click; store/attribution.py)."""
-    from tidings.store.attribution import credit
-
-    return credit(conn, contact_id, at)
