@@ -42,8 +42,13 @@ class ScoreState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "rules": {
-                k: {"raw": t.raw, "count": t.count, "value": t.value, "as_of": _iso(t.as_of),
-                    "recent": [[_iso(a), p] for a, p in t.recent]}  # fmt: skip
+                k: {
+                    "raw": t.raw,
+                    "count": t.count,
+                    "value": t.value,
+                    "as_of": _iso(t.as_of),
+                    "recent": [[_iso(a), p] for a, p in t.recent],
+                }  # fmt: skip
                 for k, t in sorted(self.rules.items())
             },
             "bank": self.bank,
@@ -138,7 +143,9 @@ def _linear_level(decay: Decay, bank: float, last: datetime | None, at: datetime
     return max(0.0, bank - decay.points * math.floor(idle / decay.per))
 
 
-def apply_event(model: ScoringModel, state: ScoreState, event: EventRecord, now: datetime) -> tuple[ScoreState, list[Award]]:
+def apply_event(
+    model: ScoringModel, state: ScoreState, event: EventRecord, now: datetime
+) -> tuple[ScoreState, list[Award]]:
     """The awards one event earns (every matching behaviour rule) and the state after them."""
     awards: list[Award] = []
     rules = dict(state.rules)
