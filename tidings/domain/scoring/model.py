@@ -114,10 +114,8 @@ class ScoringModel:
     raw: Mapping[str, Any]
 
     def rule_label(self, rule_id: str) -> str:
-        for r in (*self.behaviour, *self.profile):
-            if r.id == rule_id:
-                return r.label
-        return rule_id
+        labels = {r.id: r.label for r in self.behaviour} | {r.id: r.label for r in self.profile}
+        return labels.get(rule_id, rule_id)
 
 
 def parse_scoring_model(text: str) -> ScoringModel:
@@ -165,7 +163,7 @@ def build_scoring_model(data: Any) -> ScoringModel:
     )  # fmt: skip
 
 
-def _points(raw: Any, p: Problems, line: int | None, rid: str, path: str) -> float:
+def _points(raw: Any, p: Problems, line: int | None, rid: str | None, path: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float) or abs(raw) > MAX_POINTS or raw != raw:
         p.add(f"points must be a number between -{MAX_POINTS:g} and {MAX_POINTS:g}", line, rid, path)
         return 0.0
