@@ -14,9 +14,9 @@ key: leads
 name: Leads
 behaviour:
   - {id: demo, event: demo.requested, points: 30}
-  - {id: price, event: page.viewed, where: 'properties.path == "/pricing"', points: 10, cap: {points: 20, per: 7d}}
+  - {id: price, label: pricing views, event: page.viewed, where: 'properties.path == "/pricing"', points: 10, cap: {points: 20, per: 7d}}
 profile:
-  - {id: big, when: attributes.size >= 100, points: 25}
+  - {id: big, label: big company, when: attributes.size >= 100, points: 25}
 decay: {half_life: 10d}
 thresholds:
   - {stage: mql, at: 50}
@@ -81,10 +81,7 @@ def test_events_move_scores_cross_thresholds_and_decay(backend: Backend) -> None
     with backend.uow() as uow:
         [m] = explain_contact(uow.scoring, cid, NOW)
         assert m["score"] == 75 and m["stage"] == "sql"
-        assert (
-            m["sentence"]
-            == '75 = +30 demo.requested, +25 attributes.size >= 100, +20 page.viewed (properties.path == "/pricing") (2×)'
-        )
+        assert m["sentence"] == "75 = +30 demo.requested, +25 big company, +20 pricing views (2×)"
         assert uow.scoring.snapshots([cid])[cid].lifecycle_stage == "sql"
     assert [n for c, n in backend.events() if c == cid].count("score.threshold_crossed") == 2
     assert cid in backend.queued()
