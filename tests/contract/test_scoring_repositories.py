@@ -14,7 +14,12 @@ key: leads
 name: Leads
 behaviour:
   - {id: demo, event: demo.requested, points: 30}
-  - {id: price, label: pricing views, event: page.viewed, where: 'properties.path == "/pricing"', points: 10, cap: {points: 20, per: 7d}}
+  - id: price
+    label: pricing views
+    event: page.viewed
+    where: 'properties.path == "/pricing"'
+    points: 10
+    cap: {points: 20, per: 7d}
 profile:
   - {id: big, label: big company, when: attributes.size >= 100, points: 25}
 decay: {half_life: 10d}
