@@ -60,7 +60,7 @@ def test_scores_history_and_paging(backend: Backend) -> None:
     with backend.uow() as uow:
         got = uow.scoring.scores(m.id, ids[:2] + [999999])
         assert sorted(got) == ids[:2] and got[ids[0]].score == 9.5 and got[ids[0]].stage == "mql"
-        page = uow.scoring.scores_after(m.id, ids[1], 2)
+        page = uow.scoring.decay_page(m.id, ids[1], 2)
         assert [r.contact_id for r in page] == ids[2:4]
         assert [h.reason["sentence"] for h in uow.scoring.history(ids[0], m.id, 2)] == ["2", "1"]
         assert uow.scoring.stage_counts(m.id) == {"mql": 1, None: 4}

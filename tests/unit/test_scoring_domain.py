@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tidings.domain.scoring.model import ScoringError, parse_scoring_model
-from tidings.domain.scoring.score import ScoreState, apply_event, behaviour_points, explain, move_stage
+from tidings.domain.scoring.score import (
+    ScoreState,
+    apply_event,
+    behaviour_anchor,
+    behaviour_points,
+    decayed_from,
+    explain,
+    move_stage,
+    stage_bands,
+)
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -66,12 +75,25 @@ def test_document_parses_with_spec_names_canonical() -> None:
         ("key: x\nbehaviour:\n  - id: a\n    points: 3\n", "event is required", 3, "a"),
         ("key: x\nbehaviour:\n  - id: a\n    event: e\n    points: 1\n    cap: {points: 5}\n", "cap is", 6, "a"),
         ("key: x\nprofile:\n  - id: p\n    when: attributes.x >>> 3\n    points: 2\n", "when does not parse", 4, "p"),
-        ("key: x\nbehaviour:\n  - {id: a, event: e, points: 1}\n  - {id: a, event: f, points: 1}\n",
-         "duplicate rule id", 4, "a"),
-        ("key: x\nbehaviour:\n  - {event: e, points: 1}\nthresholds:\n  - {stage: vip, at: 3}\n",
-         "stage must be one of", 5, None),
-        ("key: x\nbehaviour:\n  - {event: e, points: 1}\nthresholds:\n  - {stage: mql, at: 50}\n"
-         "  - {stage: sql, at: 40}\n", "must be above", 4, None),
+        (
+            "key: x\nbehaviour:\n  - {id: a, event: e, points: 1}\n  - {id: a, event: f, points: 1}\n",
+            "duplicate rule id",
+            4,
+            "a",
+        ),
+        (
+            "key: x\nbehaviour:\n  - {event: e, points: 1}\nthresholds:\n  - {stage: vip, at: 3}\n",
+            "stage must be one of",
+            5,
+            None,
+        ),
+        (
+            "key: x\nbehaviour:\n  - {event: e, points: 1}\nthresholds:\n  - {stage: mql, at: 50}\n"
+            "  - {stage: sql, at: 40}\n",
+            "must be above",
+            4,
+            None,
+        ),
         ("key: x\nbehaviour:\n  - {event: e, points: 1}\ndecay: {half_life: 0d}\n", "positive", 4, None),
         ("key: x\nbogus: 1\nbehaviour:\n  - {event: e, points: 1}\n", "unknown field 'bogus'", 2, None),
         ("key: x\n", "at least one", 1, None),
@@ -117,8 +139,11 @@ def test_cap_is_per_period_and_refills() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 60 * 24 * 40), st.sampled_from(["demo.requested", "message.unsubscribed"])),
-             min_size=1, max_size=25),
+    st.lists(
+        st.tuples(st.integers(0, 60 * 24 * 40), st.sampled_from(["demo.requested", "message.unsubscribed"])),
+        min_size=1,
+        max_size=25,
+    ),
     st.randoms(),
 )
 def test_half_life_total_is_order_free_and_exact(items: list[tuple[int, str]], rnd: object) -> None:
@@ -188,3 +213,35 @@ def test_state_round_trips_through_json() -> None:
     for i in range(3):
         s, _ = apply_event(m, s, ev("Page Viewed", T0 + timedelta(hours=i), path="/pricing"), T0)
     assert ScoreState.from_dict(s.to_dict()) == s
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 60 * 24 * 40), st.sampled_from(["demo.requested", "message.unsubscribed"])),
+        max_size=20,
+    ),
+    st.sampled_from([DOC, LINEAR.replace("visit", "demo.requested"), DOC.replace("decay: {half_life: 30d}\n", "")]),
+    st.integers(0, 60 * 24 * 90),
+)
+def test_the_anchor_alone_gives_the_decayed_points_later(items: list[tuple[int, str]], doc: str, later: int) -> None:
+    """What the decay pass reads (one number and a time) equals the full state's arithmetic."""
+    m = parse_scoring_model(doc)
+    s = ScoreState()
+    for mins, name in sorted(items):
+        s, _ = apply_event(m, s, ev(name, T0 + timedelta(minutes=mins)), T0)
+    value, at = behaviour_anchor(m, s)
+    now = T0 + timedelta(days=40, minutes=later)
+    assert decayed_from(m, value, at, now) == pytest.approx(behaviour_points(m, s, now)[0], rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from([None, "lead", "mql", "sql"]), st.floats(-100, 200, allow_nan=False))
+def test_a_score_inside_its_band_never_moves_stage(stage: str | None, score: float) -> None:
+    """The decay pass reads only scores outside their band: inside, move_stage must keep the stage."""
+    m = parse_scoring_model(DOC)
+    bands = {s: (lo, hi) for s, lo, hi in stage_bands(m)}
+    lo, hi = bands[stage]
+    inside = (lo is None or score >= lo) and (hi is None or score < hi)
+    moved = move_stage(m, stage, score)[0] != stage
+    assert moved == (not inside)

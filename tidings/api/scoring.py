@@ -36,7 +36,7 @@ async def document_text(request: Request) -> str:
 
 
 def _refused(exc: ScoringError) -> ApiError:
-    return ApiError(422, "invalid_scoring_model", str(exc.problems[0]) if exc.problems else str(exc), exc.details())
+    return ApiError(422, "invalid_scoring_model", exc.lines()[0] if exc.problems else str(exc), exc.details())
 
 
 def _model(m: StoredModel, *, document: bool = False) -> dict[str, Any]:

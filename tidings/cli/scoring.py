@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from tidings.cli import common
+from tidings.domain.scoring.model import ScoringError
 
 app = typer.Typer(
     help="Lead scoring models: behaviour and profile points, decay, stage thresholds.", no_args_is_help=True
@@ -27,11 +29,10 @@ def _read(file: Path) -> str:
         common.fail(f"{file}: cannot read it ({exc})")
 
 
-def _refused(file: Path, exc: Exception) -> None:
-    problems = getattr(exc, "problems", [])
-    for p in problems:
-        common.err_console.print(f"{file}: {p}", highlight=False, markup=False)
-    common.fail(f"{file}: {len(problems)} problem(s); nothing was published")
+def _refused(file: Path, exc: ScoringError) -> NoReturn:
+    for line in exc.lines():
+        print(f"{file}: {line}", file=sys.stderr)
+    common.fail(f"{file}: {len(exc.problems)} problem(s); nothing was published")
 
 
 def _model_dict(m: Any) -> dict[str, Any]:
@@ -42,7 +43,6 @@ def _model_dict(m: Any) -> dict[str, Any]:
 def validate_cmd(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Check a scoring document: every problem with its line and rule id (exit 1 if any)."""
     from tidings.application.scoring.models import validate_model
-    from tidings.domain.scoring.model import ScoringError
 
     try:
         m = validate_model(_read(file))
@@ -62,7 +62,6 @@ def publish_cmd(
 ) -> None:
     """Publish a model (a new version when the document changed); it scores events from now on."""
     from tidings.application.scoring.models import publish_model
-    from tidings.domain.scoring.model import ScoringError
 
     c = common.open_container()
     try:
@@ -169,7 +168,7 @@ def decay_cmd(as_json: Annotated[bool, JSON_OPT] = False) -> None:
     if as_json:
         _print(data)
     else:
-        common.console.print(f"{r.scored} score(s) looked at, {r.changed} changed, {len(r.crossings)} stage move(s)")
+        common.console.print(f"{r.changed} score(s) moved, {len(r.crossings)} stage move(s)")
 
 
 @app.command("funnel")

@@ -630,6 +630,9 @@ contact_scores = sa.Table(
     sa.Column("profile", sa.Float, nullable=False),
     sa.Column("stage", sa.String(64)),
     sa.Column("state", JSONDoc, nullable=False),
+    #: behaviour points as one number at one time (``domain/scoring/score.behaviour_anchor``)
+    sa.Column("behaviour", sa.Float, nullable=False),
+    sa.Column("behaviour_at", UTCDateTime),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index("ix_contact_scores_model_id_score", "model_id", "score"),
 )

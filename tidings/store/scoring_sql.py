@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.domain.scoring.records import HistoryRow, NewEvent, ScoreRow, StoredModel
+from tidings.domain.scoring.model import Decay
+from tidings.domain.scoring.records import DecayRow, HistoryRow, NewEvent, ScoreRow, StoredModel
 from tidings.domain.snapshot import ContactSnapshot
 from tidings.store import schema
 from tidings.store.bulk_snapshots import load_snapshots
 from tidings.store.ingest_sql import enqueue, insert_events
+from tidings.store.types import UTCDateTime
 
 M = schema.scoring_models
 MV = schema.scoring_model_versions
 S = schema.contact_scores
 H = schema.score_history
 C = schema.contacts
+_SCORE_COLUMNS = ("score", "profile", "stage", "state", "behaviour", "behaviour_at", "updated_at")
 
 
 def _model(r: Any) -> StoredModel:
@@ -27,8 +31,28 @@ def _model(r: Any) -> StoredModel:
 
 def _score(r: Any) -> ScoreRow:
     return ScoreRow(
-        int(r.contact_id), int(r.model_id), float(r.score), float(r.profile), r.stage, dict(r.state), r.updated_at
+        int(r.contact_id),
+        int(r.model_id),
+        float(r.score),
+        float(r.profile),
+        r.stage,
+        dict(r.state),
+        r.updated_at,
+        float(r.behaviour),
+        r.behaviour_at,
     )
+
+
+def _sqlite_math(conn: sa.Connection) -> None:
+    """SQLite builds without the math functions get ``power`` and ``floor`` from Python."""
+    if conn.dialect.name != "sqlite":
+        return
+    try:
+        conn.exec_driver_sql("SELECT power(0.5, 1), floor(1.5)")
+    except sa.exc.OperationalError:
+        raw = conn.connection.driver_connection
+        raw.create_function("power", 2, math.pow, deterministic=True)  # type: ignore[union-attr]
+        raw.create_function("floor", 1, math.floor, deterministic=True)  # type: ignore[union-attr]
 
 
 class SqlScoring:
@@ -108,6 +132,8 @@ class SqlScoring:
                 "profile": r.profile,
                 "stage": r.stage,
                 "state": dict(r.state),
+                "behaviour": r.behaviour,
+                "behaviour_at": r.behaviour_at,
                 "updated_at": r.updated_at,
             }
             for r in rows
@@ -120,18 +146,93 @@ class SqlScoring:
             self.conn.execute(
                 sa.update(S)
                 .where(S.c.contact_id == sa.bindparam("v_contact_id"), S.c.model_id == sa.bindparam("v_model_id"))
-                .values({k: sa.bindparam(f"v_{k}") for k in ("score", "profile", "stage", "state", "updated_at")}),
+                .values(
+                    {
+                        k: sa.bindparam(f"v_{k}")
+                        for k in ("score", "profile", "stage", "state", "behaviour", "behaviour_at", "updated_at")
+                    }
+                ),
                 old,
             )
 
-    def scores_after(self, model_id: int, after_contact_id: int, limit: int) -> list[ScoreRow]:
+    def decay_page(self, model_id: int, after_contact_id: int, limit: int) -> list[DecayRow]:
+        cols = (S.c.contact_id, S.c.score, S.c.profile, S.c.stage, S.c.behaviour, S.c.behaviour_at)
         q = (
-            sa.select(S)
+            sa.select(*cols)
             .where(S.c.model_id == model_id, S.c.contact_id > after_contact_id)
             .order_by(S.c.contact_id)
             .limit(limit)
         )
-        return [_score(r) for r in self.conn.execute(q)]
+        return [DecayRow(int(r[0]), float(r[1]), float(r[2]), r[3], float(r[4]), r[5]) for r in self.conn.execute(q)]
+
+    def set_decayed(self, model_id: int, rows: Sequence[tuple[int, float, str | None]], now: datetime) -> None:
+        if rows:
+            self.conn.execute(
+                sa.update(S)
+                .where(S.c.model_id == model_id, S.c.contact_id == sa.bindparam("c"))
+                .values(score=sa.bindparam("s"), stage=sa.bindparam("st"), updated_at=now),
+                [{"c": c, "s": s, "st": st} for c, s, st in rows],
+            )
+
+    def _elapsed_s(self, now: datetime) -> Any:
+        """Seconds from ``behaviour_at`` to ``now``, in SQL."""
+        if self.conn.dialect.name == "postgresql":
+            return sa.extract("epoch", sa.literal(now, UTCDateTime) - S.c.behaviour_at)
+        naive = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        return (sa.func.julianday(naive) - sa.func.julianday(S.c.behaviour_at)) * 86400.0
+
+    def decay_scores(self, model_id: int, decay: Decay, now: datetime, step: float) -> int:
+        _sqlite_math(self.conn)
+        elapsed = self._elapsed_s(now)
+        if decay.kind == "half_life" and decay.half_life is not None:
+            hl = decay.half_life.total_seconds()
+            factor = sa.case((elapsed <= 0, 1.0), else_=sa.func.power(0.5, elapsed / hl))
+            behaviour: Any = S.c.behaviour * factor
+        elif decay.per is not None:
+            periods = sa.func.floor((elapsed - decay.after.total_seconds()) / decay.per.total_seconds())
+            loss = sa.case((periods > 0, periods * decay.points), else_=0.0)
+            greatest = sa.func.greatest if self.conn.dialect.name == "postgresql" else sa.func.max
+            behaviour = sa.case((S.c.behaviour <= 0, S.c.behaviour), else_=greatest(0.0, S.c.behaviour - loss))
+        else:
+            return 0
+        new = sa.func.round(sa.cast(S.c.profile + behaviour, sa.Numeric(20, 6)), 2)
+        if self.conn.dialect.name == "sqlite":
+            new = sa.func.round(S.c.profile + behaviour, 2)
+        res = self.conn.execute(
+            sa.update(S)
+            .where(S.c.model_id == model_id, S.c.behaviour_at.is_not(None), sa.func.abs(new - S.c.score) >= step)
+            .values(score=new, updated_at=now)
+        )
+        return int(res.rowcount or 0)
+
+    def stage_misfits(
+        self, model_id: int, bands: Sequence[tuple[str | None, float | None, float | None]], after: int, limit: int
+    ) -> list[DecayRow]:
+        terms = []
+        for stage, lo, hi in bands:
+            outside = [
+                c
+                for c in (S.c.score < lo if lo is not None else None, S.c.score >= hi if hi is not None else None)
+                if c is not None
+            ]
+            if outside:
+                held = S.c.stage.is_(None) if stage is None else S.c.stage == stage
+                terms.append(sa.and_(held, sa.or_(*outside)))
+        if not terms:
+            return []
+        cols = (S.c.contact_id, S.c.score, S.c.profile, S.c.stage, S.c.behaviour, S.c.behaviour_at)
+        q = (
+            sa.select(*cols)
+            .where(S.c.model_id == model_id, S.c.contact_id > after, sa.or_(*terms))
+            .order_by(S.c.contact_id)
+            .limit(limit)
+        )
+        return [DecayRow(int(r[0]), float(r[1]), float(r[2]), r[3], float(r[4]), r[5]) for r in self.conn.execute(q)]
+
+    def copy_to_contacts(self, model_id: int, since: datetime) -> None:
+        mine = sa.select(S.c.score).where(S.c.model_id == model_id, S.c.contact_id == C.c.id).scalar_subquery()
+        changed = sa.select(S.c.contact_id).where(S.c.model_id == model_id, S.c.updated_at >= since)
+        self.conn.execute(sa.update(C).where(C.c.id.in_(changed)).values(score=mine))
 
     def add_history(self, rows: Sequence[HistoryRow]) -> None:
         if rows:

@@ -50,7 +50,7 @@ writes_contact: true
 
 
 def _problems(exc: ScoringError) -> list[str]:
-    return [str(p) for p in exc.problems]
+    return exc.lines()
 
 
 @router.get("/scoring")

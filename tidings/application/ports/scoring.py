@@ -13,7 +13,8 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from tidings.application.ports.uow import UnitOfWork
-from tidings.domain.scoring.records import HistoryRow, NewEvent, ScoreRow, StoredModel
+from tidings.domain.scoring.model import Decay
+from tidings.domain.scoring.records import DecayRow, HistoryRow, NewEvent, ScoreRow, StoredModel
 from tidings.domain.snapshot import ContactSnapshot
 
 
@@ -32,8 +33,27 @@ class ScoringRepository(Protocol):
     def scores(self, model_id: int, contact_ids: Sequence[int]) -> dict[int, ScoreRow]: ...
     def contact_scores(self, contact_id: int) -> list[ScoreRow]: ...
     def save_scores(self, rows: Sequence[ScoreRow]) -> None: ...
-    def scores_after(self, model_id: int, after_contact_id: int, limit: int) -> list[ScoreRow]:
-        """A page of a model's scores in contact id order (the decay pass)."""
+    def decay_page(self, model_id: int, after_contact_id: int, limit: int) -> list[DecayRow]:
+        """A page of a model's scores in contact id order, without their state (the decay pass)."""
+        ...
+
+    def set_decayed(self, model_id: int, rows: Sequence[tuple[int, float, str | None]], now: datetime) -> None:
+        """New (contact id, score, stage) after decay; the state and anchor are unchanged."""
+        ...
+
+    def decay_scores(self, model_id: int, decay: Decay, now: datetime, step: float) -> int:
+        """Set-based: every score becomes ``profile + decayed behaviour`` at ``now`` (rounded to
+        cents) where that moves it by ``step`` or more, ``updated_at = now``. Returns how many."""
+        ...
+
+    def stage_misfits(
+        self, model_id: int, bands: Sequence[tuple[str | None, float | None, float | None]], after: int, limit: int
+    ) -> list[DecayRow]:
+        """Scores outside their stage's band (``score.stage_bands``), a page in contact id order."""
+        ...
+
+    def copy_to_contacts(self, model_id: int, since: datetime) -> None:
+        """``contacts.score`` from this model's scores updated at or after ``since``."""
         ...
 
     def add_history(self, rows: Sequence[HistoryRow]) -> None: ...

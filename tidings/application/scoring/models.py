@@ -9,7 +9,8 @@ from tidings.application.ports.scoring import ScoringRepository, ScoringUnitOfWo
 from tidings.domain.scoring.model import ScoringModel, parse_scoring_model
 from tidings.domain.scoring.records import StoredModel
 
-_PARSED: dict[tuple[int, int], ScoringModel] = {}
+#: parsed documents by their text (ids repeat across databases: a test run, a second tenant)
+_PARSED: dict[str, ScoringModel] = {}
 
 
 class UnknownModel(LookupError):
@@ -26,10 +27,11 @@ class LiveModel:
 
 def parsed(stored: StoredModel) -> ScoringModel:
     """The stored document as a model (parsed once per version)."""
-    key = (stored.id, stored.version)
-    model = _PARSED.get(key)
+    model = _PARSED.get(stored.document)
     if model is None:
-        model = _PARSED[key] = parse_scoring_model(stored.document)
+        if len(_PARSED) > 256:
+            _PARSED.clear()
+        model = _PARSED[stored.document] = parse_scoring_model(stored.document)
     return model
 
 

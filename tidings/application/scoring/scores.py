@@ -24,9 +24,10 @@ from tidings.domain.scoring.score import (
     Crossing,
     ScoreState,
     apply_event,
-    behaviour_points,
+    behaviour_anchor,
     explain,
     move_stage,
+    stage_bands,
 )
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 
@@ -115,7 +116,8 @@ def score_events(
             if x.score == old and stage == stage_now and row is not None and not awards and profile == row.profile:
                 continue
             report.changed += 1
-            saved.append(ScoreRow(cid, mid, x.score, profile, stage, {**state.to_dict(), "stage": stage}, now))
+            anchor, anchor_at = behaviour_anchor(model, state)
+            saved.append(ScoreRow(cid, mid, x.score, profile, stage, state.to_dict(), now, anchor, anchor_at))
             last = max((int(e.id or 0) for e in events[cid]), default=0)
             reason: dict[str, Any] = {
                 "kind": "events",
@@ -141,57 +143,50 @@ def score_events(
 def decay_pass(repo: ScoringRepository, now: datetime, *, page: int = DECAY_PAGE) -> ScoringReport:
     """Bring every decaying model's scores to ``now`` (profile points as of their last update).
 
-    Writes only scores that moved by at least :data:`DECAY_STEP`; stage moves (a demotion rule, or
-    negative points fading) are recorded in the history and emitted as events."""
+    The scores move in one set-based statement per model (only those that move by
+    :data:`DECAY_STEP` or more are written); then only the scores now outside their stage's band
+    are read, a page at a time, and moved (a demotion rule, or negative points fading), each with
+    a history row and a ``score.threshold_crossed`` event."""
     report = ScoringReport()
     for live in active_models(repo):
         model, mid = live.model, live.stored.id
-        if model.decay is None and not any(t.demote_below is not None for t in model.thresholds):
-            continue
+        if model.decay is not None:
+            moved = repo.decay_scores(mid, model.decay, now, DECAY_STEP)
+            report.changed += moved
+            if moved and model.writes_contact:
+                repo.copy_to_contacts(mid, now)
+        bands = stage_bands(model)
         after = 0
         while True:
-            rows = repo.scores_after(mid, after, page)
+            rows = repo.stage_misfits(mid, bands, after, page)
             if not rows:
                 break
             after = rows[-1].contact_id
-            saved, history, contacts, emitted = [], [], [], []
+            staged: list[tuple[int, float, str | None]] = []
+            history: list[HistoryRow] = []
+            contacts: list[tuple[int, float, str | None]] = []
+            emitted: list[NewEvent] = []
             for row in rows:
-                report.scored += 1
-                state = ScoreState.from_dict(row.state)
-                decayed, _ = behaviour_points(model, state, now)
-                score = round(decayed + row.profile, 2)
-                stage, crossings = move_stage(model, row.stage, score)
-                if abs(score - row.score) < DECAY_STEP and stage == row.stage:
+                stage, crossings = move_stage(model, row.stage, row.score)
+                if stage == row.stage:
                     continue
-                report.changed += 1
-                saved.append(
-                    ScoreRow(row.contact_id, mid, score, row.profile, stage, {**row.state, "stage": stage}, now)
-                )
+                staged.append((row.contact_id, row.score, stage))
                 if model.writes_contact:
-                    contacts.append((row.contact_id, score, stage if stage != row.stage else None))
-                if crossings:
-                    history.append(
-                        HistoryRow(
-                            row.contact_id,
-                            mid,
-                            now,
-                            score,
-                            round(score - row.score, 2),
-                            stage,
-                            {"kind": "decay", "sentence": f"decay moved the score to {score:g}"},
-                        )
-                    )
-                    emitted += _crossing_events(live, row.contact_id, crossings, score, now, f"d{now.isoformat()}")
-                    report.crossings += [
-                        {"contact_id": row.contact_id, "model": model.key, "stage": c.stage, "direction": c.direction}
-                        for c in crossings
-                    ]
-            repo.save_scores(saved)
+                    contacts.append((row.contact_id, row.score, stage))
+                reason = {"kind": "decay", "sentence": f"decay moved the score to {row.score:g}"}
+                history.append(HistoryRow(row.contact_id, mid, now, row.score, 0.0, stage, reason))
+                emitted += _crossing_events(live, row.contact_id, crossings, row.score, now, f"d{now.isoformat()}")
+                report.crossings += [
+                    {"contact_id": row.contact_id, "model": model.key, "stage": c.stage, "direction": c.direction}
+                    for c in crossings
+                ]
+            repo.set_decayed(mid, staged, now)
             repo.add_history(history)
             repo.write_contacts(contacts)
             repo.add_events(emitted, now)
             if len(rows) < page:
                 break
+    report.scored = report.changed
     return report
 
 

@@ -38,12 +38,25 @@ _TOP = {"key", "name", "description", "behaviour", "behavior", "profile", "decay
         "writes_contact", "version"}  # fmt: skip
 
 
+def describe(p: Problem) -> str:
+    """``line 12, rule 'webinar', behaviour.1.points: points must not be 0``."""
+    where = [f"line {p.line}"] if p.line is not None else []
+    if p.step_id:
+        where.append(f"rule {p.step_id!r}")
+    if p.path:
+        where.append(p.path)
+    return ", ".join(where) + (": " if where else "") + p.message
+
+
 class ScoringError(ValueError):
     """A scoring document was refused, whole. ``problems`` lists every reason found."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__("invalid scoring model:\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__("invalid scoring model:\n" + "\n".join(f"  - {describe(p)}" for p in problems))
+
+    def lines(self) -> list[str]:
+        return [describe(p) for p in self.problems]
 
     def details(self) -> list[dict[str, Any]]:
         """API-shaped details: ``[{"loc": [...], "msg": ..., "line": ..., "rule": ...}]``."""

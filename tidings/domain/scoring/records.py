@@ -28,6 +28,21 @@ class ScoreRow:
     stage: str | None
     state: Mapping[str, Any]
     updated_at: datetime
+    #: the behaviour points as one number at one time (``score.behaviour_anchor``): all decay reads
+    behaviour: float = 0.0
+    behaviour_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecayRow:
+    """What the decay pass reads of a score: no state, only the behaviour anchor."""
+
+    contact_id: int
+    score: float
+    profile: float
+    stage: str | None
+    behaviour: float
+    behaviour_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,6 +198,32 @@ def behaviour_points(model: ScoringModel, state: ScoreState, now: datetime) -> t
     return decayed, raw
 
 
+def behaviour_anchor(model: ScoringModel, state: ScoreState) -> tuple[float, datetime | None]:
+    """The behaviour points as one number at one time, from which decay alone gives any later value:
+    exponential decay is the same factor for every tally, so their sum can be carried to the newest
+    ``as_of``; linear decay starts from the bank at the last activity. Kept beside the state so the
+    decay pass reads two columns instead of the whole state."""
+    if model.decay is not None and model.decay.kind == "linear":
+        return state.bank, state.last_activity
+    raw = sum(t.raw for t in state.rules.values())
+    if model.decay is None:
+        return raw, state.last_activity
+    times = [t.as_of for t in state.rules.values() if t.as_of is not None]
+    if not times:
+        return 0.0, None
+    ref = max(times)
+    return sum(t.value * _factor(model.decay, ref - t.as_of) for t in state.rules.values() if t.as_of), ref
+
+
+def decayed_from(model: ScoringModel, value: float, at: datetime | None, now: datetime) -> float:
+    """Behaviour points at ``now`` from :func:`behaviour_anchor`'s number and time."""
+    if model.decay is None or at is None:
+        return value
+    if model.decay.kind == "linear":
+        return _linear_level(model.decay, value, at, now)
+    return value * _factor(model.decay, now - at)
+
+
 def explain(model: ScoringModel, state: ScoreState, contact: ContactSnapshot, now: datetime) -> Explanation:
     """The score at ``now`` and the parts it is made of, biggest first."""
     parts = [
@@ -210,6 +236,18 @@ def explain(model: ScoringModel, state: ScoreState, contact: ContactSnapshot, no
     total = decayed + sum(p.points for p in profile)
     ordered = sorted([*parts, *profile], key=lambda p: (-abs(p.points), p.rule_id))
     return Explanation(_round(total), tuple(ordered), _round(decayed - raw))
+
+
+def stage_bands(model: ScoringModel) -> list[tuple[str | None, float | None, float | None]]:
+    """Per stage a contact can hold (None: not yet staged), the scores that keep it there:
+    ``(stage, lo, hi)`` — below ``lo`` (a demotion rule) or at ``hi`` and above (the next threshold)
+    :func:`move_stage` moves it. The decay pass looks only at scores outside their band."""
+    bands: list[tuple[str | None, float | None, float | None]] = []
+    for i, stage in enumerate([None, *model.stages]):
+        ups = [t.at for t in model.thresholds if model.stages.index(t.stage) > i - 1]
+        down = [t.demote_below for t in model.thresholds if t.stage == stage and t.demote_below is not None]
+        bands.append((stage, down[0] if down else None, min(ups) if ups else None))
+    return bands
 
 
 def move_stage(model: ScoringModel, current: str | None, score: float) -> tuple[str | None, list[Crossing]]:

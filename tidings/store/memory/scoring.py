@@ -9,9 +9,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from tidings.domain.scoring.records import HistoryRow, NewEvent, ScoreRow, StoredModel
+from tidings.domain.scoring.model import Decay, ScoringModel
+from tidings.domain.scoring.records import DecayRow, HistoryRow, NewEvent, ScoreRow, StoredModel
+from tidings.domain.scoring.score import decayed_from
 from tidings.domain.snapshot import PROFILE_FIELDS, ContactSnapshot
 from tidings.store.memory.state import MemoryStore
+
+
+def _decay_only(decay: Decay) -> ScoringModel:
+    return ScoringModel("", "", "", (), (), decay, (), (), False, {})
 
 
 class MemoryScoring:
@@ -62,9 +68,44 @@ class MemoryScoring:
         for r in rows:
             self._s.contact_scores[(r.contact_id, r.model_id)] = copy.deepcopy(r)
 
-    def scores_after(self, model_id: int, after_contact_id: int, limit: int) -> list[ScoreRow]:
+    def decay_page(self, model_id: int, after_contact_id: int, limit: int) -> list[DecayRow]:
         rows = sorted((c, r) for (c, m), r in self._s.contact_scores.items() if m == model_id and c > after_contact_id)
-        return [copy.deepcopy(r) for _, r in rows[:limit]]
+        return [DecayRow(c, r.score, r.profile, r.stage, r.behaviour, r.behaviour_at) for c, r in rows[:limit]]
+
+    def set_decayed(self, model_id: int, rows: Sequence[tuple[int, float, str | None]], now: datetime) -> None:
+        for cid, score, stage in rows:
+            old = self._s.contact_scores[(cid, model_id)]
+            self._s.contact_scores[(cid, model_id)] = replace(old, score=score, stage=stage, updated_at=now)
+
+    def decay_scores(self, model_id: int, decay: Decay, now: datetime, step: float) -> int:
+        model = _decay_only(decay)
+        n = 0
+        for (cid, mid), r in list(self._s.contact_scores.items()):
+            if mid != model_id or r.behaviour_at is None:
+                continue
+            new = round(r.profile + decayed_from(model, r.behaviour, r.behaviour_at, now), 2)
+            if abs(new - r.score) >= step:
+                self._s.contact_scores[(cid, mid)] = replace(r, score=new, updated_at=now)
+                n += 1
+        return n
+
+    def stage_misfits(
+        self, model_id: int, bands: Sequence[tuple[str | None, float | None, float | None]], after: int, limit: int
+    ) -> list[DecayRow]:
+        by_stage = {s: (lo, hi) for s, lo, hi in bands}
+        out = []
+        for (cid, mid), r in sorted(self._s.contact_scores.items()):
+            if mid != model_id or cid <= after or r.stage not in by_stage:
+                continue
+            lo, hi = by_stage[r.stage]
+            if (lo is not None and r.score < lo) or (hi is not None and r.score >= hi):
+                out.append(DecayRow(cid, r.score, r.profile, r.stage, r.behaviour, r.behaviour_at))
+        return out[:limit]
+
+    def copy_to_contacts(self, model_id: int, since: datetime) -> None:
+        for (cid, mid), r in self._s.contact_scores.items():
+            if mid == model_id and r.updated_at >= since and cid in self._s.contacts:
+                self._s.contacts[cid]["score"] = r.score
 
     def add_history(self, rows: Sequence[HistoryRow]) -> None:
         self._s.score_history.extend(copy.deepcopy(list(rows)))

@@ -47,6 +47,8 @@ def upgrade() -> None:
         sa.Column('profile', sa.Float(), nullable=False),
         sa.Column('stage', sa.String(64), nullable=True),
         sa.Column('state', JSON, nullable=False),
+        sa.Column('behaviour', sa.Float(), nullable=False),
+        sa.Column('behaviour_at', sa.DateTime(), nullable=True),
         sa.Column('updated_at', sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint('contact_id', 'model_id', name='pk_contact_scores'),
     )
