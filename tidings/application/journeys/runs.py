@@ -110,6 +110,7 @@ class Runs:
     def _batch(self, conn: sa.Connection, now: datetime, heads: Mapping[int, Mapping[str, Any]]) -> Batch:
         self.policy = policies.load(self.control(conn))
         b = Batch(conn, now, {jid: str(h["status"]) for jid, h in heads.items()})
+        b.analytics = self.analytics(conn) if self.analytics is not None else None
         b.enroll_other = lambda batch, key, contact, ekey, cause: self._enroll_other(
             batch, heads, key, contact, ekey, cause
         )
