@@ -130,11 +130,10 @@ class Runs:
         )
 
     def _rollouts(self, batch: Batch, live: Live) -> Mapping[str, str]:
-        """Decided experiments of this journey; read once per batch, only for journeys that roll out."""
+        """Decided experiments of this journey (automatic rollouts and manual decisions); read once
+        per batch, only for journeys with an experiment on a split step."""
         doc = self._docs.get((live.journey_id, live.version))
-        if doc is None or not any(
-            st.type == "split" and (st.config.get("experiment") or {}).get("rollout") for st in doc.steps.values()
-        ):
+        if doc is None or not any(st.type == "split" and st.config.get("experiment") for st in doc.steps.values()):
             return {}
         if batch.rollouts is None:
             batch.rollouts = jst.experiment_rollouts(batch.conn)
