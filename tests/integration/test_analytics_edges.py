@@ -81,3 +81,23 @@ def test_edges_counted_from_a_real_run(
     assert 'data-edge="check>pro">3 · 30%</text>' in page
     assert 'data-edge="check>basic">7 · 70%</text>' in page
     assert 'data-edge="__trigger0>check">10</text>' in page  # the entry edge from the trigger
+
+
+def test_bad_input_names_the_field(
+    api: Any, container: Container, clock: ManualClock, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backwards range and a goal event that never occurs: 422 naming the query field (API),
+    exit 2 naming the option (CLI)."""
+    _run(api, container, clock)
+    bad = api.get("/api/analytics/journeys/fork/steps", params={"from": "2026-03-05", "to": "2026-03-01"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["loc"] == ["query", "from"]
+    assert api.get("/api/analytics/journeys/fork/steps", params={"version": 0}).status_code == 422
+    assert api.get("/api/analytics/journeys/nope/steps").status_code == 404
+    monkeypatch.setenv("TIDINGS_DATABASE_URL", db_url)
+    run = CliRunner().invoke
+    r = run(cli, ["report", "journey", "fork", "--from", "2026-03-05", "--to", "2026-03-01"])
+    assert r.exit_code == 2 and "--from" in r.output
+    r = run(cli, ["report", "journey", "fork", "--goal", "Never Happened", "--value", "revenue"])
+    assert r.exit_code == 2 and "--goal" in r.output
+    r = run(cli, ["experiments", "evaluate", "--variant", "A:0:0", "--variant", "B:10:1"])
+    assert r.exit_code == 1 and "variants[0].exposed" in r.output
