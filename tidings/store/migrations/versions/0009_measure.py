@@ -1,14 +1,14 @@
 """analytics: step-to-step moves per day (the funnel per edge of a journey graph)
 
-Revision ID: 0008_measure
-Revises: 0007_sqlite_autoincrement
+Revision ID: 0009_measure
+Revises: 0008_scoring
 Create Date: 2026-12-07 00:50:00
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0008_measure'
-down_revision = '0007_sqlite_autoincrement'
+revision = '0009_measure'
+down_revision = '0008_scoring'
 branch_labels = None
 depends_on = None
 
