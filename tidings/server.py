@@ -143,11 +143,12 @@ def create_app(container: Container) -> FastAPI:
         recipes,
         sinks,
         sms,
+        sources,
         tasks,
     )
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals,
-                   browser_tracking):
+                   browser_tracking, sources):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 

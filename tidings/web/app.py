@@ -22,6 +22,7 @@ from tidings.web import (
     measurement,
     reports,
     segments,
+    sources_page,
     tasks_page,
     templates_page,
     uncertain_page,
@@ -32,7 +33,7 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 #: the page modules, each with its ``router``.
 PAGES = (
     auth, dashboard, contacts, segments, audit, reports, journeys, templates_page, inbox, tasks_page,
-    dead_letters_page, control_page, uncertain_page, measurement,
+    dead_letters_page, control_page, uncertain_page, measurement, sources_page,
 )
 
 
