@@ -174,3 +174,17 @@ def test_woocommerce_order(api: Any, engine: sa.Engine) -> None:
     assert api.post(src["webhook_path"], content=body, headers=headers).json()["duplicates"] == 1
     [(name, props, email)] = events(engine)
     assert (name, props["revenue"], email) == ("order.completed", 29.35, "john.doe@example.com")
+
+
+def test_one_url_for_several_sources_and_removed_sources_are_refused(api: Any, engine: sa.Engine) -> None:
+    eu = add(api, "stripe", "whsec_eu_secret", name="eu")
+    us = add(api, "stripe", "whsec_us_secret", name="us")
+    body = fixture("stripe_invoice_paid")
+    r = stripe(api, "/webhooks/stripe", "whsec_us_secret", body)
+    assert r.status_code == 200 and r.json()["source_id"] == us["id"]
+    # a source's own URL accepts only its own secret
+    assert stripe(api, eu["webhook_path"], "whsec_us_secret", body).status_code == 401
+    assert api.delete(f"/api/sources/{us['id']}").status_code == 200
+    assert stripe(api, "/webhooks/stripe", "whsec_us_secret", body).status_code == 401
+    assert stripe(api, us["webhook_path"], "whsec_us_secret", body).status_code == 401
+    assert [n for n, _, _ in events(engine)] == ["order.completed"]
