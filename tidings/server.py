@@ -141,6 +141,7 @@ def create_app(container: Container) -> FastAPI:
         experiments,
         goals,
         recipes,
+        scoring,
         sinks,
         sms,
         sources,
@@ -148,7 +149,7 @@ def create_app(container: Container) -> FastAPI:
     )
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals,
-                   browser_tracking, sources):
+                   browser_tracking, scoring, sources):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 

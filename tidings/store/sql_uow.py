@@ -23,6 +23,7 @@ from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
 from tidings.store.journey_runs_sql import SqlJourneyRuns
 from tidings.store.journeys import SqlJourneys
 from tidings.store.sales_sql import SqlEventLog, SqlSettings, SqlTasks
+from tidings.store.scoring_sql import SqlScoring
 from tidings.store.sources_sql import SqlCheckouts, SqlSources
 
 
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
     journey_runs: SqlJourneyRuns
     sources: SqlSources
     checkouts: SqlCheckouts
+    scoring: SqlScoring
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine: Engine | None = engine
@@ -81,6 +83,7 @@ class SqlUnitOfWork:
         self.journey_runs = SqlJourneyRuns(conn)
         self.sources = SqlSources(conn)
         self.checkouts = SqlCheckouts(conn)
+        self.scoring = SqlScoring(conn)
 
     def __enter__(self) -> Self:
         if self._engine is None:  # joined: the caller's transaction is already open

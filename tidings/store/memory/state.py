@@ -39,6 +39,12 @@ class MemoryState:
     #: vendor sources by id, and their watched checkouts by (source id, checkout id)
     sources: dict[int, Any] = field(default_factory=dict)
     source_checkouts: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+    #: scoring: models by key, (model id, version) -> (document, published), scores by
+    #: (contact id, model id), history rows
+    scoring_models: dict[str, Any] = field(default_factory=dict)
+    scoring_versions: dict[tuple[int, int], tuple[str, Any]] = field(default_factory=dict)
+    contact_scores: dict[tuple[int, int], Any] = field(default_factory=dict)
+    score_history: list[Any] = field(default_factory=list)
     #: the last id given per table (ids are never reused, as with AUTOINCREMENT)
     last_ids: dict[str, int] = field(default_factory=dict)
 

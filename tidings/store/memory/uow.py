@@ -18,6 +18,7 @@ from tidings.store.memory.records import (
     MemoryTemplates,
 )
 from tidings.store.memory.runs import MemoryJourneyRuns
+from tidings.store.memory.scoring import MemoryScoring
 from tidings.store.memory.sources import MemoryCheckouts, MemorySources
 from tidings.store.memory.state import MemoryState, MemoryStore
 
@@ -41,6 +42,7 @@ class MemoryUnitOfWork:
         self.journey_runs = MemoryJourneyRuns(store)
         self.sources = MemorySources(store)
         self.checkouts = MemoryCheckouts(store)
+        self.scoring = MemoryScoring(store)
 
     def __enter__(self) -> Self:
         if self._saved is not None:
