@@ -12,17 +12,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from tidings.store.schema_base import metadata as metadata
 from tidings.store.types import BigId, JSONDoc, UTCDateTime
-
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
 
 now_default = sa.text("CURRENT_TIMESTAMP")
 
@@ -668,3 +659,7 @@ score_history = sa.Table(
     sa.Index("ix_score_history_contact_id_model_id_at", "contact_id", "model_id", "at"),
     sqlite_autoincrement=True,
 )
+
+# --------------------------------------------------------------------------- vendor sources (their own module)
+
+from tidings.store.schema_sources import source_checkouts, sources  # noqa: E402, F401
