@@ -1,8 +1,8 @@
 """vendor sources: connected shops / payment providers (signing secrets) and the checkouts
 watched for abandonment
 
-Revision ID: 0009_sources
-Revises: 0008_scoring
+Revision ID: 0010_sources
+Revises: 0009_measure
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from sqlalchemy.dialects import postgresql
 
 import tidings.store.types
 
-revision = '0009_sources'
-down_revision = '0008_scoring'
+revision = '0010_sources'
+down_revision = '0009_measure'
 branch_labels = None
 depends_on = None
 
