@@ -120,7 +120,14 @@ def _str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _list(dumper: _Dumper, value: list[Any]) -> yaml.SequenceNode:
+    # a short list of plain values on one line: `add_tags: [welcomed]`, `exit-1: [490, 270]`
+    short = all(v is None or isinstance(v, str | int | float) for v in value) and len(repr(value)) <= 60
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=short or None)
+
+
 _Dumper.add_representer(str, _str)
+_Dumper.add_representer(list, _list)
 
 
 def dump(data: Any) -> str:

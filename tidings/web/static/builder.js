@@ -7,7 +7,6 @@
 (function () {
   "use strict";
   var R = null, el = null, labelled = null, select = null;
-  var START = 1;                     // the Drawflow node of the triggers
   var EXTRA_FIELDS = ["name", "note"];
 
   function get(obj, path) { for (var i = 0; i < path.length; i++) { if (obj == null) return undefined; obj = obj[path[i]]; } return obj; }
@@ -278,7 +277,7 @@
     var pos = self.positions();
     var trig = (self.form.journey.triggers || []).map(triggerText).join("; ");
     var firstY = steps.length ? pos[String(steps[0].id)][1] : 30;
-    ed.addNode("start", 0, 1, 20, firstY, "df-start", { step: "" },
+    self.startNode = ed.addNode("start", 0, 1, 20, firstY, "df-start", { step: "" },
       '<div class="df-title">' + esc(window.TidingsText.start) + '</div><div class="df-sub">' + esc(trig) + "</div>");
     var ids = {};
     steps.forEach(function (s, i) {
@@ -289,7 +288,7 @@
         '<div class="df-title">' + esc(TYPE_LABEL[s.type] || s.type) + '</div><div class="df-id">' + esc(id) +
         '</div><div class="df-sub">' + esc(summary(s)) + "</div>" + (labels ? '<div class="df-outs">' + labels + "</div>" : ""));
     });
-    if (steps.length) ed.addConnection(START, ids[String(steps[0].id)], "output_1", "input_1");
+    if (steps.length) ed.addConnection(self.startNode, ids[String(steps[0].id)], "output_1", "input_1");
     steps.forEach(function (s, i) {
       outputs(s, self.following(i)).forEach(function (o, k) {
         var t = target(s, o);
@@ -632,12 +631,13 @@
     var self = this;
     if (redraw) { self.draw(); self.show(self.selected); }
     clearTimeout(self.timer);
+    self.root.dataset.state = "pending";   // until the server has written the YAML of the last change
+    var seq = self.seq = (self.seq || 0) + 1;
     self.timer = setTimeout(function () {
-      self.root.dataset.state = "saving";
       R.post("/journeys/builder/to-yaml", { form: self.cleanForm() }).then(function (r) {
-        if (r.source !== undefined) self.source.value = r.source;
+        if (r.source !== undefined && seq === self.seq) self.source.value = r.source;
         self.problems(r.problems || []);
-        self.root.dataset.state = "ready";
+        if (seq === self.seq) self.root.dataset.state = "ready";
       });
     }, 300);
   };
