@@ -20,9 +20,8 @@ def test_build_publish_trigger_and_count(live_stack, browser):  # noqa: F811 (th
     make_user(c, "marketer@example.com", "marketer")
     key = create_key(c.uow(), "builder test", ["admin"], c.clock.now())[1]
     api = httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    r = api.put(
-        "/api/templates/builder-hello", json={"subject": "Built {{ contact.first_name|default('friend') }}", "body": "<h1>Hi</h1>"}
-    )
+    hello = {"subject": "Built {{ contact.first_name|default('friend') }}", "body": "<h1>Hi</h1>"}
+    r = api.put("/api/templates/builder-hello", json=hello)
     assert r.status_code == 200, r.text
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     page.set_default_timeout(10_000)

@@ -121,7 +121,7 @@ def rule_to_text(request: Request, session: Session = Viewer, body: Any = JsonBo
         if not (isinstance(body, dict) and body.get("kind") == "event"):
             rule = parse_contact_rule(rule)
     except RuleError as exc:
-        return JSONResponse({"error": _rule_error(exc)}, status_code=422)
+        return JSONResponse({"error": _rule_error(exc)})  # an answer while building, not a refusal
     return JSONResponse({"text": to_text(rule)})
 
 
@@ -137,7 +137,7 @@ def rule_from_text(request: Request, session: Session = Viewer, body: Any = Json
     try:
         rule = parse_rule(source)
     except RuleError as exc:
-        return JSONResponse({"error": _rule_error(exc)}, status_code=422)
+        return JSONResponse({"error": _rule_error(exc)})
     return JSONResponse({"tree": rule_to_builder(rule)})
 
 

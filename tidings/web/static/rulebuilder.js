@@ -138,7 +138,7 @@
         var neg = el("button", { type: "button", class: "small", text: "Not", title: "negate this" });
         neg.addEventListener("click", function () { replace({ type: "not", item: node }); });
         controls.appendChild(neg);
-        var rm = el("button", { type: "button", class: "small", text: "Remove", "aria-label": "remove this condition" });
+        var rm = el("button", { type: "button", class: "small", text: "Remove" });
         rm.addEventListener("click", function () { parent.items.splice(index, 1); self.render(); self.changed(); });
         controls.appendChild(rm);
       }
