@@ -91,6 +91,14 @@ def test_build_publish_trigger_and_count(live_stack, browser):  # noqa: F811 (th
         page.wait_for_selector("#journey-builder[data-ready]")
         expect(page.locator(".drawflow-node")).to_have_count(3)
         expect(page.locator("#diff-published")).to_be_visible()
+        # a branch step edits its condition with the segment pages' rule builder
+        page.locator("#step-list button[data-step=send-1]").click()
+        page.select_option("select[name=b-add-after-type]", "branch")
+        page.click("#add-after")
+        page.locator("#step-panel .rb-condition").first.get_by_label("Tag").fill("gold")
+        expect(page.locator("textarea[name=source]")).to_have_value(re.compile(r'when: tag\("gold"\)\n\s+next: exit-1'))
+        page.wait_for_selector("#journey-builder[data-state=ready]")
+        expect(page.locator("#builder-problems")).to_contain_text("The document is valid.")
     except Exception:
         shot(page, "builder-failure")
         raise

@@ -101,6 +101,12 @@
     this.editor = new window.Drawflow(root.querySelector(".builder-canvas"));
     this.editor.reroute = false;
     this.editor.start();
+    var ed = this.editor;
+    root.querySelectorAll("[data-zoom]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        if (b.dataset.zoom === "in") ed.zoom_in(); else if (b.dataset.zoom === "out") ed.zoom_out(); else ed.zoom_reset();
+      });
+    });
     this.wire();
     this.draw();
     this.show("");
@@ -237,9 +243,10 @@
     steps.forEach(function (s) {
       var id = String(s.id);
       if (Array.isArray(layout[id])) { pos[id] = layout[id]; return; }
-      var d = depth[id] || 1;
+      // three columns after the triggers, then the next band below (the canvas also pans and zooms)
+      var d = depth[id] || 1, col = (d - 1) % 3, band = Math.floor((d - 1) / 3);
       rows[d] = (rows[d] || 0) + 1;
-      pos[id] = [30 + d * 230, 30 + (rows[d] - 1) * 140];
+      pos[id] = [215 + col * 190, 30 + band * 320 + (rows[d] - 1) * 130];
     });
     return pos;
   };
