@@ -93,6 +93,16 @@ def test_editor_pages_carry_the_builder(container):
         assert r.status_code == 303, r.text
         page = client.get("/journeys/built/edit").text
         assert "a comment the builder does not keep" in page  # the YAML tab holds the text as it was
+        data = json.loads(re.search(r'<script type="application/json" id="builder-data">(.*?)</script>', page, re.S)[1])
+        assert list(data["form"]["steps"][0]) == ["id", "type", "duration"]  # the document's order, not sorted
+        assert data["form"]["keys"] == ["key", "name", "triggers", "steps"]
         assert 'id="diff-published"' not in page  # nothing published yet
         segment = client.get("/segments/new").text
         assert 'data-rule-builder="#rule-text"' in segment and "/static/rulebuilder.js" in segment
+
+
+def test_a_body_that_is_not_json_is_refused(container):
+    with web_client(container, "viewer") as (client, token):
+        for path in ("/journeys/builder/to-yaml", "/segments/builder/to-text"):
+            r = client.post(path, content=b"{nope", headers={"X-CSRF-Token": token, "Content-Type": "application/json"})
+            assert r.status_code == 422 and "malformed JSON" in r.text

@@ -40,20 +40,28 @@ from tidings.web.security import Viewer, container
 router = APIRouter(route_class=WebRoute)
 
 
+class Refused:
+    """A body that is not JSON by the JSON rule: the endpoint answers 422 with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
 async def _json_body(request: Request) -> Any:
     """The posted JSON, read on the event loop and held to the JSON rule (jsonvalues)."""
     try:
         return jsonvalues.loads(await request.body())
     except jsonvalues.JsonRefused as exc:
-        return {"__refused__": str(exc)}
+        return Refused(str(exc))
 
 
 JsonBody = Depends(_json_body)
 
 
 def _refused(body: Any) -> JSONResponse | None:
-    if isinstance(body, dict) and "__refused__" in body:
-        return JSONResponse({"problems": [{"msg": body["__refused__"], "loc": [], "line": None, "step": None}]},
+    if isinstance(body, Refused):
+        problem: dict[str, Any] = {"msg": body.reason, "loc": [], "line": None, "step": None}
+        return JSONResponse({"problems": [problem], "error": {"msg": body.reason, "path": [], "column": None}},
                             status_code=422)
     return None
 

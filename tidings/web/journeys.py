@@ -4,6 +4,7 @@ map of all journeys and the links between them."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from jinja2.utils import htmlsafe_json_dumps
 from starlette.datastructures import FormData
 
 from tidings.application.access.users import Session
@@ -62,14 +64,9 @@ def _edit(
         with container(request).engine.connect() as conn:
             row = jst.get_journey(conn, key)
             has_version = bool(row and row["current_version"])
-    ctx = {
-        "key": key,
-        "source": source,
-        "problems": problems,
-        "builder_form": form,
-        "builder_options": builder_options(request),
-        "has_version": has_version,
-    }
+    # not |tojson: it sorts the keys, and the builder keeps the document's order
+    builder_json = htmlsafe_json_dumps({"form": form, "options": builder_options(request)}, dumps=json.dumps)  # Markup
+    ctx = {"key": key, "source": source, "problems": problems, "builder_json": builder_json, "has_version": has_version}
     return render(request, "journey_edit.html", ctx, status=status, page="journeys")
 
 

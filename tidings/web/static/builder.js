@@ -79,12 +79,7 @@
     goal: function () { return { goal: "" }; },
     exit: function () { return {}; }
   };
-  var TYPE_LABEL = {
-    send: "Send", wait: "Wait", wait_until: "Wait until a date", wait_time: "Wait until a time of day",
-    wait_event: "Wait for an event", branch: "Branch on a rule", behaviour: "Behaviour split", split: "A/B split",
-    update_contact: "Update contact", webhook: "Webhook", task: "Task", assign_owner: "Assign owner",
-    enroll: "Enrol in a journey", goal: "Goal", exit: "Exit"
-  };
+  var TYPE_LABEL = {};   // step type -> its name on the page (from the page's translated strings)
 
   function Builder(root, data) {
     this.root = root;
@@ -688,7 +683,9 @@
     if (!root || typeof window.Drawflow === "undefined") return;
     R = window.TidingsRules; el = R.el; labelled = R.labelled; select = R.select;
     var data = JSON.parse(document.getElementById("builder-data").textContent);
+    data.text = JSON.parse(document.getElementById("builder-text").textContent);
     window.TidingsText = data.text;
+    Object.keys(data.text.types).forEach(function (k) { TYPE_LABEL[k] = data.text.types[k]; });
     var b = new Builder(root, data);
     window.tidingsBuilder = b;
     tabs();
