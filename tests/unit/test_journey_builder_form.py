@@ -112,7 +112,7 @@ def documents(draw: st.DrawFn) -> dict:
     return doc
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(documents())
 def test_generated_documents_round_trip(doc: dict) -> None:
     form = _through_browser(to_builder(doc))
@@ -127,7 +127,7 @@ def test_generated_documents_round_trip(doc: dict) -> None:
     assert parsed.raw == doc
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(values)
 def test_dump_reads_back_equal(value: object) -> None:
     assert load(dump({"v": value})) == {"v": value}
