@@ -87,6 +87,9 @@ def test_editor_pages_carry_the_builder(container):
         assert data["form"]["steps"] == [] and data["form"]["journey"]["triggers"] == [{"event": ""}]
         assert "send" in data["options"]["step_types"] and "eq" in data["options"]["rules"]["ops"]
         assert "/static/vendor/drawflow-0.0.60.min.js" in page and 'id="tab-yaml"' in page
+        labels = re.search(r'<script type="application/json" id="builder-labels">(.*?)</script>', page, re.S)[1]
+        labels = json.loads(labels)
+        assert labels["Control group (%)"] == "Control group (%)" and labels["has tag"] == "has tag"
         source = DOC.replace("duration: soon", "duration: 1d").replace("template: nowhere", "template: welcome")
         source = source.replace("  - id: hello\n    type: send\n    channel: email\n    template: welcome\n", "")
         r = client.post("/journeys/new", data={"csrf_token": token, "source": source}, follow_redirects=False)

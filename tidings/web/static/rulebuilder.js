@@ -5,12 +5,21 @@
    branch steps. window.TidingsRules.mount(element, tree, options) -> {get, set}. */
 (function () {
   "use strict";
-  var uid = 0;
+  var uid = 0, labels = null;
+
+  /* a label in the page's language: templates/_builder_labels.html maps the English words */
+  function L(text) {
+    if (labels === null) {
+      var box = document.getElementById("builder-labels");
+      labels = box ? JSON.parse(box.textContent) : {};
+    }
+    return (typeof text === "string" && Object.prototype.hasOwnProperty.call(labels, text)) ? labels[text] : text;
+  }
 
   function el(tag, attrs, children) {
     var e = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") e.textContent = attrs[k];
+      if (k === "text") e.textContent = L(attrs[k]);
       else if (k === "class") e.className = attrs[k];
       else if (attrs[k] !== undefined && attrs[k] !== null && attrs[k] !== false) e.setAttribute(k, attrs[k]);
     });
