@@ -98,7 +98,11 @@ def test_editor_pages_carry_the_builder(container):
         assert "a comment the builder does not keep" in page  # the YAML tab holds the text as it was
         data = json.loads(re.search(r'<script type="application/json" id="builder-data">(.*?)</script>', page, re.S)[1])
         assert list(data["form"]["steps"][0]) == ["id", "type", "duration"]  # the document's order, not sorted
-        assert data["form"]["keys"] == ["key", "name", "triggers", "steps"]
+        assert data["form"]["keys"] == ["key", "name", "triggers", "steps"] and data["loaded"] is True
+        r = client.post("/journeys/built/edit", data={"csrf_token": token, "source": "key: [built"})
+        assert r.status_code == 422  # the text that does not load comes back, and the builder waits for it
+        data = re.search(r'<script type="application/json" id="builder-data">(.*?)</script>', r.text, re.S)[1]
+        assert json.loads(data)["loaded"] is False and "key: [built" in r.text
         assert 'id="diff-published"' not in page  # nothing published yet
         segment = client.get("/segments/new").text
         assert 'data-rule-builder="#rule-text"' in segment and "/static/rulebuilder.js" in segment

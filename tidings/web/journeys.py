@@ -52,20 +52,21 @@ def _edit(
     from tidings.domain.journeys.yamlines import load
     from tidings.web.builder import builder_options
 
-    form = NEW_JOURNEY_FORM
+    form, loaded = NEW_JOURNEY_FORM, not source.strip()
     try:
         data = load(source) if source.strip() else None
         if isinstance(data, dict):
-            form = to_builder(data)
+            form, loaded = to_builder(data), True
     except yaml.YAMLError:
-        pass  # the YAML tab shows the text and the problems; the builder starts empty
+        pass  # the page opens on the YAML tab; the builder waits until the text loads
     has_version = False
     if key is not None:
         with container(request).engine.connect() as conn:
             row = jst.get_journey(conn, key)
             has_version = bool(row and row["current_version"])
     # not |tojson: it sorts the keys, and the builder keeps the document's order
-    builder_json = htmlsafe_json_dumps({"form": form, "options": builder_options(request)}, dumps=json.dumps)  # Markup
+    builder = {"form": form, "loaded": loaded, "options": builder_options(request)}
+    builder_json = htmlsafe_json_dumps(builder, dumps=json.dumps)  # Markup
     ctx = {"key": key, "source": source, "problems": problems, "builder_json": builder_json, "has_version": has_version}
     return render(request, "journey_edit.html", ctx, status=status, page="journeys")
 

@@ -631,6 +631,10 @@
 
   Builder.prototype.changed = function (redraw) {
     var self = this;
+    if (self.locked) {   // the YAML does not load: never overwrite the text with the builder's empty form
+      self.problems([{ msg: window.TidingsText.locked }]);
+      return;
+    }
     if (redraw) { self.draw(); self.show(self.selected); }
     clearTimeout(self.timer);
     self.root.dataset.state = "pending";   // until the server has written the YAML of the last change
@@ -647,7 +651,7 @@
   Builder.prototype.fromYaml = function () {
     var self = this;
     R.post("/journeys/builder/from-yaml", { source: self.source.value }).then(function (r) {
-      if (r.form) { self.form = r.form; self.draw(); self.show(self.step(self.selected) ? self.selected : ""); }
+      if (r.form) { self.form = r.form; self.locked = false; self.draw(); self.show(self.step(self.selected) ? self.selected : ""); }
       self.problems(r.problems || []);
     });
   };
@@ -687,8 +691,10 @@
     window.TidingsText = data.text;
     Object.keys(data.text.types).forEach(function (k) { TYPE_LABEL[k] = data.text.types[k]; });
     var b = new Builder(root, data);
+    b.locked = !data.loaded;
     window.tidingsBuilder = b;
     tabs();
+    if (b.locked) document.getElementById("tab-yaml").click();
     var t = null;
     b.source.addEventListener("input", function () { clearTimeout(t); t = setTimeout(function () { b.fromYaml(); }, 600); });
     R.post("/journeys/builder/from-yaml", { source: b.source.value }).then(function (r) {
