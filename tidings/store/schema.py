@@ -2,7 +2,7 @@
 
 This module holds the tables of the system, contacts, events and segments; the others live by
 area in ``schema_journeys.py``, ``schema_delivery.py``, ``schema_analytics.py`` and
-``schema_scoring.py`` and are re-exported below, so ``schema.<table>`` and ``schema.metadata``
+``schema_scoring.py``, ``schema_sources.py`` and are re-exported below, so ``schema.<table>`` and ``schema.metadata``
 name them all.
 
 Rules we hold to:
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tidings.store.metadata import metadata as metadata
-from tidings.store.metadata import now_default as now_default
+from tidings.store.schema_base import metadata as metadata
+from tidings.store.schema_base import now_default as now_default
 from tidings.store.types import BigId, JSONDoc, UTCDateTime
 
 # --------------------------------------------------------------------------- system
@@ -233,6 +233,7 @@ segment_memberships = sa.Table(
 # --------------------------------------------------------------------------- the other areas
 
 from tidings.store.schema_analytics import analytics_daily as analytics_daily  # noqa: E402
+from tidings.store.schema_analytics import analytics_edges as analytics_edges  # noqa: E402
 from tidings.store.schema_analytics import analytics_firsts as analytics_firsts  # noqa: E402
 from tidings.store.schema_analytics import experiment_decisions as experiment_decisions  # noqa: E402
 from tidings.store.schema_analytics import journey_economics as journey_economics  # noqa: E402
@@ -256,3 +257,5 @@ from tidings.store.schema_scoring import contact_scores as contact_scores  # noq
 from tidings.store.schema_scoring import score_history as score_history  # noqa: E402
 from tidings.store.schema_scoring import scoring_model_versions as scoring_model_versions  # noqa: E402
 from tidings.store.schema_scoring import scoring_models as scoring_models  # noqa: E402
+from tidings.store.schema_sources import source_checkouts as source_checkouts  # noqa: E402
+from tidings.store.schema_sources import sources as sources  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tidings.store.metadata import metadata
+from tidings.store.schema_base import metadata
 from tidings.store.types import BigId, JSONDoc, UTCDateTime
 
 # --------------------------------------------------------------------------- journeys

@@ -25,6 +25,7 @@ from tidings.store.journey_runs_sql import SqlJourneyRuns
 from tidings.store.journeys import SqlJourneys
 from tidings.store.sales_sql import SqlEventLog, SqlSettings, SqlTasks
 from tidings.store.scoring_sql import SqlScoring
+from tidings.store.sources_sql import SqlCheckouts, SqlSources
 from tidings.store.traces_sql import SqlMessageTraces
 
 
@@ -44,6 +45,8 @@ class SqlUnitOfWork:
     journeys: SqlJourneys
     journey_runs: SqlJourneyRuns
     traces: SqlMessageTraces
+    sources: SqlSources
+    checkouts: SqlCheckouts
     scoring: SqlScoring
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
@@ -84,6 +87,8 @@ class SqlUnitOfWork:
         self.journeys = SqlJourneys(conn)
         self.journey_runs = SqlJourneyRuns(conn)
         self.traces = SqlMessageTraces(conn)
+        self.sources = SqlSources(conn)
+        self.checkouts = SqlCheckouts(conn)
         self.scoring = SqlScoring(conn)
 
     def __enter__(self) -> Self:

@@ -39,6 +39,7 @@ NAV = [
     ("dead-letters", "/dead-letters", "Dead letters"),
     ("control", "/control", "Control"),
     ("uncertain", "/messages/uncertain", "Uncertain"),
+    ("sources", "/sources", "Sources"),
 ]
 
 

@@ -1,4 +1,5 @@
-"""The metadata every table registers on: naming conventions, the server-side "now"."""
+"""The one ``MetaData`` every table module (``schema.py``, ``schema_<area>.py``) declares on, and the
+server-side "now" default."""
 
 from __future__ import annotations
 
