@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from tidings.domain.statuses import EnrolmentStatus, TaskStatus
 from tidings.store import schema as s
+from tidings.store.contact_search_sql import matching_ids
 
 MESSAGE_METRICS = ("sent", "delivered", "opened", "clicked", "unsubscribed")
 PAGE_SIZE = 50
@@ -128,17 +129,8 @@ def search_contacts(
         c.c.created_at,
         c.c.external_id,
     )
-    if q:
-        like = f"%{q.strip().lower()}%"
-        query = query.where(
-            sa.or_(
-                sa.func.lower(c.c.email).like(like),
-                sa.func.lower(c.c.first_name).like(like),
-                sa.func.lower(c.c.last_name).like(like),
-                c.c.phone.like(like),
-                sa.func.lower(c.c.external_id).like(like),
-            )
-        )
+    if q:  # the contact search port's index (FTS5 / pg_trgm)
+        query = query.where(c.c.id.in_(matching_ids(conn.dialect.name, q)))
     if tag:
         t = s.contact_tags
         query = query.where(c.c.id.in_(sa.select(t.c.contact_id).where(t.c.tag == tag)))
