@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tidings.application.ports.contact_search import search_terms
+from tidings.domain.contacts import search_terms
 from tidings.store import schema
 
 C = schema.contacts

@@ -14,6 +14,8 @@ from tidings.web import (
     audit,
     auth,
     contacts,
+    contacts_edit,
+    contacts_import,
     control_page,
     dashboard,
     dead_letters_page,
@@ -31,8 +33,8 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, dashboard, contacts, segments, audit, reports, journeys, templates_page, inbox, tasks_page,
-    dead_letters_page, control_page, uncertain_page, measurement,
+    auth, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys, templates_page,
+    inbox, tasks_page, dead_letters_page, control_page, uncertain_page, measurement,
 )
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tidings.domain.statuses import EnrolmentStatus, TaskStatus
+from tidings.domain.statuses import TaskStatus
 from tidings.store import schema as s
-from tidings.store.contact_search_sql import matching_ids
+from tidings.store.contact_lists import ListFilter, filtered
 
 MESSAGE_METRICS = ("sent", "delivered", "opened", "clicked", "unsubscribed")
 PAGE_SIZE = 50
@@ -129,32 +129,7 @@ def search_contacts(
         c.c.created_at,
         c.c.external_id,
     )
-    if q:  # the contact search port's index (FTS5 / pg_trgm)
-        query = query.where(c.c.id.in_(matching_ids(conn.dialect.name, q)))
-    if tag:
-        t = s.contact_tags
-        query = query.where(c.c.id.in_(sa.select(t.c.contact_id).where(t.c.tag == tag)))
-    if segment:
-        m, sg = s.segment_memberships, s.segments
-        query = query.where(
-            c.c.id.in_(
-                sa.select(m.c.contact_id)
-                .join(sg, sg.c.id == m.c.segment_id)
-                .where(sg.c.key == segment, m.c.exited_at.is_(None))
-            )
-        )
-    if stage:
-        query = query.where(c.c.lifecycle_stage == stage)
-    if journey:
-        en, j = s.enrollments, s.journeys
-        inside = (
-            sa.select(en.c.contact_id)
-            .join(j, j.c.id == en.c.journey_id)
-            .where(j.c.key == journey, en.c.status != EnrolmentStatus.ENDED)
-        )
-        if step:
-            inside = inside.where(en.c.step_id == step)
-        query = query.where(c.c.id.in_(inside))
+    query = filtered(query, conn.dialect.name, ListFilter(q, tag, segment, stage, journey, step))
     page = max(1, page)
     rows = conn.execute(query.order_by(c.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).mappings()
     items = [dict(r) for r in rows]

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from tidings.domain.contacts import search_terms
 
-def search_terms(text: str) -> list[str]:
-    """The terms of a query: lower-cased, split on whitespace, duplicates dropped (at most 8)."""
-    return list(dict.fromkeys(t.lower() for t in text.split()))[:8]
+__all__ = ["ContactSearch", "search_terms"]
 
 
 class ContactSearch(Protocol):

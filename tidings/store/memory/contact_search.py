@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tidings.application.ports.contact_search import search_terms
+from tidings.domain.contacts import search_terms
 from tidings.store.memory.state import MemoryStore
 
 FIELDS = ("email", "first_name", "last_name", "phone", "external_id")
