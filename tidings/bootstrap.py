@@ -20,8 +20,10 @@ from tidings.application.access.keys import KeyVerifier
 from tidings.application.journeys.engine import JourneyEngine
 from tidings.application.ports.clock import Clock
 from tidings.application.ports.contact_search import ContactSearch
+from tidings.application.ports.dns import TxtResolver
 from tidings.application.ports.senders import ChannelProvider
 from tidings.channels import email
+from tidings.channels.dns_resolver import DnspythonResolver
 from tidings.channels.registry import ChannelRegistry, build_registry
 from tidings.channels.sns import SnsVerifier
 from tidings.clock import ManualClock, SystemClock
@@ -65,6 +67,8 @@ class Container:
     channel_registry: ChannelRegistry | None = field(default=None)
     #: real time for leases (is a sender alive?), even when ``clock`` is a test clock.
     lease_clock: Clock = field(default_factory=SystemClock)
+    #: DNS TXT look-ups (sending-domain checks in /settings); tests swap in a fake.
+    dns_resolver: TxtResolver = field(default_factory=DnspythonResolver)
 
     @property
     def contact_search(self) -> ContactSearch:

@@ -24,6 +24,7 @@ from tidings.web import (
     measurement,
     reports,
     segments,
+    settings_page,
     tasks_page,
     templates_page,
     uncertain_page,
@@ -34,7 +35,7 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 #: the page modules, each with its ``router``.
 PAGES = (
     auth, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys, templates_page,
-    inbox, tasks_page, dead_letters_page, control_page, uncertain_page, measurement,
+    inbox, tasks_page, dead_letters_page, control_page, uncertain_page, measurement, settings_page,
 )
 
 
