@@ -26,6 +26,7 @@ from tidings.web import (
     segments,
     settings_page,
     tasks_page,
+    template_visual,
     templates_page,
     uncertain_page,
 )
@@ -34,8 +35,8 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys, templates_page,
-    inbox, tasks_page, dead_letters_page, control_page, uncertain_page, measurement, settings_page,
+    auth, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys, template_visual,
+    templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page, measurement, settings_page,
 )
 
 

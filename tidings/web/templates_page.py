@@ -283,7 +283,8 @@ async def send_test(key: str, request: Request, session: Session = Writer, form:
         return RedirectResponse(f"{back}&notice={quote('test not sent: ' + str(exc))}", status_code=303)
     provider = await asyncio.to_thread(container(request).email_provider)  # may read the DKIM key file
     try:
-        await send_test(provider, out, key=key, to=to, contact_id=None)
+        chosen = str(form.get("contact", "")).strip()
+        await send_test(provider, out, key=key, to=to, contact_id=int(chosen) if chosen.isdigit() else None)
     except NotEmail:
         notice = "only email templates can be sent as a test"
     except SendTestRefused as exc:
