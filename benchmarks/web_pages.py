@@ -186,6 +186,7 @@ def main() -> None:
     ap.add_argument("--enrolments", type=int, default=5000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--postgres-url")
+    ap.add_argument("--sqlite-file", help="fill this file once; later runs reuse it (time the pages again)")
     a = ap.parse_args()
     if a.postgres_url:
         name = f"bench_web_{uuid.uuid4().hex[:6]}"
@@ -195,18 +196,21 @@ def main() -> None:
         engine = create_engine(a.postgres_url, schema=name)
         backend = "postgresql"
     else:
-        path = Path(tempfile.mkdtemp()) / "web.db"
+        path = Path(a.sqlite_file) if a.sqlite_file else Path(tempfile.mkdtemp()) / "web.db"
+        filled = path.exists()
         engine = create_engine(f"sqlite:///{path}")
         backend = "sqlite"
     upgrade(engine)
     t0 = time.perf_counter()
-    fill(engine, a.contacts, a.events_per_contact)
+    if a.postgres_url or not filled:
+        fill(engine, a.contacts, a.events_per_contact)
     container = build(
         Settings(database_url=str(engine.url), secret_key="bench", test_clock=True),
         clock=ManualClock(NOW),
         engine=engine,
     )
-    fill_journey(engine, container, min(a.enrolments, a.contacts))
+    if a.postgres_url or not filled:
+        fill_journey(engine, container, min(a.enrolments, a.contacts))
     print(
         f"filled {a.contacts} contacts, {a.contacts * a.events_per_contact} events on {backend} "
         f"in {time.perf_counter() - t0:.1f}s",
@@ -217,7 +221,8 @@ def main() -> None:
 
     from tests.web_support import login, make_user, web_app
 
-    make_user(container, "bench@example.com", "marketer")
+    if not (a.sqlite_file and filled):
+        make_user(container, "bench@example.com", "marketer")
     pages = [
         "/",
         "/dashboard/data.json?chart=week",

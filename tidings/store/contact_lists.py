@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema as s
-from tidings.store.contact_search_sql import matching_ids
+from tidings.store.contact_search_sql import search_from
 
 C = s.contacts
 
@@ -31,10 +31,12 @@ class ListFilter:
         return not any((self.q, self.tag, self.segment, self.stage, self.journey))
 
 
-def filtered(query: Any, dialect: str, f: ListFilter) -> Any:
-    """``query`` (a SELECT over contacts) narrowed to the contacts the filter names."""
+def filtered(query: Any, dialect: str, f: ListFilter) -> tuple[Any, Any]:
+    """``query`` (a SELECT over contacts) narrowed to the contacts the filter names, and the
+    column that orders it by id (the search index's own when a search drives the query)."""
+    order = C.c.id
     if f.q:  # the contact search port's index (FTS5 / pg_trgm)
-        query = query.where(C.c.id.in_(matching_ids(dialect, f.q)))
+        query, order = search_from(query, dialect, f.q)
     if f.tag:
         t = s.contact_tags
         query = query.where(C.c.id.in_(sa.select(t.c.contact_id).where(t.c.tag == f.tag)))
@@ -59,14 +61,15 @@ def filtered(query: Any, dialect: str, f: ListFilter) -> Any:
         if f.step:
             inside = inside.where(en.c.step_id == f.step)
         query = query.where(C.c.id.in_(inside))
-    return query
+    return query, order
 
 
 def id_chunks(conn: Connection, f: ListFilter, chunk: int = 1000) -> Iterator[list[int]]:
     """Every matching contact's id, ascending, ``chunk`` at a time (keyset: stable under inserts)."""
     last = 0
     while True:
-        q = filtered(sa.select(C.c.id).where(C.c.id > last), conn.dialect.name, f).order_by(C.c.id).limit(chunk)
+        q, order = filtered(sa.select(C.c.id), conn.dialect.name, f)
+        q = q.where(order > last).order_by(order).limit(chunk)
         ids = [int(i) for i in conn.execute(q).scalars()]
         if not ids:
             return
@@ -76,5 +79,5 @@ def id_chunks(conn: Connection, f: ListFilter, chunk: int = 1000) -> Iterator[li
 
 def count(conn: Connection, f: ListFilter, cap: int = 1_000_000) -> int:
     """How many contacts match (counted up to ``cap``)."""
-    sub = filtered(sa.select(C.c.id), conn.dialect.name, f).limit(cap).subquery()
+    sub = filtered(sa.select(C.c.id), conn.dialect.name, f)[0].limit(cap).subquery()
     return int(conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one())

@@ -56,20 +56,39 @@ def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+FTS = sa.table(FTS_TABLE, sa.column("rowid", sa.Integer), sa.column("doc", sa.Text))
+
+
+def _sqlite_match(q: Any, terms: list[str]) -> Any:
+    long = [t for t in terms if len(t) >= 3]  # the trigram index answers these
+    if long:
+        q = q.where(sa.text(f"{FTS_TABLE} MATCH :fts").bindparams(fts=" AND ".join(map(_phrase, long))))
+    for i, t in enumerate(x for x in terms if len(x) < 3):
+        q = q.where(sa.func.instr(FTS.c.doc, sa.bindparam(f"short{i}", t)) > 0)
+    return q
+
+
+def search_from(query: Any, dialect: str, text: str) -> tuple[Any, Any]:
+    """``query`` (a SELECT over contacts) narrowed to the matches of ``text``, and the column to
+    order it by, newest first. On SQLite the FTS table drives the query (joined to contacts and
+    ordered by its rowid), so a term most contacts match still stops after one page."""
+    terms = search_terms(text)
+    if not terms:
+        return query.where(sa.false()), C.c.id
+    if dialect == "sqlite":
+        q = query.select_from(FTS.join(C, C.c.id == FTS.c.rowid))
+        return _sqlite_match(q, terms), FTS.c.rowid
+    return query.where(C.c.id.in_(matching_ids(dialect, text))), C.c.id
+
+
 def matching_ids(dialect: str, text: str) -> sa.Select[Any]:
     """SELECT of the ids of the contacts matching ``text`` (see the port for the meaning)."""
     terms = search_terms(text)
     if not terms:
         return sa.select(C.c.id).where(sa.false())
     if dialect == "sqlite":
-        fts = sa.table(FTS_TABLE, sa.column("rowid", sa.Integer), sa.column("doc", sa.Text))
-        q = sa.select(fts.c.rowid.label("id"))
-        long = [t for t in terms if len(t) >= 3]  # the trigram index answers these
-        if long:
-            q = q.where(sa.text(f"{FTS_TABLE} MATCH :fts").bindparams(fts=" AND ".join(map(_phrase, long))))
-        for i, t in enumerate(x for x in terms if len(x) < 3):
-            q = q.where(sa.func.instr(fts.c.doc, sa.bindparam(f"short{i}", t)) > 0)
-        return q
+        ids: sa.Select[Any] = _sqlite_match(sa.select(FTS.c.rowid.label("id")), terms)
+        return ids
     doc = sa.literal_column(PG_DOC, sa.Text)
     q = sa.select(C.c.id)
     for t in terms:
@@ -84,8 +103,8 @@ class SqlContactSearch:
         self.engine = engine
 
     def search(self, text: str, *, limit: int = 50, offset: int = 0) -> list[int]:
-        sub = matching_ids(self.engine.dialect.name, text).subquery()
-        q = sa.select(sub.c.id).order_by(sub.c.id.desc()).limit(limit).offset(offset)
+        q, order = search_from(sa.select(C.c.id), self.engine.dialect.name, text)
+        q = q.order_by(order.desc()).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [int(i) for i in conn.execute(q).scalars()]
 

@@ -129,9 +129,9 @@ def search_contacts(
         c.c.created_at,
         c.c.external_id,
     )
-    query = filtered(query, conn.dialect.name, ListFilter(q, tag, segment, stage, journey, step))
+    query, order = filtered(query, conn.dialect.name, ListFilter(q, tag, segment, stage, journey, step))
     page = max(1, page)
-    rows = conn.execute(query.order_by(c.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).mappings()
+    rows = conn.execute(query.order_by(order.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).mappings()
     items = [dict(r) for r in rows]
     return items[:PAGE_SIZE], len(items) > PAGE_SIZE
 
