@@ -11,12 +11,10 @@ from fastapi.responses import Response
 
 from tidings.application.access.users import Session
 from tidings.application.contacts import contacts as contacts_svc
-from tidings.application.delivery import templates as svc
 from tidings.domain.snapshot import PROFILE_FIELDS
-from tidings.store.sql_uow import joined
 from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Writer, container
-from tidings.web.templates_page import FIELDS
+from tidings.web.templates_page import template_values
 
 router = APIRouter(route_class=WebRoute)
 
@@ -43,12 +41,7 @@ def personalisation(request: Request) -> list[tuple[str, str]]:
 
 @router.get("/templates/{key}/visual")
 def visual_editor(key: str, request: Request, session: Session = Writer) -> Response:
-    locale = request.query_params.get("locale", "")
-    with container(request).engine.connect() as conn:
-        row = svc.get_row(joined(conn), key, locale)
-    if row is None:
-        raise PageNotFound(f"Template {key!r} ({locale or 'default locale'})")
-    values = {k: row.get(k) or "" for k in FIELDS}
+    values = template_values(request, key)
     if values["channel"] != "email" or values["format"] not in ("mjml", "html"):
         raise PageNotFound(f"A visual editor for {values['channel']} / {values['format']} templates")
     response = render(
