@@ -183,3 +183,32 @@ def test_the_import_wizard_maps_runs_and_reports_errors(container) -> None:
         assert dee["consent"]["email"]["status"] == "denied"
     with web_client(container, role="marketer", email="other@example.com") as (other, _):
         assert other.get(url).status_code == 404  # a job is its owner's
+
+
+MANUAL = """key: bulk-drip
+name: Bulk drip
+triggers:
+  - manual: true
+steps:
+  - id: nap
+    type: wait
+    duration: 3d
+"""
+
+
+def test_bulk_enrol_the_listed_contacts_in_a_journey(container) -> None:
+    from tidings.application.journeys import journeys as js
+    from tidings.store.sql_uow import joined
+
+    with container.engine.begin() as conn:
+        js.publish(joined(conn), container.clock.now(), text=MANUAL)
+    with web_client(container) as (client, token):
+        _seed(client, token)
+        done = client.post(
+            "/contacts/bulk", data={"csrf_token": token, "q": "oslo", "action": "enrol", "value": "bulk-drip"}
+        )
+        assert 'id="bulk-done"' in done.text and "Enrolled 2 contacts" in done.text
+        again = client.post(
+            "/contacts/bulk", data={"csrf_token": token, "q": "oslo", "action": "enrol", "value": "nope"}
+        )
+        assert "Enrolled 0 contacts" in again.text and "2 × no journey &#39;nope&#39;" in again.text

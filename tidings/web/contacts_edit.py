@@ -30,7 +30,7 @@ router = APIRouter(route_class=WebRoute)
 #: the fields of the contact form (score is computed by journeys, not typed)
 FORM_FIELDS = tuple(f for f in PROFILE_FIELDS if f != "score")
 CONSENT_TEXT = "I agree to receive marketing messages from us on this channel. I can unsubscribe at any time."
-BULK_ACTIONS = ("tag", "untag")
+BULK_ACTIONS = ("tag", "untag", "enrol")
 
 
 def _form_values(form: FormData) -> dict[str, str]:
@@ -214,7 +214,8 @@ def bulk_preview(request: Request, session: Session = Writer) -> Response:
 
 @router.post("/contacts/bulk")
 def bulk_apply(request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
-    """Tag or untag every listed contact, one transaction per chunk of 500 (events recorded)."""
+    """Tag or untag every listed contact (one transaction per chunk of 500, events recorded), or
+    enrol each in a journey through its manual entry."""
     f = list_filter(form)
     action, value = str(form.get("action", "")), str(form.get("value", "")).strip()
     if action not in BULK_ACTIONS:
@@ -228,17 +229,40 @@ def bulk_apply(request: Request, session: Session = Writer, form: FormData = For
         )
     c = container(request)
     now = c.clock.now()
+    with c.engine.connect() as conn:
+        chunks = list(contact_lists.id_chunks(conn, f, chunk=500))
+    ctx = {"f": f, "action": action, "value": value, "actions": BULK_ACTIONS, "refused": {}}
+    if action == "enrol":
+        entered, refused = _enrol(c, value, chunks)
+        ctx |= {"n": entered, "done": entered, "refused": refused}
+        return render(request, "contacts_bulk.html", ctx, page="contacts")
     try:
         data = svc.normalise_input({"tags_add" if action == "tag" else "tags_remove": [value]}, now)
     except InvalidValue as exc:
         return render(request, "error.html", {"title": "Not done", "message": f"tag: {exc.message}"}, status=422)
     done = 0
-    with c.engine.connect() as conn:
-        chunks = list(contact_lists.id_chunks(conn, f, chunk=500))
     for ids in chunks:
         with c.engine.begin() as conn:
             for cid in ids:
                 svc.update_contact(conn, cid, data, now, source=_source(session))
         done += len(ids)
-    ctx = {"f": f, "n": done, "action": action, "value": value, "actions": BULK_ACTIONS, "done": done}
+    ctx |= {"n": done, "done": done}
     return render(request, "contacts_bulk.html", ctx, page="contacts")
+
+
+def _enrol(c: Any, journey: str, chunks: list[list[int]]) -> tuple[int, dict[str, int]]:
+    """Enrol each listed contact in ``journey`` (its manual entry, one transaction each): how
+    many entered, and how many were refused for each reason (not active, re-entry rules...)."""
+    from tidings.application.journeys import signals
+    from tidings.application.journeys.engine import EngineError
+
+    entered, refused = 0, dict[str, int]()
+    for ids in chunks:
+        for cid in ids:
+            try:
+                signals.enroll(c, journey, cid)
+                entered += 1
+            except EngineError as exc:
+                reason = str(exc).replace(f"contact {cid} ", "the contact ")
+                refused[reason] = refused.get(reason, 0) + 1
+    return entered, refused
