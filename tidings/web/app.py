@@ -23,6 +23,7 @@ from tidings.web import (
     journeys,
     measurement,
     reports,
+    scoring_page,
     segments,
     settings_page,
     tasks_page,
@@ -37,6 +38,7 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 PAGES = (
     auth, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys, template_visual,
     templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page, measurement, settings_page,
+    scoring_page,
 )
 
 

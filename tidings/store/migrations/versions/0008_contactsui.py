@@ -6,14 +6,14 @@ missing, in ``public`` unless it is installed elsewhere) and a GIN trigram index
 searchable text, the expression ``store/contact_search_sql.PG_DOC`` queries.
 
 Revision ID: 0008_contactsui
-Revises: 0007_sqlite_autoincrement
+Revises: 0008_scoring (main's 0008; the lead renumbers)
 """
 from alembic import op
 
 from tidings.store.contact_search_sql import PG_DOC, SQLITE_DDL, SQLITE_DROP
 
 revision = '0008_contactsui'
-down_revision = '0007_sqlite_autoincrement'
+down_revision = '0008_scoring'
 branch_labels = None
 depends_on = None
 
