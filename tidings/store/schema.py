@@ -83,6 +83,10 @@ login_throttle = sa.Table(
 
 # --------------------------------------------------------------------------- contacts
 
+# Full-text search over contacts lives beside this table, outside the metadata (migration 0008,
+# store/contact_search_sql.py): an FTS5 trigram table + triggers on SQLite, a pg_trgm GIN index
+# on PostgreSQL.
+
 contacts = sa.Table(
     "contacts",
     metadata,

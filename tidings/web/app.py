@@ -15,6 +15,8 @@ from tidings.web import (
     auth,
     builder,
     contacts,
+    contacts_edit,
+    contacts_import,
     control_page,
     dashboard,
     dead_letters_page,
@@ -24,8 +26,10 @@ from tidings.web import (
     reports,
     scoring_page,
     segments,
+    settings_page,
     sources_page,
     tasks_page,
+    template_visual,
     templates_page,
     uncertain_page,
 )
@@ -34,8 +38,9 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, builder, dashboard, contacts, segments, audit, reports, journeys, templates_page, inbox, tasks_page,
-    dead_letters_page, control_page, uncertain_page, measurement, scoring_page, sources_page,
+    auth, builder, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys,
+    template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
+    measurement, settings_page, scoring_page, sources_page,
 )
 
 
