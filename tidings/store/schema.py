@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from tidings.store import schema_campaigns
 from tidings.store.types import BigId, JSONDoc, UTCDateTime
 
 metadata = sa.MetaData(
@@ -591,3 +592,7 @@ journey_economics = sa.Table(
     sa.Column("inputs", JSONDoc, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --------------------------------------------------------------------------- campaigns
+# (defined in their own module, on this ``metadata``)
+campaigns, campaign_recipients = schema_campaigns.define(metadata)

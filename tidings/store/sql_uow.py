@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tidings.store.access_sql import SqlApiKeys, SqlLoginThrottle, SqlSessions, SqlUsers
+from tidings.store.campaigns_sql import SqlCampaigns
 from tidings.store.content_sql import SqlContactReader, SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
     events: SqlEventLog
     journeys: SqlJourneys
     journey_runs: SqlJourneyRuns
+    campaigns: SqlCampaigns
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine: Engine | None = engine
@@ -76,6 +78,7 @@ class SqlUnitOfWork:
         self.events = SqlEventLog(conn)
         self.journeys = SqlJourneys(conn)
         self.journey_runs = SqlJourneyRuns(conn)
+        self.campaigns = SqlCampaigns(conn)
 
     def __enter__(self) -> Self:
         if self._engine is None:  # joined: the caller's transaction is already open

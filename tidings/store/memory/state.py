@@ -36,6 +36,13 @@ class MemoryState:
     traces: list[dict[str, Any]] = field(default_factory=list)
     #: segment key -> rule (the segments capability writes segments; tests seed them here)
     segment_rules: dict[str, Any] = field(default_factory=dict)
+    campaigns: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: (campaign id, contact id) -> recipient row
+    campaign_recipients: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    #: segment key -> member contact ids (the segments capability keeps memberships; tests seed them)
+    segment_members: dict[str, list[int]] = field(default_factory=dict)
+    #: (message id, kind) first opens / clicks (the analytics capability writes them; tests seed them)
+    analytics_firsts: set[tuple[int, str]] = field(default_factory=set)
     #: the last id given per table (ids are never reused, as with AUTOINCREMENT)
     last_ids: dict[str, int] = field(default_factory=dict)
 

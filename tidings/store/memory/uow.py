@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
+from tidings.store.memory.campaigns import MemoryCampaigns
 from tidings.store.memory.records import (
     MemoryContactReader,
     MemoryDeadLetters,
@@ -38,6 +39,7 @@ class MemoryUnitOfWork:
         self.events = MemoryEventLog(store)
         self.journeys = MemoryJourneys(store)
         self.journey_runs = MemoryJourneyRuns(store)
+        self.campaigns = MemoryCampaigns(store)
 
     def __enter__(self) -> Self:
         if self._saved is not None:
