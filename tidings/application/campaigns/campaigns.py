@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from tidings.application.ports.analytics import AnalyticsRepository
 from tidings.application.ports.campaigns import CampaignsUnitOfWork
 from tidings.domain.campaigns.model import (
     CampaignError,
@@ -155,5 +156,34 @@ def public(row: Mapping[str, Any]) -> dict[str, Any]:
 
     keys = ("key", "name", "segment", "template", "channel", "subjects", "schedule", "throttle", "ab", "status",
             "audience_count", "approved_by", "approved_at", "start_at", "started_at", "finished_at", "cancelled_at",
-            "winner_due_at", "winner", "winner_verdict", "created_by", "created_at", "updated_at")
+            "winner_due_at", "winner", "winner_verdict", "winner_detail", "created_by", "created_at", "updated_at")
     return {k: iso(row[k]) for k in keys}
+
+
+def test_renders(
+    uow: CampaignsUnitOfWork, key: str, *, contact_id: int | None, public_url: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """(variant, rendered) for a test of each subject, through the templates' preview (the one
+    send-test path, ``application/delivery/send_test.py``, sends them)."""
+    from tidings.application.delivery.templates import preview
+
+    row = get(uow, key)
+    subjects: list[str | None] = list(row["subjects"] or []) or [None]
+    out = []
+    for i, subject in enumerate(subjects):
+        rendered = preview(uow, row["template"], contact_id=contact_id, locale=None, public_url=public_url,
+                           subject=subject)
+        out.append((chr(ord("A") + i), rendered))
+    return out
+
+
+def report(uow: CampaignsUnitOfWork, analytics: AnalyticsRepository, key: str) -> dict[str, Any]:
+    """The campaign, its progress and variants, and its results from the analytics rollups
+    (sent, delivered, human opens, clicks, unsubscribes, conversions, revenue; by template)."""
+    from tidings.application.analytics import reports
+
+    out = show(uow, key)
+    block = reports.campaign_report(analytics, key, reports.Range())
+    out["results"] = block["totals"]
+    out["analytics"] = block
+    return out

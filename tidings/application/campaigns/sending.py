@@ -105,6 +105,7 @@ class CampaignSender:
 
     def step(self, key: str, now: datetime) -> int:
         """One transaction of work on one campaign (1 when it did something)."""
+        policy = self.policy()  # read before the write transaction (its own connection)
         with self.uow() as uow:
             row = uow.campaigns.get(key)
             if row is None:
@@ -112,7 +113,9 @@ class CampaignSender:
             if row["status"] == "scheduled" and row["start_at"] is not None and row["start_at"] <= now:
                 self._start(uow, row, now)
             elif row["status"] == "sending":
-                if not (self._enqueue(uow, row, now) or self._winner(uow, row, now) or self._finish(uow, row, now)):
+                if not (
+                    self._enqueue(uow, row, now, policy) or self._winner(uow, row, now) or self._finish(uow, row, now)
+                ):
                     return 0
             else:
                 return 0
@@ -146,12 +149,11 @@ class CampaignSender:
         uow.campaigns.update(int(row["id"]), values)
         log.info("campaign %s started: %d recipients", spec.key, len(ids))
 
-    def _enqueue(self, uow: CampaignsUnitOfWork, row: Mapping[str, Any], now: datetime) -> bool:
+    def _enqueue(self, uow: CampaignsUnitOfWork, row: Mapping[str, Any], now: datetime, policy: SendPolicy) -> bool:
         todo = uow.campaigns.unqueued(int(row["id"]), now, self.batch)
         if not todo:
             return False
         spec = spec_from_row(row)
-        policy = self.policy()
         checked = bool(policy.caps or policy.quiet_hours)
         recent: dict[int, list[_Sent]] = {}
         if checked:
