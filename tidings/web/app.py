@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from tidings.web import (
     audit,
     auth,
+    campaigns,
     contacts,
     control_page,
     dashboard,
@@ -32,7 +33,7 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 #: the page modules, each with its ``router``.
 PAGES = (
     auth, dashboard, contacts, segments, audit, reports, journeys, templates_page, inbox, tasks_page,
-    dead_letters_page, control_page, uncertain_page, measurement,
+    dead_letters_page, control_page, uncertain_page, measurement, campaigns,
 )
 
 
