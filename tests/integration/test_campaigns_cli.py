@@ -73,3 +73,48 @@ def test_campaign_life_from_the_cli(
     report = json.loads(run("report", "hello", "--json"))
     assert report["results"]["sent"] == 0 and report["progress"]["audience"] == 3
     assert runner.invoke(app, ["campaigns", "cancel", "hello"]).exit_code != 0  # already sent
+
+
+def test_a_sender_killed_mid_batch_resumes_without_sending_anyone_twice(engine: sa.Engine) -> None:
+    """The batch that was being written when the worker died is all or nothing; the next sender
+    continues with the recipients not enqueued yet (on SQLite and PostgreSQL)."""
+    add_template(engine, NOW, key="news")
+    for i in range(12):
+        add_contact(engine, NOW, email=f"k{i}@x.test", plan="pro")
+    seg.create_segment(engine, "pros", "Pros", 'attributes.plan == "pro"', NOW)
+    from tidings.application.campaigns import campaigns as svc
+
+    with engine.begin() as conn:
+        uow = SqlUnitOfWork.joining(conn)
+        svc.create(uow, {"key": "k", "segment": "pros", "template": "news"}, NOW, by=None)
+        svc.approve(uow, "k", NOW, by="boss")
+        svc.schedule(uow, "k", NOW)
+    clock = ManualClock(NOW)
+    sender = CampaignSender(lambda: SqlUnitOfWork(engine), clock, batch=5)
+    assert sender.run_once() == 1 and sender.run_once() == 1  # started; 5 enqueued
+
+    class Killed(Exception):
+        pass
+
+    def die(self: object, campaign_id: int, queued: object) -> None:
+        raise Killed  # the process dies after the outbox rows were written, before the mark
+
+    from tidings.store.campaigns_sql import SqlCampaigns
+
+    original = SqlCampaigns.mark_queued
+    SqlCampaigns.mark_queued = die  # type: ignore[method-assign]
+    try:
+        with pytest.raises(Killed):
+            sender.step("k", clock.now())
+    finally:
+        SqlCampaigns.mark_queued = original  # type: ignore[method-assign]
+    resumed = CampaignSender(lambda: SqlUnitOfWork(engine), clock, batch=5)
+    while resumed.run_once():
+        pass
+    o = schema.outbox
+    with engine.connect() as conn:
+        per_contact = conn.execute(sa.select(o.c.contact_id, sa.func.count()).where(o.c.kind == "message")
+                                   .group_by(o.c.contact_id)).all()
+        status = conn.execute(sa.select(schema.campaigns.c.status)).scalar_one()
+    assert len(per_contact) == 12 and {n for _, n in per_contact} == {1}
+    assert status == "sent"
