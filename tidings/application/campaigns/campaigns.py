@@ -38,9 +38,8 @@ def _check_refs(uow: CampaignsUnitOfWork, spec: CampaignSpec) -> None:
     problems: list[tuple[str, str]] = []
     if not uow.campaigns.segment_exists(spec.segment):
         problems.append(("segment", f"no segment {spec.segment!r}"))
-    known: set[str] = uow.templates.keys()
-    if spec.template not in known:
-        problems.append(("template", f"no template {spec.template!r}"))
+    if spec.template not in {r["key"] for r in uow.templates.all(spec.channel)}:
+        problems.append(("template", f"no {spec.channel} template {spec.template!r}"))
     if problems:
         raise CampaignError(problems)
 

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tidings.application.ports.campaigns import CampaignsUnitOfWork
 from tidings.application.ports.clock import Clock
@@ -218,13 +219,9 @@ class CampaignSender:
             counts.setdefault(name, (0, 0))
         choice = abtest.choose(counts, spec.ab.metric)
         waiting = uow.campaigns.recipients(int(row["id"]), waiting=True)
-        zones = dict(uow.campaigns.audience(spec.segment)) if spec.schedule.kind == "local" else {}
         start = max(now, row["start_at"] or now)
-        times = sorted(
-            (schedule.send_time(spec.schedule, start, zone(zones.get(int(w["contact_id"])), self.default_timezone)),
-             int(w["contact_id"]))
-            for w in waiting
-        )
+        ids = [int(w["contact_id"]) for w in waiting]
+        times = sorted((schedule.send_time(spec.schedule, start, self._zone(uow, spec, cid)), cid) for cid in ids)
         previous = uow.campaigns.latest_slots(int(row["id"]), spec.throttle.max) if spec.throttle else []
         slots = throttle.plan([t for t, _ in times], spec.throttle, previous)
         given = [(cid, choice.winner, at) for (_, cid), at in zip(times, slots, strict=True)]
@@ -236,6 +233,12 @@ class CampaignSender:
         )
         log.info("campaign %s: winner %s (%s)", spec.key, choice.winner, choice.verdict)
         return True
+
+    def _zone(self, uow: CampaignsUnitOfWork, spec: CampaignSpec, contact_id: int) -> ZoneInfo:
+        """The contact's zone (only a local-time schedule needs it)."""
+        if spec.schedule.kind != "local":
+            return ZoneInfo("UTC")
+        return zone((uow.contacts.get(contact_id) or {}).get("timezone"), self.default_timezone)
 
     def _finish(self, uow: CampaignsUnitOfWork, row: Mapping[str, Any], now: datetime) -> bool:
         if uow.campaigns.recipients(int(row["id"]), waiting=True):
