@@ -82,6 +82,8 @@ def test_audience_freeze_queue_progress_and_counts(backend: Backend) -> None:
             stored = uow.outbox.by_idempotency_key(key)
             assert stored is not None and stored["next_attempt_at"] == r["send_at"]
             queued.append((r["contact_id"], stored["id"]))
+        assert uow.campaigns.outbox_ids([f"campaign:{cid}:{c}" for c, _ in queued] + ["nope"]) == {
+            f"campaign:{cid}:{c}": o for c, o in queued}
         uow.campaigns.mark_queued(cid, queued)
         uow.campaigns.assign(cid, [(ids[2], "A", NOW), (ids[3], "B", NOW + timedelta(minutes=2))])
         uow.commit()

@@ -105,6 +105,13 @@ class SqlCampaigns:
         for part in _chunks(params):
             self.conn.execute(stmt, list(part))
 
+    def outbox_ids(self, keys: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for part in _chunks(list(keys)):
+            q = sa.select(OUT.c.idempotency_key, OUT.c.id).where(OUT.c.idempotency_key.in_(list(part)))
+            out.update({str(k): int(i) for k, i in self.conn.execute(q)})
+        return out
+
     def mark_queued(self, campaign_id: int, queued: Sequence[tuple[int, int]]) -> None:
         stmt = (
             sa.update(R)

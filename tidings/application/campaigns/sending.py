@@ -161,15 +161,14 @@ class CampaignSender:
             since = min(r["send_at"] for r in todo) - RECENT
             for s in uow.campaigns.recent_sends([int(r["contact_id"]) for r in todo], since):
                 recent.setdefault(int(s["contact_id"]), []).append(_Sent(s))
-        queued: list[tuple[int, int]] = []
+        keys: list[tuple[int, str]] = []
         for r in todo:
             cid = int(r["contact_id"])
             out = self._message(uow, spec, int(row["id"]), r, policy if checked else None, recent.get(cid, []))
-            uow.outbox.enqueue(cid, [out], now)
-            stored = uow.outbox.by_idempotency_key(str(out["idempotency_key"]))
-            assert stored is not None
-            queued.append((cid, int(stored["id"])))
-        uow.campaigns.mark_queued(int(row["id"]), queued)
+            uow.outbox.enqueue(cid, [out], now)  # a key already there (a crash before the mark) is kept
+            keys.append((cid, str(out["idempotency_key"])))
+        ids = uow.campaigns.outbox_ids([k for _, k in keys])
+        uow.campaigns.mark_queued(int(row["id"]), [(cid, ids[k]) for cid, k in keys])
         return True
 
     def _message(

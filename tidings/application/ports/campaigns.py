@@ -57,6 +57,10 @@ class CampaignRepository(Protocol):
         """Give waiting recipients (contact id, variant, slot)."""
         ...
 
+    def outbox_ids(self, keys: Sequence[str]) -> dict[str, int]:
+        """The outbox ids of these idempotency keys (those present)."""
+        ...
+
     def mark_queued(self, campaign_id: int, queued: Sequence[tuple[int, int]]) -> None:
         """(contact id, outbox id) of the rows just enqueued."""
         ...

@@ -85,6 +85,11 @@ class MemoryCampaigns:
             if (campaign_id, contact) in rows:
                 rows[(campaign_id, contact)].update(variant=variant, send_at=at)
 
+    def outbox_ids(self, keys: Sequence[str]) -> dict[str, int]:
+        wanted = set(keys)
+        return {o["idempotency_key"]: o["id"] for o in self.store.state.outbox.values()
+                if o["idempotency_key"] in wanted}
+
     def mark_queued(self, campaign_id: int, queued: Sequence[tuple[int, int]]) -> None:
         rows = self.store.state.campaign_recipients
         for contact, oid in queued:
