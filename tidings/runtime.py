@@ -45,6 +45,10 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
         services.append(ExperimentReviewer(container.engine, container.clock, SqlAnalyticsStore))
         # campaigns: freeze audiences, enqueue their messages in batches, A/B winners (issue: campaigns)
         services.append(campaign_sender(container))
+        # lead scores fade with time (decay) and may cross a demotion threshold
+        from tidings.application.scoring.decayer import ScoreDecayer
+
+        services.append(ScoreDecayer(container.uow, container.clock, every=container.settings.scoring_decay_seconds))
         # outbox -> channel providers (issue: channels); recipe checks then see the running ones
         from tidings.channels.delivery import delivery_service
 

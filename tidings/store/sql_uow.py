@@ -24,6 +24,7 @@ from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
 from tidings.store.journey_runs_sql import SqlJourneyRuns
 from tidings.store.journeys import SqlJourneys
 from tidings.store.sales_sql import SqlEventLog, SqlSettings, SqlTasks
+from tidings.store.scoring_sql import SqlScoring
 
 
 class SqlUnitOfWork:
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
     journeys: SqlJourneys
     journey_runs: SqlJourneyRuns
     campaigns: SqlCampaigns
+    scoring: SqlScoring
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine: Engine | None = engine
@@ -79,6 +81,7 @@ class SqlUnitOfWork:
         self.journeys = SqlJourneys(conn)
         self.journey_runs = SqlJourneyRuns(conn)
         self.campaigns = SqlCampaigns(conn)
+        self.scoring = SqlScoring(conn)
 
     def __enter__(self) -> Self:
         if self._engine is None:  # joined: the caller's transaction is already open
