@@ -1,7 +1,7 @@
 """campaigns: one-off sends to a segment, and their frozen audiences
 
-Revision ID: 0009_campaigns
-Revises: 0008_scoring
+Revision ID: 0010_campaigns
+Revises: 0009_measure
 Create Date: 2026-12-07 00:50:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import tidings.store.types
 from sqlalchemy.dialects import postgresql
 
-revision = '0009_campaigns'
-down_revision = '0008_scoring'
+revision = '0010_campaigns'
+down_revision = '0009_measure'
 branch_labels = None
 depends_on = None
 
