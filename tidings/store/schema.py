@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from tidings.store import schema_campaigns
 from tidings.store.schema_base import metadata as metadata
 from tidings.store.types import BigId, JSONDoc, UTCDateTime
 
@@ -667,3 +668,7 @@ score_history = sa.Table(
 # --------------------------------------------------------------------------- vendor sources (their own module)
 
 from tidings.store.schema_sources import source_checkouts, sources  # noqa: E402, F401
+
+# --------------------------------------------------------------------------- campaigns
+# (defined in their own module, on this ``metadata``)
+campaigns, campaign_recipients = schema_campaigns.define(metadata)

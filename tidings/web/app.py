@@ -14,6 +14,7 @@ from tidings.web import (
     audit,
     auth,
     builder,
+    campaigns,
     contacts,
     contacts_edit,
     contacts_import,
@@ -40,7 +41,7 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 PAGES = (
     auth, builder, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys,
     template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
-    measurement, settings_page, scoring_page, sources_page,
+    measurement, campaigns, settings_page, scoring_page, sources_page,
 )
 
 
