@@ -158,6 +158,7 @@ def create_app(container: Container) -> FastAPI:
         audit,
         bounces,
         browser_tracking,
+        campaigns,
         control,
         dead_letters,
         experiments,
@@ -171,7 +172,7 @@ def create_app(container: Container) -> FastAPI:
     )
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals,
-                   browser_tracking, scoring, sources):
+                   campaigns, browser_tracking, scoring, sources):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 

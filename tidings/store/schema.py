@@ -87,6 +87,10 @@ login_throttle = sa.Table(
 
 # --------------------------------------------------------------------------- contacts
 
+# Full-text search over contacts lives beside this table, outside the metadata (migration 0008,
+# store/contact_search_sql.py): an FTS5 trigram table + triggers on SQLite, a pg_trgm GIN index
+# on PostgreSQL.
+
 contacts = sa.Table(
     "contacts",
     metadata,
@@ -232,6 +236,8 @@ segment_memberships = sa.Table(
 
 # --------------------------------------------------------------------------- the other areas
 
+# campaigns: defined by a function of their own module on this ``metadata``
+from tidings.store import schema_campaigns  # noqa: E402
 from tidings.store.schema_analytics import analytics_daily as analytics_daily  # noqa: E402
 from tidings.store.schema_analytics import analytics_edges as analytics_edges  # noqa: E402
 from tidings.store.schema_analytics import analytics_firsts as analytics_firsts  # noqa: E402
@@ -259,3 +265,5 @@ from tidings.store.schema_scoring import scoring_model_versions as scoring_model
 from tidings.store.schema_scoring import scoring_models as scoring_models  # noqa: E402
 from tidings.store.schema_sources import source_checkouts as source_checkouts  # noqa: E402
 from tidings.store.schema_sources import sources as sources  # noqa: E402
+
+campaigns, campaign_recipients = schema_campaigns.define(metadata)

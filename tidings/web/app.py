@@ -14,7 +14,10 @@ from tidings.web import (
     audit,
     auth,
     builder,
+    campaigns,
     contacts,
+    contacts_edit,
+    contacts_import,
     control_page,
     dashboard,
     dead_letters_page,
@@ -24,8 +27,10 @@ from tidings.web import (
     reports,
     scoring_page,
     segments,
+    settings_page,
     sources_page,
     tasks_page,
+    template_visual,
     templates_page,
     uncertain_page,
 )
@@ -34,8 +39,9 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, builder, dashboard, contacts, segments, audit, reports, journeys, templates_page, inbox, tasks_page,
-    dead_letters_page, control_page, uncertain_page, measurement, scoring_page, sources_page,
+    auth, builder, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys,
+    template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
+    measurement, campaigns, settings_page, scoring_page, sources_page,
 )
 
 

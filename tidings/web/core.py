@@ -28,6 +28,7 @@ NAV = [
     ("contacts", "/contacts", "Contacts"),
     ("segments", "/segments", "Segments"),
     ("journeys", "/journeys", "Journeys"),
+    ("campaigns", "/campaigns", "Campaigns"),
     ("map", "/journeys/map", "Journey map"),
     ("experiments", "/experiments", "Experiments"),
     ("goals", "/goals", "Goals"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from tidings.application.ports.access import AccessUnitOfWork
+from tidings.application.ports.campaigns import CampaignsUnitOfWork
 from tidings.application.ports.contacts import PreferencesUnitOfWork
 from tidings.application.ports.content import TemplatesUnitOfWork
 from tidings.application.ports.delivery import DeadLettersUnitOfWork
@@ -23,6 +24,7 @@ class StorageUnitOfWork(
     SalesUnitOfWork,
     JourneysUnitOfWork,
     PreferencesUnitOfWork,
+    CampaignsUnitOfWork,
     Protocol,
 ):
     """A unit of work over all the repositories (``store/sql_uow.py``, ``store/memory``)."""
