@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tidings.domain.experiments.spec import check_experiment
+from tidings.domain.journeys.context import name_problem, source_problem
 from tidings.domain.journeys.docfields import (
     ACTIONS,
     CHANNELS,
@@ -21,6 +22,7 @@ from tidings.domain.journeys.docfields import (
     need,
 )
 from tidings.domain.journeys.model import END, STEP_TYPES, Step
+from tidings.domain.journeys.signalnames import SIGNAL_RE, as_event_name
 from tidings.domain.journeys.timing import parse_clock, parse_days
 from tidings.domain.journeys.yamlines import line_of, plain
 
@@ -76,6 +78,8 @@ def parse_step(
 ) -> Step:
     edges: dict[str, str] = {}
     rules: dict[str, Any] = {}
+    #: config computed from the document (a signal wait waits for the event ``signal.NAME``).
+    derived: dict[str, Any] = {}
 
     def fl(k: str) -> int | None:
         return line_of(s, k) or line
@@ -100,7 +104,15 @@ def parse_step(
         except ValueError as exc:
             p.add(str(exc), fl("at"), sid, path)
     elif stype == "wait_event":
-        need(s, "event", p, line, sid, path)
+        signal = s.get("signal")
+        if ("event" in s) == (signal is not None):
+            p.add("a wait_event waits for exactly one of event or signal", line, sid, path)
+        elif signal is not None and not (isinstance(signal, str) and SIGNAL_RE.match(signal)):
+            p.add(f"bad signal name {signal!r} (lowercase letters, digits, _ . -)", fl("signal"), sid, path + ".signal")
+        elif signal is not None:
+            derived["event"] = as_event_name(signal)
+        else:
+            need(s, "event", p, line, sid, path)
         if s.get("where") is not None:
             rules["where"] = check_rule(s["where"], p, fl("where"), sid, path + ".where", "event")
         if s.get("timeout") is not None:
@@ -167,6 +179,8 @@ def parse_step(
                 p.add(f"{k} is a list of tags", fl(k), sid, f"{path}.{k}")
         if "score" in s and (isinstance(s["score"], bool) or not isinstance(s["score"], int | float)):
             p.add("score is a number added to the contact's score", fl("score"), sid, path + ".score")
+    elif stype == "set_variables":
+        _check_set_variables(s, p, fl("set"), sid, path)
     elif stype == "webhook":
         url = need(s, "url", p, line, sid, path)
         if url is not None and not str(url).startswith(("http://", "https://")):
@@ -182,4 +196,24 @@ def parse_step(
             p.add("strategy is fixed, round_robin or least_loaded", fl("strategy"), sid, path + ".strategy")
     elif stype == "enroll":
         need(s, "journey", p, line, sid, path)
-    return Step(id=sid, type=stype, line=line, config=plain(dict(s)), edges=edges, rules=rules)
+    return Step(id=sid, type=stype, line=line, config={**plain(dict(s)), **derived}, edges=edges, rules=rules)
+
+
+def _check_set_variables(s: Mapping[str, Any], p: Problems, line: int | None, sid: str, path: str) -> None:
+    """``set: {name: literal | {from: PATH}}``: names that shadow nothing, readable sources."""
+    values = s.get("set")
+    if not isinstance(values, Mapping) or not values:
+        p.add("set maps variable names to values or {from: PATH}", line, sid, path + ".set")
+        return
+    for name, value in values.items():
+        where = line_of(values, name) or line
+        bad = name_problem(name)
+        if bad is not None:
+            p.add(bad, where, sid, f"{path}.set.{name}")
+        if isinstance(value, Mapping):
+            if set(value) != {"from"}:
+                p.add("a computed value is {from: PATH}", where, sid, f"{path}.set.{name}")
+                continue
+            bad = source_problem(value["from"], event_only=False)
+            if bad is not None:
+                p.add(bad, where, sid, f"{path}.set.{name}.from")

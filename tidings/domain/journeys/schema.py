@@ -50,6 +50,12 @@ _CRITERION = {
         },
         {
             "type": "object",
+            "required": ["signal"],
+            "properties": {"signal": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
             "required": ["rule"],
             "properties": {"rule": _RULE},
             "additionalProperties": False,
@@ -71,6 +77,7 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "at": _CLOCK,
     "days": _DAYS,
     "event": {"type": "string"},
+    "signal": {"type": "string", "description": "a self-service signal name (instead of event)"},
     "where": _RULE,
     "timeout": _DURATION,
     "on_event": _TARGET,
@@ -140,10 +147,10 @@ _REQUIRED = {
     "wait": ["duration"],
     "wait_until": ["date"],
     "wait_time": ["at"],
-    "wait_event": ["event"],
     "branch": ["branches"],
     "behaviour": ["message", "action", "within", "then"],
     "split": ["variants"],
+    "set_variables": ["set"],
     "webhook": ["url"],
     "task": ["title"],
     "enroll": ["journey"],
@@ -178,6 +185,11 @@ def _trigger_schema(kind: str) -> dict[str, Any]:
         props |= {
             "where": _RULE,
             "key": {"type": "string", "description": "event property: the enrolment key"},
+            "vars": {
+                "type": "object",
+                "description": "enrolment variables from the trigger event: name -> properties.PATH | name | at | id",
+                "additionalProperties": {"type": "string"},
+            },
         }
     if kind == "attribute_changed":
         props["to"] = {"description": "only when the new value equals this"}
@@ -260,6 +272,20 @@ def journey_schema() -> dict[str, Any]:
                     },
                     "exempt_from_caps": {"type": "boolean"},
                     "control_group": {"type": "number", "minimum": 0, "maximum": 50},
+                    "correlate": {
+                        "oneOf": [
+                            {"type": "string", "description": "event property that must equal the enrolment key"},
+                            {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["property"],
+                                    "properties": {"property": {"type": "string"}, "event": {"type": "string"}},
+                                    "additionalProperties": False,
+                                },
+                            },
+                        ]
+                    },
                 },
             },
             "steps": {

@@ -13,6 +13,7 @@ from typing import Any
 
 from tidings.domain.analytics.holdout import in_control_group
 from tidings.domain.journeys import conditions
+from tidings.domain.journeys.context import scope_value
 from tidings.domain.journeys.dates import resolve
 from tidings.domain.journeys.effects import (
     AssignOwner,
@@ -227,10 +228,8 @@ def _branch(run: Run, step: Step, visit: int) -> str | None:
     for label, rule in step.rules.items():
         if not label.startswith("branch:"):
             continue
-        value = conditions.evaluate(rule, run.contact, run.now)
-        evaluated.append(
-            {"branch": label, "value": value, "explain": conditions.explain(rule, run.contact, run.now)}
-        )
+        value = run.evaluate(rule)
+        evaluated.append({"branch": label, "value": value, "explain": run.explain(rule)})
         if value:
             run.note(step.id, "branch", taken=label, next=step.edges[label], conditions=evaluated)
             return step.edges[label]
@@ -268,7 +267,7 @@ def behaviour_matches(run: Run, step: Step, event: EventRecord) -> bool:
 
 
 def behaviour_outcome(run: Run, step: Step) -> bool:
-    return any(behaviour_matches(run, step, e) for e in run.contact.events)
+    return any(behaviour_matches(run, step, e) for e in run.view.events)
 
 
 def _behaviour(run: Run, step: Step, visit: int) -> str | None:
@@ -347,6 +346,18 @@ def _update_contact(run: Run, step: Step, visit: int) -> str | None:
         score_delta=float(c.get("score") or 0),
     )
     run.emit(effect, "update_contact", **effect.payload())
+    return step.edges["next"]
+
+
+def _set_variables(run: Run, step: Step, visit: int) -> str | None:
+    values: dict[str, Any] = {}
+    for name, value in dict(step.config["set"]).items():
+        if isinstance(value, dict):
+            values[name] = scope_value(str(value["from"]), run.view, run.scope())
+        else:
+            values[name] = value
+    run.state.variables.update(values)
+    run.note(step.id, "set_variables", values=values)
     return step.edges["next"]
 
 
@@ -437,6 +448,7 @@ HANDLERS: dict[str, Callable[[Run, Step, int], str | None]] = {
     "behaviour": _behaviour,
     "split": _split,
     "update_contact": _update_contact,
+    "set_variables": _set_variables,
     "webhook": _webhook,
     "task": _task,
     "assign_owner": _assign,
