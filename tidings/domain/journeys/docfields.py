@@ -20,7 +20,7 @@ STEP_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 STEP_FIELDS: dict[str, set[str]] = {
     "send": {"channel", "template", "category", "data", "next", "ignore_window"},
     "wait": {"duration", "next"},
-    "wait_until": {"date", "next"},
+    "wait_until": {"date", "on_past", "next"},
     "wait_time": {"at", "days", "next"},
     "wait_event": {"event", "signal", "where", "timeout", "on_event", "on_timeout", "next"},
     "branch": {"branches", "else"},
@@ -40,6 +40,8 @@ COMMON_FIELDS = {"id", "type", "name", "note"}
 #: "voice" (they need consent to "phone"); webhooks and tasks have their own steps.
 CHANNELS = frozenset(TEMPLATE_CHANNELS)  # a send step's channel
 ACTIONS = {"delivered", "opened", "clicked", "converted"}
+#: what a wait_until does when its date has already passed (default: skip).
+ON_PAST = ("skip", "send_now", "next_occurrence")
 TRIGGER_TYPES = (
     "event",
     "segment_entered",

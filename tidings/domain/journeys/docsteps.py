@@ -12,6 +12,7 @@ from tidings.domain.journeys.docfields import (
     ACTIONS,
     CHANNELS,
     COMMON_FIELDS,
+    ON_PAST,
     STEP_FIELDS,
     STEP_ID_RE,
     Problems,
@@ -97,6 +98,8 @@ def parse_step(
         check_duration(need(s, "duration", p, line, sid, path), p, fl("duration"), sid, path + ".duration")
     elif stype == "wait_until":
         check_date_spec(need(s, "date", p, line, sid, path), p, fl("date"), sid, path + ".date")
+        if s.get("on_past", "skip") not in ON_PAST:
+            p.add(f"on_past is one of {', '.join(ON_PAST)}", fl("on_past"), sid, path + ".on_past")
     elif stype == "wait_time":
         try:
             parse_clock(need(s, "at", p, line, sid, path))

@@ -78,6 +78,7 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "days": _DAYS,
     "event": {"type": "string"},
     "signal": {"type": "string", "description": "a self-service signal name (instead of event)"},
+    "on_past": {"enum": ["skip", "send_now", "next_occurrence"], "description": "when the date has passed"},
     "where": _RULE,
     "timeout": _DURATION,
     "on_event": _TARGET,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -170,23 +171,42 @@ def _wait(run: Run, step: Step, visit: int) -> str | None:
     return None
 
 
+#: steps a past date's ``on_past: skip`` passes over after the wait: the action it was timing.
+TIMED_ACTIONS = frozenset({"send", "webhook", "task", "update_contact", "assign_owner", "enroll"})
+
+
 def replan_date(run: Run, step: Step) -> str | None:
     """Plan (or, while waiting, re-plan after a signal) a wait_until step.
 
-    Returns the next step when the date is missing or already past (and not re-planning)."""
+    A missing date goes on at once. A past date follows ``on_past``: ``skip`` (default) passes
+    over the wait and the action step it leads to, ``send_now`` goes on at once, and
+    ``next_occurrence`` waits for the date's next anniversary. Returns the next step when the
+    run goes on now (and is not re-planning)."""
     replanning = run.status == EnrolmentStatus.WAITING
     previous = run.state.waiting.until if replanning and run.state.waiting else None
     spec = _date_spec(step.config["date"])
-    found = resolve(spec, run.contact, run.state.variables, run.now, run.doc.settings.timezone)
+    tz = run.doc.settings.timezone
+    found = resolve(spec, run.contact, run.state.variables, run.now, tz)
+    policy = str(step.config.get("on_past", "skip"))
+    if found is not None and found[0] <= run.now and policy == "next_occurrence":
+        found = resolve(replace(spec, yearly=True), run.contact, run.state.variables, run.now, tz)
     if found is None or found[0] <= run.now:
         reason = "date missing" if found is None else "date passed"
-        until = iso(found[0]) if found else None
+        detail: dict[str, Any] = {"reason": reason, "until": iso(found[0]) if found else None}
+        target = step.edges["next"]
+        if found is not None:
+            detail["on_past"] = policy
+            following = run.doc.steps.get(target)
+            if policy == "skip" and following is not None and following.type in TIMED_ACTIONS:
+                detail["skipped_step"] = following.id
+                target = following.edges["next"]
+        run.note(step.id, "wait_skipped", date=step.config["date"], **detail)
         if replanning:
             run.resume()
-            run.continue_after(step.id, "next", reason=reason, until=until)
+            run.note(step.id, "resume", edge="next", next=target, **detail)
+            run.run_from(target)
             return None
-        run.note(step.id, "wait_skipped", reason=reason, until=until, date=step.config["date"])
-        return step.edges["next"]
+        return target
     run.wait("date", step.id, found[0], previous=previous)
     return None
 
