@@ -195,3 +195,14 @@ def test_view_keeps_exactly_the_events_of_this_key_or_without_one(evs: list[Even
     for e in evs:
         expected = e.name != "order.returned" or e.properties.get("order_id") == key
         assert correlated(named, e, key) is expected
+
+
+def test_the_docs_example_parses_and_correlates() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "journeys.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("key: order-feedback"))
+    doc = parse_journey(block, templates={"nps-survey", "vip-review"})
+    assert doc.settings.correlate == (Correlation(("order_id",), None, doc.settings.correlate[0].line),)
+    assert doc.triggers[0].vars == {"order_total": "properties.total", "delivered_at": "at"}
