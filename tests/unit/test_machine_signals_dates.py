@@ -6,14 +6,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.effects import SendMessage
 from tidings.domain.journeys.machine import advance
-from tidings.domain.journeys.model import EngineContext, Entry, JourneyError, Signal, Transition
-from tidings.domain.snapshot import ContactSnapshot
+from tidings.domain.journeys.model import (
+    EngineContext,
+    Entry,
+    EventStimulus,
+    JourneyError,
+    Signal,
+    TimerDue,
+    Transition,
+)
+from tidings.domain.snapshot import ContactSnapshot, EventRecord
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 CTX = EngineContext(enrollment_id=3)
@@ -143,3 +151,75 @@ def test_a_future_date_always_waits_and_a_past_one_follows_its_policy(days: int,
         assert _templates(t) == ["remind", "after"]
     else:
         assert t.timers and t.timers[0].due_at > T0 and not t.effects
+
+
+# --------------------------------------------------------------------------- behaviour windows
+
+def _window_doc(anchor: str | None) -> str:
+    frm = f"    from: {anchor}\n" if anchor else ""
+    return (
+        "key: j\ntriggers:\n  - manual: true\nsteps:\n"
+        "  - id: hello\n    type: send\n    channel: email\n    template: hello\n"
+        f"  - id: opened\n    type: behaviour\n    message: hello\n    action: opened\n    within: 2d\n{frm}"
+        "    then: thanks\n    else: nudge\n"
+        "  - id: nudge\n    type: send\n    channel: email\n    template: nudge\n    next: end\n"
+        "  - id: thanks\n    type: send\n    channel: email\n    template: thanks\n"
+    )
+
+
+def _msg(name: str, at: datetime, **extra: object) -> EventRecord:
+    return EventRecord(name, at, {"step": "hello", "journey": "j", **extra})
+
+
+def _run_window(anchor: str | None, delivered_after: timedelta, opened_after: timedelta) -> list[str]:
+    """Drive the machine as the runtime does: each event, then the due timer, in time order."""
+    doc = parse_journey(_window_doc(anchor))
+    t = advance(doc, None, Entry(0), C, T0, context=CTX)
+    sent: list[str] = _templates(t)
+    state, events = t.state, []
+    stimuli = sorted([(T0 + delivered_after, "message.delivered"), (T0 + opened_after, "message.opened")])
+    for at, name in stimuli:
+        while state.waiting is not None and state.waiting.until and datetime.fromisoformat(state.waiting.until) < at:
+            due = datetime.fromisoformat(state.waiting.until)
+            timer = TimerDue(1, "wait", {"token": state.waiting.token})
+            t = advance(doc, state, timer, ContactSnapshot(id=1, events=tuple(events)), due, context=CTX)
+            state, sent = t.state, sent + _templates(t)
+        if state.status == "ended":
+            break
+        ev = _msg(name, at)
+        events.append(ev)
+        t = advance(doc, state, EventStimulus(ev), ContactSnapshot(id=1, events=tuple(events)), at, context=CTX)
+        state, sent = t.state, sent + _templates(t)
+    return sent
+
+
+def test_window_from_sent_keeps_todays_meaning() -> None:
+    assert _run_window(None, timedelta(days=1), timedelta(days=2, hours=12)) == ["hello", "nudge"]
+    assert _run_window("sent", timedelta(days=1), timedelta(days=1, hours=12)) == ["hello", "thanks"]
+
+
+def test_window_from_delivery_counts_from_the_delivered_event() -> None:
+    assert _run_window("delivered", timedelta(days=1), timedelta(days=2, hours=12)) == ["hello", "thanks"]
+    assert _run_window("delivered", timedelta(days=1), timedelta(days=3, hours=1)) == ["hello", "nudge"]
+
+
+def test_a_bad_window_anchor_is_refused() -> None:
+    with pytest.raises(JourneyError) as err:
+        parse_journey(_window_doc("clicked"))
+    [p] = err.value.problems
+    assert p.step_id == "opened" and "from is one of" in p.message and p.line == 14
+
+
+@settings(deadline=None)
+@given(
+    st.integers(min_value=0, max_value=72), st.integers(min_value=0, max_value=120),
+    st.sampled_from(["sent", "delivered"]),
+)
+def test_an_open_counts_exactly_when_it_falls_in_the_window(delivered_h: int, opened_h: int, anchor: str) -> None:
+    # until a delivery is seen the window counts from the send; a delivery seen in that window
+    # moves it (an open before it, or a delivery after the window from the send closed: from the send)
+    moved = anchor == "delivered" and delivered_h <= 48 and delivered_h <= opened_h
+    start = delivered_h if moved else 0
+    inside = start <= opened_h <= start + 48
+    got = _run_window(anchor, timedelta(hours=delivered_h), timedelta(hours=opened_h))
+    assert got == ["hello", "thanks" if inside else "nudge"]

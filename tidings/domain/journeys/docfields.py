@@ -24,7 +24,7 @@ STEP_FIELDS: dict[str, set[str]] = {
     "wait_time": {"at", "days", "next"},
     "wait_event": {"event", "signal", "where", "timeout", "on_event", "on_timeout", "next"},
     "branch": {"branches", "else"},
-    "behaviour": {"message", "action", "within", "event", "then", "else"},
+    "behaviour": {"message", "action", "within", "from", "event", "then", "else"},
     "split": {"variants", "experiment"},
     "update_contact": {"set", "add_tags", "remove_tags", "stage", "score", "next"},
     "set_variables": {"set", "next"},
@@ -42,6 +42,8 @@ CHANNELS = frozenset(TEMPLATE_CHANNELS)  # a send step's channel
 ACTIONS = {"delivered", "opened", "clicked", "converted"}
 #: what a wait_until does when its date has already passed (default: skip).
 ON_PAST = ("skip", "send_now", "next_occurrence")
+#: what a behaviour window counts from (default: sent, the meaning before v2).
+WINDOW_FROM = ("sent", "delivered", "first_open")
 TRIGGER_TYPES = (
     "event",
     "segment_entered",

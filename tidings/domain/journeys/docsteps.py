@@ -15,6 +15,7 @@ from tidings.domain.journeys.docfields import (
     ON_PAST,
     STEP_FIELDS,
     STEP_ID_RE,
+    WINDOW_FROM,
     Problems,
     check_date_spec,
     check_duration,
@@ -144,6 +145,8 @@ def parse_step(
         if action is not None and action not in ACTIONS:
             p.add(f"action is one of {sorted(ACTIONS)}", fl("action"), sid, path + ".action")
         check_duration(need(s, "within", p, line, sid, path), p, fl("within"), sid, path + ".within")
+        if s.get("from", "sent") not in WINDOW_FROM:
+            p.add(f"from is one of {', '.join(WINDOW_FROM)}", fl("from"), sid, path + ".from")
         edges["then"] = check_target(need(s, "then", p, line, sid, path), p, fl("then"), sid, "then")
         edges["else"] = check_target(s.get("else", following), p, fl("else"), sid, "else")
     elif stype == "split":

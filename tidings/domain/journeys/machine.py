@@ -28,7 +28,14 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.run import EDGES, Run, event_detail, move
 from tidings.domain.journeys.signalnames import STOP, accepted_signals, as_event_name, named_signals
-from tidings.domain.journeys.steps import behaviour_matches, behaviour_outcome, execute, replan_date, wait_event_matches
+from tidings.domain.journeys.steps import (
+    behaviour_matches,
+    behaviour_outcome,
+    execute,
+    replan_behaviour,
+    replan_date,
+    wait_event_matches,
+)
 from tidings.domain.journeys.timing import iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.domain.statuses import EnrolmentStatus
@@ -132,6 +139,8 @@ def _timer(run: Run, timer: TimerDue) -> Transition:
         if nxt is not None:
             run.run_from(nxt)
         return run.result()
+    if waiting.kind == "behaviour" and not behaviour_outcome(run, step) and replan_behaviour(run, step):
+        return run.result()  # the window counts from a delivery or open seen after it was planned
     run.resume()
     if waiting.kind == "event":
         run.continue_after(step.id, "timeout", reason="timeout")
@@ -162,6 +171,8 @@ def _event(run: Run, event: EventRecord) -> Transition:
         run.resume()
         run.state.resumed_by = event_detail(event)
         run.continue_after(step.id, "then", event=event_detail(event))
+        return run.result()
+    if waiting.kind == "behaviour" and replan_behaviour(run, step):
         return run.result()
     return run.result(changed=False)
 

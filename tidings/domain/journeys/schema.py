@@ -96,6 +96,7 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "message": {"type": "string", "description": "id of an earlier send step"},
     "action": {"enum": ["delivered", "opened", "clicked", "converted"]},
     "within": _DURATION,
+    "from": {"enum": ["sent", "delivered", "first_open"], "description": "what the window counts from"},
     "then": _TARGET,
     "variants": {
         "type": "array",

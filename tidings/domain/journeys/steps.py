@@ -258,11 +258,42 @@ def _branch(run: Run, step: Step, visit: int) -> str | None:
 
 
 def _behaviour_window(run: Run, step: Step) -> tuple[datetime, datetime] | None:
+    """[start, end] of a behaviour window. ``from: delivered | first_open`` counts from that
+    event of the message; until it is seen, the window counts from the send."""
     sent = run.state.sent.get(str(step.config["message"]))
     if sent is None:
         return None
     start = from_iso(sent)
+    anchor = str(step.config.get("from", "sent"))
+    if anchor != "sent":
+        name = "message.delivered" if anchor == "delivered" else "message.opened"
+        seen = [e.occurred_at for e in run.view.events if _of_message(run, step, e, name) and e.occurred_at >= start]
+        if seen:
+            start = min(seen)
     return start, start + parse_duration(step.config["within"])
+
+
+def _of_message(run: Run, step: Step, event: EventRecord, name: str) -> bool:
+    """``event`` is ``name`` about the message of ``step`` in this journey, made by a person."""
+    props = event.properties
+    return (
+        event.name == name
+        and props.get("step") == step.config["message"]
+        and props.get("journey", run.doc.key) in (run.doc.key, run.ctx.journey_id)
+        and not props.get("machine")
+    )
+
+
+def replan_behaviour(run: Run, step: Step) -> bool:
+    """While a behaviour step waits: move its timer when the window's start moved (the delivery
+    or the first open was seen). True when it was re-planned."""
+    window = _behaviour_window(run, step)
+    waiting = run.state.waiting
+    if window is None or waiting is None or waiting.until == iso(window[1]) or window[1] <= run.now:
+        return False
+    run.wait("behaviour", step.id, window[1], behaviour=step.config["action"], message=step.config["message"],
+             window_from=step.config.get("from", "sent"), previous=waiting.until)
+    return True
 
 
 def behaviour_matches(run: Run, step: Step, event: EventRecord) -> bool:
@@ -277,13 +308,7 @@ def behaviour_matches(run: Run, step: Step, event: EventRecord) -> bool:
             else {c.event for c in run.doc.settings.goal if c.event}
         )
         return event.name in names
-    props = event.properties
-    return (
-        event.name == f"message.{action}"
-        and props.get("step") == step.config["message"]
-        and props.get("journey", run.doc.key) in (run.doc.key, run.ctx.journey_id)
-        and not props.get("machine")
-    )
+    return _of_message(run, step, event, f"message.{action}")
 
 
 def behaviour_outcome(run: Run, step: Step) -> bool:
