@@ -65,3 +65,25 @@ def test_an_unchanged_contact_gets_both_messages() -> None:
 def test_bad_changes_are_refused(change: dict, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         _run({"name": "bad", "changes": [change]})
+
+
+def test_owner_removed_picks_up_only_contacts_skipped_for_their_owner() -> None:
+    from datetime import UTC, datetime
+
+    from tidings.domain.journeys.triggers import match_triggers
+    from tidings.domain.snapshot import ContactSnapshot, EventRecord
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    doc = parse_journey(DOC.replace("  - manual: true\n", "  - event: trial.started\n    key: account\n"))
+    signup = EventRecord("trial.started", now, {"account": "a-1"})
+    removed = EventRecord("contact.updated", now, {"changed": {"owner": {"from": "rep", "to": None}}})
+    set_owner = EventRecord("contact.updated", now, {"changed": {"owner": "rep"}})
+
+    def entries(journeys: dict[str, str], tags: frozenset[str] = frozenset(), event: EventRecord = removed) -> list:
+        contact = ContactSnapshot(id=1, events=(signup,), tags=tags, journeys=journeys)
+        return [(e.trigger_index, e.key) for e in match_triggers(doc, event, contact, now)]
+
+    assert entries({}) == [(0, "a-1")], "never entered: the latest trial.started still holds"
+    assert entries({"nurture": "ended:owned"}, frozenset({"vip"})) == [(0, "a-1"), (1, "")]
+    assert entries({"nurture": "ended:completed"}) == [], "a contact that went through is not re-entered"
+    assert entries({}, event=set_owner) == [], "an owner assigned is not an owner removed"

@@ -167,7 +167,11 @@ class _Scenario:
         heapq.heappush(self.queue, _Item(max(at, self.now), self.seq, kind, data, enrollment))
 
     def snapshot(self) -> ContactSnapshot:
-        return replace(self.contact, events=tuple(self.events))
+        journeys = dict(self.contact.journeys)
+        latest = [self.states[e] for e in self.order if e in self.states][-1:]
+        for st in latest:  # the latest enrolment in this journey, as the store's snapshot says it
+            journeys[self.doc.key] = f"ended:{st.end_reason or ''}" if st.status == EnrolmentStatus.ENDED else st.status
+        return replace(self.contact, events=tuple(self.events), journeys=journeys)
 
     # ------------------------------------------------------------ setup
     def script(self) -> None:
