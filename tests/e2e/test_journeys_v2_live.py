@@ -136,3 +136,15 @@ def test_variables_signals_and_past_dates(live: Live) -> None:
     assert live.subjects("vip@example.com")[1:] == ["A note for a big order"]
     assert "wait_skipped" in _trace_actions(live, ids["a-1"])
     assert live.subjects("gone@example.com")[1:] == []
+
+
+def test_lead_nurture_picks_up_a_lead_when_its_owner_is_removed(live: Live) -> None:
+    live.install("lead-nurture")
+    cid = live.contact("owned@example.com", owner="ae-jane@example.com")
+    live.ok(live.http.patch(f"/api/contacts/{cid}", json={"lifecycle_stage": "lead"}))
+    live.advance(60)
+    assert live.subjects("owned@example.com") == [] and _enrolments(live, "lead-nurture") == {}
+    live.ok(live.http.patch(f"/api/contacts/{cid}", json={"owner": None}))
+    live.advance(60)
+    assert len(live.subjects("owned@example.com")) == 1, "the still-lead contact entered the series"
+    assert _enrolments(live, "lead-nurture")[""]["status"] == "waiting"
