@@ -148,3 +148,60 @@ def test_lead_nurture_picks_up_a_lead_when_its_owner_is_removed(live: Live) -> N
     live.advance(60)
     assert len(live.subjects("owned@example.com")) == 1, "the still-lead contact entered the series"
     assert _enrolments(live, "lead-nurture")[""]["status"] == "waiting"
+
+
+LETTER = """
+key: thank-you-letter
+triggers:
+  - event: order.completed
+steps:
+  - id: letter
+    type: send
+    channel: direct_mail
+    template: thank-you-letter
+"""
+
+
+def test_the_daily_print_batch_is_built_once_at_its_local_time(live: Live) -> None:
+    import json
+    import time
+    from pathlib import Path
+
+    from tidings.channels.direct_mail import BatchFolder
+    from tidings.channels.direct_mail_schedule import DirectMailScheduler
+    from tidings.runtime import background_services
+
+    container = live.stack.container
+    add_template(live.engine, container.clock.now(), "thank-you-letter", channel="direct_mail",
+                 subject="Thank you", body="<p>Thank you for your order.</p>")
+    assert live.http.post("/api/journeys?publish=true", content=LETTER,
+                          headers={"Content-Type": "application/yaml"}).status_code == 201
+    address = {"line1": "1 High Street", "city": "London", "postal_code": "SW1A 1AA", "country": "GB"}
+    live.contact("pat@example.com", consents=("direct_mail",), first_name="Pat", attributes={"address": address})
+    live.event("order.completed", "pat@example.com")  # Monday 2026-03-02 09:00 UTC
+    assert len(live.inbox("direct_mail")) == 1
+    root = Path(container.settings.direct_mail_dir)
+    day = root / "2026-03-02"
+    assert list((day / "letters").glob("*.pdf")), "the letter is filed under the local day"
+    from dataclasses import replace
+
+    configured = replace(container.settings, direct_mail_batch_at="17:00", direct_mail_timezone="Europe/London")
+    container.settings = configured
+    assert any(isinstance(s, DirectMailScheduler) for s in background_services(container, worker=True, catcher=False))
+    sched = DirectMailScheduler(BatchFolder(root), container.clock, "17:00", "Europe/London", poll=0.05)
+    sched.start()
+    try:
+        time.sleep(0.3)
+        assert not (day / "manifest.json").exists(), "not before 17:00 London"
+        live.advance(8 * 3600)  # 17:00 London (GMT in March)
+        for _ in range(100):
+            if (day / "manifest.json").exists():
+                break
+            time.sleep(0.05)
+        manifest = json.loads((day / "manifest.json").read_text())
+        assert manifest["letters"] == 1 and manifest["built_at"].startswith("2026-03-02T17:00")
+        live.advance(3600)
+        time.sleep(0.3)
+        assert json.loads((day / "manifest.json").read_text())["built_at"] == manifest["built_at"], "built once"
+    finally:
+        sched.stop()
