@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tidings.domain.journeys.behaviour import behaviour_matches, behaviour_outcome, replan_behaviour
 from tidings.domain.journeys.context import correlated, event_value
 from tidings.domain.journeys.model import (
     ContactChanged,
@@ -28,14 +29,7 @@ from tidings.domain.journeys.model import (
 )
 from tidings.domain.journeys.run import EDGES, Run, event_detail, move
 from tidings.domain.journeys.signalnames import STOP, accepted_signals, as_event_name, named_signals
-from tidings.domain.journeys.steps import (
-    behaviour_matches,
-    behaviour_outcome,
-    execute,
-    replan_behaviour,
-    replan_date,
-    wait_event_matches,
-)
+from tidings.domain.journeys.steps import execute, replan_date, wait_event_matches
 from tidings.domain.journeys.timing import iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.domain.statuses import EnrolmentStatus
