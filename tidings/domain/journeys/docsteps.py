@@ -3,7 +3,8 @@ step), parsed conditions. Graph-wide checks live in ``validate.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from tidings.domain.experiments.spec import check_experiment
@@ -24,6 +25,7 @@ from tidings.domain.journeys.docfields import (
     need,
 )
 from tidings.domain.journeys.model import END, STEP_TYPES, Step
+from tidings.domain.journeys.series import parse_period
 from tidings.domain.journeys.signalnames import SIGNAL_RE, as_event_name
 from tidings.domain.journeys.timing import parse_clock, parse_days
 from tidings.domain.journeys.yamlines import line_of, plain
@@ -185,6 +187,10 @@ def parse_step(
                 p.add(f"{k} is a list of tags", fl(k), sid, f"{path}.{k}")
         if "score" in s and (isinstance(s["score"], bool) or not isinstance(s["score"], int | float)):
             p.add("score is a number added to the contact's score", fl("score"), sid, path + ".score")
+    elif stype == "repeat":
+        _check_repeat(s, p, line, sid, path, fl)
+        edges["each"] = check_target(need(s, "each", p, line, sid, path), p, fl("each"), sid, "each")
+        edges["done"] = check_target(s.get("done", following), p, fl("done"), sid, "done")
     elif stype == "set_variables":
         _check_set_variables(s, p, fl("set"), sid, path)
     elif stype == "webhook":
@@ -223,3 +229,26 @@ def _check_set_variables(s: Mapping[str, Any], p: Problems, line: int | None, si
             bad = source_problem(value["from"], event_only=False)
             if bad is not None:
                 p.add(bad, where, sid, f"{path}.set.{name}.from")
+
+
+def _check_repeat(
+    s: Mapping[str, Any], p: Problems, line: int | None, sid: str, path: str, fl: Callable[[str], int | None]
+) -> None:
+    try:
+        parse_period(need(s, "every", p, line, sid, path))
+    except ValueError as exc:
+        if s.get("every") not in (None, ""):
+            p.add(str(exc), fl("every"), sid, path + ".every")
+    anchor = check_date_spec(need(s, "anchor", p, line, sid, path), p, fl("anchor"), sid, path + ".anchor")
+    if anchor is not None and anchor.event:
+        p.add("a series is anchored to an attribute or a variable", fl("anchor"), sid, path + ".anchor")
+    count, until = s.get("count"), s.get("until")
+    if count is None and until is None:
+        p.add("a repeat needs count (how many) or until (the last day)", line, sid, path)
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        p.add("count is a whole number >= 1", fl("count"), sid, path + ".count")
+    if until is not None:
+        try:
+            date.fromisoformat(str(until))
+        except ValueError:
+            p.add(f"until: {until!r} is not a date (YYYY-MM-DD)", fl("until"), sid, path + ".until")

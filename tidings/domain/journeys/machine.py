@@ -28,6 +28,7 @@ from tidings.domain.journeys.model import (
     Transition,
 )
 from tidings.domain.journeys.run import EDGES, Run, event_detail, move
+from tidings.domain.journeys.series import SERIES_SIGNALS, occurrence_due, plan, steer
 from tidings.domain.journeys.signalnames import STOP, accepted_signals, as_event_name, named_signals
 from tidings.domain.journeys.steps import execute, replan_date, wait_event_matches
 from tidings.domain.journeys.timing import iso
@@ -133,6 +134,9 @@ def _timer(run: Run, timer: TimerDue) -> Transition:
         if nxt is not None:
             run.run_from(nxt)
         return run.result()
+    if waiting.kind == "series":
+        occurrence_due(run, step)
+        return run.result()
     if waiting.kind == "behaviour" and not behaviour_outcome(run, step) and replan_behaviour(run, step):
         return run.result()  # the window counts from a delivery or open seen after it was planned
     run.resume()
@@ -181,6 +185,14 @@ def _signal(run: Run, sig: Signal) -> Transition:
     if accepted:
         run.state.variables.update(dict(sig.data))
         run.note(run.state.step_id, "signal", signal=sig.signal, data=dict(sig.data))
+    if waiting is not None and waiting.kind == "series":
+        step = run.doc.steps[waiting.step_id]
+        if sig.signal in SERIES_SIGNALS:
+            steer(run, step, sig.signal)
+            return run.result()
+        if accepted:  # its data may move the anchor: every later occurrence is re-planned from it
+            plan(run, step)
+            return run.result()
     if waited or sig.signal in named_signals(run.doc):
         moved = _event(run, as_event)
         if moved.changed or not accepted:

@@ -217,7 +217,7 @@ class Step:
         return self.type in WAIT_STEP_TYPES
 
 
-WAIT_STEP_TYPES = frozenset({"wait", "wait_until", "wait_time", "wait_event", "behaviour"})
+WAIT_STEP_TYPES = frozenset({"wait", "wait_until", "wait_time", "wait_event", "behaviour", "repeat"})
 STEP_TYPES = frozenset(
     {
         "send",
@@ -230,6 +230,7 @@ STEP_TYPES = frozenset(
         "split",
         "update_contact",
         "set_variables",
+        "repeat",
         "webhook",
         "task",
         "assign_owner",
@@ -293,6 +294,8 @@ class EnrollmentState:
     #: send step id -> ISO time of its latest send (behaviour splits measure from it).
     sent: dict[str, str] = field(default_factory=dict)
     waiting: Waiting | None = None
+    #: repeat step id -> {"done": last occurrence handled, "next": planned one, "paused": bool}.
+    series: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the event that resumed the latest wait (``event.*`` in rules), as ``run.event_detail`` gives it.
     resumed_by: dict[str, Any] | None = None
     #: last wait token issued (monotonic).
@@ -319,6 +322,7 @@ class EnrollmentState:
             "tokens": self.tokens,
             "trigger_index": self.trigger_index,
             "resumed_by": self.resumed_by,
+            "series": {k: dict(v) for k, v in self.series.items()},
         }  # fmt: skip
 
     def copy(self) -> EnrollmentState:
@@ -330,6 +334,7 @@ class EnrollmentState:
             variables=dict(self.variables),
             ab=dict(self.ab),
             sent=dict(self.sent),
+            series={k: dict(v) for k, v in self.series.items()},
             waiting=None if w is None else Waiting(w.kind, w.step_id, w.token, w.until, w.event),
         )
 

@@ -29,6 +29,8 @@ def named_signals(doc: JourneyDoc) -> frozenset[str]:
         for step in doc.steps.values()
         if step.type == "wait_event" and str(step.config.get("event", "")).startswith(PREFIX)
     }
+    if any(step.type == "repeat" for step in doc.steps.values()):
+        names |= {"skip-one", "pause", "resume"}  # series.SERIES_SIGNALS: they steer a waiting series
     s = doc.settings
     names |= {c.event[len(PREFIX) :] for c in (*s.exit, *s.suppress, *s.goal) if c.event and c.event.startswith(PREFIX)}
     return frozenset(names)

@@ -28,6 +28,7 @@ from tidings.domain.journeys.effects import (
 )
 from tidings.domain.journeys.model import DateSpec, SentRecord, Step
 from tidings.domain.journeys.run import Run
+from tidings.domain.journeys.series import execute_repeat
 from tidings.domain.journeys.timing import (
     allowed_now,
     contact_zone,
@@ -415,6 +416,7 @@ HANDLERS: dict[str, Callable[[Run, Step, int], str | None]] = {
     "split": _split,
     "update_contact": _update_contact,
     "set_variables": _set_variables,
+    "repeat": execute_repeat,
     "webhook": _webhook,
     "task": _task,
     "assign_owner": _assign,
