@@ -161,3 +161,13 @@ def test_a_rescheduled_series_yields_each_remaining_occurrence_once(done: int, s
         fired.append(k)
     assert sorted(fired + skipped) == list(range(done + 1, 7)), "each remaining occurrence exactly once"
     assert len(set(fired)) == len(fired)
+
+
+def test_the_docs_example_parses() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "journeys.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if "type: repeat" in b)
+    doc = parse_journey("key: x\ntriggers:\n  - manual: true\n" + block, templates={"reminder", "all-done"})
+    assert doc.steps["series"].edges == {"each": "remind", "done": "finished"}
