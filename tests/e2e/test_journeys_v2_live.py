@@ -205,3 +205,45 @@ def test_the_daily_print_batch_is_built_once_at_its_local_time(live: Live) -> No
         assert json.loads((day / "manifest.json").read_text())["built_at"] == manifest["built_at"], "built once"
     finally:
         sched.stop()
+
+
+SERIES = """
+key: aligner-series
+triggers:
+  - event: treatment.started
+settings:
+  category: transactional
+  signals: [reschedule]
+steps:
+  - id: series
+    type: repeat
+    every: 7d
+    anchor: {variable: start_date, at: "09:00"}
+    count: 3
+    each: remind
+    done: end
+  - id: remind
+    type: send
+    channel: email
+    template: aligner-reminder
+    next: series
+"""
+
+
+def test_a_series_rescheduled_over_the_api_sends_each_later_reminder_once(live: Live) -> None:
+    add_template(live.engine, live.stack.container.clock.now(), "aligner-reminder", subject="Switch aligners",
+                 body="<p>Time for the next set.</p>")
+    r = live.http.post("/api/journeys?publish=true", content=SERIES, headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 201, r.text
+    live.contact("al@example.com")
+    live.event("treatment.started", "al@example.com", start_date="2026-03-02")  # Monday 09:00 UTC
+    live.advance(7 * DAY)  # 9 March 09:00: occurrence 1
+    received = [i["received_at"][:10] for i in live.inbox(recipient="al@example.com")]
+    assert received == ["2026-03-09"]
+    [eid] = [int(v["id"]) for v in _enrolments(live, "aligner-series").values()]
+    live.ok(live.http.post(f"/api/enrollments/{eid}/signal",
+                           json={"signal": "reschedule", "data": {"start_date": "2026-03-05"}}))
+    live.advance(18 * DAY)  # to 27 March
+    received = [i["received_at"][:10] for i in live.inbox(recipient="al@example.com")]
+    assert received == ["2026-03-09", "2026-03-19", "2026-03-26"], "2 and 3 from the new start, once each"
+    assert _enrolments(live, "aligner-series")[""]["end_reason"] == "completed"
