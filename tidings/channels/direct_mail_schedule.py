@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from datetime import date
 from zoneinfo import ZoneInfo
 
 from tidings.application.ports.clock import Clock
+from tidings.application.ports.polling import PollingService
 from tidings.channels.direct_mail import BatchFolder, BatchResult
 from tidings.domain.print_schedule import batch_due, parse_batch_time
 
@@ -35,37 +35,18 @@ def claim_day(folder: BatchFolder, day: date) -> bool:
     return True
 
 
-class DirectMailScheduler:
+class DirectMailScheduler(PollingService):
     """A background service: polls the clock and builds each local day's batch once."""
 
     name = "direct-mail-batch"
 
     def __init__(self, folder: BatchFolder, clock: Clock, at: str, timezone: str, *, poll: float = 0.5) -> None:
+        super().__init__()
         self.folder = folder
         self.clock = clock
         self.at = parse_batch_time(at)
         self.tz = ZoneInfo(timezone)
-        self.poll = poll
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # a full disk today must not stop tomorrow's batch
-                log.exception("direct-mail batch failed")
-            self._stop.wait(self.poll)
+        self.every = poll
 
     def run_once(self) -> BatchResult | None:
         """Build today's batch if its time has come and nobody built it; the result, or None."""

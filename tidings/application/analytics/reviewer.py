@@ -7,7 +7,6 @@ decided once (``experiments.review``); the split step then sends everyone to the
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -15,11 +14,12 @@ import sqlalchemy as sa
 from tidings.application.analytics.experiments import review
 from tidings.application.ports.clock import Clock
 from tidings.application.ports.measurement import AnalyticsStore
+from tidings.application.ports.polling import PollingService
 
 log = logging.getLogger("tidings.experiments")
 
 
-class ExperimentReviewer:
+class ExperimentReviewer(PollingService):
     name = "experiment-reviewer"
 
     def __init__(
@@ -30,30 +30,11 @@ class ExperimentReviewer:
         *,
         every: float = 300.0,
     ) -> None:
+        super().__init__()
         self.engine = engine
         self.clock = clock
         self.store = store
         self.every = every
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # the next review tries again (database restarts...)
-                log.exception("experiment review failed")
-            self._stop.wait(self.every)
 
     def run_once(self) -> int:
         """Review now; returns how many experiments were rolled out."""
