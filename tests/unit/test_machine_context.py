@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tidings.domain.journeys.context import Correlation, contact_view, correlated
@@ -186,6 +186,7 @@ events = st.builds(
 )
 
 
+@settings(deadline=None)
 @given(st.lists(events, max_size=12), keys)
 def test_view_keeps_exactly_the_events_of_this_key_or_without_one(evs: list[EventRecord], key: str) -> None:
     rules = (Correlation(("order_id",)),)
