@@ -31,6 +31,7 @@ NAV = [
     ("map", "/journeys/map", "Journey map"),
     ("experiments", "/experiments", "Experiments"),
     ("goals", "/goals", "Goals"),
+    ("scoring", "/scoring", "Scoring"),
     ("audit", "/audit", "Audit"),
     ("templates", "/templates", "Templates"),
     ("inbox", "/inbox", "Inbox"),
