@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tidings.store.access_sql import SqlApiKeys, SqlLoginThrottle, SqlSessions, SqlUsers
+from tidings.store.campaigns_sql import SqlCampaigns
 from tidings.store.content_sql import SqlContactReader, SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
@@ -24,6 +25,7 @@ from tidings.store.journey_runs_sql import SqlJourneyRuns
 from tidings.store.journeys import SqlJourneys
 from tidings.store.sales_sql import SqlEventLog, SqlSettings, SqlTasks
 from tidings.store.scoring_sql import SqlScoring
+from tidings.store.sources_sql import SqlCheckouts, SqlSources
 
 
 class SqlUnitOfWork:
@@ -40,6 +42,9 @@ class SqlUnitOfWork:
     events: SqlEventLog
     journeys: SqlJourneys
     journey_runs: SqlJourneyRuns
+    sources: SqlSources
+    checkouts: SqlCheckouts
+    campaigns: SqlCampaigns
     scoring: SqlScoring
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
@@ -78,6 +83,9 @@ class SqlUnitOfWork:
         self.events = SqlEventLog(conn)
         self.journeys = SqlJourneys(conn)
         self.journey_runs = SqlJourneyRuns(conn)
+        self.sources = SqlSources(conn)
+        self.checkouts = SqlCheckouts(conn)
+        self.campaigns = SqlCampaigns(conn)
         self.scoring = SqlScoring(conn)
 
     def __enter__(self) -> Self:

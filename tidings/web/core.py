@@ -28,6 +28,7 @@ NAV = [
     ("contacts", "/contacts", "Contacts"),
     ("segments", "/segments", "Segments"),
     ("journeys", "/journeys", "Journeys"),
+    ("campaigns", "/campaigns", "Campaigns"),
     ("map", "/journeys/map", "Journey map"),
     ("experiments", "/experiments", "Experiments"),
     ("goals", "/goals", "Goals"),
@@ -39,6 +40,7 @@ NAV = [
     ("dead-letters", "/dead-letters", "Dead letters"),
     ("control", "/control", "Control"),
     ("uncertain", "/messages/uncertain", "Uncertain"),
+    ("sources", "/sources", "Sources"),
 ]
 
 

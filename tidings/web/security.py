@@ -50,6 +50,7 @@ WEB_PREFIXES = (
     "/users",
     "/tasks",
     "/dead-letters",
+    "/sources",
     "/static",
     "/web",
 )

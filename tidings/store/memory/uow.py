@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
+from tidings.store.memory.campaigns import MemoryCampaigns
 from tidings.store.memory.records import (
     MemoryContactReader,
     MemoryDeadLetters,
@@ -19,6 +20,7 @@ from tidings.store.memory.records import (
 )
 from tidings.store.memory.runs import MemoryJourneyRuns
 from tidings.store.memory.scoring import MemoryScoring
+from tidings.store.memory.sources import MemoryCheckouts, MemorySources
 from tidings.store.memory.state import MemoryState, MemoryStore
 
 
@@ -39,6 +41,9 @@ class MemoryUnitOfWork:
         self.events = MemoryEventLog(store)
         self.journeys = MemoryJourneys(store)
         self.journey_runs = MemoryJourneyRuns(store)
+        self.sources = MemorySources(store)
+        self.checkouts = MemoryCheckouts(store)
+        self.campaigns = MemoryCampaigns(store)
         self.scoring = MemoryScoring(store)
 
     def __enter__(self) -> Self:
