@@ -63,6 +63,14 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
             container.channel_registry = registry
 
         services.append(delivery_service(container, on_ready=show))
+        s = container.settings
+        if s.direct_mail_batch_at:  # the daily print batch at a local time (docs/channels.md)
+            from tidings.channels.direct_mail import BatchFolder
+            from tidings.channels.direct_mail_schedule import DirectMailScheduler
+
+            services.append(DirectMailScheduler(
+                BatchFolder(s.direct_mail_dir), container.clock, s.direct_mail_batch_at, s.direct_mail_timezone
+            ))
     return services
 
 

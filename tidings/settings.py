@@ -57,6 +57,10 @@ class Settings:
     lob_base_url: str = "https://api.lob.com"
     lob_api_key: str | None = None
     direct_mail_dir: str = "./direct-mail"
+    #: local time ("17:00") at which the worker builds the day's print batch (unset: by hand only,
+    #: `tidings direct-mail batch`), and the timezone of that time and of letters' batch days.
+    direct_mail_batch_at: str | None = None
+    direct_mail_timezone: str = "UTC"
     #: HMAC key for outgoing webhook signatures (derived from secret_key when unset).
     webhook_secret: str | None = None
     webhook_max_attempts: int = 6
@@ -119,6 +123,8 @@ class Settings:
             lob_base_url=env.get("TIDINGS_LOB_BASE_URL", cls.lob_base_url).rstrip("/"),
             lob_api_key=env.get("TIDINGS_LOB_API_KEY") or None,
             direct_mail_dir=env.get("TIDINGS_DIRECT_MAIL_DIR", cls.direct_mail_dir),
+            direct_mail_batch_at=env.get("TIDINGS_DIRECT_MAIL_BATCH_AT") or None,
+            direct_mail_timezone=env.get("TIDINGS_DIRECT_MAIL_TIMEZONE", cls.direct_mail_timezone),
             webhook_secret=env.get("TIDINGS_WEBHOOK_SECRET") or None,
             webhook_max_attempts=int(env.get("TIDINGS_WEBHOOK_MAX_ATTEMPTS", cls.webhook_max_attempts)),
             bounce_webhook_secret=env.get("TIDINGS_BOUNCE_WEBHOOK_SECRET") or None,

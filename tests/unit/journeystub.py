@@ -45,7 +45,7 @@ class StubRules:
             return dict(source)
         raise StubRuleError(f"unknown rule {source!r}", path)
 
-    def evaluate(self, rule: Any, snap: Any, now: Any) -> bool:
+    def evaluate(self, rule: Any, snap: Any, now: Any, scope: Any = None) -> bool:
         if isinstance(rule, bool):
             return rule
         if "all" in rule:
@@ -62,7 +62,7 @@ class StubRules:
             return any(e.name == rule["event"] for e in snap.events)
         return False
 
-    def explain(self, rule: Any, snap: Any, now: Any) -> list[dict[str, Any]]:
+    def explain(self, rule: Any, snap: Any, now: Any, scope: Any = None) -> list[dict[str, Any]]:
         return [{"rule": repr(rule), "value": self.evaluate(rule, snap, now)}]
 
     def matches_event(self, rule: Any, event: Any, now: Any) -> bool:

@@ -144,7 +144,8 @@ def test_wait_until_attribute_date_minus_offset_at_local_time():
     t_missing = enter(d, ContactSnapshot(id=1))
     assert t_missing.state.end_reason == "completed" and t_missing.effects
     past = ContactSnapshot(id=1, attributes={"appointment": "2025-01-01"})
-    assert enter(d, past).effects
+    # a past date skips the wait and the message it timed (on_past: skip, the v2 default)
+    assert not enter(d, past).effects
 
 
 def test_wait_time_of_day_and_weekday_in_contact_timezone():

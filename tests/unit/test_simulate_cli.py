@@ -109,7 +109,7 @@ def test_json_output_has_the_documented_shape(files):
     assert set(out) == {"scenarios", "coverage"}
     assert set(out["coverage"]) == {"unreached_steps", "untaken_branches"}
     first = out["scenarios"][0]
-    assert set(first) == {"name", "contact", "timeline", "outcome", "failed_expectations"}
+    assert set(first) == {"name", "contact", "timeline", "changes", "outcome", "failed_expectations"}
     assert first["outcome"] == "converted"
     assert [t["template"] for t in first["timeline"]] == ["welcome", "offer"]
     assert set(first["timeline"][0]) == {"at", "step", "channel", "template"}

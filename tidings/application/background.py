@@ -1,4 +1,5 @@
-"""The start/stop scaffolding of a service that runs in its own thread beside the API.
+"""The start/stop scaffolding of a service that runs in its own thread beside the API, and the
+polling loop most of them are.
 
 A subclass sets ``name``, calls ``super().__init__()`` and writes ``run()``: a loop that ends
 once ``stopping`` is set, and waits with ``stopping.wait(seconds)`` (so ``stop()`` wakes it at
@@ -7,7 +8,10 @@ once instead of after a sleep). It is a ``BackgroundService`` (``application/por
 
 from __future__ import annotations
 
+import logging
 import threading
+
+log = logging.getLogger("tidings.background")
 
 #: how long ``stop()`` waits for the thread to finish its pass
 STOP_TIMEOUT = 30.0
@@ -32,3 +36,21 @@ class ServiceThread:
 
     def run(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define run()")
+
+
+class PollingService(ServiceThread):
+    """A service that calls ``run_once`` every ``every`` seconds until stopped, logging (not
+    raising) a failed round so the next one runs. Subclasses set ``name`` and ``every``."""
+
+    every: float = 1.0
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.run_once()
+            except Exception:  # the next round tries again (database restarts, a full disk...)
+                log.exception("%s failed", self.name)
+            self.stopping.wait(self.every)
+
+    def run_once(self) -> object:
+        raise NotImplementedError(f"{type(self).__name__} must define run_once()")

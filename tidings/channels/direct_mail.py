@@ -26,6 +26,7 @@ from datetime import date, datetime
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import sqlalchemy as sa
@@ -35,6 +36,7 @@ from tidings.channels.base import InboxItem, record_in_inbox
 from tidings.channels.webhooks import retry_after_seconds
 from tidings.domain.contacts import neutralise_cell
 from tidings.domain.postal import AddressError, PostalAddress, validate_address
+from tidings.domain.print_schedule import local_day
 
 if TYPE_CHECKING:
     from tidings.application.ports.clock import Clock
@@ -222,15 +224,17 @@ class PrintBatchProvider:
     channel = DIRECT_MAIL
     name = "batch"
 
-    def __init__(self, engine: sa.Engine, clock: Clock, folder: BatchFolder) -> None:
+    def __init__(self, engine: sa.Engine, clock: Clock, folder: BatchFolder, timezone: str = "UTC") -> None:
         self.engine = engine
         self.clock = clock
         self.folder = folder
+        #: letters are filed under the local day of the batch schedule's timezone
+        self.tz = ZoneInfo(timezone)
 
     def _write(self, msg: OutgoingMessage, address: PostalAddress) -> str:
         now = self.clock.now()
         pdf = render_letter_pdf(
-            address, subject=msg.subject, text=letter_text(msg), when=now.date(), sender=msg.sender
+            address, subject=msg.subject, text=letter_text(msg), when=local_day(now, self.tz), sender=msg.sender
         )
         meta = {
             "ref": msg.message_ref,
@@ -240,7 +244,7 @@ class PrintBatchProvider:
             "address": address.__dict__,
             "created_at": now.isoformat(),
         }
-        path = self.folder.write_letter(now.date(), msg.message_ref, pdf, meta)
+        path = self.folder.write_letter(local_day(now, self.tz), msg.message_ref, pdf, meta)
         record_in_inbox(
             self.engine,
             InboxItem(
@@ -356,4 +360,4 @@ def build_provider(container: Wiring) -> LobProvider | PrintBatchProvider:
     s = container.settings
     if s.lob_api_key:
         return LobProvider(s.lob_base_url, s.lob_api_key, clock=container.clock)
-    return PrintBatchProvider(container.engine, container.clock, BatchFolder(s.direct_mail_dir))
+    return PrintBatchProvider(container.engine, container.clock, BatchFolder(s.direct_mail_dir), s.direct_mail_timezone)

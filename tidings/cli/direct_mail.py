@@ -14,14 +14,19 @@ app = typer.Typer(help="Direct mail: daily batches of print-ready letters.", no_
 
 @app.command("batch")
 def batch(
-    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today, UTC)")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="YYYY-MM-DD (default: today in TIDINGS_DIRECT_MAIL_TIMEZONE)")
+    ] = None,
 ) -> None:
     """Write addresses.csv and manifest.json for a day's letters (PDFs are rendered as they are sent)."""
+    from zoneinfo import ZoneInfo
+
     from tidings.channels.direct_mail import BatchFolder
+    from tidings.domain.print_schedule import local_day
 
     c = common.open_container()
     try:
-        when = date.fromisoformat(day) if day else c.clock.now().date()
+        when = date.fromisoformat(day) if day else local_day(c.clock.now(), ZoneInfo(c.settings.direct_mail_timezone))
     except ValueError:
         common.fail(f"--date: {day!r} is not a date (use YYYY-MM-DD)")
     result = BatchFolder(c.settings.direct_mail_dir).build(when, c.clock.now())

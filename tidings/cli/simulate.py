@@ -104,6 +104,9 @@ def _print(result: object, name: str) -> None:
             console.print(table)
         else:
             console.print("  (no messages)")
+        for at, change in sc.changes:
+            what = ", ".join(f"{k}={v}" for k, v in change.items())
+            console.print(f"  [dim]+{_rel(at - sc.start)} contact changed: {what}[/]", highlight=False)
         for at, kind, payload in sc.effects:
             if kind != "message":
                 what = ", ".join(f"{k}={v}" for k, v in payload.items() if v not in (None, "", [], {}, 0.0))

@@ -37,6 +37,7 @@ from tidings.domain.rules.ast import (
     Attr,
     Compare,
     Consent,
+    EnrolmentValue,
     EventAgg,
     EventProp,
     Field,
@@ -296,6 +297,8 @@ class _Compiler(_ValueCompiler):
             return self.event_agg(t, op, v)
         if isinstance(t, EventProp):
             raise RuleError("properties.* only applies to event filters (journey triggers), not to contacts")
+        if isinstance(t, EnrolmentValue):
+            raise RuleError(f"{t.root}.* only applies to journey rules (an enrolment's values), not to segments")
         raise TypeError(t)
 
     # ------------------------------------------------------------------ events

@@ -12,14 +12,14 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from tidings.application.analytics.experiments import review
-from tidings.application.background import ServiceThread
+from tidings.application.background import PollingService
 from tidings.application.ports.clock import Clock
 from tidings.application.ports.measurement import AnalyticsStore
 
 log = logging.getLogger("tidings.experiments")
 
 
-class ExperimentReviewer(ServiceThread):
+class ExperimentReviewer(PollingService):
     name = "experiment-reviewer"
 
     def __init__(
@@ -35,14 +35,6 @@ class ExperimentReviewer(ServiceThread):
         self.clock = clock
         self.store = store
         self.every = every
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.run_once()
-            except Exception:  # the next review tries again (database restarts...)
-                log.exception("experiment review failed")
-            self.stopping.wait(self.every)
 
     def run_once(self) -> int:
         """Review now; returns how many experiments were rolled out."""

@@ -8,6 +8,7 @@ machine, and unit tests can install a stub backend with :func:`use_backend`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -16,8 +17,12 @@ from tidings.domain.snapshot import ContactSnapshot, EventRecord
 
 class RuleBackend(Protocol):
     def parse_rule(self, source: Any) -> Any: ...
-    def evaluate(self, rule: Any, snapshot: ContactSnapshot, now: datetime) -> bool: ...
-    def explain(self, rule: Any, snapshot: ContactSnapshot, now: datetime) -> list[dict[str, Any]]: ...
+    def evaluate(
+        self, rule: Any, snapshot: ContactSnapshot, now: datetime, scope: Mapping[str, Any] | None = None
+    ) -> bool: ...
+    def explain(
+        self, rule: Any, snapshot: ContactSnapshot, now: datetime, scope: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
     def matches_event(self, rule: Any, event: EventRecord, now: datetime) -> bool: ...
 
 
@@ -50,10 +55,11 @@ def _rules() -> Any:
 def parse(source: Any, kind: str = "contact") -> Any:
     """Parse a rule (text or structured form); raises ConditionError with path/column.
 
-    ``kind``: ``contact`` (branches, criteria) or ``event`` (a filter on one event's properties);
-    the rule language refuses a rule of the wrong kind when it can tell."""
+    ``kind``: ``contact`` (branches, criteria: the contact, ``vars.*`` and ``event.*``) or
+    ``event`` (a filter on one event's properties); the rule language refuses a rule of the
+    wrong kind when it can tell."""
     backend = _rules()
-    parser = getattr(backend, "parse_event_filter" if kind == "event" else "parse_contact_rule", None)
+    parser = getattr(backend, "parse_event_filter" if kind == "event" else "parse_journey_rule", None)
     try:
         return (parser or backend.parse_rule)(source)
     except ConditionError:
@@ -65,14 +71,20 @@ def parse(source: Any, kind: str = "contact") -> Any:
         raise ConditionError(str(exc), str(path), getattr(exc, "column", None)) from exc
 
 
-def evaluate(rule: Any, snapshot: ContactSnapshot, now: datetime) -> bool:
-    return bool(_rules().evaluate(rule, snapshot, now))
+def evaluate(rule: Any, snapshot: ContactSnapshot, now: datetime, scope: Mapping[str, Any] | None = None) -> bool:
+    """``scope``: the enrolment's values a rule may read (``{"vars": ..., "event": ...}``)."""
+    if scope is None:
+        return bool(_rules().evaluate(rule, snapshot, now))
+    return bool(_rules().evaluate(rule, snapshot, now, scope))
 
 
-def explain(rule: Any, snapshot: ContactSnapshot, now: datetime) -> list[dict[str, Any]]:
+def explain(
+    rule: Any, snapshot: ContactSnapshot, now: datetime, scope: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Why the rule is true or false, for the trace; never fails the transition."""
     try:
-        return [_jsonable(x) for x in _rules().explain(rule, snapshot, now)]
+        extra = () if scope is None else (scope,)
+        return [_jsonable(x) for x in _rules().explain(rule, snapshot, now, *extra)]
     except Exception as exc:  # an explanation must never break a transition
         return [{"error": str(exc)}]
 

@@ -20,13 +20,15 @@ STEP_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 STEP_FIELDS: dict[str, set[str]] = {
     "send": {"channel", "template", "category", "data", "next", "ignore_window"},
     "wait": {"duration", "next"},
-    "wait_until": {"date", "next"},
+    "wait_until": {"date", "on_past", "next"},
     "wait_time": {"at", "days", "next"},
-    "wait_event": {"event", "where", "timeout", "on_event", "on_timeout", "next"},
+    "wait_event": {"event", "signal", "where", "timeout", "on_event", "on_timeout", "next"},
     "branch": {"branches", "else"},
-    "behaviour": {"message", "action", "within", "event", "then", "else"},
+    "behaviour": {"message", "action", "within", "from", "event", "then", "else"},
     "split": {"variants", "experiment"},
     "update_contact": {"set", "add_tags", "remove_tags", "stage", "score", "next"},
+    "set_variables": {"set", "next"},
+    "repeat": {"every", "anchor", "count", "until", "each", "done"},
     "webhook": {"url", "method", "body", "headers", "next"},
     "task": {"title", "body", "owner", "team", "due_in", "next"},
     "assign_owner": {"owner", "team", "strategy", "next"},
@@ -39,6 +41,10 @@ COMMON_FIELDS = {"id", "type", "name", "note"}
 #: "voice" (they need consent to "phone"); webhooks and tasks have their own steps.
 CHANNELS = frozenset(TEMPLATE_CHANNELS)  # a send step's channel
 ACTIONS = {"delivered", "opened", "clicked", "converted"}
+#: what a wait_until does when its date has already passed (default: skip).
+ON_PAST = ("skip", "send_now", "next_occurrence")
+#: what a behaviour window counts from (default: sent, the meaning before v2).
+WINDOW_FROM = ("sent", "delivered", "first_open")
 TRIGGER_TYPES = (
     "event",
     "segment_entered",

@@ -3,16 +3,20 @@ step), parsed conditions. Graph-wide checks live in ``validate.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from tidings.domain.experiments.spec import check_experiment
+from tidings.domain.journeys.context import name_problem, source_problem
 from tidings.domain.journeys.docfields import (
     ACTIONS,
     CHANNELS,
     COMMON_FIELDS,
+    ON_PAST,
     STEP_FIELDS,
     STEP_ID_RE,
+    WINDOW_FROM,
     Problems,
     check_date_spec,
     check_duration,
@@ -21,6 +25,8 @@ from tidings.domain.journeys.docfields import (
     need,
 )
 from tidings.domain.journeys.model import END, STEP_TYPES, Step
+from tidings.domain.journeys.series import parse_period
+from tidings.domain.journeys.signalnames import SIGNAL_RE, as_event_name
 from tidings.domain.journeys.timing import parse_clock, parse_days
 from tidings.domain.journeys.yamlines import line_of, plain
 
@@ -76,6 +82,8 @@ def parse_step(
 ) -> Step:
     edges: dict[str, str] = {}
     rules: dict[str, Any] = {}
+    #: config computed from the document (a signal wait waits for the event ``signal.NAME``).
+    derived: dict[str, Any] = {}
 
     def fl(k: str) -> int | None:
         return line_of(s, k) or line
@@ -93,6 +101,8 @@ def parse_step(
         check_duration(need(s, "duration", p, line, sid, path), p, fl("duration"), sid, path + ".duration")
     elif stype == "wait_until":
         check_date_spec(need(s, "date", p, line, sid, path), p, fl("date"), sid, path + ".date")
+        if s.get("on_past", "skip") not in ON_PAST:
+            p.add(f"on_past is one of {', '.join(ON_PAST)}", fl("on_past"), sid, path + ".on_past")
     elif stype == "wait_time":
         try:
             parse_clock(need(s, "at", p, line, sid, path))
@@ -100,7 +110,15 @@ def parse_step(
         except ValueError as exc:
             p.add(str(exc), fl("at"), sid, path)
     elif stype == "wait_event":
-        need(s, "event", p, line, sid, path)
+        signal = s.get("signal")
+        if ("event" in s) == (signal is not None):
+            p.add("a wait_event waits for exactly one of event or signal", line, sid, path)
+        elif signal is not None and not (isinstance(signal, str) and SIGNAL_RE.match(signal)):
+            p.add(f"bad signal name {signal!r} (lowercase letters, digits, _ . -)", fl("signal"), sid, path + ".signal")
+        elif signal is not None:
+            derived["event"] = as_event_name(signal)
+        else:
+            need(s, "event", p, line, sid, path)
         if s.get("where") is not None:
             rules["where"] = check_rule(s["where"], p, fl("where"), sid, path + ".where", "event")
         if s.get("timeout") is not None:
@@ -129,6 +147,8 @@ def parse_step(
         if action is not None and action not in ACTIONS:
             p.add(f"action is one of {sorted(ACTIONS)}", fl("action"), sid, path + ".action")
         check_duration(need(s, "within", p, line, sid, path), p, fl("within"), sid, path + ".within")
+        if s.get("from", "sent") not in WINDOW_FROM:
+            p.add(f"from is one of {', '.join(WINDOW_FROM)}", fl("from"), sid, path + ".from")
         edges["then"] = check_target(need(s, "then", p, line, sid, path), p, fl("then"), sid, "then")
         edges["else"] = check_target(s.get("else", following), p, fl("else"), sid, "else")
     elif stype == "split":
@@ -167,6 +187,12 @@ def parse_step(
                 p.add(f"{k} is a list of tags", fl(k), sid, f"{path}.{k}")
         if "score" in s and (isinstance(s["score"], bool) or not isinstance(s["score"], int | float)):
             p.add("score is a number added to the contact's score", fl("score"), sid, path + ".score")
+    elif stype == "repeat":
+        _check_repeat(s, p, line, sid, path, fl)
+        edges["each"] = check_target(need(s, "each", p, line, sid, path), p, fl("each"), sid, "each")
+        edges["done"] = check_target(s.get("done", following), p, fl("done"), sid, "done")
+    elif stype == "set_variables":
+        _check_set_variables(s, p, fl("set"), sid, path)
     elif stype == "webhook":
         url = need(s, "url", p, line, sid, path)
         if url is not None and not str(url).startswith(("http://", "https://")):
@@ -182,4 +208,47 @@ def parse_step(
             p.add("strategy is fixed, round_robin or least_loaded", fl("strategy"), sid, path + ".strategy")
     elif stype == "enroll":
         need(s, "journey", p, line, sid, path)
-    return Step(id=sid, type=stype, line=line, config=plain(dict(s)), edges=edges, rules=rules)
+    return Step(id=sid, type=stype, line=line, config={**plain(dict(s)), **derived}, edges=edges, rules=rules)
+
+
+def _check_set_variables(s: Mapping[str, Any], p: Problems, line: int | None, sid: str, path: str) -> None:
+    """``set: {name: literal | {from: PATH}}``: names that shadow nothing, readable sources."""
+    values = s.get("set")
+    if not isinstance(values, Mapping) or not values:
+        p.add("set maps variable names to values or {from: PATH}", line, sid, path + ".set")
+        return
+    for name, value in values.items():
+        where = line_of(values, name) or line
+        bad = name_problem(name)
+        if bad is not None:
+            p.add(bad, where, sid, f"{path}.set.{name}")
+        if isinstance(value, Mapping):
+            if set(value) != {"from"}:
+                p.add("a computed value is {from: PATH}", where, sid, f"{path}.set.{name}")
+                continue
+            bad = source_problem(value["from"], event_only=False)
+            if bad is not None:
+                p.add(bad, where, sid, f"{path}.set.{name}.from")
+
+
+def _check_repeat(
+    s: Mapping[str, Any], p: Problems, line: int | None, sid: str, path: str, fl: Callable[[str], int | None]
+) -> None:
+    try:
+        parse_period(need(s, "every", p, line, sid, path))
+    except ValueError as exc:
+        if s.get("every") not in (None, ""):
+            p.add(str(exc), fl("every"), sid, path + ".every")
+    anchor = check_date_spec(need(s, "anchor", p, line, sid, path), p, fl("anchor"), sid, path + ".anchor")
+    if anchor is not None and anchor.event:
+        p.add("a series is anchored to an attribute or a variable", fl("anchor"), sid, path + ".anchor")
+    count, until = s.get("count"), s.get("until")
+    if count is None and until is None:
+        p.add("a repeat needs count (how many) or until (the last day)", line, sid, path)
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        p.add("count is a whole number >= 1", fl("count"), sid, path + ".count")
+    if until is not None:
+        try:
+            date.fromisoformat(str(until))
+        except ValueError:
+            p.add(f"until: {until!r} is not a date (YYYY-MM-DD)", fl("until"), sid, path + ".until")

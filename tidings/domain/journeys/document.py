@@ -15,6 +15,7 @@ import yaml
 from tidings.domain import jsonvalues
 from tidings.domain.analytics.holdout import MAX_PERCENT
 from tidings.domain.event_names import canonical_event_name
+from tidings.domain.journeys.context import Correlation, name_problem, property_path, source_problem
 from tidings.domain.journeys.docfields import (
     KEY_RE,
     TRIGGER_TYPES,
@@ -36,6 +37,7 @@ from tidings.domain.journeys.model import (
     SendWindow,
     Trigger,
 )
+from tidings.domain.journeys.signalnames import SIGNAL_RE, as_event_name, check_signals
 from tidings.domain.journeys.timing import parse_clock, parse_days
 from tidings.domain.journeys.yamlines import line_of, load, plain
 from tidings.domain.names import control_problem
@@ -91,6 +93,9 @@ def build_journey(data: Any, *, templates: set[str] | None = None) -> JourneyDoc
         raw=plain(data),
     )
     if not p.items:
+        p.items.extend(check_correlation(doc))
+        p.items.extend(check_signals(doc, line_of(data.get("settings") or {}, "signals")))
+    if not p.items:
         for problem in check_graph(doc, order, templates):
             p.items.append(problem)
     if p.items:
@@ -125,7 +130,13 @@ def _criteria(value: Any, p: Problems, owner: Any, name: str) -> tuple[Criterion
         line = line_of(item) or line_of(owner, name)
         path = f"settings.{name}.{i}"
         criterion_keys = {"event", "where", "rule", "revenue"}
-        if isinstance(item, Mapping) and ("event" in item or "rule" in item) and set(item) <= criterion_keys:
+        if isinstance(item, Mapping) and set(item) == {"signal"}:
+            signal = item["signal"]
+            if not isinstance(signal, str) or not SIGNAL_RE.match(signal):
+                p.add(f"bad signal name {signal!r} (lowercase letters, digits, _ . -)", line, None, path + ".signal")
+                continue
+            out.append(Criterion(event=as_event_name(signal), source=plain(item), line=line))
+        elif isinstance(item, Mapping) and ("event" in item or "rule" in item) and set(item) <= criterion_keys:
             rule = check_rule(item["rule"], p, line, None, path + ".rule") if "rule" in item else None
             where = (
                 check_rule(item["where"], p, line, None, path + ".where", "event")
@@ -169,6 +180,7 @@ def _settings(raw: Any, p: Problems) -> JourneySettings:
         "loop_limit",
         "exempt_from_caps",
         "control_group",
+        "correlate",
     }
     for k in raw:
         if k not in known:
@@ -263,6 +275,7 @@ def _settings(raw: Any, p: Problems) -> JourneySettings:
               path="settings.control_group")
         control = 0
     return JourneySettings(
+        correlate=_correlate(raw.get("correlate"), raw, p),
         control_group=float(control),
         loop_limit=loop_limit,
         exempt_from_caps=exempt,
@@ -301,7 +314,7 @@ def _triggers(raw: Any, data: Any, p: Problems) -> list[Trigger]:
             p.add(f"a trigger names exactly one of {', '.join(TRIGGER_TYPES)}", line, path=path)
             continue
         kind = kinds[0]
-        extra = set(t) - {kind, "where", "key", "to"}
+        extra = set(t) - {kind, "where", "key", "to", "vars"}
         if extra:
             p.add(f"unknown field(s) {sorted(extra)}", line, path=path)
         target = t[kind]
@@ -332,6 +345,70 @@ def _triggers(raw: Any, data: Any, p: Problems) -> list[Trigger]:
                 to=t.get("to"),
                 key=t.get("key"),
                 date=date,
+                vars=_trigger_vars(t, kind, p, line, path),
             )
         )
     return out
+
+
+def _trigger_vars(t: Mapping[str, Any], kind: str, p: Problems, line: int | None, path: str) -> dict[str, str]:
+    raw = t.get("vars")
+    if raw is None:
+        return {}
+    if kind != "event" or not isinstance(raw, Mapping):
+        p.add("vars (on an event trigger) maps variable names to event paths such as properties.total",
+              line_of(t, "vars") or line, None, path + ".vars")
+        return {}
+    out = {}
+    for name, source in raw.items():
+        where = line_of(raw, name) or line
+        bad = name_problem(name) or source_problem(source, event_only=True)
+        if bad is not None:
+            p.add(bad, where, None, f"{path}.vars.{name}")
+            continue
+        out[str(name)] = str(source)
+    return out
+
+
+def _correlate(raw: Any, settings: Any, p: Problems) -> tuple[Correlation, ...]:
+    """``correlate: order_id`` (any event carrying it) or ``[{event, property}]``."""
+    if raw is None:
+        return ()
+    line = line_of(settings, "correlate")
+    items = [{"property": raw}] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not items:
+        p.add("correlate is a property (order_id) or a list of {property, event}", line, None, "settings.correlate")
+        return ()
+    out = []
+    for i, item in enumerate(items):
+        where = line_of(item) or line
+        path = f"settings.correlate.{i}"
+        shaped = isinstance(item, Mapping) and isinstance(item.get("property"), str)
+        if not shaped or set(item) - {"property", "event"}:
+            p.add("a correlation rule is {property: NAME, event: NAME?}", where, None, path)
+            continue
+        event = item.get("event")
+        if event is not None and not isinstance(event, str):
+            p.add("event must be an event name", where, None, path + ".event")
+            continue
+        out.append(Correlation(property_path(item["property"]), canonical_event_name(event) if event else None, where))
+    return tuple(out)
+
+
+def check_correlation(doc: JourneyDoc) -> list[Problem]:
+    """A correlation property must be one a trigger keys its enrolments by."""
+    keys = {property_path(t.key) for t in doc.triggers if t.key}
+    problems = []
+    for i, rule in enumerate(doc.settings.correlate):
+        if rule.property not in keys:
+            provided = ", ".join(sorted(".".join(k) for k in keys)) or "none: add key: to an event trigger"
+            name = ".".join(rule.property)
+            problems.append(
+                Problem(
+                    f"correlate: no trigger provides {name!r} as the enrolment key (trigger keys: {provided})",
+                    rule.line,
+                    None,
+                    f"settings.correlate.{i}.property",
+                )
+            )
+    return problems

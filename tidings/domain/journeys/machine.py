@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tidings.domain.journeys.behaviour import behaviour_matches, behaviour_outcome, replan_behaviour
+from tidings.domain.journeys.context import correlated, event_value
 from tidings.domain.journeys.model import (
     ContactChanged,
     EngineContext,
@@ -26,7 +28,9 @@ from tidings.domain.journeys.model import (
     Transition,
 )
 from tidings.domain.journeys.run import EDGES, Run, event_detail, move
-from tidings.domain.journeys.steps import behaviour_matches, behaviour_outcome, execute, replan_date, wait_event_matches
+from tidings.domain.journeys.series import SERIES_SIGNALS, occurrence_due, plan, steer
+from tidings.domain.journeys.signalnames import STOP, accepted_signals, as_event_name, named_signals
+from tidings.domain.journeys.steps import execute, replan_date, wait_event_matches
 from tidings.domain.journeys.timing import iso
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.domain.statuses import EnrolmentStatus
@@ -105,6 +109,9 @@ def _enter(
         detail["event"] = event_detail(entry.event)
         # variables start as the entry event's properties (e.g. an appointment's time); signals update them
         state.variables = dict(entry.event.properties)
+        trigger = next((t for t in doc.triggers if t.index == entry.trigger_index), None)
+        if trigger is not None and trigger.vars:
+            state.variables.update({name: event_value(entry.event, src) for name, src in trigger.vars.items()})
     run.note(None, "entered", **detail)
     if run.check_criteria(step_id=None):
         return run.result()
@@ -127,6 +134,11 @@ def _timer(run: Run, timer: TimerDue) -> Transition:
         if nxt is not None:
             run.run_from(nxt)
         return run.result()
+    if waiting.kind == "series":
+        occurrence_due(run, step)
+        return run.result()
+    if waiting.kind == "behaviour" and not behaviour_outcome(run, step) and replan_behaviour(run, step):
+        return run.result()  # the window counts from a delivery or open seen after it was planned
     run.resume()
     if waiting.kind == "event":
         run.continue_after(step.id, "timeout", reason="timeout")
@@ -139,6 +151,9 @@ def _timer(run: Run, timer: TimerDue) -> Transition:
 
 
 def _event(run: Run, event: EventRecord) -> Transition:
+    if not correlated(run.doc.settings.correlate, event, run.state.key):
+        run.note(run.state.step_id, "uncorrelated", key=run.state.key, event=event_detail(event))
+        return run.result(changed=False)
     if run.check_criteria(event=event):
         return run.result()
     waiting = run.state.waiting
@@ -147,32 +162,48 @@ def _event(run: Run, event: EventRecord) -> Transition:
     step = run.doc.steps[waiting.step_id]
     if waiting.kind == "event" and wait_event_matches(run, step, event):
         run.resume()
+        run.state.resumed_by = event_detail(event)
         run.continue_after(step.id, "event", event=event_detail(event))
         return run.result()
     if waiting.kind == "behaviour" and behaviour_matches(run, step, event):
         run.resume()
+        run.state.resumed_by = event_detail(event)
         run.continue_after(step.id, "then", event=event_detail(event))
+        return run.result()
+    if waiting.kind == "behaviour" and replan_behaviour(run, step):
         return run.result()
     return run.result(changed=False)
 
 
 def _signal(run: Run, sig: Signal) -> Transition:
-    if sig.signal == "stop":
+    """A wait for the signal resumes (and branches); a criterion naming it ends the enrolment;
+    ``stop`` ends it; a signal in ``settings.signals`` updates the variables and re-plans a date wait."""
+    waiting = run.state.waiting
+    as_event = EventRecord(name=as_event_name(sig.signal), occurred_at=run.now, properties=dict(sig.data))
+    waited = waiting is not None and waiting.kind == "event" and waiting.event == as_event.name
+    accepted = sig.signal in run.doc.settings.signals
+    if accepted:
+        run.state.variables.update(dict(sig.data))
+        run.note(run.state.step_id, "signal", signal=sig.signal, data=dict(sig.data))
+    if waiting is not None and waiting.kind == "series":
+        step = run.doc.steps[waiting.step_id]
+        if sig.signal in SERIES_SIGNALS:
+            steer(run, step, sig.signal)
+            return run.result()
+        if accepted:  # its data may move the anchor: every later occurrence is re-planned from it
+            plan(run, step)
+            return run.result()
+    if waited or sig.signal in named_signals(run.doc):
+        moved = _event(run, as_event)
+        if moved.changed or not accepted:
+            return moved
+        return run.result()
+    if sig.signal == STOP:
         run.end("signal", detail=_describe(sig))
         return run.result()
-    waiting = run.state.waiting
-    as_event = EventRecord(name=f"signal.{sig.signal}", occurred_at=run.now, properties=dict(sig.data))
-    if sig.signal not in run.doc.settings.signals:
-        if waiting is not None and waiting.kind == "event" and waiting.event == as_event.name:
-            return _event(run, as_event)
-        run.note(
-            run.state.step_id, "signal_refused", signal=sig.signal, accepted=sorted(run.doc.settings.signals)
-        )
+    if not accepted:
+        run.note(run.state.step_id, "signal_refused", signal=sig.signal, accepted=sorted(accepted_signals(run.doc)))
         return run.result(changed=False)
-    run.state.variables.update(dict(sig.data))
-    run.note(run.state.step_id, "signal", signal=sig.signal, data=dict(sig.data))
-    if waiting is not None and waiting.kind == "event" and waiting.event == as_event.name:
-        return _event(run, as_event)
     if waiting is not None and waiting.kind == "date":
         replan_date(run, run.doc.steps[waiting.step_id])
     return run.result()

@@ -137,6 +137,8 @@ class Trigger:
     #: event property path whose value is the enrolment key (keyed enrolment).
     key: str | None = None
     date: DateSpec | None = None
+    #: enrolment variables taken from the trigger event: name -> ``properties.PATH`` | name | at | id.
+    vars: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,8 @@ class JourneySettings:
     exempt_from_caps: bool = False
     #: percent of entrants held out of every send (sticky per contact; ``domain/analytics/holdout.py``).
     control_group: float = 0.0
+    #: which events belong to an enrolment (``domain/journeys/context.Correlation``), by its key.
+    correlate: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +217,7 @@ class Step:
         return self.type in WAIT_STEP_TYPES
 
 
-WAIT_STEP_TYPES = frozenset({"wait", "wait_until", "wait_time", "wait_event", "behaviour"})
+WAIT_STEP_TYPES = frozenset({"wait", "wait_until", "wait_time", "wait_event", "behaviour", "repeat"})
 STEP_TYPES = frozenset(
     {
         "send",
@@ -225,6 +229,8 @@ STEP_TYPES = frozenset(
         "behaviour",
         "split",
         "update_contact",
+        "set_variables",
+        "repeat",
         "webhook",
         "task",
         "assign_owner",
@@ -288,6 +294,10 @@ class EnrollmentState:
     #: send step id -> ISO time of its latest send (behaviour splits measure from it).
     sent: dict[str, str] = field(default_factory=dict)
     waiting: Waiting | None = None
+    #: repeat step id -> {"done": last occurrence handled, "next": planned one, "paused": bool}.
+    series: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the event that resumed the latest wait (``event.*`` in rules), as ``run.event_detail`` gives it.
+    resumed_by: dict[str, Any] | None = None
     #: last wait token issued (monotonic).
     tokens: int = 0
     trigger_index: int | None = None
@@ -311,6 +321,8 @@ class EnrollmentState:
             },
             "tokens": self.tokens,
             "trigger_index": self.trigger_index,
+            "resumed_by": self.resumed_by,
+            "series": {k: dict(v) for k, v in self.series.items()},
         }  # fmt: skip
 
     def copy(self) -> EnrollmentState:
@@ -322,6 +334,7 @@ class EnrollmentState:
             variables=dict(self.variables),
             ab=dict(self.ab),
             sent=dict(self.sent),
+            series={k: dict(v) for k, v in self.series.items()},
             waiting=None if w is None else Waiting(w.kind, w.step_id, w.token, w.until, w.event),
         )
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from tidings.domain.journeys import conditions
+from tidings.domain.journeys.context import contact_view
 from tidings.domain.journeys.effects import Conversion, Effect
 from tidings.domain.journeys.model import (
     END,
@@ -151,6 +152,22 @@ class Run:
         self.cancel_timers = True
         return waiting
 
+    # ----------------------------------------------------------------- enrolment context
+    @property
+    def view(self) -> ContactSnapshot:
+        """The contact as this enrolment sees it (``settings.correlate``: other keys' events left out)."""
+        return contact_view(self.contact, self.doc.settings.correlate, self.state.key)
+
+    def scope(self) -> dict[str, Any]:
+        """What a journey rule reads beyond the contact: ``vars.*`` and ``event.*``."""
+        return {"vars": self.state.variables, "event": self.state.resumed_by}
+
+    def evaluate(self, rule: Any) -> bool:
+        return conditions.evaluate(rule, self.view, self.now, self.scope())
+
+    def explain(self, rule: Any) -> list[dict[str, Any]]:
+        return conditions.explain(rule, self.view, self.now, self.scope())
+
     # ----------------------------------------------------------------- criteria
     def check_criteria(self, event: EventRecord | None = None, step_id: str | None = None) -> bool:
         """Owned-contact rule, suppression, exit, goal: end the enrolment and return True if one holds."""
@@ -189,11 +206,11 @@ class Run:
                 return None
             if c.where is not None and not conditions.matches_event(c.where, event, self.now):
                 return None
-            if c.rule is not None and not conditions.evaluate(c.rule, self.contact, self.now):
+            if c.rule is not None and not self.evaluate(c.rule):
                 return None
             return {"event": event_detail(event), "source": c.source}
-        if c.rule is not None and conditions.evaluate(c.rule, self.contact, self.now):
-            return {"rule": c.source, "explain": conditions.explain(c.rule, self.contact, self.now)}
+        if c.rule is not None and self.evaluate(c.rule):
+            return {"rule": c.source, "explain": self.explain(c.rule)}
         return None
 
     # ----------------------------------------------------------------- walking

@@ -4,6 +4,7 @@ describe. Pure; :mod:`simulate` runs them and :mod:`tidings.domain.control.cross
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,11 @@ _CONTACT_FIELDS = {
 }  # fmt: skip
 
 
-SCENARIO_KEYS = {"name", "contact", "enter", "behaviour", "events", "signals", "expect", "start", "horizon"}
+SCENARIO_KEYS = {
+    "name", "contact", "enter", "behaviour", "events", "signals", "changes", "expect", "start", "horizon",
+}  # fmt: skip
+#: a scripted change of the contact at an offset (``changes: [{at: 3d, set: {plan: pro}}]``).
+CHANGE_KEYS = {"at", "set", "add_tags", "remove_tags", "consents", "owner", "lifecycle_stage", "score"}
 EXPECT_KEYS = {"message", "at", "count", "no_message", "messages", "outcome"}
 BEHAVIOUR_KEYS = {"opens", "clicks", "complains", "open_after", "click_after", "messages"}
 OUTCOMES = ("converted", "exited", "waiting", "completed")
@@ -81,3 +86,50 @@ def load_scenarios(data: Any) -> tuple[list[Mapping[str, Any]], datetime, timede
     start = _when(data["start"], "start") if data.get("start") else DEFAULT_START
     horizon = _offset(data["horizon"], "horizon") if data.get("horizon") else DEFAULT_HORIZON
     return list(data["scenarios"]), start, horizon
+
+
+def parse_change(raw: Any, where: str) -> tuple[timedelta, dict[str, Any]]:
+    """One scripted contact change: (offset, the change without ``at``); refused when malformed."""
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(f"{where}: a change is a mapping such as {{at: 3d, add_tags: [vip]}}")
+    _known(raw, CHANGE_KEYS, where)
+    change = {k: v for k, v in raw.items() if k != "at"}
+    if not change:
+        raise ScenarioError(f"{where}: say what changes ({', '.join(sorted(CHANGE_KEYS - {'at'}))})")
+    for key in ("set", "consents"):
+        if key in change and not isinstance(change[key], Mapping):
+            raise ScenarioError(f"{where}.{key}: a mapping")
+    for key in ("add_tags", "remove_tags"):
+        if key in change and not (isinstance(change[key], list) and all(isinstance(t, str) for t in change[key])):
+            raise ScenarioError(f"{where}.{key}: a list of tags")
+    if "score" in change and (isinstance(change["score"], bool) or not isinstance(change["score"], int | float)):
+        raise ScenarioError(f"{where}.score: a number (the new score)")
+    return _offset(raw.get("at"), where + ".at"), change
+
+
+def apply_change(
+    contact: ContactSnapshot, change: Mapping[str, Any]
+) -> tuple[ContactSnapshot, list[tuple[str, dict[str, Any]]]]:
+    """The contact after ``change`` and the events the product records for it (``contact.updated``
+    with ``changed``, ``tag.added`` / ``tag.removed``, ``consent.changed``)."""
+    attrs = {**contact.attributes, **dict(change.get("set") or {})}
+    tags = (set(contact.tags) | set(change.get("add_tags") or ())) - set(change.get("remove_tags") or ())
+    consents = {**contact.consents, **{str(k): str(v) for k, v in dict(change.get("consents") or {}).items()}}
+    changed: dict[str, Any] = dict(change.get("set") or {})  # flat, as attribute_changed triggers read it
+    fields: dict[str, Any] = {}
+    for name in ("owner", "lifecycle_stage", "score"):
+        if name in change:
+            fields[name] = float(change[name]) if name == "score" else change[name]
+            changed[name] = fields[name]
+    after = replace(contact, attributes=attrs, tags=frozenset(tags), consents=consents, **fields)
+    events: list[tuple[str, dict[str, Any]]] = []
+    if changed:
+        events.append(("contact.updated", {"changed": changed}))
+    events += [("tag.added", {"tag": t}) for t in sorted(tags - set(contact.tags))]
+    events += [("tag.removed", {"tag": t}) for t in sorted(set(contact.tags) - tags)]
+    events += [
+        ("consent.changed", {"channel": ch, "status": st})
+        for ch, st in sorted(consents.items())
+        if contact.consents.get(ch) != st
+    ]
+    return after, events

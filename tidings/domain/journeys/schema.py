@@ -50,6 +50,12 @@ _CRITERION = {
         },
         {
             "type": "object",
+            "required": ["signal"],
+            "properties": {"signal": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
             "required": ["rule"],
             "properties": {"rule": _RULE},
             "additionalProperties": False,
@@ -71,6 +77,8 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "at": _CLOCK,
     "days": _DAYS,
     "event": {"type": "string"},
+    "signal": {"type": "string", "description": "a self-service signal name (instead of event)"},
+    "on_past": {"enum": ["skip", "send_now", "next_occurrence"], "description": "when the date has passed"},
     "where": _RULE,
     "timeout": _DURATION,
     "on_event": _TARGET,
@@ -88,6 +96,13 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "message": {"type": "string", "description": "id of an earlier send step"},
     "action": {"enum": ["delivered", "opened", "clicked", "converted"]},
     "within": _DURATION,
+    "every": {"type": "string", "pattern": "^ *[0-9]+ *(d|w|mo) *$", "description": "14d, 2w, 1mo"},
+    "anchor": _DATE,
+    "count": {"type": "integer", "minimum": 1},
+    "until": {"type": "string", "description": "last day of the series, YYYY-MM-DD"},
+    "each": _TARGET,
+    "done": _TARGET,
+    "from": {"enum": ["sent", "delivered", "first_open"], "description": "what the window counts from"},
     "then": _TARGET,
     "variants": {
         "type": "array",
@@ -140,10 +155,11 @@ _REQUIRED = {
     "wait": ["duration"],
     "wait_until": ["date"],
     "wait_time": ["at"],
-    "wait_event": ["event"],
     "branch": ["branches"],
     "behaviour": ["message", "action", "within", "then"],
     "split": ["variants"],
+    "set_variables": ["set"],
+    "repeat": ["every", "anchor", "each"],
     "webhook": ["url"],
     "task": ["title"],
     "enroll": ["journey"],
@@ -178,6 +194,11 @@ def _trigger_schema(kind: str) -> dict[str, Any]:
         props |= {
             "where": _RULE,
             "key": {"type": "string", "description": "event property: the enrolment key"},
+            "vars": {
+                "type": "object",
+                "description": "enrolment variables from the trigger event: name -> properties.PATH | name | at | id",
+                "additionalProperties": {"type": "string"},
+            },
         }
     if kind == "attribute_changed":
         props["to"] = {"description": "only when the new value equals this"}
@@ -260,6 +281,20 @@ def journey_schema() -> dict[str, Any]:
                     },
                     "exempt_from_caps": {"type": "boolean"},
                     "control_group": {"type": "number", "minimum": 0, "maximum": 50},
+                    "correlate": {
+                        "oneOf": [
+                            {"type": "string", "description": "event property that must equal the enrolment key"},
+                            {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["property"],
+                                    "properties": {"property": {"type": "string"}, "event": {"type": "string"}},
+                                    "additionalProperties": False,
+                                },
+                            },
+                        ]
+                    },
                 },
             },
             "layout": {

@@ -19,6 +19,7 @@ from tidings.domain.journeys.effects import AssignOwner, Conversion, SendMessage
 from tidings.domain.journeys.fanout import fan_out_event
 from tidings.domain.journeys.machine import advance
 from tidings.domain.journeys.model import (
+    ContactChanged,
     EngineContext,
     EnrollmentState,
     Entry,
@@ -42,7 +43,9 @@ from tidings.domain.journeys.scenarios import (
     _known,
     _offset,
     _when,
+    apply_change,
     build_contact,
+    parse_change,
 )
 from tidings.domain.journeys.timing import from_iso
 from tidings.domain.journeys.triggers import manual_entry, may_enter, next_date_trigger
@@ -79,12 +82,15 @@ class ScenarioResult:
     trace: list[tuple[datetime, str, TraceEntry]] = field(default_factory=list)
     effects: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
     start: datetime = DEFAULT_START
+    #: the scenario's scripted contact changes, as applied: (time, the change).
+    changes: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "contact": dict(self.contact),
             "timeline": [t.to_dict() for t in self.timeline],
+            "changes": [{"at": at.isoformat(), "change": dict(c)} for at, c in self.changes],
             "outcome": self.outcome,
             "failed_expectations": list(self.failed_expectations),
         }
@@ -147,6 +153,7 @@ class _Scenario:
         self.order: list[str] = []
         self.sends: list[SentRecord] = []
         self.timeline: list[TimelineEntry] = []
+        self.changes: list[tuple[datetime, dict[str, Any]]] = []
         self.trace: list[tuple[datetime, str, TraceEntry]] = []
         self.effects: list[tuple[datetime, str, dict[str, Any]]] = []
         self.first_send: dict[str, datetime] = {}
@@ -160,7 +167,11 @@ class _Scenario:
         heapq.heappush(self.queue, _Item(max(at, self.now), self.seq, kind, data, enrollment))
 
     def snapshot(self) -> ContactSnapshot:
-        return replace(self.contact, events=tuple(self.events))
+        journeys = dict(self.contact.journeys)
+        latest = [self.states[e] for e in self.order if e in self.states][-1:]
+        for st in latest:  # the latest enrolment in this journey, as the store's snapshot says it
+            journeys[self.doc.key] = f"ended:{st.end_reason or ''}" if st.status == EnrolmentStatus.ENDED else st.status
+        return replace(self.contact, events=tuple(self.events), journeys=journeys)
 
     # ------------------------------------------------------------ setup
     def script(self) -> None:
@@ -191,6 +202,9 @@ class _Scenario:
                 continue
             at = self.start + _offset(ev.get("at"), where + ".at")
             self.push(at, "event", self._event(ev, at, where))
+        for i, raw_change in enumerate(self.raw.get("changes") or []):
+            offset, change = parse_change(raw_change, f"{self.name}.changes.{i}")
+            self.push(self.start + offset, "change", change)
         for i, sig in enumerate(self.raw.get("signals") or []):
             where = f"{self.name}.signals.{i}"
             if not isinstance(sig, Mapping) or not sig.get("name"):
@@ -225,6 +239,17 @@ class _Scenario:
                     self._apply(eid, item.data)
             elif item.kind == "timer" and item.enrollment in self.states:
                 self._apply(item.enrollment, item.data)
+            elif item.kind == "change":
+                self._change(item.data)
+
+    def _change(self, change: dict[str, Any]) -> None:
+        """A scripted change: the contact changes, running enrolments see it, then its events."""
+        self.contact, events = apply_change(self.contact, change)
+        self.changes.append((self.now, change))
+        for eid in self._live():
+            self._apply(eid, ContactChanged())
+        for name, props in events:
+            self.push(self.now, "event", EventRecord(name, self.now, props))
 
     def _live(self) -> list[str]:
         return [eid for eid in self.order if self.states[eid].status != EnrolmentStatus.ENDED]
@@ -343,25 +368,13 @@ class _Scenario:
         return how
 
     def _update(self, u: UpdateContact) -> None:
-        c = self.contact
-        attrs = {**c.attributes, **u.set_attributes}
-        tags = (set(c.tags) | set(u.add_tags)) - set(u.remove_tags)
-        changed: dict[str, Any] = dict(u.set_attributes)
+        change: dict[str, Any] = {"set": dict(u.set_attributes), "add_tags": u.add_tags, "remove_tags": u.remove_tags}
         if u.stage:
-            changed["lifecycle_stage"] = u.stage
-        self.contact = replace(
-            c,
-            attributes=attrs,
-            tags=frozenset(tags),
-            lifecycle_stage=u.stage or c.lifecycle_stage,
-            score=c.score + u.score_delta,
-        )
-        if changed:
-            self.push(self.now, "event", EventRecord("contact.updated", self.now, {"changed": changed}))
-        for tag in sorted(set(u.add_tags) - set(c.tags)):
-            self.push(self.now, "event", EventRecord("tag.added", self.now, {"tag": tag}))
-        for tag in sorted(set(u.remove_tags) & set(c.tags)):
-            self.push(self.now, "event", EventRecord("tag.removed", self.now, {"tag": tag}))
+            change["lifecycle_stage"] = u.stage
+        after, events = apply_change(self.contact, change)
+        self.contact = replace(after, score=after.score + u.score_delta)
+        for name, props in events:
+            self.push(self.now, "event", EventRecord(name, self.now, props))
 
     # ------------------------------------------------------------ result
     def outcome(self) -> tuple[str, str | None]:
@@ -463,6 +476,7 @@ def simulate(
                 sc.trace,
                 sc.effects,
                 sc.start,
+                sc.changes,
             )  # fmt: skip
         )
     branching = [

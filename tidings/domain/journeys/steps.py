@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from tidings.domain.analytics.holdout import in_control_group
 from tidings.domain.journeys import conditions
+from tidings.domain.journeys.behaviour import behaviour as _behaviour
+from tidings.domain.journeys.context import scope_value
 from tidings.domain.journeys.dates import resolve
 from tidings.domain.journeys.effects import (
     AssignOwner,
@@ -25,10 +28,10 @@ from tidings.domain.journeys.effects import (
 )
 from tidings.domain.journeys.model import DateSpec, SentRecord, Step
 from tidings.domain.journeys.run import Run
+from tidings.domain.journeys.series import execute_repeat
 from tidings.domain.journeys.timing import (
     allowed_now,
     contact_zone,
-    from_iso,
     iso,
     next_local_time,
     next_opening,
@@ -169,23 +172,42 @@ def _wait(run: Run, step: Step, visit: int) -> str | None:
     return None
 
 
+#: steps a past date's ``on_past: skip`` passes over after the wait: the action it was timing.
+TIMED_ACTIONS = frozenset({"send", "webhook", "task", "update_contact", "assign_owner", "enroll"})
+
+
 def replan_date(run: Run, step: Step) -> str | None:
     """Plan (or, while waiting, re-plan after a signal) a wait_until step.
 
-    Returns the next step when the date is missing or already past (and not re-planning)."""
+    A missing date goes on at once. A past date follows ``on_past``: ``skip`` (default) passes
+    over the wait and the action step it leads to, ``send_now`` goes on at once, and
+    ``next_occurrence`` waits for the date's next anniversary. Returns the next step when the
+    run goes on now (and is not re-planning)."""
     replanning = run.status == EnrolmentStatus.WAITING
     previous = run.state.waiting.until if replanning and run.state.waiting else None
     spec = _date_spec(step.config["date"])
-    found = resolve(spec, run.contact, run.state.variables, run.now, run.doc.settings.timezone)
+    tz = run.doc.settings.timezone
+    found = resolve(spec, run.contact, run.state.variables, run.now, tz)
+    policy = str(step.config.get("on_past", "skip"))
+    if found is not None and found[0] <= run.now and policy == "next_occurrence":
+        found = resolve(replace(spec, yearly=True), run.contact, run.state.variables, run.now, tz)
     if found is None or found[0] <= run.now:
         reason = "date missing" if found is None else "date passed"
-        until = iso(found[0]) if found else None
+        detail: dict[str, Any] = {"reason": reason, "until": iso(found[0]) if found else None}
+        target = step.edges["next"]
+        if found is not None:
+            detail["on_past"] = policy
+            following = run.doc.steps.get(target)
+            if policy == "skip" and following is not None and following.type in TIMED_ACTIONS:
+                detail["skipped_step"] = following.id
+                target = following.edges["next"]
+        run.note(step.id, "wait_skipped", date=step.config["date"], **detail)
         if replanning:
             run.resume()
-            run.continue_after(step.id, "next", reason=reason, until=until)
+            run.note(step.id, "resume", edge="next", next=target, **detail)
+            run.run_from(target)
             return None
-        run.note(step.id, "wait_skipped", reason=reason, until=until, date=step.config["date"])
-        return step.edges["next"]
+        return target
     run.wait("date", step.id, found[0], previous=previous)
     return None
 
@@ -227,69 +249,13 @@ def _branch(run: Run, step: Step, visit: int) -> str | None:
     for label, rule in step.rules.items():
         if not label.startswith("branch:"):
             continue
-        value = conditions.evaluate(rule, run.contact, run.now)
-        evaluated.append(
-            {"branch": label, "value": value, "explain": conditions.explain(rule, run.contact, run.now)}
-        )
+        value = run.evaluate(rule)
+        evaluated.append({"branch": label, "value": value, "explain": run.explain(rule)})
         if value:
             run.note(step.id, "branch", taken=label, next=step.edges[label], conditions=evaluated)
             return step.edges[label]
     run.note(step.id, "branch", taken="else", next=step.edges["else"], conditions=evaluated)
     return step.edges["else"]
-
-
-def _behaviour_window(run: Run, step: Step) -> tuple[datetime, datetime] | None:
-    sent = run.state.sent.get(str(step.config["message"]))
-    if sent is None:
-        return None
-    start = from_iso(sent)
-    return start, start + parse_duration(step.config["within"])
-
-
-def behaviour_matches(run: Run, step: Step, event: EventRecord) -> bool:
-    window = _behaviour_window(run, step)
-    if window is None or not (window[0] <= event.occurred_at <= window[1]):
-        return False
-    action = step.config["action"]
-    if action == "converted":
-        names = (
-            {step.config["event"]}
-            if step.config.get("event")
-            else {c.event for c in run.doc.settings.goal if c.event}
-        )
-        return event.name in names
-    props = event.properties
-    return (
-        event.name == f"message.{action}"
-        and props.get("step") == step.config["message"]
-        and props.get("journey", run.doc.key) in (run.doc.key, run.ctx.journey_id)
-        and not props.get("machine")
-    )
-
-
-def behaviour_outcome(run: Run, step: Step) -> bool:
-    return any(behaviour_matches(run, step, e) for e in run.contact.events)
-
-
-def _behaviour(run: Run, step: Step, visit: int) -> str | None:
-    window = _behaviour_window(run, step)
-    if window is None:
-        run.note(
-            step.id,
-            "behaviour",
-            outcome="else",
-            reason="message was not sent",
-            message=step.config["message"],
-        )
-        return step.edges["else"]
-    if behaviour_outcome(run, step):
-        run.note(step.id, "behaviour", outcome="then", behaviour=step.config["action"], found=True)
-        return step.edges["then"]
-    if run.now >= window[1]:
-        run.note(step.id, "behaviour", outcome="else", behaviour=step.config["action"], found=False)
-        return step.edges["else"]
-    run.wait("behaviour", step.id, window[1], behaviour=step.config["action"], message=step.config["message"])
-    return None
 
 
 def assignment_point(journey: str, contact_id: int, step_id: str) -> float:
@@ -347,6 +313,18 @@ def _update_contact(run: Run, step: Step, visit: int) -> str | None:
         score_delta=float(c.get("score") or 0),
     )
     run.emit(effect, "update_contact", **effect.payload())
+    return step.edges["next"]
+
+
+def _set_variables(run: Run, step: Step, visit: int) -> str | None:
+    values: dict[str, Any] = {}
+    for name, value in dict(step.config["set"]).items():
+        if isinstance(value, dict):
+            values[name] = scope_value(str(value["from"]), run.view, run.scope())
+        else:
+            values[name] = value
+    run.state.variables.update(values)
+    run.note(step.id, "set_variables", values=values)
     return step.edges["next"]
 
 
@@ -437,6 +415,8 @@ HANDLERS: dict[str, Callable[[Run, Step, int], str | None]] = {
     "behaviour": _behaviour,
     "split": _split,
     "update_contact": _update_contact,
+    "set_variables": _set_variables,
+    "repeat": execute_repeat,
     "webhook": _webhook,
     "task": _task,
     "assign_owner": _assign,

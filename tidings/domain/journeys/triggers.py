@@ -15,7 +15,7 @@ from typing import Any
 from tidings.domain.journeys import conditions
 from tidings.domain.journeys.dates import resolve
 from tidings.domain.journeys.model import Entry, JourneyDoc, PriorEnrollment, Trigger
-from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.snapshot import STANDARD_FIELDS, ContactSnapshot, EventRecord
 from tidings.domain.statuses import EnrolmentStatus
 
 
@@ -89,7 +89,56 @@ def match_triggers(
             continue
         keys.add(key)
         out.append(Entry(trigger.index, event, key))
+    if owner_removed(event) and skipped_for_owner(doc, contact):
+        for trigger in doc.triggers:
+            held = still_holds(trigger, contact, event, now)
+            if held is not None and (key := entry_key(trigger, held)) not in keys:
+                keys.add(key)
+                out.append(Entry(trigger.index, held, key))
     return out
+
+
+def skipped_for_owner(doc: JourneyDoc, contact: ContactSnapshot) -> bool:
+    """The journey keeps owned contacts out and this one never entered it, or left it for an owner."""
+    if doc.settings.allow_owned or doc.settings.category != "marketing":
+        return False
+    return contact.journeys.get(doc.key) in (None, "ended:owned")
+
+
+def owner_removed(event: EventRecord) -> bool:
+    """A ``contact.updated`` event whose ``changed`` removes the owner."""
+    if event.name != "contact.updated":
+        return False
+    changed = event.properties.get("changed") or {}
+    if not isinstance(changed, Mapping) or "owner" not in changed:
+        return False
+    value = changed["owner"]
+    if isinstance(value, Mapping) and "to" in value:
+        value = value["to"]
+    return not value
+
+
+def still_holds(trigger: Trigger, contact: ContactSnapshot, event: EventRecord, now: datetime) -> EventRecord | None:
+    """When the owner is removed, a journey that skipped the contact for it picks it up if the
+    trigger still holds: the latest matching event (event triggers), the attribute equal to
+    ``to`` (or set), the tag present, the segment joined. The entry event it starts from (the
+    owner change itself for the state triggers), or None."""
+    if trigger.type == "event":
+        return next((e for e in reversed(contact.events) if trigger_matches(trigger, e, contact, now)), None)
+    if trigger.type == "attribute_changed":
+        name = str(trigger.target)
+        value = (
+            contact.field_value(name)
+            if name in STANDARD_FIELDS
+            else _prop(contact.attributes, name.removeprefix("attributes."))
+        )
+        holds = value is not None if trigger.to is None else value == trigger.to
+        return event if holds else None
+    if trigger.type == "tag_added":
+        return event if trigger.target in contact.tags else None
+    if trigger.type == "segment_entered":
+        return event if trigger.target in contact.segments else None
+    return None
 
 
 def manual_entry(doc: JourneyDoc, key: str = "") -> Entry:

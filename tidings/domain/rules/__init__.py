@@ -19,6 +19,7 @@ from tidings.domain.rules.ast import (
     Compare,
     Consent,
     Duration,
+    EnrolmentValue,
     EventAgg,
     EventProp,
     Field,
@@ -45,6 +46,7 @@ __all__ = [
     "Consent",
     "Duration",
     "EVERYTHING",
+    "EnrolmentValue",
     "EventAgg",
     "EventProp",
     "Field",
@@ -64,6 +66,7 @@ __all__ = [
     "matches_event",
     "parse_contact_rule",
     "parse_event_filter",
+    "parse_journey_rule",
     "parse_rule",
     "to_json",
     "to_text",
@@ -89,11 +92,25 @@ def parse_rule(source: str | Mapping[str, Any] | list[Any] | Rule) -> Rule:
 
 
 def parse_contact_rule(source: Any) -> Rule:
-    """A rule about a contact (segments, branches): event-property filters are refused."""
+    """A rule about a contact (segments, scoring): event-property filters and enrolment values are refused."""
+    rule = parse_journey_rule(source)
+    if dependencies(rule).enrolment:
+        raise RuleError(
+            "vars.* and event.* only apply to journey rules "
+            "(an enrolment's variables, the event that resumed its wait)",
+            [],
+            None,
+        )
+    return rule
+
+
+def parse_journey_rule(source: Any) -> Rule:
+    """A rule inside a journey (branches, criteria): the contact, plus ``vars.*`` and ``event.*``."""
     rule = parse_rule(source)
     if dependencies(rule).event_properties:
         raise RuleError(
-            "properties.* only applies to event filters (journey triggers); use attributes.NAME for the contact's data",
+            "properties.* only applies to event filters (journey triggers); use attributes.NAME for the "
+            "contact's data, event.properties.NAME for the event that resumed a wait",
             [],
             None,
         )

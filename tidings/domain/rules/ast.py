@@ -200,6 +200,21 @@ class EventProp(Target):
     kind = "any"
 
 
+#: roots of :class:`EnrolmentValue`: an enrolment's variables, the event that resumed its wait.
+ENROLMENT_ROOTS = ("vars", "event")
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentValue(Target):
+    """A value a journey enrolment holds, not the contact: ``vars.order_total`` (its variables)
+    or ``event.properties.score`` (the event that resumed its latest wait). Journey rules only:
+    evaluated with a ``scope`` (``evaluate(..., scope={"vars": ..., "event": ...})``)."""
+
+    root: str
+    path: tuple[str, ...]
+    kind = "any"
+
+
 # ----------------------------------------------------------------------------- rule nodes
 
 

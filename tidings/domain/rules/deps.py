@@ -15,6 +15,7 @@ from tidings.domain.rules.ast import (
     Attr,
     Compare,
     Consent,
+    EnrolmentValue,
     EventAgg,
     EventProp,
     Field,
@@ -45,6 +46,8 @@ class RuleDeps:
     time_relative: bool = False
     #: true when the rule reads an event's properties (an event filter, not a contact rule).
     event_properties: bool = False
+    #: true when the rule reads a journey enrolment's values (``vars.*``, ``event.*``).
+    enrolment: bool = False
 
     def __or__(self, other: RuleDeps) -> RuleDeps:
         return RuleDeps(
@@ -57,6 +60,7 @@ class RuleDeps:
             self.journeys | other.journeys,
             self.time_relative or other.time_relative,
             self.event_properties or other.event_properties,
+            self.enrolment or other.enrolment,
         )
 
     def affected_by(self, changed: RuleDeps) -> bool:
@@ -114,6 +118,8 @@ def dependencies(rule: Rule) -> RuleDeps:
             return RuleDeps(events=frozenset({t.event or ANY}), time_relative=rel or t.window is not None)
         if isinstance(t, EventProp):
             return RuleDeps(event_properties=True)
+        if isinstance(t, EnrolmentValue):
+            return RuleDeps(enrolment=True)
     raise TypeError(f"not a rule: {rule!r}")
 
 

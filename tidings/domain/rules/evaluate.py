@@ -20,6 +20,7 @@ from tidings.domain.rules.ast import (
     Compare,
     Consent,
     Duration,
+    EnrolmentValue,
     EventAgg,
     EventProp,
     Field,
@@ -167,7 +168,15 @@ def aggregate(ev: EventAgg, snapshot: ContactSnapshot, now: datetime) -> Any:
     return min(vals) if ev.agg == "min" else max(vals)
 
 
-def value_of(target: Target, snapshot: ContactSnapshot, now: datetime) -> Any:
+#: what a journey rule reads beyond the contact: ``{"vars": {...}, "event": {...} | None}``.
+Scope = Mapping[str, Any]
+
+
+def value_of(target: Target, snapshot: ContactSnapshot, now: datetime, scope: Scope | None = None) -> Any:
+    if isinstance(target, EnrolmentValue):
+        if scope is None:
+            raise RuleError(f"{target.root}.* only applies to journey rules (an enrolment's values)")
+        return path_get(scope.get(target.root), target.path)
     if isinstance(target, Field):
         return snapshot.field_value(target.name)
     if isinstance(target, Attr):
@@ -198,16 +207,16 @@ def sequence_holds(rule: Sequence, snapshot: ContactSnapshot, now: datetime) -> 
     return False
 
 
-def evaluate(rule: Rule, snapshot: ContactSnapshot, now: datetime) -> bool:
-    """Whether the contact matches the rule at ``now``."""
+def evaluate(rule: Rule, snapshot: ContactSnapshot, now: datetime, scope: Scope | None = None) -> bool:
+    """Whether the contact matches the rule at ``now`` (``scope``: a journey enrolment's values)."""
     if isinstance(rule, All):
-        return all(evaluate(r, snapshot, now) for r in rule.items)
+        return all(evaluate(r, snapshot, now, scope) for r in rule.items)
     if isinstance(rule, AnyOf):
-        return any(evaluate(r, snapshot, now) for r in rule.items)
+        return any(evaluate(r, snapshot, now, scope) for r in rule.items)
     if isinstance(rule, Not):
-        return not evaluate(rule.item, snapshot, now)
+        return not evaluate(rule.item, snapshot, now, scope)
     if isinstance(rule, Compare):
-        return compare(rule.op, value_of(rule.target, snapshot, now), rule.value, now)
+        return compare(rule.op, value_of(rule.target, snapshot, now, scope), rule.value, now)
     if isinstance(rule, HasTag):
         return rule.tag in snapshot.tags
     if isinstance(rule, InSegment):
@@ -246,7 +255,7 @@ def _jsonable(v: Any) -> Any:
     return repr(v)
 
 
-def explain(rule: Rule, snapshot: ContactSnapshot, now: datetime) -> list[dict[str, Any]]:
+def explain(rule: Rule, snapshot: ContactSnapshot, now: datetime, scope: Scope | None = None) -> list[dict[str, Any]]:
     """Each sub-condition as text with the value it read and its result (for "why" traces)."""
     from tidings.domain.rules.text import to_text
 
@@ -262,7 +271,7 @@ def explain(rule: Rule, snapshot: ContactSnapshot, now: datetime) -> list[dict[s
         elif isinstance(r, Not):
             result = not walk(r.item, path + ["not"])
         elif isinstance(r, Compare):
-            actual = value_of(r.target, snapshot, now)
+            actual = value_of(r.target, snapshot, now, scope)
             entry["value"] = _jsonable(actual)
             result = compare(r.op, actual, r.value, now)
         elif isinstance(r, HasTag):

@@ -42,6 +42,7 @@ from tidings.domain.rules.ast import (
     Compare,
     Consent,
     Duration,
+    EnrolmentValue,
     EventAgg,
     EventProp,
     Field,
@@ -212,6 +213,12 @@ def parse_structured(doc: Any, path: list[Any] | None = None, depth: int = 0) ->
     elif "property" in doc:
         _only(doc, {"property"} | cmp_keys, path)
         target = EventProp(attr_path(doc["property"], path + ["property"]))
+    elif "variable" in doc:
+        _only(doc, {"variable"} | cmp_keys, path)
+        target = EnrolmentValue("vars", attr_path(doc["variable"], path + ["variable"]))
+    elif "resumed_by" in doc:
+        _only(doc, {"resumed_by"} | cmp_keys, path)
+        target = EnrolmentValue("event", attr_path(doc["resumed_by"], path + ["resumed_by"]))
     elif "consent" in doc:
         _only(doc, {"consent"} | cmp_keys, path)
         ch = doc["consent"]
@@ -299,6 +306,8 @@ def to_json(rule: Rule) -> dict[str, Any]:
             out = {"attribute": ".".join(t.path)}
         elif isinstance(t, EventProp):
             out = {"property": ".".join(t.path)}
+        elif isinstance(t, EnrolmentValue):
+            out = {"variable" if t.root == "vars" else "resumed_by": ".".join(t.path)}
         elif isinstance(t, Consent):
             out = {"consent": t.channel}
         elif isinstance(t, JourneyState):

@@ -36,6 +36,7 @@ from tidings.domain.rules.ast import (
     Compare,
     Consent,
     Duration,
+    EnrolmentValue,
     EventAgg,
     EventProp,
     Field,
@@ -216,6 +217,10 @@ class _Builder:
                 return Attr(attr_path(rest, [], col))
             if head in ("properties", "property") and rest:
                 return EventProp(attr_path(rest, [], col))
+            if head == "vars" and rest:
+                return EnrolmentValue("vars", attr_path(rest, [], col))
+            if head == "event" and rest:
+                return EnrolmentValue("event", attr_path(rest, [], col))
             raise RuleError(
                 f"unknown field {name!r}: standard fields are {', '.join(STANDARD_FIELDS)}; "
                 'custom data is attributes.NAME; event history is NAME.count(30d) or event("NAME")...',
@@ -391,6 +396,8 @@ def _target(t: Target) -> str:
         return "attributes." + ".".join(t.path)
     if isinstance(t, EventProp):
         return "properties." + ".".join(t.path)
+    if isinstance(t, EnrolmentValue):
+        return f"{t.root}." + ".".join(t.path)
     if isinstance(t, Consent):
         return f"consent({_lit(t.channel)})"
     if isinstance(t, JourneyState):
