@@ -15,18 +15,19 @@ from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema as s
 from tidings.store.measurement import SqlAnalyticsStore
 from tidings.web import queries
-from tidings.web.core import WebRoute, render
+from tidings.web.core import WebRoute, render, viewer_locale
+from tidings.web.i18n import _, viewing_as
 from tidings.web.security import Viewer, container
 
 router = APIRouter(route_class=WebRoute)
 
 LABELS = [
-    ("sent", "Sent"),
-    ("delivered", "Delivered"),
-    ("opened", "Opened"),
-    ("clicked", "Clicked"),
-    ("converted", "Converted"),
-    ("unsubscribed", "Unsubscribed"),
+    ("sent", _("Sent")),
+    ("delivered", _("Delivered")),
+    ("opened", _("Opened")),
+    ("clicked", _("Clicked")),
+    ("converted", _("Converted")),
+    ("unsubscribed", _("Unsubscribed")),
 ]
 
 
@@ -68,18 +69,20 @@ def dashboard_data(request: Request, session: Session = Viewer) -> dict[str, Any
     if chart == "daily":
         with c.engine.connect() as conn:
             d = queries.daily_series(conn, c.clock.now())
-        names = {"message.sent": "Sent", "message.opened": "Opened", "message.clicked": "Clicked"}
-        return {
-            "type": "line",
-            "labels": d["labels"],
-            "datasets": [{"label": names[k], "data": v} for k, v in d["series"].items()],
-        }
+        names = {"message.sent": _("Sent"), "message.opened": _("Opened"), "message.clicked": _("Clicked")}
+        with viewing_as(viewer_locale(request)):
+            return {
+                "type": "line",
+                "labels": d["labels"],
+                "datasets": [{"label": str(names[k]), "data": v} for k, v in d["series"].items()],
+            }
     f = figures(request)
-    return {
-        "type": "bar",
-        "labels": [label for _, label in LABELS],
-        "datasets": [
-            {"label": "Last week", "data": [f["last"][k] for k, _ in LABELS], "color": "#c7d2fe"},
-            {"label": "This week", "data": [f["this"][k] for k, _ in LABELS], "color": "#4f46e5"},
-        ],
-    }
+    with viewing_as(viewer_locale(request)):
+        return {
+            "type": "bar",
+            "labels": [str(label) for _k, label in LABELS],
+            "datasets": [
+                {"label": str(_("Last week")), "data": [f["last"][k] for k, _l in LABELS], "color": "#c7d2fe"},
+                {"label": str(_("This week")), "data": [f["this"][k] for k, _l in LABELS], "color": "#4f46e5"},
+            ],
+        }
