@@ -26,7 +26,7 @@ STEP_FIELDS: dict[str, set[str]] = {
     "branch": {"branches", "else"},
     "behaviour": {"message", "action", "within", "event", "then", "else"},
     "split": {"variants", "experiment"},
-    "update_contact": {"set", "add_tags", "remove_tags", "stage", "score", "next"},
+    "update_contact": {"set", "add_tags", "remove_tags", "lifecycle_stage", "score", "next"},
     "webhook": {"url", "method", "body", "headers", "next"},
     "task": {"title", "body", "owner", "team", "due_in", "next"},
     "assign_owner": {"owner", "team", "strategy", "next"},
