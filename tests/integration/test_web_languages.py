@@ -69,8 +69,14 @@ def test_a_notice_of_a_handler_is_translated(container):
         page = client.get("/users")
         r = client.post(
             "/users",
-            data={"csrf_token": csrf_of(page.text), "email": "new@example.com", "role": "viewer",
-                  "password": "a-long-password-1", "name": "", "team": ""},
+            data={
+                "csrf_token": csrf_of(page.text),
+                "email": "new@example.com",
+                "role": "viewer",
+                "password": "a-long-password-1",
+                "name": "",
+                "team": "",
+            },
         )
         assert "Додано new@example.com." in r.text
 

@@ -34,6 +34,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from tidings.domain.access import RTL_LOCALES, UI_LOCALES
+from tidings.domain.journeys.narrate import Amount, Moment, Phrase, narrate
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT_LOCALE = "en"
@@ -286,7 +287,8 @@ def install(env: Any) -> None:
     # install_gettext_callables wraps them again for newstyle: use ours as they are
     env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
     env.globals.update(ui_locales=UI_LOCALES, status_label=status_label)
-    env.filters.update(dt=format_dt, num=format_num, money=format_money, delta=format_delta)
+    env.filters.update(dt=format_dt, num=format_num, money=format_money, delta=format_delta, say=say)
+    env.globals.update(narrate=narrate)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -350,7 +352,23 @@ def format_money(value: Any, currency: str | None = None) -> str:
         return str(value)
     if not currency:
         return format_num(number, 2)
+    if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        return f"{format_num(number, 2)} {currency}"  # not an ISO 4217 code: shown as it was given
     return format_currency(number, currency.upper(), locale=current_viewer().babel)
+
+
+def say(phrase: Phrase) -> str:
+    """A narrated sentence (``domain/journeys/narrate.py``) in the viewer's language: the message
+    translated, times in the viewer's zone, amounts in their currency."""
+    values: dict[str, Any] = {}
+    for name, value in phrase.values.items():
+        if isinstance(value, Moment):
+            values[name] = format_dt(value.iso)
+        elif isinstance(value, Amount):
+            values[name] = format_money(value.value, value.currency)
+        else:
+            values[name] = "" if value is None else str(value)
+    return translate(phrase.message, **values)
 
 
 def format_delta(now: float, before: float) -> str:
