@@ -102,6 +102,8 @@ def test_simulation_shows_timelines_and_unreached_steps(container):
         assert r.status_code == 200
         assert 'id="results"' in r.text and "<html" not in r.text  # a fragment
         assert "one" in r.text
+        story = r.text.split('data-testid="story"')[1].split("</ol>")[0]  # what happened, as sentences
+        assert "Entered " in story and "{" not in story
         bad = client.post(
             "/journeys/after-welcome/simulate", data={"csrf_token": token, "scenarios": "scenarios: 3"}
         )

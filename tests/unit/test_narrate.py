@@ -186,3 +186,22 @@ def test_any_entry_gives_a_phrase_that_formats(action, detail) -> None:
         detail["revenue"] = 1
     p = phrase({"action": action, "step": "s", "detail": detail})
     assert "%(" not in p.message % {k: str(v) for k, v in p.values.items()}
+
+
+def test_a_simulations_trace_reads_as_sentences() -> None:
+    from datetime import UTC, datetime
+
+    from tidings.domain.journeys.model import TraceEntry
+    from tidings.domain.journeys.narrate import narrate_entries
+
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    story = narrate_entries(
+        [(at, TraceEntry(None, "entered", {"trigger": 0})), (at, TraceEntry("hello", "send", {"template": "hi"}))],
+        journey="Welcome",
+        version=2,
+    )
+    assert [(a, p.message) for a, p in story] == [
+        (at, "Entered %(journey)s v%(version)s"),
+        (at, "Sent %(template)s by %(channel)s"),
+    ]
+    assert story[0][1].values["version"] == 2

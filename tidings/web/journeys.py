@@ -27,6 +27,7 @@ from tidings.web import journey_view as jv
 from tidings.web import queries
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
+from tidings.web.i18n import _
 from tidings.web.reports import step_funnel
 from tidings.web.security import FormFields, Viewer, Writer, container
 
@@ -179,7 +180,7 @@ def journeys_map(request: Request, session: Session = Viewer) -> Response:
     with c.engine.connect() as conn:
         for r in jst.list_journeys(conn):
             try:
-                doc, _, _ = _doc_for(conn, r, None)
+                doc, _source, _shown = _doc_for(conn, r, None)
             except JourneyError:
                 doc = None
             if doc is None:
@@ -372,13 +373,13 @@ def simulate_run(key: str, request: Request, session: Session = Viewer, form: Fo
     c = container(request)
     with c.engine.connect() as conn:
         row = _journey_or_404(conn, key)
-        doc, _, shown = _doc_for(conn, row, None)
+        doc, _source, shown = _doc_for(conn, row, None)
         policy = policies.load(SqlControl(conn))  # the global send policy applies in simulation too
     error = ""
     result = None
     graph = None
     if doc is None:
-        error = "this journey has no valid document to simulate"
+        error = _("this journey has no valid document to simulate")
     else:
         try:
             scenarios, start, horizon = load_scenarios(yaml.safe_load(text))
@@ -386,7 +387,16 @@ def simulate_run(key: str, request: Request, session: Session = Viewer, form: Fo
             graph = jv.journey_graph(doc, None, unreached=result.unreached_steps)
         except (ScenarioError, yaml.YAMLError, ValueError, TypeError, KeyError) as exc:
             error = str(exc)
-    ctx = {"j": row, "scenarios": text, "result": result, "error": error, "g": graph, "shown": shown}
+    stories = {}
+    if result is not None and doc is not None:
+        from tidings.domain.journeys.narrate import narrate_entries
+
+        stories = {
+            sc.name: narrate_entries([(at, e) for at, _eid, e in sc.trace], journey=doc.name or doc.key)
+            for sc in result.scenarios
+        }
+    ctx = {"j": row, "scenarios": text, "result": result, "error": error, "g": graph, "shown": shown,
+           "stories": stories}
     status = 422 if error else 200
     if is_htmx(request):
         return render(request, "journey_simulate.html", ctx, block="results", status=status)

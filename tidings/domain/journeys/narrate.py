@@ -228,3 +228,15 @@ def narrate(path: Sequence[Mapping[str, Any]], *, journey: str = "") -> list[Phr
     """The path of an enrolment as sentences, in order; money in the entry event's currency."""
     currency = event_currency(path)
     return [phrase(entry, journey=journey, currency=currency) for entry in path]
+
+
+def narrate_entries(
+    entries: Sequence[tuple[Any, Any]], *, journey: str = "", version: Any = None
+) -> list[tuple[Any, Phrase]]:
+    """``(at, trace entry)`` pairs (a simulation's trace: entries with ``step_id``, ``action`` and
+    ``detail``) as ``(at, sentence)`` pairs."""
+    path = [
+        {"action": e.action, "step": e.step_id, "detail": dict(e.detail or {}), "version": version}
+        for _, e in entries
+    ]
+    return [(at, p) for (at, _), p in zip(entries, narrate(path, journey=journey), strict=True)]
