@@ -27,7 +27,7 @@ from tidings.web import journey_view as jv
 from tidings.web import queries
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
-from tidings.web.i18n import _
+from tidings.web.i18n import Text, _
 from tidings.web.reports import step_funnel
 from tidings.web.security import FormFields, Viewer, Writer, container
 
@@ -375,7 +375,7 @@ def simulate_run(key: str, request: Request, session: Session = Viewer, form: Fo
         row = _journey_or_404(conn, key)
         doc, _source, shown = _doc_for(conn, row, None)
         policy = policies.load(SqlControl(conn))  # the global send policy applies in simulation too
-    error = ""
+    error: Text = ""
     result = None
     graph = None
     if doc is None:
