@@ -83,6 +83,8 @@ def test_diff_between_versions(container):
         r = client.get("/journeys/welcome/diff?a=1&b=2")
         assert re.search(r'class="del">-    duration: 1d<', r.text)
         assert re.search(r'class="add">\+    duration: 2d<', r.text)
+        summary = r.text.split('id="diff-summary"')[1].split("</ul>")[0]  # the change as a sentence
+        assert re.search(r"Step \S+ changed: duration", summary)
 
 
 def test_simulation_shows_timelines_and_unreached_steps(container):

@@ -321,6 +321,17 @@ def resume(key: str, request: Request, session: Session = Writer) -> Response:
     return _action(request, key, "resume")
 
 
+def _changes(old: str, new: str) -> list[Any]:
+    """The version diff as sentences (``domain/journeys/docdiff.py``); none if a side is not YAML."""
+    from tidings.domain.journeys.docdiff import changes
+
+    try:
+        a, b = yaml.safe_load(old) or {}, yaml.safe_load(new) or {}
+    except yaml.YAMLError:
+        return []
+    return changes(a, b) if isinstance(a, dict) and isinstance(b, dict) else []
+
+
 @router.get("/journeys/{key}/diff")
 def diff(key: str, request: Request, session: Session = Viewer) -> Response:
     p = request.query_params
@@ -341,10 +352,11 @@ def diff(key: str, request: Request, session: Session = Viewer) -> Response:
             return str(vrow["source"]) if vrow else ""
 
         lines = jv.diff_lines(text_of(a), text_of(b), f"v{a}", f"v{b}") if a and b else []
+        summary = _changes(text_of(a), text_of(b)) if a and b else []
     return render(
         request,
         "journey_diff.html",
-        {"j": row, "names": names, "a": a, "b": b, "lines": lines},
+        {"j": row, "names": names, "a": a, "b": b, "lines": lines, "summary": summary},
         page="journeys",
     )
 
