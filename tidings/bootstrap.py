@@ -32,6 +32,7 @@ from tidings.store.analytics import SqlAnalytics
 from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
 from tidings.store.ingest_sql import IngestWriter
+from tidings.store.scoring_sql import SqlScoring
 from tidings.store.sql_uow import SqlUnitOfWork
 
 __all__ = ["Container", "StartupError", "build", "open_container"]
@@ -115,7 +116,9 @@ def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | No
         clock=clock,
         secret_key=secret,
         keys=KeyVerifier(partial(SqlUnitOfWork, engine, read_only=True)),
-        journey_engine=JourneyEngine(engine, clock, "api", control=SqlControl, analytics=SqlAnalytics),
+        journey_engine=JourneyEngine(
+            engine, clock, "api", control=SqlControl, analytics=SqlAnalytics, scoring=SqlScoring
+        ),
         sns_verifier=SnsVerifier(),
         ingest_writer=IngestWriter(engine),
     )

@@ -41,6 +41,10 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
         from tidings.store.measurement import SqlAnalyticsStore
 
         services.append(ExperimentReviewer(container.engine, container.clock, SqlAnalyticsStore))
+        # lead scores fade with time (decay) and may cross a demotion threshold
+        from tidings.application.scoring.decayer import ScoreDecayer
+
+        services.append(ScoreDecayer(container.uow, container.clock, every=container.settings.scoring_decay_seconds))
         # outbox -> channel providers (issue: channels); recipe checks then see the running ones
         from tidings.channels.delivery import delivery_service
 

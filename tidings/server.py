@@ -141,13 +141,14 @@ def create_app(container: Container) -> FastAPI:
         experiments,
         goals,
         recipes,
+        scoring,
         sinks,
         sms,
         tasks,
     )
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals,
-                   browser_tracking):
+                   browser_tracking, scoring):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 

@@ -42,6 +42,8 @@ class Settings:
     shutdown_grace_s: float = 10.0
     #: how often time-relative segments are re-evaluated (None: the refresher's default).
     segment_refresh_seconds: float | None = None
+    #: how often lead scores are brought to now (decay, demotion thresholds), in seconds.
+    scoring_decay_seconds: float = 3600.0
     # --- SMS, voice, direct mail, webhooks out, bounces (channels, see docs/channels.md)
     #: Twilio-compatible API: base URL, account SID, auth token, sender number. Unset SID =
     #: SMS and calls go to the local sinks (the web inbox).
@@ -101,6 +103,9 @@ class Settings:
             log_level=env.get("TIDINGS_LOG_LEVEL", "INFO"),
             delivery_lease_s=_seconds(env, "TIDINGS_DELIVERY_LEASE", cls.delivery_lease_s, minimum=1.0),
             shutdown_grace_s=_seconds(env, "TIDINGS_SHUTDOWN_GRACE", cls.shutdown_grace_s, minimum=0.0),
+            scoring_decay_seconds=_seconds(
+                env, "TIDINGS_SCORING_DECAY_SECONDS", cls.scoring_decay_seconds, minimum=1.0
+            ),
             segment_refresh_seconds=float(env["TIDINGS_SEGMENT_REFRESH_SECONDS"])
             if env.get("TIDINGS_SEGMENT_REFRESH_SECONDS")
             else None,

@@ -35,6 +35,7 @@ from tidings.store import schema
 from tidings.store.analytics import SqlAnalytics
 from tidings.store.control import SqlControl
 from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
+from tidings.store.scoring_sql import SqlScoring
 
 if TYPE_CHECKING:
     from tidings.application.ports.wiring import BackgroundService
@@ -67,7 +68,13 @@ class JourneyWorker:
     ) -> None:
         self.container = container
         self.engine = JourneyEngine(
-            container.engine, container.clock, worker_id(), lease, control=SqlControl, analytics=SqlAnalytics
+            container.engine,
+            container.clock,
+            worker_id(),
+            lease,
+            control=SqlControl,
+            analytics=SqlAnalytics,
+            scoring=SqlScoring,
         )
         self.idle_sleep = idle_sleep
         self.timer_batch = timer_batch

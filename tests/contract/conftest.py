@@ -84,7 +84,7 @@ class SqlBackend:
         with self.engine.begin() as conn:
             cid = conn.execute(
                 sa.insert(schema.contacts)
-                .values(email=email, attributes={}, created_at=NOW, updated_at=NOW, **values)
+                .values(**{"email": email, "attributes": {}, "created_at": NOW, "updated_at": NOW, **values})
                 .returning(schema.contacts.c.id)
             ).scalar_one()
             for tag in tags or []:

@@ -21,6 +21,7 @@ from tidings.web import (
     journeys,
     measurement,
     reports,
+    scoring_page,
     segments,
     tasks_page,
     templates_page,
@@ -33,7 +34,7 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 #: the page modules, each with its ``router``.
 PAGES = (
     auth, dashboard, contacts, segments, audit, reports, journeys, templates_page, inbox, tasks_page,
-    dead_letters_page, control_page, uncertain_page, measurement,
+    dead_letters_page, control_page, uncertain_page, measurement, scoring_page,
 )
 
 

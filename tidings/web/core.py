@@ -32,6 +32,7 @@ NAV = [
     ("map", "/journeys/map", _("Journey map")),
     ("experiments", "/experiments", _("Experiments")),
     ("goals", "/goals", _("Goals")),
+    ("scoring", "/scoring", _("Scoring")),
     ("audit", "/audit", _("Audit")),
     ("templates", "/templates", _("Templates")),
     ("inbox", "/inbox", _("Inbox")),

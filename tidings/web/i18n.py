@@ -306,6 +306,8 @@ def _as_datetime(value: datetime | date | str) -> datetime | date | None:
 def format_dt(value: datetime | date | str | None, kind: str = "datetime") -> str:
     """A date and time in the viewer's locale and time zone (naive values are UTC);
     ``kind``: ``datetime`` (short date, time), ``date``, ``time`` or ``long``."""
+    if kind not in ("datetime", "date", "time", "long"):
+        raise ValueError(f"dt: unknown kind {kind!r} (datetime, date, time or long)")
     if value is None or value == "":
         return ""
     parsed = _as_datetime(value)

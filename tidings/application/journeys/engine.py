@@ -33,6 +33,7 @@ from tidings.application.control import chains
 from tidings.application.ingest.batch import Batch, Live
 from tidings.application.journeys import datetriggers, paused
 from tidings.application.journeys.timers import TimerFiring
+from tidings.application.scoring.scores import score_events
 from tidings.domain.control.loops import cause_of_event
 from tidings.domain.journeys.fanout import fan_out_event
 from tidings.domain.journeys.model import (
@@ -167,6 +168,8 @@ class JourneyEngine(TimerFiring):
         batch.flush()
         if self.analytics is not None:  # the rollup hook: same transaction, one batch
             rollups.feed(self.analytics(conn), [e for cid in ids for e in records.get(cid, ())])
+        if self.scoring is not None:  # the scoring hook: same transaction, so an event scores once
+            score_events(self.scoring(conn), snaps, records, now)
         est.mark_processed(conn, [int(e.id) for cid in ids for e in records.get(cid, ()) if e.id is not None], now)
         est.finish_contacts(conn, ids, now)
         return batch.transitions

@@ -19,6 +19,7 @@ from tidings.application.control import chains, policies
 from tidings.application.ingest.batch import Batch, Live
 from tidings.application.ports.analytics import AnalyticsFactory
 from tidings.application.ports.control import ControlFactory, ControlRepository
+from tidings.application.ports.scoring import ScoringFactory
 from tidings.domain.control.loops import Cause, LoopStop
 from tidings.domain.control.policy import SendPolicy
 from tidings.domain.journeys.document import parse_journey
@@ -68,6 +69,7 @@ class Runs:
         *,
         control: ControlFactory,
         analytics: AnalyticsFactory | None = None,
+        scoring: ScoringFactory | None = None,
     ) -> None:
         self.db = engine
         self.clock = clock
@@ -78,6 +80,8 @@ class Runs:
         self.control = control
         #: the analytics repository the rollup hook feeds (None: no rollups, e.g. unit-level tests).
         self.analytics = analytics
+        #: the scoring repository the scoring hook moves scores in (None: no scoring).
+        self.scoring = scoring
         #: the global send policy, read at the start of every batch (``application/control``).
         self.policy = SendPolicy()
 

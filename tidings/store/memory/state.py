@@ -36,6 +36,12 @@ class MemoryState:
     traces: list[dict[str, Any]] = field(default_factory=list)
     #: segment key -> rule (the segments capability writes segments; tests seed them here)
     segment_rules: dict[str, Any] = field(default_factory=dict)
+    #: scoring: models by key, (model id, version) -> (document, published), scores by
+    #: (contact id, model id), history rows
+    scoring_models: dict[str, Any] = field(default_factory=dict)
+    scoring_versions: dict[tuple[int, int], tuple[str, Any]] = field(default_factory=dict)
+    contact_scores: dict[tuple[int, int], Any] = field(default_factory=dict)
+    score_history: list[Any] = field(default_factory=list)
     #: the last id given per table (ids are never reused, as with AUTOINCREMENT)
     last_ids: dict[str, int] = field(default_factory=dict)
 

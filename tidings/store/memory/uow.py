@@ -18,6 +18,7 @@ from tidings.store.memory.records import (
     MemoryTemplates,
 )
 from tidings.store.memory.runs import MemoryJourneyRuns
+from tidings.store.memory.scoring import MemoryScoring
 from tidings.store.memory.state import MemoryState, MemoryStore
 
 
@@ -38,6 +39,7 @@ class MemoryUnitOfWork:
         self.events = MemoryEventLog(store)
         self.journeys = MemoryJourneys(store)
         self.journey_runs = MemoryJourneyRuns(store)
+        self.scoring = MemoryScoring(store)
 
     def __enter__(self) -> Self:
         if self._saved is not None:

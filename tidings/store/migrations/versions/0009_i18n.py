@@ -2,14 +2,14 @@
 
 Both nullable: None means the browser's Accept-Language and UTC.
 
-Revision ID: 0008_i18n
-Revises: 0007_sqlite_autoincrement
+Revision ID: 0009_i18n
+Revises: 0008_scoring
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008_i18n'
-down_revision = '0007_sqlite_autoincrement'
+revision = '0009_i18n'
+down_revision = '0008_scoring'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Lead scoring: publishing models (``models.py``), scoring events and decay (``scores.py``)."""

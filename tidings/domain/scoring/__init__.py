@@ -1,0 +1,1 @@
+"""Lead scoring, pure: model documents (``model.py``) and the score arithmetic (``score.py``)."""
