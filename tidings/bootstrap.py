@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tidings.application.access.keys import KeyVerifier
+from tidings.application.ingest.ingest import Incoming, IngestResult, ingest
 from tidings.application.journeys.engine import JourneyEngine
 from tidings.application.ports.clock import Clock
 from tidings.application.ports.senders import ChannelProvider
+from tidings.application.sources.intake import IntakeTransaction
 from tidings.channels import email
 from tidings.channels.registry import ChannelRegistry, build_registry
 from tidings.channels.sns import SnsVerifier
@@ -33,11 +38,24 @@ from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
 from tidings.store.ingest_sql import IngestWriter
 from tidings.store.scoring_sql import SqlScoring
+from tidings.store.sources_sql import SqlCheckouts
 from tidings.store.sql_uow import SqlUnitOfWork
 
 __all__ = ["Container", "StartupError", "build", "open_container"]
 
 log = logging.getLogger("tidings")
+T = TypeVar("T")
+
+
+class SqlIntakeTransaction:
+    """A vendor delivery's transaction (``application/sources/intake.py``) on one connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.checkouts = SqlCheckouts(conn)
+
+    def ingest(self, items: Sequence[Incoming], now: datetime, source: str) -> IngestResult:
+        return ingest(self.conn, items, now, source)
 
 
 class StartupError(RuntimeError):
@@ -72,6 +90,15 @@ class Container:
     def uow(self, *, read_only: bool = False) -> SqlUnitOfWork:
         """A fresh unit of work on this container's database (``with uow: ...; uow.commit()``)."""
         return SqlUnitOfWork(self.engine, read_only=read_only)
+
+    def intake(self, work: Callable[[IntakeTransaction], T]) -> T:
+        """``work`` in one ingest transaction (the group-committing writer): vendor deliveries."""
+        return self.ingest_writer.run(lambda conn: work(SqlIntakeTransaction(conn)))
+
+    def due_checkouts(self, now: datetime) -> int:
+        """How many watched checkouts are due for abandonment (a read, no write lock)."""
+        with self.engine.connect() as conn:
+            return SqlCheckouts(conn).due_count(now)
 
     def email_provider(self) -> ChannelProvider:
         """A fresh email provider as configured (SMTP, or the built-in catcher); the caller closes it."""

@@ -41,6 +41,10 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
         from tidings.store.measurement import SqlAnalyticsStore
 
         services.append(ExperimentReviewer(container.engine, container.clock, SqlAnalyticsStore))
+        # vendor sources: checkouts quiet for their source's period -> Cart Abandoned (issue 17)
+        from tidings.application.sources.abandonment import CartAbandoner
+
+        services.append(CartAbandoner(container.intake, container.due_checkouts, container.clock))
         # lead scores fade with time (decay) and may cross a demotion threshold
         from tidings.application.scoring.decayer import ScoreDecayer
 

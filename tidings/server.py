@@ -144,11 +144,12 @@ def create_app(container: Container) -> FastAPI:
         scoring,
         sinks,
         sms,
+        sources,
         tasks,
     )
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals,
-                   browser_tracking, scoring):
+                   browser_tracking, scoring, sources):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 

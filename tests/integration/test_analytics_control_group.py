@@ -68,3 +68,21 @@ def test_held_out_entrants_get_nothing_and_the_report_shows_lift(
     assert data["totals"]["converted"] == 20
     r = api.get("/api/analytics/journeys/held").json()
     assert r["control_group"] == cg
+    # the economics: incremental revenue against the control group, with its interval
+    econ = api.get("/api/journeys/held/economics").json()
+    per_t, per_c = 10 * len(tb) / (40 - len(control)), 10 * len(cb) / len(control)
+    assert econ["incremental_revenue"] == round((per_t - per_c) * (40 - len(control)), 2)
+    inc = econ["incremental"]
+    assert inc["percent"] == 30.0 and inc["control_entrants"] == len(control)
+    assert inc["treated_revenue"] == 10 * len(tb) and inc["control_revenue"] == 10 * len(cb)
+    lo, hi = inc["interval"]
+    assert lo < econ["incremental_revenue"] < hi
+    assert econ["attributed_revenue"] == 200.0
+
+
+def test_economics_says_no_control_group_when_there_is_none(api: Any) -> None:
+    doc = DOC.replace("key: held", "key: plain").replace("  control_group: 30\n", "")
+    assert api.post("/api/journeys?publish=true", content=doc, headers={"Content-Type": "application/yaml"}).is_success
+    econ = api.get("/api/journeys/plain/economics").json()
+    assert econ["incremental_revenue"] is None and econ["incremental"] is None
+    assert econ["incremental_note"].startswith("no control group")

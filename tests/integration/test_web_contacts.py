@@ -7,8 +7,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from tests.web_support import web_client
+from tidings.application.analytics import rollups
 from tidings.application.contacts.contacts import create_contact, normalise_input
+from tidings.domain.snapshot import EventRecord
 from tidings.store import schema
+from tidings.store.analytics import SqlAnalytics
 
 XSS = "<script>alert(1)</script>"
 
@@ -213,17 +216,35 @@ def test_why_names_journey_version_step_trigger_and_conditions(container):
 
 
 def test_dashboard_figures_and_chart_data(container):
-    _seed(container)
+    """The weekly figures come from the rollups: people's opens apart from machine opens (Apple
+    MPP), rates over delivered, last week's figures beside this week's."""
+    _, oid = _seed(container)
+    now = container.clock.now()
+    p = {"message_id": oid, "channel": "email"}
+    events = [
+        EventRecord("message.sent", now - timedelta(hours=2), p),
+        EventRecord("message.opened", now - timedelta(hours=1), {**p, "machine": True}),
+        EventRecord("message.opened", now - timedelta(hours=1), p),
+        EventRecord("message.opened", now - timedelta(minutes=30), p),  # the same person again
+        EventRecord("journey.converted", now, {"journey": "welcome", "attributed_to": {"message_id": oid}}, 99.5),
+        EventRecord("message.sent", now - timedelta(days=8), {"channel": "email"}),
+    ]
+    with container.engine.begin() as conn:
+        rollups.feed(SqlAnalytics(conn), events)
     with web_client(container, "viewer") as (client, _):
         page = client.get("/").text
         assert "Revenue from journeys" in page and "99.50" in page
+        assert "Opened (machines)" in page and "Open rate (people)" in page and "100.0%" in page
         data = client.get("/dashboard/data.json?chart=week").json()
         this_week = dict(zip(data["labels"], data["datasets"][1]["data"], strict=True))
         last_week = dict(zip(data["labels"], data["datasets"][0]["data"], strict=True))
-        assert this_week["Sent"] == 1 and this_week["Opened"] == 1 and this_week["Converted"] == 1
-        assert last_week["Sent"] == 1
+        assert this_week["Sent"] == 1 and this_week["Opened (people)"] == 1 and this_week["Converted"] == 1
+        assert this_week["Opened (machines)"] == 1 and this_week["Delivered"] == 1
+        assert last_week["Sent"] == 1 and last_week["Opened (people)"] == 0
         daily = client.get("/dashboard/data.json?chart=daily").json()
-        assert daily["type"] == "line" and sum(daily["datasets"][0]["data"]) == 2
+        series = {d["label"]: d["data"] for d in daily["datasets"]}
+        assert daily["type"] == "line" and sum(series["Sent"]) == 2  # 8 days ago is within the 14 days
+        assert sum(series["Opened (people)"]) == 1 and sum(series["Opened (machines)"]) == 1
 
 
 def test_inbox_shows_message_in_a_sandboxed_frame_with_links(container):

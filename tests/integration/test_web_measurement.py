@@ -31,6 +31,7 @@ def test_experiment_pages_and_chart(container: Container, clock: ManualClock) ->
         assert client.get("/experiments/nope.x").status_code == 404
         journey = client.get("/journeys/promo").text
         assert 'data-testid="economics"' in journey and "Hours saved" in journey
+        assert "Incremental revenue" in journey and "no control group" in journey
 
 
 def test_goals_page_shows_on_and_off_track(container: Container, clock: ManualClock) -> None:

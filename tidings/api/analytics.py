@@ -104,9 +104,16 @@ def journey(key: str, request: Request, p: P, model: str | None = ModelQ, window
 
 
 @router.get("/api/analytics/journeys/{key}/steps", dependencies=[RequireRead])
-def steps(key: str, request: Request, p: P) -> Any:
-    """The funnel: counts and rates per step of the journey."""
-    return _answer(_run(request, lambda repo: reports.steps_report(repo, key, p.range)), p.format, "steps", ("step",))
+def steps(
+    key: str,
+    request: Request,
+    p: P,
+    version: int | None = Query(None, ge=1, description="only this version of the journey"),
+) -> Any:
+    """The funnel: counts and rates per step, and per edge (``edges``: moved along it, share of
+    the source step's exits; ``from`` null = entry, ``to`` null = end). CSV: the per-step rows."""
+    data = _run(request, lambda repo: reports.steps_report(repo, key, p.range, version))
+    return _answer(data, p.format, "steps", ("step",))
 
 
 @router.get("/api/analytics/journeys/{key}/steps/{step}", dependencies=[RequireRead])

@@ -34,6 +34,10 @@ SHORT = {
     "a": tracking.alias,
     "b": tracking.batch,
 }
+#: request headers a browser client may send: analytics.js's, and the RudderStack JS SDK's
+#: (``AnonymousId``, ``SentAt`` and the ``RSA-*`` retry headers of its delivery queue)
+ALLOW_HEADERS = (b"Content-Type, Authorization, Content-Encoding, AnonymousId, SentAt, RSA-Retry-Attempt, "
+                 b"RSA-Since-Last-Attempt, RSA-Since-First-Attempt, RSA-Retry-Reason")
 MAX_AGE = "600"
 
 
@@ -101,7 +105,7 @@ class BrowserCors:
             [
                 (b"access-control-allow-origin", origin.encode("latin-1")),
                 (b"access-control-allow-methods", b"POST, OPTIONS"),
-                (b"access-control-allow-headers", b"Content-Type, Authorization, Content-Encoding"),
+                (b"access-control-allow-headers", ALLOW_HEADERS),
                 (b"access-control-max-age", MAX_AGE.encode()),
                 (b"vary", b"Origin"),
             ],

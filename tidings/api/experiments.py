@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
+from tidings.application.access.keys import ApiKey
 from tidings.application.analytics import experiments as ex
 from tidings.domain.experiments.errors import FieldError
 from tidings.domain.experiments.report import answer, plan_dict
@@ -35,6 +36,11 @@ class VariantCounts(BaseModel):
     exposed: int
     converted: int
     weight: float = 1.0
+
+
+class DecisionBody(BaseModel):
+    winner: str = Field(description="the variant to send everyone to from now on")
+    reason: str | None = Field(None, description="why (kept with the decision)")
 
 
 class EvaluateBody(BaseModel):
@@ -92,3 +98,21 @@ def review_experiments(request: Request) -> dict[str, Any]:
     c = container(request)
     with c.engine.begin() as conn:
         return {"rolled_out": ex.review(SqlAnalyticsStore(conn), c.clock.now())}
+
+
+@router.post("/api/experiments/{key}/decision")
+def decide_experiment(key: str, body: DecisionBody, request: Request, api_key: ApiKey = RequireWrite) -> dict[str, Any]:
+    """Decide by hand: ``winner`` goes to everyone from now on (as the automatic rollout does),
+    recorded once with the reason and the counts at that moment. 409 when already decided."""
+    c = container(request)
+    with c.engine.begin() as conn:
+        try:
+            by = f"api key {api_key.name}"
+            return ex.decide(SqlAnalyticsStore(conn), key, body.winner, body.reason, c.clock.now(), by)
+        except ex.ExperimentNotFound as exc:
+            raise ApiError(404, "not_found", str(exc)) from exc
+        except ex.DecisionError as exc:
+            raise field_error(exc) from exc
+        except ex.AlreadyDecided as exc:
+            raise ApiError(409, "conflict", str(exc)) from exc
+

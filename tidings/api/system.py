@@ -14,6 +14,7 @@ from tidings.api.deps import RequireAdmin, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
 from tidings.store import schema
+from tidings.store.sources_sql import SqlCheckouts
 
 router = APIRouter(route_class=StrictRoute)
 
@@ -52,6 +53,8 @@ def pending_work(conn: sa.Connection, now: datetime) -> dict[str, int]:
         "due_segment_refreshes": conn.execute(
             sa.select(sa.func.count()).where(schema.segments.c.next_refresh_at <= now)
         ).scalar_one(),
+        # watched checkouts whose quiet period is over: Cart Abandoned is due (vendor sources)
+        "due_abandoned_checkouts": SqlCheckouts(conn).due_count(now),
     }
 
 

@@ -34,6 +34,14 @@ def _to_str(v: Any) -> Any:
 Id = Annotated[
     str, BeforeValidator(_to_str), StringConstraints(min_length=1, max_length=200), AfterValidator(check_name)
 ]
+
+
+def _empty_is_none(v: Any) -> Any:
+    return None if v == "" else v
+
+
+#: the RudderStack JS SDK sends ``"userId": ""`` for a visitor not identified yet: no user id
+UserId = Annotated[Id | None, BeforeValidator(_empty_is_none)]
 Kind = Literal["identify", "track", "page", "screen", "group", "alias"]
 
 
@@ -42,7 +50,7 @@ class Message(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     type: Kind | None = None
-    userId: Id | None = None
+    userId: UserId = None
     anonymousId: Id | None = None
     event: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)

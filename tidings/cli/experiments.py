@@ -138,6 +138,32 @@ def show_cmd(
         common.console.print(f"  {x['verdict']}", highlight=False)
 
 
+@app.command("decide")
+def decide_cmd(
+    key: Annotated[str, typer.Argument(help="<journey key>.<split step id>")],
+    winner: Annotated[str, typer.Option("--winner", help="the variant to send everyone to from now on")],
+    reason: Annotated[str | None, typer.Option("--reason", help="why (kept with the decision)")] = None,
+    by: Annotated[str, typer.Option("--by", help="who decides (recorded)")] = "cli",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Decide by hand: send everyone to ``--winner`` from now on, as the automatic rollout does."""
+    from tidings.application.analytics.experiments import AlreadyDecided, DecisionError, ExperimentNotFound, decide
+    from tidings.store.measurement import SqlAnalyticsStore
+
+    c = common.open_container()
+    with c.engine.begin() as conn:
+        try:
+            x = decide(SqlAnalyticsStore(conn), key, winner, reason, c.clock.now(), by)
+        except DecisionError as exc:
+            common.fail(f"--{exc.field}: {exc.message}", code=2)
+        except (ExperimentNotFound, AlreadyDecided) as exc:
+            common.fail(str(exc))
+    if as_json:
+        _print(x)
+        return
+    common.console.print(f"{x['key']}: {x['verdict']}", highlight=False)
+
+
 @app.command("review")
 def review_cmd(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Roll out the winners of experiments with ``rollout: true`` that reached their review point."""

@@ -186,6 +186,18 @@ def economics_cmd(
         f"({out['status'].replace('_', ' ')})",
         highlight=False,
     )
+    inc = out["incremental"]
+    if out["incremental_revenue"] is None:
+        common.console.print(f"incremental revenue: — ({out['incremental_note']})", highlight=False)
+    else:
+        ci = inc["interval"]
+        between = f", 95% interval {ci[0]:,.2f} to {ci[1]:,.2f}" if ci else ""
+        common.console.print(
+            f"incremental revenue: {out['incremental_revenue']:,.2f} {cur}{between} "
+            f"(control group {inc['percent']:g}%: {inc['control_entrants']:,} held out, "
+            f"{inc['treated_entrants']:,} treated)",
+            highlight=False,
+        )
 
 
 def _assignments(items: list[str]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.control", None),
     ("tidings.cli.audit", None),
     ("tidings.cli.report", None),
+    ("tidings.cli.sources", "sources"),
 ]
 
 

@@ -104,6 +104,14 @@ def _print_text(data: dict[str, Any]) -> None:
             str(row[dim] or "(none)"), *(_fmt(row[m]) for m in _SHOW), _fmt(row["open_rate"]), _fmt(row["click_rate"])
         )
     common.console.print(table)
+    if data.get("funnel", {}).get("edges"):
+        f = data["funnel"]
+        common.console.print(f"funnel: {f['entries']} entries, {f['completed']} reached the end")
+        edges = Table("from", "to", "moved", "share of exits")
+        for e in f["edges"]:
+            share = "-" if e["share"] is None else f"{e['share']:.1%}"
+            edges.add_row(e["from"] or "(entry)", e["to"] or "(end)", str(e["moved"]), share)
+        common.console.print(edges)
     if "attribution" in data:
         a = data["attribution"]
         common.console.print(

@@ -17,7 +17,7 @@ from tidings.domain.analytics.metrics import DIMENSIONS, METRICS
 from tidings.domain.event_names import canonical_event_name
 from tidings.store import schema
 
-D, F = schema.analytics_daily, schema.analytics_firsts
+D, F, E = schema.analytics_daily, schema.analytics_firsts, schema.analytics_edges
 _CHUNK = 500
 
 
@@ -90,6 +90,17 @@ class SqlAnalytics:
         )
         self.conn.execute(stmt, params)
 
+    def add_edges(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Step-to-step moves: ``day, journey_id, journey_version, src, dst, moved`` (added up)."""
+        if not rows:
+            return
+        ins = _insert(self.conn, E)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["day", "journey_id", "journey_version", "src", "dst"],
+            set_={"moved": E.c.moved + ins.excluded.moved},
+        )
+        self.conn.execute(stmt, [dict(r) for r in rows])
+
     # ----------------------------------------------------------------- backfill
 
     def reset(self) -> None:
@@ -161,6 +172,20 @@ class SqlAnalytics:
             {**{g: r[g] for g in group_by}, **{m: float(r[m]) if m == "revenue" else int(r[m]) for m in METRICS}}
             for r in self.conn.execute(q).mappings()
         ]
+
+    def edge_sums(
+        self, journey_id: int, start: date | None, end: date | None, version: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Moves per (src, dst) of a journey in the range (days inclusive), of one version if given."""
+        q = sa.select(E.c.src, E.c.dst, sa.func.sum(E.c.moved).label("moved")).where(E.c.journey_id == journey_id)
+        if version is not None:
+            q = q.where(E.c.journey_version == version)
+        if start is not None:
+            q = q.where(E.c.day >= start.isoformat())
+        if end is not None:
+            q = q.where(E.c.day <= end.isoformat())
+        q = q.group_by(E.c.src, E.c.dst).order_by(E.c.src, E.c.dst)
+        return [{"src": r.src, "dst": r.dst, "moved": int(r.moved)} for r in self.conn.execute(q)]
 
     def goal_events(self, name: str, start: date | None, end: date | None) -> list[dict[str, Any]]:
         """Events named ``name`` in the range (days inclusive): contact, time, properties, value."""

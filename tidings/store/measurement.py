@@ -202,3 +202,25 @@ class SqlAnalyticsStore:
             "conversions": conversions,
             "revenue": revenue,
         }
+
+    def holdout_revenue(self, journey_id: int, start: datetime | None, end: datetime) -> Mapping[str, Any]:
+        """The journey's key, its control group (percent, from the current version's settings), the
+        distinct contacts who entered in [start, end] and each one's ``journey.converted`` revenue."""
+        j, v, en, e = s.journeys, s.journey_versions, s.enrollments, s.events
+        key, doc = self.conn.execute(
+            sa.select(j.c.key, v.c.document)
+            .select_from(j.outerjoin(v, (v.c.journey_id == j.c.id) & (v.c.version == j.c.current_version)))
+            .where(j.c.id == journey_id)
+        ).one()
+        percent = float(((doc or {}).get("settings") or {}).get("control_group") or 0)
+        conds = [en.c.journey_id == journey_id, en.c.entered_at <= end]
+        econds = [e.c.name == "journey.converted", e.c.occurred_at <= end]
+        if start is not None:
+            conds.append(en.c.entered_at >= start)
+            econds.append(e.c.occurred_at >= start)
+        entrants = [int(r[0]) for r in self.conn.execute(sa.select(en.c.contact_id).where(*conds).distinct())]
+        revenue: dict[int, float] = {}
+        for cid, props, value in self.conn.execute(sa.select(e.c.contact_id, e.c.properties, e.c.value).where(*econds)):
+            if (props or {}).get("journey") == key:
+                revenue[int(cid)] = revenue.get(int(cid), 0.0) + float(value or 0)
+        return {"key": key, "percent": percent, "entrants": entrants, "revenue": revenue}

@@ -12,17 +12,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from tidings.store.schema_base import metadata as metadata
 from tidings.store.types import BigId, JSONDoc, UTCDateTime
-
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
 
 now_default = sa.text("CURRENT_TIMESTAMP")
 
@@ -548,6 +539,22 @@ analytics_daily = sa.Table(
     sa.Index("ix_analytics_daily_campaign_day", "campaign", "day"),
 )
 
+#: step-to-step moves per day (the funnel per edge of a journey graph): ``src`` is a step id or
+#: "" (entry), ``dst`` a step id or "" (the journey's end). Fed by the journey batch (``moves``).
+analytics_edges = sa.Table(
+    "analytics_edges",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("day", sa.String(10), nullable=False),  # YYYY-MM-DD, UTC
+    sa.Column("journey_id", BigId, nullable=False),
+    sa.Column("journey_version", sa.Integer, nullable=False),
+    sa.Column("src", sa.String(100), nullable=False),
+    sa.Column("dst", sa.String(100), nullable=False),
+    sa.Column("moved", sa.BigInteger, nullable=False, server_default="0"),
+    sa.UniqueConstraint("day", "journey_id", "journey_version", "src", "dst"),
+    sa.Index("ix_analytics_edges_journey_id_day", "journey_id", "day"),
+)
+
 #: which messages already counted a first open / click (unique counts): one row per (message, kind).
 analytics_firsts = sa.Table(
     "analytics_firsts",
@@ -655,3 +662,7 @@ score_history = sa.Table(
     sa.Index("ix_score_history_contact_id_model_id_at", "contact_id", "model_id", "at"),
     sqlite_autoincrement=True,
 )
+
+# --------------------------------------------------------------------------- vendor sources (their own module)
+
+from tidings.store.schema_sources import source_checkouts, sources  # noqa: E402, F401

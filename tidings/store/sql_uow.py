@@ -24,6 +24,7 @@ from tidings.store.journey_runs_sql import SqlJourneyRuns
 from tidings.store.journeys import SqlJourneys
 from tidings.store.sales_sql import SqlEventLog, SqlSettings, SqlTasks
 from tidings.store.scoring_sql import SqlScoring
+from tidings.store.sources_sql import SqlCheckouts, SqlSources
 
 
 class SqlUnitOfWork:
@@ -40,6 +41,8 @@ class SqlUnitOfWork:
     events: SqlEventLog
     journeys: SqlJourneys
     journey_runs: SqlJourneyRuns
+    sources: SqlSources
+    checkouts: SqlCheckouts
     scoring: SqlScoring
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
@@ -78,6 +81,8 @@ class SqlUnitOfWork:
         self.events = SqlEventLog(conn)
         self.journeys = SqlJourneys(conn)
         self.journey_runs = SqlJourneyRuns(conn)
+        self.sources = SqlSources(conn)
+        self.checkouts = SqlCheckouts(conn)
         self.scoring = SqlScoring(conn)
 
     def __enter__(self) -> Self:

@@ -23,6 +23,7 @@ from tidings.web import (
     reports,
     scoring_page,
     segments,
+    sources_page,
     tasks_page,
     templates_page,
     uncertain_page,
@@ -34,7 +35,7 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 #: the page modules, each with its ``router``.
 PAGES = (
     auth, dashboard, contacts, segments, audit, reports, journeys, templates_page, inbox, tasks_page,
-    dead_letters_page, control_page, uncertain_page, measurement, scoring_page,
+    dead_letters_page, control_page, uncertain_page, measurement, scoring_page, sources_page,
 )
 
 

@@ -40,6 +40,7 @@ NAV = [
     ("dead-letters", "/dead-letters", _("Dead letters")),
     ("control", "/control", _("Control")),
     ("uncertain", "/messages/uncertain", _("Uncertain")),
+    ("sources", "/sources", _("Sources")),
 ]
 
 

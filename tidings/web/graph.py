@@ -43,6 +43,8 @@ class Edge:
     dst: str
     label: str = ""
     classes: str = ""
+    #: the funnel on this edge (contacts who moved along it, share of the source's exits).
+    metrics: str = ""
     # filled by layout: an SVG path and where its label goes
     path: str = ""
     lx: float = 0.0

@@ -132,9 +132,12 @@ def journey_graph(
     unreached: Sequence[str] = (),
     link_steps: bool = False,
     funnel: Mapping[str, str] | None = None,
+    moves: Mapping[tuple[str, str], str] | None = None,
 ) -> Layout:
     """The journey as a graph: a node per trigger and step (with its counts), edges labelled;
-    ``funnel`` (step -> engagement line, ``web/reports.step_funnel``) is drawn under each step."""
+    ``funnel`` (step -> engagement line, ``web/reports.step_funnel``) is drawn under each step,
+    ``moves`` ((from, to) -> "N · x%", ``web/reports.edge_funnel``; "" = entry / end) on each edge."""
+    moves = moves or {}
     nodes: list[Node] = []
     edges: list[Edge] = []
     for t in doc.triggers:
@@ -146,7 +149,8 @@ def journey_graph(
                 kind="trigger",
             )
         )
-        edges.append(Edge(f"__trigger{t.index}", doc.start))
+        entered = moves.get(("", doc.start), "") if t.index == doc.triggers[0].index else ""
+        edges.append(Edge(f"__trigger{t.index}", doc.start, metrics=entered.split(" · ")[0]))
     uses_end = False
     for sid, step in doc.steps.items():
         line = ""
@@ -169,10 +173,11 @@ def journey_graph(
             )
         )
         for label, target in step.edges.items():
+            moved = moves.get((sid, "" if target == END else target), "")
             if target == END:
                 uses_end = True
                 target = "__end"
-            edges.append(Edge(sid, target, wrap(edge_label(label, step), 18)))
+            edges.append(Edge(sid, target, wrap(edge_label(label, step), 18), metrics=moved))
     if uses_end:
         nodes.append(Node(id="__end", label="End", kind="end"))
     if not doc.triggers and doc.start:

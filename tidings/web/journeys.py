@@ -28,7 +28,7 @@ from tidings.web import queries
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
 from tidings.web.i18n import Text, _
-from tidings.web.reports import step_funnel
+from tidings.web.reports import edge_funnel, step_funnel
 from tidings.web.security import FormFields, Viewer, Writer, container
 
 router = APIRouter(route_class=WebRoute)
@@ -215,7 +215,8 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
         versions = jst.versions(conn, int(row["id"]))
         counts = jv.step_counts(conn, int(row["id"]), shown) if shown else None
         funnel = step_funnel(conn, int(row["id"]), shown) if doc else {}
-        graph = jv.journey_graph(doc, counts, link_steps=True, funnel=funnel) if doc else None
+        moves = edge_funnel(conn, int(row["id"]), shown) if doc else {}
+        graph = jv.journey_graph(doc, counts, link_steps=True, funnel=funnel, moves=moves) if doc else None
         ab = jv.ab_results(conn, int(row["id"]), doc) if doc else []
         desc = svc.describe(joined(conn), key)
         now = c.clock.now()

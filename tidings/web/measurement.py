@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from tidings.application.access.users import Session
 from tidings.application.analytics import experiments as ex
 from tidings.application.analytics import goals as gl
 from tidings.store.measurement import SqlAnalyticsStore
 from tidings.web.core import PageNotFound, WebRoute, render
-from tidings.web.security import Viewer, container
+from tidings.web.security import FormFields, Viewer, Writer, container
 
 router = APIRouter(route_class=WebRoute)
 
@@ -37,7 +39,24 @@ def _experiment(request: Request, key: str) -> dict[str, Any]:
 
 @router.get("/experiments/{key}")
 def experiment_page(key: str, request: Request, session: Session = Viewer) -> Response:
-    return render(request, "experiment.html", {"x": _experiment(request, key)}, page="experiments")
+    ctx = {"x": _experiment(request, key), "notice": request.query_params.get("notice")}
+    return render(request, "experiment.html", ctx, page="experiments")
+
+
+@router.post("/experiments/{key}/decision")
+def experiment_decision(key: str, request: Request, session: Session = Writer, form: FormData = FormFields) -> Response:
+    """The "send X to everyone" button: a manual decision (marketer or admin, CSRF checked)."""
+    c = container(request)
+    winner, reason = str(form.get("winner") or ""), str(form.get("reason") or "").strip() or None
+    try:
+        with c.engine.begin() as conn:
+            x = ex.decide(SqlAnalyticsStore(conn), key, winner, reason, c.clock.now(), session.user.email)
+        notice = x["verdict"]
+    except ex.ExperimentNotFound as exc:
+        raise PageNotFound(f"Experiment {key}") from exc
+    except (ex.DecisionError, ex.AlreadyDecided) as exc:
+        notice = f"not decided: {exc}"
+    return RedirectResponse(f"/experiments/{quote(key)}?notice={quote(notice)}", status_code=303)
 
 
 @router.get("/experiments/{key}/chart.json")

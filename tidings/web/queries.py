@@ -6,7 +6,7 @@ service offers (dashboard figures, a contact's timeline, the inbox list), kept i
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +15,6 @@ from sqlalchemy.engine import Connection
 from tidings.domain.statuses import EnrolmentStatus, TaskStatus
 from tidings.store import schema as s
 
-MESSAGE_METRICS = ("sent", "delivered", "opened", "clicked", "unsubscribed")
 PAGE_SIZE = 50
 
 
@@ -24,24 +23,6 @@ PAGE_SIZE = 50
 
 def count(conn: Connection, table: sa.Table, *where: Any) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one())
-
-
-def week_figures(conn: Connection, start: datetime, end: datetime) -> dict[str, float]:
-    """Message engagement, conversions and attributed revenue in [start, end)."""
-    e = s.events
-    names = [f"message.{m}" for m in MESSAGE_METRICS]
-    rows = conn.execute(
-        sa.select(e.c.name, sa.func.count())
-        .where(e.c.name.in_(names), e.c.occurred_at >= start, e.c.occurred_at < end)
-        .group_by(e.c.name)
-    ).all()
-    out: dict[str, float] = {m: 0 for m in MESSAGE_METRICS}
-    for name, n in rows:
-        out[name.split(".", 1)[1]] = n
-    conv, revenue = conversions(conn, start, end)
-    out["converted"] = conv
-    out["revenue"] = revenue
-    return out
 
 
 def conversions(conn: Connection, start: datetime, end: datetime, journey: str | None = None) -> tuple[int, float]:
@@ -62,27 +43,6 @@ def conversions(conn: Connection, start: datetime, end: datetime, journey: str |
         n += 1
         revenue += float(value or 0)
     return n, revenue
-
-
-def daily_series(conn: Connection, end: datetime, days: int = 14) -> dict[str, Any]:
-    """Per-day counts of message events over the last ``days`` days (for the chart).
-
-    One indexed count per day (events are indexed by name and time) rather than reading rows."""
-    start = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    e = s.events
-    names = [f"message.{m}" for m in ("sent", "opened", "clicked")]
-    labels = [(start + timedelta(days=i)).strftime("%m-%d") for i in range(days)]
-    series: dict[str, list[int]] = {n: [0] * days for n in names}
-    for i in range(days):
-        lo = start + timedelta(days=i)
-        rows = conn.execute(
-            sa.select(e.c.name, sa.func.count())
-            .where(e.c.name.in_(names), e.c.occurred_at >= lo, e.c.occurred_at < lo + timedelta(days=1))
-            .group_by(e.c.name)
-        )
-        for name, n in rows:
-            series[name][i] = int(n)
-    return {"labels": labels, "series": series}
 
 
 def journey_revenue(conn: Connection, limit: int = 10) -> list[dict[str, Any]]:

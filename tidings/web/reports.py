@@ -53,6 +53,17 @@ def step_funnel(conn: sa.Connection, journey_id: int, version: int | None) -> di
     return out
 
 
+def edge_funnel(conn: sa.Connection, journey_id: int, version: int | None) -> dict[tuple[str, str], str]:
+    """(from step, to step) -> "N · x% of exits" for the graph's edges (the shown version); "" is
+    the entry (from) or the end (to)."""
+    moves = SqlAnalytics(conn).edge_sums(journey_id, None, None, version)
+    out: dict[tuple[str, str], str] = {}
+    for e in reports.edge_funnel(moves)["edges"]:
+        share = "" if e["share"] is None else f" · {_pct(e['share'])}"
+        out[(e["from"] or "", e["to"] or "")] = f"{e['moved']}{share}"
+    return out
+
+
 def series_chart(data: Mapping[str, Any]) -> dict[str, Any]:
     labels = [str(d["day"]) for d in data["series"]]
     return {

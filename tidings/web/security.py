@@ -51,6 +51,7 @@ WEB_PREFIXES = (
     "/users",
     "/tasks",
     "/dead-letters",
+    "/sources",
     "/static",
     "/web",
 )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from tidings.application.ports.measurement import AnalyticsStore
+from tidings.domain.analytics.holdout import in_control_group, incremental_revenue
 from tidings.domain.experiments.economics import check_inputs, economics
 from tidings.domain.experiments.goals import check_range
 
@@ -31,7 +33,32 @@ def journey_economics(
     upto = min(end, now) if end else now
     activity = store.journey_activity(jid, start, upto)
     out = economics(inputs, activity, upto)
+    out.update(_incremental(store.holdout_revenue(jid, start, upto)))
     return {"journey": key, "from": start.isoformat() if start else None, "to": upto.isoformat(), **out}
+
+
+def _incremental(holdout: Mapping[str, Any]) -> dict[str, Any]:
+    """``incremental_revenue`` (and its interval) from the journey's control group, or a note
+    saying there is none."""
+    percent = float(holdout["percent"])
+    if percent <= 0:
+        return {
+            "incremental_revenue": None,
+            "incremental": None,
+            "incremental_note": "no control group: set settings.control_group on the journey to measure it",
+        }
+    treated: list[float] = []
+    control: list[float] = []
+    revenue = holdout["revenue"]
+    for cid in holdout["entrants"]:
+        (control if in_control_group(str(holdout["key"]), cid, percent) else treated).append(revenue.get(cid, 0.0))
+    block = {"percent": percent, **incremental_revenue(treated, control)}
+    note = (
+        "(treated revenue per entrant - held-out revenue per entrant) x treated entrants, 95% interval"
+        if block["incremental_revenue"] is not None
+        else "the control group has no entrant in the range yet"
+    )
+    return {"incremental_revenue": block["incremental_revenue"], "incremental": block, "incremental_note": note}
 
 
 def set_inputs(store: AnalyticsStore, key: str, raw: Any, now: datetime) -> dict[str, Any]:

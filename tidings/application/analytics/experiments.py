@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from tidings.application.ports.measurement import AnalyticsStore, JourneyHead
+from tidings.domain.experiments.errors import FieldError
 from tidings.domain.experiments.report import answer, plan_dict
 from tidings.domain.experiments.spec import ExperimentSpec, Outcome, count, spec_from_step, started_at
 from tidings.domain.experiments.stats import StatsInputError, plan
@@ -24,6 +25,18 @@ from tidings.domain.snapshot import EventRecord
 
 class ExperimentNotFound(LookupError):
     pass
+
+
+class DecisionError(FieldError):
+    """A manual decision that cannot be taken (``winner``, ``reason``), naming the field."""
+
+
+class AlreadyDecided(RuntimeError):
+    """The experiment was decided before (automatically or by someone): one decision per experiment."""
+
+
+#: the longest reason a manual decision keeps.
+MAX_REASON = 2000
 
 
 def _specs(store: AnalyticsStore) -> list[tuple[JourneyHead, ExperimentSpec]]:
@@ -120,11 +133,47 @@ def list_experiments(store: AnalyticsStore, now: datetime) -> list[dict[str, Any
     return [_report(store, head, spec, now) for head, spec in _specs(store)]
 
 
-def show_experiment(store: AnalyticsStore, key: str, now: datetime) -> dict[str, Any]:
+def _find(store: AnalyticsStore, key: str) -> tuple[JourneyHead, ExperimentSpec]:
     for head, spec in _specs(store):
         if spec.key == key:
-            return _report(store, head, spec, now)
+            return head, spec
     raise ExperimentNotFound(f"no experiment {key!r} (keys are <journey key>.<split step id>)")
+
+
+def show_experiment(store: AnalyticsStore, key: str, now: datetime) -> dict[str, Any]:
+    head, spec = _find(store, key)
+    return _report(store, head, spec, now)
+
+
+def decide(
+    store: AnalyticsStore, key: str, winner: str, reason: str | None, now: datetime, by: str | None
+) -> dict[str, Any]:
+    """A person's decision: ``winner`` goes to everyone from now on, as the automatic rollout does
+    (the split step sends every later contact to it; their split trace says ``rollout: true``).
+    Recorded once, with who decided, why, and the counts and verdict at that moment."""
+    head, spec = _find(store, key)
+    names = [v for v, _ in spec.variants]
+    if winner not in names:
+        raise DecisionError("winner", f"one of the variants {', '.join(names)}, got {winner!r}")
+    if reason is not None and len(reason) > MAX_REASON:
+        raise DecisionError("reason", f"at most {MAX_REASON} characters, got {len(reason)}")
+    rep = _report(store, head, spec, now)
+    if rep["decision"]:
+        d = rep["decision"]
+        raise AlreadyDecided(f"{key} was decided on {d['decided_at']}: {d['winner']} ({d['decided_by'] or 'rollout'})")
+    who = by or "an operator"
+    verdict = f"{winner} chosen by {who}" + (f": {reason}" if reason else "") + f" (the test said: {rep['verdict']})"
+    detail = {
+        "manual": True,
+        "reason": reason,
+        "state_at_decision": rep["state"],
+        "result": rep["result"],
+        "exposed": rep["exposed"],
+        "converted": rep["converted"],
+    }
+    if not store.record_decision(spec.key, head.id, spec.step, winner, verdict, detail, now, who):
+        raise AlreadyDecided(f"{key} was decided meanwhile")
+    return _report(store, head, spec, now)
 
 
 def review(store: AnalyticsStore, now: datetime) -> list[dict[str, Any]]:

@@ -88,6 +88,7 @@ def journey_report(repo: AnalyticsRepository, key: str, r: Range) -> dict[str, A
     j = _journey(repo, key)
     out = {"kind": "journey", "key": key, "name": j["name"], **_block(repo, {"journey_id": j["id"]}, r, "step")}
     out["by_version"] = [with_rates(x) for x in repo.sums({"journey_id": j["id"]}, r.start, r.end, ["journey_version"])]
+    out["funnel"] = edge_funnel(repo.edge_sums(int(j["id"]), r.start, r.end))
     if j.get("control_group"):
         out["control_group"] = control_group(repo, j, r)
     return out
@@ -128,11 +129,46 @@ def channels_report(repo: AnalyticsRepository, r: Range) -> dict[str, Any]:
     return {"kind": "channels", **_block(repo, {}, r, "channel")}
 
 
-def steps_report(repo: AnalyticsRepository, key: str, r: Range) -> dict[str, Any]:
-    """The funnel of a journey: counts and rates per step (what the journey graph draws)."""
+def steps_report(repo: AnalyticsRepository, key: str, r: Range, version: int | None = None) -> dict[str, Any]:
+    """The funnel of a journey (what the journey graph draws): per step its engagement counts and
+    rates plus how many entered and left it; per edge how many moved along it and its share of
+    the source step's exits (``from`` null: the journey's entry; ``to`` null: its end)."""
     j = _journey(repo, key)
-    steps = [with_rates(x) for x in repo.sums({"journey_id": j["id"]}, r.start, r.end, ["step"])]
-    return {"kind": "steps", "key": key, "range": r.as_dict(), "steps": steps}
+    where: dict[str, Any] = {"journey_id": j["id"]}
+    if version is not None:
+        where["journey_version"] = version
+    steps = [with_rates(x) for x in repo.sums(where, r.start, r.end, ["step"])]
+    moves = repo.edge_sums(int(j["id"]), r.start, r.end, version)
+    return {
+        "kind": "steps",
+        "key": key,
+        "version": version,
+        "range": r.as_dict(),
+        "steps": steps,
+        **edge_funnel(moves, [str(x["step"]) for x in steps]),
+    }
+
+
+def edge_funnel(moves: Sequence[Mapping[str, Any]], known: Sequence[str] = ()) -> dict[str, Any]:
+    """Counts per step (``entered``, ``exited``) and per edge (``moved``, ``share`` of the source's
+    exits; the entry's share is of all entries) from ``(src, dst, moved)`` rows, "" = entry / end."""
+    out_of: dict[str, int] = {}
+    into: dict[str, int] = {}
+    for m in moves:
+        out_of[str(m["src"])] = out_of.get(str(m["src"]), 0) + int(m["moved"])
+        into[str(m["dst"])] = into.get(str(m["dst"]), 0) + int(m["moved"])
+    edges = [
+        {
+            "from": m["src"] or None,
+            "to": m["dst"] or None,
+            "moved": int(m["moved"]),
+            "share": round(int(m["moved"]) / out_of[str(m["src"])], 6) if out_of[str(m["src"])] else None,
+        }
+        for m in moves
+    ]
+    names = sorted(({*out_of, *into} - {""}) | {k for k in known if k})
+    flow = {n: {"step": n, "entered": into.get(n, 0), "exited": out_of.get(n, 0)} for n in names}
+    return {"entries": out_of.get("", 0), "completed": into.get("", 0), "flow": list(flow.values()), "edges": edges}
 
 
 def report(repo: AnalyticsRepository, kind: str, key: str, r: Range) -> dict[str, Any]:

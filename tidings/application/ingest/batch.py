@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from tidings.application.ports.analytics import AnalyticsRepository
 from tidings.domain.journeys.effects import (
     AssignOwner,
     CallWebhook,
@@ -73,6 +74,10 @@ class Batch:
     depth: int = 0
     #: journey id -> {split step id: winner}, loaded once per batch when a journey needs it.
     rollouts: dict[int, dict[str, str]] | None = None
+    #: where the step-to-step moves go (``analytics_edges``); None: not counted (unit-level tests).
+    analytics: AnalyticsRepository | None = None
+    #: (journey id, version, from step, to step) -> moves in this batch
+    edges: dict[tuple[int, int, str, str], int] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- collecting
 
@@ -85,6 +90,9 @@ class Batch:
             return
         st = tr.state
         live.state = st
+        for src, dst in tr.moves:
+            edge = (live.journey_id, live.version, src, dst)
+            self.edges[edge] = self.edges.get(edge, 0) + 1
         self.updates[live.id] = {
             "_id": live.id,
             "status": st.status,
@@ -275,6 +283,15 @@ class Batch:
                 for index, row in self.outbox.items():
                     self.traces[index]["outbox_id"] = existing.get(row["idempotency_key"], row["id"])
         fast.insert("traces", TRACE_COLS, self.traces)
+        if self.edges and self.analytics is not None:
+            day = self.now.date().isoformat()
+            self.analytics.add_edges(
+                [
+                    {"day": day, "journey_id": j, "journey_version": v, "src": a, "dst": b, "moved": n}
+                    for (j, v, a, b), n in sorted(self.edges.items())
+                ]
+            )
+        self.edges = {}
         self.fired, self.cancel, self.timers, self.updates = [], set(), [], {}
         self.traces, self.outbox = [], {}
 

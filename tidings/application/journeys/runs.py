@@ -114,6 +114,7 @@ class Runs:
     def _batch(self, conn: sa.Connection, now: datetime, heads: Mapping[int, Mapping[str, Any]]) -> Batch:
         self.policy = policies.load(self.control(conn))
         b = Batch(conn, now, {jid: str(h["status"]) for jid, h in heads.items()})
+        b.analytics = self.analytics(conn) if self.analytics is not None else None
         b.enroll_other = lambda batch, key, contact, ekey, cause: self._enroll_other(
             batch, heads, key, contact, ekey, cause
         )
@@ -133,11 +134,10 @@ class Runs:
         )
 
     def _rollouts(self, batch: Batch, live: Live) -> Mapping[str, str]:
-        """Decided experiments of this journey; read once per batch, only for journeys that roll out."""
+        """Decided experiments of this journey (automatic rollouts and manual decisions); read once
+        per batch, only for journeys with an experiment on a split step."""
         doc = self._docs.get((live.journey_id, live.version))
-        if doc is None or not any(
-            st.type == "split" and (st.config.get("experiment") or {}).get("rollout") for st in doc.steps.values()
-        ):
+        if doc is None or not any(st.type == "split" and st.config.get("experiment") for st in doc.steps.values()):
             return {}
         if batch.rollouts is None:
             batch.rollouts = jst.experiment_rollouts(batch.conn)

@@ -7,6 +7,8 @@ journey's control group, across re-entries and versions (as long as the percenta
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import Any
 
 #: the largest control group a journey may declare (``settings.control_group``), in percent.
 MAX_PERCENT = 50.0
@@ -35,3 +37,37 @@ def lift(treated: tuple[int, int], control: tuple[int, int]) -> dict[str, float 
         "lift_points": None if tr is None or cr is None else round(tr - cr, 6),
         "lift_relative": None if tr is None or not cr else round((tr - cr) / cr, 6),
     }
+
+
+def incremental_revenue(treated: Sequence[float], control: Sequence[float]) -> dict[str, Any]:
+    """Revenue the journey added: (treated revenue per entrant − held-out revenue per entrant)
+    × treated entrants, with a 95% interval (Welch's t interval of the difference of the per-entrant
+    means, statsmodels ``CompareMeans``; ``None`` with fewer than two entrants in a group).
+
+    ``treated`` / ``control``: one revenue per entrant of each group (0 for those who did not convert)."""
+    tn, cn = len(treated), len(control)
+    out: dict[str, Any] = {
+        "treated_entrants": tn,
+        "control_entrants": cn,
+        "treated_revenue": round(float(sum(treated)), 2),
+        "control_revenue": round(float(sum(control)), 2),
+        "treated_revenue_per_entrant": round(sum(treated) / tn, 6) if tn else None,
+        "control_revenue_per_entrant": round(sum(control) / cn, 6) if cn else None,
+        "incremental_revenue": None,
+        "interval": None,
+    }
+    if not tn or not cn:
+        return out
+    diff = sum(treated) / tn - sum(control) / cn
+    out["incremental_revenue"] = round(diff * tn, 2)
+    if tn >= 2 and cn >= 2:
+        import numpy as np
+        from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+        t, c = np.asarray(treated, dtype=float), np.asarray(control, dtype=float)
+        if float(t.var()) + float(c.var()) == 0.0:
+            out["interval"] = [out["incremental_revenue"], out["incremental_revenue"]]
+        else:
+            lo, hi = CompareMeans(DescrStatsW(t), DescrStatsW(c)).tconfint_diff(alpha=0.05, usevar="unequal")
+            out["interval"] = [round(float(lo) * tn, 2), round(float(hi) * tn, 2)]
+    return out

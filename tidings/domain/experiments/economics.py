@@ -118,8 +118,6 @@ def economics(inputs: Mapping[str, Any], activity: Mapping[str, Any], now: datet
         },
         "conversions": int(activity.get("conversions") or 0),
         "attributed_revenue": round(revenue, 2),
-        "incremental_revenue": None,
-        "incremental_note": "needs a control group (hold-out) on the journey",
         "benefit": round(benefit, 2),
         "roi": None if roi is None else round(roi, 4),
         "break_even": break_even,

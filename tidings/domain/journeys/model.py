@@ -464,3 +464,6 @@ class Transition:
     stimulus: str = ""
     #: False when the stimulus was recorded and ignored (nothing changed).
     changed: bool = True
+    #: the edges walked, in order: (from step id or "" at entry, to step id or "" at the end);
+    #: the funnel per edge (``analytics_edges``) counts them.
+    moves: list[tuple[str, str]] = field(default_factory=list)

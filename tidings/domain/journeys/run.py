@@ -92,6 +92,7 @@ class Run:
         self.effects: list[Effect] = []
         self.timers: list[TimerRequest] = []
         self.trace: list[TraceEntry] = []
+        self.moves: list[tuple[str, str]] = []
         self.cancel_timers = False
         self.status: str = state.status if state.entered_at else "new"
 
@@ -202,11 +203,13 @@ class Run:
             if self.ended or self.status == WAITING:
                 return
             if target == END:
+                self.moves.append((self.state.step_id or "", ""))
                 self.end("completed", self.state.step_id)
                 return
             step = self.doc.steps[target]
             if self.check_criteria(step_id=step.id):
                 return
+            self.moves.append((self.state.step_id or "", step.id))
             self.set_status("step")
             visit = self.state.visits.get(step.id, 0) + 1
             self.state.visits[step.id] = visit
@@ -232,4 +235,5 @@ class Run:
             trace=self.trace,
             stimulus=self.stimulus,
             changed=changed,
+            moves=self.moves,
         )

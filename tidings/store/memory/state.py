@@ -36,6 +36,9 @@ class MemoryState:
     traces: list[dict[str, Any]] = field(default_factory=list)
     #: segment key -> rule (the segments capability writes segments; tests seed them here)
     segment_rules: dict[str, Any] = field(default_factory=dict)
+    #: vendor sources by id, and their watched checkouts by (source id, checkout id)
+    sources: dict[int, Any] = field(default_factory=dict)
+    source_checkouts: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     #: scoring: models by key, (model id, version) -> (document, published), scores by
     #: (contact id, model id), history rows
     scoring_models: dict[str, Any] = field(default_factory=dict)

@@ -19,6 +19,7 @@ from tidings.store.memory.records import (
 )
 from tidings.store.memory.runs import MemoryJourneyRuns
 from tidings.store.memory.scoring import MemoryScoring
+from tidings.store.memory.sources import MemoryCheckouts, MemorySources
 from tidings.store.memory.state import MemoryState, MemoryStore
 
 
@@ -39,6 +40,8 @@ class MemoryUnitOfWork:
         self.events = MemoryEventLog(store)
         self.journeys = MemoryJourneys(store)
         self.journey_runs = MemoryJourneyRuns(store)
+        self.sources = MemorySources(store)
+        self.checkouts = MemoryCheckouts(store)
         self.scoring = MemoryScoring(store)
 
     def __enter__(self) -> Self:

@@ -2,14 +2,14 @@
 
 Both nullable: None means the browser's Accept-Language and UTC.
 
-Revision ID: 0009_i18n
-Revises: 0008_scoring
+Revision ID: 0011_i18n
+Revises: 0010_sources
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009_i18n'
-down_revision = '0008_scoring'
+revision = '0011_i18n'
+down_revision = '0010_sources'
 branch_labels = None
 depends_on = None
 
