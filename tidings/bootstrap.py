@@ -23,9 +23,12 @@ from tidings.application.access.keys import KeyVerifier
 from tidings.application.ingest.ingest import Incoming, IngestResult, ingest
 from tidings.application.journeys.engine import JourneyEngine
 from tidings.application.ports.clock import Clock
+from tidings.application.ports.contact_search import ContactSearch
+from tidings.application.ports.dns import TxtResolver
 from tidings.application.ports.senders import ChannelProvider
 from tidings.application.sources.intake import IntakeTransaction
 from tidings.channels import email
+from tidings.channels.dns_resolver import DnspythonResolver
 from tidings.channels.registry import ChannelRegistry, build_registry
 from tidings.channels.sns import SnsVerifier
 from tidings.clock import ManualClock, SystemClock
@@ -34,6 +37,7 @@ from tidings.masking import masked_url, redact
 from tidings.settings import Settings, new_secret
 from tidings.store import schema
 from tidings.store.analytics import SqlAnalytics
+from tidings.store.contact_search_sql import SqlContactSearch
 from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
 from tidings.store.ingest_sql import IngestWriter
@@ -82,6 +86,13 @@ class Container:
     channel_registry: ChannelRegistry | None = field(default=None)
     #: real time for leases (is a sender alive?), even when ``clock`` is a test clock.
     lease_clock: Clock = field(default_factory=SystemClock)
+    #: DNS TXT look-ups (sending-domain checks in /settings); tests swap in a fake.
+    dns_resolver: TxtResolver = field(default_factory=DnspythonResolver)
+
+    @property
+    def contact_search(self) -> ContactSearch:
+        """Full-text search over contacts (FTS5 on SQLite, pg_trgm on PostgreSQL)."""
+        return SqlContactSearch(self.engine)
 
     @property
     def manual_clock(self) -> ManualClock | None:

@@ -10,6 +10,7 @@ import logging
 import re
 from datetime import timedelta
 
+from tidings.application.campaigns.sending import CampaignSender
 from tidings.application.contacts.preferences import UnknownMessage, unsubscribe_message
 from tidings.application.ports.wiring import BackgroundService
 from tidings.bootstrap import Container
@@ -17,6 +18,7 @@ from tidings.channels import tracking
 from tidings.channels.base import InboxItem, record_in_inbox
 from tidings.channels.catcher import SmtpCatcher
 from tidings.channels.registry import ChannelRegistry
+from tidings.domain.control.policy import SendPolicy
 
 log = logging.getLogger("tidings.runtime")
 
@@ -45,6 +47,8 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
         from tidings.application.sources.abandonment import CartAbandoner
 
         services.append(CartAbandoner(container.intake, container.due_checkouts, container.clock))
+        # campaigns: freeze audiences, enqueue their messages in batches, A/B winners (issue: campaigns)
+        services.append(campaign_sender(container))
         # lead scores fade with time (decay) and may cross a demotion threshold
         from tidings.application.scoring.decayer import ScoreDecayer
 
@@ -57,6 +61,20 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
 
         services.append(delivery_service(container, on_ready=show))
     return services
+
+
+def campaign_sender(container: Container) -> CampaignSender:
+    """The campaign steps of the worker, on the container's database and clock and send policy."""
+    from tidings.application.control import policies
+    from tidings.store.control import SqlControl
+
+    def policy() -> SendPolicy:
+        with container.engine.connect() as conn:
+            return policies.load(SqlControl(conn))
+
+    return CampaignSender(
+        container.uow, container.clock, policy=policy, default_timezone=container.settings.default_timezone
+    )
 
 
 def start_all(services: list[BackgroundService]) -> None:

@@ -110,16 +110,38 @@ def app_from_environment() -> FastAPI:
     return create_app(open_container(migrate=False))
 
 
+SWAGGER_JS = "/static/vendor/swagger-ui-5.35.0-bundle.js"
+SWAGGER_CSS = "/static/vendor/swagger-ui-5.35.0.css"
+
+
+def install_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from assets shipped in the package (npm swagger-ui-dist 5.35.0 in
+    ``web/static/vendor``), so the API reference works without internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="Tidings API",
+            swagger_js_url=SWAGGER_JS,
+            swagger_css_url=SWAGGER_CSS,
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+
 def create_app(container: Container) -> FastAPI:
     app = FastAPI(
         title="Tidings",
         version=tidings.__version__,
         description="Marketing automation you can explain and test. Authenticate with "
         "`Authorization: Bearer <key>`; tracking clients may use HTTP Basic with the write key as user name.",
-        docs_url="/docs",
+        docs_url=None,  # served below from the vendored swagger-ui-dist: /docs works offline
         redoc_url=None,
     )
     app.state.container = container
+    install_docs(app)
     if container.settings.insecure_unsigned_webhooks:
         logging.getLogger("tidings.api").warning(
             "INSECURE: TIDINGS_INSECURE_UNSIGNED_WEBHOOKS is on: SMS and voice webhooks are accepted "
@@ -136,6 +158,7 @@ def create_app(container: Container) -> FastAPI:
         audit,
         bounces,
         browser_tracking,
+        campaigns,
         control,
         dead_letters,
         experiments,
@@ -149,7 +172,7 @@ def create_app(container: Container) -> FastAPI:
     )
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals,
-                   browser_tracking, scoring, sources):
+                   campaigns, browser_tracking, scoring, sources):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 

@@ -42,6 +42,8 @@ class Settings:
     shutdown_grace_s: float = 10.0
     #: how often time-relative segments are re-evaluated (None: the refresher's default).
     segment_refresh_seconds: float | None = None
+    #: the account's time zone: campaigns sent "at a local time" use it for contacts without one.
+    default_timezone: str = "UTC"
     #: how often lead scores are brought to now (decay, demotion thresholds), in seconds.
     scoring_decay_seconds: float = 3600.0
     # --- SMS, voice, direct mail, webhooks out, bounces (channels, see docs/channels.md)
@@ -109,6 +111,7 @@ class Settings:
             segment_refresh_seconds=float(env["TIDINGS_SEGMENT_REFRESH_SECONDS"])
             if env.get("TIDINGS_SEGMENT_REFRESH_SECONDS")
             else None,
+            default_timezone=_zone(env.get("TIDINGS_DEFAULT_TIMEZONE") or cls.default_timezone),
             twilio_base_url=env.get("TIDINGS_TWILIO_BASE_URL", cls.twilio_base_url).rstrip("/"),
             twilio_account_sid=env.get("TIDINGS_TWILIO_ACCOUNT_SID") or None,
             twilio_auth_token=env.get("TIDINGS_TWILIO_AUTH_TOKEN") or None,
@@ -156,3 +159,14 @@ def catcher_port_is_set(env: dict[str, str] | None = None) -> bool:
     """Whether the environment names the built-in catcher's SMTP port (either spelling)."""
     env = dict(os.environ if env is None else env)
     return bool(env.get("TIDINGS_CATCHER_SMTP_PORT") or env.get("TIDINGS_CATCHER_PORT"))
+
+
+def _zone(name: str) -> str:
+    """A time zone name that exists (fail loudly at start-up, not at the first campaign)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"TIDINGS_DEFAULT_TIMEZONE: unknown time zone {name!r} (e.g. Europe/Berlin)") from None
+    return name

@@ -161,6 +161,7 @@ def _journey_to_inbox_and_why(live_stack, page):
     # two journeys: the second starts when the first one tags the contact
     for doc in (JOURNEY, FOLLOW_UP):
         page.goto(f"{base}/journeys/new")
+        page.click("#tab-yaml")  # the document as text (the builder is the other tab)
         page.fill("textarea[name=source]", doc)
         expect(page.locator("#live svg g.node").first).to_be_visible()  # drawn as it is typed
         if doc is FOLLOW_UP:
@@ -248,18 +249,30 @@ def test_browser_segment_builder(live_stack, browser):
         page.goto(f"{live_stack.url}/segments/new")
         page.fill("input[name=key]", "vip-buyers")
         page.fill("input[name=name]", "VIP buyers")
-        page.fill("#rule-text", "")
-        # compose with the builder: tag vip
-        page.select_option("[data-part=kind]", "tag")
-        page.fill("[data-part=name]", "vip")
-        page.click("[data-part=add]")
+        # compose with the rule builder: the starting rule is tag("vip"); add "email contains buyer1"
         expect(page.locator("#match-count")).to_have_text("2")
-        assert page.input_value("#rule-text") == 'tag("vip")'
+        first = page.locator("#rule-builder .rb-condition").first
+        expect(first.get_by_label("Tag")).to_have_value("vip")
+        page.click("#rule-builder .rb-add-condition")
+        second = page.locator("#rule-builder .rb-condition").nth(1)
+        second.get_by_label("Condition").select_option("field")
+        second.get_by_label("Field").select_option("email")
+        second.get_by_label("Operator").select_option("contains")
+        second.get_by_label("Value").fill("buyer")
+        expect(page.locator("#rule-text")).to_have_value('tag("vip") and email contains "buyer"')
+        expect(page.locator("#match-count")).to_have_text("2")
+        page.get_by_label("Match").first.select_option("any")
+        expect(page.locator("#rule-text")).to_have_value('tag("vip") or email contains "buyer"')
+        expect(page.locator("#match-count")).to_have_text("3")
+        page.get_by_label("Match").first.select_option("all")
+        expect(page.locator("#match-count")).to_have_text("2")
         # typing a broken rule shows where it breaks; fixing it brings the count back
         page.fill("#rule-text", 'tag("vip") and')
         page.wait_for_selector("#rule-error")
         page.fill("#rule-text", 'tag("vip") and email contains "buyer1"')
         expect(page.locator("#match-count")).to_have_text("1")
+        # the text goes back into the builder
+        expect(page.locator("#rule-builder .rb-condition").nth(1).get_by_label("Value")).to_have_value("buyer1")
         shot(page, "09-segment-builder")
         page.click("#save-segment")
         page.wait_for_url("**/segments/vip-buyers")

@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from tidings.store import schema
+from tidings.store.contact_search_sql import SQLITE_TABLES
 
 
 def test_migrations_match_schema(engine: sa.Engine) -> None:
@@ -15,6 +16,8 @@ def test_migrations_match_schema(engine: sa.Engine) -> None:
         diff = compare_metadata(ctx, schema.metadata)
     # Index/type reflection noise differs per backend; tables and columns must match exactly.
     structural = [d for d in diff if d[0] in {"add_table", "remove_table", "add_column", "remove_column"}]
+    # the contact search's FTS5 table (SQLite) is no SQLAlchemy table: migration 0008 owns it
+    structural = [d for d in structural if not (d[0] == "remove_table" and d[1].name in SQLITE_TABLES)]
     assert structural == []
 
 

@@ -23,6 +23,10 @@ VIEWER_OK = {
     "/journeys/{key}/simulate",
     "/journeys/preview-graph",
     "/templates/preview-draft",
+    "/journeys/builder/to-yaml",  # the builders convert and validate; they save nothing
+    "/journeys/builder/from-yaml",
+    "/segments/builder/to-text",
+    "/segments/builder/from-text",
 }
 
 

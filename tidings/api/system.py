@@ -14,6 +14,7 @@ from tidings.api.deps import RequireAdmin, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
 from tidings.store import schema
+from tidings.store.campaigns_sql import pending_campaign_work
 from tidings.store.sources_sql import SqlCheckouts
 
 router = APIRouter(route_class=StrictRoute)
@@ -55,6 +56,8 @@ def pending_work(conn: sa.Connection, now: datetime) -> dict[str, int]:
         ).scalar_one(),
         # watched checkouts whose quiet period is over: Cart Abandoned is due (vendor sources)
         "due_abandoned_checkouts": SqlCheckouts(conn).due_count(now),
+        # campaigns to start, enqueue, decide or finish (issue: campaigns)
+        "due_campaigns": pending_campaign_work(conn, now),
     }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
 from functools import lru_cache
@@ -211,6 +211,8 @@ class Preparer:
         now: datetime,
     ) -> tuple[OutgoingMessage, dict[str, Any]]:
         links, secret, public = self.links, self.links.secret, self.links.public_url
+        if payload.get("subject") and channel == EMAIL:  # a campaign's subject (its A/B variant)
+            template = replace(template, subject=str(payload["subject"]))
         settings = dict(template.settings)
         sender = str(payload.get("from") or settings.get("from") or links.default_from)
         ref = message_ref(row, _domain(sender))

@@ -29,6 +29,7 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.recipes", "recipes"),
     ("tidings.cli.experiments", "experiments"),
     ("tidings.cli.goals", "goals"),
+    ("tidings.cli.campaigns", "campaigns"),
     ("tidings.cli.scoring", "scoring"),
     ("tidings.cli.control", None),
     ("tidings.cli.audit", None),

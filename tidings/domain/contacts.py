@@ -275,3 +275,8 @@ def neutralise_cell(value: Any) -> str:
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text
+
+
+def search_terms(text: str) -> list[str]:
+    """The terms of a contact search: lower-cased, split on whitespace, duplicates dropped (at most 8)."""
+    return list(dict.fromkeys(t.lower() for t in text.split()))[:8]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from tidings.store import schema_campaigns
 from tidings.store.schema_base import metadata as metadata
 from tidings.store.types import BigId, JSONDoc, UTCDateTime
 
@@ -85,6 +86,10 @@ login_throttle = sa.Table(
 )
 
 # --------------------------------------------------------------------------- contacts
+
+# Full-text search over contacts lives beside this table, outside the metadata (migration 0008,
+# store/contact_search_sql.py): an FTS5 trigram table + triggers on SQLite, a pg_trgm GIN index
+# on PostgreSQL.
 
 contacts = sa.Table(
     "contacts",
@@ -666,3 +671,7 @@ score_history = sa.Table(
 # --------------------------------------------------------------------------- vendor sources (their own module)
 
 from tidings.store.schema_sources import source_checkouts, sources  # noqa: E402, F401
+
+# --------------------------------------------------------------------------- campaigns
+# (defined in their own module, on this ``metadata``)
+campaigns, campaign_recipients = schema_campaigns.define(metadata)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tidings.store.access_sql import SqlApiKeys, SqlLoginThrottle, SqlSessions, SqlUsers
+from tidings.store.campaigns_sql import SqlCampaigns
 from tidings.store.content_sql import SqlContactReader, SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
     journey_runs: SqlJourneyRuns
     sources: SqlSources
     checkouts: SqlCheckouts
+    campaigns: SqlCampaigns
     scoring: SqlScoring
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
@@ -83,6 +85,7 @@ class SqlUnitOfWork:
         self.journey_runs = SqlJourneyRuns(conn)
         self.sources = SqlSources(conn)
         self.checkouts = SqlCheckouts(conn)
+        self.campaigns = SqlCampaigns(conn)
         self.scoring = SqlScoring(conn)
 
     def __enter__(self) -> Self:

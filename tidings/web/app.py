@@ -13,7 +13,11 @@ from fastapi.staticfiles import StaticFiles
 from tidings.web import (
     audit,
     auth,
+    builder,
+    campaigns,
     contacts,
+    contacts_edit,
+    contacts_import,
     control_page,
     dashboard,
     dead_letters_page,
@@ -23,24 +27,28 @@ from tidings.web import (
     reports,
     scoring_page,
     segments,
+    settings_page,
     sources_page,
     tasks_page,
+    template_visual,
     templates_page,
     uncertain_page,
 )
-from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render
+from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render, templates
 from tidings.web.i18n import _
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, dashboard, contacts, segments, audit, reports, journeys, templates_page, inbox, tasks_page,
-    dead_letters_page, control_page, uncertain_page, measurement, scoring_page, sources_page,
+    auth, builder, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys,
+    template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
+    measurement, campaigns, settings_page, scoring_page, sources_page,
 )
 
 
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    templates.env.globals["rule_vocabulary"] = builder.rule_vocabulary()  # the rule builder's selects
     for module in PAGES:
         app.include_router(module.router, include_in_schema=False)
     app.add_middleware(SecurityHeaders)

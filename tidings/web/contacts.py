@@ -7,7 +7,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tidings.application.access.users import Session
+from tidings.domain.channels import CONSENT_CHANNELS
+from tidings.domain.contacts import CONSENT_STATUSES
 from tidings.web import queries
+from tidings.web.contacts_edit import CONSENT_TEXT
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.security import Viewer, container
 
@@ -37,7 +40,7 @@ def contacts_page(request: Request, session: Session = Viewer) -> Response:
     with c.engine.connect() as conn:
         rows, more = queries.search_contacts(conn, page=page, **f)
         options = queries.filter_options(conn)
-    ctx = {"rows": rows, "more": more, "f": f, "pg": page, "options": options}
+    ctx = {"rows": rows, "more": more, "f": f, "pg": page, "options": options, "notice": p.get("notice", "")[:200]}
     if is_htmx(request) and request.headers.get("hx-target") == "results":
         return render(request, "contacts.html", ctx, block="results")
     return render(request, "contacts.html", ctx, page="contacts")
@@ -52,7 +55,15 @@ def contact_page(contact_id: int, request: Request, session: Session = Viewer) -
             raise PageNotFound(f"Contact {contact_id}")
         profile = queries.contact_profile(conn, contact_id)
         items = queries.timeline(conn, contact_id)
-    return render(request, "contact.html", {"c": contact, "p": profile, "items": items}, page="contacts")
+    ctx = {
+        "c": contact,
+        "p": profile,
+        "items": items,
+        "consent_channels": CONSENT_CHANNELS,
+        "consent_statuses": CONSENT_STATUSES,
+        "consent_text": CONSENT_TEXT,
+    }
+    return render(request, "contact.html", ctx, page="contacts")
 
 
 @router.get("/contacts/{contact_id}/why/{outbox_id}")

@@ -29,6 +29,7 @@ NAV = [
     ("contacts", "/contacts", _("Contacts")),
     ("segments", "/segments", _("Segments")),
     ("journeys", "/journeys", _("Journeys")),
+    ("campaigns", "/campaigns", _("Campaigns")),
     ("map", "/journeys/map", _("Journey map")),
     ("experiments", "/experiments", _("Experiments")),
     ("goals", "/goals", _("Goals")),

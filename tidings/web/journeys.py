@@ -4,6 +4,7 @@ map of all journeys and the links between them."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from jinja2.utils import htmlsafe_json_dumps
 from starlette.datastructures import FormData
 
 from tidings.application.access.users import Session
@@ -33,23 +35,42 @@ from tidings.web.security import FormFields, Viewer, Writer, container
 
 router = APIRouter(route_class=WebRoute)
 
-NEW_JOURNEY = """key: welcome-series
-name: Welcome series
-triggers:
-  - event: subscribed
-steps:
-  - id: welcome
-    type: send
-    channel: email
-    template: welcome
-  - id: wait-1d
-    type: wait
-    duration: 1d
-  - id: tips
-    type: send
-    channel: email
-    template: tips
-"""
+#: what ``/journeys/new`` starts from: one empty event trigger and no steps (the builder adds them)
+NEW_JOURNEY_FORM: dict[str, Any] = {
+    "format": 1,
+    "keys": ["key", "name", "triggers", "steps"],
+    "journey": {"key": "", "name": "", "triggers": [{"event": ""}]},
+    "steps": [],
+    "layout": {},
+}
+
+
+def _edit(
+    request: Request, key: str | None, source: str, problems: list[dict[str, Any]], status: int = 200
+) -> Response:
+    """The editor page: the builder's form of ``source`` (the empty form when it does not load)."""
+    from tidings.domain.journeys.builder import to_builder
+    from tidings.domain.journeys.yamlines import load
+    from tidings.web.builder import builder_options
+
+    form, loaded = NEW_JOURNEY_FORM, not source.strip()
+    try:
+        data = load(source) if source.strip() else None
+        if isinstance(data, dict):
+            form, loaded = to_builder(data), True
+    except yaml.YAMLError:
+        pass  # the page opens on the YAML tab; the builder waits until the text loads
+    has_version = False
+    if key is not None:
+        with container(request).engine.connect() as conn:
+            row = jst.get_journey(conn, key)
+            has_version = bool(row and row["current_version"])
+    # not |tojson: it sorts the keys, and the builder keeps the document's order
+    builder = {"form": form, "loaded": loaded, "options": builder_options(request)}
+    builder_json = htmlsafe_json_dumps(builder, dumps=json.dumps)  # Markup
+    ctx = {"key": key, "source": source, "problems": problems, "builder_json": builder_json, "has_version": has_version}
+    return render(request, "journey_edit.html", ctx, status=status, page="journeys")
+
 
 DEFAULT_SCENARIOS = """scenarios:
   - name: ignores every message
@@ -115,7 +136,9 @@ def journeys_page(request: Request, session: Session = Viewer) -> Response:
 
 @router.get("/journeys/new")
 def new_journey(request: Request, session: Session = Writer) -> Response:
-    return render(request, "journey_edit.html", {"key": None, "source": NEW_JOURNEY, "problems": []}, page="journeys")
+    from tidings.domain.journeys.builder import builder_yaml
+
+    return _edit(request, None, builder_yaml(NEW_JOURNEY_FORM), [])
 
 
 @router.post("/journeys/new")
@@ -146,13 +169,7 @@ def _save_draft(request: Request, form: FormData, key: str | None) -> Response:
     except yaml.YAMLError as exc:
         problems = [{"msg": str(exc), "loc": [], "line": None, "step": None}]
     if problems:
-        return render(
-            request,
-            "journey_edit.html",
-            {"key": key, "source": source, "problems": problems},
-            status=422,
-            page="journeys",
-        )
+        return _edit(request, key, source, problems, status=422)
     return RedirectResponse(f"/journeys/{doc.key}", status_code=303)
 
 
@@ -265,7 +282,7 @@ def edit_journey(key: str, request: Request, session: Session = Writer) -> Respo
         if not source and row["current_version"]:
             vrow = jst.get_version(conn, int(row["id"]), int(row["current_version"]))
             source = vrow["source"] if vrow else ""
-    return render(request, "journey_edit.html", {"key": key, "source": source or "", "problems": []}, page="journeys")
+    return _edit(request, key, str(source or ""), [])
 
 
 @router.post("/journeys/{key}/edit")

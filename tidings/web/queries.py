@@ -12,8 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tidings.domain.statuses import EnrolmentStatus, TaskStatus
+from tidings.domain.statuses import TaskStatus
 from tidings.store import schema as s
+from tidings.store.contact_lists import ListFilter, filtered
 
 PAGE_SIZE = 50
 
@@ -88,43 +89,9 @@ def search_contacts(
         c.c.created_at,
         c.c.external_id,
     )
-    if q:
-        like = f"%{q.strip().lower()}%"
-        query = query.where(
-            sa.or_(
-                sa.func.lower(c.c.email).like(like),
-                sa.func.lower(c.c.first_name).like(like),
-                sa.func.lower(c.c.last_name).like(like),
-                c.c.phone.like(like),
-                sa.func.lower(c.c.external_id).like(like),
-            )
-        )
-    if tag:
-        t = s.contact_tags
-        query = query.where(c.c.id.in_(sa.select(t.c.contact_id).where(t.c.tag == tag)))
-    if segment:
-        m, sg = s.segment_memberships, s.segments
-        query = query.where(
-            c.c.id.in_(
-                sa.select(m.c.contact_id)
-                .join(sg, sg.c.id == m.c.segment_id)
-                .where(sg.c.key == segment, m.c.exited_at.is_(None))
-            )
-        )
-    if stage:
-        query = query.where(c.c.lifecycle_stage == stage)
-    if journey:
-        en, j = s.enrollments, s.journeys
-        inside = (
-            sa.select(en.c.contact_id)
-            .join(j, j.c.id == en.c.journey_id)
-            .where(j.c.key == journey, en.c.status != EnrolmentStatus.ENDED)
-        )
-        if step:
-            inside = inside.where(en.c.step_id == step)
-        query = query.where(c.c.id.in_(inside))
+    query, order = filtered(query, conn.dialect.name, ListFilter(q, tag, segment, stage, journey, step))
     page = max(1, page)
-    rows = conn.execute(query.order_by(c.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).mappings()
+    rows = conn.execute(query.order_by(order.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).mappings()
     items = [dict(r) for r in rows]
     return items[:PAGE_SIZE], len(items) > PAGE_SIZE
 

@@ -112,14 +112,19 @@ def session_email(request: Request) -> str:
     return sess.user.email if sess else ""
 
 
-@router.get("/templates/{key}")
-def template_edit(key: str, request: Request, session: Session = Viewer) -> Response:
+def template_values(request: Request, key: str) -> dict[str, Any]:
+    """The stored template ``key`` in the ``locale`` of the query, as the editor's form values."""
     locale = request.query_params.get("locale", "")
     with container(request).engine.connect() as conn:
         row = svc.get_row(joined(conn), key, locale)
     if row is None:
         raise PageNotFound(f"Template {key!r} ({locale or 'default locale'})")
-    values = {k: row.get(k) or "" for k in FIELDS}
+    return {k: row.get(k) or "" for k in FIELDS}
+
+
+@router.get("/templates/{key}")
+def template_edit(key: str, request: Request, session: Session = Viewer) -> Response:
+    values = template_values(request, key)
     return _editor(request, values, {}, new=False, notice=request.query_params.get("notice", ""))
 
 
@@ -283,7 +288,8 @@ async def send_test(key: str, request: Request, session: Session = Writer, form:
         return RedirectResponse(f"{back}&notice={quote('test not sent: ' + str(exc))}", status_code=303)
     provider = await asyncio.to_thread(container(request).email_provider)  # may read the DKIM key file
     try:
-        await send_test(provider, out, key=key, to=to, contact_id=None)
+        chosen = str(form.get("contact", "")).strip()
+        await send_test(provider, out, key=key, to=to, contact_id=int(chosen) if chosen.isdigit() else None)
     except NotEmail:
         notice = "only email templates can be sent as a test"
     except SendTestRefused as exc:

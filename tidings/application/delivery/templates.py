@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -80,8 +81,10 @@ def preview(
     locale: str | None,
     public_url: str,
     data: Mapping[str, Any] | None = None,
+    subject: str | None = None,
 ) -> dict[str, Any]:
-    """Render ``key`` for one contact, as the delivery loop would (links not tracked).
+    """Render ``key`` for one contact, as the delivery loop would (links not tracked);
+    ``subject`` replaces the template's (a campaign's subject, its A/B variant).
 
     Raises ``LookupError`` for an unknown template or contact, ``TemplateError`` when it fails.
     """
@@ -99,6 +102,8 @@ def preview(
     src = find_template(uow, key, wanted)
     if src is None:
         raise LookupError(f"template {key!r} not found")
+    if subject is not None:
+        src = replace(src, subject=subject)
     message = {
         "id": 0,
         "unsubscribe_url": f"{public_url}/u/preview",

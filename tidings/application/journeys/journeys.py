@@ -9,6 +9,7 @@ step-id mapping, and shows who would move where (dry run) before doing it.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,7 +43,10 @@ def validate(uow: JourneysUnitOfWork, text: str) -> JourneyDoc:
 
 
 def checksum(doc: JourneyDoc) -> str:
-    return hashlib.sha256(doc.to_json().encode()).hexdigest()
+    """What makes a new version: the document without ``layout`` (where the builder draws the
+    steps; moving a box is not a change of the journey)."""
+    meant = {k: v for k, v in doc.raw.items() if k != "layout"}
+    return hashlib.sha256(json.dumps(meant, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def save_draft(uow: JourneysUnitOfWork, text: str, now: datetime) -> dict[str, Any]:

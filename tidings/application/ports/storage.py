@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from tidings.application.ports.access import AccessUnitOfWork
+from tidings.application.ports.campaigns import CampaignsUnitOfWork
 from tidings.application.ports.content import TemplatesUnitOfWork
 from tidings.application.ports.delivery import DeadLettersUnitOfWork
 from tidings.application.ports.journeys import JourneysUnitOfWork
@@ -16,6 +17,12 @@ from tidings.application.ports.sales import SalesUnitOfWork
 
 
 class StorageUnitOfWork(
-    AccessUnitOfWork, TemplatesUnitOfWork, DeadLettersUnitOfWork, SalesUnitOfWork, JourneysUnitOfWork, Protocol
+    AccessUnitOfWork,
+    TemplatesUnitOfWork,
+    DeadLettersUnitOfWork,
+    SalesUnitOfWork,
+    JourneysUnitOfWork,
+    CampaignsUnitOfWork,
+    Protocol,
 ):
     """A unit of work over all the repositories (``store/sql_uow.py``, ``store/memory``)."""

@@ -312,7 +312,7 @@ def preview(engine: sa.Engine, rule_source: Any, now: datetime, *, sample: int =
         ids = sa.select(q.c.contact_id).order_by(q.c.contact_id).limit(sample).subquery()
         rows = (
             conn.execute(
-                sa.select(c.c.id, c.c.email, c.c.first_name, c.c.last_name)
+                sa.select(c.c.id, c.c.email, c.c.first_name, c.c.last_name, c.c.lifecycle_stage)
                 .where(c.c.id.in_(sa.select(ids.c.contact_id)))
                 .order_by(c.c.id)
             )

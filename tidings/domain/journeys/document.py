@@ -64,8 +64,9 @@ def build_journey(data: Any, *, templates: set[str] | None = None) -> JourneyDoc
     if not isinstance(data, Mapping):
         raise JourneyError([Problem("a journey document is a mapping with key, name, triggers, steps", 1)])
     for k in data:
-        if k not in {"key", "name", "description", "triggers", "steps", "settings", "version"}:
+        if k not in {"key", "name", "description", "triggers", "steps", "settings", "version", "layout"}:
             p.add(f"unknown field {k!r}", line_of(data, k), path=str(k))
+    _check_layout(data.get("layout"), data, p)
     for bad in jsonvalues.problems(plain(data))[:5]:  # a YAML document may spell .nan, .inf, 10**30
         p.add(bad.message, 1, path=".".join(map(str, bad.path)))
     key = data.get("key")
@@ -98,6 +99,21 @@ def build_journey(data: Any, *, templates: set[str] | None = None) -> JourneyDoc
 
 
 # --------------------------------------------------------------------------- pieces
+
+
+def _check_layout(raw: Any, data: Any, p: Problems) -> None:
+    """``layout``: where the visual builder draws each step (step id -> [x, y]); the engine ignores it."""
+    if raw is None:
+        return
+    line = line_of(data, "layout")
+    if not isinstance(raw, Mapping):
+        p.add("layout maps step ids to [x, y] positions", line, path="layout")
+        return
+    for sid, pos in raw.items():
+        ok = isinstance(pos, list) and len(pos) == 2
+        ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pos)
+        if not ok:
+            p.add("a layout position is [x, y] (two numbers)", line_of(raw, sid) or line, path=f"layout.{sid}")
 
 
 def _criteria(value: Any, p: Problems, owner: Any, name: str) -> tuple[Criterion, ...]:

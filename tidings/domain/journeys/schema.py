@@ -262,6 +262,11 @@ def journey_schema() -> dict[str, Any]:
                     "control_group": {"type": "number", "minimum": 0, "maximum": 50},
                 },
             },
+            "layout": {
+                "type": "object",
+                "description": "where the visual builder draws each step: step id -> [x, y] (ignored by the engine)",
+                "additionalProperties": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            },
             "steps": {
                 "type": "array",
                 "minItems": 1,

@@ -99,3 +99,39 @@ def plain(obj: Any) -> Any:
     if isinstance(obj, list):
         return [plain(v) for v in obj]
     return obj
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes what :func:`load` reads back equal: a string the loader would take for a number or
+    a boolean (``09``, ``1.``, ``TRUE``) is quoted, as are the YAML 1.1 forms SafeDumper knows."""
+
+
+for _tag, _rx, _first in (
+    (_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")),
+    (_INT, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789")),
+    (_FLOAT, re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"), list("-+0123456789.")),
+):
+    _Dumper.add_implicit_resolver(_tag, _rx, _first)
+
+
+def _str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
+    # line breaks YAML folds (NEL, LS, PS) and a BOM survive only escaped, in double quotes
+    style = '"' if any(ch in value for ch in "\x85\u2028\u2029\ufeff") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _list(dumper: _Dumper, value: list[Any]) -> yaml.SequenceNode:
+    # a short list of plain values on one line: `add_tags: [welcomed]`, `exit-1: [490, 270]`
+    short = all(v is None or isinstance(v, str | int | float) for v in value) and len(repr(value)) <= 60
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=short or None)
+
+
+_Dumper.add_representer(str, _str)
+_Dumper.add_representer(list, _list)
+
+
+def dump(data: Any) -> str:
+    """YAML text of plain data, keys in their given order, that :func:`load` reads back equal."""
+    return yaml.dump(
+        plain(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )

@@ -39,6 +39,13 @@ class MemoryState:
     #: vendor sources by id, and their watched checkouts by (source id, checkout id)
     sources: dict[int, Any] = field(default_factory=dict)
     source_checkouts: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+    campaigns: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: (campaign id, contact id) -> recipient row
+    campaign_recipients: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    #: segment key -> member contact ids (the segments capability keeps memberships; tests seed them)
+    segment_members: dict[str, list[int]] = field(default_factory=dict)
+    #: (message id, kind) first opens / clicks (the analytics capability writes them; tests seed them)
+    analytics_firsts: set[tuple[int, str]] = field(default_factory=set)
     #: scoring: models by key, (model id, version) -> (document, published), scores by
     #: (contact id, model id), history rows
     scoring_models: dict[str, Any] = field(default_factory=dict)

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
+from tidings.store.memory.campaigns import MemoryCampaigns
 from tidings.store.memory.records import (
     MemoryContactReader,
     MemoryDeadLetters,
@@ -42,6 +43,7 @@ class MemoryUnitOfWork:
         self.journey_runs = MemoryJourneyRuns(store)
         self.sources = MemorySources(store)
         self.checkouts = MemoryCheckouts(store)
+        self.campaigns = MemoryCampaigns(store)
         self.scoring = MemoryScoring(store)
 
     def __enter__(self) -> Self:

@@ -48,39 +48,3 @@
   document.addEventListener("DOMContentLoaded", function () { wire(document); });
   document.addEventListener("htmx:afterSettle", function (e) { wire(e.target); });
 })();
-
-/* The segment builder: composes one condition of the rule language's text form from the
-   inputs and appends it to the rule textarea (which then asks the server for a live count). */
-(function () {
-  "use strict";
-  function quote(v) {
-    if (v !== "" && !isNaN(Number(v))) return v;
-    if (v === "true" || v === "false") return v;
-    return JSON.stringify(v);
-  }
-  function condition(p) {
-    var name = p.name.trim(), op = p.op, value = p.value.trim(), days = parseInt(p.days, 10) || 30;
-    switch (p.kind) {
-      case "tag": return "tag(" + JSON.stringify(name) + ")";
-      case "attribute": return "attributes." + name.replace(/[^A-Za-z0-9_.]/g, "_") + " " + op + " " + quote(value);
-      case "event": return "event(" + JSON.stringify(name) + ").count(" + days + "d) " + op + " " + (value || "1");
-      case "consent": return "consent(" + JSON.stringify(name || "email") + ") " + op + " " + quote(value || "granted");
-      case "score": return "score " + op + " " + (value || "0");
-      case "stage": return "lifecycle_stage " + op + " " + quote(value || name);
-    }
-    return "";
-  }
-  document.addEventListener("click", function (e) {
-    var btn = e.target.closest ? e.target.closest("[data-builder] [data-part=add]") : null;
-    if (!btn) return;
-    var box = btn.closest("[data-builder]");
-    var area = document.querySelector(box.dataset.builder);
-    var parts = {};
-    box.querySelectorAll("[data-part]").forEach(function (el) { parts[el.dataset.part] = el.value || ""; });
-    var cond = condition(parts);
-    if (!cond || !area) return;
-    var current = area.value.trim();
-    area.value = current ? "(" + current + ") " + parts.join + " " + cond : cond;
-    area.dispatchEvent(new Event("input", { bubbles: true }));
-  });
-})();

@@ -2,14 +2,14 @@
 
 Both nullable: None means the browser's Accept-Language and UTC.
 
-Revision ID: 0011_i18n
-Revises: 0010_sources
+Revision ID: 0013_i18n
+Revises: 0012_campaigns
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011_i18n'
-down_revision = '0010_sources'
+revision = '0013_i18n'
+down_revision = '0012_campaigns'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,59 @@
+"""The visual email editor in a real browser: GrapesJS with the MJML preset loads an MJML
+template offline (no script error, no CSP refusal), a personalisation placeholder goes into the
+selected text, Save stores the edited MJML in the template, and the preview renders it."""
+
+from __future__ import annotations
+
+from tests.e2e.test_browser_web import CHROMIUM, Watch, browser, login, pytestmark, shot  # noqa: F401
+from tests.web_support import make_user
+from tidings.application.delivery import templates as svc
+from tidings.domain.templates import TemplateSource
+from tidings.store.sql_uow import joined
+
+MJML = "<mjml><mj-body><mj-section><mj-column><mj-text>Hello there</mj-text></mj-column></mj-section></mj-body></mjml>"
+
+
+def test_browser_visual_editor_edits_and_saves_mjml(live_server, browser):  # noqa: F811
+    c = live_server.container
+    make_user(c, "marketer@example.com", "marketer")
+    src = TemplateSource(
+        key="visual", channel="email", locale="", subject="Hi", body=MJML, format="mjml", text_body=None, settings={}
+    )
+    with c.engine.begin() as conn:
+        svc.save_template(joined(conn), src, c.clock.now(), name="Visual")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(15_000)
+    watch = Watch(page)
+    try:
+        login(page, live_server.url, "marketer@example.com")
+        page.goto(f"{live_server.url}/templates/visual?locale=")
+        href = page.get_attribute("#visual-editor", "href")
+        assert href == "/templates/visual/visual?locale="
+        page.goto(f"{live_server.url}{href}")
+        # the code view's preview of MJML asks for Google's Ubuntu font and its sandbox (CSP
+        # "style-src 'unsafe-inline'") refuses it, sometimes after we left: not this editor's doing
+        watch.problems.clear()
+        page.wait_for_selector("#gjs iframe")
+        for _ in range(100):  # wait_for_function evaluates a string: the page's CSP refuses that
+            if page.evaluate("() => !!(window.tidingsVisualEditor && window.tidingsVisualEditor.getWrapper())"):
+                break
+            page.wait_for_timeout(100)
+        frame = page.frame_locator("#gjs iframe.gjs-frame")
+        frame.locator("text=Hello there").first.wait_for()
+        frame.locator("text=Hello there").first.click()  # select the text block, as a user does
+        page.select_option("#picker", "{{ contact.first_name }}")
+        page.click("#insert-placeholder")
+        assert "Inserted" in page.inner_text("#visual-status")
+        shot(page, "visual-editor")
+        # the editor page itself fetched nothing from elsewhere (no fonts, icons, telemetry)
+        problems = [p for p in watch.problems if "\"style-src 'unsafe-inline'\"" not in p]
+        assert problems == [], "\n".join(problems)
+        page.click("#visual-save")
+        page.wait_for_url("**/templates/visual?locale=&notice=saved")
+        with c.engine.connect() as conn:
+            row = svc.get_row(joined(conn), "visual", "")
+        assert row is not None and row["format"] == "mjml"
+        assert "<mj-text" in row["body"] and "{{ contact.first_name }}" in row["body"]
+        assert "Hello there" in row["body"]
+    finally:
+        page.close()
