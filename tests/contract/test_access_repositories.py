@@ -130,3 +130,23 @@ def test_login_throttle_rows_are_created_locked_saved_and_dropped(backend: Backe
         uow.commit()
     with backend.uow() as uow:
         assert uow.login_throttle.get_many(["email:x"]) == []
+
+
+def test_users_language_and_time_zone(backend: Backend) -> None:
+    with backend.uow() as uow:
+        ann = _user(uow, "ann@shop.test")
+        uow.commit()
+    with backend.uow() as uow:
+        got = uow.users.get(ann)
+        assert got is not None and (got.locale, got.timezone) == (None, None)
+        uow.users.set_preferences(ann, locale="ar", timezone="Asia/Dubai")
+        uow.commit()
+    with backend.uow() as uow:
+        got = uow.users.get(ann)
+        assert got is not None and (got.locale, got.timezone) == ("ar", "Asia/Dubai")
+        assert uow.users.by_email("ann@shop.test") == got
+        uow.users.set_preferences(ann, locale=None, timezone=None)
+        uow.commit()
+    with backend.uow() as uow:
+        got = uow.users.get(ann)
+        assert got is not None and (got.locale, got.timezone) == (None, None)

@@ -208,6 +208,10 @@ def test_why_names_journey_version_step_trigger_and_conditions(container):
         assert r.status_code == 200 and "<html" not in r.text
         for text in ("Welcome", "v1", "hello", "entered", "subscribed", "tag vip", "trigger"):
             assert text in r.text, text
+        # the path as sentences first; the raw trace only behind "Show data"
+        story = r.text.split('class="story"')[1].split("</ol>")[0]
+        assert "Entered Welcome v1 because subscribed happened" in story and "{" not in story
+        assert r.text.index("<details") < r.text.index("tag vip")
         assert client.get(f"/contacts/{cid}/why/999").status_code == 404
 
 

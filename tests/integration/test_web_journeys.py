@@ -75,6 +75,8 @@ def test_diff_between_versions(container):
         r = client.get("/journeys/welcome/diff?a=1&b=2")
         assert re.search(r'class="del">-    duration: 1d<', r.text)
         assert re.search(r'class="add">\+    duration: 2d<', r.text)
+        summary = r.text.split('id="diff-summary"')[1].split("</ul>")[0]  # the change as a sentence
+        assert re.search(r"Step \S+ changed: duration", summary)
 
 
 def test_simulation_shows_timelines_and_unreached_steps(container):
@@ -94,6 +96,8 @@ def test_simulation_shows_timelines_and_unreached_steps(container):
         assert r.status_code == 200
         assert 'id="results"' in r.text and "<html" not in r.text  # a fragment
         assert "one" in r.text
+        story = r.text.split('data-testid="story"')[1].split("</ol>")[0]  # what happened, as sentences
+        assert "Entered " in story and "{" not in story
         bad = client.post(
             "/journeys/after-welcome/simulate", data={"csrf_token": token, "scenarios": "scenarios: 3"}
         )

@@ -16,6 +16,8 @@ from tidings.web.security import is_web_path
 VIEWER_OK = {
     "/logout",
     "/account/password",
+    "/account/preferences",  # your own language and time zone
+    "/language",  # the header's language switcher (your own setting)
     "/login",
     "/segments/preview",
     "/journeys/{key}/simulate",

@@ -91,6 +91,28 @@ def test_team_view_shows_my_teams_tasks(container):
         assert "Call Lena" in html and "Teammate" in html and "South task" not in html
 
 
+def test_mine_also_shows_my_teams_unassigned_overdue_tasks(container):
+    ids = seed(container)
+    now = container.clock.now()
+    with container.engine.begin() as conn:
+        for title, team, due in (
+            ("Unowned late north", "north", now - timedelta(hours=3)),
+            ("Unowned future north", "north", now + timedelta(hours=3)),
+            ("Unowned late south", "south", now - timedelta(hours=3)),
+        ):
+            tasks_service.create_task(
+                joined(conn), contact_id=ids["contact"], title=title, now=now, team=team, due_at=due, notify=False
+            )
+    with web_client(container) as (client, _token):
+        assert "Unowned late north" not in client.get("/tasks").text  # no team: only my own
+        _set_team(container, "marketer@example.com", "north")
+        html = client.get("/tasks").text
+        assert "Call Lena" in html and "Unowned late north" in html and "unassigned" in html
+        assert "Unowned future north" not in html and "Unowned late south" not in html
+        assert "Teammate" not in html  # owned by someone else
+        assert "Unowned late north" in client.get("/tasks?show=overdue").text
+
+
 def test_completing_a_task_records_the_event_journeys_wait_for(container):
     ids = seed(container)
     with web_client(container) as (client, token):

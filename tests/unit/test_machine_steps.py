@@ -274,7 +274,7 @@ def test_split_is_deterministic_weighted_recorded_and_traced():
 def test_action_steps_emit_effects_with_keys():
     d = doc(
         "  - id: u\n    type: update_contact\n    set: {plan: pro}\n    add_tags: [a]\n    remove_tags: [b]\n"
-        "    stage: customer\n    score: 5\n"
+        "    lifecycle_stage: customer\n    score: 5\n"
         "  - id: h\n    type: webhook\n    url: https://example.com/hook\n    body: {x: 1}\n"
         "  - id: k\n    type: task\n    title: Call\n    team: sales\n    due_in: 1d\n"
         "  - id: o\n    type: assign_owner\n    team: sales\n    strategy: round_robin\n"
@@ -287,6 +287,7 @@ def test_action_steps_emit_effects_with_keys():
     assert kinds == [UpdateContact, CallWebhook, CreateTask, AssignOwner, EnrollOther, Conversion]
     u = t.effects[0]
     assert u.set_attributes == {"plan": "pro"} and u.add_tags == ("a",) and u.score_delta == 5
+    assert u.stage == "customer"  # the step key is the contact field's name: lifecycle_stage
     assert t.effects[1].body["x"] == 1 and t.effects[1].method == "POST"
     assert t.effects[2].due_in == timedelta(days=1)
     assert t.effects[5].revenue == 100
@@ -344,3 +345,11 @@ def test_unknown_signal_is_refused_and_stop_ends():
     assert not r.changed and r.trace[0].action == "signal_refused" and "x" not in r.state.variables
     s = advance(d, t.state, Signal("stop"), ContactSnapshot(id=1), T0, context=CTX)
     assert s.state.end_reason == "signal"
+
+
+def test_the_stage_key_is_the_contact_fields_name():
+    from tidings.domain.journeys.model import JourneyError
+
+    with pytest.raises(JourneyError) as info:
+        doc("  - id: u\n    type: update_contact\n    stage: customer\n")
+    assert "lifecycle_stage" in str(info.value.problems)

@@ -20,6 +20,24 @@ class UserRecord:
     created_at: datetime
     password_changed_at: datetime
     disabled_at: datetime | None = None
+    #: the web UI's language (one of ``UI_LOCALES``), or None: the browser's Accept-Language.
+    locale: str | None = None
+    #: the IANA time zone dates are shown in, or None: UTC.
+    timezone: str | None = None
+
+
+#: the languages of the web UI (gettext catalogues in ``tidings/web/locale/``), by code.
+UI_LOCALES: dict[str, str] = {
+    "en": "English",
+    "uk": "Українська",
+    "th": "ไทย",
+    "ar": "العربية",
+    "zh_Hans": "简体中文",
+    "lo": "ລາວ",
+}
+
+#: the UI languages written right to left.
+RTL_LOCALES = frozenset({"ar"})
 
 
 @dataclass(frozen=True)

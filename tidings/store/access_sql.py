@@ -30,6 +30,8 @@ _USER_COLUMNS = (
     U.c.created_at,
     U.c.password_changed_at,
     U.c.disabled_at,
+    U.c.locale,
+    U.c.timezone,
 )
 
 
@@ -44,6 +46,8 @@ def _user(row: Any) -> UserRecord:
         created_at=row.created_at,
         password_changed_at=row.password_changed_at,
         disabled_at=row.disabled_at,
+        locale=row.locale,
+        timezone=row.timezone,
     )
 
 
@@ -100,6 +104,9 @@ class SqlUsers:
 
     def set_disabled_at(self, user_id: int, disabled_at: datetime | None) -> None:
         self._set(user_id, disabled_at=disabled_at)
+
+    def set_preferences(self, user_id: int, *, locale: str | None, timezone: str | None) -> None:
+        self._set(user_id, locale=locale, timezone=timezone)
 
     def set_password_hash(self, user_id: int, password_hash: str, now: datetime) -> None:
         self._set(user_id, password_hash=password_hash, password_changed_at=now)

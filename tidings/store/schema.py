@@ -61,6 +61,9 @@ users = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("password_changed_at", UTCDateTime, nullable=False),
     sa.Column("disabled_at", UTCDateTime),
+    #: the web UI's language and time zone (None: the browser's Accept-Language, UTC).
+    sa.Column("locale", sa.String(20)),
+    sa.Column("timezone", sa.String(64)),
 )
 
 web_sessions = sa.Table(

@@ -35,6 +35,7 @@ from tidings.web import (
     uncertain_page,
 )
 from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render, templates
+from tidings.web.i18n import _
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
 
 #: the page modules, each with its ``router``.
@@ -62,13 +63,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     def _forbidden(request: Request, exc: Forbidden) -> Response:
-        return render(request, "error.html", {"title": "Not allowed", "message": exc.message}, status=403)
+        return render(request, "error.html", {"title": _("Not allowed"), "message": exc.message}, status=403)
 
     @app.exception_handler(PageNotFound)
     def _not_found(request: Request, exc: PageNotFound) -> Response:
         return render(
             request,
             "error.html",
-            {"title": "Not found", "message": f"{exc.what} does not exist."},
+            {"title": _("Not found"), "message": _("%(what)s does not exist.", what=exc.what)},
             status=404,
         )

@@ -13,7 +13,8 @@ from starlette.datastructures import FormData
 from tidings.application.access import login_throttle
 from tidings.application.access import users as users_service
 from tidings.application.access.users import Session, UserError
-from tidings.web.core import WebRoute, render
+from tidings.web.core import WebRoute, localised, render
+from tidings.web.i18n import Text, _
 from tidings.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -34,7 +35,7 @@ def _secure(request: Request) -> bool:
     return container(request).settings.public_url.startswith("https://")
 
 
-def _login_page(request: Request, *, next_url: str, email: str = "", error: str = "", status: int = 200) -> Response:
+def _login_page(request: Request, *, next_url: str, email: str = "", error: Text = "", status: int = 200) -> Response:
     token = secrets.token_urlsafe(24)
     resp = render(
         request,
@@ -70,10 +71,10 @@ def login(request: Request, form: FormData = FormFields) -> Response:
     given = str(form.get("csrf_token", ""))
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not given or not cookie or not hmac.compare_digest(given.encode(), cookie.encode()):
-        raise Forbidden("the login form expired; reload the page and try again")
+        raise Forbidden(_("the login form expired; reload the page and try again"))
     c = container(request)
     if not email or not password:
-        return _login_page(request, next_url=next_url, email=email, error="wrong email or password", status=401)
+        return _login_page(request, next_url=next_url, email=email, error=_("wrong email or password"), status=401)
     address = request.client.host if request.client else None
     now = c.clock.now()
     refusal = login_throttle.check(c.uow(), email, address, now)
@@ -84,12 +85,12 @@ def login(request: Request, form: FormData = FormFields) -> Response:
     user = users_service.authenticate(c.uow(), email, password)
     if user is None:
         refusal = login_throttle.record_failure(c.uow(), email, address, now)
-        error = "wrong email or password"
+        error: Text = _("wrong email or password")
         if refusal is not None:
-            error += ". " + refusal.message(now)
+            error = _("wrong email or password. %(reason)s", reason=refusal.message(now))
         return _login_page(request, next_url=next_url, email=email, error=error, status=401)
     login_throttle.record_success(c.uow(), email)
-    token, _ = users_service.start_session(c.uow(), user, now)
+    token, _session = users_service.start_session(c.uow(), user, now)
     resp = RedirectResponse(next_url, status_code=303)
     resp.set_cookie(
         SESSION_COOKIE,
@@ -117,12 +118,41 @@ def account(request: Request, session: Session = Viewer) -> Response:
     return render(request, "account.html", {"errors": {}, "done": request.query_params.get("done")}, page="account")
 
 
+@router.post("/account/preferences")
+def save_preferences(request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
+    """The user's UI language and time zone (the account page); ``""`` clears either."""
+    try:
+        users_service.set_preferences(
+            container(request).uow(),
+            session.user.id,
+            locale=str(form.get("locale", "")),
+            timezone=str(form.get("timezone", "")),
+        )
+    except UserError as exc:
+        errors = {exc.field or "locale": str(exc)}
+        return render(request, "account.html", {"errors": errors}, status=422, page="account")
+    return RedirectResponse("/account?done=preferences", status_code=303)
+
+
+@router.post("/language")
+def switch_language(request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
+    """The header's language switcher: stores the choice on the user, back to the same page."""
+    user = session.user
+    try:
+        users_service.set_preferences(
+            container(request).uow(), user.id, locale=str(form.get("locale", "")), timezone=user.timezone or ""
+        )
+    except UserError as exc:
+        raise Forbidden(str(exc)) from exc
+    return RedirectResponse(safe_next(str(form.get("next", "")) or "/"), status_code=303)
+
+
 @router.post("/account/password")
 def change_password(request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
     current, new, again = (str(form.get(k, "")) for k in ("current", "new", "again"))
-    errors: dict[str, str] = {}
+    errors: dict[str, Text] = {}
     if new != again:
-        errors["again"] = "the two new passwords differ"
+        errors["again"] = _("the two new passwords differ")
     else:
         c = container(request)
         try:
@@ -140,10 +170,10 @@ def change_password(request: Request, session: Session = Viewer, form: FormData 
 def _users_page(
     request: Request,
     *,
-    errors: dict[str, str] | None = None,
+    errors: dict[str, Text] | None = None,
     values: dict[str, str] | None = None,
     notice: str = "",
-    error: str = "",
+    error: Text = "",
     status: int = 200,
 ) -> Response:
     rows = users_service.list_users(container(request).uow())
@@ -167,7 +197,7 @@ def _users_page(
 @router.get("/users")
 def users_page(request: Request, session: Session = Viewer) -> Response:
     if not session.user.is_admin:
-        raise Forbidden("only an admin can manage users")
+        raise Forbidden(_("only an admin can manage users"))
     return _users_page(request, notice=request.query_params.get("notice", ""))
 
 
@@ -187,7 +217,8 @@ def users_create(request: Request, session: Session = Admin, form: FormData = Fo
         )
     except UserError as exc:
         return _users_page(request, errors={exc.field or "email": str(exc)}, values=values, status=422)
-    return RedirectResponse("/users?" + urlencode({"notice": f"Added {created.email}."}), status_code=303)
+    notice = localised(request, _("Added %(email)s.", email=created.email))
+    return RedirectResponse("/users?" + urlencode({"notice": notice}), status_code=303)
 
 
 @router.post("/users/{user_id}")
@@ -201,8 +232,12 @@ def users_update(
         )
     except UserError as exc:
         return _users_page(request, error=str(exc), status=404 if exc.field == "user" else 422)
-    notice = f"Saved {changed.email}: {changed.role}" + (f", team {changed.team}." if changed.team else ".")
-    return RedirectResponse("/users?" + urlencode({"notice": notice}), status_code=303)
+    notice = (
+        _("Saved %(email)s: %(role)s, team %(team)s.", email=changed.email, role=changed.role, team=changed.team)
+        if changed.team
+        else _("Saved %(email)s: %(role)s.", email=changed.email, role=changed.role)
+    )
+    return RedirectResponse("/users?" + urlencode({"notice": localised(request, notice)}), status_code=303)
 
 
 def _set_disabled(request: Request, session: Session, user_id: int, disabled: bool) -> Response:
@@ -216,11 +251,11 @@ def _set_disabled(request: Request, session: Session, user_id: int, disabled: bo
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
     notice = (
-        f"Disabled {changed.email}: their sessions ended and they cannot log in."
+        _("Disabled %(email)s: their sessions ended and they cannot log in.", email=changed.email)
         if disabled
-        else f"Enabled {changed.email}: they can log in again."
+        else _("Enabled %(email)s: they can log in again.", email=changed.email)
     )
-    return RedirectResponse("/users?" + urlencode({"notice": notice}), status_code=303)
+    return RedirectResponse("/users?" + urlencode({"notice": localised(request, notice)}), status_code=303)
 
 
 @router.post("/users/{user_id}/disable")

@@ -17,7 +17,8 @@ from tidings.application.control import sending as snd
 from tidings.domain.channels import DELIVERY_CHANNELS
 from tidings.domain.control.policy import PolicyError
 from tidings.store.control import SqlControl
-from tidings.web.core import PageNotFound, WebRoute, render
+from tidings.web.core import PageNotFound, WebRoute, localised, render
+from tidings.web.i18n import Text, _
 from tidings.web.security import Admin, FormFields, Viewer, container
 
 router = APIRouter(route_class=WebRoute)
@@ -29,8 +30,8 @@ def banner(request: Request) -> dict[str, Any]:
         return {"alerts": al.list_alerts(SqlControl(conn))[:5], "sending": snd.status(SqlControl(conn))}
 
 
-def _back(notice: str, error: str = "") -> Response:
-    q = {"notice": notice} if not error else {"error": error}
+def _back(request: Request, notice: Text, error: str = "") -> Response:
+    q = {"notice": localised(request, notice)} if not error else {"error": error}
     return RedirectResponse("/control?" + urlencode(q), status_code=303)
 
 
@@ -69,8 +70,9 @@ def pause(request: Request, session: Session = Admin, form: FormData = FormField
         with c.engine.begin() as conn:
             snd.pause(SqlControl(conn), c.clock.now(), channel=channel, by=session.user.email)
     except snd.SendingError as exc:
-        return _back("", str(exc))
-    return _back(f"Sending paused ({channel or 'all channels'}): messages wait in the outbox.")
+        return _back(request, "", str(exc))
+    paused = _("Sending paused (%(channel)s): messages wait in the outbox.", channel=channel or _("all channels"))
+    return _back(request, paused)
 
 
 @router.post("/control/sending/resume")
@@ -81,8 +83,14 @@ def resume(request: Request, session: Session = Admin, form: FormData = FormFiel
         with c.engine.begin() as conn:
             r = snd.resume(SqlControl(conn), c.clock.now(), channel=channel, by=session.user.email)
     except snd.SendingError as exc:
-        return _back("", str(exc))
-    return _back(f"Sending resumed ({channel or 'all channels'}): {r['released_total']} held message(s) go out now.")
+        return _back(request, "", str(exc))
+    return _back(request,
+        _(
+            "Sending resumed (%(channel)s): %(count)s held message(s) go out now.",
+            channel=channel or _("all channels"),
+            count=r["released_total"],
+        )
+    )
 
 
 @router.post("/control/policy")
@@ -93,5 +101,5 @@ def save_policy(request: Request, session: Session = Admin, form: FormData = For
         with c.engine.begin() as conn:
             pol.save(SqlControl(conn), pol.parse_text(text), c.clock.now(), by=session.user.email, source=text)
     except PolicyError as exc:
-        return _back("", "; ".join(f"{p or 'policy'}: {m}" for p, m in exc.problems))
-    return _back("Send policy saved.")
+        return _back(request, "", "; ".join(f"{p or 'policy'}: {m}" for p, m in exc.problems))
+    return _back(request, _("Send policy saved."))

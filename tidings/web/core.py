@@ -7,7 +7,6 @@ partial are one template.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,61 +17,36 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from tidings.api.routing import StrictRoute
 from tidings.application.access.users import Session
+from tidings.web import i18n
+from tidings.web.i18n import _
 from tidings.web.security import container, current_session
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 
 NAV = [
-    ("dashboard", "/", "Dashboard"),
-    ("contacts", "/contacts", "Contacts"),
-    ("segments", "/segments", "Segments"),
-    ("journeys", "/journeys", "Journeys"),
-    ("campaigns", "/campaigns", "Campaigns"),
-    ("map", "/journeys/map", "Journey map"),
-    ("experiments", "/experiments", "Experiments"),
-    ("goals", "/goals", "Goals"),
-    ("scoring", "/scoring", "Scoring"),
-    ("audit", "/audit", "Audit"),
-    ("templates", "/templates", "Templates"),
-    ("inbox", "/inbox", "Inbox"),
-    ("tasks", "/tasks", "Tasks"),
-    ("dead-letters", "/dead-letters", "Dead letters"),
-    ("control", "/control", "Control"),
-    ("uncertain", "/messages/uncertain", "Uncertain"),
-    ("sources", "/sources", "Sources"),
+    ("dashboard", "/", _("Dashboard")),
+    ("contacts", "/contacts", _("Contacts")),
+    ("segments", "/segments", _("Segments")),
+    ("journeys", "/journeys", _("Journeys")),
+    ("campaigns", "/campaigns", _("Campaigns")),
+    ("map", "/journeys/map", _("Journey map")),
+    ("experiments", "/experiments", _("Experiments")),
+    ("goals", "/goals", _("Goals")),
+    ("scoring", "/scoring", _("Scoring")),
+    ("audit", "/audit", _("Audit")),
+    ("templates", "/templates", _("Templates")),
+    ("inbox", "/inbox", _("Inbox")),
+    ("tasks", "/tasks", _("Tasks")),
+    ("dead-letters", "/dead-letters", _("Dead letters")),
+    ("control", "/control", _("Control")),
+    ("uncertain", "/messages/uncertain", _("Uncertain")),
+    ("sources", "/sources", _("Sources")),
 ]
-
-
-def _dt(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value).strftime(fmt)
-        except ValueError:
-            return value
-    return value.strftime(fmt)
 
 
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
-
-
-def _num(value: Any, digits: int = 0) -> str:
-    if value is None:
-        return "0"
-    try:
-        return f"{float(value):,.{digits}f}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _delta(now: float, before: float) -> str:
-    if not before:
-        return "new" if now else "–"
-    pct = (now - before) / before * 100
-    return f"{pct:+.0f}%"
 
 
 def _build_env() -> Environment:
@@ -85,9 +59,9 @@ def _build_env() -> Environment:
         extensions=["jinja2.ext.i18n"],
     )
     # Every user-visible string in a template is written `{{ _("…") }}` or `{% trans %}`;
-    # until the gettext catalogues are installed per request these render the source text.
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(dt=_dt, pretty=_pretty, num=_num, delta=_delta)
+    # they are translated in the viewer's language of the request being rendered (web/i18n.py).
+    i18n.install(env)
+    env.filters.update(pretty=_pretty)
     env.globals["nav"] = NAV
     return env
 
@@ -98,7 +72,7 @@ templates = Jinja2Blocks(env=_build_env())
 class PageNotFound(Exception):
     """Raised by a page handler: renders the HTML 404 page."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: i18n.Text) -> None:
         super().__init__(what)
         self.what = what
 
@@ -115,6 +89,22 @@ class WebRoute(StrictRoute):
 
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
+
+
+def viewer_locale(request: Request) -> i18n.ViewerLocale:
+    """The language and time zone this request is shown in: the user's setting, else the
+    browser's ``Accept-Language`` (and UTC)."""
+    session = current_session(request)
+    user = session.user if session else None
+    return i18n.viewer_for(
+        user.locale if user else None, user.timezone if user else None, request.headers.get("accept-language")
+    )
+
+
+def localised(request: Request, text: i18n.Text) -> str:
+    """``text`` in the request's language now (for a notice carried in a redirect's URL)."""
+    with i18n.viewing_as(viewer_locale(request)):
+        return str(text)
 
 
 def render(
@@ -136,6 +126,10 @@ def render(
     ctx.setdefault("page", page)
     ctx.setdefault("now", c.clock.now())
     ctx.setdefault("test_clock", c.manual_clock is not None)
-    if block:
-        return templates.TemplateResponse(request, name, ctx, status_code=status, block_name=block)
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
+    viewer = viewer_locale(request)
+    ctx.setdefault("viewer", viewer)
+    # the response renders in its constructor: the whole render sees this request's viewer
+    with i18n.viewing_as(viewer):
+        if block:
+            return templates.TemplateResponse(request, name, ctx, status_code=status, block_name=block)
+        return templates.TemplateResponse(request, name, ctx, status_code=status)

@@ -21,27 +21,28 @@ from tidings.store import schema as s
 from tidings.store.analytics import SqlAnalytics
 from tidings.store.measurement import SqlAnalyticsStore
 from tidings.web import queries
-from tidings.web.core import WebRoute, render
+from tidings.web.core import WebRoute, render, viewer_locale
+from tidings.web.i18n import _, viewing_as
 from tidings.web.security import Viewer, container
 
 router = APIRouter(route_class=WebRoute)
 
 #: (rollup metric, label): unique human opens and clicks; machine opens reported apart.
 LABELS = [
-    ("sent", "Sent"),
-    ("delivered", "Delivered"),
-    ("opened_human_unique", "Opened (people)"),
-    ("opened_machine_unique", "Opened (machines)"),
-    ("clicked_unique", "Clicked"),
-    ("converted", "Converted"),
-    ("unsubscribed", "Unsubscribed"),
+    ("sent", _("Sent")),
+    ("delivered", _("Delivered")),
+    ("opened_human_unique", _("Opened (people)")),
+    ("opened_machine_unique", _("Opened (machines)")),
+    ("clicked_unique", _("Clicked")),
+    ("converted", _("Converted")),
+    ("unsubscribed", _("Unsubscribed")),
 ]
 #: (rate, label): over delivered (click-to-open over people's opens), ``None`` without a denominator.
 RATES = [
-    ("open_rate", "Open rate (people)"),
-    ("machine_open_rate", "Machine opens"),
-    ("click_rate", "Click rate"),
-    ("click_to_open_rate", "Click-to-open"),
+    ("open_rate", _("Open rate (people)")),
+    ("machine_open_rate", _("Machine opens")),
+    ("click_rate", _("Click rate")),
+    ("click_to_open_rate", _("Click-to-open")),
 ]
 
 
@@ -52,10 +53,10 @@ def week_figures(conn: Any, last_day: date) -> dict[str, Any]:
 
 
 DAILY = [
-    ("sent", "Sent"),
-    ("opened_human_unique", "Opened (people)"),
-    ("opened_machine_unique", "Opened (machines)"),
-    ("clicked_unique", "Clicked"),
+    ("sent", _("Sent")),
+    ("opened_human_unique", _("Opened (people)")),
+    ("opened_machine_unique", _("Opened (machines)")),
+    ("clicked_unique", _("Clicked")),
 ]
 
 
@@ -66,7 +67,9 @@ def daily_series(conn: Any, last_day: date, days: int = 14) -> dict[str, Any]:
     labels = [(first + timedelta(days=i)).isoformat() for i in range(days)]
     return {
         "labels": [label[5:] for label in labels],
-        "datasets": [{"label": name, "data": [int(by_day.get(d, {}).get(k, 0)) for d in labels]} for k, name in DAILY],
+        "datasets": [
+            {"label": str(name), "data": [int(by_day.get(d, {}).get(k, 0)) for d in labels]} for k, name in DAILY
+        ],
     }
 
 
@@ -107,15 +110,16 @@ def dashboard_data(request: Request, session: Session = Viewer) -> dict[str, Any
     chart = request.query_params.get("chart", "week")
     c = container(request)
     if chart == "daily":
-        with c.engine.connect() as conn:
+        with c.engine.connect() as conn, viewing_as(viewer_locale(request)):
             d = daily_series(conn, c.clock.now().date())
         return {"type": "line", "labels": d["labels"], "datasets": d["datasets"]}
     f = figures(request)
-    return {
-        "type": "bar",
-        "labels": [label for _, label in LABELS],
-        "datasets": [
-            {"label": "Last week", "data": [f["last"][k] for k, _ in LABELS], "color": "#c7d2fe"},
-            {"label": "This week", "data": [f["this"][k] for k, _ in LABELS], "color": "#4f46e5"},
-        ],
-    }
+    with viewing_as(viewer_locale(request)):
+        return {
+            "type": "bar",
+            "labels": [str(label) for _k, label in LABELS],
+            "datasets": [
+                {"label": str(_("Last week")), "data": [f["last"][k] for k, _l in LABELS], "color": "#c7d2fe"},
+                {"label": str(_("This week")), "data": [f["this"][k] for k, _l in LABELS], "color": "#4f46e5"},
+            ],
+        }

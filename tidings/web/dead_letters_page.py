@@ -17,7 +17,8 @@ from tidings.application.access.users import Session
 from tidings.application.delivery import dead_letters as service
 from tidings.store import schema as s
 from tidings.store.sql_uow import joined
-from tidings.web.core import PageNotFound, WebRoute, render
+from tidings.web.core import PageNotFound, WebRoute, localised, render
+from tidings.web.i18n import _
 from tidings.web.security import Admin, Viewer, container
 
 router = APIRouter(route_class=WebRoute)
@@ -95,15 +96,15 @@ def _act(request: Request, dead_letter_id: int, action: str) -> Response:
         with c.engine.begin() as conn:
             if action == "retry":
                 service.retry(joined(conn), dead_letter_id, c.clock.now())
-                notice = f"Dead letter {dead_letter_id} is back in the outbox: it will be sent again now."
+                notice = _("Dead letter %(id)s is back in the outbox: it will be sent again now.", id=dead_letter_id)
             else:
                 service.discard(joined(conn), dead_letter_id, c.clock.now())
-                notice = f"Dead letter {dead_letter_id} discarded."
+                notice = _("Dead letter %(id)s discarded.", id=dead_letter_id)
     except service.DeadLetterError as exc:
         if "no dead letter" in str(exc):
-            raise PageNotFound(f"Dead letter {dead_letter_id}") from None
-        notice = f"Nothing done: {exc}."
-    return RedirectResponse("/dead-letters?" + urlencode({"notice": notice}), status_code=303)
+            raise PageNotFound(_("Dead letter %(id)s", id=dead_letter_id)) from None
+        notice = _("Nothing done: %(reason)s.", reason=str(exc))
+    return RedirectResponse("/dead-letters?" + urlencode({"notice": localised(request, notice)}), status_code=303)
 
 
 @router.post("/dead-letters/{dead_letter_id}/retry")

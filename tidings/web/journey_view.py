@@ -92,8 +92,8 @@ def step_summary(step: Step) -> str:
             bits.append("+" + ",".join(map(str, c["add_tags"] if isinstance(c["add_tags"], list) else [c["add_tags"]])))
         if c.get("set"):
             bits.append("set " + ",".join(map(str, c["set"])))
-        if c.get("stage"):
-            bits.append(f"stage {c['stage']}")
+        if c.get("lifecycle_stage") or c.get("stage"):
+            bits.append(f"lifecycle_stage {c.get('lifecycle_stage') or c.get('stage')}")
         return " ".join(bits) or "update contact"
     if t == "enroll":
         return f"start {c.get('journey', '')}"

@@ -29,6 +29,7 @@ from tidings.web import journey_view as jv
 from tidings.web import queries
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
+from tidings.web.i18n import Text, _
 from tidings.web.reports import edge_funnel, step_funnel
 from tidings.web.security import FormFields, Viewer, Writer, container
 
@@ -196,7 +197,7 @@ def journeys_map(request: Request, session: Session = Viewer) -> Response:
     with c.engine.connect() as conn:
         for r in jst.list_journeys(conn):
             try:
-                doc, _, _ = _doc_for(conn, r, None)
+                doc, _source, _shown = _doc_for(conn, r, None)
             except JourneyError:
                 doc = None
             if doc is None:
@@ -338,6 +339,17 @@ def resume(key: str, request: Request, session: Session = Writer) -> Response:
     return _action(request, key, "resume")
 
 
+def _changes(old: str, new: str) -> list[Any]:
+    """The version diff as sentences (``domain/journeys/docdiff.py``); none if a side is not YAML."""
+    from tidings.domain.journeys.docdiff import changes
+
+    try:
+        a, b = yaml.safe_load(old) or {}, yaml.safe_load(new) or {}
+    except yaml.YAMLError:
+        return []
+    return changes(a, b) if isinstance(a, dict) and isinstance(b, dict) else []
+
+
 @router.get("/journeys/{key}/diff")
 def diff(key: str, request: Request, session: Session = Viewer) -> Response:
     p = request.query_params
@@ -358,10 +370,11 @@ def diff(key: str, request: Request, session: Session = Viewer) -> Response:
             return str(vrow["source"]) if vrow else ""
 
         lines = jv.diff_lines(text_of(a), text_of(b), f"v{a}", f"v{b}") if a and b else []
+        summary = _changes(text_of(a), text_of(b)) if a and b else []
     return render(
         request,
         "journey_diff.html",
-        {"j": row, "names": names, "a": a, "b": b, "lines": lines},
+        {"j": row, "names": names, "a": a, "b": b, "lines": lines, "summary": summary},
         page="journeys",
     )
 
@@ -390,13 +403,13 @@ def simulate_run(key: str, request: Request, session: Session = Viewer, form: Fo
     c = container(request)
     with c.engine.connect() as conn:
         row = _journey_or_404(conn, key)
-        doc, _, shown = _doc_for(conn, row, None)
+        doc, _source, shown = _doc_for(conn, row, None)
         policy = policies.load(SqlControl(conn))  # the global send policy applies in simulation too
-    error = ""
+    error: Text = ""
     result = None
     graph = None
     if doc is None:
-        error = "this journey has no valid document to simulate"
+        error = _("this journey has no valid document to simulate")
     else:
         try:
             scenarios, start, horizon = load_scenarios(yaml.safe_load(text))
@@ -404,7 +417,16 @@ def simulate_run(key: str, request: Request, session: Session = Viewer, form: Fo
             graph = jv.journey_graph(doc, None, unreached=result.unreached_steps)
         except (ScenarioError, yaml.YAMLError, ValueError, TypeError, KeyError) as exc:
             error = str(exc)
-    ctx = {"j": row, "scenarios": text, "result": result, "error": error, "g": graph, "shown": shown}
+    stories = {}
+    if result is not None and doc is not None:
+        from tidings.domain.journeys.narrate import narrate_entries
+
+        stories = {
+            sc.name: narrate_entries([(at, e) for at, _eid, e in sc.trace], journey=doc.name or doc.key)
+            for sc in result.scenarios
+        }
+    ctx = {"j": row, "scenarios": text, "result": result, "error": error, "g": graph, "shown": shown,
+           "stories": stories}
     status = 422 if error else 200
     if is_htmx(request):
         return render(request, "journey_simulate.html", ctx, block="results", status=status)

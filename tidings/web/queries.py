@@ -257,11 +257,20 @@ def inbox_channels(conn: Connection) -> dict[str, int]:
 TASK_SHOWS = ("open", "overdue", "done")
 
 
-def _task_where(show: str, now: datetime, owner: str | None, team: str | None) -> list[Any]:
+def _task_where(
+    show: str, now: datetime, owner: str | None, team: str | None, unassigned_of: str | None = None
+) -> list[Any]:
+    """``unassigned_of``: with ``owner``, also the open overdue tasks of that team nobody owns."""
     t = s.tasks
     where: list[Any] = []
     if owner is not None:
-        where.append(t.c.owner == owner)
+        mine: Any = t.c.owner == owner
+        if unassigned_of and show != "done":
+            mine = sa.or_(
+                mine,
+                sa.and_(t.c.owner.is_(None), t.c.team == unassigned_of, t.c.due_at.is_not(None), t.c.due_at < now),
+            )
+        where.append(mine)
     if team is not None:
         where.append(t.c.team == team)
     if show == "done":
@@ -281,6 +290,7 @@ def task_list(
     *,
     owner: str | None = None,
     team: str | None = None,
+    unassigned_of: str | None = None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Tasks with their contact and the journey step that created them (through the outbox row)."""
@@ -310,7 +320,7 @@ def task_list(
             .outerjoin(o, o.c.id == t.c.outbox_id)
             .outerjoin(j, j.c.id == o.c.journey_id)
         )
-        .where(*_task_where(show, now, owner, team))
+        .where(*_task_where(show, now, owner, team, unassigned_of))
         .limit(limit)
     )
     if show == "done":
@@ -321,10 +331,16 @@ def task_list(
 
 
 def task_counts(
-    conn: Connection, now: datetime, *, owner: str | None = None, team: str | None = None
+    conn: Connection,
+    now: datetime,
+    *,
+    owner: str | None = None,
+    team: str | None = None,
+    unassigned_of: str | None = None,
 ) -> dict[str, int]:
     counts = {}
     for show in TASK_SHOWS:
-        q = sa.select(sa.func.count()).select_from(s.tasks).where(*_task_where(show, now, owner, team))
+        where = _task_where(show, now, owner, team, unassigned_of)
+        q = sa.select(sa.func.count()).select_from(s.tasks).where(*where)
         counts[show] = int(conn.execute(q).scalar_one())
     return counts

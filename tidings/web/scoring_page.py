@@ -14,7 +14,8 @@ from tidings.application.access.users import Session
 from tidings.application.scoring import models as sm
 from tidings.application.scoring.scores import explain_contact, stage_funnel
 from tidings.domain.scoring.model import ScoringError
-from tidings.web.core import PageNotFound, WebRoute, render
+from tidings.web.core import PageNotFound, WebRoute, localised, render
+from tidings.web.i18n import _
 from tidings.web.security import FormFields, Viewer, Writer, container
 
 router = APIRouter(route_class=WebRoute)
@@ -101,8 +102,8 @@ def publish(request: Request, session: Session = Writer, form: FormData = FormFi
     except ScoringError as exc:
         ctx = {"source": source, "problems": _problems(exc), "key": None}
         return render(request, "scoring_edit.html", ctx, status=422, page="scoring")
-    notice = f"Published {stored.name} (version {stored.version})."
-    return RedirectResponse("/scoring?" + urlencode({"notice": notice}), status_code=303)
+    notice = _("Published %(name)s (version %(version)s).", name=stored.name, version=stored.version)
+    return RedirectResponse("/scoring?" + urlencode({"notice": localised(request, notice)}), status_code=303)
 
 
 @router.post("/scoring/{key}/pause")
@@ -121,8 +122,10 @@ def _set_active(request: Request, key: str, active: bool) -> Response:
         m = sm.set_model_active(c.uow(), c.clock, key, active)
     except sm.UnknownModel as exc:
         raise PageNotFound(f"Scoring model {key}") from exc
-    notice = f"{m.name}: {'scoring again' if active else 'paused (scores kept)'}."
-    return RedirectResponse("/scoring?" + urlencode({"notice": notice}), status_code=303)
+    notice = (
+        _("%(name)s: scoring again.", name=m.name) if active else _("%(name)s: paused (scores kept).", name=m.name)
+    )
+    return RedirectResponse("/scoring?" + urlencode({"notice": localised(request, notice)}), status_code=303)
 
 
 @router.get("/contacts/{contact_id}/score")

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tidings.application.access.users import Session, load_session
 from tidings.bootstrap import Container
+from tidings.web.i18n import _
 
 SESSION_COOKIE = "tidings_session"
 LOGIN_CSRF_COOKIE = "tidings_login_csrf"
@@ -62,7 +63,7 @@ class LoginRequired(Exception):
 
 
 class Forbidden(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: object) -> None:  # text, or a message marked for translation
         super().__init__(message)
         self.message = message
 
@@ -153,7 +154,7 @@ def check_origin(request: Request) -> None:
     if origin and origin != "null":
         host = request.headers.get("host", "")
         if urlsplit(origin).netloc.lower() != host.lower():
-            raise Forbidden("this form was posted from another site; reload the page and try again")
+            raise Forbidden(_("this form was posted from another site; reload the page and try again"))
 
 
 async def _form(request: Request) -> FormData:
@@ -177,7 +178,7 @@ async def check_csrf(request: Request, expected: str) -> None:
             given = value if isinstance(value, str) else None
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Forbidden(
-            "this form has expired or did not come from Tidings (CSRF check failed); reload the page and try again"
+            _("this form has expired or did not come from Tidings (CSRF check failed); reload the page and try again")
         )
 
 
@@ -196,13 +197,15 @@ async def _poster(request: Request, session: Session = Depends(require_session))
 
 async def _writer(session: Session = Depends(_poster)) -> Session:
     if not session.user.can_write:
-        raise Forbidden(f"your role ({session.user.role}) can only look; ask an admin for the marketer role")
+        raise Forbidden(
+            _("your role (%(role)s) can only look; ask an admin for the marketer role", role=session.user.role)
+        )
     return session
 
 
 async def _admin(session: Session = Depends(_poster)) -> Session:
     if not session.user.is_admin:
-        raise Forbidden("only an admin can do this")
+        raise Forbidden(_("only an admin can do this"))
     return session
 
 

@@ -51,9 +51,11 @@ def tasks_page(request: Request, session: Session = Viewer) -> Response:
     c = container(request)
     now = c.clock.now()
     owner, team = _who(scope, session)
+    # "Mine" also holds my team's overdue tasks that nobody owns: someone has to pick them up.
+    unassigned_of = session.user.team if scope == "mine" else None
     with c.engine.connect() as conn:
-        rows = queries.task_list(conn, show, now, owner=owner, team=team)
-        counts = queries.task_counts(conn, now, owner=owner, team=team)
+        rows = queries.task_list(conn, show, now, owner=owner, team=team, unassigned_of=unassigned_of)
+        counts = queries.task_counts(conn, now, owner=owner, team=team, unassigned_of=unassigned_of)
     return render(
         request,
         "tasks.html",

@@ -14,7 +14,8 @@ from starlette.datastructures import FormData
 from tidings.application.access.users import Session
 from tidings.application.delivery import uncertain as service
 from tidings.store.uncertain import SqlUncertainMessages
-from tidings.web.core import WebRoute, render
+from tidings.web.core import WebRoute, localised, render
+from tidings.web.i18n import Text, _
 from tidings.web.security import Admin, FormFields, Viewer, container
 
 router = APIRouter(route_class=WebRoute)
@@ -45,14 +46,22 @@ def decide(request: Request, session: Session = Admin, form: FormData = FormFiel
         ids = []
     c = container(request)
     if action not in service.ACTIONS:
-        notice = "Nothing done: choose mark as sent or resend."
+        notice: Text = _("Nothing done: choose mark as sent or resend.")
     elif not everything and not ids:
-        notice = "Nothing done: tick the messages to decide for (or choose all)."
+        notice = _("Nothing done: tick the messages to decide for (or choose all).")
     else:
         with c.engine.begin() as conn:
             result = service.resolve(SqlUncertainMessages(conn), action, None if everything else ids, c.clock.now())
-        what = "marked as sent" if action == service.MARK_SENT else "queued to be sent again"
-        notice = f"{len(result.done)} message(s) {what}."
+        done = (
+            _("%(count)s message(s) marked as sent.", count=len(result.done))
+            if action == service.MARK_SENT
+            else _("%(count)s message(s) queued to be sent again.", count=len(result.done))
+        )
+        notice = done
         if result.skipped:
-            notice += f" {len(result.skipped)} were no longer uncertain and were left alone."
-    return RedirectResponse("/messages/uncertain?" + urlencode({"notice": notice}), status_code=303)
+            notice = _(
+                "%(done)s %(count)s were no longer uncertain and were left alone.",
+                done=done,
+                count=len(result.skipped),
+            )
+    return RedirectResponse("/messages/uncertain?" + urlencode({"notice": localised(request, notice)}), status_code=303)

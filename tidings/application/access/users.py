@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tidings.application.ports.access import AccessUnitOfWork, SessionRecord, UserRecord
+from tidings.domain.access import UI_LOCALES
+from tidings.domain.contacts import InvalidValue, normalise_timezone
 
 ROLES = ("admin", "marketer", "viewer")
 #: roles that may change things (every write route checks this on the server).
@@ -44,6 +46,9 @@ class User:
     name: str
     role: str
     team: str | None = None
+    #: the web UI's language (``UI_LOCALES``) and time zone; None: Accept-Language, UTC.
+    locale: str | None = None
+    timezone: str | None = None
 
     @property
     def can_write(self) -> bool:
@@ -121,7 +126,10 @@ def normalise_email(email: str) -> str:
 
 
 def _user(record: UserRecord) -> User:
-    return User(id=record.id, email=record.email, name=record.name, role=record.role, team=record.team)
+    return User(
+        id=record.id, email=record.email, name=record.name, role=record.role, team=record.team,
+        locale=record.locale, timezone=record.timezone,
+    )
 
 
 def create_user(
@@ -200,6 +208,28 @@ def update_user(
             clean = " ".join(team.split())[:100] or None
             if clean != record.team:
                 uow.users.set_team(user_id, clean)
+        changed = uow.users.get(user_id)
+        assert changed is not None
+        uow.commit()
+    return _user(changed)
+
+
+def set_preferences(uow: AccessUnitOfWork, user_id: int, *, locale: str, timezone: str) -> User:
+    """A user's own web UI language and time zone; ``""`` for either clears it (the browser's
+    Accept-Language, UTC)."""
+    chosen_locale = locale.strip() or None
+    if chosen_locale is not None and chosen_locale not in UI_LOCALES:
+        raise UserError(f"unknown language {locale!r}; choose from {', '.join(UI_LOCALES)}", "locale")
+    chosen_zone: str | None = None
+    if timezone.strip():
+        try:
+            chosen_zone = normalise_timezone(timezone.strip())
+        except InvalidValue as exc:
+            raise UserError(str(exc), "timezone") from exc
+    with uow:
+        if uow.users.get(user_id, for_update=True) is None:
+            raise UserError(f"no user {user_id}", "user")
+        uow.users.set_preferences(user_id, locale=chosen_locale, timezone=chosen_zone)
         changed = uow.users.get(user_id)
         assert changed is not None
         uow.commit()

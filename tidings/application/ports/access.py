@@ -60,6 +60,10 @@ class UserRepository(Protocol):
 
     def set_disabled_at(self, user_id: int, disabled_at: datetime | None) -> None: ...
 
+    def set_preferences(self, user_id: int, *, locale: str | None, timezone: str | None) -> None:
+        """The user's web UI language and time zone (None: Accept-Language, UTC)."""
+        ...
+
     def set_password_hash(self, user_id: int, password_hash: str, now: datetime) -> None: ...
 
 

@@ -26,7 +26,7 @@ STEP_FIELDS: dict[str, set[str]] = {
     "branch": {"branches", "else"},
     "behaviour": {"message", "action", "within", "from", "event", "then", "else"},
     "split": {"variants", "experiment"},
-    "update_contact": {"set", "add_tags", "remove_tags", "stage", "score", "next"},
+    "update_contact": {"set", "add_tags", "remove_tags", "lifecycle_stage", "score", "next"},
     "set_variables": {"set", "next"},
     "repeat": {"every", "anchor", "count", "until", "each", "done"},
     "webhook": {"url", "method", "body", "headers", "next"},

@@ -69,7 +69,8 @@ def parse_steps(raw: Any, data: Any, p: Problems) -> tuple[dict[str, Step], list
             continue
         for k in s:
             if k not in COMMON_FIELDS and k not in STEP_FIELDS[stype]:
-                p.add(f"unknown field {k!r} for a {stype} step", line_of(s, k) or line, sid, f"{path}.{k}")
+                hint = " (the contact field is lifecycle_stage: write lifecycle_stage)" if k == "stage" else ""
+                p.add(f"unknown field {k!r} for a {stype} step{hint}", line_of(s, k) or line, sid, f"{path}.{k}")
         following = ids[i + 1] if i + 1 < len(ids) else END
         step = parse_step(sid, stype, s, line, following, p, path)
         steps[sid] = step
@@ -178,8 +179,8 @@ def parse_step(
                     exp["where"], p, fl("experiment"), sid, path + ".experiment.where", "event"
                 )
     elif stype == "update_contact":
-        if not any(k in s for k in ("set", "add_tags", "remove_tags", "stage", "score")):
-            p.add("update_contact needs set, add_tags, remove_tags, stage or score", line, sid, path)
+        if not any(k in s for k in ("set", "add_tags", "remove_tags", "lifecycle_stage", "score")):
+            p.add("update_contact needs set, add_tags, remove_tags, lifecycle_stage or score", line, sid, path)
         if "set" in s and not isinstance(s["set"], Mapping):
             p.add("set maps attribute names to values", fl("set"), sid, path + ".set")
         for k in ("add_tags", "remove_tags"):

@@ -59,7 +59,7 @@ def outputs(doc: JourneyDoc) -> list[Output]:
             if isinstance(cfg.get("set"), Mapping):
                 for name in cfg["set"]:
                     out.append(Output(doc.key, sid, "field", str(name)))
-            if cfg.get("stage"):
+            if cfg.get("lifecycle_stage") or cfg.get("stage"):
                 out.append(Output(doc.key, sid, "field", "lifecycle_stage"))
             if cfg.get("score"):
                 out.append(Output(doc.key, sid, "field", "score"))

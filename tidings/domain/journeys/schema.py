@@ -133,7 +133,7 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "set": {"type": "object"},
     "add_tags": {"type": "array", "items": {"type": "string"}},
     "remove_tags": {"type": "array", "items": {"type": "string"}},
-    "stage": {"type": "string"},
+    "lifecycle_stage": {"type": "string"},
     "score": {"type": "number"},
     "url": {"type": "string", "pattern": "^https?://"},
     "method": {"type": "string"},

@@ -309,7 +309,8 @@ def _update_contact(run: Run, step: Step, visit: int) -> str | None:
         set_attributes=dict(c.get("set") or {}),
         add_tags=tuple(c.get("add_tags") or ()),
         remove_tags=tuple(c.get("remove_tags") or ()),
-        stage=c.get("stage"),
+        # versions published before the key was named after the field said ``stage``
+        stage=c.get("lifecycle_stage", c.get("stage")),
         score_delta=float(c.get("score") or 0),
     )
     run.emit(effect, "update_contact", **effect.payload())

@@ -54,6 +54,9 @@ class MemoryUsers:
     def set_disabled_at(self, user_id: int, disabled_at: datetime | None) -> None:
         self._set(user_id, disabled_at=disabled_at)
 
+    def set_preferences(self, user_id: int, *, locale: str | None, timezone: str | None) -> None:
+        self._set(user_id, locale=locale, timezone=timezone)
+
     def set_password_hash(self, user_id: int, password_hash: str, now: datetime) -> None:
         self._set(user_id, password_hash=password_hash, password_changed_at=now)
 

@@ -54,7 +54,7 @@
     branch: [["branches", "branches"]],
     behaviour: [["message", "message", "Message (a send step)"], ["action", "action"], ["within", "text", "Within (duration)"], ["event", "text", "Conversion event (for converted)"]],
     split: [["variants", "variants"], ["experiment", "json", "Experiment (JSON)"]],
-    update_contact: [["set", "json", "Set attributes (JSON object)"], ["add_tags", "list", "Add tags"], ["remove_tags", "list", "Remove tags"], ["stage", "text", "Lifecycle stage"], ["score", "number", "Add to score"]],
+    update_contact: [["set", "json", "Set attributes (JSON object)"], ["add_tags", "list", "Add tags"], ["remove_tags", "list", "Remove tags"], ["lifecycle_stage", "text", "Lifecycle stage"], ["score", "number", "Add to score"]],
     webhook: [["url", "text", "URL"], ["method", "method"], ["body", "json", "Body (JSON)"], ["headers", "json", "Headers (JSON)"]],
     task: [["title", "text", "Title"], ["body", "text", "Body"], ["owner", "text", "Owner (email)"], ["team", "text", "Team"], ["due_in", "text", "Due in (duration)"]],
     assign_owner: [["owner", "text", "Owner (email)"], ["team", "text", "Team"], ["strategy", "strategy"]],
@@ -255,7 +255,7 @@
     if (t === "wait_event") return "for " + (s.event || "?") + (s.timeout ? ", up to " + s.timeout : "");
     if (t === "wait_time") return "until " + (s.at || "?");
     if (t === "behaviour" || t === "behavior") return (s.message || "?") + " " + (s.action || "") + " within " + (s.within || "?");
-    if (t === "update_contact") return Object.keys(s).filter(function (k) { return ["set", "add_tags", "remove_tags", "stage", "score"].indexOf(k) >= 0; }).join(", ");
+    if (t === "update_contact") return Object.keys(s).filter(function (k) { return ["set", "add_tags", "remove_tags", "lifecycle_stage", "score"].indexOf(k) >= 0; }).join(", ");
     if (t === "webhook") return s.url || "";
     if (t === "task") return s.title || "";
     if (t === "enroll") return s.journey || "";
