@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -53,10 +54,13 @@ def _run(request: Request, fn: Callable[[AnalyticsRepository], dict[str, Any]]) 
 def _answer(data: dict[str, Any], fmt: str, rows_key: str = "series", first: tuple[str, ...] = ("day",)) -> Any:
     if fmt == "csv":
         name = f"{data['kind']}-{data.get('key', 'all')}.csv".replace("/", "_")
+        # a header is latin-1: an ASCII fallback name, and the real one RFC 5987-encoded
+        plain = "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in name)
+        disposition = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
         return Response(
             reports.to_csv(data[rows_key], first),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={"Content-Disposition": disposition},
         )
     return data
 
