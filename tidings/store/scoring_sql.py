@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.scoring.model import Decay
 from tidings.domain.scoring.records import DecayRow, HistoryRow, NewEvent, ScoreRow, StoredModel
@@ -115,15 +116,9 @@ class SqlScoring:
         return [_score(r) for r in self.conn.execute(q)]
 
     def save_scores(self, rows: Sequence[ScoreRow]) -> None:
+        """One upsert for the batch (``INSERT … ON CONFLICT (contact_id, model_id) DO UPDATE``)."""
         if not rows:
             return
-        keys = [(r.contact_id, r.model_id) for r in rows]
-        have = set()
-        for mid in {k[1] for k in keys}:
-            ids = [c for c, m in keys if m == mid]
-            for i in range(0, len(ids), 900):
-                q = sa.select(S.c.contact_id).where(S.c.model_id == mid, S.c.contact_id.in_(ids[i : i + 900]))
-                have |= {(int(c), mid) for c in self.conn.execute(q).scalars()}
         values = [
             {
                 "contact_id": r.contact_id,
@@ -138,22 +133,12 @@ class SqlScoring:
             }
             for r in rows
         ]
-        new = [v for v in values if (v["contact_id"], v["model_id"]) not in have]
-        old = [{f"v_{k}": x for k, x in v.items()} for v in values if (v["contact_id"], v["model_id"]) in have]
-        if new:
-            self.conn.execute(sa.insert(S), new)
-        if old:
-            self.conn.execute(
-                sa.update(S)
-                .where(S.c.contact_id == sa.bindparam("v_contact_id"), S.c.model_id == sa.bindparam("v_model_id"))
-                .values(
-                    {
-                        k: sa.bindparam(f"v_{k}")
-                        for k in ("score", "profile", "stage", "state", "behaviour", "behaviour_at", "updated_at")
-                    }
-                ),
-                old,
-            )
+        insert = (postgresql if self.conn.dialect.name == "postgresql" else sqlite).insert(S)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[S.c.contact_id, S.c.model_id],
+            set_={k: insert.excluded[k] for k in _SCORE_COLUMNS},
+        )
+        self.conn.execute(stmt, values)
 
     def decay_page(self, model_id: int, after_contact_id: int, limit: int) -> list[DecayRow]:
         cols = (S.c.contact_id, S.c.score, S.c.profile, S.c.stage, S.c.behaviour, S.c.behaviour_at)
