@@ -23,7 +23,7 @@ from tidings.api import (
     templates,
     tracking,
 )
-from tidings.api.routing import with_int64_bounds
+from tidings.api.routing import StrictRoute, with_int64_bounds
 from tidings.bootstrap import Container, open_container
 
 #: a refused body is read and thrown away up to this size, so that the client, still sending,
@@ -117,10 +117,13 @@ SWAGGER_CSS = "/static/vendor/swagger-ui-5.35.0.css"
 def install_docs(app: FastAPI) -> None:
     """``/docs``: Swagger UI from assets shipped in the package (npm swagger-ui-dist 5.35.0 in
     ``web/static/vendor``), so the API reference works without internet."""
+    from fastapi import APIRouter
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.responses import HTMLResponse
 
-    @app.get("/docs", include_in_schema=False)
+    router = APIRouter(route_class=StrictRoute)  # the edge rules of every route
+
+    @router.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
@@ -129,6 +132,8 @@ def install_docs(app: FastAPI) -> None:
             swagger_css_url=SWAGGER_CSS,
             swagger_favicon_url="/static/favicon.svg",
         )
+
+    app.include_router(router)
 
 
 def create_app(container: Container) -> FastAPI:

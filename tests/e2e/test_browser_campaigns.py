@@ -69,7 +69,7 @@ def test_browser_create_approve_and_send_a_campaign(live_stack, browser):  # noq
         expect(page.locator("#notice")).to_contain_text("scheduled")
         assert api.post("/api/test/settle").status_code == 200
         # the progress card polls: it shows the sent messages without a reload
-        expect(page.locator("#progress .stat-value").nth(3)).to_have_text("3", timeout=15_000)
+        expect(page.locator("#progress .stat-value").nth(3)).to_have_text("3", timeout=45_000)
         page.goto(f"{base}/campaigns")
         expect(page.locator("#campaigns-table")).to_contain_text("News for fans")
         expect(page.locator("#campaigns-table")).to_contain_text("sent")

@@ -29,7 +29,7 @@ router = APIRouter(tags=["audit"], route_class=StrictRoute)
 def get_audit(
     request: Request,
     tag_limit: int | None = Query(None, ge=1, description="warn above this many distinct tags (default 100)"),
-    idle_days: int | None = Query(None, ge=1, description="idle after this many days without entry (30)"),
+    idle_days: int | None = Query(None, ge=1, le=36500, description="idle after this many days without entry (30)"),
     chain_depth: int | None = Query(None, ge=1, description="report chains of more journeys than this (3)"),
     min_enrolments: int | None = Query(None, ge=1, description="never-reached steps from this many enrolments (20)"),
     complexity_limit: int | None = Query(None, ge=1, description="suggest simplifying above this (40)"),
