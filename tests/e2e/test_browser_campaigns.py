@@ -37,7 +37,7 @@ def test_browser_create_approve_and_send_a_campaign(live_stack, browser):  # noq
                     ).status_code == 201
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(30_000)  # two logins and a send on a shared 2-core machine
     watch = Watch(page)
     base = live_stack.url
     try:
