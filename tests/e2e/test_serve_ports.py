@@ -63,10 +63,29 @@ def _delivered(base: str, key: str) -> dict[str, object]:
         time.sleep(0.3)
 
 
+def _bindable(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _http_port_with_free_catcher(taken: set[int]) -> int:
+    """A free HTTP port whose default catcher port is free too (the catcher port follows it)."""
+    while True:
+        port = free_port()
+        catcher = catcher_port_for(port)
+        if port not in taken and catcher not in taken and catcher != port and _bindable(catcher):
+            return port
+
+
 def test_two_servers_on_other_ports_start_and_link_to_themselves(db_url: str, tmp_path: Path) -> None:
-    ports = [free_port(), free_port()]
-    while ports[1] == ports[0]:
-        ports[1] = free_port()
+    first = _http_port_with_free_catcher(set())
+    ports = [first, _http_port_with_free_catcher({first, catcher_port_for(first)})]
     urls = [db_url, f"sqlite:///{tmp_path / 'second.db'}"]
     keys = [_queue_message(url, f"n{i}@example.org") for i, url in enumerate(urls)]
     logs = [tmp_path / f"serve{i}.log" for i in range(2)]
