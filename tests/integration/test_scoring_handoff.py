@@ -129,3 +129,10 @@ def test_bad_documents_are_refused_with_line_and_rule(api: Any, container: Conta
     )
     assert res.exit_code == 1
     assert "line 12" in res.output and "webinar" in res.output
+
+
+def test_pause_and_resume_over_the_api(api: Any, container: Container) -> None:
+    assert api.post("/api/scoring/models", content=MODEL, headers=YAML).status_code == 201
+    assert api.post("/api/scoring/models/b2b/pause").json()["active"] is False
+    assert api.post("/api/scoring/models/b2b/resume").json()["active"] is True
+    assert api.post("/api/scoring/models/nope/pause").status_code == 404

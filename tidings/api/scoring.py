@@ -90,23 +90,23 @@ def get_model(key: str, request: Request) -> dict[str, Any]:
         raise _unknown(exc) from exc
 
 
+def _set_active(request: Request, key: str, active: bool) -> dict[str, Any]:
+    c = container(request)
+    try:
+        return _model(sm.set_model_active(c.uow(), c.clock, key, active))
+    except sm.UnknownModel as exc:
+        raise _unknown(exc) from exc
+
+
 @router.post("/api/scoring/models/{key}/pause", dependencies=[RequireWrite])
 def pause_model(key: str, request: Request) -> dict[str, Any]:
     """Stop scoring events with this model (scores are kept)."""
-    c = container(request)
-    try:
-        return _model(sm.set_model_active(c.uow(), c.clock, key, False))
-    except sm.UnknownModel as exc:
-        raise _unknown(exc) from exc
+    return _set_active(request, key, False)
 
 
 @router.post("/api/scoring/models/{key}/resume", dependencies=[RequireWrite])
 def resume_model(key: str, request: Request) -> dict[str, Any]:
-    c = container(request)
-    try:
-        return _model(sm.set_model_active(c.uow(), c.clock, key, True))
-    except sm.UnknownModel as exc:
-        raise _unknown(exc) from exc
+    return _set_active(request, key, True)
 
 
 @router.get("/api/scoring/models/{key}/funnel", dependencies=[RequireRead])
