@@ -81,3 +81,28 @@ def test_preview_of_unsaved_changes_renders_in_the_sandbox(container):
         bad = client.post("/templates/preview-draft", data={**FORM, "csrf_token": token, "body": "{% if %}"})
         assert "line 1" in bad.text
         assert client.post("/templates/preview-draft", data=FORM).status_code == 403  # CSRF
+
+
+def test_a_preview_frame_without_a_session_says_so_inside_the_frame(container):
+    """The login page is never framed (frame-ancestors 'none'): a preview frame whose session has
+    gone gets a frameable 401 that says what to do, not a redirect the browser would block."""
+    from fastapi.testclient import TestClient
+
+    from tests.web_support import web_app
+
+    with TestClient(web_app(container), base_url="http://testserver") as client:
+        framed = client.get(
+            "/templates/welcome/preview.html", headers={"Sec-Fetch-Dest": "iframe"}, follow_redirects=False
+        )
+        assert framed.status_code == 401
+        assert framed.headers["content-security-policy"].startswith("sandbox")
+        assert "frame-ancestors 'self'" in framed.headers["content-security-policy"]
+        assert "reload the page to log in again" in framed.text
+        ukrainian = client.get(
+            "/templates/welcome/preview.html",
+            headers={"Sec-Fetch-Dest": "iframe", "Accept-Language": "uk"},
+            follow_redirects=False,
+        )
+        assert "перезавантажте сторінку" in ukrainian.text
+        page = client.get("/templates/welcome/preview.html", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"].startswith("/login")

@@ -6,6 +6,8 @@ both vendored under ``static/vendor`` (nothing comes from a CDN). Routes are spl
 
 from __future__ import annotations
 
+from html import escape
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -34,8 +36,9 @@ from tidings.web import (
     templates_page,
     uncertain_page,
 )
-from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, render, templates
+from tidings.web.core import STATIC_DIR, PageNotFound, is_htmx, localised, render, templates
 from tidings.web.i18n import _
+from tidings.web.inbox import sandboxed_html
 from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, login_url
 
 #: the page modules, each with its ``router``.
@@ -57,6 +60,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     def _login_required(request: Request, exc: LoginRequired) -> Response:
         target = login_url(exc.next_url)
+        if request.headers.get("sec-fetch-dest") == "iframe":
+            # a preview frame cannot show the login page (it is never framed): say so in the frame
+            message = escape(localised(request, _("Your session has ended: reload the page to log in again.")))
+            resp = sandboxed_html(f"<p>{message}</p>")
+            resp.status_code = 401
+            return resp
         if is_htmx(request):
             return HTMLResponse("", headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
