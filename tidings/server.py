@@ -19,6 +19,7 @@ from tidings.api import (
     links,
     messages,
     segments,
+    self_service,
     system,
     templates,
     tracking,
@@ -155,7 +156,7 @@ def create_app(container: Container) -> FastAPI:
         )
     errors.install(app)
     for module in (system, contacts, events, tracking, imports, segments, journeys, templates, messages, links,
-                   inbox):
+                   self_service, inbox):
         app.include_router(module.router)
     # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
     from tidings.api import (

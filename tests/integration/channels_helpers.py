@@ -166,12 +166,12 @@ def links_client(container: Any) -> Any:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from tidings.api import errors, inbox, links, messages, templates
+    from tidings.api import errors, inbox, links, messages, self_service, templates
 
     app = FastAPI()
     app.state.container = container
     errors.install(app)
-    for module in (links, templates, inbox, messages):
+    for module in (links, self_service, templates, inbox, messages):
         app.include_router(module.router)
     return TestClient(app)
 

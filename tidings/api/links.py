@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import base64
 import html
-from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
@@ -23,7 +21,6 @@ from tidings.api.deps import FormFields, RawBody, container
 from tidings.api.routing import StrictRoute
 from tidings.application.contacts import preferences
 from tidings.channels import tracking
-from tidings.store import schema
 
 router = APIRouter(tags=["links"], route_class=StrictRoute)
 
@@ -203,61 +200,3 @@ def save_preference_centre(token: str, request: Request, form: FormData = FormFi
     except ValueError as exc:
         return page("Preferences not saved", f"<p>{html.escape(str(exc))}</p>", 422)
     return page("Your preferences", _prefs_form(token, prefs, saved=True))
-
-
-# --------------------------------------------------------------------------- self-service
-
-
-def _enrollment(conn: sa.Connection, tok: tracking.Token) -> dict[str, Any] | None:
-    e = schema.enrollments
-    row = conn.execute(sa.select(e).where(e.c.id == tok.a, e.c.contact_id == tok.b)).mappings().first()
-    return dict(row) if row else None
-
-
-@router.get("/s/{token}", include_in_schema=False)
-def self_service(token: str, request: Request) -> HTMLResponse:
-    c = container(request)
-    try:
-        tok = _read(request, token, tracking.SELF_SERVICE)
-    except tracking.BadToken as exc:
-        return token_error(exc)
-    with c.engine.connect() as conn:
-        enrollment = _enrollment(conn, tok)
-    if enrollment is None:
-        return page("Link not valid", "<p>This link is not valid. Nothing was changed.</p>", 404)
-    action = html.escape(f"/s/{token}", quote=True)
-    return page(
-        "Change your dates",
-        f"<form method='post' action='{action}'><label>New start date "
-        "<input type='date' name='start_date' required></label> "
-        "<input type='hidden' name='signal' value='reschedule'>"
-        "<button type='submit'>Reschedule</button></form>",
-    )
-
-
-@router.post("/s/{token}", include_in_schema=False)
-def self_service_submit(token: str, request: Request, form: FormData = FormFields) -> HTMLResponse:
-    c = container(request)
-    try:
-        tok = _read(request, token, tracking.SELF_SERVICE)
-    except tracking.BadToken as exc:
-        return token_error(exc)
-    signal = str(form.get("signal") or "reschedule")
-    data: dict[str, Any] = {}
-    raw_date = str(form.get("start_date") or "")
-    if raw_date:
-        try:
-            data["start_date"] = date.fromisoformat(raw_date).isoformat()
-        except ValueError:
-            return page("Not saved", "<p>The date must look like 2026-05-31.</p>", 422)
-    from tidings.application.journeys.engine import EngineError
-    from tidings.application.journeys.signals import send_signal
-
-    with c.engine.connect() as conn:
-        if _enrollment(conn, tok) is None:
-            return page("Link not valid", "<p>This link is not valid. Nothing was changed.</p>", 404)
-    try:
-        send_signal(c, tok.a, signal, data)
-    except EngineError as exc:
-        return page("Not saved", f"<p>{html.escape(str(exc))}</p>", 422)
-    return page("Thank you", "<p>Your change has been recorded.</p>")

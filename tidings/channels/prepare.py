@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -229,6 +229,9 @@ class Preparer:
                 secret, tracking.SELF_SERVICE, row["enrollment_id"], row["contact_id"], now
             )
             message_ctx["self_service_url"] = f"{public}/s/{ss}"
+            # {{ message.signal_url('stop') }}: a signed link per signal (publish checks the names)
+            eid = int(row["enrollment_id"])
+            message_ctx["signal_url"] = partial(tracking.signal_link, secret, public, eid, now=now)
         context = {
             "contact": contact_context(contact, tags),
             "data": payload.get("data") or {},

@@ -36,7 +36,9 @@ _MAC_LEN = 16
 OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE = b"o", b"c", b"u", b"p", b"s"
 #: the ``ref`` of a provider's delivery-status callback (SMS, voice): names one outbox row.
 STATUS_REF = b"r"
-KINDS = {OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE, STATUS_REF}
+#: a signal link (``message.signal_url('stop')``): names one enrolment and, by its tag, one signal.
+SIGNAL = b"g"
+KINDS = {OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE, STATUS_REF, SIGNAL}
 
 #: how long a link in a message keeps working.
 TTL: dict[bytes, timedelta] = {
@@ -45,6 +47,7 @@ TTL: dict[bytes, timedelta] = {
     UNSUBSCRIBE: timedelta(days=730),
     PREFERENCES: timedelta(days=730),
     SELF_SERVICE: timedelta(days=180),
+    SIGNAL: timedelta(days=180),
     STATUS_REF: timedelta(days=30),
 }
 
@@ -52,6 +55,17 @@ TTL: dict[bytes, timedelta] = {
 MACHINE_CLICK_SECONDS = 10
 MACHINE_OPEN_SECONDS = 2
 #: conversions are attributed to the last human click within this window.
+
+
+def signal_tag(name: str) -> int:
+    """The 32 bits of a signal's name a signal token carries (the name itself is in the URL)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
+
+
+def signal_link(secret: str, public_url: str, enrollment_id: int, name: str, now: datetime) -> str:
+    """The signed link that sends signal ``name`` to one enrolment (after the contact confirms)."""
+    token = make_token(secret, SIGNAL, enrollment_id, signal_tag(name), now)
+    return f"{public_url}/s/{token}/{name}"
 
 
 class BadToken(ValueError):

@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 
 from tidings.domain.template_limits import (
     MAX_OUTPUT_CHARS,
@@ -310,3 +311,22 @@ def locale_candidates(locale: str | None) -> list[str]:
             out.append(lang)
     out.append("")
     return out
+
+
+def signal_links(t: TemplateSource) -> set[str]:
+    """The signals a variant links to: the names of its ``message.signal_url('NAME')`` calls with
+    a literal name (what a journey sending it must handle). A variant that does not parse names none
+    (its own validation reports that)."""
+    names: set[str] = set()
+    for source in (t.subject or "", t.body, t.text_body or ""):
+        if "signal_url" not in source:
+            continue
+        try:
+            tree = _env(False).parse(source)
+        except jinja2.TemplateSyntaxError:
+            continue
+        for call in tree.find_all(nodes.Call):
+            fn, first = call.node, call.args[0] if call.args else None
+            if isinstance(fn, nodes.Getattr) and fn.attr == "signal_url" and isinstance(first, nodes.Const):
+                names.add(str(first.value))
+    return names

@@ -255,6 +255,7 @@ def preview_draft(request: Request, session: Session = Viewer, form: FormData = 
         "unsubscribe_url": f"{base}/u/preview",
         "preferences_url": f"{base}/p/preview",
         "self_service_url": f"{base}/s/preview",
+        "signal_url": lambda name: f"{base}/s/preview/{name}",
     }
     try:
         out = render_template(src, {"contact": contact_context(contact, tags), "data": {}, "message": message})

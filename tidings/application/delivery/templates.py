@@ -109,6 +109,7 @@ def preview(
         "unsubscribe_url": f"{public_url}/u/preview",
         "preferences_url": f"{public_url}/p/preview",
         "self_service_url": f"{public_url}/s/preview",
+        "signal_url": lambda name: f"{public_url}/s/preview/{name}",
     }
     out = render(
         src, {"contact": contact_context(contact, tags), "data": dict(data or {}), "message": message}

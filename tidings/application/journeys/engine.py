@@ -35,6 +35,7 @@ from tidings.application.journeys import datetriggers, paused
 from tidings.application.journeys.timers import TimerFiring
 from tidings.application.scoring.scores import score_events
 from tidings.domain.control.loops import cause_of_event
+from tidings.domain.journeys import series
 from tidings.domain.journeys.fanout import fan_out_event
 from tidings.domain.journeys.model import (
     EnrollmentState,
@@ -45,10 +46,13 @@ from tidings.domain.journeys.model import (
     SentRecord,
     Signal,
 )
+from tidings.domain.journeys.signalnames import accepted_signals
+from tidings.domain.journeys.timing import contact_zone
 from tidings.domain.journeys.triggers import (
     manual_entry,
 )
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
+from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import enrollments as est
 from tidings.store import journeys as jst
 from tidings.store import schema
@@ -280,6 +284,33 @@ class JourneyEngine(TimerFiring):
             "key": key,
             "status": live.state.status,
             "step": live.state.step_id,
+        }
+
+    def self_service(self, conn: sa.Connection, enrollment_id: int, now: datetime) -> dict[str, Any] | None:
+        """What the contact's self-service page shows of one enrolment: its journey, whether it
+        still runs, the signals it takes, and the next dates of its series (None: no enrolment)."""
+        rows = est.load_enrollments(conn, ids=[enrollment_id], live_only=False)
+        if not rows:
+            return None
+        r = rows[0]
+        state = EnrollmentState.from_dict(r["state"])
+        doc = self.doc(conn, int(r["journey_id"]), int(r["version"]))
+        contact = load_snapshot(conn, int(r["contact_id"]))
+        dates: list[datetime] = []
+        tz = contact_zone(contact, doc.settings.timezone) if contact is not None else None
+        if contact is not None and state.status != EnrolmentStatus.ENDED:
+            for step in doc.steps.values():
+                if step.type == "repeat" and step.id in state.series:
+                    st = state.series[step.id]
+                    dates += series.upcoming(step, st, contact, state.variables, now, doc.settings.timezone)
+        return {
+            "enrollment_id": enrollment_id,
+            "contact_id": int(r["contact_id"]),
+            "journey": doc.name,
+            "running": state.status != EnrolmentStatus.ENDED,
+            "signals": sorted(accepted_signals(doc)),
+            "upcoming": [d.astimezone(tz) for d in sorted(dates)],  # in the contact's zone
+            "locale": (contact.locale if contact is not None else None) or "en",
         }
 
     def signal(

@@ -20,7 +20,9 @@ from tidings.application.journeys.paused import ENDED_BY_CRITERIA
 from tidings.application.ports.journeys import JourneysUnitOfWork
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import EnrollmentState, JourneyDoc, JourneyError, Problem
+from tidings.domain.journeys.signalnames import check_template_signals
 from tidings.domain.statuses import JourneyStatus
+from tidings.domain.templates import signal_links, source_from_row
 
 
 class NotFound(LookupError):
@@ -40,7 +42,23 @@ def validate(uow: JourneysUnitOfWork, text: str) -> JourneyDoc:
     """Parse and validate a document (raises JourneyError naming lines and step ids).
 
     This and the other journey use cases run in the caller's open unit of work."""
-    return parse_journey(text, templates=known_templates(uow))
+    doc = parse_journey(text, templates=known_templates(uow))
+    problems = check_template_signals(doc, template_signal_links(uow, doc))
+    if problems:
+        raise JourneyError(problems)
+    return doc
+
+
+def template_signal_links(uow: JourneysUnitOfWork, doc: JourneyDoc) -> dict[str, set[str]]:
+    """The signals each template a send step of ``doc`` names links to (every variant's)."""
+    wanted = {str(s.config["template"]) for s in doc.steps.values() if s.type == "send" and s.config.get("template")}
+    links: dict[str, set[str]] = {}
+    if not wanted:
+        return links
+    for row in uow.templates.all():
+        if row["key"] in wanted:
+            links.setdefault(row["key"], set()).update(signal_links(source_from_row(row)))
+    return links
 
 
 def checksum(doc: JourneyDoc) -> str:

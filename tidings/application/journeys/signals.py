@@ -36,6 +36,12 @@ def send_signal(
         return eng.signal(conn, enrollment_id, name, dict(data or {}), container.clock.now())
 
 
+def self_service_view(container: Wired, enrollment_id: int) -> dict[str, Any] | None:
+    """One enrolment as its contact's self-service page shows it (see ``JourneyEngine.self_service``)."""
+    with container.engine.connect() as conn:
+        return container.journey_engine.self_service(conn, enrollment_id, container.clock.now())
+
+
 def enroll(container: Wired, journey_key: str, contact_id: int, key: str = "") -> dict[str, Any]:
     eng = container.journey_engine
     with container.engine.begin() as conn:

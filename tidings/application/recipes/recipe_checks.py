@@ -23,8 +23,8 @@ from tidings.domain.snapshot import STANDARD_FIELDS
 ROOTS = ("contact", "data", "message")
 #: what every send gives a template under ``data`` (see domain/journeys/steps.py ``_send``).
 SEND_DATA = frozenset({"journey", "version", "step", "enrollment", "key", "variables"})
-#: what the delivery loop gives under ``message`` (self_service_url: journey messages only).
-MESSAGE_KEYS = frozenset({"id", "unsubscribe_url", "preferences_url", "self_service_url"})
+#: what the delivery loop gives under ``message`` (self_service_url, signal_url: journey messages only).
+MESSAGE_KEYS = frozenset({"id", "unsubscribe_url", "preferences_url", "self_service_url", "signal_url"})
 
 _ENV = SandboxedEnvironment()
 

@@ -20,6 +20,7 @@ from tidings.domain.journeys.dates import resolve
 from tidings.domain.journeys.model import DateSpec, Step
 from tidings.domain.journeys.run import Run
 from tidings.domain.journeys.timing import contact_zone, iso, local_at, parse_duration
+from tidings.domain.snapshot import ContactSnapshot
 from tidings.domain.statuses import EnrolmentStatus
 
 PERIOD_RE = re.compile(r"^\s*(\d+)\s*(d|w|mo)\s*$")
@@ -131,3 +132,33 @@ def steer(run: Run, step: Step, signal: str) -> None:
         st["paused"] = False
     run.state.series[step.id] = st
     plan(run, step)
+
+
+def upcoming(
+    step: Step,
+    state: dict[str, Any] | None,
+    contact: ContactSnapshot,
+    variables: dict[str, Any],
+    now: datetime,
+    default_tz: str,
+    limit: int = 6,
+) -> list[datetime]:
+    """The next ``limit`` occurrences of a series still to come, as :func:`plan` will wait for
+    them (from ``next``, or ``done + 1``; past ones skipped); none when paused or unanchored.
+    What the self-service page shows after a reschedule."""
+    st = state or {"done": 0}
+    if st.get("paused"):
+        return []
+    found = resolve(_spec(step.config["anchor"]), contact, variables, now, default_tz)
+    if found is None:
+        return []
+    tz, period = contact_zone(contact, default_tz), parse_period(step.config["every"])
+    first = int(st.get("next", int(st.get("done", 0)) + 1))
+    out: list[datetime] = []
+    for k in range(first, first + 10_000):  # bounded: an anchor years back skips at most this many
+        due = occurrence(found[0], k, period, tz)
+        if len(out) >= limit or not _within(step, k, due):
+            break
+        if due > now:
+            out.append(due)
+    return out

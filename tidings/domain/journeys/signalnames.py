@@ -9,6 +9,7 @@ is ``stop`` (always accepted: it ends the enrolment). Pure.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from tidings.domain.journeys.model import JourneyDoc, Problem
 
@@ -49,3 +50,27 @@ def check_signals(doc: JourneyDoc, line: int | None) -> list[Problem]:
         for name in sorted(doc.settings.signals)
         if not SIGNAL_RE.match(name)
     ]
+
+
+def check_template_signals(doc: JourneyDoc, links: Mapping[str, set[str]]) -> list[Problem]:
+    """A send step's template links to signals (``message.signal_url('NAME')``) that ``doc``
+    handles; ``links`` maps template keys to the signals their variants link to. A link to a
+    signal no step handles would show the contact a button that does nothing: refused, with the
+    send step's line and id."""
+    accepted = accepted_signals(doc)
+    problems: list[Problem] = []
+    for step in doc.steps.values():
+        template = step.config.get("template") if step.type == "send" else None
+        for name in sorted(links.get(str(template), set()) if template else set()):
+            if name not in accepted:
+                problems.append(
+                    Problem(
+                        f"template {template!r} links to signal {name!r}, which no step of this journey handles "
+                        f"(it handles: {', '.join(sorted(accepted))}); add a wait for it, an exit on it, or "
+                        "list it in settings.signals",
+                        step.line,
+                        step.id,
+                        "template",
+                    )
+                )
+    return problems
