@@ -61,8 +61,8 @@ def outbox(conn: sa.Connection, cid: int, at: datetime, key: str, status: str = 
 def trace(conn: sa.Connection, cid: int, at: datetime, enrollment_id: int | None, outbox_id: int | None = None,
           journey_id: int | None = None) -> None:
     conn.execute(sa.insert(schema.traces).values(
-        contact_id=cid, enrollment_id=enrollment_id, journey_id=journey_id, step_id="s1", stimulus="event", action="send",
-        detail={"because": "Signed Up"}, outbox_id=outbox_id, at=at,
+        contact_id=cid, enrollment_id=enrollment_id, journey_id=journey_id, step_id="s1", stimulus="event",
+        action="send", detail={"because": "Signed Up"}, outbox_id=outbox_id, at=at,
     ))
 
 

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import logging
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from tidings.domain.contacts import neutralise_cell
 log = logging.getLogger("tidings.privacy")
 
 FORMAT_VERSION = 1
+#: an export bigger than this goes from memory to a temporary file while it is written
+SPOOL_MEMORY = 8 * 1024 * 1024
+CHUNK = 64 * 1024
 
 EVENT_COLUMNS = ("id", "name", "occurred_at", "received_at", "source", "value", "message_id", "properties")
 MESSAGE_COLUMNS = (
@@ -171,3 +175,23 @@ def _readme(summary: ExportSummary) -> Iterator[str]:
 
 def _counts_text(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def export_spool(source: DataExportSource, contact_id: int, now: datetime, *, by: str) -> IO[bytes]:
+    """The zip written to a spooled temporary file, rewound (for an HTTP answer: the database
+    is read, and the connection given back, before the first byte goes out)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 (closed by file_chunks)
+    try:
+        write_export(source, contact_id, spool, now, by=by)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+def file_chunks(f: IO[bytes]) -> Iterator[bytes]:
+    """The file's bytes a chunk at a time, then closed."""
+    with f:
+        while chunk := f.read(CHUNK):
+            yield chunk
