@@ -59,6 +59,7 @@ def test_export_zip_holds_every_file_with_counts(engine: sa.Engine, clock: Manua
     assert counts["events.jsonl"] == counts["events.csv"] == 3 and counts["messages.jsonl"] == 1
     assert manifest["contact_id"] == cid and manifest["generated_at"] == now.isoformat()
     assert "events.csv (3)" in z.read("README.txt").decode()
+    assert {i.date_time[:3] for i in z.infolist()} == {(now.year, now.month, now.day)}  # streamed ones too
 
 
 def test_export_csv_cells_cannot_run_as_formulas(engine: sa.Engine, clock: ManualClock) -> None:

@@ -89,17 +89,27 @@ def _csv_cell(value: Any) -> str:
 class _Zip:
     """The zip being written, and the row count of each file."""
 
-    def __init__(self, zf: zipfile.ZipFile) -> None:
+    def __init__(self, zf: zipfile.ZipFile, now: datetime) -> None:
         self.zf = zf
+        self.now = now
         self.counts: dict[str, int] = {}
 
+    def entry(self, name: str) -> zipfile.ZipInfo:
+        """A file dated the export's time (a streamed entry would otherwise say 1980)."""
+        info = zipfile.ZipInfo(name, date_time=self.now.timetuple()[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED
+        return info
+
+    def text(self, name: str, text: str) -> None:
+        self.zf.writestr(self.entry(name), text)
+
     def document(self, name: str, value: Any, count: int) -> None:
-        self.zf.writestr(name, _json(value, indent=2) + "\n")
+        self.text(name, _json(value, indent=2) + "\n")
         self.counts[name] = count
 
     def lines(self, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
         n = 0
-        with self.zf.open(name, "w") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as out:
+        with self.zf.open(self.entry(name), "w") as raw, io.TextIOWrapper(raw, "utf-8", newline="\n") as out:
             for row in rows:
                 out.write(_json(row) + "\n")
                 n += 1
@@ -107,7 +117,7 @@ class _Zip:
 
     def table(self, name: str, columns: tuple[str, ...], rows: Iterable[Mapping[str, Any]]) -> None:
         n = 0
-        with self.zf.open(name, "w") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as out:
+        with self.zf.open(self.entry(name), "w") as raw, io.TextIOWrapper(raw, "utf-8", newline="") as out:
             w = csv.writer(out)
             w.writerow(columns)
             for row in rows:
@@ -126,7 +136,7 @@ def write_export(
         raise UnknownContact(contact_id)
     profile["aliases"] = source.aliases(contact_id)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        z = _Zip(zf)
+        z = _Zip(zf, now)
         z.document("profile.json", profile, 1)
         consents = source.consents(contact_id)
         z.document("consents.json", consents, len(consents))
@@ -146,8 +156,8 @@ def write_export(
             z.document(name, rows, len(rows))
         summary = ExportSummary(contact_id, now, dict(z.counts))
         manifest = _manifest(summary)
-        zf.writestr("manifest.json", _json(manifest, indent=2) + "\n")
-        zf.writestr("README.txt", "".join(_readme(summary)))
+        z.text("manifest.json", _json(manifest, indent=2) + "\n")
+        z.text("README.txt", "".join(_readme(summary)))
     log.info("personal data export: contact %d by %s (%s)", contact_id, by, _counts_text(summary.counts))
     return summary
 
