@@ -73,6 +73,9 @@ def test_api_retention_policy_dry_run_run_and_log(api: Any, container: Container
     bad = api.put("/api/retention", json={"inbox": 0, "contacts": 3})
     assert bad.status_code == 422
     assert {tuple(d["loc"]) for d in bad.json()["error"]["details"]} == {("body", "inbox"), ("body", "contacts")}
+    short = api.put("/api/retention", json={"outbox": 30})  # the domain's rule: unsubscribe links
+    assert short.status_code == 422 and short.json()["error"]["details"][0]["loc"] == ["body", "outbox"]
+    assert "at least 730" in short.json()["error"]["message"]
     r = api.put("/api/retention", json={"inbox": 7})
     assert r.status_code == 200 and r.json()["policy"]["inbox"] == 7 and r.json()["policy"]["events"] is None
     dry = api.post("/api/retention/dry-run").json()

@@ -92,7 +92,7 @@ def test_retention_dry_run_counts_what_the_run_deletes_and_protects_the_rest(
     engine: sa.Engine, clock: ManualClock
 ) -> None:
     now = clock.now()
-    old, recent = now - timedelta(days=40), now - timedelta(days=5)
+    old, recent = now - timedelta(days=800), now - timedelta(days=5)
     with engine.begin() as conn:
         jid = seed.journey(conn, now)
         ann = seed.contact(conn, old, email="ann@example.com")
@@ -121,7 +121,7 @@ def test_retention_dry_run_counts_what_the_run_deletes_and_protects_the_rest(
         seed.event(conn, active, recent)
         seed.contact(conn, old, email="old@example.com", anonymous=True)  # has an identifier: kept
     sessions = retention_sessions(engine)
-    policy = {"events": 30, "traces": 30, "outbox": 30, "inbox": 30, "anonymous_contacts": 30}
+    policy = {"events": 30, "traces": 30, "outbox": 730, "inbox": 30, "anonymous_contacts": 30}
     retention.save_policy(sessions, policy, now)
     assert retention.load_policy(sessions).document() == policy
 
@@ -159,5 +159,7 @@ def test_retention_policy_is_off_by_default_and_checked(engine: sa.Engine, clock
         retention.set_days(sessions, "contacts", 7, clock.now())
     with pytest.raises(InvalidPolicy, match="between"):
         retention.set_days(sessions, "events", 0, clock.now())
+    with pytest.raises(InvalidPolicy, match="at least 730"):
+        retention.set_days(sessions, "outbox", 365, clock.now())
     report = retention.RetentionRunner(sessions, clock).run_once()
     assert report is not None and report.actor == "worker" and report.counts == {"inbox": 0}

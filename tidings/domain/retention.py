@@ -22,6 +22,9 @@ KINDS: tuple[str, ...] = ("events", "traces", "outbox", "inbox", "anonymous_cont
 #: the longest policy (100 years): more is a typo, and ``now - days`` must stay a valid date
 MAX_DAYS = 36500
 MIN_DAYS = 1
+#: kinds with a longer minimum: unsubscribe links in messages name their outbox row and work for
+#: 730 days (``channels/tracking.TTL``), so a message row must outlive its unsubscribe link.
+MIN_DAYS_BY_KIND: dict[str, int] = {"outbox": 730}
 
 
 class InvalidPolicy(ValueError):
@@ -58,6 +61,9 @@ def check_days(kind: str, days: Any) -> int | None:
         raise InvalidPolicy(kind, "days must be a whole number or null (off)")
     if not MIN_DAYS <= days <= MAX_DAYS:
         raise InvalidPolicy(kind, f"days must be between {MIN_DAYS} and {MAX_DAYS}")
+    least = MIN_DAYS_BY_KIND.get(kind, MIN_DAYS)
+    if days < least:
+        raise InvalidPolicy(kind, f"days must be at least {least}: the unsubscribe link of a message needs its row")
     return days
 
 
