@@ -169,6 +169,7 @@ def test_web_settings_retention_form_dry_run_and_log(container: Container) -> No
     with web_client(container, "admin") as (client, _):
         page = client.get("/settings")
         assert 'id="retention-form"' in page.text
+        assert 'name="outbox" type="number" min="730"' in page.text  # unsubscribe links need the row
         token = csrf_of(page.text)
         refused = client.post("/settings/retention", data={"inbox": "7"}, follow_redirects=False)
         assert refused.status_code == 403  # no CSRF token

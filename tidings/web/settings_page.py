@@ -21,6 +21,7 @@ from tidings.application.privacy import retention
 from tidings.bootstrap import Container
 from tidings.channels import bounces
 from tidings.channels.dkim import DkimSigner
+from tidings.domain.retention import KINDS, MIN_DAYS, MIN_DAYS_BY_KIND
 from tidings.settings import Settings
 from tidings.store.retention_sql import retention_sessions
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
@@ -62,7 +63,11 @@ def _dkim_record(settings: Settings, domain: str) -> str | None:
 
 def retention_context(c: Container) -> dict[str, Any]:
     sessions = retention_sessions(c.engine)
-    return {"policy": retention.load_policy(sessions).document(), "log": retention.run_log(sessions, 10)}
+    return {
+        "policy": retention.load_policy(sessions).document(),
+        "least": {k: MIN_DAYS_BY_KIND.get(k, MIN_DAYS) for k in KINDS},
+        "log": retention.run_log(sessions, 10),
+    }
 
 
 def page(
