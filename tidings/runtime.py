@@ -56,6 +56,12 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
         from tidings.application.scoring.decayer import ScoreDecayer
 
         services.append(ScoreDecayer(container.uow, container.clock, every=container.settings.scoring_decay_seconds))
+        # retention policies: old events, traces, outbox and inbox rows, idle anonymous profiles (issue 17)
+        from tidings.application.privacy.retention import RetentionRunner
+        from tidings.store.retention_sql import retention_sessions
+
+        every_s = container.settings.retention_seconds
+        services.append(RetentionRunner(retention_sessions(container.engine), container.clock, every=every_s))
         # outbox -> channel providers (issue: channels); recipe checks then see the running ones
         from tidings.channels.delivery import delivery_service
 

@@ -46,6 +46,8 @@ class Settings:
     default_timezone: str = "UTC"
     #: how often lead scores are brought to now (decay, demotion thresholds), in seconds.
     scoring_decay_seconds: float = 3600.0
+    #: how often the worker applies the retention policy (docs/privacy.md), in seconds.
+    retention_seconds: float = 3600.0
     # --- SMS, voice, direct mail, webhooks out, bounces (channels, see docs/channels.md)
     #: Twilio-compatible API: base URL, account SID, auth token, sender number. Unset SID =
     #: SMS and calls go to the local sinks (the web inbox).
@@ -112,6 +114,7 @@ class Settings:
             scoring_decay_seconds=_seconds(
                 env, "TIDINGS_SCORING_DECAY_SECONDS", cls.scoring_decay_seconds, minimum=1.0
             ),
+            retention_seconds=_seconds(env, "TIDINGS_RETENTION_SECONDS", cls.retention_seconds, minimum=1.0),
             segment_refresh_seconds=float(env["TIDINGS_SEGMENT_REFRESH_SECONDS"])
             if env.get("TIDINGS_SEGMENT_REFRESH_SECONDS")
             else None,

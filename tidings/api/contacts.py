@@ -1,4 +1,4 @@
-"""HTTP routes: contacts (create, upsert, read, change, list, delete, timeline, CSV export)."""
+"""HTTP routes: contacts (create, upsert, read, change, list, delete, timeline, CSV export, personal data zip)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
+from tidings.application.access.keys import ApiKey
 from tidings.application.contacts import contacts as svc
 from tidings.application.contacts.identity import IdentityConflict
 from tidings.application.contacts.timeline import timeline
 from tidings.application.ingest.imports import export_csv_chunks
+from tidings.application.privacy.data_export import UnknownContact, export_spool, file_chunks
 from tidings.domain.channels import ConsentChannelName
 from tidings.domain.contacts import InvalidValue
 from tidings.store.content_sql import SqlContactReader
+from tidings.store.data_export_sql import SqlDataExport
 from tidings.store.db import read_only
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"], route_class=StrictRoute)
@@ -217,3 +220,17 @@ def contact_events(
         except InvalidValue as exc:
             raise invalid(exc, ["query"]) from None
     return {"items": items, "next_cursor": nxt}
+
+
+@router.get("/{contact_id}/data-export")
+def data_export(contact_id: int, request: Request, key: ApiKey = RequireRead) -> StreamingResponse:
+    """Everything stored about the contact as a zip of JSON / CSV files (GDPR Art. 15 and 20).
+    The ``read`` scope, as every other read of a contact's data (it is the same data)."""
+    c = container(request)
+    try:
+        with read_only(c.engine.connect()) as conn:
+            spool = export_spool(SqlDataExport(conn), contact_id, c.clock.now(), by=f"api:key {key.id}")
+    except UnknownContact:
+        raise ApiError(404, "not_found", f"no contact with id {contact_id}") from None
+    return StreamingResponse(file_chunks(spool), media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="contact-{contact_id}-personal-data.zip"'})

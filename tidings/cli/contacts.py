@@ -1,9 +1,10 @@
-"""CLI: tidings contacts show | list | delete."""
+"""CLI: tidings contacts show | list | delete | export-data."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,7 +13,8 @@ from rich.table import Table
 from tidings.cli import common
 
 app = typer.Typer(
-    help="Contacts: show one (with consent and latest events), list, delete.", no_args_is_help=True
+    help="Contacts: show one (with consent and latest events), list, delete, export their personal data.",
+    no_args_is_help=True,
 )
 
 
@@ -154,3 +156,34 @@ def delete(
     with c.engine.begin() as conn:
         svc.delete_contact(conn, cid)
     common.console.print(f"deleted contact {cid}")
+
+
+@app.command("export-data")
+def export_data(
+    email_or_id: Annotated[
+        str, typer.Argument(metavar="EMAIL_OR_ID", help="id, email, phone or external id")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="the zip to write (F.zip)")],
+) -> None:
+    """Everything stored about one contact as a zip of JSON / CSV files (GDPR Art. 15 and 20)."""
+    from tidings.application.privacy.data_export import write_export
+    from tidings.store.data_export_sql import SqlDataExport
+
+    c = common.open_container()
+    part = out.with_name(out.name + ".part")
+    try:
+        with c.engine.connect() as conn, part.open("wb") as f:
+            cid = _find(conn, email_or_id)
+            summary = write_export(SqlDataExport(conn), cid, f, c.clock.now(), by="cli")
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        common.fail(f"cannot write {out}: {exc.strerror or exc}")
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(out)
+    table = Table("file", "rows", box=None)
+    for name, n in summary.counts.items():
+        table.add_row(name, str(n))
+    common.console.print(table)
+    common.console.print(f"wrote {out} (contact {cid})")

@@ -2,8 +2,8 @@
 
 This module holds the tables of the system, contacts, events and segments; the others live by
 area in ``schema_journeys.py``, ``schema_delivery.py``, ``schema_analytics.py`` and
-``schema_scoring.py``, ``schema_sources.py`` and are re-exported below, so ``schema.<table>`` and ``schema.metadata``
-name them all.
+``schema_scoring.py``, ``schema_sources.py``, ``schema_retention.py`` and are re-exported below, so
+``schema.<table>`` and ``schema.metadata`` name them all.
 
 Rules we hold to:
 - every per-contact table carries ``contact_id`` (and its hot indexes lead with it or with
@@ -262,6 +262,7 @@ from tidings.store.schema_journeys import journeys as journeys  # noqa: E402
 from tidings.store.schema_journeys import outbox as outbox  # noqa: E402
 from tidings.store.schema_journeys import timers as timers  # noqa: E402
 from tidings.store.schema_journeys import traces as traces  # noqa: E402
+from tidings.store.schema_retention import retention_runs as retention_runs  # noqa: E402
 from tidings.store.schema_scoring import contact_scores as contact_scores  # noqa: E402
 from tidings.store.schema_scoring import score_history as score_history  # noqa: E402
 from tidings.store.schema_scoring import scoring_model_versions as scoring_model_versions  # noqa: E402

@@ -26,6 +26,7 @@ from tidings.web import (
     inbox,
     journeys,
     measurement,
+    privacy_page,
     reports,
     scoring_page,
     segments,
@@ -45,7 +46,7 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 PAGES = (
     auth, builder, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys,
     template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
-    measurement, campaigns, settings_page, scoring_page, sources_page,
+    measurement, campaigns, settings_page, scoring_page, sources_page, privacy_page,
 )
 
 

@@ -1,6 +1,7 @@
 """Page: /settings (admins only) — API keys (create with scopes, the secret shown once; revoke),
 users and roles (the /users page), sending domains with their DKIM / SPF / DMARC checks and
-bounce state, the channel providers in use, send policies (the control page), the public URL."""
+bounce state, the channel providers in use, send policies (the control page), the public URL, and
+retention (its form posts go to ``privacy_page.py``)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from tidings.application.access import keys as keys_service
 from tidings.application.access import users as users_service
 from tidings.application.access.users import Session
 from tidings.application.domains.checks import check_domain
+from tidings.application.privacy import retention
 from tidings.bootstrap import Container
 from tidings.channels import bounces
 from tidings.channels.dkim import DkimSigner
+from tidings.domain.retention import KINDS, MIN_DAYS, MIN_DAYS_BY_KIND
 from tidings.settings import Settings
+from tidings.store.retention_sql import retention_sessions
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.security import Admin, FormFields, container
 
@@ -57,7 +61,23 @@ def _dkim_record(settings: Settings, domain: str) -> str | None:
     return DkimSigner.from_file(domain, settings.dkim_selector, settings.dkim_key_file).public_dns_record()
 
 
-def _page(request: Request, *, created: dict[str, Any] | None = None, error: str = "", status: int = 200) -> Response:
+def retention_context(c: Container) -> dict[str, Any]:
+    sessions = retention_sessions(c.engine)
+    return {
+        "policy": retention.load_policy(sessions).document(),
+        "least": {k: MIN_DAYS_BY_KIND.get(k, MIN_DAYS) for k in KINDS},
+        "log": retention.run_log(sessions, 10),
+    }
+
+
+def page(
+    request: Request,
+    *,
+    created: dict[str, Any] | None = None,
+    error: str = "",
+    status: int = 200,
+    retention_dry_run: dict[str, int] | None = None,
+) -> Response:
     c = container(request)
     ctx = {
         "keys": keys_service.list_keys(c.uow(read_only=True)),
@@ -71,13 +91,15 @@ def _page(request: Request, *, created: dict[str, Any] | None = None, error: str
         "public_url": c.settings.public_url,
         "public_url_warning": public_url_warning(c.settings),
         "selector": c.settings.dkim_selector,
+        "retention": retention_context(c),
+        "retention_dry_run": retention_dry_run,
     }
     return render(request, "settings.html", ctx, status=status, page="settings")
 
 
 @router.get("/settings")
-def settings_page(request: Request, session: Session = Admin) -> Response:
-    return _page(request)
+def settingspage(request: Request, session: Session = Admin) -> Response:
+    return page(request)
 
 
 @router.post("/settings/keys")
@@ -90,8 +112,8 @@ def create_key(request: Request, session: Session = Admin, form: FormData = Form
     try:
         key, secret = keys_service.create_key(c.uow(), name, scopes, c.clock.now(), origins)
     except (keys_service.KeyError_, ValueError) as exc:
-        return _page(request, error=str(exc), status=422)
-    return _page(request, created={"id": key.id, "name": key.name, "secret": secret, "scopes": sorted(key.scopes)})
+        return page(request, error=str(exc), status=422)
+    return page(request, created={"id": key.id, "name": key.name, "secret": secret, "scopes": sorted(key.scopes)})
 
 
 @router.post("/settings/keys/{key_id}/revoke")
