@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from tidings.application.access.keys import KeyVerifier
 from tidings.application.ingest.ingest import Incoming, IngestResult, ingest
 from tidings.application.journeys.engine import JourneyEngine
+from tidings.application.ports.audiences import AudienceMembers, AudienceSync, SyncedAudience
 from tidings.application.ports.clock import Clock
 from tidings.application.ports.contact_search import ContactSearch
 from tidings.application.ports.dns import TxtResolver
@@ -37,6 +38,7 @@ from tidings.masking import masked_url, redact
 from tidings.settings import Settings, new_secret
 from tidings.store import schema
 from tidings.store.analytics import SqlAnalytics
+from tidings.store.audiences_sql import SqlAudienceMembers, SqlSyncedAudience
 from tidings.store.contact_search_sql import SqlContactSearch
 from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
@@ -93,6 +95,26 @@ class Container:
     def contact_search(self) -> ContactSearch:
         """Full-text search over contacts (FTS5 on SQLite, pg_trgm on PostgreSQL)."""
         return SqlContactSearch(self.engine)
+
+    @property
+    def audience_members(self) -> AudienceMembers:
+        """A segment's members as the ad-audience export reads them."""
+        return SqlAudienceMembers(self.engine)
+
+    @property
+    def synced_audiences(self) -> SyncedAudience:
+        """The hashes last sent to each live audience destination."""
+        return SqlSyncedAudience(self.engine)
+
+    def audience_destination(self, name: str, platform: str) -> AudienceSync:
+        """The configured destination ``name`` (``TIDINGS_AUDIENCE_DESTINATIONS``); KeyError if none."""
+        from tidings.channels.audience_http import HttpAudienceSync
+        from tidings.channels.webhooks import allow_list
+
+        urls = dict(self.settings.audience_destinations)
+        if name not in urls:
+            raise KeyError(name)
+        return HttpAudienceSync(urls[name], platform, allow_list(self), self.settings.audience_token)
 
     @property
     def manual_clock(self) -> ManualClock | None:

@@ -160,6 +160,7 @@ def create_app(container: Container) -> FastAPI:
     # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
     from tidings.api import (
         analytics,
+        audiences,
         audit,
         bounces,
         browser_tracking,
@@ -177,7 +178,7 @@ def create_app(container: Container) -> FastAPI:
     )
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals,
-                   campaigns, browser_tracking, scoring, sources):
+                   campaigns, browser_tracking, scoring, sources, audiences):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 
