@@ -27,6 +27,7 @@ from tidings.application.ports.clock import Clock
 from tidings.application.ports.contact_search import ContactSearch
 from tidings.application.ports.dns import TxtResolver
 from tidings.application.ports.senders import ChannelProvider
+from tidings.application.ports.sources import LeadFetcher
 from tidings.application.sources.intake import IntakeTransaction
 from tidings.channels import email
 from tidings.channels.dns_resolver import DnspythonResolver
@@ -115,6 +116,13 @@ class Container:
         if name not in urls:
             raise KeyError(name)
         return HttpAudienceSync(urls[name], platform, allow_list(self), self.settings.audience_token)
+
+    def lead_fetcher(self) -> LeadFetcher | None:
+        """Meta lead ads' Graph API reader, or None without ``TIDINGS_META_ACCESS_TOKEN``."""
+        from tidings.channels.meta_graph import GraphLeadFetcher
+
+        token = self.settings.meta_access_token
+        return GraphLeadFetcher(self.settings.meta_graph_url, token) if token else None
 
     @property
     def manual_clock(self) -> ManualClock | None:

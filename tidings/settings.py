@@ -39,6 +39,9 @@ class Settings:
     audience_destinations: tuple[tuple[str, str], ...] = ()
     #: bearer token sent to those destinations
     audience_token: str | None = None
+    #: Meta's Graph API root (lead ads read the lead there) and the page access token
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    meta_access_token: str | None = None
     log_level: str = "INFO"
     #: lease of a message a delivery loop claimed, renewed by its heartbeat every third (seconds).
     delivery_lease_s: float = 15.0
@@ -112,6 +115,8 @@ class Settings:
             webhook_allow=tuple(x.strip() for x in env.get("TIDINGS_WEBHOOK_ALLOW", "").split(",") if x.strip()),
             audience_destinations=_destinations(env.get("TIDINGS_AUDIENCE_DESTINATIONS", "")),
             audience_token=env.get("TIDINGS_AUDIENCE_TOKEN") or None,
+            meta_graph_url=env.get("TIDINGS_META_GRAPH_URL", cls.meta_graph_url).rstrip("/"),
+            meta_access_token=env.get("TIDINGS_META_ACCESS_TOKEN") or None,
             log_level=env.get("TIDINGS_LOG_LEVEL", "INFO"),
             delivery_lease_s=_seconds(env, "TIDINGS_DELIVERY_LEASE", cls.delivery_lease_s, minimum=1.0),
             shutdown_grace_s=_seconds(env, "TIDINGS_SHUTDOWN_GRACE", cls.shutdown_grace_s, minimum=0.0),

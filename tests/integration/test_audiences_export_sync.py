@@ -43,20 +43,32 @@ def people(engine: sa.Engine) -> dict[str, int]:
     ids: dict[str, int] = {}
     with engine.begin() as conn:
         for i, (email, phone, consents, suppressed) in enumerate(rows):
-            cid = conn.execute(sa.insert(schema.contacts).values(
-                email=email, phone=phone, attributes={}, created_at=NOW, updated_at=NOW,
-            ).returning(schema.contacts.c.id)).scalar_one()
+            cid = conn.execute(
+                sa.insert(schema.contacts)
+                .values(
+                    email=email,
+                    phone=phone,
+                    attributes={},
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+                .returning(schema.contacts.c.id)
+            ).scalar_one()
             ids[email or phone or str(i)] = int(cid)
             conn.execute(sa.insert(schema.contact_tags).values(contact_id=cid, tag="ads", created_at=NOW))
-            for channel, status in consents.items():
-                conn.execute(sa.insert(schema.consents).values(
-                    contact_id=cid, channel=channel, status=status, source="test", recorded_at=NOW, proof={},
-                    topics={}))
+            given = [{"channel": ch, "status": st} for ch, st in consents.items()]
+            if given:
+                extra = {"contact_id": cid, "source": "test", "recorded_at": NOW, "proof": {}, "topics": {}}
+                conn.execute(sa.insert(schema.consents), [{**extra, **g} for g in given])
             if suppressed:
-                conn.execute(sa.insert(schema.suppressions).values(
-                    channel="email", address=email, reason="hard_bounce", detail={}, created_at=NOW))
-        conn.execute(sa.insert(schema.contacts).values(email="out@example.com", attributes={}, created_at=NOW,
-                                                       updated_at=NOW))
+                conn.execute(
+                    sa.insert(schema.suppressions).values(
+                        channel="email", address=email, reason="hard_bounce", detail={}, created_at=NOW
+                    )
+                )
+        conn.execute(
+            sa.insert(schema.contacts).values(email="out@example.com", attributes={}, created_at=NOW, updated_at=NOW)
+        )
     svc.create_segment(engine, "ads", "Ads", 'tag("ads")', NOW)
     return ids
 
@@ -65,8 +77,9 @@ def read_csv(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def test_cli_export_meta_and_google(db_url: str, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch,
-                                    tmp_path: Path) -> None:
+def test_cli_export_meta_and_google(
+    db_url: str, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("TIDINGS_DATABASE_URL", db_url)
     people(engine)
     runner = CliRunner()
@@ -119,15 +132,26 @@ def test_export_reads_in_chunks(container: Container, engine: sa.Engine) -> None
 def test_sync_sends_only_the_difference_to_a_real_server(container: Container, engine: sa.Engine) -> None:
     ids = people(engine)
     with FakeHttpServer() as server:
-        settings = dataclasses.replace(container.settings, webhook_allow=("127.0.0.1",),
-                                       audience_destinations=(("relay", server.url + "/audience"),),
-                                       audience_token="tok-123")
+        settings = dataclasses.replace(
+            container.settings,
+            webhook_allow=("127.0.0.1",),
+            audience_destinations=(("relay", server.url + "/audience"),),
+            audience_token="tok-123",
+        )
         c = dataclasses.replace(container, settings=settings)
         target = c.audience_destination("relay", "meta")
 
         def run() -> Any:
-            return sync_segment(c.audience_members, c.synced_audiences, target, destination_name="relay",
-                                segment_key="ads", platform="meta", clock=c.clock, batch=2)
+            return sync_segment(
+                c.audience_members,
+                c.synced_audiences,
+                target,
+                destination_name="relay",
+                segment_key="ads",
+                platform="meta",
+                clock=c.clock,
+                batch=2,
+            )
 
         first = run()
         assert (first.added, first.removed) == (4, 0)  # ann: email + phone, bob, the phone-only contact
@@ -139,18 +163,28 @@ def test_sync_sends_only_the_difference_to_a_real_server(container: Container, e
         assert run().added == 0 and server.requests == []  # nothing changed: nothing sent
         # bob unsubscribes: his hash is removed at the next sync
         with engine.begin() as conn:
-            conn.execute(sa.update(schema.consents).where(schema.consents.c.contact_id == ids["bob@example.com"])
-                         .values(status="unsubscribed"))
+            conn.execute(
+                sa.update(schema.consents)
+                .where(schema.consents.c.contact_id == ids["bob@example.com"])
+                .values(status="unsubscribed")
+            )
         third = run()
         assert (third.added, third.removed, third.unchanged) == (0, 1, 3)
-        assert server.requests[-1].json == {"operation": "remove", "platform": "meta", "schema": "SHA256",
-                                            "hashes": [sha("bob@example.com")]}
+        assert server.requests[-1].json == {
+            "operation": "remove",
+            "platform": "meta",
+            "schema": "SHA256",
+            "hashes": [sha("bob@example.com")],
+        }
 
         # a refusing destination stops the sync and nothing is recorded as sent
         server.responder = lambda rec: Reply(500, {"error": "down"})
         with engine.begin() as conn:
-            conn.execute(sa.update(schema.consents).where(schema.consents.c.contact_id == ids["bob@example.com"])
-                         .values(status="granted"))
+            conn.execute(
+                sa.update(schema.consents)
+                .where(schema.consents.c.contact_id == ids["bob@example.com"])
+                .values(status="granted")
+            )
         with pytest.raises(AudienceSyncError, match="answered 500"):
             run()
         assert sha("bob@example.com") not in c.synced_audiences.hashes("relay", "ads")
@@ -158,13 +192,40 @@ def test_sync_sends_only_the_difference_to_a_real_server(container: Container, e
 
 def test_sync_destination_must_pass_the_ssrf_guard(container: Container, engine: sa.Engine) -> None:
     people(engine)
-    settings = dataclasses.replace(container.settings, audience_destinations=(("lan", "https://10.0.0.5/a"),
-                                                                              ("plain", "http://93.184.215.14/a")))
+    settings = dataclasses.replace(
+        container.settings, audience_destinations=(("lan", "https://10.0.0.5/a"), ("plain", "http://93.184.215.14/a"))
+    )
     c = dataclasses.replace(container, settings=settings)
     for name, message in (("lan", "private"), ("plain", "https")):
         with pytest.raises(AudienceSyncError, match=message):
-            sync_segment(c.audience_members, c.synced_audiences, c.audience_destination(name, "google"),
-                         destination_name=name, segment_key="ads", platform="google", clock=c.clock)
+            sync_segment(
+                c.audience_members,
+                c.synced_audiences,
+                c.audience_destination(name, "google"),
+                destination_name=name,
+                segment_key="ads",
+                platform="google",
+                clock=c.clock,
+            )
     assert c.synced_audiences.hashes("lan", "ads") == set()
 
 
+def test_segment_page_buttons_download_the_audience(container: Container, engine: sa.Engine) -> None:
+    import re
+
+    from tests.web_support import web_client
+
+    people(engine)
+    with web_client(container, role="viewer") as (client, _):
+        page = client.get("/segments/ads")
+        assert page.status_code == 200
+        links = dict(re.findall(r'id="audience-(meta|google)" href="([^"]+)"', page.text))
+        assert set(links) == {"meta", "google"}
+        r = client.get(links["google"].replace("&amp;", "&"))
+        assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+        rows = read_csv(r.text)
+        assert list(rows[0]) == ["Email", "Phone"] and len(rows) == 3
+        assert client.get("/segments/ads/audience.csv?platform=x").status_code == 404
+    with web_client(container, role="viewer", email="v2@example.com") as (anon, _):
+        anon.cookies.clear()
+        assert anon.get("/segments/ads/audience.csv", follow_redirects=False).status_code in (303, 401)
