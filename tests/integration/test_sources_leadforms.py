@@ -92,7 +92,7 @@ def test_meta_lead_ads(api: Any, container: Container, engine: sa.Engine) -> Non
         events, consents = stored(engine)
         assert events == [("lead.submitted", "joe@example.com")]
         [consent] = consents
-        assert consent["phone"] == "+16505550123" and consent["first_name"] == "Joe"
+        assert consent["phone"] == "+16505550188" and consent["first_name"] == "Joe"
         assert (consent["channel"], consent["status"], consent["source"]) == (
             "email",
             "granted",
