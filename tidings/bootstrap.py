@@ -22,10 +22,12 @@ from sqlalchemy.engine import Engine
 from tidings.application.access.keys import KeyVerifier
 from tidings.application.ingest.ingest import Incoming, IngestResult, ingest
 from tidings.application.journeys.engine import JourneyEngine
+from tidings.application.ports.audiences import AudienceMembers, AudienceSync, SyncedAudience
 from tidings.application.ports.clock import Clock
 from tidings.application.ports.contact_search import ContactSearch
 from tidings.application.ports.dns import TxtResolver
 from tidings.application.ports.senders import ChannelProvider
+from tidings.application.ports.sources import LeadFetcher
 from tidings.application.sources.intake import IntakeTransaction
 from tidings.channels import email
 from tidings.channels.dns_resolver import DnspythonResolver
@@ -37,6 +39,7 @@ from tidings.masking import masked_url, redact
 from tidings.settings import Settings, new_secret
 from tidings.store import schema
 from tidings.store.analytics import SqlAnalytics
+from tidings.store.audiences_sql import SqlAudienceMembers, SqlSyncedAudience
 from tidings.store.contact_search_sql import SqlContactSearch
 from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
@@ -93,6 +96,33 @@ class Container:
     def contact_search(self) -> ContactSearch:
         """Full-text search over contacts (FTS5 on SQLite, pg_trgm on PostgreSQL)."""
         return SqlContactSearch(self.engine)
+
+    @property
+    def audience_members(self) -> AudienceMembers:
+        """A segment's members as the ad-audience export reads them."""
+        return SqlAudienceMembers(self.engine)
+
+    @property
+    def synced_audiences(self) -> SyncedAudience:
+        """The hashes last sent to each live audience destination."""
+        return SqlSyncedAudience(self.engine)
+
+    def audience_destination(self, name: str, platform: str) -> AudienceSync:
+        """The configured destination ``name`` (``TIDINGS_AUDIENCE_DESTINATIONS``); KeyError if none."""
+        from tidings.channels.audience_http import HttpAudienceSync
+        from tidings.channels.webhooks import allow_list
+
+        urls = dict(self.settings.audience_destinations)
+        if name not in urls:
+            raise KeyError(name)
+        return HttpAudienceSync(urls[name], platform, allow_list(self), self.settings.audience_token)
+
+    def lead_fetcher(self) -> LeadFetcher | None:
+        """Meta lead ads' Graph API reader, or None without ``TIDINGS_META_ACCESS_TOKEN``."""
+        from tidings.channels.meta_graph import GraphLeadFetcher
+
+        token = self.settings.meta_access_token
+        return GraphLeadFetcher(self.settings.meta_graph_url, token) if token else None
 
     @property
     def manual_clock(self) -> ManualClock | None:

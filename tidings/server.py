@@ -161,6 +161,7 @@ def create_app(container: Container) -> FastAPI:
     # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
     from tidings.api import (
         analytics,
+        audiences,
         audit,
         bounces,
         browser_tracking,
@@ -179,7 +180,8 @@ def create_app(container: Container) -> FastAPI:
     )
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals,
-                   campaigns, browser_tracking, scoring, sources, retention):
+                   campaigns, browser_tracking, scoring, sources, retention,
+                   audiences):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 

@@ -35,6 +35,13 @@ class Settings:
     max_batch_items: int = 2000
     #: hosts/networks webhooks may reach although internal (comma separated in env).
     webhook_allow: tuple[str, ...] = ()
+    #: live ad-audience destinations, ``name=https://...`` pairs (docs/audiences.md)
+    audience_destinations: tuple[tuple[str, str], ...] = ()
+    #: bearer token sent to those destinations
+    audience_token: str | None = None
+    #: Meta's Graph API root (lead ads read the lead there) and the page access token
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    meta_access_token: str | None = None
     log_level: str = "INFO"
     #: lease of a message a delivery loop claimed, renewed by its heartbeat every third (seconds).
     delivery_lease_s: float = 15.0
@@ -108,6 +115,10 @@ class Settings:
             ),
             test_clock=env.get("TIDINGS_TEST_CLOCK", "") in {"1", "true", "yes"},
             webhook_allow=tuple(x.strip() for x in env.get("TIDINGS_WEBHOOK_ALLOW", "").split(",") if x.strip()),
+            audience_destinations=_destinations(env.get("TIDINGS_AUDIENCE_DESTINATIONS", "")),
+            audience_token=env.get("TIDINGS_AUDIENCE_TOKEN") or None,
+            meta_graph_url=env.get("TIDINGS_META_GRAPH_URL", cls.meta_graph_url).rstrip("/"),
+            meta_access_token=env.get("TIDINGS_META_ACCESS_TOKEN") or None,
             log_level=env.get("TIDINGS_LOG_LEVEL", "INFO"),
             delivery_lease_s=_seconds(env, "TIDINGS_DELIVERY_LEASE", cls.delivery_lease_s, minimum=1.0),
             shutdown_grace_s=_seconds(env, "TIDINGS_SHUTDOWN_GRACE", cls.shutdown_grace_s, minimum=0.0),
@@ -179,3 +190,16 @@ def _zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"TIDINGS_DEFAULT_TIMEZONE: unknown time zone {name!r} (e.g. Europe/Berlin)") from None
     return name
+
+
+def _destinations(raw: str) -> tuple[tuple[str, str], ...]:
+    """``meta=https://relay.example/meta,google=https://...`` -> ((name, url), ...); fails loudly."""
+    out = []
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, eq, url = part.partition("=")
+        if not eq or not name.strip() or "://" not in url:
+            raise ValueError(f"TIDINGS_AUDIENCE_DESTINATIONS: {part.strip()!r} is not name=https://...")
+        out.append((name.strip(), url.strip()))
+    return tuple(out)

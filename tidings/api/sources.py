@@ -10,21 +10,26 @@
 
 from __future__ import annotations
 
+import hmac
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from tidings.api.deps import RequireAdmin, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
-from tidings.application.ports.sources import SourceExists
+from tidings.application.ports.sources import LeadFetchError, SourceExists
 from tidings.application.sources import sources as use
 from tidings.application.sources.webhooks import DeliveryRefused, SignatureRefused, receive
 from tidings.bootstrap import Container
 from tidings.domain.vendors.model import VENDORS
+from tidings.domain.vendors.signatures import meta_verify_token
+
+log = logging.getLogger("tidings.sources")
 
 router = APIRouter(tags=["sources"], route_class=StrictRoute)
 
@@ -97,7 +102,11 @@ def _deliver(c: Container, vendor: str, source_id: int | None, headers: dict[str
             candidates = [one] if one is not None and one.vendor == vendor else []
     try:
         receipt = receive(vendor, candidates, headers, body, now=c.clock.now(), wall_now=c.lease_clock.now(),
-                          run=c.intake)
+                          run=c.intake, leads=c.lead_fetcher() if vendor == "meta-leads" else None)
+    except LeadFetchError as exc:
+        log.warning("meta-leads delivery not stored: %s", exc)
+        raise ApiError(503, "lead_fetch_failed", "the lead could not be read from the Graph API; "
+                       "retry later") from None
     except SignatureRefused:
         raise ApiError(401, "bad_signature", "the webhook signature does not verify") from None
     except DeliveryRefused as exc:
@@ -120,3 +129,28 @@ async def webhook_of_source(vendor: str, source_id: int, request: Request) -> An
     body = await _body(request)
     headers = {k.lower(): v for k, v in request.headers.items()}
     return await run_in_threadpool(_deliver, container(request), vendor, source_id, headers, body)
+
+
+def _meta_subscription(c: Container, source_id: int | None, params: dict[str, str]) -> PlainTextResponse:
+    """Meta's subscription check: ``hub.challenge`` echoed when ``hub.verify_token`` is a source's."""
+    token = params.get("hub.verify_token", "")
+    if params.get("hub.mode") != "subscribe" or not token or "hub.challenge" not in params:
+        raise ApiError(400, "bad_request", "expected hub.mode=subscribe, hub.verify_token and hub.challenge")
+    with c.uow(read_only=True) as uow:
+        sources = uow.sources.list("meta-leads")
+    ok = any(hmac.compare_digest(meta_verify_token(s.secret), token)
+             for s in sources if source_id is None or s.id == source_id)
+    if not ok:
+        log.warning("meta-leads subscription check refused: verify token of no source")
+        raise ApiError(403, "forbidden", "the verify token is not a meta-leads source's")
+    return PlainTextResponse(params["hub.challenge"][:200])
+
+
+@router.get("/webhooks/meta-leads", include_in_schema=False)
+def meta_subscription(request: Request) -> PlainTextResponse:
+    return _meta_subscription(container(request), None, dict(request.query_params))
+
+
+@router.get("/webhooks/meta-leads/{source_id}", include_in_schema=False)
+def meta_subscription_of_source(source_id: int, request: Request) -> PlainTextResponse:
+    return _meta_subscription(container(request), source_id, dict(request.query_params))

@@ -9,13 +9,15 @@ import typer
 
 from tidings.cli import common
 
-app = typer.Typer(help="Vendor sources (Shopify, Stripe, WooCommerce, Zoom): add, list, remove.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Vendor sources (Shopify, Stripe, WooCommerce, Zoom, Meta and Google lead forms): add, list, remove.",
+    no_args_is_help=True,
+)
 
 
 @app.command("add")
 def add(
-    vendor: Annotated[str, typer.Argument(help="shopify | stripe | woocommerce | zoom")],
+    vendor: Annotated[str, typer.Argument(help="shopify | stripe | woocommerce | zoom | meta-leads | google-leads")],
     secret: Annotated[str | None, typer.Option("--secret", help="the vendor's signing secret "
                                                "(omitted: one is generated and printed once)")] = None,
     name: Annotated[str | None, typer.Option("--name", help="tells several shops apart (default: the vendor)")] = None,
@@ -41,6 +43,11 @@ def add(
     rec = new.record
     common.console.print(f"source {rec.id}: {rec.vendor} {rec.name!r}; webhook URL: "
                          f"{c.settings.public_url.rstrip('/')}{webhook_path(rec)}", highlight=False)
+    if rec.vendor == "meta-leads":
+        from tidings.domain.vendors.signatures import meta_verify_token
+
+        common.console.print(f"verify token (Meta's webhook settings): {meta_verify_token(rec.secret)}",
+                             highlight=False)
     if new.generated_secret is not None:
         common.console.print(f"signing secret (shown once, give it to {rec.vendor}): {new.generated_secret}",
                              highlight=False)

@@ -43,6 +43,8 @@ SPEC_NAMES: MappingProxyType[str, str] = MappingProxyType(
         "Order Completed": "order.completed",
         "Order Refunded": "order.refunded",
         "Order Cancelled": "order.cancelled",
+        # B2B: a lead form submitted (Meta lead ads, Google lead form extensions; docs/sources.md)
+        "Lead Submitted": "lead.submitted",
     }
 )
 

@@ -247,6 +247,7 @@ from tidings.store.schema_analytics import analytics_firsts as analytics_firsts 
 from tidings.store.schema_analytics import experiment_decisions as experiment_decisions  # noqa: E402
 from tidings.store.schema_analytics import journey_economics as journey_economics  # noqa: E402
 from tidings.store.schema_analytics import marketing_goals as marketing_goals  # noqa: E402
+from tidings.store.schema_audiences import audience_synced as audience_synced  # noqa: E402
 from tidings.store.schema_delivery import dead_letters as dead_letters  # noqa: E402
 from tidings.store.schema_delivery import feedback as feedback  # noqa: E402
 from tidings.store.schema_delivery import inbox as inbox  # noqa: E402

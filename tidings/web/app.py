@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tidings.web import (
+    audiences_page,
     audit,
     auth,
     builder,
@@ -44,8 +45,8 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, builder, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys,
-    template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
+    auth, builder, dashboard, contacts_import, contacts_edit, contacts, audiences_page, segments, audit, reports,
+    journeys, template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
     measurement, campaigns, settings_page, scoring_page, sources_page, privacy_page,
 )
 

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 from tidings.application.ports.uow import UnitOfWork
 from tidings.domain.vendors.records import DueCheckout, SourceExists, SourceRecord
 
-__all__ = ["CheckoutRepository", "DueCheckout", "SourceExists", "SourceRecord", "SourceRepository",
+__all__ = ["CheckoutRepository", "DueCheckout", "LeadFetchError", "LeadFetcher", "SourceExists", "SourceRecord",
+           "SourceRepository",
            "SourcesUnitOfWork"]
 
 
@@ -64,3 +65,14 @@ class SourcesUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def checkouts(self) -> CheckoutRepository: ...
+
+
+class LeadFetchError(RuntimeError):
+    """The lead could not be read from the vendor's API (the delivery is answered 503: retried)."""
+
+
+class LeadFetcher(Protocol):
+    def fetch(self, lead_id: str) -> Mapping[str, Any]:
+        """Meta's lead (``GET /<lead id>`` of the Graph API: field_data, form_id, created_time...);
+        raises :class:`LeadFetchError`."""
+        ...

@@ -9,6 +9,7 @@ from datetime import datetime
 from tidings.application.ports.sources import SourceRecord, SourcesUnitOfWork
 from tidings.domain.names import control_problem
 from tidings.domain.vendors.model import VENDORS
+from tidings.domain.vendors.signatures import meta_verify_token
 
 #: a Shopify checkout quiet this long is a ``Cart Abandoned`` (Shopify's own default is 10 h;
 #: the abandoned-cart recipe waits a further hour before its first reminder)
@@ -80,7 +81,7 @@ def remove_source(uow: SourcesUnitOfWork, source_id: int) -> bool:
 
 def describe(record: SourceRecord) -> dict[str, object]:
     """A source for display: never its secret."""
-    return {
+    out: dict[str, object] = {
         "id": record.id,
         "vendor": record.vendor,
         "name": record.name,
@@ -89,3 +90,7 @@ def describe(record: SourceRecord) -> dict[str, object]:
         "abandon_after_seconds": record.abandon_after_seconds,
         "created_at": record.created_at.isoformat(),
     }
+    if record.vendor == "meta-leads":
+        # what to type into Meta's webhook settings as the "Verify token" (derived from the secret)
+        out["verify_token"] = meta_verify_token(record.secret)
+    return out

@@ -7,6 +7,9 @@
    case with message ids from the vendor's ids (a retried delivery is stored once), together
    with the checkouts watched for abandonment, in one transaction.
 4. A topic that is not mapped is accepted and ignored (logged).
+5. Meta lead ads name the lead only: each one is read from the Graph API through the
+   ``LeadFetcher`` port (after the signature verified, before anything is stored); a fetch that
+   fails is :class:`LeadFetchError` (503: Meta retries), nothing stored.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from typing import Any
 
 from tidings.application.contacts.contacts import normalise_input
 from tidings.application.ingest.ingest import Incoming, IngestError
-from tidings.application.ports.sources import SourceRecord
+from tidings.application.ports.sources import LeadFetcher, LeadFetchError, SourceRecord
 from tidings.application.sources.intake import IntakeRunner, IntakeTransaction
 from tidings.domain.contacts import InvalidValue, normalise_email
-from tidings.domain.vendors import signatures
+from tidings.domain.vendors import leadforms, signatures
 from tidings.domain.vendors.delivery import map_delivery, parse_body, topic_of
 from tidings.domain.vendors.model import Mapped, PayloadError, VendorCall
 from tidings.domain.vendors.zoom import URL_VALIDATION
@@ -111,15 +114,18 @@ def receive(
     now: datetime,
     wall_now: datetime,
     run: IntakeRunner,
+    leads: LeadFetcher | None = None,
 ) -> Receipt:
-    """One delivery; ``headers`` with lower-case names. Raises SignatureRefused / DeliveryRefused."""
+    """One delivery; ``headers`` with lower-case names. Raises SignatureRefused / DeliveryRefused
+    (and LeadFetchError for a Meta lead that cannot be read)."""
     source = authenticate(vendor, candidates, headers, body, wall_now)
     try:
         if vendor == "zoom":
             payload = parse_body(body)
             if payload.get("event") == URL_VALIDATION:
                 return _challenge(source, payload)
-        mapped = map_delivery(vendor, source.id, headers, body)
+        mapped = _meta_leads(source, body, leads) if vendor == "meta-leads" else \
+            map_delivery(vendor, source.id, headers, body)
     except PayloadError as exc:
         raise DeliveryRefused(str(exc)) from None
     topic = headers.get("x-shopify-topic") or headers.get("x-wc-webhook-topic") or _topic(vendor, body)
@@ -148,6 +154,23 @@ def receive(
     log.info("source %s (%s) %s: %d accepted, %d repeated", source.id, vendor, topic, receipt.accepted,
              len(receipt.duplicates))
     return receipt
+
+
+def _meta_leads(source: SourceRecord, body: bytes, leads: LeadFetcher | None) -> Mapped:
+    """Every lead a Meta delivery announces, read from the Graph API and mapped."""
+    refs, skipped = leadforms.meta_refs(parse_body(body))
+    if not refs:
+        return Mapped(ignored="; ".join(skipped) or "no leadgen change")
+    if leads is None:
+        raise LeadFetchError("Meta leads cannot be read: set TIDINGS_META_ACCESS_TOKEN")
+    calls: list[VendorCall] = []
+    reasons: list[str] = list(skipped)
+    for ref in refs:
+        one = leadforms.map_meta(source.id, ref, leads.fetch(ref.leadgen_id))
+        calls.extend(one.calls)
+        if one.ignored:
+            reasons.append(one.ignored)
+    return Mapped(calls=tuple(calls), ignored="; ".join(reasons) or None)
 
 
 def _topic(vendor: str, body: bytes) -> str:

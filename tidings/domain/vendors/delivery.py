@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tidings.domain import jsonvalues
-from tidings.domain.vendors import shopify, stripe, woocommerce, zoom
+from tidings.domain.vendors import leadforms, shopify, stripe, woocommerce, zoom
 from tidings.domain.vendors.model import Mapped, PayloadError, ignored
 
 
@@ -26,6 +26,10 @@ def topic_of(vendor: str, headers: Mapping[str, str], payload: Mapping[str, Any]
         return headers.get("x-shopify-topic", "")
     if vendor == "woocommerce":
         return headers.get("x-wc-webhook-topic", "")
+    if vendor == "meta-leads":
+        return "leadgen"
+    if vendor == "google-leads":
+        return "lead_form"
     if payload is None:
         return ""
     key = "type" if vendor == "stripe" else "event"
@@ -61,4 +65,6 @@ def map_delivery(vendor: str, source_id: int, headers: Mapping[str, str], body: 
         return woocommerce.map_delivery(source_id, topic, payload)
     if vendor == "zoom":
         return zoom.map_delivery(source_id, payload)
+    if vendor == "google-leads":
+        return leadforms.map_google(source_id, payload)
     raise PayloadError(f"unknown vendor {vendor!r}")

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-VENDORS = ("shopify", "stripe", "woocommerce", "zoom")
-Vendor = Literal["shopify", "stripe", "woocommerce", "zoom"]
+VENDORS = ("shopify", "stripe", "woocommerce", "zoom", "meta-leads", "google-leads")
+Vendor = Literal["shopify", "stripe", "woocommerce", "zoom", "meta-leads", "google-leads"]
 
 
 class PayloadError(ValueError):

@@ -8,6 +8,11 @@
 - Zoom: ``x-zm-signature: v0=<hex>`` = hex(HMAC-SHA256(secret, "v0:<x-zm-request-timestamp>:<raw
   body>")), with the same timestamp tolerance; the URL validation answer is
   hex(HMAC-SHA256(secret, plainToken)).
+- Meta (lead ads): ``X-Hub-Signature-256: sha256=<hex>`` = hex(HMAC-SHA256(app secret, raw body)).
+  No timestamp is signed: a replayed delivery is harmless because leads are stored once per lead
+  id. The subscription check (``hub.verify_token``) is answered with :func:`meta_verify_token`.
+- Google (lead form extensions): the body's ``google_key`` equals the key set on the form (the
+  source's secret); a replay is stored once per ``lead_id`` likewise.
 
 Every comparison is constant time. ``verify`` answers None when the delivery is authentic, or the
 reason it is not (for the log; the HTTP answer is a plain 401).
@@ -18,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -95,6 +101,29 @@ def zoom_validation_token(secret: str, plain_token: str) -> str:
     return _mac(secret, plain_token.encode()).hex()
 
 
+def meta_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + _mac(secret, body).hex()
+
+
+def meta_valid(secret: str, body: bytes, header: str | None) -> bool:
+    return bool(header) and hmac.compare_digest(meta_signature(secret, body), (header or "").strip().lower())
+
+
+def meta_verify_token(secret: str) -> str:
+    """The verify token to type into Meta's webhook settings, derived from the app secret (so the
+    secret itself never travels in a query string)."""
+    return "tv_" + _mac(secret, b"tidings meta-leads verify token").hex()[:32]
+
+
+def google_key_valid(secret: str, body: bytes) -> bool:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    key = payload.get("google_key") if isinstance(payload, dict) else None
+    return isinstance(key, str) and hmac.compare_digest(key.encode(), secret.encode())
+
+
 def verify(vendor: str, secret: str, headers: Mapping[str, str], body: bytes, now: datetime) -> str | None:
     """None when the delivery is signed with ``secret``; else why not. ``headers`` keys are lower case."""
     if vendor == "shopify":
@@ -107,4 +136,8 @@ def verify(vendor: str, secret: str, headers: Mapping[str, str], body: bytes, no
         return stripe_check(secret, body, headers.get("stripe-signature"), now)
     if vendor == "zoom":
         return zoom_check(secret, body, headers.get("x-zm-request-timestamp"), headers.get("x-zm-signature"), now)
+    if vendor == "meta-leads":
+        return None if meta_valid(secret, body, headers.get("x-hub-signature-256")) else "bad X-Hub-Signature-256"
+    if vendor == "google-leads":
+        return None if google_key_valid(secret, body) else "google_key does not match"
     return f"unknown vendor {vendor!r}"

@@ -1,0 +1,1 @@
+"""Ad audiences: a segment as a hashed customer file, or synced live to a destination (docs/audiences.md)."""
