@@ -57,13 +57,23 @@ def import_contacts(
     ] = None,
     consent_source: Annotated[str, typer.Option(help="source recorded with the consent")] = "import",
     consent_status: Annotated[str, typer.Option(help="status recorded with --consent-channel")] = "granted",
+    preset: Annotated[
+        str | None,
+        typer.Option(help="the file is a vendor's export: mailchimp, mautic or hubspot (mapping + consent proof)"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="check the whole file and report the counts; write nothing")
+    ] = False,
 ) -> None:
     """Import contacts from CSV: auto-mapped columns, upsert by external_id / email / phone, a report of
     every rejected row (line number and reason, also written to FILE.rejected.csv)."""
     from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts, write_rejected
     from tidings.domain.channels import CONSENT_CHANNELS
     from tidings.domain.contacts import CONSENT_STATUSES
+    from tidings.domain.imports.presets import PRESETS
 
+    if preset is not None and preset not in PRESETS:
+        common.fail(f"--preset must be one of {', '.join(PRESETS)}")
     if consent_channel and consent_channel not in CONSENT_CHANNELS:
         common.fail(f"--consent-channel must be one of {', '.join(CONSENT_CHANNELS)}")
     if consent_status not in CONSENT_STATUSES:
@@ -76,6 +86,8 @@ def import_contacts(
         consent_channel=consent_channel,
         consent_source=consent_source,
         consent_status=consent_status,
+        preset=preset,
+        dry_run=dry_run,
     )
     c = common.open_container()
     try:
@@ -103,9 +115,13 @@ def import_contacts(
     except UnicodeDecodeError as exc:
         common.fail(f"{file} is not UTF-8 text ({exc}); rows before the bad byte were imported")
     out = common.console
+    if dry_run:
+        out.print("dry run: nothing was written")
+    would = "would be " if dry_run else ""
     out.print(
-        f"{report.rows} rows: {report.created} created, {report.updated} updated, "
+        f"{report.rows} rows: {report.created} {would}created, {report.updated} {would}updated, "
         f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+        + (f", {report.suppressed} addresses {would}suppressed" if report.suppressed else "")
     )
     if report.rejected:
         table = Table("line", "reason", title="rejected rows")
@@ -114,6 +130,10 @@ def import_contacts(
         out.print(table)
         if len(report.rejected) > SHOW_REJECTED:
             out.print(f"... and {len(report.rejected) - SHOW_REJECTED} more")
+        if dry_run:
+            if report.imported == 0:
+                common.fail("no row would be imported")
+            return
         rejected_path = f"{file}.rejected.csv"
         with open(file, encoding="utf-8-sig", newline="") as f:
             import csv
@@ -122,7 +142,7 @@ def import_contacts(
         write_rejected(rejected_path, header, report)
         out.print(f"every rejected row, with its line and reason: {rejected_path}")
     if report.imported == 0:
-        common.fail("no row was imported")
+        common.fail("no row would be imported" if dry_run else "no row was imported")
 
 
 @export_app.command("contacts")
