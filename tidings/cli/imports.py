@@ -1,4 +1,4 @@
-"""CLI: tidings import contacts FILE / tidings export contacts FILE.
+"""CLI: tidings import contacts FILE / tidings export contacts FILE / tidings export events|messages.
 
 Exit status of an import: 0 when the file was read and at least one row imported (rejected
 rows, if any, are listed and written to FILE.rejected.csv); 1 when the file cannot be read
@@ -168,3 +168,50 @@ def export_contacts(
     except OSError as exc:
         common.fail(f"cannot write {file}: {exc}")
     common.console.print(f"exported to {file}")
+
+
+def _export_rows(kind: str, fmt: str, since: str | None, until: str | None, out: str) -> None:
+    from tidings.application.ingest.exports import FORMATS, export_rows
+    from tidings.domain.contacts import InvalidValue
+    from tidings.domain.imports.presets import parse_time
+    from tidings.store import exports_sql
+
+    if fmt not in FORMATS:
+        common.fail(f"--format must be one of {', '.join(FORMATS)}")
+    try:
+        window = parse_time(since or "", "--since"), parse_time(until or "", "--until")
+    except InvalidValue as exc:
+        common.fail(f"{exc.field}: {exc.message}")
+    c = common.open_container()
+    chunks = export_rows(exports_sql.reader(c.engine), kind, fmt, *window)
+    if out == "-":
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    try:
+        with open(out, "w", encoding="utf-8", newline="") as f:
+            for chunk in chunks:
+                f.write(chunk)
+    except OSError as exc:
+        common.fail(f"cannot write {out}: {exc}")
+    common.console.print(f"exported {kind} to {out}")
+
+
+FormatOpt = Annotated[str, typer.Option("--format", help="csv or jsonl (JSON Lines)")]
+SinceOpt = Annotated[str | None, typer.Option(help="from this time, inclusive (ISO 8601; UTC if no zone)")]
+UntilOpt = Annotated[str | None, typer.Option(help="up to this time, exclusive")]
+OutOpt = Annotated[str, typer.Option("--out", help="file to write, or - for standard output")]
+
+
+@export_app.command("events")
+def export_events(fmt: FormatOpt = "csv", since: SinceOpt = None, until: UntilOpt = None, out: OutOpt = "-") -> None:
+    """Export events (by occurred_at) as CSV or JSON Lines, streamed; formula cells made inert."""
+    _export_rows("events", fmt, since, until, out)
+
+
+@export_app.command("messages")
+def export_messages(
+    fmt: FormatOpt = "csv", since: SinceOpt = None, until: UntilOpt = None, out: OutOpt = "-"
+) -> None:
+    """Export messages (outbox rows, by created_at) as CSV or JSON Lines, streamed; formula cells made inert."""
+    _export_rows("messages", fmt, since, until, out)
