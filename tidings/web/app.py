@@ -23,6 +23,7 @@ from tidings.web import (
     control_page,
     dashboard,
     dead_letters_page,
+    exports_page,
     inbox,
     journeys,
     measurement,
@@ -43,8 +44,8 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, builder, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys,
-    template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
+    auth, builder, dashboard, contacts_import, contacts_edit, exports_page, contacts, segments, audit, reports,
+    journeys, template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
     measurement, campaigns, settings_page, scoring_page, sources_page,
 )
 
