@@ -18,6 +18,7 @@ from tidings.domain.imports.presets import (
     MissingColumns,
     get_preset,
     mailchimp_kind,
+    parse_time,
     snake_case,
     split_pipe_tags,
     split_quoted_tags,
@@ -107,6 +108,13 @@ def test_mailchimp_files_and_proof() -> None:
     }
 
 
+def test_times_are_utc_and_in_range() -> None:
+    assert parse_time("2024-01-10T10:00:00+02:00", "x") == datetime(2024, 1, 10, 8, tzinfo=UTC)
+    assert parse_time("", "x") is None
+    with pytest.raises(InvalidValue, match="out of range"):
+        parse_time("0001-01-01T00:00:00+14:00", "since")
+
+
 def test_bad_time_names_its_column() -> None:
     with pytest.raises(InvalidValue) as err:
         MAILCHIMP.facts({"OPTIN_TIME": "yesterday"}, ["Email Address", "OPTIN_TIME"])
@@ -117,7 +125,7 @@ def test_mautic_and_hubspot_unsubscribes() -> None:
     assert MAUTIC.facts({"email": "a@x.org", "do_not_contact": ""}, ["email", "do_not_contact"]).consent == {}
     dnc = MAUTIC.facts({"email": "a@x.org", "do_not_contact": "bounced"}, ["email", "do_not_contact"])
     assert dnc.consent["email"]["status"] == "unsubscribed" and dnc.suppress is not None
-    assert MAUTIC.convert("lifecycle_stage", "Marketing Qualified Lead") == "marketing_qualified_lead"
+    assert MAUTIC.convert("stage", "lifecycle_stage", "Marketing Qualified Lead") == "marketing_qualified_lead"
     assert HUBSPOT.facts({"Unsubscribed from all email": "false"}, []).consent == {}
     hs = HUBSPOT.facts({"Unsubscribed from all email": "true"}, [])
     assert hs.consent["email"]["status"] == "unsubscribed" and hs.consent["email"]["source"] == "hubspot import"

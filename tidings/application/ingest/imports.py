@@ -193,7 +193,7 @@ def row_to_input(
     facts = RowFacts()
     if preset is not None:
         facts = preset.facts(dict(zip(header, values, strict=True)), header)
-        values = [preset.convert(cols[c], v.strip()) for c, v in zip(header, values, strict=True)]
+        values = [preset.convert(c, cols[c], v.strip()) for c, v in zip(header, values, strict=True)]
     raw: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
     tags = list(opts.tags)

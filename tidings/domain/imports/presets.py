@@ -65,9 +65,13 @@ class Preset:
             raise MissingColumns(self.label, missing)
         return {h: self.fields.get(h.strip().lower()) or f"attributes.{snake_case(h)}" for h in header}
 
-    def convert(self, target: str, value: str) -> str:
+    def convert(self, column: str, target: str, value: str) -> str:
+        """``value`` written the importer's way; raises InvalidValue naming ``column``."""
         conv = self.conversions.get(target)
-        return conv(value) if conv and value else value
+        try:
+            return conv(value) if conv and value else value
+        except InvalidValue as exc:
+            raise InvalidValue(column, exc.message) from None
 
 
 def snake_case(text: str) -> str:
@@ -80,7 +84,10 @@ def snake_case(text: str) -> str:
 
 def split_quoted_tags(value: str) -> str:
     """Mailchimp's TAGS cell (``"Customer","VIP 2024"``) -> ``Customer;VIP 2024``."""
-    parts = next(csv.reader([value], skipinitialspace=True), [])
+    try:
+        parts = next(csv.reader([value], skipinitialspace=True), [])
+    except csv.Error as exc:
+        raise InvalidValue("tags", f"not a list of quoted tags: {exc}") from None
     return ";".join(p.strip() for p in parts if p.strip())
 
 
@@ -104,7 +111,10 @@ def parse_time(value: str, column: str) -> datetime | None:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidValue(column, f"{text!r} is not a date and time (expected YYYY-MM-DD HH:MM:SS)") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    except OverflowError:
+        raise InvalidValue(column, f"{text!r} is out of range") from None
 
 
 def _get(row: Row, column: str) -> str:
