@@ -8,13 +8,12 @@ from fastapi.responses import StreamingResponse
 from tidings.api.deps import RequireRead, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
-from tidings.application.ingest.exports import FORMATS, ROW_EXPORTS, export_rows
+from tidings.application.ingest.exports import FORMATS, MEDIA_TYPES, ROW_EXPORTS, export_rows
 from tidings.domain.contacts import InvalidValue
 from tidings.domain.imports.presets import parse_time
 from tidings.store import exports_sql
 
 router = APIRouter(prefix="/api/exports", tags=["exports"], route_class=StrictRoute)
-MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 @router.get("/{kind}.{fmt}", dependencies=[RequireRead])
@@ -42,5 +41,5 @@ def export(
         ) from None
     body = export_rows(exports_sql.reader(container(request).engine), kind, fmt, *window)
     return StreamingResponse(
-        body, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'}
+        body, media_type=MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'}
     )

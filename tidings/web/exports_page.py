@@ -8,13 +8,12 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.requests import Request
 
 from tidings.application.access.users import Session
-from tidings.application.ingest.exports import FORMATS, ROW_EXPORTS, export_rows
+from tidings.application.ingest.exports import FORMATS, MEDIA_TYPES, ROW_EXPORTS, export_rows
 from tidings.store import exports_sql
 from tidings.web.core import PageNotFound, WebRoute
 from tidings.web.security import Viewer, container
 
 router = APIRouter(route_class=WebRoute)
-MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 @router.get("/contacts/export-{kind}.{fmt}")
@@ -24,5 +23,5 @@ def export(kind: str, fmt: str, request: Request, session: Session = Viewer) -> 
         raise PageNotFound(f"Export {kind}.{fmt}")
     body = export_rows(exports_sql.reader(container(request).engine), kind, fmt)
     return StreamingResponse(
-        body, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'}
+        body, media_type=MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'}
     )

@@ -16,6 +16,8 @@ from tidings.application.ports.exports import RowReader
 from tidings.domain.contacts import neutralise_cell
 
 FORMATS = ("csv", "jsonl")
+#: the HTTP media type of each format
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 def csv_chunks(chunks: Iterable[list[dict[str, Any]]]) -> Iterator[str]:
