@@ -139,3 +139,20 @@ def test_cli_preset_and_dry_run(container: Any, db_url: str, monkeypatch: pytest
     assert real.exit_code == 0 and "4 created" in real.output
     wrong = runner.invoke(app, ["import", "contacts", path, "--preset", "mautic"])
     assert wrong.exit_code == 1 and "missing column(s) email" in wrong.output
+
+
+def test_api_preset_and_dry_run(api: Any, container: Any) -> None:
+    body = (FIXTURES / "mailchimp_subscribed_members_export.csv").read_bytes()
+    headers = {"content-type": "text/csv"}
+    dry = api.post("/api/imports/contacts?preset=mailchimp&dry_run=true", content=body, headers=headers)
+    assert dry.status_code == 200, dry.text
+    got = dry.json()
+    assert (got["dry_run"], got["created"], got["skipped"], got["preset"]) == (True, 4, 0, "mailchimp")
+    assert table_counts(container.engine)["contacts"] == 0
+    real = api.post("/api/imports/contacts?preset=mailchimp", content=body, headers=headers)
+    assert real.status_code == 200 and real.json()["created"] == 4
+    assert state(container.engine)["wei@example.com"]["consent"]["email"]["proof"]["confirm_ip"] == "203.0.113.99"
+    wrong = api.post("/api/imports/contacts?preset=hubspot", content=body, headers=headers)
+    assert wrong.status_code == 400 and "missing column(s) Email" in wrong.text
+    unknown = api.post("/api/imports/contacts?preset=nope", content=body, headers=headers)
+    assert unknown.status_code == 422 and unknown.json()["error"]["details"][0]["loc"] == ["query", "preset"]
