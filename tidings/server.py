@@ -13,6 +13,7 @@ from tidings.api import (
     contacts,
     errors,
     events,
+    exports,
     imports,
     inbox,
     journeys,
@@ -155,8 +156,8 @@ def create_app(container: Container) -> FastAPI:
             "Development only; unset it in production."
         )
     errors.install(app)
-    for module in (system, contacts, events, tracking, imports, segments, journeys, templates, messages, links,
-                   self_service, inbox):
+    for module in (system, contacts, events, tracking, imports, exports, segments, journeys, templates, messages,
+                   links, self_service, inbox):
         app.include_router(module.router)
     # channels: inbound SMS keywords, dev sinks, dead letters, sales tasks, bounces/complaints
     from tidings.api import (

@@ -13,6 +13,7 @@ from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
 from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts
 from tidings.domain.channels import CONSENT_CHANNELS
+from tidings.domain.imports.presets import PRESETS
 
 router = APIRouter(prefix="/api/imports", tags=["imports"], route_class=StrictRoute)
 
@@ -40,6 +41,8 @@ async def import_contacts_csv(
     tag: list[str] = Query(default=[], description="tag every imported contact"),
     consent_channel: str | None = Query(default=None, description="record consent on this channel for every row"),
     consent_source: str = "import",
+    preset: str | None = Query(default=None, description="a vendor's export format: mailchimp, mautic, hubspot"),
+    dry_run: bool = Query(default=False, description="check the file and report the counts; write nothing"),
 ) -> dict[str, Any]:
     """Import contacts from CSV (a text/csv body or a multipart ``file``).
 
@@ -83,7 +86,21 @@ async def import_contacts_csv(
             f"consent_channel must be one of {', '.join(CONSENT_CHANNELS)}",
             [{"loc": ["query", "consent_channel"], "msg": "unknown channel", "type": "value_error"}],
         )
-    opts = ImportOptions(mapping=mapping, tags=tag, consent_channel=consent_channel, consent_source=consent_source)
+    if preset is not None and preset not in PRESETS:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"preset must be one of {', '.join(PRESETS)}",
+            [{"loc": ["query", "preset"], "msg": "unknown preset", "type": "value_error"}],
+        )
+    opts = ImportOptions(
+        mapping=mapping,
+        tags=tag,
+        consent_channel=consent_channel,
+        consent_source=consent_source,
+        preset=preset,
+        dry_run=dry_run,
+    )
     try:
         report = await run_in_threadpool(import_contacts, c.engine, io.StringIO(text, newline=""), opts, c.clock.now)
     except ImportFileError as exc:

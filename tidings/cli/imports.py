@@ -1,4 +1,4 @@
-"""CLI: tidings import contacts FILE / tidings export contacts FILE.
+"""CLI: tidings import contacts FILE / tidings export contacts FILE / tidings export events|messages.
 
 Exit status of an import: 0 when the file was read and at least one row imported (rejected
 rows, if any, are listed and written to FILE.rejected.csv); 1 when the file cannot be read
@@ -57,13 +57,23 @@ def import_contacts(
     ] = None,
     consent_source: Annotated[str, typer.Option(help="source recorded with the consent")] = "import",
     consent_status: Annotated[str, typer.Option(help="status recorded with --consent-channel")] = "granted",
+    preset: Annotated[
+        str | None,
+        typer.Option(help="the file is a vendor's export: mailchimp, mautic or hubspot (mapping + consent proof)"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="check the whole file and report the counts; write nothing")
+    ] = False,
 ) -> None:
     """Import contacts from CSV: auto-mapped columns, upsert by external_id / email / phone, a report of
     every rejected row (line number and reason, also written to FILE.rejected.csv)."""
     from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts, write_rejected
     from tidings.domain.channels import CONSENT_CHANNELS
     from tidings.domain.contacts import CONSENT_STATUSES
+    from tidings.domain.imports.presets import PRESETS
 
+    if preset is not None and preset not in PRESETS:
+        common.fail(f"--preset must be one of {', '.join(PRESETS)}")
     if consent_channel and consent_channel not in CONSENT_CHANNELS:
         common.fail(f"--consent-channel must be one of {', '.join(CONSENT_CHANNELS)}")
     if consent_status not in CONSENT_STATUSES:
@@ -76,6 +86,8 @@ def import_contacts(
         consent_channel=consent_channel,
         consent_source=consent_source,
         consent_status=consent_status,
+        preset=preset,
+        dry_run=dry_run,
     )
     c = common.open_container()
     try:
@@ -103,9 +115,13 @@ def import_contacts(
     except UnicodeDecodeError as exc:
         common.fail(f"{file} is not UTF-8 text ({exc}); rows before the bad byte were imported")
     out = common.console
+    if dry_run:
+        out.print("dry run: nothing was written")
+    would = "would be " if dry_run else ""
     out.print(
-        f"{report.rows} rows: {report.created} created, {report.updated} updated, "
+        f"{report.rows} rows: {report.created} {would}created, {report.updated} {would}updated, "
         f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+        + (f", {report.suppressed} addresses {would}suppressed" if report.suppressed else "")
     )
     if report.rejected:
         table = Table("line", "reason", title="rejected rows")
@@ -114,6 +130,10 @@ def import_contacts(
         out.print(table)
         if len(report.rejected) > SHOW_REJECTED:
             out.print(f"... and {len(report.rejected) - SHOW_REJECTED} more")
+        if dry_run:
+            if report.imported == 0:
+                common.fail("no row would be imported")
+            return
         rejected_path = f"{file}.rejected.csv"
         with open(file, encoding="utf-8-sig", newline="") as f:
             import csv
@@ -122,7 +142,7 @@ def import_contacts(
         write_rejected(rejected_path, header, report)
         out.print(f"every rejected row, with its line and reason: {rejected_path}")
     if report.imported == 0:
-        common.fail("no row was imported")
+        common.fail("no row would be imported" if dry_run else "no row was imported")
 
 
 @export_app.command("contacts")
@@ -148,3 +168,50 @@ def export_contacts(
     except OSError as exc:
         common.fail(f"cannot write {file}: {exc}")
     common.console.print(f"exported to {file}")
+
+
+def _export_rows(kind: str, fmt: str, since: str | None, until: str | None, out: str) -> None:
+    from tidings.application.ingest.exports import FORMATS, export_rows
+    from tidings.domain.contacts import InvalidValue
+    from tidings.domain.imports.presets import parse_time
+    from tidings.store import exports_sql
+
+    if fmt not in FORMATS:
+        common.fail(f"--format must be one of {', '.join(FORMATS)}")
+    try:
+        window = parse_time(since or "", "--since"), parse_time(until or "", "--until")
+    except InvalidValue as exc:
+        common.fail(f"{exc.field}: {exc.message}")
+    c = common.open_container()
+    chunks = export_rows(exports_sql.reader(c.engine), kind, fmt, *window)
+    if out == "-":
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    try:
+        with open(out, "w", encoding="utf-8", newline="") as f:
+            for chunk in chunks:
+                f.write(chunk)
+    except OSError as exc:
+        common.fail(f"cannot write {out}: {exc}")
+    common.console.print(f"exported {kind} to {out}")
+
+
+FormatOpt = Annotated[str, typer.Option("--format", help="csv or jsonl (JSON Lines)")]
+SinceOpt = Annotated[str | None, typer.Option(help="from this time, inclusive (ISO 8601; UTC if no zone)")]
+UntilOpt = Annotated[str | None, typer.Option(help="up to this time, exclusive")]
+OutOpt = Annotated[str, typer.Option("--out", help="file to write, or - for standard output")]
+
+
+@export_app.command("events")
+def export_events(fmt: FormatOpt = "csv", since: SinceOpt = None, until: UntilOpt = None, out: OutOpt = "-") -> None:
+    """Export events (by occurred_at) as CSV or JSON Lines, streamed; formula cells made inert."""
+    _export_rows("events", fmt, since, until, out)
+
+
+@export_app.command("messages")
+def export_messages(
+    fmt: FormatOpt = "csv", since: SinceOpt = None, until: UntilOpt = None, out: OutOpt = "-"
+) -> None:
+    """Export messages (outbox rows, by created_at) as CSV or JSON Lines, streamed; formula cells made inert."""
+    _export_rows("messages", fmt, since, until, out)

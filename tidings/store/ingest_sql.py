@@ -324,3 +324,19 @@ def latest_received_at(conn: sa.Connection) -> datetime | None:
     """When the newest event was received; None when there is none."""
     value = conn.execute(sa.select(sa.func.max(schema.events.c.received_at))).scalar()
     return value if isinstance(value, datetime) else None
+
+
+def insert_new_suppressions(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    """Email suppressions (``address``, ``reason``, ``detail``, ``created_at``) not yet stored; the
+    number added (an address already suppressed keeps its first reason)."""
+    s = schema.suppressions
+    wanted = {r["address"]: r for r in rows}
+    if not wanted:
+        return 0
+    have = set(
+        conn.execute(sa.select(s.c.address).where(s.c.channel == "email", s.c.address.in_(list(wanted)))).scalars()
+    )
+    new = [{"channel": "email", **r} for a, r in wanted.items() if a not in have]
+    if new:
+        conn.execute(sa.insert(s), new)
+    return len(new)

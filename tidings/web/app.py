@@ -24,6 +24,7 @@ from tidings.web import (
     control_page,
     dashboard,
     dead_letters_page,
+    exports_page,
     inbox,
     journeys,
     measurement,
@@ -45,7 +46,8 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 
 #: the page modules, each with its ``router``.
 PAGES = (
-    auth, builder, dashboard, contacts_import, contacts_edit, contacts, audiences_page, segments, audit, reports,
+    auth, builder, dashboard, contacts_import, contacts_edit, exports_page, contacts, audiences_page, segments, audit,
+    reports,
     journeys, template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
     measurement, campaigns, settings_page, scoring_page, sources_page, privacy_page,
 )

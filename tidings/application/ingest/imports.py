@@ -6,6 +6,12 @@ chunks of 1,000 (bulk inserts for new contacts), one transaction per chunk, so a
 file takes seconds and a failure keeps what was committed. Every rejected row is reported with
 its line number and reason; nothing is dropped silently.
 
+Presets (``ImportOptions.preset``: mailchimp, mautic, hubspot; see ``domain/imports/presets.py``)
+map a vendor's export columns, convert its values, and record consent with its proof and the
+suppressions of bounced addresses. A dry run (``ImportOptions.dry_run``) reads the whole file and
+reports what an import would do (created, updated, unchanged, rejected with line and column)
+without writing anything.
+
 Export: one row per contact; any cell a spreadsheet would run as a formula is made inert.
 """
 
@@ -34,6 +40,7 @@ from tidings.domain.contacts import (
     merge_attributes,
     neutralise_cell,
 )
+from tidings.domain.imports.presets import MissingColumns, Preset, RowFacts, get_preset
 from tidings.domain.snapshot import PROFILE_FIELDS
 from tidings.store import ingest_sql, schema
 from tidings.store.db import read_only
@@ -84,6 +91,10 @@ class ImportOptions:
     consent_source: str = "import"
     consent_status: str = "granted"
     source: str = "import"
+    #: a vendor preset (mailchimp, mautic, hubspot): its column mapping, conversions and consent proof
+    preset: str | None = None
+    #: read and check everything, write nothing
+    dry_run: bool = False
 
 
 @dataclass
@@ -102,6 +113,10 @@ class ImportReport:
     unchanged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)
+    #: email addresses suppressed (a preset's bounced / cleaned rows); counted, not written, in a dry run
+    suppressed: int = 0
+    dry_run: bool = False
+    preset: str | None = None
 
     @property
     def imported(self) -> int:
@@ -115,6 +130,10 @@ class ImportReport:
             "unchanged": self.unchanged,
             "rejected": [{"line": r.line, "reason": r.reason} for r in self.rejected],
             "columns": self.columns,
+            "skipped": len(self.rejected),
+            "suppressed": self.suppressed,
+            "dry_run": self.dry_run,
+            "preset": self.preset,
         }
 
 
@@ -160,13 +179,25 @@ def column_map(header: list[str], mapping: dict[str, str]) -> dict[str, str]:
 
 
 def row_to_input(
-    values: list[str], header: list[str], cols: dict[str, str], opts: ImportOptions, now: datetime
+    values: list[str],
+    header: list[str],
+    cols: dict[str, str],
+    opts: ImportOptions,
+    now: datetime,
+    preset: Preset | None = None,
 ) -> dict[str, Any]:
-    """One CSV row -> a normalised contact change; raises InvalidValue naming the column."""
+    """One CSV row -> a normalised contact change; raises InvalidValue naming the column.
+
+    With a preset, values are converted the vendor's way first and the row's consent (with
+    proof) and suppression come from the preset; the suppression is returned as ``suppress``."""
+    facts = RowFacts()
+    if preset is not None:
+        facts = preset.facts(dict(zip(header, values, strict=True)), header)
+        values = [preset.convert(c, cols[c], v.strip()) for c, v in zip(header, values, strict=True)]
     raw: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
     tags = list(opts.tags)
-    consent: dict[str, Any] = {}
+    consent: dict[str, Any] = dict(facts.consent)
     for col, value in zip(header, values, strict=True):
         target = cols[col]
         value = value.strip()
@@ -213,6 +244,8 @@ def row_to_input(
         raise InvalidValue(col, exc.message) from None
     if not any(data.get(k) for k in IDENTITY_FIELDS):
         raise InvalidValue("email", "no email, phone or external_id: the row names no contact")
+    if facts.suppress is not None and data.get("email"):
+        data["suppress"] = facts.suppress
     return data
 
 
@@ -234,8 +267,17 @@ def import_contacts(
     header = [h.strip().lstrip("\ufeff") for h in header]
     if not any(header) or len(set(header)) != len(header):
         raise ImportFileError("the header row is empty or repeats a column name")
-    cols = column_map(header, opts.mapping)
-    report = ImportReport(columns=cols)
+    preset = None
+    mapping = opts.mapping
+    if opts.preset:
+        try:
+            preset = get_preset(opts.preset)
+            mapping = {**preset.column_map(header), **opts.mapping}
+        except (ValueError, MissingColumns) as exc:
+            raise ImportFileError(str(exc)) from None
+    cols = column_map(header, mapping)
+    report = ImportReport(columns=cols, dry_run=opts.dry_run, preset=opts.preset)
+    write = _plan_chunk if opts.dry_run else _write_chunk
     pending: list[tuple[int, list[str], dict[str, Any]]] = []
     while True:
         try:
@@ -256,16 +298,16 @@ def import_contacts(
             )
             continue
         try:
-            pending.append((line, values, row_to_input(values, header, cols, opts, now())))
+            pending.append((line, values, row_to_input(values, header, cols, opts, now(), preset)))
         except InvalidValue as exc:
             report.rejected.append(Rejected(line, f"{exc.field}: {exc.message}", values))
         if len(pending) >= CHUNK:
-            _write_chunk(engine, pending, opts, now(), report)
+            write(engine, pending, opts, now(), report)
             pending = []
             if progress:
                 progress(report.rows)
     if pending:
-        _write_chunk(engine, pending, opts, now(), report)
+        write(engine, pending, opts, now(), report)
     if progress:
         progress(report.rows)
     report.rejected.sort(key=lambda r: r.line)
@@ -308,6 +350,41 @@ def _write_chunk(
                 report.created += 1
             else:
                 report.updated += 1
+        report.suppressed += ingest_sql.insert_new_suppressions(conn, _suppressions(rows, now))
+
+
+def _suppressions(rows: list[tuple[int, list[str], dict[str, Any]]], now: datetime) -> list[dict[str, Any]]:
+    return [
+        {"address": d["email"], "reason": d["suppress"]["reason"], "detail": d["suppress"]["detail"], "created_at": now}
+        for _, _, d in rows
+        if d.get("suppress")
+    ]
+
+
+def _plan_chunk(
+    engine: Engine,
+    rows: list[tuple[int, list[str], dict[str, Any]]],
+    opts: ImportOptions,
+    now: datetime,
+    report: ImportReport,
+) -> None:
+    """A dry run of ``_write_chunk``: the same counts, from reads only (identity conflicts between
+    rows and stored contacts are found only by a real run)."""
+    with read_only(engine.connect()) as conn:
+        existing = _existing(conn, [d for _, _, d in rows])
+        matched = [(d, _match(existing, d)) for _, _, d in rows]
+        same = _unchanged(conn, matched)
+    claimed: set[tuple[str, str]] = set()
+    for i, (data, cid) in enumerate(matched):
+        keys = {(f, data[f]) for f in IDENTITY_FIELDS if data.get(f)}
+        if cid is None and not (keys & claimed):
+            claimed |= keys
+            report.created += 1
+        elif i in same:
+            report.unchanged += 1
+        else:
+            report.updated += 1
+    report.suppressed += len(_suppressions(rows, now))
 
 
 def _match(existing: dict[tuple[str, str], int], data: dict[str, Any]) -> int | None:

@@ -1,0 +1,1 @@
+"""Pure rules of importing contacts from other tools' export files (vendor presets)."""
