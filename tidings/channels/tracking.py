@@ -36,7 +36,9 @@ _MAC_LEN = 16
 OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE = b"o", b"c", b"u", b"p", b"s"
 #: the ``ref`` of a provider's delivery-status callback (SMS, voice): names one outbox row.
 STATUS_REF = b"r"
-KINDS = {OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE, STATUS_REF}
+#: a form's double opt-in link: names one submission (a) and its random nonce (b).
+FORM_CONFIRM = b"f"
+KINDS = {OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE, STATUS_REF, FORM_CONFIRM}
 
 #: how long a link in a message keeps working.
 TTL: dict[bytes, timedelta] = {
@@ -46,6 +48,7 @@ TTL: dict[bytes, timedelta] = {
     PREFERENCES: timedelta(days=730),
     SELF_SERVICE: timedelta(days=180),
     STATUS_REF: timedelta(days=30),
+    FORM_CONFIRM: timedelta(days=90),  # a form's own expiry (at most 90 days) is passed in
 }
 
 #: clicks/opens this soon after sending are machines (security scanners, prefetchers).
@@ -106,6 +109,23 @@ def read_token(secret: str, token: str, kind: bytes, now: datetime) -> Token:
     if now >= expires_at:
         raise ExpiredToken("this link has expired")
     return Token(got_kind, a, b, expires_at)
+
+
+class FormConfirmLinks:
+    """The ``ConfirmationLinks`` port (``application/ports/forms.py``): signed ``/f/confirm/{token}``
+    URLs whose token expires with the submission."""
+
+    def __init__(self, secret: str, public_url: str) -> None:
+        self.secret = secret
+        self.public_url = public_url.rstrip("/")
+
+    def confirm_url(self, submission_id: int, nonce: int, expires_at: datetime, now: datetime) -> str:
+        token = make_token(self.secret, FORM_CONFIRM, submission_id, nonce, now, ttl=expires_at - now)
+        return f"{self.public_url}/f/confirm/{token}"
+
+    def read(self, token: str, now: datetime) -> Token:
+        """The token's submission id (a) and nonce (b); BadToken / ExpiredToken."""
+        return read_token(self.secret, token, FORM_CONFIRM, now)
 
 
 # --------------------------------------------------------------------------- link rewriting
