@@ -62,7 +62,11 @@ class BadToken(ValueError):
 
 
 class ExpiredToken(BadToken):
-    pass
+    """A genuine token past its expiry; ``token`` is its (authentic) content."""
+
+    def __init__(self, message: str, token: Token | None = None) -> None:
+        super().__init__(message)
+        self.token = token
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ def read_token(secret: str, token: str, kind: bytes, now: datetime) -> Token:
         raise BadToken("token is for another purpose")
     expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
     if now >= expires_at:
-        raise ExpiredToken("this link has expired")
+        raise ExpiredToken("this link has expired", Token(got_kind, a, b, expires_at))
     return Token(got_kind, a, b, expires_at)
 
 

@@ -52,6 +52,7 @@ WEB_PREFIXES = (
     "/tasks",
     "/dead-letters",
     "/sources",
+    "/f",
     "/static",
     "/web",
 )

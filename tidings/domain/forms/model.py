@@ -20,6 +20,7 @@ from tidings.domain.names import control_problem
 FIELD_TYPES = ("text", "email", "phone", "textarea", "select", "hidden")
 #: contact fields a form may fill (the rest of PROFILE_FIELDS are the system's to set).
 MAPPABLE_FIELDS = ("email", "phone", "first_name", "last_name", "timezone", "locale", "external_id")
+RESERVED_KEYS = frozenset({"confirm"})
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 #: the field a human never sees; a bot fills it (see ``submission.py``).
@@ -224,6 +225,8 @@ def parse_form(doc: Any) -> FormDefinition:
     key = _text(doc, "key", "key", errs, required=True, limit=64)
     if key and not KEY.match(key):
         errs.add("key", "use lower-case letters, digits, - and _ (at most 64)")
+    elif key in RESERVED_KEYS:
+        errs.add("key", f"{key!r} is reserved (/f/{key}/ is the confirmation link's path)")
     name = _text(doc, "name", "name", errs, default=key, limit=200)
     raw_fields = doc.get("fields")
     fields: list[FormField] = []
