@@ -35,6 +35,7 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.audit", None),
     ("tidings.cli.report", None),
     ("tidings.cli.sources", "sources"),
+    ("tidings.cli.forms", "forms"),
 ]
 
 

@@ -23,6 +23,7 @@ from tidings.web import (
     control_page,
     dashboard,
     dead_letters_page,
+    forms_page,
     forms_public,
     inbox,
     journeys,
@@ -46,7 +47,8 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 PAGES = (
     auth, builder, dashboard, contacts_import, contacts_edit, contacts, segments, audit, reports, journeys,
     template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
-    measurement, campaigns, settings_page, scoring_page, sources_page, forms_public,
+    measurement, campaigns, settings_page, scoring_page, sources_page, forms_page,
+    forms_public,
 )
 
 

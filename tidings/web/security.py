@@ -53,6 +53,7 @@ WEB_PREFIXES = (
     "/dead-letters",
     "/sources",
     "/f",
+    "/forms",
     "/static",
     "/web",
 )

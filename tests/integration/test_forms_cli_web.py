@@ -1,0 +1,61 @@
+"""Forms from the CLI and the /forms web page (the same use cases as /api/forms)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.web_support import web_client
+from tidings.bootstrap import Container
+from tidings.cli.main import app
+
+DOC = {"key": "news", "name": "News", "fields": [{"name": "email", "type": "email", "required": True,
+                                                  "maps_to": "email"}],
+       "consents": [{"channel": "email", "text": "Email me the news."}]}
+
+
+def test_cli_add_list_show_submissions(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       container: Container) -> None:
+    monkeypatch.setenv("TIDINGS_DATABASE_URL", db_url)
+    run = CliRunner().invoke
+    good = tmp_path / "news.json"
+    good.write_text(json.dumps(DOC))
+    res = run(app, ["forms", "add", str(good)])
+    assert res.exit_code == 0 and "/f/news/embed.js" in res.output, res.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(DOC | {"key": "x y", "redirect_url": "https://evil.example/"}))
+    res = run(app, ["forms", "add", str(bad)])
+    assert res.exit_code == 1 and "key:" in res.output and "redirect_url:" in res.output
+    assert run(app, ["forms", "add", str(good)]).exit_code == 1  # the key is taken
+    res = run(app, ["forms", "list"])
+    assert res.exit_code == 0 and "news" in res.output
+    res = run(app, ["forms", "show", "news"])
+    assert res.exit_code == 0 and json.loads(res.output)["consents"][0]["text"] == "Email me the news."
+    assert run(app, ["forms", "submissions", "news", "--json"]).exit_code == 0
+    res = run(app, ["forms", "show", "nope"])
+    assert res.exit_code == 1 and "not found" in res.output
+
+
+def test_forms_page_create_edit_and_roles(container: Container) -> None:
+    with web_client(container, "viewer", "v@example.com") as (client, token):
+        assert client.get("/forms").status_code == 200
+        refused = client.post("/forms", data={"document": json.dumps(DOC), "csrf_token": token})
+        assert refused.status_code == 403
+    with web_client(container, "marketer") as (client, token):
+        assert client.post("/forms", data={"document": json.dumps(DOC)}).status_code == 403  # no CSRF token
+        bad = client.post("/forms", data={"document": "{not json", "csrf_token": token})
+        assert bad.status_code == 422 and "not JSON" in bad.text
+        r = client.post("/forms", data={"document": json.dumps(DOC), "csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/forms/news"
+        page = client.get("/forms/news")
+        assert page.status_code == 200 and "tidings-form-news" in page.text and "/f/news/embed.js" in page.text
+        saved = client.post("/forms/news", data={"document": json.dumps(DOC | {"name": "Weekly"}),
+                                                 "csrf_token": token}, follow_redirects=False)
+        assert saved.status_code == 303
+        assert "Weekly" in client.get("/forms").text
+        invalid = client.post("/forms/news", data={"document": json.dumps(DOC | {"fields": []}), "csrf_token": token})
+        assert invalid.status_code == 422 and "fields: a form needs at least one field" in invalid.text
+        assert client.get("/forms/nope").status_code == 404
