@@ -59,3 +59,19 @@ def test_forms_page_create_edit_and_roles(container: Container) -> None:
         invalid = client.post("/forms/news", data={"document": json.dumps(DOC | {"fields": []}), "csrf_token": token})
         assert invalid.status_code == 422 and "fields: a form needs at least one field" in invalid.text
         assert client.get("/forms/nope").status_code == 404
+
+
+def test_the_hosted_page_is_localised_and_right_to_left(container: Container) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.web_support import web_app
+    from tidings.application.forms.forms import create_form
+
+    create_form(container.uow(), DOC, container.clock.now())
+    with TestClient(web_app(container), base_url="http://testserver") as client:
+        page = client.get("/f/news", headers={"Accept-Language": "ar"})
+        assert page.status_code == 200 and 'dir="rtl"' in page.text and "اشترك" in page.text
+        assert "Email me the news." in page.text  # the consent text is the marketer's, word for word
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert client.get("/f/nope").status_code == 404
+        assert client.get("/f/confirm/not-a-token").status_code == 400
