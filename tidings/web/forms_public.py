@@ -39,7 +39,7 @@ MAX_VALUES = 100
 
 
 def _viewer(request: Request, form: FormDefinition | None) -> i18n.ViewerLocale:
-    return i18n.viewer_for(form.locale if form else None, None, request.headers.get("accept-language"))
+    return i18n.viewer_for(form.locale if form and form.locale else None, None, request.headers.get("accept-language"))
 
 
 def _page(request: Request, mode: str, *, form: FormDefinition | None = None, status: int = 200,

@@ -72,7 +72,8 @@ class FormDefinition:
     allowed_origins: tuple[str, ...] = ()
     remind_after_hours: int = 24
     expire_after_days: int = 7
-    locale: str = "en"
+    #: the language of the page's own words; empty: the visitor's browser language
+    locale: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def field(self, name: str) -> FormField | None:
@@ -265,7 +266,7 @@ def parse_form(doc: Any) -> FormDefinition:
     redirect = _text(doc, "redirect_url", "redirect_url", errs)
     if redirect and redirect not in allowed:
         errs.add("redirect_url", "must be one of allowed_redirects (no open redirect)")
-    locale = _text(doc, "locale", "locale", errs, default="en", limit=20) or "en"
+    locale = _text(doc, "locale", "locale", errs, limit=20)
     definition = FormDefinition(
         key=key,
         name=name or key,
