@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -53,6 +55,16 @@ def _link(mail: dict[str, Any]) -> str:
     return found.group(1)
 
 
+@contextmanager
+def marketer(live_stack: LiveStack, clock: ManualClock) -> Iterator[httpx.Client]:
+    """The newsletter form created, and an admin API client of the live stack."""
+    c = live_stack.container
+    create_form(c.uow(), FORM, clock.now())
+    _, key = create_key(SqlUnitOfWork(c.engine), "e2e", ["admin"], clock.now())
+    with httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+        yield http
+
+
 def _rows(eng: sa.Engine, table: sa.Table, **where: Any) -> list[dict[str, Any]]:
     q = sa.select(table).where(*(table.c[k] == v for k, v in where.items()))
     with eng.connect() as conn:
@@ -60,11 +72,8 @@ def _rows(eng: sa.Engine, table: sa.Table, **where: Any) -> list[dict[str, Any]]
 
 
 def test_double_opt_in_from_submit_to_confirmed_consent(live_stack: LiveStack, clock: ManualClock) -> None:
-    c = live_stack.container
-    eng = c.engine
-    create_form(c.uow(), FORM, clock.now())
-    _, key = create_key(SqlUnitOfWork(eng), "e2e", ["admin"], clock.now())
-    with httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+    eng = live_stack.container.engine
+    with marketer(live_stack, clock) as http:
         page = httpx.get(f"{live_stack.url}/f/newsletter", headers={"Accept-Language": "en"})
         assert page.status_code == 200 and TEXT in page.text and 'name="website_url"' in page.text
         assert "script-src 'self'" in page.headers["content-security-policy"]
@@ -111,11 +120,8 @@ def test_double_opt_in_from_submit_to_confirmed_consent(live_stack: LiveStack, c
 
 
 def test_reminder_once_then_expiry_and_the_expired_link(live_stack: LiveStack, clock: ManualClock) -> None:
-    c = live_stack.container
-    eng = c.engine
-    create_form(c.uow(), FORM, clock.now())
-    _, key = create_key(SqlUnitOfWork(eng), "e2e", ["admin"], clock.now())
-    with httpx.Client(base_url=live_stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+    eng = live_stack.container.engine
+    with marketer(live_stack, clock) as http:
         r = httpx.post(f"{live_stack.url}/f/newsletter", json={"email": "bob@example.org", "consent_email": True},
                        headers={"Origin": live_stack.url})
         assert r.status_code == 200 and r.json()["status"] == "pending"
