@@ -134,3 +134,18 @@ def test_forms_api_validates_with_paths(api: Any) -> None:
     assert api.put("/api/forms/news", json=DOC | {"key": "other"}).status_code == 422
     assert [f["key"] for f in api.get("/api/forms").json()["items"]] == ["news"]
     assert api.get("/api/forms/nope/submissions").status_code == 404
+
+
+def test_the_confirmation_email_from_a_template(container: Container, clock: ManualClock) -> None:
+    from tests.integration.channels_helpers import add_template
+
+    c = container
+    add_template(c.engine, clock.now(), key="confirm-news", subject="Please confirm, {{ contact.email }}",
+                 body='<html><body><a href="{{ data.confirm_url }}">Yes, subscribe me</a></body></html>')
+    create_form(c.uow(), DOC | {"key": "templated", "confirmation_template": "confirm-news"}, clock.now())
+    submit(c.forms_intake, "templated", {"email": "t@example.com", "consent_email": "on"}, VISITOR, clock.now())
+    provider = FakeProvider()
+    assert run_pass(c.uow, lambda: provider, c.form_links, clock.now(), public_url="http://testserver").sent == 1
+    [mail] = provider.sent
+    assert mail.subject == "Please confirm, t@example.com" and mail.template == "confirm-news"
+    assert 'href="http://testserver/f/confirm/' in (mail.html or "")

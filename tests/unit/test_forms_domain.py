@@ -146,3 +146,34 @@ def test_the_window_never_lets_more_than_the_limit_through(offsets: list[int], l
     allowed = [t for t in sorted(offsets) if window.allow("ip", NOW + timedelta(seconds=t))]
     for t in allowed:
         assert sum(1 for u in allowed if t - 60 < u <= t) <= limit
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+KEYS = st.sampled_from(["key", "name", "fields", "consents", "double_opt_in", "redirect_url", "allowed_redirects",
+                        "allowed_origins", "remind_after_hours", "expire_after_days", "locale", "thank_you"])
+
+
+@given(st.dictionaries(KEYS, JSON, max_size=8) | JSON)
+def test_any_json_is_a_form_or_a_form_invalid(doc: Any) -> None:
+    """The API hands parse_form whatever JSON it got: it answers a definition or FormInvalid, never crashes."""
+    try:
+        form = parse_form(doc)
+    except FormInvalid as exc:
+        assert exc.errors
+    else:
+        assert parse_form(form.as_doc()) == form
+
+
+@given(st.dictionaries(st.sampled_from(["email", "first_name", "company", "plan", "consent_email", "website_url",
+                                        "page_url", "referrer", "utm_source"]), JSON, max_size=9))
+def test_any_posted_values_are_checked_or_refused(values: dict[str, Any]) -> None:
+    try:
+        got = check_submission(parse_form(doc()), values)
+    except SubmissionInvalid as exc:
+        assert exc.errors
+    else:
+        assert got.spam or got.contact["email"]
