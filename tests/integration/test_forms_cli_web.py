@@ -75,3 +75,25 @@ def test_the_hosted_page_is_localised_and_right_to_left(container: Container) ->
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         assert client.get("/f/nope").status_code == 404
         assert client.get("/f/confirm/not-a-token").status_code == 400
+
+
+def test_the_hosted_page_carries_its_utm_and_referrer_into_the_post(container: Container) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.web_support import web_app
+    from tidings.application.forms.forms import create_form
+
+    create_form(container.uow(), DOC, container.clock.now())
+    with TestClient(web_app(container), base_url="http://testserver") as client:
+        page = client.get("/f/news?utm_source=newsletter&utm_medium=email",
+                          headers={"Referer": "https://blog.example.com/post"})
+        assert 'name="referrer" value="https://blog.example.com/post"' in page.text
+        page_url = "http://testserver/f/news?utm_source=newsletter&amp;utm_medium=email"
+        assert f'name="page_url" value="{page_url}"' in page.text
+        r = client.post("/f/news", data={"email": "u@example.com", "page_url": page_url.replace("&amp;", "&"),
+                                         "referrer": "https://blog.example.com/post"})
+        assert r.status_code == 200
+    with container.uow(read_only=True) as uow:
+        [sub] = uow.form_submissions.of_form("news")
+    assert sub.data["attributes"] == {"utm_source": "newsletter", "utm_medium": "email",
+                                      "referrer": "https://blog.example.com/post"}

@@ -46,7 +46,7 @@ def _page(request: Request, mode: str, *, form: FormDefinition | None = None, st
           **context: Any) -> Response:
     viewer = _viewer(request, form)
     ctx = {"mode": mode, "form": form, "viewer": viewer, "honeypot": HONEYPOT, "errors": {}, "values": {},
-           **context}
+           "page_url": "", "referrer": "", **context}
     with i18n.viewing_as(viewer):
         response = templates.TemplateResponse(request, "form_public.html", ctx, status_code=status)
     response.headers.update(NO_STORE)
@@ -101,7 +101,8 @@ def hosted_form(form_key: str, request: Request) -> Response:
     form = _load(request, form_key)
     if form is None:
         return _page(request, "missing", status=404)
-    return _page(request, "form", form=form)
+    # the page's own URL (its UTM parameters) and where the visitor came from travel with the post
+    return _page(request, "form", form=form, page_url=str(request.url), referrer=request.headers.get("referer", ""))
 
 
 @router.options("/f/{form_key}")
@@ -148,7 +149,8 @@ def submit_form(form_key: str, request: Request, values: dict[str, Any] = Values
         if wants_json:
             errors = [{"field": f, "message": m} for f, m in exc.errors]
             return _cors(JSONResponse({"errors": errors}, status_code=422), origin)
-        return _page(request, "form", form=form, status=422, errors=dict(exc.errors), values=values)
+        return _page(request, "form", form=form, status=422, errors=dict(exc.errors), values=values,
+                     page_url=visitor.page_url, referrer=visitor.referrer)
     pending = result.status is not None and result.status.value == "pending"
     if wants_json:
         body = {"status": "pending" if pending else "accepted", "message": form.thank_you,
