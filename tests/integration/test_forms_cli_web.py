@@ -97,3 +97,25 @@ def test_the_hosted_page_carries_its_utm_and_referrer_into_the_post(container: C
         [sub] = uow.form_submissions.of_form("news")
     assert sub.data["attributes"] == {"utm_source": "newsletter", "utm_medium": "email",
                                       "referrer": "https://blog.example.com/post"}
+
+
+def test_a_landing_page_from_a_template_above_the_hosted_form(container: Container) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.integration.channels_helpers import add_template
+    from tests.web_support import web_app
+    from tidings.application.forms.forms import create_form
+
+    add_template(container.engine, container.clock.now(), key="spring-landing", subject="Spring",
+                 body="<html><body><h2>Our spring catalogue</h2><script>alert(1)</script></body></html>")
+    create_form(container.uow(), DOC | {"landing_template": "spring-landing"}, container.clock.now())
+    create_form(container.uow(), DOC | {"key": "plain"}, container.clock.now())
+    with TestClient(web_app(container), base_url="http://testserver") as client:
+        page = client.get("/f/news")
+        assert '<iframe class="landing" src="/f/news/landing" sandbox' in page.text
+        frame = client.get("/f/news/landing")
+        assert frame.status_code == 200 and "Our spring catalogue" in frame.text
+        assert frame.headers["content-security-policy"].startswith("sandbox")  # no script runs in it
+        assert frame.headers["x-frame-options"] == "SAMEORIGIN"
+        assert "iframe" not in client.get("/f/plain").text
+        assert client.get("/f/plain/landing").status_code == 404

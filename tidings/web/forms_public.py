@@ -13,6 +13,7 @@ page applies (no inline script or style).
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,18 +21,22 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from tidings.application.delivery.templates import preview
 from tidings.application.forms import submit as use
 from tidings.application.forms.forms import UnknownForm, get_form
 from tidings.channels import tracking
 from tidings.domain.forms.model import HONEYPOT, FormDefinition
 from tidings.domain.forms.pending import Outcome
 from tidings.domain.forms.submission import SubmissionInvalid
+from tidings.domain.templates import TemplateError
 from tidings.web import i18n
 from tidings.web.core import STATIC_DIR, WebRoute, templates
 from tidings.web.i18n import _
+from tidings.web.inbox import sandboxed_html
 from tidings.web.security import container
 
 router = APIRouter(route_class=WebRoute)
+log = logging.getLogger("tidings.forms")
 EMBED_JS = Path(STATIC_DIR) / "forms-embed.js"
 NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "strict-origin-when-cross-origin",
             "X-Robots-Tag": "noindex"}
@@ -103,6 +108,25 @@ def hosted_form(form_key: str, request: Request) -> Response:
         return _page(request, "missing", status=404)
     # the page's own URL (its UTM parameters) and where the visitor came from travel with the post
     return _page(request, "form", form=form, page_url=str(request.url), referrer=request.headers.get("referer", ""))
+
+
+@router.get("/f/{form_key}/landing")
+def landing(form_key: str, request: Request) -> Response:
+    """The landing template of a form, rendered for the sandboxed frame above the hosted form
+    (no scripts, no forms; the frame CSP). 404 when the form has none."""
+    form = _load(request, form_key)
+    if form is None or not form.landing_template:
+        return Response("not found", status_code=404, media_type="text/plain")
+    c = container(request)
+    viewer = _viewer(request, form)
+    try:
+        with c.uow(read_only=True) as uow:
+            out = preview(uow, form.landing_template, contact_id=None, locale=viewer.locale,
+                          public_url=c.settings.public_url.rstrip("/"), data={"form": form.key})
+    except (LookupError, TemplateError) as exc:
+        log.warning("form %s: landing template %r cannot be shown: %s", form.key, form.landing_template, exc)
+        return Response("not found", status_code=404, media_type="text/plain")
+    return sandboxed_html(str(out["html"] or ""))
 
 
 @router.options("/f/{form_key}")

@@ -65,6 +65,8 @@ class FormDefinition:
     double_opt_in: bool = True
     #: a template key for the confirmation email; empty: the built-in text
     confirmation_template: str = ""
+    #: a template key whose HTML is shown above the hosted form (a simple landing page); empty: none
+    landing_template: str = ""
     thank_you: str = "Thank you."
     redirect_url: str = ""
     allowed_redirects: tuple[str, ...] = ()
@@ -92,6 +94,7 @@ class FormDefinition:
             "consents": [{"channel": c.channel, "text": c.text, "required": c.required} for c in self.consents],
             "double_opt_in": self.double_opt_in,
             "confirmation_template": self.confirmation_template,
+            "landing_template": self.landing_template,
             "thank_you": self.thank_you,
             "redirect_url": self.redirect_url,
             "allowed_redirects": list(self.allowed_redirects),
@@ -102,9 +105,9 @@ class FormDefinition:
         }
 
 
-_KNOWN = {"key", "name", "fields", "consents", "double_opt_in", "confirmation_template", "thank_you",
-          "redirect_url", "allowed_redirects", "allowed_origins", "remind_after_hours", "expire_after_days",
-          "locale"}
+_KNOWN = {"key", "name", "fields", "consents", "double_opt_in", "confirmation_template", "landing_template",
+          "thank_you", "redirect_url", "allowed_redirects", "allowed_origins", "remind_after_hours",
+          "expire_after_days", "locale"}
 
 
 class _Errors:
@@ -274,6 +277,7 @@ def parse_form(doc: Any) -> FormDefinition:
         consents=tuple(consents),
         double_opt_in=_bool(doc, "double_opt_in", True, "double_opt_in", errs),
         confirmation_template=_text(doc, "confirmation_template", "confirmation_template", errs, limit=200),
+        landing_template=_text(doc, "landing_template", "landing_template", errs, limit=200),
         thank_you=_text(doc, "thank_you", "thank_you", errs, default="Thank you.") or "Thank you.",
         redirect_url=redirect,
         allowed_redirects=tuple(allowed),
