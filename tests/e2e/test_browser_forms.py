@@ -86,3 +86,31 @@ def test_embedded_form_on_another_origin_to_confirmed_consent(
     page.get_by_text("your subscription is confirmed").wait_for()
     assert _consent(eng, contact["id"]) == "granted"
     page.close()
+
+
+def test_the_hosted_form_passes_axe_in_english_and_arabic(
+    live_stack: LiveStack, clock: ManualClock, browser: Any  # noqa: F811
+) -> None:
+    from tests.e2e.test_browser_accessibility import _axe, _describe
+
+    create_form(live_stack.container.uow(), {
+        "key": "a11y", "name": "Newsletter",
+        "fields": [{"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"},
+                   {"name": "plan", "label": "Plan", "type": "select", "options": ["free", "pro"]}],
+        "consents": [{"channel": "email", "text": TEXT}],
+    }, clock.now())
+    for lang in ("en", "ar"):
+        # the page's own CSP stays on: axe is injected by the test, so only this context bypasses it
+        context = browser.new_context(locale=lang, extra_http_headers={"Accept-Language": lang}, bypass_csp=True)
+        page = context.new_page()
+        try:
+            page.goto(f"{live_stack.url}/f/a11y")
+            assert page.get_attribute("html", "dir") == ("rtl" if lang == "ar" else "ltr")
+            bad = _axe(page)
+            assert not bad, f"{lang}: {_describe(bad)}"
+            page.get_by_role("button").click()  # nothing filled in: the errors page, checked too
+            page.wait_for_load_state("networkidle")
+            bad = _axe(page)
+            assert not bad, f"{lang} (errors): {_describe(bad)}"
+        finally:
+            context.close()
