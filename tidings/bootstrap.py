@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tidings.application.access.keys import KeyVerifier
+from tidings.application.forms.intake import FormsTransaction
+from tidings.application.forms.submit import SubmissionGate
 from tidings.application.ingest.ingest import Incoming, IngestResult, ingest
 from tidings.application.journeys.engine import JourneyEngine
 from tidings.application.ports.audiences import AudienceMembers, AudienceSync, SyncedAudience
@@ -33,6 +35,7 @@ from tidings.channels import email
 from tidings.channels.dns_resolver import DnspythonResolver
 from tidings.channels.registry import ChannelRegistry, build_registry
 from tidings.channels.sns import SnsVerifier
+from tidings.channels.tracking import FormConfirmLinks
 from tidings.clock import ManualClock, SystemClock
 from tidings.domain import template_limits
 from tidings.masking import masked_url, redact
@@ -65,6 +68,17 @@ class SqlIntakeTransaction:
         return ingest(self.conn, items, now, source)
 
 
+class SqlFormsTransaction:
+    """A public form submission's transaction (``application/forms/intake.py``) on one connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.uow = SqlUnitOfWork.joining(conn)
+
+    def ingest(self, items: Sequence[Incoming], now: datetime, source: str) -> IngestResult:
+        return ingest(self.conn, items, now, source)
+
+
 class StartupError(RuntimeError):
     """Tidings cannot start as configured (the message says what to do)."""
 
@@ -91,6 +105,8 @@ class Container:
     lease_clock: Clock = field(default_factory=SystemClock)
     #: DNS TXT look-ups (sending-domain checks in /settings); tests swap in a fake.
     dns_resolver: TxtResolver = field(default_factory=DnspythonResolver)
+    #: the public forms' rate limit (per IP and per form, in this process's memory)
+    form_gate: SubmissionGate = field(default_factory=SubmissionGate)
 
     @property
     def contact_search(self) -> ContactSearch:
@@ -135,6 +151,15 @@ class Container:
     def intake(self, work: Callable[[IntakeTransaction], T]) -> T:
         """``work`` in one ingest transaction (the group-committing writer): vendor deliveries."""
         return self.ingest_writer.run(lambda conn: work(SqlIntakeTransaction(conn)))
+
+    def forms_intake(self, work: Callable[[FormsTransaction], T]) -> T:
+        """``work`` in one ingest transaction (the group-committing writer): public form submissions."""
+        return self.ingest_writer.run(lambda conn: work(SqlFormsTransaction(conn)))
+
+    @property
+    def form_links(self) -> FormConfirmLinks:
+        """Signed double opt-in links on this server's public URL."""
+        return FormConfirmLinks(self.secret_key, self.settings.public_url)
 
     def due_checkouts(self, now: datetime) -> int:
         """How many watched checkouts are due for abandonment (a read, no write lock)."""

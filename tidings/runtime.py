@@ -62,6 +62,11 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
 
         every_s = container.settings.retention_seconds
         services.append(RetentionRunner(retention_sessions(container.engine), container.clock, every=every_s))
+        # forms: double opt-in confirmation emails, the one reminder, expiry (issue 17)
+        from tidings.application.forms.confirmations import FormsPass
+
+        services.append(FormsPass(container.uow, container.email_provider, container.form_links, container.clock,
+                                  public_url=container.settings.public_url))
         # outbox -> channel providers (issue: channels); recipe checks then see the running ones
         from tidings.channels.delivery import delivery_service
 

@@ -170,6 +170,7 @@ def create_app(container: Container) -> FastAPI:
         control,
         dead_letters,
         experiments,
+        forms,
         goals,
         recipes,
         retention,
@@ -182,7 +183,7 @@ def create_app(container: Container) -> FastAPI:
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals,
                    campaigns, browser_tracking, scoring, sources, retention,
-                   audiences):
+                   audiences, forms):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 

@@ -29,6 +29,11 @@ VIEWER_OK = {
     "/segments/builder/from-text",
 }
 
+#: public posts of visitors, who have no session (web/forms_public.py): guarded by the form's
+#: origins, the honeypot and the rate limit (a form) or a signed token (a confirmation) instead
+#: of a CSRF token; tests/e2e/test_forms_live.py drives those guards.
+PUBLIC = {"/f/{form_key}", "/f/confirm/{token}"}
+
 
 def _web_posts(_app: object = None) -> list[str]:
     """Every POST route of the web app's page routers (the routers install() mounts)."""
@@ -37,7 +42,7 @@ def _web_posts(_app: object = None) -> list[str]:
     paths = []
     for module in web_app.PAGES:
         for r in module.router.routes:
-            if isinstance(r, Route) and "POST" in (r.methods or set()) and is_web_path(r.path):
+            if isinstance(r, Route) and "POST" in (r.methods or set()) and is_web_path(r.path) and r.path not in PUBLIC:
                 paths.append(r.path)
     return sorted(paths)
 

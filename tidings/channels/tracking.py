@@ -38,7 +38,9 @@ OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE = b"o", b"c", b"u", b"p", b"
 STATUS_REF = b"r"
 #: a signal link (``message.signal_url('stop')``): names one enrolment and, by its tag, one signal.
 SIGNAL = b"g"
-KINDS = {OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE, STATUS_REF, SIGNAL}
+#: a form's double opt-in link: names one submission (a) and its random nonce (b).
+FORM_CONFIRM = b"f"
+KINDS = {OPEN, CLICK, UNSUBSCRIBE, PREFERENCES, SELF_SERVICE, STATUS_REF, SIGNAL, FORM_CONFIRM}
 
 #: how long a link in a message keeps working.
 TTL: dict[bytes, timedelta] = {
@@ -49,6 +51,7 @@ TTL: dict[bytes, timedelta] = {
     SELF_SERVICE: timedelta(days=180),
     SIGNAL: timedelta(days=180),
     STATUS_REF: timedelta(days=30),
+    FORM_CONFIRM: timedelta(days=90),  # a form's own expiry (at most 90 days) is passed in
 }
 
 #: clicks/opens this soon after sending are machines (security scanners, prefetchers).
@@ -73,7 +76,11 @@ class BadToken(ValueError):
 
 
 class ExpiredToken(BadToken):
-    pass
+    """A genuine token past its expiry; ``token`` is its (authentic) content."""
+
+    def __init__(self, message: str, token: Token | None = None) -> None:
+        super().__init__(message)
+        self.token = token
 
 
 @dataclass(frozen=True)
@@ -118,8 +125,25 @@ def read_token(secret: str, token: str, kind: bytes, now: datetime) -> Token:
         raise BadToken("token is for another purpose")
     expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
     if now >= expires_at:
-        raise ExpiredToken("this link has expired")
+        raise ExpiredToken("this link has expired", Token(got_kind, a, b, expires_at))
     return Token(got_kind, a, b, expires_at)
+
+
+class FormConfirmLinks:
+    """The ``ConfirmationLinks`` port (``application/ports/forms.py``): signed ``/f/confirm/{token}``
+    URLs whose token expires with the submission."""
+
+    def __init__(self, secret: str, public_url: str) -> None:
+        self.secret = secret
+        self.public_url = public_url.rstrip("/")
+
+    def confirm_url(self, submission_id: int, nonce: int, expires_at: datetime, now: datetime) -> str:
+        token = make_token(self.secret, FORM_CONFIRM, submission_id, nonce, now, ttl=expires_at - now)
+        return f"{self.public_url}/f/confirm/{token}"
+
+    def read(self, token: str, now: datetime) -> Token:
+        """The token's submission id (a) and nonce (b); BadToken / ExpiredToken."""
+        return read_token(self.secret, token, FORM_CONFIRM, now)
 
 
 # --------------------------------------------------------------------------- link rewriting

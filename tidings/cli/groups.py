@@ -37,6 +37,7 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.sources", "sources"),
     ("tidings.cli.retention", "retention"),
     ("tidings.cli.audiences", "audiences"),
+    ("tidings.cli.forms", "forms"),
 ]
 
 

@@ -2,8 +2,8 @@
 
 This module holds the tables of the system, contacts, events and segments; the others live by
 area in ``schema_journeys.py``, ``schema_delivery.py``, ``schema_analytics.py`` and
-``schema_scoring.py``, ``schema_sources.py``, ``schema_retention.py`` and are re-exported below, so
-``schema.<table>`` and ``schema.metadata`` name them all.
+``schema_scoring.py``, ``schema_sources.py``, ``schema_retention.py``, ``schema_forms.py`` and are
+re-exported below, so ``schema.<table>`` and ``schema.metadata`` name them all.
 
 Rules we hold to:
 - every per-contact table carries ``contact_id`` (and its hot indexes lead with it or with
@@ -255,6 +255,8 @@ from tidings.store.schema_delivery import sending_domains as sending_domains  # 
 from tidings.store.schema_delivery import suppressions as suppressions  # noqa: E402
 from tidings.store.schema_delivery import tasks as tasks  # noqa: E402
 from tidings.store.schema_delivery import templates as templates  # noqa: E402
+from tidings.store.schema_forms import form_submissions as form_submissions  # noqa: E402
+from tidings.store.schema_forms import forms as forms  # noqa: E402
 from tidings.store.schema_journeys import alerts as alerts  # noqa: E402
 from tidings.store.schema_journeys import enrollment_causes as enrollment_causes  # noqa: E402
 from tidings.store.schema_journeys import enrollments as enrollments  # noqa: E402

@@ -22,6 +22,7 @@ from tidings.store.contacts_sql import SqlConsents
 from tidings.store.content_sql import SqlContactReader, SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
+from tidings.store.forms_sql import SqlForms, SqlFormSubmissions
 from tidings.store.journey_runs_sql import SqlJourneyRuns
 from tidings.store.journeys import SqlJourneys
 from tidings.store.sales_sql import SqlEventLog, SqlSettings, SqlTasks
@@ -50,6 +51,8 @@ class SqlUnitOfWork:
     checkouts: SqlCheckouts
     campaigns: SqlCampaigns
     scoring: SqlScoring
+    forms: SqlForms
+    form_submissions: SqlFormSubmissions
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine: Engine | None = engine
@@ -93,6 +96,8 @@ class SqlUnitOfWork:
         self.checkouts = SqlCheckouts(conn)
         self.campaigns = SqlCampaigns(conn)
         self.scoring = SqlScoring(conn)
+        self.forms = SqlForms(conn)
+        self.form_submissions = SqlFormSubmissions(conn)
 
     def __enter__(self) -> Self:
         if self._engine is None:  # joined: the caller's transaction is already open

@@ -25,6 +25,8 @@ from tidings.web import (
     dashboard,
     dead_letters_page,
     exports_page,
+    forms_page,
+    forms_public,
     inbox,
     journeys,
     measurement,
@@ -49,7 +51,8 @@ PAGES = (
     auth, builder, dashboard, contacts_import, contacts_edit, exports_page, contacts, audiences_page, segments, audit,
     reports,
     journeys, template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
-    measurement, campaigns, settings_page, scoring_page, sources_page, privacy_page,
+    measurement, campaigns, settings_page, scoring_page, sources_page, privacy_page, forms_page,
+    forms_public,
 )
 
 

@@ -42,6 +42,7 @@ NAV = [
     ("control", "/control", _("Control")),
     ("uncertain", "/messages/uncertain", _("Uncertain")),
     ("sources", "/sources", _("Sources")),
+    ("forms", "/forms", _("Forms")),
 ]
 
 

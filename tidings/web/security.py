@@ -52,6 +52,8 @@ WEB_PREFIXES = (
     "/tasks",
     "/dead-letters",
     "/sources",
+    "/f",
+    "/forms",
     "/static",
     "/web",
 )

@@ -53,6 +53,9 @@ class MemoryState:
     scoring_versions: dict[tuple[int, int], tuple[str, Any]] = field(default_factory=dict)
     contact_scores: dict[tuple[int, int], Any] = field(default_factory=dict)
     score_history: list[Any] = field(default_factory=list)
+    #: forms by key, their submissions by id
+    forms: dict[str, Any] = field(default_factory=dict)
+    form_submissions: dict[int, Any] = field(default_factory=dict)
     #: the last id given per table (ids are never reused, as with AUTOINCREMENT)
     last_ids: dict[str, int] = field(default_factory=dict)
 

@@ -8,6 +8,7 @@ from typing import Self
 
 from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
 from tidings.store.memory.campaigns import MemoryCampaigns
+from tidings.store.memory.forms import MemoryForms, MemoryFormSubmissions
 from tidings.store.memory.records import (
     MemoryConsents,
     MemoryContactReader,
@@ -49,6 +50,8 @@ class MemoryUnitOfWork:
         self.checkouts = MemoryCheckouts(store)
         self.campaigns = MemoryCampaigns(store)
         self.scoring = MemoryScoring(store)
+        self.forms = MemoryForms(store)
+        self.form_submissions = MemoryFormSubmissions(store)
 
     def __enter__(self) -> Self:
         if self._saved is not None:

@@ -1,7 +1,7 @@
 """Ad audiences: the hashes last synced to each destination per segment (issue 17 item 7)
 
 Revision ID: 0015_audiences
-Revises: 0013_i18n
+Revises: 0014_retention
 """
 import sqlalchemy as sa
 from alembic import op

@@ -1,0 +1,1 @@
+"""Forms: definitions, public submissions with consent proof, double opt-in confirmations."""
