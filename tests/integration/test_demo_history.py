@@ -111,3 +111,19 @@ def test_second_load_adds_nothing(seeded: Container) -> None:
     with seeded.engine.connect() as conn:
         assert [_count(conn, t) for t in tables] == before
         assert conn.execute(sa.select(sa.func.sum(schema.analytics_daily.c.sent))).scalar_one() == sums
+
+
+def test_dashboard_and_timeline_show_the_past(seeded: Container) -> None:
+    from tests.web_support import web_client
+
+    with seeded.engine.connect() as conn:
+        cid = conn.execute(
+            sa.select(schema.contacts.c.id).where(schema.contacts.c.email == "demo-000@example.com")
+        ).scalar_one()
+    with web_client(seeded, "viewer") as (client, _):
+        daily = client.get("/dashboard/data.json?chart=daily").json()
+        series = {d["label"]: d["data"] for d in daily["datasets"]}
+        assert sum(series["Sent"]) > 0 and sum(series["Opened (people)"]) > 0
+        page = client.get(f"/contacts/{cid}")
+        assert page.status_code == 200
+        assert "subscribed" in page.text and "message.sent" in page.text

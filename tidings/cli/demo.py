@@ -294,7 +294,7 @@ def install_recipes(container: Container) -> list[dict[str, Any]]:
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo() -> None:
-        """Load demo contacts, consent, tags and events (safe to run twice)."""
+        """Install every recipe, load the demo contacts and 90 days of history (safe to run twice)."""
         from tidings.cli import common
 
         c = common.open_container()
