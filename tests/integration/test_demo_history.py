@@ -127,3 +127,31 @@ def test_dashboard_and_timeline_show_the_past(seeded: Container) -> None:
         page = client.get(f"/contacts/{cid}")
         assert page.status_code == 200
         assert "subscribed" in page.text and "message.sent" in page.text
+
+
+def test_waiting_enrolments_go_on_when_their_time_comes(seeded: Container) -> None:
+    """The replayed enrolments are the engine's own: when their timers fall due, the worker takes
+    them to their next step (the welcome series' next day, the cart's next reminder)."""
+    o, en, c = schema.outbox, schema.enrollments, schema.contacts
+    with seeded.engine.connect() as conn:
+        before = int(conn.execute(sa.select(sa.func.max(o.c.id))).scalar_one())
+        waiting = _count(conn, en, en.c.status == "waiting")
+    drain(JourneyWorker(seeded))
+    seeded.clock.advance(timedelta(days=4))  # type: ignore[attr-defined]
+    drain(JourneyWorker(seeded))
+    with seeded.engine.connect() as conn:
+        new = (
+            conn.execute(
+                sa.select(o.c.template)
+                .join(c, c.c.id == o.c.contact_id)
+                .where(o.c.id > before, c.c.email.like("demo-%"))
+            )
+            .scalars()
+            .all()
+        )
+        still = _count(
+            conn, en, en.c.status == "waiting", en.c.contact_id.in_(sa.select(c.c.id).where(c.c.email.like("demo-%")))
+        )
+    assert {t for t in new if t.startswith("welcome-")} and {t for t in new if t.startswith("cart-reminder")}, new
+    assert "welcome-1" not in new  # the entry message went in the past, once
+    assert still < waiting
