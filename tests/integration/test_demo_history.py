@@ -155,3 +155,28 @@ def test_waiting_enrolments_go_on_when_their_time_comes(seeded: Container) -> No
     assert {t for t in new if t.startswith("welcome-")} and {t for t in new if t.startswith("cart-reminder")}, new
     assert "welcome-1" not in new  # the entry message went in the past, once
     assert still < waiting
+
+
+def test_why_explains_a_past_message(seeded: Container) -> None:
+    """Each history message has the engine's trace: "why" tells the path that sent it."""
+    from tidings.application.journeys.why import why
+    from tidings.store.traces_sql import SqlMessageTraces
+
+    o, c = schema.outbox, schema.contacts
+    with seeded.engine.connect() as conn:
+        untraced = _count(
+            conn, o, o.c.trace_id.is_(None), o.c.contact_id.in_(sa.select(c.c.id).where(c.c.email.like("demo-%")))
+        )
+        cid, mid = conn.execute(
+            sa.select(o.c.contact_id, o.c.id)
+            .join(c, c.c.id == o.c.contact_id)
+            .where(c.c.email.like("demo-%"), o.c.template == "welcome-2")
+            .limit(1)
+        ).one()
+        answer = why(SqlMessageTraces(conn), int(cid), int(mid))
+    assert untraced == 0
+    msg = answer["message"]
+    assert msg["journey"] == "welcome-series" and msg["step"] == "best-of" and msg["trace"] is not None
+    steps = [p["step"] for p in msg["path"]]
+    assert "welcome" in steps and "wait-day-2" in steps, steps
+    assert msg["explanation"]

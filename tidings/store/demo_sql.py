@@ -145,6 +145,7 @@ class SqlDemoHistory:
             for m in plan.messages
         ]
         mids = _ids(conn, schema.outbox, msgs)
+        self._traces(plan, cids, enrol_id, journeys, dict(zip((m["idempotency_key"] for m in msgs), mids, strict=True)))
         message_props = {
             row["idempotency_key"]: message_event_properties({**row, "id": i})
             for row, i in zip(msgs, mids, strict=True)
@@ -183,6 +184,39 @@ class SqlDemoHistory:
             [{"key": MARKER, "value": {"contacts": len(cids), "at": now.isoformat()}, "updated_at": now}],
         )
         return rows + converted
+
+    def _traces(
+        self,
+        plan: DemoPlan,
+        cids: Sequence[int],
+        enrol_id: Mapping[str, int],
+        journeys: Mapping[str, tuple[int, int]],
+        outbox_ids: Mapping[str, int],
+    ) -> None:
+        """The enrolments' explanations, each send's line linked both ways with its message."""
+        rows = [
+            {
+                "contact_id": cids[e.contact],
+                "enrollment_id": enrol_id[e.ref],
+                "journey_id": journeys[e.journey][0],
+                "journey_version": journeys[e.journey][1],
+                "step_id": t.step_id,
+                "stimulus": t.stimulus,
+                "action": t.action,
+                "detail": dict(t.detail),
+                "outbox_id": outbox_ids.get(t.message) if t.message else None,
+                "at": t.at,
+            }
+            for e in plan.enrollments
+            for t in e.traces
+        ]
+        tids = _ids(self.conn, schema.traces, rows)
+        o = schema.outbox
+        links = [{"_id": r["outbox_id"], "_trace": tid} for r, tid in zip(rows, tids, strict=True) if r["outbox_id"]]
+        if links:
+            self.conn.execute(
+                sa.update(o).where(o.c.id == sa.bindparam("_id")).values(trace_id=sa.bindparam("_trace")), links
+            )
 
     def settle(self, contact_ids: Sequence[int], live: Sequence[str]) -> None:
         """Record the unprocessed events of these contacts as processed already, except those whose

@@ -103,6 +103,19 @@ class DemoMessage:
 
 
 @dataclass(frozen=True)
+class DemoTrace:
+    """One line of an enrolment's explanation ("why"), as the engine writes it."""
+
+    step_id: str | None
+    stimulus: str
+    action: str
+    detail: Mapping[str, Any]
+    at: datetime
+    #: the message (its idempotency key) this line explains, if any.
+    message: str | None = None
+
+
+@dataclass(frozen=True)
 class DemoEnrollment:
     ref: str
     contact: int
@@ -113,6 +126,7 @@ class DemoEnrollment:
     timers: tuple[TimerRequest, ...]
     #: (day, from step, to step) walked, for the journey's funnel.
     moves: tuple[tuple[str, str, str], ...]
+    traces: tuple[DemoTrace, ...] = ()
 
 
 @dataclass
@@ -291,12 +305,17 @@ def _replay(
         heapq.heappush(queue, (e.at, order, "event", e))
         order += 1
     moves: list[tuple[str, str, str]] = []
+    traces: list[DemoTrace] = []
     seen.append(_record(entry))
     tr = advance(doc, None, Entry(0, _record(entry)), replace(snapshot, events=tuple(seen)), entry.at, context=ctx)
     at = entry.at
     pending: list[TimerRequest] = []
     while True:
         moves.extend((at.date().isoformat(), src, dst) for src, dst in tr.moves)
+        for line in tr.trace:
+            eff = tr.effects[line.effect_index] if line.effect_index is not None else None
+            key = eff.idempotency_key if isinstance(eff, SendMessage) else None
+            traces.append(DemoTrace(line.step_id, tr.stimulus or "unknown", line.action, dict(line.detail), at, key))
         pending = ([] if tr.cancel_timers else pending) + list(tr.timers)
         for eff in tr.effects:
             if isinstance(eff, SendMessage):
@@ -355,7 +374,15 @@ def _replay(
     state = tr.state
     plan.enrollments.append(
         DemoEnrollment(
-            ref, c.ref, doc.key, state, entry.at, at, tuple(p for p in pending if p.due_at > now), tuple(moves)
+            ref,
+            c.ref,
+            doc.key,
+            state,
+            entry.at,
+            at,
+            tuple(p for p in pending if p.due_at > now),
+            tuple(moves),
+            tuple(traces),
         )
     )
     return caused
