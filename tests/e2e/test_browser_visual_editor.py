@@ -13,16 +13,23 @@ from tidings.store.sql_uow import joined
 MJML = "<mjml><mj-body><mj-section><mj-column><mj-text>Hello there</mj-text></mj-column></mj-section></mj-body></mjml>"
 
 
-def test_browser_visual_editor_edits_and_saves_mjml(live_server, browser):  # noqa: F811
+def _marketer_with_template(live_server, browser, key: str):  # noqa: ANN001, ANN202, F811
+    """A marketer, the MJML template ``key``, and a new browser page (not logged in yet)."""
     c = live_server.container
     make_user(c, "marketer@example.com", "marketer")
     src = TemplateSource(
-        key="visual", channel="email", locale="", subject="Hi", body=MJML, format="mjml", text_body=None, settings={}
+        key=key, channel="email", locale="", subject="Hi", body=MJML, format="mjml", text_body=None, settings={}
     )
     with c.engine.begin() as conn:
-        svc.save_template(joined(conn), src, c.clock.now(), name="Visual")
+        svc.save_template(joined(conn), src, c.clock.now(), name=key.title())
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(15_000)
+    return page
+
+
+def test_browser_visual_editor_edits_and_saves_mjml(live_server, browser):  # noqa: F811
+    c = live_server.container
+    page = _marketer_with_template(live_server, browser, "visual")
     watch = Watch(page)
     try:
         login(page, live_server.url, "marketer@example.com")
@@ -57,3 +64,65 @@ def test_browser_visual_editor_edits_and_saves_mjml(live_server, browser):  # no
         assert "Hello there" in row["body"]
     finally:
         page.close()
+
+
+LOCAL_SCHEMES = ("data:", "blob:", "about:")
+
+
+def test_browser_visual_editor_makes_no_outside_request(live_server, browser):  # noqa: F811
+    """Every request the editor page makes, while it opens an MJML template (whose text uses
+    MJML's default font, Ubuntu: a Google Fonts link unless the font map says otherwise), a user
+    drags the button and divider blocks into the canvas and saves, goes to our server."""
+    from urllib.parse import urlsplit
+
+    c = live_server.container
+    page = _marketer_with_template(live_server, browser, "offline")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        login(page, live_server.url, "marketer@example.com")
+        page.goto(f"{live_server.url}/templates/offline/visual?locale=")
+        page.wait_for_selector("#gjs iframe")
+        for _ in range(100):
+            if page.evaluate("() => !!(window.tidingsVisualEditor && window.tidingsVisualEditor.getWrapper())"):
+                break
+            page.wait_for_timeout(100)
+        frame = page.frame_locator("#gjs iframe.gjs-frame")
+        frame.locator("text=Hello there").first.wait_for()
+        page.evaluate("() => window.tidingsVisualEditor.runCommand('open-blocks')")
+        for label, tag in (("Button", "<mj-button"), ("Divider", "<mj-divider")):
+            _drop_block(page, frame, label, tag)
+        html = page.evaluate("() => window.tidingsVisualEditor.getHtml()")
+        assert "<mj-button" in html and "<mj-divider" in html, html
+        # the HTML the editor makes of it (its export and code view) links no web font either
+        out = page.evaluate("() => window.tidingsVisualEditor.runCommand('mjml-code-to-html').html")
+        assert "<mjml" not in out and "Hello there" in out and "fonts.googleapis.com" not in out
+        shot(page, "visual-editor-offline")
+        page.click("#visual-save")
+        page.wait_for_url("**/templates/offline?locale=&notice=saved")
+        with c.engine.connect() as conn:
+            row = svc.get_row(joined(conn), "offline", "")
+        assert row is not None and "<mj-button" in row["body"]
+    finally:
+        page.close()
+    assert len(requests) > 5, requests
+    outside = [u for u in requests if not u.startswith(LOCAL_SCHEMES) and urlsplit(u).hostname != "127.0.0.1"]
+    assert outside == [], outside
+
+
+def _drop_block(page, frame, label: str, tag: str) -> None:  # noqa: ANN001
+    """Drag the block ``label`` onto the text in the canvas, as a user does with the mouse; a
+    drag the canvas has not picked up (it sometimes misses the first moves) is done again."""
+    block = page.locator(".gjs-block", has_text=label).first
+    block.wait_for()
+    for _ in range(5):
+        box = frame.locator("text=Hello there").first.bounding_box()  # page coordinates
+        assert box is not None
+        block.hover()
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=15)
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2, steps=5)
+        page.mouse.up()
+        page.wait_for_timeout(300)
+        if tag in page.evaluate("() => window.tidingsVisualEditor.getHtml()"):
+            break

@@ -166,6 +166,7 @@ def test_newer_consent_wins_on_merge(engine: sa.Engine, clock: Any) -> None:
 
 def test_demo_is_idempotent(container: Any, engine: sa.Engine) -> None:
     from tidings.cli.demo import CONTACTS, load_demo
+    from tidings.domain.demo.history import SIZE
 
     load_demo(container)
     with engine.connect() as conn:
@@ -180,4 +181,4 @@ def test_demo_is_idempotent(container: Any, engine: sa.Engine) -> None:
             for t in (schema.contacts, schema.events, schema.contact_tags, schema.consents)
         ]
     assert counts == again
-    assert counts[0] == len(CONTACTS) and counts[1] > len(CONTACTS)
+    assert counts[0] == len(CONTACTS) + SIZE and counts[1] > len(CONTACTS)  # the showcase + the history

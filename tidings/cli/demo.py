@@ -4,6 +4,11 @@ A small shop's audience: contacts at different lifecycle stages, with owners, ta
 with proof, and a history of events (sign-ups, page views, carts, orders, an NPS answer, a
 webinar registration). Loading it again changes nothing: contacts upsert by email with the
 same values and events carry fixed message ids.
+
+Beside them, 400 contacts with 90 days of history (``application/demo/seed.py``). The past never
+runs live: only events of the last :data:`LIVE_HOURS` reach the worker (a cart left an hour ago,
+a webinar registration), the older ones are recorded as already processed, so no welcome goes to
+a contact who signed up weeks ago.
 """
 
 from __future__ import annotations
@@ -137,7 +142,7 @@ EVENTS: list[tuple[int, str, dict[str, Any], float]] = [
     (0, "order.completed", {"order_id": "D-1002", "revenue": 89.5}, 3),
     (0, "nps.answered", {"score": 9}, 2),
     (1, "subscribed", {"list": "newsletter"}, 10),
-    (1, "webinar.registered", {"webinar": "spring-launch"}, 5),
+    (1, "webinar.registered", {"webinar": "spring-launch"}, 0.1),
     (2, "page.viewed", {"url": "https://shop.example/pricing"}, 4),
     (2, "demo.requested", {"product": "Pro"}, 1),
     (3, "order.completed", {"order_id": "D-1003", "revenue": 1800.0, "product": "aligners"}, 20),
@@ -145,16 +150,22 @@ EVENTS: list[tuple[int, str, dict[str, Any], float]] = [
     (5, "order.completed", {"order_id": "D-1004", "revenue": 420.0}, 200),
     (6, "product.viewed", {"sku": "LENS-2", "price": 59.0}, 0.2),
     (6, "checkout.started", {"cart_id": "C-77", "value": 59.0}, 0.1),
-    (7, "webinar.registered", {"webinar": "spring-launch"}, 6),
+    (7, "webinar.registered", {"webinar": "spring-launch"}, 0.08),
 ]
 
 
+LIVE_HOURS = 6
+
+
 def load_demo(container: Container) -> list[dict[str, Any]]:
-    """Load demo contacts and install the ready-made journeys (idempotent).
+    """Install the ready-made journeys, load the demo contacts and the demo history (idempotent).
 
     Returns the recipe install results (services/recipes.py)."""
     from tidings.application.contacts.contacts import normalise_input, upsert_contact
     from tidings.application.ingest.ingest import Incoming, ingest
+    from tidings.store.demo_sql import SqlDemoHistory
+
+    installed = install_recipes(container)
 
     now = container.clock.now()
     ids: list[int] = []
@@ -196,7 +207,31 @@ def load_demo(container: Container) -> list[dict[str, Any]]:
             for n, (i, name, props, ago) in enumerate(EVENTS)
         ]
         ingest(conn, items, now, source="demo")
-    return install_recipes(container)
+        live = [it.message_id for it in items if it.occurred_at >= now - timedelta(hours=LIVE_HOURS)]
+        SqlDemoHistory(conn).settle(ids, live)
+    load_history(container)
+    return installed
+
+
+def load_history(container: Container) -> dict[str, int] | None:
+    """The 90 days of history (once); prints how long it took. None when it was there already."""
+    import time
+
+    from tidings.application.demo.seed import seed_history
+    from tidings.cli import common
+    from tidings.store.analytics import SqlAnalytics
+    from tidings.store.demo_sql import SqlDemoHistory
+
+    started = time.perf_counter()
+    with common.console.status("writing 90 days of demo history…"):
+        done = seed_history(container.engine.begin, SqlDemoHistory, SqlAnalytics, container.clock.now())
+    if done is not None:
+        common.console.print(
+            f"demo history: {done['contacts']} contacts, {done['events']} events, {done['messages']} messages, "
+            f"{done['enrollments']} enrolments ({done['waiting']} still waiting) "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+    return done
 
 
 def _with_schedule(name: str, props: dict[str, Any], now: Any) -> dict[str, Any]:
@@ -259,7 +294,7 @@ def install_recipes(container: Container) -> list[dict[str, Any]]:
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo() -> None:
-        """Load demo contacts, consent, tags and events (safe to run twice)."""
+        """Install every recipe, load the demo contacts and 90 days of history (safe to run twice)."""
         from tidings.cli import common
 
         c = common.open_container()

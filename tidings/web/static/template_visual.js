@@ -10,9 +10,21 @@
   var mjml = host.dataset.format === "mjml";
   var plugin = window["grapesjs-mjml"];
   plugin = plugin && (plugin.default || plugin);
-  // no web fonts (they would come from Google: nothing is fetched from elsewhere), a local
-  // image placeholder
-  var options = { fonts: {}, imagePlaceholderSrc: "/static/favicon.svg" };
+  // Nothing is fetched from elsewhere (tests/e2e/test_browser_visual_editor.py records every
+  // request). grapesjs-mjml 1.0.8 hands its `fonts` to the MJML parser only when the map is not
+  // empty, and the parser's own default links Google Fonts (Ubuntu, Roboto...) for any font-family
+  // that names them: a map of one name no template uses replaces that default, so no font link.
+  // The blocks whose content loads outside images are left out: hero (a GitHub-hosted
+  // background), social (Mailjet icons), raw (Unsplash pictures); the image block's placeholder
+  // is local.
+  var options = {
+    fonts: { "tidings-no-web-fonts": "/static/tidings.css" },
+    imagePlaceholderSrc: "/static/favicon.svg",
+    blocks: [
+      "mj-1-column", "mj-2-columns", "mj-3-columns", "mj-text", "mj-button", "mj-image", "mj-divider",
+      "mj-spacer", "mj-navbar", "mj-navbar-link", "mj-wrapper",
+    ],
+  };
   var editor = window.grapesjs.init({
     container: host,
     height: "70vh",
