@@ -119,7 +119,7 @@ def test_skip_one_pause_and_resume() -> None:
     [
         ("every: 14d", "every: 0d", "at least 1"),
         ("every: 14d", "every: fortnightly", "write a number"),
-        ("    count: 6\n", "", "count (how many) or until"),
+        ("    count: 6\n", "", "count (how many), until (the last day) or lasts"),
         ("count: 6", "until: soon", "not a date"),
     ],
 )
@@ -171,3 +171,34 @@ def test_the_docs_example_parses() -> None:
     block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if "type: repeat" in b)
     doc = parse_journey("key: x\ntriggers:\n  - manual: true\n" + block, templates={"reminder", "all-done"})
     assert doc.steps["series"].edges == {"each": "remind", "done": "finished"}
+
+
+LASTS = parse_journey(DOC.replace("    count: 6\n", "    lasts: {variable: weeks, unit: w}\n"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(weeks=st.integers(0, 30))
+def test_a_series_that_lasts_n_weeks_sends_every_occurrence_within_them(weeks: int) -> None:
+    """``lasts: {variable: weeks, unit: w}``: occurrence k (every 14 days) is sent while the start
+    + 14k days is within the treatment's weeks — k <= weeks / 2 — each once, with vars.occurrence = k."""
+    ev = EventRecord("treatment.started", T0, {"start_date": "2026-03-02", "weeks": weeks})
+    t = advance(LASTS, None, Entry(0, ev), C, T0, context=CTX)
+    occurrences = []
+    for _ in range(40):
+        if t.state.waiting is None or not t.state.waiting.until:
+            break
+        due = datetime.fromisoformat(t.state.waiting.until)
+        t = advance(LASTS, t.state, TimerDue(1, "wait", {"token": t.state.waiting.token}), C, due, context=CTX)
+        if _sends(t):
+            occurrences.append(t.state.variables["occurrence"])
+    assert occurrences == list(range(1, weeks // 2 + 1))
+
+
+def test_a_series_without_a_usable_length_ends_with_the_reason() -> None:
+    ev = EventRecord("treatment.started", T0, {"start_date": "2026-03-02", "weeks": "many"})
+    t = advance(LASTS, None, Entry(0, ev), C, T0, context=CTX)
+    assert t.state.waiting is None or t.state.step_id == "finished"
+    assert any(e.action == "series_done" and e.detail.get("reason") == "no length" for e in t.trace)
+    with pytest.raises(JourneyError) as err:
+        parse_journey(DOC.replace("    count: 6\n", "    lasts: {variable: weeks, unit: years}\n"))
+    assert any("lasts is" in p.message and p.step_id == "series" for p in err.value.problems)

@@ -130,6 +130,8 @@ def variable_findings(
     sends = [s for s in doc.steps.values() if s.type == "send" and s.config.get("template") == template]
     trigger_events = [t.target for t in doc.triggers if t.type == "event" and t.target]
     props = {p for name in trigger_events for p in events.get(str(name), ())}
+    if any(s.type == "repeat" for s in doc.steps.values()):
+        props.add("occurrence")  # a series sets vars.occurrence before running its ``each`` branch
     found: list[Finding] = []
     for path in sorted(needs):
         root, rest = path[0], path[1:]

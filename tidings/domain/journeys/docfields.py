@@ -28,7 +28,7 @@ STEP_FIELDS: dict[str, set[str]] = {
     "split": {"variants", "experiment"},
     "update_contact": {"set", "add_tags", "remove_tags", "lifecycle_stage", "score", "next"},
     "set_variables": {"set", "next"},
-    "repeat": {"every", "anchor", "count", "until", "each", "done"},
+    "repeat": {"every", "anchor", "count", "until", "lasts", "each", "done"},
     "webhook": {"url", "method", "body", "headers", "next"},
     "task": {"title", "body", "owner", "team", "due_in", "next"},
     "assign_owner": {"owner", "team", "strategy", "next"},

@@ -243,9 +243,19 @@ def _check_repeat(
     anchor = check_date_spec(need(s, "anchor", p, line, sid, path), p, fl("anchor"), sid, path + ".anchor")
     if anchor is not None and anchor.event:
         p.add("a series is anchored to an attribute or a variable", fl("anchor"), sid, path + ".anchor")
-    count, until = s.get("count"), s.get("until")
-    if count is None and until is None:
-        p.add("a repeat needs count (how many) or until (the last day)", line, sid, path)
+    count, until, lasts = s.get("count"), s.get("until"), s.get("lasts")
+    if count is None and until is None and lasts is None:
+        p.add("a repeat needs count (how many), until (the last day) or lasts (how long)", line, sid, path)
+    if lasts is not None:
+        ok = (
+            isinstance(lasts, Mapping)
+            and set(lasts) <= {"variable", "attribute", "unit"}
+            and lasts.get("unit") in ("d", "w", "mo")
+            and len([k for k in ("variable", "attribute") if isinstance(lasts.get(k), str) and lasts[k]]) == 1
+        )
+        if not ok:
+            p.add("lasts is {variable: NAME, unit: d|w|mo} (or attribute: NAME): how many days, weeks or months "
+                  "the series runs from its anchor", fl("lasts"), sid, path + ".lasts")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         p.add("count is a whole number >= 1", fl("count"), sid, path + ".count")
     if until is not None:

@@ -100,6 +100,17 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "anchor": _DATE,
     "count": {"type": "integer", "minimum": 1},
     "until": {"type": "string", "description": "last day of the series, YYYY-MM-DD"},
+    "lasts": {
+        "type": "object",
+        "description": "how long the series runs from its anchor: a number of days, weeks or months",
+        "properties": {
+            "variable": {"type": "string"},
+            "attribute": {"type": "string"},
+            "unit": {"enum": ["d", "w", "mo"]},
+        },
+        "required": ["unit"],
+        "additionalProperties": False,
+    },
     "each": _TARGET,
     "done": _TARGET,
     "from": {"enum": ["sent", "delivered", "first_open"], "description": "what the window counts from"},

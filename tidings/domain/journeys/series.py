@@ -61,9 +61,33 @@ def _spec(raw: dict[str, Any]) -> DateSpec:
     return DateSpec(attribute=raw.get("attribute"), variable=raw.get("variable"), offset=offset, at=raw.get("at"))
 
 
-def _within(step: Step, k: int, due: datetime) -> bool:
+#: a series whose ``lasts`` names no usable number ends at once (``series_done``, "no length").
+NO_LENGTH = date.min
+
+
+def last_day(step: Step, anchor: datetime, contact: ContactSnapshot, variables: dict[str, Any], tz: Any) -> date | None:
+    """The last day ``lasts`` allows (anchor's local day + N days/weeks/months, N read from a
+    variable or attribute); None without ``lasts``; ``NO_LENGTH`` when N is missing or not a
+    whole number >= 0."""
+    lasts = step.config.get("lasts")
+    if not lasts:
+        return None
+    name = lasts.get("variable") or lasts.get("attribute", "")
+    raw = variables.get(name) if lasts.get("variable") else contact.attributes.get(name)
+    if isinstance(raw, bool):
+        return NO_LENGTH
+    try:
+        n = int(raw) if isinstance(raw, int | str) or (isinstance(raw, float) and raw.is_integer()) else -1
+    except ValueError:
+        return NO_LENGTH
+    return NO_LENGTH if n < 0 else add_period(anchor.astimezone(tz).date(), n, str(lasts["unit"]))
+
+
+def _within(step: Step, k: int, due: datetime, end: date | None = None) -> bool:
     count, until = step.config.get("count"), step.config.get("until")
     if count is not None and k > int(count):
+        return False
+    if end is not None and due.date() > end:
         return False
     return until is None or due.date() <= date.fromisoformat(str(until))
 
@@ -82,10 +106,11 @@ def plan(run: Run, step: Step) -> str | None:
     found = resolve(_spec(step.config["anchor"]), run.contact, run.state.variables, run.now, run.doc.settings.timezone)
     period = parse_period(step.config["every"])
     k, skipped, due = int(st["done"]) + 1, [], None
-    if found is not None:
+    end = last_day(step, found[0], run.contact, run.state.variables, tz) if found is not None else None
+    if found is not None and end is not NO_LENGTH:
         while True:
             due = occurrence(found[0], k, period, tz)
-            if not _within(step, k, due) or due > run.now:
+            if not _within(step, k, due, end) or due > run.now:
                 break
             skipped.append({"occurrence": k, "at": iso(due)})
             k += 1
@@ -93,8 +118,9 @@ def plan(run: Run, step: Step) -> str | None:
         st["done"] = skipped[-1]["occurrence"]
         run.note(step.id, "series_skipped", reason="occurrence passed", occurrences=skipped)
     run.state.series[step.id] = st
-    if found is None or due is None or not _within(step, k, due):
-        detail = {"reason": "no anchor date" if found is None else "series over", "done": st["done"]}
+    if found is None or end is NO_LENGTH or due is None or not _within(step, k, due, end):
+        reason = "no anchor date" if found is None else "no length" if end is NO_LENGTH else "series over"
+        detail = {"reason": reason, "done": st["done"]}
         if replanning:
             run.resume()
             run.continue_after(step.id, "done", **detail)
@@ -116,6 +142,7 @@ def occurrence_due(run: Run, step: Step) -> None:
     k = int(st.get("next", int(st.get("done", 0)) + 1))
     st["done"] = k
     run.state.series[step.id] = st
+    run.state.variables["occurrence"] = k  # what the ``each`` branch's messages print (vars.occurrence)
     run.resume()
     run.continue_after(step.id, "each", occurrence=k)
 
@@ -153,11 +180,14 @@ def upcoming(
     if found is None:
         return []
     tz, period = contact_zone(contact, default_tz), parse_period(step.config["every"])
+    end = last_day(step, found[0], contact, variables, tz)
+    if end is NO_LENGTH:
+        return []
     first = int(st.get("next", int(st.get("done", 0)) + 1))
     out: list[datetime] = []
     for k in range(first, first + 10_000):  # bounded: an anchor years back skips at most this many
         due = occurrence(found[0], k, period, tz)
-        if len(out) >= limit or not _within(step, k, due):
+        if len(out) >= limit or not _within(step, k, due, end):
             break
         if due > now:
             out.append(due)

@@ -436,6 +436,8 @@ def _taken(trace: Sequence[tuple[datetime, str, TraceEntry]]) -> set[str]:
             taken.add(f"{e.step_id}:variant:{d.get('variant')}")
         elif e.action == "behaviour":
             taken.add(f"{e.step_id}:{d.get('outcome')}")
+        elif e.action == "series_done":  # a series over when planned leaves by its done edge
+            taken.add(f"{e.step_id}:done")
         elif e.action == "resume" and d.get("edge") not in (None, "retry"):
             taken.add(f"{e.step_id}:{d.get('edge')}")
     return taken
