@@ -208,6 +208,11 @@ def test_dependencies_and_change_hints() -> None:
         deps_from_events([EventRecord("contact.updated", NOW, {"changed": {"attributes": {"plan": "x"}}})])
     )
     assert not d.affected_by(deps_from_events([EventRecord("contact.updated", NOW, {"changed": {"email": "x"}})]))
+    # the spelling the change events really carry (domain/changes.py): "attributes.<key>"
+    change = {"changed": {"attributes.plan": {"from": None, "to": "pro"}}}
+    assert d.affected_by(deps_from_events([EventRecord("contact.updated", NOW, change)]))
+    other = {"changed": {"attributes.size": {"from": None, "to": 3}}}
+    assert not d.affected_by(deps_from_events([EventRecord("contact.updated", NOW, other)]))
     assert dependencies(parse_rule("last_seen within last 3d")).affected_by(
         deps_from_events([EventRecord("anything", NOW)])
     )

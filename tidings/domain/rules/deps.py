@@ -148,6 +148,8 @@ def deps_from_events(events: Iterable[EventRecord]) -> RuleDeps:
                     fields.add(k)
                 elif k == "attributes" and isinstance(v, dict):
                     attrs.update(str(x) for x in v)
+                elif k.startswith("attributes."):  # the change vocabulary's own spelling (domain/changes.py)
+                    attrs.add(k[len("attributes.") :])
                 elif k in ("tags",):
                     tags.add(ANY)
                 elif k in ("consents", "consent"):
