@@ -25,7 +25,7 @@ FromQ = Query(None, alias="from", description="first day (inclusive), YYYY-MM-DD
 ToQ = Query(None, alias="to", description="last day (inclusive), YYYY-MM-DD")
 FormatQ = Query("json", description="json, or csv for the series by day (per step for /steps)")
 ModelQ = Query(None, description=f"add attributed conversions and revenue under a model: {', '.join(MODELS)}")
-WindowQ = Query(7.0, gt=0, description="attribution window in days")
+WindowQ = Query(7.0, gt=0, le=3650, description="attribution window in days (at most ten years)")
 
 
 def _range(start: date | None, end: date | None) -> reports.Range:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
 from tidings.application.delivery import templates as svc
 from tidings.domain.channels import TemplateChannelName
+from tidings.domain.contacts import InvalidValue, normalise_email
 from tidings.domain.templates import TemplateError, TemplateSource
 from tidings.store.sql_uow import joined
 
@@ -37,6 +38,14 @@ class PreviewIn(BaseModel):
 
 class SendTestIn(PreviewIn):
     to: str = Field(description="address the test goes to")
+
+    @field_validator("to")
+    @classmethod
+    def _an_email_address(cls, value: str) -> str:
+        try:
+            return normalise_email(value)
+        except InvalidValue as exc:
+            raise ValueError(str(exc)) from None
 
 
 def _out(row: dict[str, Any]) -> dict[str, Any]:

@@ -178,7 +178,8 @@ def _behaviour(rng: random.Random, c: DemoContact, now: datetime) -> list[DemoEv
         evs.append(
             DemoEvent(n, "product.viewed", at, f"demo-h:{n}:product:{i}", {"sku": sku, "name": title, "price": price})
         )
-    if rng.random() < RATES["cart"]:
+    # a cart needs time: started 2 h after signing up at the earliest, abandoned 1 h later, before now
+    if rng.random() < RATES["cart"] and c.signed_up + timedelta(hours=2) < now - timedelta(hours=3):
         sku, title, price = rng.choice(PRODUCTS)
         qty = rng.randint(1, 2)
         total = price * qty
