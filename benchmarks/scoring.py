@@ -21,7 +21,6 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
+from scratch import scratch_schema  # noqa: E402
 
 from tidings.application.scoring.scores import decay_pass, score_events  # noqa: E402
 from tidings.domain.scoring.model import parse_scoring_model  # noqa: E402
@@ -162,18 +162,10 @@ def main() -> None:
     out.update({f"sqlite_{k}": v for k, v in r.items()})
     print(f"sqlite: {r}", file=sys.stderr)
     if args.postgres_url:
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres_url)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {name}"))
-        try:
-            sep = "&" if "?" in args.postgres_url else "?"
-            r = run(f"{args.postgres_url}{sep}options=-csearch_path%3D{name}", args.contacts, args.events)
-            out.update({f"postgres_{k}": v for k, v in r.items()})
-            print(f"postgres: {r}", file=sys.stderr)
-        finally:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f"DROP SCHEMA {name} CASCADE"))
+        with scratch_schema(args.postgres_url, "bench") as url:
+            r = run(url, args.contacts, args.events)
+        out.update({f"postgres_{k}": v for k, v in r.items()})
+        print(f"postgres: {r}", file=sys.stderr)
     print(json.dumps(out))
 
 
