@@ -8,6 +8,7 @@ rows, if any, are listed and written to FILE.rejected.csv); 1 when the file cann
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -156,18 +157,23 @@ def export_contacts(
     from tidings.application.ingest.imports import export_csv_chunks
 
     c = common.open_container()
-    chunks = export_csv_chunks(c.engine, ContactFilter(tag=tag, stage=stage))
+    if _write_chunks(export_csv_chunks(c.engine, ContactFilter(tag=tag, stage=stage)), file):
+        common.console.print(f"exported to {file}")
+
+
+def _write_chunks(chunks: Iterable[str], file: str) -> bool:
+    """Stream ``chunks`` to ``file`` (``-``: standard output); True when written to a file."""
     if file == "-":
         for chunk in chunks:
             sys.stdout.write(chunk)
-        return
+        return False
     try:
         with open(file, "w", encoding="utf-8", newline="") as f:
             for chunk in chunks:
                 f.write(chunk)
     except OSError as exc:
         common.fail(f"cannot write {file}: {exc}")
-    common.console.print(f"exported to {file}")
+    return True
 
 
 def _export_rows(kind: str, fmt: str, since: str | None, until: str | None, out: str) -> None:
@@ -183,18 +189,8 @@ def _export_rows(kind: str, fmt: str, since: str | None, until: str | None, out:
     except InvalidValue as exc:
         common.fail(f"{exc.field}: {exc.message}")
     c = common.open_container()
-    chunks = export_rows(exports_sql.reader(c.engine), kind, fmt, *window)
-    if out == "-":
-        for chunk in chunks:
-            sys.stdout.write(chunk)
-        return
-    try:
-        with open(out, "w", encoding="utf-8", newline="") as f:
-            for chunk in chunks:
-                f.write(chunk)
-    except OSError as exc:
-        common.fail(f"cannot write {out}: {exc}")
-    common.console.print(f"exported {kind} to {out}")
+    if _write_chunks(export_rows(exports_sql.reader(c.engine), kind, fmt, *window), out):
+        common.console.print(f"exported {kind} to {out}")
 
 
 FormatOpt = Annotated[str, typer.Option("--format", help="csv or jsonl (JSON Lines)")]
