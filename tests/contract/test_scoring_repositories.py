@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.contract.conftest import NOW, Backend
+from tidings.application.scoring.funnel import rebuild_stage_moves, stage_funnel_over_time
 from tidings.application.scoring.scores import decay_pass, explain_contact, score_events, stage_funnel
 from tidings.domain.scoring.records import HistoryRow, NewEvent, ScoreRow
 from tidings.domain.snapshot import EventRecord
@@ -106,3 +107,21 @@ def test_events_move_scores_cross_thresholds_and_decay(backend: Backend) -> None
         uow.scoring.add_events([NewEvent(cid, "x", {}, NOW, "same-id")] * 2, NOW)
         uow.commit()
     assert [n for c, n in backend.events() if c == cid].count("x") == 1
+    # the funnel over time: the live counts, by day and stage, equal those rebuilt from the events
+    with backend.uow() as uow:
+        mid = uow.scoring.model("leads").id  # type: ignore[union-attr]
+        live = uow.scoring.stage_moves(mid, NOW.date(), later.date())
+        assert [(m.day, m.to_stage, m.direction, m.moved) for m in live] == [
+            (NOW.date(), "mql", "up", 1), (NOW.date(), "sql", "up", 1), (later.date(), "mql", "down", 1)
+        ]
+        assert live[-1].from_stage == "sql" and uow.scoring.stage_moves(mid, later.date(), later.date()) == live[2:]
+        over = stage_funnel_over_time(uow.scoring, "leads", later.date(), since=NOW.date(), over="day")
+        first = over["periods"][0]["stages"]
+        assert [(r["stage"], r["entered"], r["to_next"]) for r in first] == [("lead", 0, None), ("mql", 1, 1.0),
+                                                                             ("sql", 1, None)]
+        assert over["periods"][-1]["stages"][2]["demoted"] == 1 and len(over["periods"]) == 11
+    with backend.uow() as uow:
+        assert rebuild_stage_moves(uow.scoring) == {"leads": 3}
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.scoring.stage_moves(mid, NOW.date(), later.date()) == live

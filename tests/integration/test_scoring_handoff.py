@@ -4,6 +4,7 @@ documents are refused with line and rule id (API and CLI)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -110,6 +111,29 @@ def test_events_move_the_score_and_crossing_mql_starts_the_handoff(api: Any, con
     assert s["score"] == 47.5 and s["stage"] == "mql" and s["decay"] == -27.5
     f = api.get("/api/scoring/models/b2b/funnel").json()
     assert [(x["stage"], x["contacts"]) for x in f["stages"]] == [("lead", 0), ("mql", 1), ("sql", 0)]
+    # the funnel over time: the week the contact crossed into mql, then twelve weeks of history
+    crossed_on = (container.clock.now() - timedelta(days=14)).date()
+    r = api.get("/api/scoring/models/b2b/funnel/over-time", params={"over": "week"})
+    assert r.status_code == 200, r.text
+    weeks = r.json()["periods"]
+    assert len(weeks) in (12, 13) and r.json()["entered"] == {"lead": 0, "mql": 1, "sql": 0}
+    [week] = [w for w in weeks if any(x["entered"] for x in w["stages"])]
+    assert week["start"] == (crossed_on - timedelta(days=crossed_on.weekday())).isoformat()
+    assert [(x["stage"], x["entered"], x["to_next"]) for x in week["stages"]] == [
+        ("lead", 0, None), ("mql", 1, 0.0), ("sql", 0, None)
+    ]
+    bad = api.get("/api/scoring/models/b2b/funnel/over-time", params={"from": "2026-03-02", "to": "2026-03-01"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["loc"] == ["query", "to"]
+    assert api.get("/api/scoring/models/nope/funnel/over-time").status_code == 404
+    env = {"TIDINGS_DATABASE_URL": container.engine.url.render_as_string(hide_password=False)}
+    day = ["--from", crossed_on.isoformat(), "--to", crossed_on.isoformat()]
+    res = CliRunner().invoke(cli, ["scoring", "funnel-over-time", "b2b", "--over", "day", *day, "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    assert [x["entered"] for x in json.loads(res.output)["periods"][0]["stages"]] == [0, 1, 0]
+    res = CliRunner().invoke(cli, ["scoring", "funnel-over-time", "b2b", "--from", "March"], env=env)
+    assert res.exit_code == 1 and "--from" in res.output
+    assert api.post("/api/scoring/funnel/rebuild").json() == {"counted": {"b2b": 1}}
+    assert api.get("/api/scoring/models/b2b/funnel/over-time").json()["periods"] == weeks
 
 
 def test_bad_documents_are_refused_with_line_and_rule(api: Any, container: Container, tmp_path: Path) -> None:

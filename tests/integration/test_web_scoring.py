@@ -39,6 +39,12 @@ def test_marketer_publishes_a_model_and_sees_a_contact_score(container: Containe
         panel = client.get(f"/contacts/{cid}/score").text
         assert "20 = +20 company size 50+" in panel
         assert client.get("/contacts/999999/score").status_code == 404
+        assert 'data-chart="/scoring/b2b/funnel.json"' in client.get("/scoring").text
+        chart = client.get("/scoring/b2b/funnel.json").json()  # twelve weeks of stage entries
+        assert chart["type"] == "bar" and [d["label"] for d in chart["datasets"]] == ["lead", "mql", "sql"]
+        weeks = len(chart["labels"])
+        assert weeks in (12, 13) and all(len(d["data"]) == weeks for d in chart["datasets"])
+        assert client.get("/scoring/nope/funnel.json").status_code == 404
         client.post("/scoring/b2b/pause", data={"csrf_token": token})
         assert "paused" in client.get("/scoring").text
 

@@ -6,15 +6,18 @@ problem's field path, line and rule id.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from tidings.api.deps import RequireRead, RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
 from tidings.application.scoring import models as sm
+from tidings.application.scoring.funnel import rebuild_stage_moves, stage_funnel_over_time
 from tidings.application.scoring.scores import decay_pass, explain_contact, stage_funnel
+from tidings.domain.scoring.funnel import FunnelRangeError
 from tidings.domain.scoring.model import ScoringError
 from tidings.domain.scoring.records import StoredModel
 
@@ -117,6 +120,35 @@ def funnel(key: str, request: Request) -> dict[str, Any]:
             return stage_funnel(uow.scoring, key)
         except sm.UnknownModel as exc:
             raise _unknown(exc) from exc
+
+
+@router.get("/api/scoring/models/{key}/funnel/over-time", dependencies=[RequireRead])
+def funnel_over_time(
+    key: str,
+    request: Request,
+    over: str = Query("week", description="day, week (from Monday) or month"),
+    since: date | None = Query(None, alias="from", description="first day (inclusive); default 12 weeks back"),
+    until: date | None = Query(None, alias="to", description="last day (inclusive), YYYY-MM-DD; default today (UTC)"),
+) -> dict[str, Any]:
+    """Per period: contacts moved up into each stage (``entered``), moved down out of it
+    (``demoted``), and ``to_next``, entered the next stage / entered this one in that period."""
+    c = container(request)
+    with c.uow(read_only=True) as uow:
+        try:
+            return stage_funnel_over_time(uow.scoring, key, c.clock.now().date(), since=since, until=until, over=over)
+        except sm.UnknownModel as exc:
+            raise _unknown(exc) from exc
+        except FunnelRangeError as exc:
+            raise ApiError(422, "validation_error", str(exc), [{"loc": ["query", exc.field], "msg": str(exc)}]) from exc
+
+
+@router.post("/api/scoring/funnel/rebuild", dependencies=[RequireWrite])
+def rebuild_funnel(request: Request) -> dict[str, Any]:
+    """Recount every model's funnel over time from its ``score.threshold_crossed`` events."""
+    with container(request).uow() as uow:
+        counted = rebuild_stage_moves(uow.scoring)
+        uow.commit()
+    return {"counted": counted}
 
 
 @router.post("/api/scoring/decay", dependencies=[RequireWrite])

@@ -1,4 +1,5 @@
-"""CLI: tidings scoring validate | publish | list | show | pause | resume | explain | decay | funnel."""
+"""CLI: tidings scoring validate | publish | list | show | pause | resume | explain | decay | funnel |
+funnel-over-time | rebuild-funnel."""
 
 from __future__ import annotations
 
@@ -191,3 +192,61 @@ def funnel_cmd(key: str, as_json: Annotated[bool, JSON_OPT] = False) -> None:
         common.console.print(
             f"{s['stage']:<12} {s['contacts']:>8} now, {s['reached']:>8} reached{rate}", highlight=False
         )
+
+
+@app.command("funnel-over-time")
+def funnel_over_time_cmd(
+    key: str,
+    over: Annotated[str, typer.Option("--over", help="day, week (from Monday) or month")] = "week",
+    since: Annotated[str | None, typer.Option("--from", help="first day, YYYY-MM-DD (default 12 weeks back)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="last day, YYYY-MM-DD (default today, UTC)")] = None,
+    as_json: Annotated[bool, JSON_OPT] = False,
+) -> None:
+    """Contacts moved into each stage per day, week or month, and the flow to the next stage."""
+    from datetime import date
+
+    from tidings.application.scoring.funnel import stage_funnel_over_time
+    from tidings.application.scoring.models import UnknownModel
+    from tidings.domain.scoring.funnel import FunnelRangeError
+
+    def day(value: str | None, option: str) -> date | None:
+        try:
+            return None if value is None else date.fromisoformat(value)
+        except ValueError:
+            common.fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+
+    first, last = day(since, "--from"), day(until, "--to")
+    c = common.open_container()
+    with c.uow(read_only=True) as uow:
+        try:
+            f = stage_funnel_over_time(uow.scoring, key, c.clock.now().date(), since=first, until=last, over=over)
+        except UnknownModel as exc:
+            common.fail(str(exc))
+        except FunnelRangeError as exc:
+            common.fail(f"--{exc.field}: {exc}")
+    if as_json:
+        _print(f)
+        return
+    stages = f["stages"]
+    common.console.print(f"{key}: contacts moved into each stage per {over}, {f['from']} to {f['to']}", highlight=False)
+    common.console.print(f"{'from':<12}" + "".join(f"{s:>12}" for s in stages), highlight=False)
+    for p in f["periods"]:
+        cells = "".join(f"{r['entered']:>12}" for r in p["stages"])
+        common.console.print(f"{p['start']:<12}{cells}", highlight=False)
+    common.console.print(f"{'total':<12}" + "".join(f"{f['entered'][s]:>12}" for s in stages), highlight=False)
+
+
+@app.command("rebuild-funnel")
+def rebuild_funnel_cmd(as_json: Annotated[bool, JSON_OPT] = False) -> None:
+    """Recount every model's funnel over time from its score.threshold_crossed events."""
+    from tidings.application.scoring.funnel import rebuild_stage_moves
+
+    c = common.open_container()
+    with c.uow() as uow:
+        counted = rebuild_stage_moves(uow.scoring)
+        uow.commit()
+    if as_json:
+        _print({"counted": counted})
+        return
+    for key, n in counted.items():
+        common.console.print(f"{key}: {n} stage move(s) counted", highlight=False)

@@ -270,6 +270,7 @@ from tidings.store.schema_scoring import contact_scores as contact_scores  # noq
 from tidings.store.schema_scoring import score_history as score_history  # noqa: E402
 from tidings.store.schema_scoring import scoring_model_versions as scoring_model_versions  # noqa: E402
 from tidings.store.schema_scoring import scoring_models as scoring_models  # noqa: E402
+from tidings.store.schema_scoring import stage_moves as stage_moves  # noqa: E402
 from tidings.store.schema_sources import source_checkouts as source_checkouts  # noqa: E402
 from tidings.store.schema_sources import sources as sources  # noqa: E402
 

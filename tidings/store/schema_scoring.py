@@ -66,3 +66,17 @@ score_history = sa.Table(
     sa.Index("ix_score_history_contact_id_model_id_at", "contact_id", "model_id", "at"),
     sqlite_autoincrement=True,
 )
+
+#: the stage funnel over time: contacts a model moved from one stage into another per UTC day
+#: (``from_stage`` "" = no stage yet), added up as thresholds are crossed; rebuilt from the
+#: ``score.threshold_crossed`` events by ``tidings scoring rebuild-funnel``.
+stage_moves = sa.Table(
+    "stage_moves",
+    metadata,
+    sa.Column("model_id", BigId, primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    sa.Column("from_stage", sa.String(64), primary_key=True),
+    sa.Column("to_stage", sa.String(64), primary_key=True),
+    sa.Column("direction", sa.String(4), primary_key=True),
+    sa.Column("moved", sa.BigInteger, nullable=False),
+)

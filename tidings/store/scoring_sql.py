@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tidings.domain.scoring.model import Decay
+from tidings.domain.scoring.funnel import StageMove
+from tidings.domain.scoring.model import THRESHOLD_EVENT, Decay
 from tidings.domain.scoring.records import DecayRow, HistoryRow, NewEvent, ScoreRow, StoredModel
 from tidings.domain.snapshot import ContactSnapshot
 from tidings.store import schema
@@ -23,6 +24,7 @@ MV = schema.scoring_model_versions
 S = schema.contact_scores
 H = schema.score_history
 C = schema.contacts
+SM = schema.stage_moves
 _SCORE_COLUMNS = ("score", "profile", "stage", "state", "behaviour", "behaviour_at", "updated_at")
 
 
@@ -254,6 +256,53 @@ class SqlScoring:
     def stage_counts(self, model_id: int) -> dict[str | None, int]:
         q = sa.select(S.c.stage, sa.func.count()).where(S.c.model_id == model_id).group_by(S.c.stage)
         return {r[0]: int(r[1]) for r in self.conn.execute(q)}
+
+    # ----------------------------------------------------------------- the stage funnel over time
+
+    def add_stage_moves(self, model_id: int, moves: Sequence[StageMove]) -> None:
+        if not moves:
+            return
+        rows = [
+            {
+                "model_id": model_id,
+                "day": m.day.isoformat(),
+                "from_stage": m.from_stage or "",
+                "to_stage": m.to_stage,
+                "direction": m.direction,
+                "moved": m.moved,
+            }
+            for m in moves
+        ]
+        ins = (postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert)(SM)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["model_id", "day", "from_stage", "to_stage", "direction"],
+            set_={"moved": SM.c.moved + ins.excluded.moved},
+        )
+        self.conn.execute(stmt, rows)
+
+    def stage_moves(self, model_id: int, since: date, until: date) -> list[StageMove]:
+        q = (
+            sa.select(SM.c.day, SM.c.from_stage, SM.c.to_stage, SM.c.direction, SM.c.moved)
+            .where(SM.c.model_id == model_id, SM.c.day >= since.isoformat(), SM.c.day <= until.isoformat())
+            .order_by(SM.c.day, SM.c.from_stage, SM.c.to_stage, SM.c.direction)
+        )
+        return [
+            StageMove(date.fromisoformat(r.day), r.from_stage or None, r.to_stage, r.direction, int(r.moved))
+            for r in self.conn.execute(q)
+        ]
+
+    def reset_stage_moves(self, model_id: int) -> None:
+        self.conn.execute(sa.delete(SM).where(SM.c.model_id == model_id))
+
+    def threshold_events(self, after_id: int, limit: int) -> list[tuple[int, datetime, dict[str, Any]]]:
+        e = schema.events
+        q = (
+            sa.select(e.c.id, e.c.occurred_at, e.c.properties)
+            .where(e.c.name == THRESHOLD_EVENT, e.c.id > after_id)
+            .order_by(e.c.id)
+            .limit(limit)
+        )
+        return [(int(r.id), r.occurred_at, dict(r.properties or {})) for r in self.conn.execute(q)]
 
     # ----------------------------------------------------------------- the contact side
 

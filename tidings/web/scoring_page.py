@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 
 from tidings.application.access.users import Session
 from tidings.application.scoring import models as sm
+from tidings.application.scoring.funnel import stage_funnel_over_time
 from tidings.application.scoring.scores import explain_contact, stage_funnel
 from tidings.domain.scoring.model import ScoringError
 from tidings.web.core import PageNotFound, WebRoute, localised, render
@@ -66,6 +67,25 @@ def scoring_page(request: Request, session: Session = Viewer) -> Response:
         "notice": request.query_params.get("notice", ""),
     }
     return render(request, "scoring.html", ctx, page="scoring")
+
+
+@router.get("/scoring/{key}/funnel.json")
+def funnel_chart(key: str, request: Request, session: Session = Viewer) -> dict[str, Any]:
+    """The chart of contacts moved into each stage per week, the last twelve weeks (Chart.js)."""
+    c = container(request)
+    with c.uow(read_only=True) as uow:
+        try:
+            f = stage_funnel_over_time(uow.scoring, key, c.clock.now().date())
+        except sm.UnknownModel as exc:
+            raise PageNotFound(f"Scoring model {key}") from exc
+    return {
+        "type": "bar",
+        "labels": [p["start"] for p in f["periods"]],
+        "datasets": [
+            {"label": stage, "data": [p["stages"][i]["entered"] for p in f["periods"]]}
+            for i, stage in enumerate(f["stages"])
+        ],
+    }
 
 
 @router.get("/scoring/new")

@@ -7,12 +7,13 @@ batch of events in the transaction that processes them, so a score moves exactly
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Protocol
+from datetime import date, datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from tidings.application.ports.uow import UnitOfWork
+from tidings.domain.scoring.funnel import StageMove
 from tidings.domain.scoring.model import Decay
 from tidings.domain.scoring.records import DecayRow, HistoryRow, NewEvent, ScoreRow, StoredModel
 from tidings.domain.snapshot import ContactSnapshot
@@ -59,6 +60,20 @@ class ScoringRepository(Protocol):
     def add_history(self, rows: Sequence[HistoryRow]) -> None: ...
     def history(self, contact_id: int, model_id: int, limit: int) -> list[HistoryRow]: ...
     def stage_counts(self, model_id: int) -> dict[str | None, int]: ...
+
+    # the stage funnel over time
+    def add_stage_moves(self, model_id: int, moves: Sequence[StageMove]) -> None:
+        """Add these moves to the per-day counts (the same day, stages and direction add up)."""
+        ...
+
+    def stage_moves(self, model_id: int, since: date, until: date) -> list[StageMove]:
+        """The model's per-day moves from ``since`` to ``until`` (both included), by day."""
+        ...
+
+    def reset_stage_moves(self, model_id: int) -> None: ...
+    def threshold_events(self, after_id: int, limit: int) -> list[tuple[int, datetime, dict[str, Any]]]:
+        """``score.threshold_crossed`` events (id, occurred at, properties) after ``after_id``, by id."""
+        ...
 
     # the contact side
     def snapshots(self, contact_ids: Sequence[int]) -> dict[int, ContactSnapshot]: ...

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tidings.application.ports.scoring import ScoringRepository
 from tidings.application.scoring.models import LiveModel, UnknownModel, active_models, parsed
+from tidings.domain.scoring.funnel import moves_of_crossings
 from tidings.domain.scoring.model import THRESHOLD_EVENT, ScoringModel
 from tidings.domain.scoring.records import HistoryRow, NewEvent, ScoreRow
 from tidings.domain.scoring.score import (
@@ -76,6 +77,14 @@ def _crossing_events(
     ]
 
 
+def _count_moves(
+    repo: ScoringRepository, model_id: int, crossed: Sequence[tuple[str | None, str, str]], now: datetime
+) -> None:
+    """The stage funnel over time: these crossings added to today's (UTC) counts."""
+    day = now.astimezone(UTC).date()
+    repo.add_stage_moves(model_id, moves_of_crossings((day, f, t, d) for f, t, d in crossed))
+
+
 def score_events(
     repo: ScoringRepository,
     snapshots: Mapping[int, ContactSnapshot],
@@ -97,6 +106,7 @@ def score_events(
         history: list[HistoryRow] = []
         contacts: list[tuple[int, float, str | None]] = []
         emitted: list[NewEvent] = []
+        crossed: list[tuple[str | None, str, str]] = []
         for cid in ids:
             contact = snapshots[cid]
             row = rows.get(cid)
@@ -130,6 +140,7 @@ def score_events(
             if model.writes_contact:
                 contacts.append((cid, x.score, stage if stage != stage_now else None))
             emitted += _crossing_events(live, cid, crossings, x.score, now, f"e{last}")
+            crossed += [(c.previous, c.stage, c.direction) for c in crossings]
             report.crossings += [
                 {"contact_id": cid, "model": model.key, "stage": c.stage, "direction": c.direction} for c in crossings
             ]
@@ -137,6 +148,7 @@ def score_events(
         repo.add_history(history)
         repo.write_contacts(contacts)
         repo.add_events(emitted, now, enqueue_contacts=not in_worker)
+        _count_moves(repo, mid, crossed, now)
     return report
 
 
@@ -166,6 +178,7 @@ def decay_pass(repo: ScoringRepository, now: datetime, *, page: int = DECAY_PAGE
             history: list[HistoryRow] = []
             contacts: list[tuple[int, float, str | None]] = []
             emitted: list[NewEvent] = []
+            crossed: list[tuple[str | None, str, str]] = []
             for row in rows:
                 stage, crossings = move_stage(model, row.stage, row.score)
                 if stage == row.stage:
@@ -176,6 +189,7 @@ def decay_pass(repo: ScoringRepository, now: datetime, *, page: int = DECAY_PAGE
                 reason = {"kind": "decay", "sentence": f"decay moved the score to {row.score:g}"}
                 history.append(HistoryRow(row.contact_id, mid, now, row.score, 0.0, stage, reason))
                 emitted += _crossing_events(live, row.contact_id, crossings, row.score, now, f"d{now.isoformat()}")
+                crossed += [(c.previous, c.stage, c.direction) for c in crossings]
                 report.crossings += [
                     {"contact_id": row.contact_id, "model": model.key, "stage": c.stage, "direction": c.direction}
                     for c in crossings
@@ -184,6 +198,7 @@ def decay_pass(repo: ScoringRepository, now: datetime, *, page: int = DECAY_PAGE
             repo.add_history(history)
             repo.write_contacts(contacts)
             repo.add_events(emitted, now)
+            _count_moves(repo, mid, crossed, now)
             if len(rows) < page:
                 break
     report.scored = report.changed

@@ -6,10 +6,11 @@ import copy
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from tidings.domain.scoring.model import Decay, ScoringModel
+from tidings.domain.scoring.funnel import StageMove
+from tidings.domain.scoring.model import THRESHOLD_EVENT, Decay, ScoringModel
 from tidings.domain.scoring.records import DecayRow, HistoryRow, NewEvent, ScoreRow, StoredModel
 from tidings.domain.scoring.score import decayed_from
 from tidings.domain.snapshot import PROFILE_FIELDS, ContactSnapshot
@@ -119,6 +120,28 @@ class MemoryScoring:
 
     def stage_counts(self, model_id: int) -> dict[str | None, int]:
         return dict(Counter(r.stage for (_, m), r in self._s.contact_scores.items() if m == model_id))
+
+    def add_stage_moves(self, model_id: int, moves: Sequence[StageMove]) -> None:
+        table = self._s.stage_moves
+        for m in moves:
+            key = (model_id, m.day, m.from_stage or "", m.to_stage, m.direction)
+            table[key] = table.get(key, 0) + m.moved
+
+    def stage_moves(self, model_id: int, since: date, until: date) -> list[StageMove]:
+        rows = sorted(k + (n,) for k, n in self._s.stage_moves.items() if k[0] == model_id and since <= k[1] <= until)
+        return [StageMove(d, f or None, t, dr, n) for _, d, f, t, dr, n in rows]
+
+    def reset_stage_moves(self, model_id: int) -> None:
+        for key in [k for k in self._s.stage_moves if k[0] == model_id]:
+            del self._s.stage_moves[key]
+
+    def threshold_events(self, after_id: int, limit: int) -> list[tuple[int, datetime, dict[str, Any]]]:
+        rows = sorted(
+            (e["id"], e["occurred_at"], copy.deepcopy(dict(e["properties"] or {})))
+            for e in self._s.events
+            if e["name"] == THRESHOLD_EVENT and e["id"] > after_id
+        )
+        return rows[:limit]
 
     def snapshots(self, contact_ids: Sequence[int]) -> dict[int, ContactSnapshot]:
         out = {}

@@ -53,6 +53,8 @@ class MemoryState:
     scoring_versions: dict[tuple[int, int], tuple[str, Any]] = field(default_factory=dict)
     contact_scores: dict[tuple[int, int], Any] = field(default_factory=dict)
     score_history: list[Any] = field(default_factory=list)
+    #: (model id, day, from stage or "", to stage, direction) -> contacts moved
+    stage_moves: dict[tuple[Any, ...], int] = field(default_factory=dict)
     #: forms by key, their submissions by id
     forms: dict[str, Any] = field(default_factory=dict)
     form_submissions: dict[int, Any] = field(default_factory=dict)
