@@ -115,10 +115,13 @@ def test_browser_visual_editor_makes_no_outside_request(live_server, browser):  
 
 def _drop_block(page, frame, label: str, tag: str) -> None:  # noqa: ANN001
     """Drag the block ``label`` onto the text in the canvas, as a user does with the mouse; a
-    drag the canvas has not picked up (it sometimes misses the first moves) is done again."""
+    drag the canvas has not picked up (it sometimes misses the first moves) is done again. On a
+    loaded machine the canvas may miss every drag (CI once missed ten in a row): then the block's
+    own content is added to the column through the editor's block manager, so the rest of the
+    test — no outside request while the editor renders that block — still runs on it."""
     block = page.locator(".gjs-block", has_text=label).first
     block.wait_for()
-    for _ in range(10):
+    for _ in range(5):
         box = frame.locator("text=Hello there").first.bounding_box()  # page coordinates
         assert box is not None
         block.hover()
@@ -128,4 +131,11 @@ def _drop_block(page, frame, label: str, tag: str) -> None:  # noqa: ANN001
         page.mouse.up()
         page.wait_for_timeout(400)
         if tag in page.evaluate("() => window.tidingsVisualEditor.getHtml()"):
-            break
+            return
+    block_id = tag.lstrip("<")
+    page.evaluate(
+        """(id) => { const ed = window.tidingsVisualEditor;
+                    ed.getWrapper().findType('mj-column')[0].append(ed.Blocks.get(id).get('content')); }""",
+        block_id,
+    )
+    page.wait_for_timeout(400)
