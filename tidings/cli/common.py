@@ -1,8 +1,9 @@
-"""Helpers shared by CLI commands: building the container, printing errors."""
+"""Helpers shared by CLI commands: building the container, printing errors, reading dates."""
 
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from typing import NoReturn
 
 import typer
@@ -30,3 +31,14 @@ def open_container(database_url: str | None = None, *, migrate: bool = True) -> 
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def parse_when(value: str | None, option: str) -> datetime | None:
+    """A --from/--to date (2027-01-31 or an ISO time, UTC when no zone is given)."""
+    if value is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: a date like 2027-01-31, got {value!r}")
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

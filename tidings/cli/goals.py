@@ -4,7 +4,6 @@ and tidings journeys economics KEY (registered by cli/journeys.py)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,17 +19,6 @@ app = typer.Typer(
 
 def _print(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
-
-
-def parse_when(value: str | None, option: str) -> datetime | None:
-    """A --from/--to date (2027-01-31 or an ISO time, UTC when no zone is given)."""
-    if value is None:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        common.fail(f"{option}: a date like 2027-01-31, got {value!r}")
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _show(g: dict[str, Any]) -> None:
@@ -135,7 +123,7 @@ def kpi_cmd(
     from tidings.domain.experiments.goals import GoalError
     from tidings.store.measurement import SqlAnalyticsStore
 
-    s, e = parse_when(start, "--from"), parse_when(end, "--to")
+    s, e = common.parse_when(start, "--from"), common.parse_when(end, "--to")
     assert s is not None and e is not None
     c = common.open_container()
     with c.engine.connect() as conn:
@@ -162,7 +150,7 @@ def economics_cmd(
     from tidings.domain.experiments.goals import GoalError
     from tidings.store.measurement import SqlAnalyticsStore
 
-    s, e = parse_when(start, "--from"), parse_when(end, "--to")
+    s, e = common.parse_when(start, "--from"), common.parse_when(end, "--to")
     c = common.open_container()
     with c.engine.begin() as conn:
         store = SqlAnalyticsStore(conn)

@@ -203,19 +203,16 @@ def funnel_over_time_cmd(
     as_json: Annotated[bool, JSON_OPT] = False,
 ) -> None:
     """Contacts moved into each stage per day, week or month, and the flow to the next stage."""
-    from datetime import date
+    from datetime import UTC
 
     from tidings.application.scoring.funnel import stage_funnel_over_time
     from tidings.application.scoring.models import UnknownModel
     from tidings.domain.scoring.funnel import FunnelRangeError
 
-    def day(value: str | None, option: str) -> date | None:
-        try:
-            return None if value is None else date.fromisoformat(value)
-        except ValueError:
-            common.fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
-
-    first, last = day(since, "--from"), day(until, "--to")
+    first, last = (
+        None if w is None else w.astimezone(UTC).date()
+        for w in (common.parse_when(since, "--from"), common.parse_when(until, "--to"))
+    )
     c = common.open_container()
     with c.uow(read_only=True) as uow:
         try:
