@@ -261,6 +261,41 @@ def stored(url: str, hot_emails: list[str]) -> tuple[set[str], dict[str, float]]
     return ids, {e: entered[e] for e in hot_emails if e in entered}
 
 
+def stages(url: str, pings: dict[Any, float], arrivals: dict[str, list[float]]) -> dict[str, Any]:
+    """Where an event's way to the sink spends its time, per ping email: acknowledged -> outbox row
+    written by the worker (``created_at``) -> handed to the provider (``handed_off_at``) -> at the sink."""
+    import sqlalchemy as sa
+
+    from tidings.store import schema
+    from tidings.store.db import create_engine
+
+    def ts(at: Any) -> float:
+        return float(at.replace(tzinfo=at.tzinfo or UTC).timestamp())
+
+    o = schema.outbox
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(
+                sa.select(o.c.subject, o.c.created_at, o.c.handed_off_at).where(o.c.subject.like("ping %"))
+            ).all()
+    finally:
+        eng.dispose()
+    queued, claimed, smtp = [], [], []
+    for subject, created, handed in rows:
+        seq = str(subject).split(" ", 1)[1]
+        if seq not in pings or handed is None or subject not in arrivals:
+            continue
+        queued.append(ts(created) - pings[seq])
+        claimed.append(ts(handed) - ts(created))
+        smtp.append(min(arrivals[subject]) - ts(handed))
+    return {
+        "ack_to_outbox_p50_ms": pct(queued, 0.5), "ack_to_outbox_p99_ms": pct(queued, 0.99),
+        "outbox_to_handoff_p50_ms": pct(claimed, 0.5), "outbox_to_handoff_p99_ms": pct(claimed, 0.99),
+        "handoff_to_sink_p50_ms": pct(smtp, 0.5), "handoff_to_sink_p99_ms": pct(smtp, 0.99),
+    }
+
+
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -382,6 +417,7 @@ def run(url: str, args: argparse.Namespace, split: bool) -> dict[str, Any]:
         "lost_emails": lost_emails,
         "duplicate_emails": duplicates,
         "emails": len(sink.arrivals),
+        "stages": stages(url, pings, arrivals),
     }
 
 

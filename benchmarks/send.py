@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy as sa  # noqa: E402
+from scratch import scratch_schema  # noqa: E402
 
 from tidings.bootstrap import build  # noqa: E402
 from tidings.channels.dkim import generate_key  # noqa: E402
@@ -281,7 +283,6 @@ def main() -> None:
         help="event loop of the sink process (aiosmtpd's default is asyncio)",
     )
     args = ap.parse_args()
-    n = args.messages
 
     try:
         import uvloop
@@ -293,6 +294,15 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="tidings-send-bench-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
+    if url.startswith("sqlite"):
+        bench(args, url, tmp, loop_name)
+    else:  # a scratch schema, dropped afterwards: the database others test on stays as it was
+        with scratch_schema(url, "send") as scratch:
+            bench(args, scratch, tmp, loop_name)
+
+
+def bench(args: argparse.Namespace, url: str, tmp: Path, loop_name: str) -> None:
+    n = args.messages
     key_file = tmp / "dkim.pem"
     key_file.write_bytes(generate_key())
     port = free_port()
