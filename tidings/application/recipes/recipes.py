@@ -313,6 +313,8 @@ def check(container: Any, recipe: Recipe, params: Mapping[str, Any] | None = Non
         channels.add("task")
     if any(s.type == "webhook" for s in doc.steps.values()):
         channels.add("webhook")
+    if any(s.type == "crm" for s in doc.steps.values()):
+        channels.add("crm")
     found.extend(channel_findings(container.channel_providers(), channels))
     with container.uow(read_only=True) as uow:  # reads only: no write lock on SQLite
         for name, why in sorted(needed_attributes(recipe).items()):
