@@ -144,3 +144,11 @@ def test_crm_settings_parse_and_secrets_stay_hidden() -> None:
     assert "pat-secret" not in shown and "s3cret" not in shown and "crm.example" in shown
     with pytest.raises(ValueError, match="TIDINGS_WEBHOOK_SECRETS: item 1 is not host=secret"):
         Settings.from_env({"TIDINGS_WEBHOOK_SECRETS": "oops"})
+
+
+def test_a_writing_back_crm_step_is_a_journey_output_of_owner_and_stage() -> None:
+    from tidings.domain.journeys.links import outputs
+
+    got = {(o.step, o.target) for o in outputs(parse_journey(DOC)) if o.kind == "field"}
+    assert {("upsert", "owner"), ("upsert", "lifecycle_stage"), ("call", "owner")} <= got
+    assert not any(step == "deal" for step, _ in got)  # write_back: false
