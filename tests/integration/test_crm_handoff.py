@@ -240,3 +240,16 @@ async def test_unconfigured_crm_is_a_dead_letter_saying_so(api: Any, container: 
     rows = _rows(container, "crm")
     assert {r["status"] for r in rows} == {"dead"}
     assert "CRM 'hubspot' is not configured" in rows[0]["error"]
+
+
+def test_the_handoff_document_can_be_previewed_through_the_api(api: Any, container: Container) -> None:
+    with FakeHttpServer() as hook:
+        cid = _start(api, container, f"{hook.url}/h")
+    r = api.get(f"/api/contacts/{cid}/handoff?events=1")
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["version"] == 2 and doc["contact"]["id"] == cid and len(doc["events"]) == 1
+    assert doc["scores"][0]["stage"] == "mql" and doc["context"] == {}
+    assert api.get("/api/contacts/999999/handoff").status_code == 404
+    r = api.get(f"/api/contacts/{cid}/handoff?events=101")
+    assert r.status_code == 422 and "events" in r.text

@@ -152,3 +152,12 @@ def test_a_writing_back_crm_step_is_a_journey_output_of_owner_and_stage() -> Non
     got = {(o.step, o.target) for o in outputs(parse_journey(DOC)) if o.kind == "field"}
     assert {("upsert", "owner"), ("upsert", "lifecycle_stage"), ("call", "owner")} <= got
     assert not any(step == "deal" for step, _ in got)  # write_back: false
+
+
+def test_the_stage_map_never_maps_a_fresh_crm_record_back_to_lead() -> None:
+    from tidings.application.crm.handoff import stage_map
+
+    stages = stage_map((("hubspot:customer", "won"), ("pipedrive:Won", "customer")))
+    assert stages["hubspot"]["salesqualifiedlead"] == "sql" and stages["hubspot"]["customer"] == "won"
+    assert "lead" not in stages["hubspot"] and "Open - Not Contacted" not in stages["salesforce"]
+    assert stages["pipedrive"] == {"Won": "customer"}

@@ -44,18 +44,18 @@ from tidings.application.ports.wiring import Wiring
 
 log = logging.getLogger("tidings.crm")
 
-#: the CRMs' stage values -> ours (``TIDINGS_CRM_STAGE_MAP`` adds and overrides, ``system:value=stage``)
+#: the CRMs' stage values -> ours (``TIDINGS_CRM_STAGE_MAP`` adds and overrides, ``system:value=stage``).
+#: Only stages at or past a hand-off: a record the CRM just created says ``lead`` (HubSpot's
+#: default lifecycle stage, Salesforce's "Open - Not Contacted"), and writing that back would
+#: move an MQL back to lead.
 DEFAULT_STAGES: dict[str, dict[str, str]] = {
     "hubspot": {
-        "subscriber": "subscriber",
-        "lead": "lead",
         "marketingqualifiedlead": "mql",
         "salesqualifiedlead": "sql",
         "opportunity": "opportunity",
         "customer": "customer",
     },
     "salesforce": {
-        "Open - Not Contacted": "lead",
         "Working - Contacted": "sql",
         "Closed - Converted": "customer",
     },
