@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,14 +103,16 @@ class CrmProvider:
     ) -> None:
         self._factory = clients
         self._clients: dict[str, CrmClient | None] = {}
+        self._lock = threading.Lock()  # deliveries run in several threads at once
         self.engine = engine
         self.clock = clock
         self.stages = stages
 
     def client(self, system: str) -> CrmClient | None:
-        if system not in self._clients:
-            self._clients[system] = self._factory(system)
-        return self._clients[system]
+        with self._lock:
+            if system not in self._clients:
+                self._clients[system] = self._factory(system)
+            return self._clients[system]
 
     async def send(self, msg: OutgoingMessage) -> DeliveryResult:
         return await asyncio.to_thread(self.deliver, msg)
