@@ -253,3 +253,19 @@ def test_the_handoff_document_can_be_previewed_through_the_api(api: Any, contain
     assert api.get("/api/contacts/999999/handoff").status_code == 404
     r = api.get(f"/api/contacts/{cid}/handoff?events=101")
     assert r.status_code == 422 and "events" in r.text
+
+
+def test_the_cli_prints_the_handoff_document(api: Any, container: Container) -> None:
+    from typer.testing import CliRunner
+
+    from tidings.cli.main import app as cli
+
+    with FakeHttpServer() as hook:
+        _start(api, container, f"{hook.url}/h")
+    env = {"TIDINGS_DATABASE_URL": container.engine.url.render_as_string(hide_password=False)}
+    res = CliRunner().invoke(cli, ["scoring", "handoff", "lead@corp.test", "--events", "3"], env=env)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["contact"]["email"] == "lead@corp.test" and len(doc["events"]) == 3
+    res = CliRunner().invoke(cli, ["scoring", "handoff", "nobody@corp.test"], env=env)
+    assert res.exit_code != 0 and "no contact matches" in res.output
