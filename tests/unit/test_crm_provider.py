@@ -92,3 +92,15 @@ def test_no_email_unknown_system_and_no_write_back() -> None:
     assert r.status is DeliveryStatus.FAILED_PERMANENT and "'pipedrive' is not configured" in (r.error or "")
     client = FakeClient()
     assert _provider(client).deliver(_msg(write_back=False)).ok and [c[0] for c in client.calls] == ["upsert"]
+
+
+def test_the_dead_letters_page_names_a_crm_row_by_system_and_action() -> None:
+    from tidings.web.dead_letters_page import target_of
+
+    item = {
+        "kind": "crm",
+        "channel": "crm",
+        "recipient": "hubspot",
+        "payload": {"system": "hubspot", "action": "create_task"},
+    }
+    assert target_of(item) == "hubspot: create_task"
