@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -27,6 +27,7 @@ from tidings.application.journeys.engine import JourneyEngine
 from tidings.application.ports.audiences import AudienceMembers, AudienceSync, SyncedAudience
 from tidings.application.ports.clock import Clock
 from tidings.application.ports.contact_search import ContactSearch
+from tidings.application.ports.crm import CrmClient
 from tidings.application.ports.dns import TxtResolver
 from tidings.application.ports.senders import ChannelProvider
 from tidings.application.ports.sources import LeadFetcher
@@ -139,6 +140,23 @@ class Container:
 
         token = self.settings.meta_access_token
         return GraphLeadFetcher(self.settings.meta_graph_url, token) if token else None
+
+    def crm_client(self, system: str) -> CrmClient | None:
+        """The configured client of a CRM ("hubspot", "salesforce"), or None; the caller closes it."""
+        from tidings.channels import crm_hubspot, crm_salesforce
+
+        builders = {"hubspot": crm_hubspot.build_client, "salesforce": crm_salesforce.build_client}
+        build_client = builders.get(system)
+        return build_client(self) if build_client is not None else None
+
+    def handoff_document(
+        self, contact_id: int, *, events: int = 20, context: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The hand-off document of a contact (docs/crm.md): fields, score explanations, latest events."""
+        from tidings.application.crm.document import handoff_document
+
+        with self.uow(read_only=True) as uow:
+            return handoff_document(uow, contact_id, self.clock.now(), events=events, context=context)
 
     @property
     def manual_clock(self) -> ManualClock | None:

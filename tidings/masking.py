@@ -65,4 +65,7 @@ def masked_value(name: str, value: object) -> object:
             return MASK
         if "://" in value:
             return masked_url(value)
+    if isinstance(value, tuple) and value and any(w in name.lower() for w in ("secret", "token", "password")):
+        # ``host=secret`` pairs (TIDINGS_WEBHOOK_SECRETS): the keys may show, the values never
+        return tuple((str(k), MASK) if isinstance(k, str) else MASK for k, *_ in value)
     return value

@@ -42,6 +42,22 @@ class Settings:
     #: Meta's Graph API root (lead ads read the lead there) and the page access token
     meta_graph_url: str = "https://graph.facebook.com/v21.0"
     meta_access_token: str | None = None
+    # --- CRM hand-off (docs/crm.md): base URLs are settings so tests and proxies can point them elsewhere
+    #: HubSpot's API root and a private app's access token (Bearer); no token = HubSpot is off
+    hubspot_url: str = "https://api.hubapi.com"
+    hubspot_token: str | None = None
+    #: Salesforce: the org's instance URL and an OAuth access token (Bearer); both or Salesforce is off
+    salesforce_instance_url: str | None = None
+    salesforce_token: str | None = None
+    salesforce_api_version: str = "v60.0"
+    #: the Lead's external id field the upsert matches on (holds the contact's email)
+    salesforce_lead_external_id: str = "Email__c"
+    #: a Lead needs a Company: used when the contact has no ``attributes.company``
+    salesforce_default_company: str = "Unknown"
+    #: the CRM's stage values -> ours, ``system:value=stage`` pairs (docs/crm.md has the defaults)
+    crm_stage_map: tuple[tuple[str, str], ...] = ()
+    #: signing secrets of v2 webhooks per destination host, ``host=secret`` pairs (else the webhook secret)
+    webhook_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     log_level: str = "INFO"
     #: lease of a message a delivery loop claimed, renewed by its heartbeat every third (seconds).
     delivery_lease_s: float = 15.0
@@ -119,6 +135,19 @@ class Settings:
             audience_token=env.get("TIDINGS_AUDIENCE_TOKEN") or None,
             meta_graph_url=env.get("TIDINGS_META_GRAPH_URL", cls.meta_graph_url).rstrip("/"),
             meta_access_token=env.get("TIDINGS_META_ACCESS_TOKEN") or None,
+            hubspot_url=env.get("TIDINGS_HUBSPOT_URL", cls.hubspot_url).rstrip("/"),
+            hubspot_token=env.get("TIDINGS_HUBSPOT_TOKEN") or None,
+            salesforce_instance_url=(env.get("TIDINGS_SALESFORCE_INSTANCE_URL") or "").rstrip("/") or None,
+            salesforce_token=env.get("TIDINGS_SALESFORCE_TOKEN") or None,
+            salesforce_api_version=env.get("TIDINGS_SALESFORCE_API_VERSION", cls.salesforce_api_version),
+            salesforce_lead_external_id=env.get(
+                "TIDINGS_SALESFORCE_LEAD_EXTERNAL_ID", cls.salesforce_lead_external_id
+            ),
+            salesforce_default_company=env.get(
+                "TIDINGS_SALESFORCE_DEFAULT_COMPANY", cls.salesforce_default_company
+            ),
+            crm_stage_map=_pairs(env.get("TIDINGS_CRM_STAGE_MAP", ""), "TIDINGS_CRM_STAGE_MAP", "system:value=stage"),
+            webhook_secrets=_pairs(env.get("TIDINGS_WEBHOOK_SECRETS", ""), "TIDINGS_WEBHOOK_SECRETS", "host=secret"),
             log_level=env.get("TIDINGS_LOG_LEVEL", "INFO"),
             delivery_lease_s=_seconds(env, "TIDINGS_DELIVERY_LEASE", cls.delivery_lease_s, minimum=1.0),
             shutdown_grace_s=_seconds(env, "TIDINGS_SHUTDOWN_GRACE", cls.shutdown_grace_s, minimum=0.0),
@@ -190,6 +219,19 @@ def _zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"TIDINGS_DEFAULT_TIMEZONE: unknown time zone {name!r} (e.g. Europe/Berlin)") from None
     return name
+
+
+def _pairs(raw: str, name: str, shape: str) -> tuple[tuple[str, str], ...]:
+    """``a=b,c=d`` -> (("a", "b"), ("c", "d")); fails loudly (naming the variable, never a value)."""
+    out = []
+    for i, part in enumerate(raw.split(",")):
+        if not part.strip():
+            continue
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise ValueError(f"{name}: item {i + 1} is not {shape}")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
 
 
 def _destinations(raw: str) -> tuple[tuple[str, str], ...]:

@@ -43,4 +43,4 @@ def test_published_schema_is_current_and_describes_every_step_type():
     assert SCHEMA_PATH.read_text() == render(), "run: python -m tidings.domain.journeys.schema"
     schema = json.loads(render())
     types = {s["properties"]["type"]["enum"][0] for s in schema["properties"]["steps"]["items"]["oneOf"]}
-    assert "send" in types and "behaviour" in types and len(types) == 17  # set_variables, repeat (issue 18)
+    assert "send" in types and "behaviour" in types and len(types) == 18  # set_variables, repeat (issue 18); crm (19)

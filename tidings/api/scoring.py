@@ -171,3 +171,18 @@ def contact_score(contact_id: int, request: Request) -> dict[str, Any]:
         except LookupError as exc:
             raise ApiError(404, "not_found", str(exc), [{"loc": ["path", "contact_id"], "msg": str(exc)}]) from exc
     return {"contact_id": contact_id, "models": models}
+
+
+@router.get("/api/contacts/{contact_id}/handoff", dependencies=[RequireRead])
+def contact_handoff(
+    contact_id: int,
+    request: Request,
+    events: int = Query(20, ge=0, le=100, description="how many of the latest events"),
+) -> dict[str, Any]:
+    """The contact's hand-off document as a v2 webhook would carry it now (docs/crm.md): fields,
+    score explanation per model, latest events; ``context`` is empty (a step fills it)."""
+    c = container(request)
+    try:
+        return c.handoff_document(contact_id, events=events)
+    except LookupError as exc:
+        raise ApiError(404, "not_found", str(exc), [{"loc": ["path", "contact_id"], "msg": str(exc)}]) from exc

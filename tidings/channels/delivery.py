@@ -237,7 +237,7 @@ class Deliverer:
     def outcome(self, row: dict[str, Any], result: DeliveryResult) -> Outcome:
         if result.status is DeliveryStatus.ACCEPTED:
             return Outcome(row, OutboxStatus.SENT, provider_message_id=result.provider_message_id)
-        if row["kind"] == "webhook":  # own attempt budget, then dead letters (channels/webhooks.py)
+        if row["kind"] in ("webhook", "crm"):  # own attempt budget, then dead letters (channels/webhooks.py)
             from tidings.channels.webhooks import webhook_outcome
 
             limit = self.container.settings.webhook_max_attempts

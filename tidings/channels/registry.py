@@ -28,6 +28,7 @@ FACTORIES: dict[str, str] = {
     "direct_mail": "tidings.channels.direct_mail:build_provider",
     "webhook": "tidings.channels.webhooks:build_provider",
     "task": "tidings.application.sales.task_channel:build_provider",
+    "crm": "tidings.application.crm.handoff:build_provider",
 }
 
 

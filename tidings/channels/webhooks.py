@@ -9,6 +9,12 @@ and connects to the checked IP. 2xx = accepted; 408/425/429/5xx and network erro
 (with the server's Retry-After); other 4xx, refused targets and redirect loops = permanent. The
 delivery loop retries temporary failures with exponential backoff and, after
 ``webhook_max_attempts``, moves the row to ``dead_letters`` (services/dead_letters.py).
+
+**v2** (a step with ``payload: v2``): the body is the contact's hand-off document (fields, score
+explanation per model, the last N events; ``application/crm/document.py``, docs/crm.md) with the
+step's body under ``context``, and a second signature header ``Tidings-Signature: t=<unix
+seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`` with the destination host's own secret
+(``TIDINGS_WEBHOOK_SECRETS``, else the webhook secret). v1 bodies and headers are unchanged.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -58,6 +64,27 @@ def verify(
     if abs(now.timestamp() - ts) > tolerance_s:
         return False
     return hmac.compare_digest(sign(secret, ts, body), signature)
+
+
+def signature_v2(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``Tidings-Signature`` header: ``t=<timestamp>,v1=<hex>``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify_v2(secret: str, header: str, body: bytes, now: datetime, tolerance_s: int = SIGNATURE_TOLERANCE_S) -> bool:
+    """What a v2 receiver does (the snippet in docs/crm.md): parse ``t`` and every ``v1``,
+    refuse a stale ``t``, compare in constant time."""
+    parts = [p.strip().partition("=") for p in header.split(",")]
+    stamps = [v for k, _, v in parts if k == "t"]
+    macs = [v for k, _, v in parts if k == "v1"]
+    if len(stamps) != 1 or not macs or not stamps[0].isdigit():
+        return False
+    ts = int(stamps[0])
+    if abs(now.timestamp() - ts) > tolerance_s:
+        return False
+    expected = signature_v2(secret, ts, body).rpartition("v1=")[2]
+    return any(hmac.compare_digest(expected, m) for m in macs)
 
 
 def secret_for(container: Wiring) -> str:
@@ -103,14 +130,20 @@ class WebhookProvider:
         resolver: Resolver = system_resolver,
         timeout: float = 10.0,
         verify_tls: bool | str = True,
+        documents: Callable[..., dict[str, Any]] | None = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         self.secret = secret
+        #: v2: ``documents(contact_id, events=N, context=...)``, the hand-off document (Container)
+        self.documents = documents
+        #: v2: signing secret per destination host (``TIDINGS_WEBHOOK_SECRETS``)
+        self.secrets = dict(secrets or {})
         self.allow = allow
         self.clock = clock
         self.resolver = resolver
         self._client = httpx.AsyncClient(follow_redirects=False, timeout=timeout, verify=verify_tls)
 
-    def _headers(self, msg: OutgoingMessage, body: bytes) -> dict[str, str]:
+    def _headers(self, msg: OutgoingMessage, body: bytes, url: str = "") -> dict[str, str]:
         ts = int(self.clock.now().timestamp())
         extra: Mapping[str, Any] = msg.data.get("headers") or {}
         headers = {
@@ -127,13 +160,27 @@ class WebhookProvider:
                 "X-Tidings-Idempotency-Key": msg.idempotency_key,
             }
         )
+        if msg.data.get("payload") == "v2":
+            host = (httpx.URL(url).host or "").lower()
+            headers["Tidings-Signature"] = signature_v2(self.secrets.get(host, self.secret), ts, body)
         return headers
+
+    async def _body(self, msg: OutgoingMessage) -> bytes:
+        if msg.data.get("payload") != "v2" or self.documents is None:
+            return request_body(msg)
+        doc = await asyncio.to_thread(
+            self.documents, msg.contact_id, events=int(msg.data.get("events", 20)), context=msg.data.get("body") or {}
+        )
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True, default=str).encode()
 
     async def send(self, msg: OutgoingMessage) -> DeliveryResult:
         url = str(msg.data.get("url") or msg.recipient)
         method = str(msg.data.get("method") or "POST").upper()
-        body: bytes | None = request_body(msg)
-        headers = self._headers(msg, body or b"")
+        try:
+            body: bytes | None = await self._body(msg)
+        except LookupError as exc:  # the contact was erased since the step ran
+            return DeliveryResult.permanent(str(exc), url=url)
+        headers = self._headers(msg, body or b"", url)
         for hop in range(MAX_REDIRECTS + 1):
             try:
                 target = await asyncio.to_thread(check_url, url, self.allow, self.resolver)
@@ -195,6 +242,7 @@ def webhook_outcome(row: dict[str, Any], result: DeliveryResult, now: datetime, 
     someone fixes the receiver or the URL."""
     from tidings.store import outbox
 
+    kind = "crm" if row.get("kind") == "crm" else "webhook"
     if result.status is DeliveryStatus.FAILED_TEMPORARY and row["attempts"] < max_attempts:
         when = now + outbox.backoff(row["attempts"], result.retry_after_s)
         return outbox.Outcome(
@@ -202,14 +250,14 @@ def webhook_outcome(row: dict[str, Any], result: DeliveryResult, now: datetime, 
             "pending",
             error=result.error,
             next_attempt_at=when,
-            trace_action="webhook.retry",
+            trace_action=f"{kind}.retry",
             trace_detail={"attempt": row["attempts"], "next_attempt_at": when.isoformat()},
         )
     why = result.error or "failed"
     if result.status is DeliveryStatus.FAILED_TEMPORARY:
         why = f"{why} (gave up after {row['attempts']} attempts)"
     return outbox.Outcome(
-        row, "dead", error=why, trace_action="webhook.dead", trace_detail=dict(result.detail)
+        row, "dead", error=why, trace_action=f"{kind}.dead", trace_detail=dict(result.detail)
     )
 
 
@@ -218,4 +266,10 @@ def allow_list(container: Wiring) -> AllowList:
 
 
 def build_provider(container: Wiring) -> WebhookProvider:
-    return WebhookProvider(secret=secret_for(container), allow=allow_list(container), clock=container.clock)
+    return WebhookProvider(
+        secret=secret_for(container),
+        allow=allow_list(container),
+        clock=container.clock,
+        documents=container.handoff_document,
+        secrets={host.lower(): secret for host, secret in container.settings.webhook_secrets},
+    )

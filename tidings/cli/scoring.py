@@ -156,6 +156,22 @@ def explain_cmd(
         common.console.print("no scoring models yet")
 
 
+@app.command("handoff")
+def handoff_cmd(
+    email_or_id: Annotated[str, typer.Argument(help="contact id, email, phone or external id")],
+    events: Annotated[int, typer.Option("--events", min=0, max=100, help="how many latest events")] = 20,
+) -> None:
+    """The contact's hand-off document as JSON: what a v2 webhook would carry now (docs/crm.md)."""
+    from tidings.application.contacts import contacts as svc
+
+    c = common.open_container()
+    with c.uow(read_only=True) as uow:
+        cid = svc.lookup(uow.connection, email_or_id)
+    if cid is None:
+        common.fail(f"no contact matches {email_or_id!r} (give an id, email, phone or external id)")
+    _print(c.handoff_document(cid, events=events))
+
+
 @app.command("decay")
 def decay_cmd(as_json: Annotated[bool, JSON_OPT] = False) -> None:
     """Bring every decaying model's scores to now (the worker does this on a schedule)."""

@@ -15,6 +15,8 @@ class Channel(StrEnum):
     DIRECT_MAIL = "direct_mail"
     WEBHOOK = "webhook"
     TASK = "task"
+    #: a CRM hand-off (HubSpot, Salesforce): application/crm, docs/crm.md
+    CRM = "crm"
 
 
 #: every channel the delivery loop can send on (outbox.channel, inbox.channel).

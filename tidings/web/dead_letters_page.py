@@ -31,6 +31,8 @@ def target_of(item: dict[str, Any]) -> str:
         url = str(payload.get("url") or "")
         parts = urlsplit(url)
         return f"{payload.get('method') or 'POST'} {parts.scheme}://{parts.netloc}{parts.path}" if url else ""
+    if item.get("kind") == "crm":  # the CRM and what was asked of it (never its token)
+        return f"{payload.get('system') or item.get('recipient') or ''}: {payload.get('action') or ''}"
     return str(item.get("recipient") or payload.get("to") or "")
 
 

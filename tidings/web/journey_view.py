@@ -103,6 +103,8 @@ def step_summary(step: Step) -> str:
         return f"{c.get('method', 'POST')} webhook"
     if t == "task":
         return f"task: {c.get('title', '')}"
+    if t == "crm":
+        return f"{c.get('system', '')}: {c.get('action', '')}"
     return t
 
 

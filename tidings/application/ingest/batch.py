@@ -25,6 +25,7 @@ from tidings.application.ports.journeys import JourneyRuns
 from tidings.application.ports.storage import StorageUnitOfWork
 from tidings.domain.journeys.effects import (
     AssignOwner,
+    CallCrm,
     CallWebhook,
     Conversion,
     CreateTask,
@@ -42,7 +43,7 @@ from tidings.store.sql_uow import joined
 
 log = logging.getLogger("tidings.engine")
 
-OUTBOX_KINDS = {"message", "webhook", "task"}
+OUTBOX_KINDS = {"message", "webhook", "crm", "task"}
 
 
 @dataclass
@@ -215,6 +216,8 @@ class Batch:
                 self.sends.setdefault(live.contact_id, []).append(SentRecord(effect.channel, self.now, effect.category))
             elif isinstance(effect, CallWebhook):
                 row.update(channel="webhook", recipient=effect.url)
+            elif isinstance(effect, CallCrm):
+                row.update(channel="crm", recipient=effect.system)
             elif isinstance(effect, CreateTask):
                 row.update(channel="task", recipient=effect.owner)
             self.outbox[trace_index] = row

@@ -22,6 +22,7 @@ CHANGE_ACTIONS = (
     "assign_owner",
     "task",
     "webhook",
+    "crm",
     "enroll",
     "enrolled_by",
     "conversion",

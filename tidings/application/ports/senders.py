@@ -29,6 +29,7 @@ VOICE: str = Channel.VOICE
 DIRECT_MAIL: str = Channel.DIRECT_MAIL
 WEBHOOK: str = Channel.WEBHOOK
 TASK: str = Channel.TASK
+CRM: str = Channel.CRM
 
 MARKETING = "marketing"
 TRANSACTIONAL = "transactional"

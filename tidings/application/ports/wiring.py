@@ -7,13 +7,16 @@ composition root, so the root can import them without an import cycle.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
 from tidings.application.ports.clock import Clock
 from tidings.application.ports.storage import StorageUnitOfWork
 from tidings.settings import Settings
+
+if TYPE_CHECKING:
+    from tidings.application.ports.crm import CrmClient
 
 
 class Wiring(Protocol):
@@ -36,6 +39,16 @@ class Wiring(Protocol):
 
     def uow(self, *, read_only: bool = False) -> StorageUnitOfWork:
         """A fresh unit of work on the database (``with uow: ...; uow.commit()``)."""
+        ...
+
+    def crm_client(self, system: str) -> CrmClient | None:
+        """The configured client of a CRM ("hubspot", "salesforce"), or None; the caller closes it."""
+        ...
+
+    def handoff_document(
+        self, contact_id: int, *, events: int = 20, context: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The hand-off document of a contact (docs/crm.md): fields, score explanations, latest events."""
         ...
 
 

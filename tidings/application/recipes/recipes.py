@@ -313,7 +313,16 @@ def check(container: Any, recipe: Recipe, params: Mapping[str, Any] | None = Non
         channels.add("task")
     if any(s.type == "webhook" for s in doc.steps.values()):
         channels.add("webhook")
+    systems = sorted({str(s.config.get("system")) for s in doc.steps.values() if s.type == "crm"})
+    if systems:
+        channels.add("crm")
     found.extend(channel_findings(container.channel_providers(), channels))
+    for system in systems:  # a hand-off to a CRM that is not configured ends in the dead letters
+        client = container.crm_client(system)
+        if client is None:
+            found.append(Finding("channel", f"CRM {system!r} is not configured (docs/crm.md)"))
+        else:
+            client.close()
     with container.uow(read_only=True) as uow:  # reads only: no write lock on SQLite
         for name, why in sorted(needed_attributes(recipe).items()):
             found.extend(attribute_findings(uow.contacts, [name], why))

@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
         "direct_mail": 0.80,
         "webhook": 0.0,
         "task": 0.0,
+        "crm": 0.0,
     },
 }
 NUMBERS = ("hours_per_enrolment", "hourly_rate", "build_hours", "maintenance_hours_per_month")

@@ -29,7 +29,11 @@ STEP_FIELDS: dict[str, set[str]] = {
     "update_contact": {"set", "add_tags", "remove_tags", "lifecycle_stage", "score", "next"},
     "set_variables": {"set", "next"},
     "repeat": {"every", "anchor", "count", "until", "lasts", "each", "done"},
-    "webhook": {"url", "method", "body", "headers", "next"},
+    "webhook": {"url", "method", "body", "headers", "payload", "events", "next"},
+    "crm": {
+        "system", "action", "properties", "title", "body", "due_in", "priority",
+        "deal_name", "amount", "deal_stage", "pipeline", "write_back", "next",
+    },
     "task": {"title", "body", "owner", "team", "due_in", "next"},
     "assign_owner": {"owner", "team", "strategy", "next"},
     "enroll": {"journey", "key", "next"},
@@ -41,6 +45,12 @@ COMMON_FIELDS = {"id", "type", "name", "note"}
 #: "voice" (they need consent to "phone"); webhooks and tasks have their own steps.
 CHANNELS = frozenset(TEMPLATE_CHANNELS)  # a send step's channel
 ACTIONS = {"delivered", "opened", "clicked", "converted"}
+#: the CRMs a ``crm`` step hands off to, and what it asks of them.
+CRM_SYSTEMS = ("hubspot", "salesforce")
+CRM_ACTIONS = ("upsert_contact", "create_task", "create_deal")
+CRM_PRIORITIES = ("low", "medium", "high")
+#: a webhook step's body: v1 (the step's body) or v2 (the signed hand-off document).
+WEBHOOK_PAYLOADS = ("v1", "v2")
 #: what a wait_until does when its date has already passed (default: skip).
 ON_PAST = ("skip", "send_now", "next_occurrence")
 #: what a behaviour window counts from (default: sent, the meaning before v2).

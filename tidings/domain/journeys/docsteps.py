@@ -13,9 +13,13 @@ from tidings.domain.journeys.docfields import (
     ACTIONS,
     CHANNELS,
     COMMON_FIELDS,
+    CRM_ACTIONS,
+    CRM_PRIORITIES,
+    CRM_SYSTEMS,
     ON_PAST,
     STEP_FIELDS,
     STEP_ID_RE,
+    WEBHOOK_PAYLOADS,
     WINDOW_FROM,
     Problems,
     check_date_spec,
@@ -198,6 +202,12 @@ def parse_step(
         url = need(s, "url", p, line, sid, path)
         if url is not None and not str(url).startswith(("http://", "https://")):
             p.add("url must start with http:// or https://", fl("url"), sid, path + ".url")
+        if s.get("payload", "v1") not in WEBHOOK_PAYLOADS:
+            p.add("payload is v1 or v2", fl("payload"), sid, path + ".payload")
+        if "events" in s and not (type(s["events"]) is int and 0 <= s["events"] <= 100):
+            p.add("events is a whole number from 0 to 100", fl("events"), sid, path + ".events")
+    elif stype == "crm":
+        _check_crm(s, p, line, sid, path, fl)
     elif stype == "task":
         need(s, "title", p, line, sid, path)
         if s.get("due_in") is not None:
@@ -210,6 +220,36 @@ def parse_step(
     elif stype == "enroll":
         need(s, "journey", p, line, sid, path)
     return Step(id=sid, type=stype, line=line, config={**plain(dict(s)), **derived}, edges=edges, rules=rules)
+
+
+def _check_crm(
+    s: Mapping[str, Any], p: Problems, line: int | None, sid: str, path: str, fl: Callable[[str], int | None]
+) -> None:
+    """``crm``: a known system and action; a task needs a title, a deal a name."""
+    system = need(s, "system", p, line, sid, path)
+    if system is not None and system not in CRM_SYSTEMS:
+        p.add(f"system is one of {', '.join(CRM_SYSTEMS)}", fl("system"), sid, path + ".system")
+    action = need(s, "action", p, line, sid, path)
+    if action is not None and action not in CRM_ACTIONS:
+        p.add(f"action is one of {', '.join(CRM_ACTIONS)}", fl("action"), sid, path + ".action")
+    if action == "create_task":
+        need(s, "title", p, line, sid, path)
+    if action == "create_deal":
+        need(s, "deal_name", p, line, sid, path)
+    if "properties" in s and not (
+        isinstance(s["properties"], Mapping)
+        and all(isinstance(v, str | int | float | bool) or v is None for v in s["properties"].values())
+    ):
+        p.add("properties maps CRM field names to plain values", fl("properties"), sid, path + ".properties")
+    if s.get("due_in") is not None:
+        check_duration(s["due_in"], p, fl("due_in"), sid, path + ".due_in")
+    if s.get("priority") is not None and s["priority"] not in CRM_PRIORITIES:
+        p.add(f"priority is one of {', '.join(CRM_PRIORITIES)}", fl("priority"), sid, path + ".priority")
+    amount = s.get("amount")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float)):
+        p.add("amount is a number", fl("amount"), sid, path + ".amount")
+    if "write_back" in s and not isinstance(s["write_back"], bool):
+        p.add("write_back is true or false", fl("write_back"), sid, path + ".write_back")
 
 
 def _check_set_variables(s: Mapping[str, Any], p: Problems, line: int | None, sid: str, path: str) -> None:

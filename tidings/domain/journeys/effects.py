@@ -39,15 +39,67 @@ class CallWebhook:
     method: str = "POST"
     body: Mapping[str, Any] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: "v1" (the step's body as given) or "v2" (the hand-off document, signed ``Tidings-Signature``)
+    version: str = "v1"
+    #: v2: how many of the contact's latest events the document carries
+    events: int = 20
     kind: ClassVar[str] = "webhook"
 
     def payload(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "url": self.url,
             "method": self.method,
             "body": dict(self.body),
             "headers": dict(self.headers),
         }
+        if self.version == "v2":  # v1 rows keep exactly the shape they always had
+            out |= {"payload": "v2", "events": self.events}
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CallCrm:
+    """A CRM hand-off (``crm`` step): upsert the contact (HubSpot contact, Salesforce lead), or
+    also create a task or a deal for it; delivered by the ``crm`` channel (application/crm)."""
+
+    step_id: str
+    system: str
+    action: str
+    idempotency_key: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    title: str = ""
+    body: str = ""
+    due_in: timedelta | None = None
+    priority: str | None = None
+    deal_name: str = ""
+    amount: float | None = None
+    deal_stage: str | None = None
+    pipeline: str | None = None
+    write_back: bool = True
+    kind: ClassVar[str] = "crm"
+
+    def payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "system": self.system,
+            "action": self.action,
+            "properties": dict(self.properties),
+            "write_back": self.write_back,
+        }
+        if self.action == "create_task":
+            out |= {
+                "title": self.title,
+                "body": self.body,
+                "due_in_seconds": int(self.due_in.total_seconds()) if self.due_in else None,
+                "priority": self.priority,
+            }
+        if self.action == "create_deal":
+            out |= {
+                "deal_name": self.deal_name,
+                "amount": self.amount,
+                "deal_stage": self.deal_stage,
+                "pipeline": self.pipeline,
+            }
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,4 +184,4 @@ class Conversion:
         return {"goal": self.goal, "revenue": self.revenue}
 
 
-Effect = SendMessage | CallWebhook | CreateTask | AssignOwner | UpdateContact | EnrollOther | Conversion
+Effect = SendMessage | CallWebhook | CallCrm | CreateTask | AssignOwner | UpdateContact | EnrollOther | Conversion

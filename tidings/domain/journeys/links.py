@@ -67,6 +67,10 @@ def outputs(doc: JourneyDoc) -> list[Output]:
             out.append(Output(doc.key, sid, "enrol", str(cfg["journey"])))
         elif step.type == "assign_owner":
             out.append(Output(doc.key, sid, "field", "owner"))
+        elif step.type == "crm" and cfg.get("write_back", True) is not False:
+            # the CRM's owner and stage come back onto the contact (application/crm/handoff.py)
+            out.append(Output(doc.key, sid, "field", "owner"))
+            out.append(Output(doc.key, sid, "field", "lifecycle_stage"))
     return out
 
 

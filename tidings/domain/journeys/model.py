@@ -232,6 +232,7 @@ STEP_TYPES = frozenset(
         "set_variables",
         "repeat",
         "webhook",
+        "crm",
         "task",
         "assign_owner",
         "enroll",

@@ -192,6 +192,11 @@ def phrase(entry: Mapping[str, Any], *, journey: str = "", currency: str | None 
         return _update(d)
     if action == "task":
         return Phrase(N_("Created the task %(title)s"), {"title": d.get("title") or step})
+    if action == "crm":
+        return Phrase(
+            N_("Handed off to %(system)s (%(action)s)"),
+            {"system": d.get("system") or "", "action": d.get("crm_action") or ""},
+        )
     if action == "webhook":
         return Phrase(N_("Called the webhook %(url)s"), {"url": d.get("url") or ""})
     if action == "assign_owner":

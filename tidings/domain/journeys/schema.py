@@ -150,6 +150,16 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "method": {"type": "string"},
     "body": {"type": ["object", "string"]},
     "headers": {"type": "object"},
+    "payload": {"enum": ["v1", "v2"], "description": "v2: the signed hand-off document"},
+    "events": {"type": "integer", "minimum": 0, "maximum": 100},
+    "system": {"enum": ["hubspot", "salesforce"]},
+    "properties": {"type": "object"},
+    "priority": {"enum": ["low", "medium", "high"]},
+    "deal_name": {"type": "string"},
+    "amount": {"type": "number"},
+    "deal_stage": {"type": "string"},
+    "pipeline": {"type": "string"},
+    "write_back": {"type": "boolean"},
     "title": {"type": "string"},
     "owner": {"type": "string"},
     "team": {"type": "string"},
@@ -172,9 +182,14 @@ _REQUIRED = {
     "set_variables": ["set"],
     "repeat": ["every", "anchor", "each"],
     "webhook": ["url"],
+    "crm": ["system", "action"],
     "task": ["title"],
     "enroll": ["journey"],
 }
+
+
+#: fields a crm step names like another step's (``action``: a behaviour window's too)
+_CRM_FIELDS: dict[str, Any] = {"action": {"enum": ["upsert_contact", "create_task", "create_deal"]}}
 
 
 def _step_schema(stype: str) -> dict[str, Any]:
@@ -185,7 +200,7 @@ def _step_schema(stype: str) -> dict[str, Any]:
         "note": {"type": "string"},
     }
     for f in sorted(STEP_FIELDS[stype]):
-        props[f] = _FIELD_SCHEMAS[f]
+        props[f] = _CRM_FIELDS.get(f, _FIELD_SCHEMAS[f]) if stype == "crm" else _FIELD_SCHEMAS[f]
     return {
         "type": "object",
         "required": ["id", "type", *_REQUIRED.get(stype, [])],

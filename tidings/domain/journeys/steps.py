@@ -19,6 +19,7 @@ from tidings.domain.journeys.context import scope_value
 from tidings.domain.journeys.dates import resolve
 from tidings.domain.journeys.effects import (
     AssignOwner,
+    CallCrm,
     CallWebhook,
     Conversion,
     CreateTask,
@@ -173,7 +174,7 @@ def _wait(run: Run, step: Step, visit: int) -> str | None:
 
 
 #: steps a past date's ``on_past: skip`` passes over after the wait: the action it was timing.
-TIMED_ACTIONS = frozenset({"send", "webhook", "task", "update_contact", "assign_owner", "enroll"})
+TIMED_ACTIONS = frozenset({"send", "webhook", "crm", "task", "update_contact", "assign_owner", "enroll"})
 
 
 def replan_date(run: Run, step: Step) -> str | None:
@@ -348,8 +349,33 @@ def _webhook(run: Run, step: Step, visit: int) -> str | None:
         str(c.get("method", "POST")).upper(),
         body,
         dict(c.get("headers") or {}),
+        str(c.get("payload") or "v1"),
+        int(c.get("events", 20)),
     )
     run.emit(effect, "webhook", url=effect.url, method=effect.method)
+    return step.edges["next"]
+
+
+def _crm(run: Run, step: Step, visit: int) -> str | None:
+    c = step.config
+    amount = c.get("amount")
+    effect = CallCrm(
+        step.id,
+        str(c["system"]),
+        str(c["action"]),
+        run.key(step.id, visit),
+        properties=dict(c.get("properties") or {}),
+        title=str(c.get("title") or ""),
+        body=str(c.get("body") or ""),
+        due_in=parse_duration(c["due_in"]) if c.get("due_in") is not None else None,
+        priority=c.get("priority"),
+        deal_name=str(c.get("deal_name") or ""),
+        amount=float(amount) if isinstance(amount, int | float) and not isinstance(amount, bool) else None,
+        deal_stage=c.get("deal_stage"),
+        pipeline=c.get("pipeline"),
+        write_back=bool(c.get("write_back", True)),
+    )
+    run.emit(effect, "crm", system=effect.system, crm_action=effect.action)
     return step.edges["next"]
 
 
@@ -419,6 +445,7 @@ HANDLERS: dict[str, Callable[[Run, Step, int], str | None]] = {
     "set_variables": _set_variables,
     "repeat": execute_repeat,
     "webhook": _webhook,
+    "crm": _crm,
     "task": _task,
     "assign_owner": _assign,
     "enroll": _enroll,

@@ -57,6 +57,7 @@
     update_contact: [["set", "json", "Set attributes (JSON object)"], ["add_tags", "list", "Add tags"], ["remove_tags", "list", "Remove tags"], ["lifecycle_stage", "text", "Lifecycle stage"], ["score", "number", "Add to score"]],
     webhook: [["url", "text", "URL"], ["method", "method"], ["body", "json", "Body (JSON)"], ["headers", "json", "Headers (JSON)"]],
     task: [["title", "text", "Title"], ["body", "text", "Body"], ["owner", "text", "Owner (email)"], ["team", "text", "Team"], ["due_in", "text", "Due in (duration)"]],
+    crm: [["system", ["hubspot", "salesforce"], "CRM"], ["action", ["upsert_contact", "create_task", "create_deal"], "Action"], ["properties", "json", "CRM fields (JSON object)"], ["title", "text", "Task title"], ["due_in", "text", "Task due in (duration)"], ["deal_name", "text", "Deal name"], ["amount", "number", "Deal amount"], ["write_back", "bool", "Write back owner and stage"]],
     assign_owner: [["owner", "text", "Owner (email)"], ["team", "text", "Team"], ["strategy", "strategy"]],
     enroll: [["journey", "journey", "Journey"], ["key", "text", "Enrolment key"]],
     goal: [["goal", "text", "Goal name"], ["revenue", "text", "Revenue (property or number)"]],
@@ -74,6 +75,7 @@
     update_contact: function () { return { add_tags: [] }; },
     webhook: function () { return { url: "https://", method: "POST" }; },
     task: function () { return { title: "" }; },
+    crm: function () { return { system: "hubspot", action: "upsert_contact" }; },
     assign_owner: function () { return { team: "" }; },
     enroll: function () { return { journey: "" }; },
     goal: function () { return { goal: "" }; },
@@ -258,6 +260,7 @@
     if (t === "update_contact") return Object.keys(s).filter(function (k) { return ["set", "add_tags", "remove_tags", "lifecycle_stage", "score"].indexOf(k) >= 0; }).join(", ");
     if (t === "webhook") return s.url || "";
     if (t === "task") return s.title || "";
+    if (t === "crm") return (s.system || "") + " " + (s.action || "");
     if (t === "enroll") return s.journey || "";
     if (t === "goal") return s.goal || "";
     if (t === "exit") return s.reason || "";
@@ -445,7 +448,8 @@
     EXTRA_FIELDS.forEach(function (k) { p.appendChild(self.input(s, k, k === "name" ? "Label" : "Note", "text")); });
     (FORMS[s.type === "behavior" ? "behaviour" : s.type] || []).forEach(function (f) {
       var key = f[0], kind = f[1], label = f[2] || key;
-      if (kind === "channel") p.appendChild(self.input(s, key, "Channel", o.channels, function () { self.show(String(s.id)); }));
+      if (Array.isArray(kind)) p.appendChild(self.input(s, key, label, kind));
+      else if (kind === "channel") p.appendChild(self.input(s, key, "Channel", o.channels, function () { self.show(String(s.id)); }));
       else if (kind === "category") p.appendChild(self.input(s, key, "Category", ["marketing", "transactional"]));
       else if (kind === "method") p.appendChild(self.input(s, key, "Method", ["GET", "POST", "PUT", "PATCH", "DELETE"]));
       else if (kind === "strategy") p.appendChild(self.input(s, key, "Strategy", ["fixed", "round_robin", "least_loaded"]));
