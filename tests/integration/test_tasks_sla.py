@@ -246,3 +246,30 @@ def test_cli_assignment_sla_and_escalate(container: Container, db_url: str, monk
     assert task["due_at"] == container.clock.now() + timedelta(minutes=5)
     shown = runner.invoke(app, ["tasks", "escalate"])
     assert shown.exit_code == 0 and "1 task(s) escalated" in shown.output, shown.output  # the real clock: long past
+
+
+def test_a_journey_triggers_on_task_escalated(api: Any, container: Container) -> None:
+    from tests.integration.journey_support import drain, publish
+    from tidings.worker import JourneyWorker
+
+    publish(
+        container,
+        """
+key: escalated-followup
+triggers: [{event: task.escalated}]
+steps:
+  - {id: flag, type: update_contact, add_tags: [sla-missed]}
+""",
+    )
+    routing(api, teams={"north": ["ann@shop.test"]}, sla={"north": {"due_in": "5m", "escalate_after": "10m"}})
+    cid = contact(container, email="lead@example.org")
+    api.post("/api/tasks", json={"contact_id": cid, "title": "Call", "team": "north"})
+    worker = JourneyWorker(container)
+    drain(worker)
+    container.clock.advance(timedelta(minutes=15))
+    assert len(api.post("/api/tasks/escalate").json()["escalated"]) == 1
+    drain(worker)
+    with container.engine.connect() as conn:
+        t = schema.contact_tags
+        tags = conn.execute(sa.select(t.c.tag).where(t.c.contact_id == cid)).scalars().all()
+    assert tags == ["sla-missed"]
