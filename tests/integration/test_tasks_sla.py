@@ -225,8 +225,10 @@ def test_cli_assignment_sla_and_escalate(container: Container, db_url: str, monk
     monkeypatch.setenv("TIDINGS_DATABASE_URL", db_url)
     runner = CliRunner()
     ok = runner.invoke(app, ["tasks", "team", "west", "--reps", "wes@shop.test", "--strategy", "least_loaded",
-                             "--max-open", "3"])
+                             "--max-open", "3", "--rep-max", "wes@shop.test=2"])
     assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(app, ["tasks", "team", "west", "--reps", "wes@shop.test", "--rep-max", "wes@shop.test"])
+    assert bad.exit_code != 0 and "--rep-max" in bad.output
     ok = runner.invoke(app, ["tasks", "sla", "west", "--due-in", "5m", "--escalate-after", "10m",
                              "--escalate-to", "lead@shop.test"])
     assert ok.exit_code == 0, ok.output
@@ -236,7 +238,7 @@ def test_cli_assignment_sla_and_escalate(container: Container, db_url: str, monk
     assert bad.exit_code != 0 and "assignment.west.strategy" in bad.output
     with container.engine.connect() as conn:
         doc = conn.execute(sa.select(schema.app_state.c.value).where(schema.app_state.c.key == "task_routing")).scalar()
-    assert doc["assignment"] == {"west": {"strategy": "least_loaded", "max_open": 3}}
+    assert doc["assignment"] == {"west": {"strategy": "least_loaded", "max_open": 3, "reps": {"wes@shop.test": 2}}}
     assert doc["sla"] == {"west": {"due_in": "5m", "escalate_after": "10m", "escalate_to": "lead@shop.test"}}
     from tidings.application.sales.tasks import create_task
 
@@ -273,3 +275,17 @@ steps:
         t = schema.contact_tags
         tags = conn.execute(sa.select(t.c.tag).where(t.c.contact_id == cid)).scalars().all()
     assert tags == ["sla-missed"]
+
+
+def test_the_worker_runs_the_escalator_on_its_setting(container: Container) -> None:
+    from dataclasses import replace
+
+    from tidings.runtime import background_services
+
+    container.settings = replace(container.settings, task_escalation_seconds=7.0)
+    (escalator,) = [s for s in background_services(container, worker=True, catcher=False) if s.name == "task-escalator"]
+    assert isinstance(escalator, TaskEscalator) and escalator.every == 7.0
+    from tidings.settings import Settings
+
+    assert Settings.from_env({"TIDINGS_TASK_ESCALATION_SECONDS": "30"}).task_escalation_seconds == 30.0
+    assert Settings.from_env({}).task_escalation_seconds == 60.0

@@ -64,19 +64,29 @@ def team(
     reps: Annotated[str, typer.Option(help="comma-separated rep emails, in round-robin order")],
     strategy: Annotated[str | None, typer.Option(help="round_robin | least_loaded")] = None,
     max_open: Annotated[int | None, typer.Option(help="most open tasks per rep (round robin skips full reps)")] = None,
+    rep_max: Annotated[str | None, typer.Option(help="per-rep maxima: a@x=3,b@x=5")] = None,
 ) -> None:
     """Set a team's reps (used when no user account has this team), its strategy and capacity."""
     from tidings.application.sales.tasks import TaskError, get_routing, set_routing
 
     c = common.open_container()
     emails = [r.strip() for r in reps.split(",") if r.strip()]
+    maxima: dict[str, int] = {}
+    for part in (rep_max or "").split(","):
+        rep, _, n = part.partition("=")
+        if part.strip() and not n.strip().isdigit():
+            common.fail(f"--rep-max: {part.strip()!r} is not email=number")
+        if part.strip():
+            maxima[rep.strip()] = int(n)
     try:
         with c.engine.begin() as conn:
             routing = get_routing(joined(conn))
             routing["teams"][name] = emails
-            if strategy is not None or max_open is not None:
+            if strategy is not None or max_open is not None or maxima:
                 entry = dict(routing["assignment"].get(name) or {})
                 entry |= {k: v for k, v in (("strategy", strategy), ("max_open", max_open)) if v is not None}
+                if maxima:
+                    entry["reps"] = dict(entry.get("reps") or {}) | maxima
                 routing["assignment"][name] = entry
             set_routing(joined(conn), routing, c.clock.now())
     except TaskError as exc:
