@@ -217,6 +217,31 @@ def test_two_workers_never_both_escalate(api: Any, container: Container, db_url:
     assert len(rows(container, schema.events, schema.events.c.name == "task.escalated")) == 3
 
 
+def test_two_workers_never_fill_the_last_place_twice(api: Any, container: Container, db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite has one writer at a time: the race cannot happen there")
+    from tidings.application.sales.tasks import create_task
+
+    routing(api, teams={"north": ["ann@shop.test"]}, assignment={"north": {"max_open": 1}})
+    cid = contact(container, email="lead@example.org")
+    now = container.clock.now()
+    got: dict[str, Any] = {}
+    with container.engine.begin() as conn:
+        got["a"] = create_task(joined(conn), contact_id=cid, title="A", team="north", now=now)
+
+        def other() -> None:
+            with container.engine.begin() as conn_b:
+                got["b"] = create_task(joined(conn_b), contact_id=cid, title="B", team="north", now=now)
+
+        b = threading.Thread(target=other)
+        b.start()
+        b.join(timeout=0.5)
+        assert b.is_alive()  # queued on the team's rotation row
+    b.join(timeout=10)
+    assert (got["a"]["owner"], got["a"]["assigned_by"]) == ("ann@shop.test", "round_robin")
+    assert (got["b"]["owner"], got["b"]["assigned_by"]) == (None, "at_capacity")
+
+
 def test_cli_assignment_sla_and_escalate(container: Container, db_url: str, monkeypatch: Any) -> None:
     from tidings.cli import common
     from tidings.cli.main import app
