@@ -56,6 +56,10 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
         from tidings.application.scoring.decayer import ScoreDecayer
 
         services.append(ScoreDecayer(container.uow, container.clock, every=container.settings.scoring_decay_seconds))
+        # sales tasks overdue past their team's SLA are escalated once (issue 19)
+        from tidings.application.sales.escalation import TaskEscalator
+
+        services.append(TaskEscalator(container.uow, container.clock, every=container.settings.task_escalation_seconds))
         # retention policies: old events, traces, outbox and inbox rows, idle anonymous profiles (issue 17)
         from tidings.application.privacy.retention import RetentionRunner
         from tidings.store.retention_sql import retention_sessions

@@ -69,6 +69,8 @@ class Settings:
     default_timezone: str = "UTC"
     #: how often lead scores are brought to now (decay, demotion thresholds), in seconds.
     scoring_decay_seconds: float = 3600.0
+    #: how often overdue sales tasks are checked for escalation (their team's SLA), in seconds.
+    task_escalation_seconds: float = 60.0
     #: how often the worker applies the retention policy (docs/privacy.md), in seconds.
     retention_seconds: float = 3600.0
     # --- SMS, voice, direct mail, webhooks out, bounces (channels, see docs/channels.md)
@@ -153,6 +155,9 @@ class Settings:
             shutdown_grace_s=_seconds(env, "TIDINGS_SHUTDOWN_GRACE", cls.shutdown_grace_s, minimum=0.0),
             scoring_decay_seconds=_seconds(
                 env, "TIDINGS_SCORING_DECAY_SECONDS", cls.scoring_decay_seconds, minimum=1.0
+            ),
+            task_escalation_seconds=_seconds(
+                env, "TIDINGS_TASK_ESCALATION_SECONDS", cls.task_escalation_seconds, minimum=1.0
             ),
             retention_seconds=_seconds(env, "TIDINGS_RETENTION_SECONDS", cls.retention_seconds, minimum=1.0),
             segment_refresh_seconds=float(env["TIDINGS_SEGMENT_REFRESH_SECONDS"])

@@ -91,3 +91,49 @@ def test_change_events_are_appended_and_their_contacts_queued(backend: Backend) 
         uow.commit()
     assert backend.events() == [(cid, "task.completed")]
     assert backend.queued() == {cid}
+
+
+def test_tasks_open_counts_per_owner(backend: Backend) -> None:
+    with backend.uow() as uow:
+        uow.tasks.add(_task(1, "a", owner="ann@shop.test"))
+        uow.tasks.add(_task(1, "b", owner="ann@shop.test", team="north"))
+        uow.tasks.add(_task(1, "c", owner="ann@shop.test", status="done"))
+        uow.tasks.add(_task(1, "d", owner="bob@shop.test"))
+        uow.tasks.add(_task(1, "e", owner="zed@shop.test"))
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.tasks.open_counts(["ann@shop.test", "bob@shop.test", "cy@shop.test"]) == {
+            "ann@shop.test": 2, "bob@shop.test": 1, "cy@shop.test": 0
+        }
+        assert uow.tasks.open_counts([]) == {}
+
+
+def test_tasks_escalation_candidates_and_marking_once(backend: Backend) -> None:
+    with backend.uow() as uow:
+        early = uow.tasks.add(_task(1, "early", team="north", owner="ann@shop.test", due_at=NOW - timedelta(hours=2)))
+        late = uow.tasks.add(_task(1, "late", team="north", due_at=NOW - timedelta(minutes=1)))
+        uow.tasks.add(_task(1, "future", team="north", due_at=NOW + timedelta(hours=1)))
+        uow.tasks.add(_task(1, "no due", team="north"))
+        uow.tasks.add(_task(1, "done", team="north", status="done", due_at=NOW - timedelta(hours=3)))
+        uow.tasks.add(_task(1, "south", team="south", due_at=NOW - timedelta(hours=3)))
+        uow.commit()
+    with backend.uow() as uow:
+        assert [t["id"] for t in uow.tasks.escalation_candidates("north", NOW)] == [early, late]
+        assert [t["id"] for t in uow.tasks.escalation_candidates("north", NOW - timedelta(hours=1))] == [early]
+        assert [t["id"] for t in uow.tasks.escalation_candidates("north", NOW, limit=1)] == [early]
+        assert uow.tasks.mark_escalated(early, NOW, "lead@shop.test", owner="lead@shop.test") is True
+        assert uow.tasks.mark_escalated(early, NOW, "other@shop.test") is False  # once
+        assert uow.tasks.mark_escalated(late, NOW, None) is True  # no target, the owner stays
+        uow.commit()
+    with backend.uow() as uow:
+        task = uow.tasks.get(early)
+        assert task is not None
+        assert (task["escalated_at"], task["escalated_to"], task["owner"]) == (NOW, "lead@shop.test", "lead@shop.test")
+        kept = uow.tasks.get(late)
+        assert kept is not None and (kept["escalated_at"], kept["owner"]) == (NOW, None)
+        assert [t["id"] for t in uow.tasks.escalation_candidates("north", NOW)] == []
+        uow.tasks.update(late, {"status": "done"})
+        fresh = uow.tasks.add(_task(1, "fresh", team="north", due_at=NOW - timedelta(minutes=5)))
+        uow.tasks.update(fresh, {"status": "cancelled"})
+        assert uow.tasks.mark_escalated(fresh, NOW, "lead@shop.test") is False  # not open
+        uow.commit()

@@ -155,3 +155,24 @@ def test_a_viewer_sees_tasks_but_cannot_complete_them(container):
         assert r.status_code == 403
     with container.engine.connect() as conn:
         assert tasks_service.get_task(joined(conn), ids["mine"])["status"] == "open"
+
+
+def test_an_escalated_task_shows_its_badge_and_target(container):
+    from tidings.application.sales.escalation import escalation_pass
+
+    ids = seed(container)
+    now = container.clock.now()
+    with container.engine.begin() as conn:
+        tasks_service.set_routing(
+            joined(conn), {"sla": {"north": {"escalate_after": "30m", "escalate_to": "lead@example.com"}}}, now
+        )
+        conn.execute(sa.update(schema.tasks).where(schema.tasks.c.id == ids["mine"])
+                     .values(due_at=now - timedelta(hours=1)))
+        assert escalation_pass(joined(conn), now) == [ids["mine"]]
+    with web_client(container) as (client, _token):
+        html = client.get("/tasks").text
+        row = html[html.index(f'id="task-{ids["mine"]}"'):]
+        row = row[: row.index("</tr>")]
+        assert "s-escalated" in row and "lead@example.com" in row
+        other = html[html.index(f'id="task-{ids["late"]}"'):]
+        assert "s-escalated" not in other[: other.index("</tr>")]

@@ -1,4 +1,5 @@
-"""HTTP routes: sales tasks (list, create, read, update/complete) and task routing."""
+"""HTTP routes: sales tasks (list, create, read, update/complete), task routing (capacity, SLAs) and
+the escalation pass on demand."""
 
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ class Routing(BaseModel):
     teams: dict[str, list[str]] = Field(default_factory=dict, description="team -> rep emails (when no users)")
     rules: list[dict[str, Any]] = Field(default_factory=list, description="{attribute, equals, owner|team}")
     notify: dict[str, dict[str, Any]] = Field(default_factory=dict, description="team -> {webhook, email}")
+    assignment: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="team -> {strategy: round_robin|least_loaded, max_open: n, reps: {email: n}} (capacity)",
+    )
+    sla: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="team -> {due_in: '5m', escalate_after: '10m', escalate_to: email, reassign: bool}",
+    )
 
 
 @router.get("/api/tasks", dependencies=[RequireRead])
@@ -121,3 +130,14 @@ def put_routing(request: Request, body: Routing) -> dict[str, Any]:
             return service.set_routing(joined(conn), body.model_dump(), c.clock.now())
     except service.TaskError as exc:
         raise _error(exc) from None
+
+
+@router.post("/api/tasks/escalate", dependencies=[RequireAdmin])
+def escalate(request: Request) -> dict[str, Any]:
+    """Run one escalation pass now (the worker runs it every TIDINGS_TASK_ESCALATION_SECONDS)."""
+    from tidings.application.sales.escalation import escalation_pass
+
+    c = container(request)
+    with c.engine.begin() as conn:
+        escalated = escalation_pass(joined(conn), c.clock.now())
+    return {"escalated": escalated}

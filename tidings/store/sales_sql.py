@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.domain.statuses import TaskStatus
 from tidings.store import ingest_sql, schema
 from tidings.store.upsert import insert_or_ignore
 
@@ -49,6 +50,44 @@ class SqlTasks:
             if value is not None:
                 q = q.where(column == value)
         return [dict(r) for r in self.conn.execute(q).mappings()]
+
+    def open_counts(self, owners: Sequence[str]) -> dict[str, int]:
+        counts = dict.fromkeys(owners, 0)
+        if not counts:
+            return counts
+        q = (
+            sa.select(T.c.owner, sa.func.count())
+            .where(T.c.owner.in_(list(counts)), T.c.status == TaskStatus.OPEN)
+            .group_by(T.c.owner)
+        )
+        counts.update({str(owner): int(n) for owner, n in self.conn.execute(q)})
+        return counts
+
+    def escalation_candidates(self, team: str, due_before: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        q = (
+            sa.select(T)
+            .where(
+                T.c.status == TaskStatus.OPEN,
+                T.c.team == team,
+                T.c.escalated_at.is_(None),
+                T.c.due_at.is_not(None),
+                T.c.due_at <= due_before,
+            )
+            .order_by(T.c.due_at, T.c.id)
+            .limit(limit)
+        )
+        return [dict(r) for r in self.conn.execute(q).mappings()]
+
+    def mark_escalated(self, task_id: int, now: datetime, to: str | None, owner: str | None = None) -> bool:
+        values: dict[str, Any] = {"escalated_at": now, "escalated_to": to}
+        if owner is not None:
+            values["owner"] = owner
+        q = (
+            sa.update(T)
+            .where(T.c.id == task_id, T.c.status == TaskStatus.OPEN, T.c.escalated_at.is_(None))
+            .values(**values)
+        )
+        return self.conn.execute(q).rowcount == 1
 
 
 class SqlSettings:

@@ -34,8 +34,12 @@ tasks = sa.Table(
     sa.Column("outbox_id", BigId),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("completed_at", UTCDateTime),
+    # set once, by a conditional update, when the escalation pass escalates the task (its SLA)
+    sa.Column("escalated_at", UTCDateTime),
+    sa.Column("escalated_to", sa.String(320)),
     sa.Index("ix_tasks_owner_status", "owner", "status"),
     sa.Index("ix_tasks_contact_id", "contact_id"),
+    sa.Index("ix_tasks_status_due_at", "status", "due_at"),
 )
 
 #: what the local sinks (SMTP catcher, SMS/voice/mail/webhook sinks) received: the web inbox.

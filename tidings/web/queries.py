@@ -306,6 +306,8 @@ def task_list(
             t.c.due_at,
             t.c.created_at,
             t.c.completed_at,
+            t.c.escalated_at,
+            t.c.escalated_to,
             t.c.contact_id,
             c.c.email.label("contact_email"),
             c.c.first_name.label("contact_first_name"),

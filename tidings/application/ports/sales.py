@@ -40,6 +40,20 @@ class TaskRepository(Protocol):
         """Matching tasks, those with a due time first (soonest first), then by id."""
         ...
 
+    def open_counts(self, owners: Sequence[str]) -> dict[str, int]:
+        """How many open tasks each of ``owners`` holds (all teams; 0 for those with none)."""
+        ...
+
+    def escalation_candidates(self, team: str, due_before: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        """Open tasks of ``team`` not escalated yet, due at or before ``due_before`` (soonest first)."""
+        ...
+
+    def mark_escalated(self, task_id: int, now: datetime, to: str | None, owner: str | None = None) -> bool:
+        """Record the escalation (``escalated_at``/``escalated_to``, and ``owner`` when given) if
+        the task is still open and not escalated: True for the one caller that did it, False for
+        every other (a conditional update, so two workers never both escalate a task)."""
+        ...
+
 
 class SettingsStore(Protocol):
     """Small JSON documents by key (the ``app_state`` table): routing, round-robin pointers."""

@@ -5,11 +5,16 @@ Routing lives in ``app_state["task_routing"]``::
     {"teams": {"sales-north": ["ann@shop.test", "bob@shop.test"]},      # reps when no users
      "rules": [{"attribute": "region", "equals": "north", "team": "sales-north"},
                {"attribute": "country", "equals": "DE", "owner": "dieter@shop.test"}],
-     "notify": {"sales-north": {"webhook": "https://crm.example/hooks/tasks"}}}
+     "notify": {"sales-north": {"webhook": "https://crm.example/hooks/tasks"}},
+     "assignment": {"sales-north": {"strategy": "least_loaded", "max_open": 5, "reps": {"ann@shop.test": 3}}},
+     "sla": {"sales-north": {"due_in": "5m", "escalate_after": "10m", "escalate_to": "lead@shop.test"}}}
 
 Who owns a new task: the owner the step names; else the first matching rule (owner, or a team);
 else, without a team, the contact's own owner; with a team, the contact's owner when they are a
-rep of that team, else round robin within the team. A team's reps are its active users
+rep of that team, else the team's strategy (``assignment``: round robin, or least loaded) among
+the reps below their maximum of open tasks — nobody (``at_capacity``) when all are at it. A task
+created without a due time gets its team's ``sla.due_in`` (escalation: ``escalation.py``).
+A team's reps are its active users
 (``users.team``), or the configured list when it has none. The round-robin pointer is a row in
 ``app_state`` (created race-free, then updated under a row lock), so concurrent workers do not
 pick the same rep twice in a row; ``assign_owner`` steps rotate their own pointer.
@@ -29,6 +34,15 @@ from typing import Any
 from tidings.application.contacts import changes
 from tidings.application.ports.sales import SalesUnitOfWork
 from tidings.domain.names import control_problem
+from tidings.domain.sales.assignment import (
+    RoutingProblem,
+    TeamAssignment,
+    TeamSla,
+    default_due,
+    parse_assignment,
+    parse_sla,
+    pick_rep,
+)
 from tidings.domain.statuses import TaskStatus
 
 STATUSES = tuple(TaskStatus)
@@ -55,7 +69,20 @@ def get_routing(uow: SalesUnitOfWork) -> dict[str, Any]:
         "teams": dict(value.get("teams") or {}),
         "rules": list(value.get("rules") or []),
         "notify": dict(value.get("notify") or {}),
+        "assignment": dict(value.get("assignment") or {}),
+        "sla": dict(value.get("sla") or {}),
     }
+
+
+def team_assignment(routing: Mapping[str, Any], team: str) -> TeamAssignment:
+    """The team's strategy and capacity (round robin, no limit when not configured)."""
+    entry = (routing.get("assignment") or {}).get(team)
+    return parse_assignment(team, entry) if entry is not None else TeamAssignment()
+
+
+def team_sla(routing: Mapping[str, Any], team: str | None) -> TeamSla | None:
+    entry = (routing.get("sla") or {}).get(team or "")
+    return parse_sla(str(team), entry) if entry is not None else None
 
 
 def validate_routing(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,8 +105,19 @@ def validate_routing(value: Mapping[str, Any]) -> dict[str, Any]:
     notify = value.get("notify") or {}
     if not isinstance(notify, Mapping):
         raise TaskError("notify", "notify must be an object: team -> {webhook: url, email: bool}")
-    return {"teams": dict(teams), "rules": list(rules),
-            "notify": {str(team): _notify_entry(str(team), config) for team, config in notify.items()}}
+    clean = {"teams": dict(teams), "rules": list(rules),
+             "notify": {str(team): _notify_entry(str(team), config) for team, config in notify.items()}}
+    for section, parse in (("assignment", parse_assignment), ("sla", parse_sla)):
+        entries = value.get(section) or {}
+        if not isinstance(entries, Mapping):
+            raise TaskError(section, f"{section} must be an object: team -> settings")
+        try:
+            for team, entry in entries.items():
+                parse(str(team), entry)
+        except RoutingProblem as exc:
+            raise TaskError(exc.field, str(exc)) from None
+        clean[section] = {str(team): dict(entry) for team, entry in entries.items()}
+    return clean
 
 
 def _notify_entry(team: str, config: Any) -> dict[str, Any]:
@@ -116,16 +154,20 @@ def team_reps(uow: SalesUnitOfWork, team: str) -> list[str]:
     return list(get_routing(uow)["teams"].get(team) or [])
 
 
-def next_in_team(uow: SalesUnitOfWork, team: str, now: datetime, purpose: str = "task") -> str | None:
-    """Round robin: the rep after the one picked last time (a locked row in app_state).
+def next_in_team(
+    uow: SalesUnitOfWork, team: str, now: datetime, purpose: str = "task", policy: TeamAssignment | None = None
+) -> str | None:
+    """The team's next rep (``policy``: its strategy and capacity; None: plain round robin), or
+    None when it has no reps or all are at capacity.
 
     One pointer per (purpose, team): tasks (``task``) and contact ownership (``owner``, the
     ``assign_owner`` step) rotate independently. The row is created with ``ON CONFLICT DO
     NOTHING`` and then locked ``FOR UPDATE``, so concurrent workers on PostgreSQL queue on it
-    (even the very first time) and never pick the same rep twice in a row; it is committed with
+    (even the very first time) and never pick the same rep twice in a row — nor count the reps'
+    open tasks before the task the previous one assigned is committed; it is committed with
     the caller's transaction, so the rotation survives restarts and a rolled-back batch gives
     its turn back. The pointer names the last rep: when reps join or leave, the rotation goes on
-    from where it was instead of jumping.
+    from where it was instead of jumping (``domain/sales/assignment.rotation``).
     """
     reps = team_reps(uow, team)
     if not reps:
@@ -133,14 +175,11 @@ def next_in_team(uow: SalesUnitOfWork, team: str, now: datetime, purpose: str = 
     key = f"{'task_rr' if purpose == 'task' else purpose + '_rr'}:{team}"[:100]
     value = uow.settings.lock(key, {"n": 0}, now) or {}
     count = int(value.get("n", 0))
-    last = value.get("last")
-    if last in reps:
-        pick = reps[(reps.index(last) + 1) % len(reps)]
-    elif last is not None and reps == sorted(reps):  # the last one left: the next in order
-        pick = next((r for r in reps if r > last), reps[0])
-    else:
-        pick = reps[count % len(reps)]
-    uow.settings.put(key, {"n": count + 1, "last": pick}, now)
+    limited = policy is not None and (policy.max_open is not None or policy.reps or policy.strategy != "round_robin")
+    load = uow.tasks.open_counts(reps) if limited else {}
+    pick = pick_rep(reps, last=value.get("last"), count=count, load=load, policy=policy or TeamAssignment())
+    if pick is not None:
+        uow.settings.put(key, {"n": count + 1, "last": pick}, now)
     return pick
 
 
@@ -156,7 +195,8 @@ def route(
     """(owner, team, how) for a new task."""
     if owner:
         return owner, team, "fixed"
-    for rule in get_routing(uow)["rules"]:
+    routing = get_routing(uow)
+    for rule in routing["rules"]:
         if str(_attribute(contact, str(rule["attribute"]))) == str(rule["equals"]):
             if rule.get("owner"):
                 return str(rule["owner"]), rule.get("team") or team, f"rule:{rule['attribute']}"
@@ -167,9 +207,12 @@ def route(
     if team and contact.get("owner") and str(contact["owner"]) in team_reps(uow, team):
         return str(contact["owner"]), team, "contact_owner"  # the team's own rep for this contact
     if team:
-        picked = next_in_team(uow, team, now)
+        policy = team_assignment(routing, team)
+        picked = next_in_team(uow, team, now, policy=policy)
         if picked:
-            return picked, team, "round_robin"
+            return picked, team, policy.strategy
+        if team_reps(uow, team):
+            return None, team, "at_capacity"  # never over capacity: the team's to pick up
     return None, team, "unassigned"
 
 
@@ -211,6 +254,8 @@ def create_task(
     _check_names({"title": title, "team": team, "owner": owner})
     contact = _contact(uow, contact_id)
     owner, team, how = route(uow, contact, owner, team, now)
+    if due_at is None:  # the team's SLA, when it has one
+        due_at = default_due(now, team_sla(get_routing(uow), team))
     task_id = uow.tasks.add(
         {
             "contact_id": contact_id,

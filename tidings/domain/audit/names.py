@@ -35,6 +35,7 @@ SYSTEM_EVENTS = frozenset(
         "journey.converted",
         "task.assigned",
         "task.completed",
+        "task.escalated",
     }
 )
 

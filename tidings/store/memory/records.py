@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from tidings.domain.statuses import TaskStatus
 from tidings.store import schema
 from tidings.store.memory.state import MemoryStore, blank_row
 
@@ -245,6 +246,30 @@ class MemoryTasks:
         ]
         rows.sort(key=lambda r: (r["due_at"] is None, r["due_at"] or datetime.min.replace(tzinfo=None), r["id"]))
         return [copy.deepcopy(r) for r in rows[:limit]]
+
+    def open_counts(self, owners: Sequence[str]) -> dict[str, int]:
+        counts = dict.fromkeys(owners, 0)
+        for r in self.store.state.tasks.values():
+            if r["status"] == TaskStatus.OPEN and r["owner"] in counts:
+                counts[r["owner"]] += 1
+        return counts
+
+    def escalation_candidates(self, team: str, due_before: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        rows = [
+            r
+            for r in self.store.state.tasks.values()
+            if r["status"] == TaskStatus.OPEN and r["team"] == team and r.get("escalated_at") is None
+            and r["due_at"] is not None and r["due_at"] <= due_before
+        ]
+        rows.sort(key=lambda r: (r["due_at"], r["id"]))
+        return [copy.deepcopy(r) for r in rows[:limit]]
+
+    def mark_escalated(self, task_id: int, now: datetime, to: str | None, owner: str | None = None) -> bool:
+        row = self.store.state.tasks.get(task_id)
+        if row is None or row["status"] != TaskStatus.OPEN or row.get("escalated_at") is not None:
+            return False
+        row.update({"escalated_at": now, "escalated_to": to} | ({"owner": owner} if owner is not None else {}))
+        return True
 
 
 class MemorySettings:

@@ -1,0 +1,1 @@
+"""Sales, pure: who gets a task (capacity, strategy), SLA defaults and escalation (``assignment.py``)."""
