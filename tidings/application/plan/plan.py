@@ -54,13 +54,44 @@ def show_plan(uow: PlanUnitOfWork) -> PlanDoc:
 
 
 def save_plan(uow: PlanUnitOfWork, doc: Any, now: datetime) -> PlanDoc:
-    """Validate and store the plan; raises PlanInvalid. Cells of removed personas, stages or
-    questions stay stored (and come back if the key does) but leave the matrix and the report."""
-    plan = parse_plan(doc)
+    """Validate and store the plan; raises PlanInvalid with every problem's path. With a
+    ``cells`` list (what ``plan_json`` gives) the stored cells are replaced by those, in the same
+    transaction; without one they stay, and cells of removed personas, stages or questions leave
+    the matrix (they come back if the key does)."""
+    if not isinstance(doc, dict):
+        raise PlanInvalid([("", "the plan is an object with personas, stages and questions")])
+    body = dict(doc)
+    raw_cells = body.pop("cells", None)
+    plan = parse_plan(body)
+    cells: list[Cell] | None = None
+    if raw_cells is not None:
+        if not isinstance(raw_cells, list):
+            raise PlanInvalid([("cells", "a list of cells")])
+        cells, errors = [], []
+        for i, raw in enumerate(raw_cells):
+            try:
+                cells.append(parse_cell(raw, plan))
+            except PlanInvalid as exc:
+                errors += [(f"cells[{i}].{p}" if p else f"cells[{i}]", m) for p, m in exc.errors]
+        if errors:
+            raise PlanInvalid(errors)
     with uow:
         uow.content_plan.save(plan, now)
+        if cells is not None:
+            for old in uow.content_plan.cells():
+                uow.content_plan.delete_cell(*old.coordinates)
+            for cell in cells:
+                uow.content_plan.put_cell(cell, now)
         uow.commit()
     return plan
+
+
+def plan_json(uow: PlanUnitOfWork) -> dict[str, Any]:
+    """The plan with its cells: what ``save_plan`` takes back."""
+    with uow:
+        plan, _ = current_plan(uow)
+        cells = [c.as_doc() for c in uow.content_plan.cells() if plan.has(*c.coordinates)]
+    return {**plan.as_doc(), "cells": cells}
 
 
 def set_cell(uow: PlanUnitOfWork, doc: Any, now: datetime) -> Cell:

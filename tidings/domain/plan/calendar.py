@@ -3,12 +3,15 @@ iCalendar document (RFC 5545, built with the ``icalendar`` library) and CSV rows
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import icalendar
 
+from tidings.domain.contacts import neutralise_cell
 from tidings.domain.plan.model import Cell, PlanDoc
 
 KINDS = ("publish", "review")
@@ -83,9 +86,17 @@ CSV_COLUMNS = ("date", "kind", "persona", "stage", "question", "title", "owner",
 
 
 def csv_rows(entries: Iterable[CalendarEntry]) -> list[list[str]]:
-    """The header and one row per entry (lists joined with spaces)."""
+    """The header and one row per entry (lists joined with spaces; a cell a spreadsheet would run
+    as a formula made inert)."""
     rows = [list(CSV_COLUMNS)]
     for e in entries:
-        rows.append([e.day.isoformat(), e.kind, e.persona, e.stage, e.question, e.title, e.owner or "",
-                     e.channel or "", " ".join(e.templates), " ".join(e.assets)])
+        rows.append([neutralise_cell(v) for v in (
+            e.day.isoformat(), e.kind, e.persona, e.stage, e.question, e.title, e.owner or "", e.channel or "",
+            " ".join(e.templates), " ".join(e.assets))])
     return rows
+
+
+def to_csv(entries: Iterable[CalendarEntry]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(csv_rows(entries))
+    return buf.getvalue()

@@ -254,11 +254,11 @@ def parse_cell(doc: Any, plan: PlanDoc) -> Cell:
     coords: list[str] = []
     for name, items in axes:
         value = doc.get(name)
-        if value not in {i.key for i in items}:
+        if not isinstance(value, str) or value not in {i.key for i in items}:
             errors.append((name, f"one of {', '.join(i.key for i in items)}"))
         coords.append(str(value))
     channel = doc.get("channel") or None
-    if channel is not None and channel not in TEMPLATE_CHANNELS:
+    if channel is not None and (not isinstance(channel, str) or channel not in TEMPLATE_CHANNELS):
         errors.append(("channel", f"one of {', '.join(TEMPLATE_CHANNELS)}"))
     owner = _text(doc, "owner", "", errors, limit=200) or None
     cell = Cell(
