@@ -189,3 +189,23 @@ def test_calendar_entries_ical_and_csv() -> None:
     assert len({str(e["uid"]) for e in events}) == 3
     rows = csv_rows(entries)
     assert rows[0] == list(CSV_COLUMNS) and rows[2][0] == "2027-01-05" and rows[2][8] == "welcome"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    | st.sampled_from(["founder", "email", "2027-01-01"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["personas", "stages", "questions", "key", "name", "persona", "stage", "question", "templates",
+                         "assets", "channel", "publish_on", "review_months", "x"]), inner, max_size=5),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_any_json_is_a_plan_or_a_plan_invalid_with_paths(doc: object) -> None:
+    """The API hands these parsers any JSON body: they answer a value or PlanInvalid, never crash."""
+    for parse in (parse_plan, lambda d: parse_cell(d, DEFAULT_PLAN)):
+        try:
+            parse(doc)
+        except PlanInvalid as exc:
+            assert exc.errors and all(isinstance(p, str) and m for p, m in exc.errors)
