@@ -209,3 +209,19 @@ def test_any_json_is_a_plan_or_a_plan_invalid_with_paths(doc: object) -> None:
             parse(doc)
         except PlanInvalid as exc:
             assert exc.errors and all(isinstance(p, str) and m for p, m in exc.errors)
+
+
+def test_uses_from_a_parsed_draft_and_from_a_stored_document_agree() -> None:
+    from tidings.domain.journeys.document import parse_journey
+    from tidings.domain.plan.usage import document_uses, template_uses
+
+    text = ("key: j\nname: J\ntriggers:\n  - event: signed_up\nsteps:\n  - id: a\n    type: send\n    channel: sms\n"
+            "    template: t1\n  - id: w\n    type: wait\n    duration: 1d\n  - id: b\n    type: send\n"
+            "    channel: email\n    template: t2\n")
+    doc = {"key": "j", "steps": [{"id": "a", "type": "send", "channel": "sms", "template": "t1"},
+                                 {"id": "w", "type": "wait", "duration": "1d"},
+                                 {"id": "b", "type": "send", "channel": "email", "template": "t2"}, "junk"]}
+    parsed = template_uses(parse_journey(text), published=True)
+    assert parsed == document_uses(doc, published=True)
+    assert [(u.template, u.step, u.channel) for u in parsed] == [("t1", "a", "sms"), ("t2", "b", "email")]
+    assert document_uses({"steps": "no"}, published=True) == [] and document_uses(None, published=False) == []

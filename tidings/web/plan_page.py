@@ -38,7 +38,8 @@ def _page(request: Request, *, edit: dict[str, Any] | None = None, document: str
           errors: list[str] | None = None, plan_errors: list[str] | None = None, status: int = 200) -> Response:
     c = container(request)
     today = c.clock.now().date()
-    report = use.gaps(c.uow(read_only=True), today)
+    seen = use.overview(c.uow(read_only=True), today)
+    report = seen.report
     plan = report.plan
     q = request.query_params
     if edit is None:
@@ -52,9 +53,8 @@ def _page(request: Request, *, edit: dict[str, Any] | None = None, document: str
     ctx = {
         "report": report, "plan": plan, "matrix": matrix, "gaps": report.gaps,
         "missing": report.counts.get(CellStatus.MISSING, 0),
-        "entries": use.calendar(c.uow(read_only=True)),
-        "stale": use.stale(c.uow(read_only=True), today, plan.review_months),
-        "feed_url": use.feed_url(c.uow(read_only=True), c.secret_key, c.settings.public_url),
+        "entries": seen.entries, "stale": seen.stale,
+        "feed_url": use.feed_url_of(seen.feed_version, c.secret_key, c.settings.public_url),
         "edit": edit, "errors": errors or [], "plan_errors": plan_errors or [],
         "document": document or json.dumps(plan.as_doc(), indent=2, ensure_ascii=False),
         "notice": q.get("notice", ""),

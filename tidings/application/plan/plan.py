@@ -28,7 +28,7 @@ from tidings.domain.plan.status import (
     stale_templates,
     template_facts,
 )
-from tidings.domain.plan.usage import template_uses
+from tidings.domain.plan.usage import document_uses, template_uses
 
 #: journey statuses whose current version is sending
 PUBLISHED = frozenset({"active", "paused"})
@@ -119,21 +119,19 @@ def mark_reviewed(uow: PlanUnitOfWork, template_key: str, now: datetime, by: str
 
 
 def _uses(uow: PlanUnitOfWork) -> list[TemplateUse]:
+    """The send steps of every journey: its current published version (from the stored document)
+    and its draft (parsed; an unreadable draft is skipped — the audit reports it)."""
     out: list[TemplateUse] = []
     for j in uow.journeys.all():
-        published = str(j.get("status")) in PUBLISHED and j.get("current_version") is not None
-        sources: list[tuple[str, bool]] = []
-        if published:
+        if str(j.get("status")) in PUBLISHED and j.get("current_version") is not None:
             version = uow.journeys.get_version(int(j["id"]), int(j["current_version"]))
             if version is not None:
-                sources.append((str(version["source"]), True))
+                out += document_uses(version["document"], published=True)
         if j.get("draft_source"):
-            sources.append((str(j["draft_source"]), False))
-        for text, live in sources:
             try:
-                out += template_uses(parse_journey(text), published=live)
+                out += template_uses(parse_journey(str(j["draft_source"])), published=False)
             except JourneyError:
-                continue  # the audit reports unreadable journeys
+                continue
     return out
 
 
@@ -151,6 +149,29 @@ def gaps(uow: PlanUnitOfWork, today: date) -> GapReport:
     with uow:
         i = load_inputs(uow)
     return gap_report(i.plan, i.cells, i.templates, i.uses, today)
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the page shows, read in one unit of work."""
+
+    report: GapReport
+    entries: list[CalendarEntry]
+    stale: list[TemplateFacts]
+    feed_version: int
+
+
+def overview(uow: PlanUnitOfWork, today: date) -> Overview:
+    """The gap report, the calendar and the templates due a review (after the plan's
+    ``review_months``) from one read."""
+    with uow:
+        i = load_inputs(uow)
+    return Overview(
+        report=gap_report(i.plan, i.cells, i.templates, i.uses, today),
+        entries=calendar_entries(i.plan, i.cells.values()),
+        stale=stale_templates(i.templates, today, i.plan.review_months),
+        feed_version=i.feed_version,
+    )
 
 
 def calendar(uow: PlanUnitOfWork, *, since: date | None = None, until: date | None = None) -> list[CalendarEntry]:
@@ -178,7 +199,11 @@ def feed_token(secret: str, feed_version: int) -> str:
 def feed_url(uow: PlanUnitOfWork, secret: str, public_url: str) -> str:
     with uow:
         _, version = current_plan(uow)
-    return f"{public_url.rstrip('/')}/api/content-plan/calendar.ics?feed={feed_token(secret, version)}"
+    return feed_url_of(version, secret, public_url)
+
+
+def feed_url_of(feed_version: int, secret: str, public_url: str) -> str:
+    return f"{public_url.rstrip('/')}/api/content-plan/calendar.ics?feed={feed_token(secret, feed_version)}"
 
 
 def feed_allowed(uow: PlanUnitOfWork, secret: str, token: str) -> bool:

@@ -222,8 +222,9 @@ def _date(doc: Mapping[str, Any], name: str, errors: list[tuple[str, str]]) -> d
 
 def _links(doc: Mapping[str, Any], name: str, errors: list[tuple[str, str]], *, url: bool) -> tuple[str, ...]:
     value = doc.get(name) or []
-    if isinstance(value, str):
-        value = [v.strip() for v in value.replace("\n", ",").split(",") if v.strip()]
+    if isinstance(value, str):  # a form's field: URLs one per line (a URL may hold a comma), keys by commas too
+        value = value.split() if url else value.replace("\n", ",").split(",")
+        value = [v.strip() for v in value if v.strip()]
     if not isinstance(value, list) or len(value) > MAX_LINKS:
         errors.append((name, f"a list of at most {MAX_LINKS}"))
         return ()
