@@ -71,6 +71,9 @@ def test_api_plan_cells_gaps_and_calendar(api: Any, container: Container, clock:
     assert report["size"] == 125 and sum(report["counts"].values()) == 125
     assert report["counts"]["live"] == 1 and report["counts"]["missing"] == 121
     assert len(report["gaps"]) == 124
+    only = api.get("/api/content-plan/gaps?status=unused&status=draft").json()["gaps"]
+    assert sorted(g["status"] for g in only) == ["draft", "unused"]
+    assert api.get("/api/content-plan/gaps?status=nope").status_code == 422
 
     # a smaller plan: cells outside it leave the report; a bad one is refused with paths
     small = {"personas": [{"key": "founder", "name": "Founder"}], "stages": [{"key": "awareness", "name": "A"}],
@@ -138,6 +141,11 @@ def test_cli_plan_cell_gaps_calendar_stale(api: Any, container: Container, db_ur
     assert (report["counts"]["draft"], report["counts"]["unused"], report["counts"]["missing"]) == (1, 1, 123), report
     res = run(app, ["content", "gaps"])
     assert res.exit_code == 0 and "no journey sends 'unused'" in res.output
+    res = run(app, ["content", "gaps", "--json", "--status", "unused", "--status", "draft"])
+    assert sorted(g["status"] for g in json.loads(res.output)["gaps"]) == ["draft", "unused"]
+    res = run(app, ["content", "gaps", "--status", "unused"])
+    assert "no journey sends 'unused'" in res.output and "no content is linked" not in res.output
+    assert run(app, ["content", "gaps", "--status", "nope"]).exit_code == 1
     ics = run(app, ["content", "calendar", "--ics"])
     assert ics.exit_code == 0
     events = list(icalendar.Calendar.from_ical(ics.stdout_bytes).walk("VEVENT"))

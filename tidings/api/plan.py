@@ -3,7 +3,8 @@
 - ``GET /api/content-plan`` (scope ``read``): the plan with its cells; ``PUT`` (``write``): the
   whole plan (with ``cells``: those replace the stored ones); ``PUT /api/content-plan/cells``
   (``write``): one cell. An invalid document is 422 with every problem's field path.
-- ``GET /api/content-plan/gaps`` (``read``): counts per status and every cell not live, with why.
+- ``GET /api/content-plan/gaps[?status=...]`` (``read``): counts per status and every cell not live
+  (of those statuses), with why.
 - ``GET /api/content-plan/calendar`` (JSON), ``calendar.csv`` (``read``) and ``calendar.ics``:
   with a read key, or with ``?feed=TOKEN`` from ``GET /api/content-plan/feed`` so that a
   calendar app can subscribe without a key (``POST /api/content-plan/feed/rotate`` revokes it).
@@ -25,6 +26,7 @@ from tidings.api.routing import StrictRoute
 from tidings.application.plan import plan as use
 from tidings.domain.plan.calendar import to_csv, to_ical
 from tidings.domain.plan.model import PlanInvalid
+from tidings.domain.plan.status import CellStatus
 
 router = APIRouter(tags=["content plan"], route_class=StrictRoute)
 
@@ -78,9 +80,14 @@ def set_cell(request: Request, body: dict[str, Any] = Body(examples=[CELL_EXAMPL
 
 
 @router.get("/api/content-plan/gaps", dependencies=[RequireRead])
-def gaps(request: Request) -> dict[str, Any]:
+def gaps(request: Request, status: list[CellStatus] | None = Query(None, description="only cells of these statuses"),
+         ) -> dict[str, Any]:
     c = container(request)
-    return use.report_json(use.gaps(c.uow(read_only=True), c.clock.now().date()))
+    doc = use.report_json(use.gaps(c.uow(read_only=True), c.clock.now().date()))
+    if status:
+        wanted = {str(s) for s in status}
+        doc["gaps"] = [g for g in doc["gaps"] if g["status"] in wanted]
+    return doc
 
 
 def _entries(request: Request, since: str | None, until: str | None) -> list[Any]:

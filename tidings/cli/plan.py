@@ -86,21 +86,33 @@ def cell_set(file: Annotated[Path, CELL_FILE]) -> None:
 
 
 @app.command("gaps")
-def gaps_cmd(as_json: Annotated[bool, typer.Option("--json", help="the whole report as JSON")] = False) -> None:
+def gaps_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="the whole report as JSON")] = False,
+    status: Annotated[list[str] | None, typer.Option("--status", help="only cells of this status (repeatable): "
+                                                     "missing, wrong_format, needs_update, draft, unused")] = None,
+) -> None:
     """Every cell that is not live, with its status and why; the count of each status."""
     from rich.table import Table
 
     from tidings.application.plan.plan import gaps, report_json
+    from tidings.domain.plan.status import STATUSES
 
+    wanted = set(status or [])
+    unknown = wanted - {str(s) for s in STATUSES}
+    if unknown:
+        common.fail(f"--status: one of {', '.join(STATUSES)}; got {', '.join(sorted(unknown))}")
     c = common.open_container()
     report = gaps(c.uow(read_only=True), c.clock.now().date())
+    listed = [v for v in report.gaps if not wanted or str(v.status) in wanted]
     if as_json:
-        typer.echo(json.dumps(report_json(report), indent=2, ensure_ascii=False))
+        doc = report_json(report)
+        doc["gaps"] = [g for g in doc["gaps"] if not wanted or g["status"] in wanted]
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     counts = ", ".join(f"{s}: {n}" for s, n in report.counts.items())
     common.console.print(f"{report.plan.size} cells — {counts}", highlight=False)
     table = Table("persona", "stage", "question", "status", "why")
-    for v in report.gaps:
+    for v in listed:
         table.add_row(v.persona, v.stage, v.question, str(v.status), "; ".join(v.reasons))
     common.console.print(table)
 
