@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.plan.model import DEFAULT_PLAN, Cell, PlanDoc, parse_plan
 from tidings.domain.plan.records import PlanRecord
@@ -14,6 +15,14 @@ from tidings.store.schema_plan import content_plan, content_plan_cells, template
 P = content_plan
 C = content_plan_cells
 R = template_reviews
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, keys: dict[str, Any], values: dict[str, Any]) -> None:
+    """Insert the row, or update ``values`` of the one at ``keys``: one statement, so two writers
+    racing on a first row do not collide."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    q = dialect.insert(table).values(**keys, **values)
+    conn.execute(q.on_conflict_do_update(index_elements=list(keys), set_=values))
 
 
 def _cell(row: Any) -> Cell:
@@ -32,9 +41,10 @@ class SqlContentPlan:
         return PlanRecord(parse_plan(row.document), int(row.feed_version), row.updated_at)
 
     def save(self, plan: PlanDoc, now: datetime) -> None:
-        q = sa.update(P).where(P.c.id == 1).values(document=plan.as_doc(), updated_at=now)
-        if not self.conn.execute(q).rowcount:
-            self.conn.execute(sa.insert(P).values(id=1, document=plan.as_doc(), feed_version=1, updated_at=now))
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        q = dialect.insert(P).values(id=1, document=plan.as_doc(), feed_version=1, updated_at=now)
+        self.conn.execute(q.on_conflict_do_update(index_elements=["id"],
+                                                  set_={"document": plan.as_doc(), "updated_at": now}))
 
     def rotate_feed(self, now: datetime) -> int:
         if self.get() is None:
@@ -57,10 +67,7 @@ class SqlContentPlan:
         values = {"templates": list(cell.templates), "assets": list(cell.assets), "channel": cell.channel,
                   "owner": cell.owner, "publish_on": cell.publish_on, "review_on": cell.review_on,
                   "notes": cell.notes, "updated_at": now}
-        q = sa.update(C).where(self._where(*cell.coordinates)).values(**values)
-        if not self.conn.execute(q).rowcount:
-            self.conn.execute(sa.insert(C).values(persona=cell.persona, stage=cell.stage, question=cell.question,
-                                                  **values))
+        _upsert(self.conn, C, {"persona": cell.persona, "stage": cell.stage, "question": cell.question}, values)
 
     def delete_cell(self, persona: str, stage: str, question: str) -> bool:
         return bool(self.conn.execute(sa.delete(C).where(self._where(persona, stage, question))).rowcount)
@@ -69,6 +76,4 @@ class SqlContentPlan:
         return {r.template_key: r.reviewed_at for r in self.conn.execute(sa.select(R))}
 
     def mark_reviewed(self, template_key: str, at: datetime, by: str | None) -> None:
-        q = sa.update(R).where(R.c.template_key == template_key).values(reviewed_at=at, reviewed_by=by)
-        if not self.conn.execute(q).rowcount:
-            self.conn.execute(sa.insert(R).values(template_key=template_key, reviewed_at=at, reviewed_by=by))
+        _upsert(self.conn, R, {"template_key": template_key}, {"reviewed_at": at, "reviewed_by": by})
