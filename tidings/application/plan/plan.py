@@ -120,14 +120,14 @@ def mark_reviewed(uow: PlanUnitOfWork, template_key: str, now: datetime, by: str
 
 def _uses(uow: PlanUnitOfWork) -> list[TemplateUse]:
     """The send steps of every journey: its current published version (from the stored document)
-    and its draft (parsed; an unreadable draft is skipped — the audit reports it)."""
+    and its draft unless archived (parsed; an unreadable draft is skipped — the audit reports it)."""
     out: list[TemplateUse] = []
     for j in uow.journeys.all():
         if str(j.get("status")) in PUBLISHED and j.get("current_version") is not None:
             version = uow.journeys.get_version(int(j["id"]), int(j["current_version"]))
             if version is not None:
                 out += document_uses(version["document"], published=True)
-        if j.get("draft_source"):
+        if j.get("draft_source") and str(j.get("status")) != "archived":
             try:
                 out += template_uses(parse_journey(str(j["draft_source"])), published=False)
             except JourneyError:
