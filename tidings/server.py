@@ -172,6 +172,7 @@ def create_app(container: Container) -> FastAPI:
         experiments,
         forms,
         goals,
+        plan,
         recipes,
         retention,
         scoring,
@@ -183,7 +184,7 @@ def create_app(container: Container) -> FastAPI:
 
     for module in (sms, sinks, dead_letters, tasks, bounces, recipes, control, audit, analytics, experiments, goals,
                    campaigns, browser_tracking, scoring, sources, retention,
-                   audiences, forms):
+                   audiences, forms, plan):
         app.include_router(module.router)
     from tidings.web import app as web_app  # part of the product: an import error stops startup
 

@@ -38,6 +38,7 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.retention", "retention"),
     ("tidings.cli.audiences", "audiences"),
     ("tidings.cli.forms", "forms"),
+    ("tidings.cli.plan", "content"),
 ]
 
 

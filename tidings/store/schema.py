@@ -2,7 +2,7 @@
 
 This module holds the tables of the system, contacts, events and segments; the others live by
 area in ``schema_journeys.py``, ``schema_delivery.py``, ``schema_analytics.py`` and
-``schema_scoring.py``, ``schema_sources.py``, ``schema_retention.py``, ``schema_forms.py`` and are
+``schema_scoring.py``, ``schema_sources.py``, ``schema_retention.py``, ``schema_forms.py``, ``schema_plan.py`` and are
 re-exported below, so ``schema.<table>`` and ``schema.metadata`` name them all.
 
 Rules we hold to:
@@ -265,6 +265,9 @@ from tidings.store.schema_journeys import journeys as journeys  # noqa: E402
 from tidings.store.schema_journeys import outbox as outbox  # noqa: E402
 from tidings.store.schema_journeys import timers as timers  # noqa: E402
 from tidings.store.schema_journeys import traces as traces  # noqa: E402
+from tidings.store.schema_plan import content_plan as content_plan  # noqa: E402
+from tidings.store.schema_plan import content_plan_cells as content_plan_cells  # noqa: E402
+from tidings.store.schema_plan import template_reviews as template_reviews  # noqa: E402
 from tidings.store.schema_retention import retention_runs as retention_runs  # noqa: E402
 from tidings.store.schema_scoring import contact_scores as contact_scores  # noqa: E402
 from tidings.store.schema_scoring import score_history as score_history  # noqa: E402

@@ -25,6 +25,7 @@ from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
 from tidings.store.forms_sql import SqlForms, SqlFormSubmissions
 from tidings.store.journey_runs_sql import SqlJourneyRuns
 from tidings.store.journeys import SqlJourneys
+from tidings.store.plan_sql import SqlContentPlan
 from tidings.store.sales_sql import SqlEventLog, SqlSettings, SqlTasks
 from tidings.store.scoring_sql import SqlScoring
 from tidings.store.sources_sql import SqlCheckouts, SqlSources
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
     scoring: SqlScoring
     forms: SqlForms
     form_submissions: SqlFormSubmissions
+    content_plan: SqlContentPlan
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine: Engine | None = engine
@@ -98,6 +100,7 @@ class SqlUnitOfWork:
         self.scoring = SqlScoring(conn)
         self.forms = SqlForms(conn)
         self.form_submissions = SqlFormSubmissions(conn)
+        self.content_plan = SqlContentPlan(conn)
 
     def __enter__(self) -> Self:
         if self._engine is None:  # joined: the caller's transaction is already open

@@ -30,6 +30,7 @@ from tidings.web import (
     inbox,
     journeys,
     measurement,
+    plan_page,
     privacy_page,
     reports,
     scoring_page,
@@ -52,7 +53,7 @@ PAGES = (
     reports,
     journeys, template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
     measurement, campaigns, settings_page, scoring_page, sources_page, privacy_page, forms_page,
-    forms_public,
+    forms_public, plan_page,
 )
 
 

@@ -43,6 +43,7 @@ NAV = [
     ("uncertain", "/messages/uncertain", _("Uncertain")),
     ("sources", "/sources", _("Sources")),
     ("forms", "/forms", _("Forms")),
+    ("content-plan", "/content-plan", _("Content plan")),
 ]
 
 

@@ -54,6 +54,7 @@ WEB_PREFIXES = (
     "/sources",
     "/f",
     "/forms",
+    "/content-plan",
     "/static",
     "/web",
 )

@@ -14,6 +14,7 @@ from tidings.application.ports.contacts import PreferencesUnitOfWork
 from tidings.application.ports.content import TemplatesUnitOfWork
 from tidings.application.ports.delivery import DeadLettersUnitOfWork
 from tidings.application.ports.journeys import JourneysUnitOfWork
+from tidings.application.ports.plan import PlanUnitOfWork
 from tidings.application.ports.sales import SalesUnitOfWork
 
 
@@ -25,6 +26,7 @@ class StorageUnitOfWork(
     JourneysUnitOfWork,
     PreferencesUnitOfWork,
     CampaignsUnitOfWork,
+    PlanUnitOfWork,
     Protocol,
 ):
     """A unit of work over all the repositories (``store/sql_uow.py``, ``store/memory``)."""

@@ -58,6 +58,10 @@ class MemoryState:
     #: forms by key, their submissions by id
     forms: dict[str, Any] = field(default_factory=dict)
     form_submissions: dict[int, Any] = field(default_factory=dict)
+    #: the content plan (a ``PlanRecord`` or None), its cells by coordinates, template reviews
+    content_plan: Any = None
+    content_plan_cells: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    template_reviews: dict[str, tuple[Any, str | None]] = field(default_factory=dict)
     #: the last id given per table (ids are never reused, as with AUTOINCREMENT)
     last_ids: dict[str, int] = field(default_factory=dict)
 

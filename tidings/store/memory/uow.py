@@ -9,6 +9,7 @@ from typing import Self
 from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
 from tidings.store.memory.campaigns import MemoryCampaigns
 from tidings.store.memory.forms import MemoryForms, MemoryFormSubmissions
+from tidings.store.memory.plan import MemoryContentPlan
 from tidings.store.memory.records import (
     MemoryConsents,
     MemoryContactReader,
@@ -52,6 +53,7 @@ class MemoryUnitOfWork:
         self.scoring = MemoryScoring(store)
         self.forms = MemoryForms(store)
         self.form_submissions = MemoryFormSubmissions(store)
+        self.content_plan = MemoryContentPlan(store)
 
     def __enter__(self) -> Self:
         if self._saved is not None:

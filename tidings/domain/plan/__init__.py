@@ -1,0 +1,1 @@
+"""The content plan, pure: personas × funnel stages × key questions, cells, statuses, gaps, calendar."""
