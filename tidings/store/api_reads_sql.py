@@ -122,9 +122,11 @@ class SqlApiReads:
 
     def journey_version(self, journey_id: int, version: int) -> dict[str, Any] | None:
         v = schema.journey_versions
-        row = self.conn.execute(
-            sa.select(v).where(v.c.journey_id == journey_id, v.c.version == version)
-        ).mappings().first()
+        row = (
+            self.conn.execute(sa.select(v).where(v.c.journey_id == journey_id, v.c.version == version))
+            .mappings()
+            .first()
+        )
         return dict(row) if row is not None else None
 
     def enrollments_page(

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from tidings.store.access_sql import SqlApiKeys, SqlLoginThrottle, SqlSessions, SqlUsers
 from tidings.store.campaigns_sql import SqlCampaigns
-from tidings.store.contacts_sql import SqlConsents
+from tidings.store.contacts_sql import SqlConsents, SqlSuppressions
 from tidings.store.content_sql import SqlContactReader, SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
@@ -39,6 +39,7 @@ class SqlUnitOfWork:
     templates: SqlTemplates
     contacts: SqlContactReader
     consents: SqlConsents
+    suppressions: SqlSuppressions
     outbox: SqlOutbox
     dead_letters: SqlDeadLetters
     tasks: SqlTasks
@@ -84,6 +85,7 @@ class SqlUnitOfWork:
         self.templates = SqlTemplates(conn)
         self.contacts = SqlContactReader(conn)
         self.consents = SqlConsents(conn)
+        self.suppressions = SqlSuppressions(conn)
         self.outbox = SqlOutbox(conn)
         self.dead_letters = SqlDeadLetters(conn)
         self.tasks = SqlTasks(conn)

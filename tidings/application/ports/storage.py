@@ -10,7 +10,7 @@ from typing import Protocol
 
 from tidings.application.ports.access import AccessUnitOfWork
 from tidings.application.ports.campaigns import CampaignsUnitOfWork
-from tidings.application.ports.contacts import PreferencesUnitOfWork
+from tidings.application.ports.contacts import PreferencesUnitOfWork, SmsKeywordsUnitOfWork
 from tidings.application.ports.content import TemplatesUnitOfWork
 from tidings.application.ports.delivery import DeadLettersUnitOfWork
 from tidings.application.ports.journeys import JourneysUnitOfWork
@@ -24,6 +24,7 @@ class StorageUnitOfWork(
     SalesUnitOfWork,
     JourneysUnitOfWork,
     PreferencesUnitOfWork,
+    SmsKeywordsUnitOfWork,
     CampaignsUnitOfWork,
     Protocol,
 ):

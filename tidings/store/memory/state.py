@@ -24,6 +24,8 @@ class MemoryState:
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     contact_tags: dict[int, list[str]] = field(default_factory=dict)
     consents: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+    #: (channel, address) -> suppression row
+    suppressions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     outbox: dict[int, dict[str, Any]] = field(default_factory=dict)
     dead_letters: dict[int, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)

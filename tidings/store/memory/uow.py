@@ -17,6 +17,7 @@ from tidings.store.memory.records import (
     MemoryJourneys,
     MemoryOutbox,
     MemorySettings,
+    MemorySuppressions,
     MemoryTasks,
     MemoryTemplates,
 )
@@ -38,6 +39,7 @@ class MemoryUnitOfWork:
         self.templates = MemoryTemplates(store)
         self.contacts = MemoryContactReader(store)
         self.consents = MemoryConsents(store)
+        self.suppressions = MemorySuppressions(store)
         self.outbox = MemoryOutbox(store)
         self.dead_letters = MemoryDeadLetters(store)
         self.tasks = MemoryTasks(store)
