@@ -10,7 +10,7 @@ from typing import Protocol
 
 from tidings.application.ports.access import AccessUnitOfWork
 from tidings.application.ports.campaigns import CampaignsUnitOfWork
-from tidings.application.ports.contacts import PreferencesUnitOfWork, SmsKeywordsUnitOfWork
+from tidings.application.ports.contacts import ContactsUnitOfWork, PreferencesUnitOfWork, SmsKeywordsUnitOfWork
 from tidings.application.ports.content import TemplatesUnitOfWork
 from tidings.application.ports.delivery import DeadLettersUnitOfWork
 from tidings.application.ports.journeys import JourneysUnitOfWork
@@ -18,6 +18,7 @@ from tidings.application.ports.sales import SalesUnitOfWork
 
 
 class StorageUnitOfWork(
+    ContactsUnitOfWork,
     AccessUnitOfWork,
     TemplatesUnitOfWork,
     DeadLettersUnitOfWork,

@@ -8,10 +8,10 @@ from typing import Self
 
 from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
 from tidings.store.memory.campaigns import MemoryCampaigns
+from tidings.store.memory.contacts import MemoryContacts
 from tidings.store.memory.forms import MemoryForms, MemoryFormSubmissions
 from tidings.store.memory.records import (
     MemoryConsents,
-    MemoryContactReader,
     MemoryDeadLetters,
     MemoryEventLog,
     MemoryJourneys,
@@ -37,7 +37,7 @@ class MemoryUnitOfWork:
         self.api_keys = MemoryApiKeys(store)
         self.login_throttle = MemoryLoginThrottle(store)
         self.templates = MemoryTemplates(store)
-        self.contacts = MemoryContactReader(store)
+        self.contacts = MemoryContacts(store)
         self.consents = MemoryConsents(store)
         self.suppressions = MemorySuppressions(store)
         self.outbox = MemoryOutbox(store)
