@@ -164,6 +164,7 @@ def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime,
     by_email: dict[str, list[int]] = {}
     by_phone: dict[str, list[int]] = {}
     links: list[tuple[str, str]] = []
+    uow = joined(conn)  # the contacts use cases' view of this transaction
     for i, ev in enumerate(events):
         if ev.user_id:
             by_user.setdefault(ev.user_id, []).append(i)
@@ -172,7 +173,7 @@ def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime,
         elif ev.anonymous_id:
             by_anon.setdefault(ev.anonymous_id, []).append(i)
         elif ev.contact_id is not None:
-            cid = identity.find_by(joined(conn), "id", ev.contact_id)
+            cid = identity.find_by(uow, "id", ev.contact_id)
             if cid is None:
                 raise IngestError(ev.index, "contact_id", f"no contact with id {ev.contact_id}")
             out[i] = cid
@@ -181,7 +182,7 @@ def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime,
         elif ev.phone and not ev.email:
             by_phone.setdefault(ev.phone, []).append(i)
         else:  # email and phone: the general resolver (creates the contact when unknown, merges)
-            out[i] = identity.resolve_contact(joined(conn), email=ev.email, phone=ev.phone, now=now, source=source)
+            out[i] = identity.resolve_contact(uow, email=ev.email, phone=ev.phone, now=now, source=source)
     for fld, groups in (("email", by_email), ("phone", by_phone)):
         known = _by_identifier(conn, fld, list(groups), now, source)
         for value, idx in groups.items():
@@ -341,14 +342,15 @@ def _link_anonymous(
         )
     )
     new_aliases = {}
+    uow = joined(conn)
     for uid, aid in links:
         target = users[uid]
         current = known.get(aid)
         if current is None:
             new_aliases[aid] = target
             known[aid] = target
-        elif current != target and identity.mergeable(joined(conn), current, target):
-            identity.merge_contacts(joined(conn), current, target, now, source=source)
+        elif current != target and identity.mergeable(uow, current, target):
+            identity.merge_contacts(uow, current, target, now, source=source)
             known[aid] = target
     if new_aliases:
         conn.execute(
