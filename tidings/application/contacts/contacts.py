@@ -31,7 +31,25 @@ from tidings.domain.contacts import (
 )
 from tidings.domain.snapshot import PROFILE_FIELDS
 
-__all__ = ["ContactExists", "ContactFilter", "IdentityConflict"]  # with the use cases below
+__all__ = [
+    "ContactExists",
+    "ContactFilter",  # defined in domain/contacts.py, the filter of list_contacts / iter_contacts
+    "IdentityConflict",  # defined in identity.py, raised by update_contact
+    "contact_dict",
+    "create_contact",
+    "decode_cursor",
+    "delete_contact",
+    "encode_cursor",
+    "find_existing",
+    "get_contact",
+    "get_contacts",
+    "iter_contacts",
+    "list_contacts",
+    "lookup",
+    "normalise_input",
+    "update_contact",
+    "upsert_contact",
+]
 
 PROOF_KEYS = ("form", "text", "ip", "user_agent", "url")
 
