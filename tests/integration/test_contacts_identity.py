@@ -6,30 +6,32 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.application.contacts.identity import merge_contacts, per_contact_tables, resolve_contact
+from tidings.application.contacts.identity import merge_contacts, resolve_contact
 from tidings.store import schema
+from tidings.store.identity_sql import per_contact_tables
+from tidings.store.sql_uow import joined
 
 
 def test_resolve_creates_then_finds(engine: sa.Engine, clock: Any) -> None:
     now = clock.now()
     with engine.begin() as conn:
-        a = resolve_contact(conn, email="a@example.com", now=now)
-        assert resolve_contact(conn, email="a@example.com", now=now) == a
-        assert resolve_contact(conn, external_id="u1", email="a@example.com", now=now) == a
-        assert resolve_contact(conn, external_id="u1", now=now) == a  # the external id was filled in
-        assert resolve_contact(conn, phone="+14155550132", now=now, create=False) is None
-        anon = resolve_contact(conn, anonymous_id="dev-1", now=now)
+        a = resolve_contact(joined(conn), email="a@example.com", now=now)
+        assert resolve_contact(joined(conn), email="a@example.com", now=now) == a
+        assert resolve_contact(joined(conn), external_id="u1", email="a@example.com", now=now) == a
+        assert resolve_contact(joined(conn), external_id="u1", now=now) == a  # the external id was filled in
+        assert resolve_contact(joined(conn), phone="+14155550132", now=now, create=False) is None
+        anon = resolve_contact(joined(conn), anonymous_id="dev-1", now=now)
         assert anon != a
         row = conn.execute(sa.select(schema.contacts).where(schema.contacts.c.id == anon)).mappings().one()
         assert row["anonymous"] is True
         # naming both merges the anonymous one into the known one
-        assert resolve_contact(conn, external_id="u1", anonymous_id="dev-1", now=now) == a
+        assert resolve_contact(joined(conn), external_id="u1", anonymous_id="dev-1", now=now) == a
         assert (
             conn.execute(sa.select(schema.contacts.c.id).where(schema.contacts.c.id == anon)).first() is None
         )
         # two known people with different external ids are never merged implicitly
-        b = resolve_contact(conn, external_id="u2", now=now)
-        assert resolve_contact(conn, external_id="u2", email="a@example.com", now=now) == b
+        b = resolve_contact(joined(conn), external_id="u2", now=now)
+        assert resolve_contact(joined(conn), external_id="u2", email="a@example.com", now=now) == b
         email_of_b = conn.execute(
             sa.select(schema.contacts.c.email).where(schema.contacts.c.id == b)
         ).scalar()
@@ -53,8 +55,8 @@ def test_merge_moves_every_per_contact_table(engine: sa.Engine, clock: Any) -> N
         "tasks",
     } <= tables
     with engine.begin() as conn:
-        src = resolve_contact(conn, anonymous_id="anon-1", now=now)
-        dst = resolve_contact(conn, external_id="user-1", now=now)
+        src = resolve_contact(joined(conn), anonymous_id="anon-1", now=now)
+        dst = resolve_contact(joined(conn), external_id="user-1", now=now)
         conn.execute(
             sa.insert(schema.contact_tags),
             [
@@ -85,7 +87,7 @@ def test_merge_moves_every_per_contact_table(engine: sa.Engine, clock: Any) -> N
         conn.execute(
             sa.insert(schema.tasks).values(contact_id=src, title="call", status="open", created_at=now)
         )
-        merge_contacts(conn, src, dst, now)
+        merge_contacts(joined(conn), src, dst, now)
         for t in per_contact_tables():
             left = conn.execute(
                 sa.select(sa.func.count()).select_from(t).where(t.c.contact_id == src)
@@ -119,8 +121,8 @@ def test_newer_consent_wins_on_merge(engine: sa.Engine, clock: Any) -> None:
 
     now = clock.now()
     with engine.begin() as conn:
-        src = resolve_contact(conn, anonymous_id="anon-2", now=now)
-        dst = resolve_contact(conn, email="c@example.com", now=now)
+        src = resolve_contact(joined(conn), anonymous_id="anon-2", now=now)
+        dst = resolve_contact(joined(conn), email="c@example.com", now=now)
         k = schema.consents
         conn.execute(
             sa.insert(k),
@@ -159,7 +161,7 @@ def test_newer_consent_wins_on_merge(engine: sa.Engine, clock: Any) -> None:
                 },
             ],
         )
-        merge_contacts(conn, src, dst, now)
+        merge_contacts(joined(conn), src, dst, now)
         got = dict(conn.execute(sa.select(k.c.channel, k.c.status).where(k.c.contact_id == dst)).all())
     assert got == {"email": "unsubscribed", "sms": "granted"}
 

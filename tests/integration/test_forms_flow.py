@@ -153,12 +153,13 @@ def test_the_confirmation_email_from_a_template(container: Container, clock: Man
 
 def test_erasing_the_contact_erases_its_submissions(container: Container, clock: ManualClock) -> None:
     from tidings.application.contacts.identity import delete_contacts
+    from tidings.store.sql_uow import joined
 
     c = container
     create_form(c.uow(), DOC, clock.now())
     result = submit(c.forms_intake, "news", {"email": "e@example.com", "consent_email": "on"}, VISITOR, clock.now())
     assert result.contact_id is not None
     with c.engine.begin() as conn:
-        assert delete_contacts(conn, [result.contact_id]) == 1
+        assert delete_contacts(joined(conn), [result.contact_id]) == 1
     with c.uow(read_only=True) as uow:
         assert uow.form_submissions.of_form("news") == []  # the proof (email, IP) goes with the person

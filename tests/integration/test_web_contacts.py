@@ -12,6 +12,7 @@ from tidings.application.contacts.contacts import create_contact, normalise_inpu
 from tidings.domain.snapshot import EventRecord
 from tidings.store import schema
 from tidings.store.analytics import SqlAnalytics
+from tidings.store.sql_uow import joined
 
 XSS = "<script>alert(1)</script>"
 
@@ -36,7 +37,7 @@ def _seed(container) -> tuple[int, int]:
             },
             now,
         )
-        cid = create_contact(conn, data, now)
+        cid = create_contact(joined(conn), data, now)
         conn.execute(
             sa.insert(schema.events).values(
                 contact_id=cid,

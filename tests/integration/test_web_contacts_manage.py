@@ -9,6 +9,7 @@ import time
 
 from tests.web_support import web_client
 from tidings.application.contacts.contacts import get_contact, lookup
+from tidings.store.sql_uow import joined
 
 
 def _id_from(location: str) -> int:
@@ -60,7 +61,7 @@ def test_create_edit_tag_consent_and_delete_a_contact(container) -> None:
             data={"csrf_token": token, "channel": "email", "status": "granted", "text": "Yes, email me news."},
         )
         with container.engine.connect() as conn:
-            c = get_contact(conn, cid)
+            c = get_contact(joined(conn), cid)
         assert c is not None
         assert (c["first_name"], c["last_name"], c["attributes"]) == ("Anna", "Lee", {"plan": "pro"})  # city deleted
         assert c["tags"] == ["gold", "vip"]
@@ -74,7 +75,7 @@ def test_create_edit_tag_consent_and_delete_a_contact(container) -> None:
         r = client.post(f"/contacts/{cid}/delete", data={"csrf_token": token}, follow_redirects=False)
         assert r.status_code == 303 and "erased" in r.headers["location"]
         with container.engine.connect() as conn:
-            assert get_contact(conn, cid) is None
+            assert get_contact(joined(conn), cid) is None
         assert client.get(f"/contacts/{cid}").status_code == 404
 
 
@@ -121,11 +122,11 @@ def test_search_export_and_bulk_tag_the_listed_contacts(container) -> None:
         empty = client.post("/contacts/bulk", data={"csrf_token": token, "action": "tag", "value": "all"})
         assert empty.status_code == 422  # never on every contact by accident
         with container.engine.connect() as conn:
-            tags = {i: get_contact(conn, i)["tags"] for i in ids}  # type: ignore[index]
+            tags = {i: get_contact(joined(conn), i)["tags"] for i in ids}  # type: ignore[index]
         assert tags == {ids[0]: ["north"], ids[1]: ["north"], ids[2]: []}
         client.post("/contacts/bulk", data={"csrf_token": token, "tag": "north", "action": "untag", "value": "north"})
         with container.engine.connect() as conn:
-            assert all(get_contact(conn, i)["tags"] == [] for i in ids)  # type: ignore[index]
+            assert all(get_contact(joined(conn), i)["tags"] == [] for i in ids)  # type: ignore[index]
 
 
 CSV = (
@@ -174,8 +175,8 @@ def test_the_import_wizard_maps_runs_and_reports_errors(container) -> None:
         assert errors[0] == "line,column,message,E-mail,First Name,Plan,Newsletter"
         assert errors[1].startswith("3,E-mail,") and errors[2].startswith("4,Newsletter,")
         with container.engine.connect() as conn:
-            ann = get_contact(conn, lookup(conn, "ann@shop.test") or 0)
-            dee = get_contact(conn, lookup(conn, "dee@shop.test") or 0)
+            ann = get_contact(joined(conn), lookup(joined(conn), "ann@shop.test") or 0)
+            dee = get_contact(joined(conn), lookup(joined(conn), "dee@shop.test") or 0)
         assert ann and dee
         assert ann["attributes"] == {"plan": "pro"} and ann["tags"] == ["fair"]
         assert ann["consent"]["email"]["status"] == "granted"

@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.web_support import web_client
 from tidings.application.contacts.contacts import get_contact, lookup
+from tidings.store.sql_uow import joined
 
 SUBSCRIBED = (
     Path(__file__).parent.parent / "fixtures" / "imports" / "mailchimp_subscribed_members_export.csv"
@@ -49,12 +50,12 @@ def test_preset_prefills_dry_runs_then_imports_with_proof(container: Any) -> Non
         page = _wait(client, url, "dry-run-done")
         assert 'id="dry-run-done"' in page and 'id="n-created">4<' in page and 'id="run-import"' in page
         with container.engine.connect() as conn:
-            assert lookup(conn, "layla@example.com") is None  # the dry run wrote nothing
+            assert lookup(joined(conn), "layla@example.com") is None  # the dry run wrote nothing
         client.post(f"{url}/run", data={"csrf_token": token}, follow_redirects=False)
         page = _wait(client, url, "import-done")
         assert 'id="n-created">4<' in page
         with container.engine.connect() as conn:
-            layla = get_contact(conn, lookup(conn, "layla@example.com") or 0)
+            layla = get_contact(joined(conn), lookup(joined(conn), "layla@example.com") or 0)
         assert layla and layla["first_name"] == "ليلى" and sorted(layla["tags"]) == ["Customer", "VIP 2024"]
         assert layla["consent"]["email"]["source"] == "mailchimp import"
         assert layla["consent"]["email"]["proof"]["confirm_ip"] == "203.0.113.10"

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from tests.web_support import web_client
 from tidings.application.contacts.contacts import create_contact, normalise_input
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 
 def _contacts(container) -> list[int]:
@@ -18,7 +19,7 @@ def _contacts(container) -> list[int]:
         for i, tags in enumerate((["vip"], ["vip"], [])):
             ids.append(
                 create_contact(
-                    conn,
+                    joined(conn),
                     normalise_input(
                         {"email": f"c{i}@example.com", "first_name": f"<C{i}>", "tags": tags}, now
                     ),

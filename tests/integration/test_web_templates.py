@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from tests.web_support import web_client
 from tidings.application.contacts.contacts import create_contact, normalise_input
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 FORM = {
     "key": "welcome",
@@ -25,7 +26,7 @@ def test_save_with_errors_keeps_input_then_preview_for_a_contact(container):
     now = container.clock.now()
     with container.engine.begin() as conn:
         cid = create_contact(
-            conn, normalise_input({"email": "p@example.com", "first_name": "<Pat>"}, now), now
+            joined(conn), normalise_input({"email": "p@example.com", "first_name": "<Pat>"}, now), now
         )
     with web_client(container, "marketer") as (client, token):
         bad = client.post("/templates", data={**FORM, "csrf_token": token, "body": "<p>{% if %}</p>"})
@@ -69,7 +70,7 @@ def test_preview_of_unsaved_changes_renders_in_the_sandbox(container):
     now = container.clock.now()
     with container.engine.begin() as conn:
         cid = create_contact(
-            conn, normalise_input({"email": "q@example.com", "first_name": "<Quinn>"}, now), now
+            joined(conn), normalise_input({"email": "q@example.com", "first_name": "<Quinn>"}, now), now
         )
     with web_client(container, "viewer") as (client, token):
         r = client.post(

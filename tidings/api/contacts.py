@@ -23,6 +23,7 @@ from tidings.domain.contacts import InvalidValue
 from tidings.store.content_sql import SqlContactReader
 from tidings.store.data_export_sql import SqlDataExport
 from tidings.store.db import read_only
+from tidings.store.sql_uow import joined
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"], route_class=StrictRoute)
 
@@ -98,8 +99,8 @@ def create_contact(body: ContactIn, request: Request) -> dict[str, Any]:
     data = to_input(body, now)
     try:
         with c.engine.begin() as conn:
-            cid = svc.create_contact(conn, data, now)
-            return svc.get_contact(conn, cid) or {}
+            cid = svc.create_contact(joined(conn), data, now)
+            return svc.get_contact(joined(conn), cid) or {}
     except svc.ContactExists as exc:
         raise conflict(exc.field, str(exc)) from None
 
@@ -119,9 +120,9 @@ def upsert_contact(body: ContactIn, request: Request, response: Response) -> dic
         )
     try:
         with c.engine.begin() as conn:
-            cid, created = svc.upsert_contact(conn, data, now)
+            cid, created = svc.upsert_contact(joined(conn), data, now)
             response.status_code = 201 if created else 200
-            return {**(svc.get_contact(conn, cid) or {}), "created": created}
+            return {**(svc.get_contact(joined(conn), cid) or {}), "created": created}
     except (svc.ContactExists, IdentityConflict) as exc:
         raise conflict(getattr(exc, "field", "email"), str(exc)) from None
 
@@ -144,7 +145,7 @@ def list_contacts(
     )
     try:
         with read_only(c.engine.connect()) as conn:
-            items, nxt = svc.list_contacts(conn, f, cursor=cursor, limit=limit)
+            items, nxt = svc.list_contacts(joined(conn), f, cursor=cursor, limit=limit)
     except InvalidValue as exc:
         raise invalid(exc, ["query"]) from None
     return {"items": items, "next_cursor": nxt}
@@ -165,7 +166,7 @@ def export_contacts(
 
 
 def _get_or_404(conn: Any, contact_id: int) -> dict[str, Any]:
-    found = svc.get_contact(conn, contact_id)
+    found = svc.get_contact(joined(conn), contact_id)
     if found is None:
         raise ApiError(404, "not_found", f"no contact with id {contact_id}")
     return found
@@ -186,7 +187,7 @@ def patch_contact(contact_id: int, body: ContactIn, request: Request) -> dict[st
     data = to_input(body, now)
     try:
         with c.engine.begin() as conn:
-            if svc.update_contact(conn, contact_id, data, now) is None:
+            if svc.update_contact(joined(conn), contact_id, data, now) is None:
                 raise ApiError(404, "not_found", f"no contact with id {contact_id}")
             return _get_or_404(conn, contact_id)
     except IdentityConflict as exc:
@@ -198,7 +199,7 @@ def delete_contact(contact_id: int, request: Request) -> Response:
     """Hard delete: the contact, its events, tags, consent and every other row about it."""
     c = container(request)
     with c.engine.begin() as conn:
-        if not svc.delete_contact(conn, contact_id):
+        if not svc.delete_contact(joined(conn), contact_id):
             raise ApiError(404, "not_found", f"no contact with id {contact_id}")
     return Response(status_code=204)
 

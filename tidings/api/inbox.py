@@ -5,16 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 
 from tidings.api.deps import RequireRead, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
-from tidings.store import schema
+from tidings.store.api_reads_sql import SqlApiReads
 
 router = APIRouter(prefix="/api/inbox", tags=["inbox"], route_class=StrictRoute)
-t = schema.inbox
 
 _TRACKED = re.compile(r"""https?://[^\s"'<>]+/t/[co]/[A-Za-z0-9_-]+(?:\.gif)?""")
 
@@ -39,26 +37,16 @@ def list_inbox(
     limit: int = Query(default=50, ge=1, le=500),
     before: int | None = None,
 ) -> dict[str, Any]:
-    q = (
-        sa.select(t.c.id, t.c.channel, t.c.sender, t.c.recipient, t.c.subject, t.c.message_ref, t.c.received_at)
-        .order_by(t.c.id.desc())
-        .limit(limit)
-    )
-    if channel:
-        q = q.where(t.c.channel == channel)
-    if recipient:
-        q = q.where(t.c.recipient == recipient)
-    if before:
-        q = q.where(t.c.id < before)
     with container(request).engine.connect() as conn:
-        items = [_summary(r) for r in conn.execute(q).mappings()]
+        rows = SqlApiReads(conn).inbox_page(channel=channel, recipient=recipient, limit=limit, before=before)
+    items = [_summary(r) for r in rows]
     return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}
 
 
 @router.get("/{item_id}", dependencies=[RequireRead])
 def get_inbox_item(item_id: int, request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        row = conn.execute(sa.select(t).where(t.c.id == item_id)).mappings().first()
+        row = SqlApiReads(conn).inbox_item(item_id)
     if row is None:
         raise ApiError(404, "not_found", f"inbox item {item_id} not found")
     html = row["body_html"] or ""

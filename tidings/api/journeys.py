@@ -11,7 +11,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +24,8 @@ from tidings.application.journeys import signals, why
 from tidings.application.journeys.engine import EngineError
 from tidings.domain import jsonvalues
 from tidings.domain.journeys.model import JourneyError
-from tidings.store import audit_sql, schema
+from tidings.store import audit_sql
+from tidings.store.api_reads_sql import SqlApiReads
 from tidings.store.sql_uow import joined
 from tidings.store.traces_sql import SqlMessageTraces
 
@@ -185,16 +185,7 @@ def journey_versions(key: str, request: Request) -> dict[str, Any]:
 def journey_version(key: str, version: int, request: Request) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
         row = _run(lambda: js._require(joined(conn), key))
-        v = (
-            conn.execute(
-                sa.select(schema.journey_versions).where(
-                    schema.journey_versions.c.journey_id == row["id"],
-                    schema.journey_versions.c.version == version,
-                )
-            )
-            .mappings()
-            .first()
-        )
+        v = SqlApiReads(conn).journey_version(row["id"], version)
     if v is None:
         raise ApiError(404, "not_found", f"journey {key!r} has no version {version}")
     return {
@@ -245,15 +236,10 @@ def journey_enrollments(
     limit: int = Query(100, ge=1, le=1000),
     after_id: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    e = schema.enrollments
     with container(request).engine.connect() as conn:
         row = _run(lambda: js._require(joined(conn), key))
-        q = sa.select(e).where(e.c.journey_id == row["id"], e.c.id > after_id)
-        if status:
-            q = q.where(e.c.status == status)
-        if step:
-            q = q.where(e.c.step_id == step)
-        items = [_enrollment(r, key) for r in conn.execute(q.order_by(e.c.id).limit(limit)).mappings()]
+        rows = SqlApiReads(conn).enrollments_page(row["id"], status=status, step=step, after_id=after_id, limit=limit)
+    items = [_enrollment(r, key) for r in rows]
     return {"items": items, "next_after_id": items[-1]["id"] if len(items) == limit else None}
 
 
@@ -287,17 +273,8 @@ def enroll(key: str, body: EnrollBody, request: Request) -> dict[str, Any]:
 
 @router.get("/api/enrollments/{enrollment_id}", dependencies=[RequireRead])
 def get_enrollment(enrollment_id: int, request: Request) -> dict[str, Any]:
-    e, j = schema.enrollments, schema.journeys
     with container(request).engine.connect() as conn:
-        r = (
-            conn.execute(
-                sa.select(e, j.c.key.label("journey_key"))
-                .join(j, j.c.id == e.c.journey_id)
-                .where(e.c.id == enrollment_id)
-            )
-            .mappings()
-            .first()
-        )
+        r = SqlApiReads(conn).enrollment(enrollment_id)
     if r is None:
         raise ApiError(404, "not_found", f"no enrolment {enrollment_id}")
     return {**_enrollment(r, r["journey_key"]), "state": r["state"]}

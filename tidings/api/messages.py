@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
@@ -13,11 +12,10 @@ from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
 from tidings.application.delivery import uncertain
 from tidings.application.delivery.uncertain import RESENDABLE
-from tidings.store import schema
+from tidings.store.api_reads_sql import SqlApiReads
 from tidings.store.uncertain import SqlUncertainMessages
 
 router = APIRouter(prefix="/api/messages", tags=["messages"], route_class=StrictRoute)
-o = schema.outbox
 
 _FIELDS = (
     "id",
@@ -53,14 +51,9 @@ def list_messages(
     limit: int = Query(default=50, ge=1, le=500),
     before: int | None = None,
 ) -> dict[str, Any]:
-    q = sa.select(*(o.c[f] for f in _FIELDS)).order_by(o.c.id.desc()).limit(limit)
-    for col, value in (("contact_id", contact_id), ("status", status), ("channel", channel)):
-        if value is not None:
-            q = q.where(o.c[col] == value)
-    if before:
-        q = q.where(o.c.id < before)
+    filters = {"contact_id": contact_id, "status": status, "channel": channel}
     with container(request).engine.connect() as conn:
-        items = [dict(r) for r in conn.execute(q).mappings()]
+        items = SqlApiReads(conn).messages_page(_FIELDS, filters, limit=limit, before=before)
     return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}
 
 
@@ -103,33 +96,12 @@ def resolve_uncertain(body: Resolve, request: Request) -> dict[str, Any]:
 def get_message(message_id: int, request: Request) -> dict[str, Any]:
     """The message, what was sent (rendered), its engagement events and its traces."""
     with container(request).engine.connect() as conn:
-        row = conn.execute(sa.select(o).where(o.c.id == message_id)).mappings().first()
+        reads = SqlApiReads(conn)
+        row = reads.message(message_id)
         if row is None:
             raise ApiError(404, "not_found", f"message {message_id} not found")
-        e = schema.events
-        evs = (
-            conn.execute(
-                sa.select(e.c.id, e.c.name, e.c.properties, e.c.occurred_at)
-                .where(
-                    e.c.contact_id == row["contact_id"],
-                    e.c.name.like("message.%"),
-                    e.c.occurred_at >= row["created_at"],
-                )
-                .order_by(e.c.id)
-            )
-            .mappings()
-            .all()
-        )
-        tr = schema.traces
-        traces = (
-            conn.execute(
-                sa.select(tr.c.id, tr.c.action, tr.c.detail, tr.c.stimulus, tr.c.at)
-                .where(tr.c.contact_id == row["contact_id"], tr.c.outbox_id == message_id)
-                .order_by(tr.c.id)
-            )
-            .mappings()
-            .all()
-        )
+        evs = reads.message_events(row["contact_id"], row["created_at"])
+        traces = reads.message_traces(row["contact_id"], message_id)
     events = [dict(ev) for ev in evs if (ev["properties"] or {}).get("message_id") == message_id]
     return {k: row[k] for k in _FIELDS} | {
         "payload": row["payload"],

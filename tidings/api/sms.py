@@ -72,8 +72,9 @@ def delivery_status(request: Request, ref: str = "", form: dict[str, str] = Sign
     outbox_id = status_outbox_id(c.secret_key, ref, now)
     if outbox_id is None:
         log.warning("status callback with a forged, unknown or expired ref ignored (%s)", request.url.path)
-    with c.engine.begin() as conn:
-        event = handle_status(conn, channel, outbox_id, form, now)
+    with c.uow() as uow:
+        event = handle_status(uow, channel, outbox_id, form, now)
+        uow.commit()
     return {"event": event}
 
 
@@ -87,8 +88,9 @@ def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response
             "From: field required",
             [{"loc": ["body", "From"], "msg": "field required"}],
         )
-    with c.engine.begin() as conn:
-        result = handle_inbound(conn, form, c.clock.now())
+    with c.uow() as uow:
+        result = handle_inbound(uow, form, c.clock.now())
+        uow.commit()
     message = f"<Message>{escape(result.reply)}</Message>" if result.reply else ""
     return Response(
         f'<?xml version="1.0" encoding="UTF-8"?><Response>{message}</Response>', media_type="application/xml"

@@ -6,16 +6,13 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from tidings.api.deps import RequireAdmin, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
-from tidings.store import schema
-from tidings.store.campaigns_sql import pending_campaign_work
-from tidings.store.sources_sql import SqlCheckouts
+from tidings.store.api_reads_sql import SqlApiReads
 
 router = APIRouter(route_class=StrictRoute)
 
@@ -24,7 +21,7 @@ router = APIRouter(route_class=StrictRoute)
 def healthz(request: Request) -> dict[str, Any]:
     c = container(request)
     with c.engine.connect() as conn:
-        conn.execute(sa.text("SELECT 1"))
+        SqlApiReads(conn).ping()
     return {"status": "ok", "now": c.clock.now().isoformat(), "test_clock": c.manual_clock is not None}
 
 
@@ -39,28 +36,6 @@ class ClockAdvance(BaseModel):
     settle: bool = Field(default=True, description="wait until the worker has done all work now due")
 
 
-def pending_work(conn: sa.Connection, now: datetime) -> dict[str, int]:
-    """How much work is due and not yet done: queued contacts, due timers, due deliveries."""
-    q = schema.contact_queue
-    t = schema.timers
-    o = schema.outbox
-    return {
-        "queued_contacts": conn.execute(sa.select(sa.func.count()).select_from(q)).scalar_one(),
-        "due_timers": conn.execute(sa.select(sa.func.count()).where(t.c.due_at <= now)).scalar_one(),
-        "due_deliveries": conn.execute(
-            sa.select(sa.func.count()).where(o.c.status.in_(("pending", "sending")), o.c.next_attempt_at <= now)
-        ).scalar_one(),
-        # time-relative segments the scheduled refresher must re-evaluate (issue: segments)
-        "due_segment_refreshes": conn.execute(
-            sa.select(sa.func.count()).where(schema.segments.c.next_refresh_at <= now)
-        ).scalar_one(),
-        # watched checkouts whose quiet period is over: Cart Abandoned is due (vendor sources)
-        "due_abandoned_checkouts": SqlCheckouts(conn).due_count(now),
-        # campaigns to start, enqueue, decide or finish (issue: campaigns)
-        "due_campaigns": pending_campaign_work(conn, now),
-    }
-
-
 def settle(request: Request, timeout: float = 30.0) -> dict[str, int]:
     """Wait until the background worker has no due work left (test mode helper)."""
     c = container(request)
@@ -68,7 +43,7 @@ def settle(request: Request, timeout: float = 30.0) -> dict[str, int]:
     stable = 0
     while True:
         with c.engine.connect() as conn:
-            work = pending_work(conn, c.clock.now())
+            work = SqlApiReads(conn).pending_work(c.clock.now())
         if not any(work.values()):
             stable += 1
             if stable >= 2:
@@ -115,7 +90,7 @@ def advance_clock(body: ClockAdvance, request: Request) -> dict[str, Any]:
         raise ApiError(422, "validation_error", "time only moves forward", [{"loc": ["body"], "msg": "in the past"}])
     while True:
         with c.engine.connect() as conn:
-            nxt = conn.execute(sa.select(sa.func.min(schema.timers.c.due_at))).scalar_one_or_none()
+            nxt = SqlApiReads(conn).next_timer_due()
         if nxt is None or nxt > target or not body.settle:
             break
         if nxt > clock.now():

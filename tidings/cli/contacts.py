@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from tidings.cli import common
+from tidings.store.sql_uow import joined
 
 app = typer.Typer(
     help="Contacts: show one (with consent and latest events), list, delete, export their personal data.",
@@ -31,7 +32,7 @@ def _jsonable(value: Any) -> Any:
 def _find(conn: Any, key: str) -> int:
     from tidings.application.contacts import contacts as svc
 
-    cid = svc.lookup(conn, key)
+    cid = svc.lookup(joined(conn), key)
     if cid is None:
         common.fail(f"no contact matches {key!r} (give an id, email, phone or external id)")
     return cid
@@ -53,7 +54,7 @@ def show(
     c = common.open_container()
     with c.engine.connect() as conn:
         cid = _find(conn, email_or_id)
-        contact = svc.get_contact(conn, cid) or {}
+        contact = svc.get_contact(joined(conn), cid) or {}
         latest, _ = timeline(SqlContactReader(conn), cid, limit=max(1, events))
     contact["events"] = latest[:events]
     if as_json:
@@ -116,7 +117,7 @@ def list_(
     c = common.open_container()
     f = svc.ContactFilter(tag=tag, stage=stage, owner=owner, q=q)
     with c.engine.connect() as conn:
-        items, more = svc.list_contacts(conn, f, limit=max(1, min(limit, 10_000)))
+        items, more = svc.list_contacts(joined(conn), f, limit=max(1, min(limit, 10_000)))
     if as_json:
         for item in items:
             print(json.dumps(_jsonable(item), ensure_ascii=False))
@@ -154,7 +155,7 @@ def delete(
     if not yes and not typer.confirm(f"Delete contact {cid} and all its data?"):
         common.fail("cancelled")
     with c.engine.begin() as conn:
-        svc.delete_contact(conn, cid)
+        svc.delete_contact(joined(conn), cid)
     common.console.print(f"deleted contact {cid}")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import typer
 
 from tidings.bootstrap import Container
+from tidings.store.sql_uow import joined
 
 PROOF = {
     "form": "newsletter-footer",
@@ -192,7 +193,7 @@ def load_demo(container: Container) -> list[dict[str, Any]]:
                     for ch in channels
                 },
             }
-            cid, _ = upsert_contact(conn, normalise_input(raw, now), now, source="demo")
+            cid, _ = upsert_contact(joined(conn), normalise_input(raw, now), now, source="demo")
             ids.append(cid)
         items = [
             Incoming(

@@ -136,7 +136,7 @@ def explain_cmd(
 
     c = common.open_container()
     with c.uow(read_only=True) as uow:
-        cid = svc.lookup(uow.connection, email_or_id)
+        cid = svc.lookup(uow, email_or_id)
         if cid is None:
             common.fail(f"no contact matches {email_or_id!r} (give an id, email, phone or external id)")
         out = explain_contact(uow.scoring, cid, c.clock.now())
@@ -166,7 +166,7 @@ def handoff_cmd(
 
     c = common.open_container()
     with c.uow(read_only=True) as uow:
-        cid = svc.lookup(uow.connection, email_or_id)
+        cid = svc.lookup(uow, email_or_id)
     if cid is None:
         common.fail(f"no contact matches {email_or_id!r} (give an id, email, phone or external id)")
     _print(c.handoff_document(cid, events=events))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -71,6 +73,20 @@ _SIMPLE_EMAIL = re.compile(
 )
 #: special-use top-level domains email-validator refuses (``test`` is allowed, see below).
 _SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion"})
+
+
+@dataclass
+class ContactFilter:
+    """Which contacts a list or an export shows: all of these that are set must hold (``q``: a
+    case-insensitive substring of the email or a name, or exactly the external id)."""
+
+    tag: str | None = None
+    stage: str | None = None
+    owner: str | None = None
+    q: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    include_anonymous: bool = True
 
 
 class InvalidValue(ValueError):

@@ -63,6 +63,13 @@ class SqlContactReader:
         ct = schema.contact_tags
         return list(self.conn.execute(sa.select(ct.c.tag).where(ct.c.contact_id == contact_id)).scalars())
 
+    def id_by(self, field: str, value: str) -> int | None:
+        c = schema.contacts
+        if field not in ("email", "phone", "external_id"):
+            raise ValueError(f"not an identifier: {field!r}")
+        found: int | None = self.conn.execute(sa.select(c.c.id).where(c.c[field] == value)).scalar()
+        return found
+
     def any_contact(self) -> bool:
         c = schema.contacts
         return self.conn.execute(sa.select(c.c.id).limit(1)).first() is not None

@@ -12,6 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+#: The handle of an open transaction, as adapters outside ``store/`` name it in type hints (the
+#: web and the API import no SQLAlchemy: a lint-imports contract in pyproject.toml).
+Connection = sa.Connection
+
 
 def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver for them."""

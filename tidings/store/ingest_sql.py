@@ -22,6 +22,9 @@ from tidings.store import schema
 from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
 from tidings.store.queue import enqueue_contacts
 from tidings.store.types import UTCDateTime
+from tidings.store.upsert import (
+    upsert_ignore as upsert_ignore,  # for the bulk identity SQL of application/ingest/ingest.py
+)
 
 E = schema.events
 #: how long an ingest waits for SQLite's write lock (the engine's busy timeout, store/db.py)

@@ -118,3 +118,7 @@ class SqlEventLog:
             return
         ingest_sql.insert_events(self.conn, rows, known_new=True)
         ingest_sql.enqueue(self.conn, (r["contact_id"] for r in rows), now)
+
+    def has_message_id(self, message_id: str) -> bool:
+        e = schema.events
+        return self.conn.execute(sa.select(e.c.id).where(e.c.message_id == message_id)).first() is not None

@@ -18,11 +18,12 @@ from sqlalchemy.engine import Engine
 
 from tidings.store.access_sql import SqlApiKeys, SqlLoginThrottle, SqlSessions, SqlUsers
 from tidings.store.campaigns_sql import SqlCampaigns
-from tidings.store.contacts_sql import SqlConsents
-from tidings.store.content_sql import SqlContactReader, SqlTemplates
+from tidings.store.contacts_sql import SqlConsents, SqlSuppressions
+from tidings.store.content_sql import SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
 from tidings.store.forms_sql import SqlForms, SqlFormSubmissions
+from tidings.store.identity_sql import SqlContacts
 from tidings.store.journey_runs_sql import SqlJourneyRuns
 from tidings.store.journeys import SqlJourneys
 from tidings.store.plan_sql import SqlContentPlan
@@ -38,8 +39,9 @@ class SqlUnitOfWork:
     api_keys: SqlApiKeys
     login_throttle: SqlLoginThrottle
     templates: SqlTemplates
-    contacts: SqlContactReader
+    contacts: SqlContacts
     consents: SqlConsents
+    suppressions: SqlSuppressions
     outbox: SqlOutbox
     dead_letters: SqlDeadLetters
     tasks: SqlTasks
@@ -84,8 +86,9 @@ class SqlUnitOfWork:
         self.api_keys = SqlApiKeys(conn)
         self.login_throttle = SqlLoginThrottle(conn)
         self.templates = SqlTemplates(conn)
-        self.contacts = SqlContactReader(conn)
+        self.contacts = SqlContacts(conn)
         self.consents = SqlConsents(conn)
+        self.suppressions = SqlSuppressions(conn)
         self.outbox = SqlOutbox(conn)
         self.dead_letters = SqlDeadLetters(conn)
         self.tasks = SqlTasks(conn)

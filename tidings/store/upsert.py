@@ -17,3 +17,10 @@ def insert_or_ignore(
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
     return sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+
+
+def upsert_ignore(conn: sa.Connection, table: sa.Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on any unique key, for this connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()

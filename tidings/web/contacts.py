@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from tidings.application.access.users import Session
 from tidings.domain.channels import CONSENT_CHANNELS
 from tidings.domain.contacts import CONSENT_STATUSES
-from tidings.web import queries
+from tidings.store import web_reads_sql as queries
 from tidings.web.contacts_edit import CONSENT_TEXT
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.security import Viewer, container

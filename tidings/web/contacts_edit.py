@@ -22,6 +22,7 @@ from tidings.domain.contacts import InvalidValue
 from tidings.domain.snapshot import PROFILE_FIELDS
 from tidings.store import contact_lists
 from tidings.store.contact_lists import ListFilter
+from tidings.store.sql_uow import joined
 from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import FormFields, Viewer, Writer, container
 
@@ -85,7 +86,7 @@ def create_contact(request: Request, session: Session = Writer, form: FormData =
     try:
         data = svc.normalise_input(_input(values, None), now)
         with c.engine.begin() as conn:
-            cid = svc.create_contact(conn, data, now, source=_source(session))
+            cid = svc.create_contact(joined(conn), data, now, source=_source(session))
     except InvalidValue as exc:
         return _form_page(request, None, values, exc.message, exc.field.split(".")[0])
     except svc.ContactExists as exc:
@@ -95,7 +96,7 @@ def create_contact(request: Request, session: Session = Writer, form: FormData =
 
 def _contact_or_404(request: Request, contact_id: int) -> dict[str, Any]:
     with container(request).engine.connect() as conn:
-        contact = svc.get_contact(conn, contact_id)
+        contact = svc.get_contact(joined(conn), contact_id)
     if contact is None:
         raise PageNotFound(f"Contact {contact_id}")
     return contact
@@ -119,7 +120,7 @@ def save_contact(contact_id: int, request: Request, session: Session = Writer, f
     try:
         data = svc.normalise_input(_input(values, contact["attributes"]), now)
         with c.engine.begin() as conn:
-            svc.update_contact(conn, contact_id, data, now, source=_source(session))
+            svc.update_contact(joined(conn), contact_id, data, now, source=_source(session))
     except InvalidValue as exc:
         return _form_page(request, contact, values, exc.message, exc.field.split(".")[0])
     except IdentityConflict as exc:
@@ -138,7 +139,7 @@ def _change(request: Request, session: Session, contact_id: int, raw: dict[str, 
             request, "error.html", {"title": "Not saved", "message": f"{exc.field}: {exc.message}"}, status=422
         )
     with c.engine.begin() as conn:
-        svc.update_contact(conn, contact_id, data, now, source=_source(session))
+        svc.update_contact(joined(conn), contact_id, data, now, source=_source(session))
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
 
@@ -169,7 +170,7 @@ def change_consent(
 def erase_contact(contact_id: int, request: Request, session: Session = Writer) -> Response:
     """Hard delete, as ``DELETE /api/contacts/{id}``: the contact and every row about it."""
     with container(request).engine.begin() as conn:
-        if not svc.delete_contact(conn, contact_id):
+        if not svc.delete_contact(joined(conn), contact_id):
             raise PageNotFound(f"Contact {contact_id}")
     return RedirectResponse("/contacts?" + urlencode({"notice": f"Contact {contact_id} was erased."}), status_code=303)
 
@@ -192,7 +193,7 @@ def export_contacts(fmt: str, request: Request, session: Session = Viewer) -> Re
     def chunks() -> Iterator[list[dict[str, Any]]]:
         with engine.connect() as conn:
             for ids in contact_lists.id_chunks(conn, f, chunk=500):
-                yield svc.get_contacts(conn, ids)
+                yield svc.get_contacts(joined(conn), ids)
 
     body = exports.csv_chunks(chunks()) if fmt == "csv" else exports.jsonl_chunks(chunks())
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
@@ -244,7 +245,7 @@ def bulk_apply(request: Request, session: Session = Writer, form: FormData = For
     for ids in chunks:
         with c.engine.begin() as conn:
             for cid in ids:
-                svc.update_contact(conn, cid, data, now, source=_source(session))
+                svc.update_contact(joined(conn), cid, data, now, source=_source(session))
         done += len(ids)
     ctx |= {"n": done, "done": done}
     return render(request, "contacts_bulk.html", ctx, page="contacts")

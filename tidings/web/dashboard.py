@@ -16,11 +16,10 @@ from fastapi.responses import Response
 from tidings.application.access.users import Session
 from tidings.application.analytics.goals import list_goals
 from tidings.application.analytics.reports import Range, channels_report
-from tidings.domain.statuses import EnrolmentStatus, JourneyStatus
-from tidings.store import schema as s
+from tidings.store import page_reads_sql
+from tidings.store import web_reads_sql as queries
 from tidings.store.analytics import SqlAnalytics
 from tidings.store.measurement import SqlAnalyticsStore
-from tidings.web import queries
 from tidings.web.core import WebRoute, render, viewer_locale
 from tidings.web.i18n import _, viewing_as
 from tidings.web.security import Viewer, container
@@ -80,9 +79,7 @@ def figures(request: Request) -> dict[str, Any]:
         today = now.date()
         this_week = week_figures(conn, today)
         last_week = week_figures(conn, today - timedelta(days=7))
-        contacts = queries.count(conn, s.contacts)
-        active = queries.count(conn, s.enrollments, s.enrollments.c.status != EnrolmentStatus.ENDED)
-        journeys_live = queries.count(conn, s.journeys, s.journeys.c.status == JourneyStatus.ACTIVE)
+        contacts, active, journeys_live = page_reads_sql.dashboard_counts(conn)
         revenue = queries.journey_revenue(conn)
         goals = list_goals(SqlAnalyticsStore(conn), now)
     return {

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from tidings.application.access.users import Session
 from tidings.application.delivery import dead_letters as service
-from tidings.store import schema as s
+from tidings.store import page_reads_sql
+from tidings.store.db import Connection
 from tidings.store.sql_uow import joined
 from tidings.web.core import PageNotFound, WebRoute, localised, render
 from tidings.web.i18n import _
@@ -44,24 +44,17 @@ def _state(item: dict[str, Any]) -> str:
     return "dead"
 
 
-def _enrich(conn: sa.Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _enrich(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     contact_ids = {int(i["contact_id"]) for i in items}
     journey_ids = {int(i["journey_id"]) for i in items if i.get("journey_id")}
     contacts = {}
     if contact_ids:
-        c = s.contacts
-        for r in conn.execute(
-            sa.select(c.c.id, c.c.email, c.c.phone, c.c.first_name, c.c.last_name).where(c.c.id.in_(contact_ids))
-        ).mappings():
+        for r in page_reads_sql.contact_labels_rows(conn, contact_ids):
             name = " ".join(x for x in (r["first_name"], r["last_name"]) if x)
             contacts[int(r["id"])] = name or r["email"] or r["phone"] or f"#{r['id']}"
     journeys = {}
     if journey_ids:
-        j = s.journeys
-        journeys = {
-            int(r[0]): (r[1], r[2])
-            for r in conn.execute(sa.select(j.c.id, j.c.key, j.c.name).where(j.c.id.in_(journey_ids)))
-        }
+        journeys = page_reads_sql.journey_names(conn, journey_ids)
     out = []
     for i in items:
         jkey, jname = journeys.get(int(i["journey_id"] or 0), (None, None))

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tidings.application.access.users import Session
 from tidings.domain.channels import DELIVERY_CHANNELS
-from tidings.web import queries
+from tidings.store import web_reads_sql as queries
 from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import FRAME_CSP, Viewer, container
 

@@ -9,13 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from tidings.domain.journeys.links import Link
 from tidings.domain.journeys.model import END, JourneyDoc, Step, Trigger
-from tidings.domain.statuses import EnrolmentStatus
-from tidings.store import schema as s
+from tidings.store import page_reads_sql
+from tidings.store.db import Connection
 from tidings.web.graph import Edge, Layout, Node, layout, wrap
 
 
@@ -28,32 +25,7 @@ class StepCounts:
 
 def step_counts(conn: Connection, journey_id: int, version: int | None) -> StepCounts:
     """Contacts waiting at each step now, that passed through it, and that converted after it."""
-    e, t = s.enrollments, s.traces
-    where_e = [e.c.journey_id == journey_id, e.c.status != EnrolmentStatus.ENDED]
-    where_t = [t.c.journey_id == journey_id, t.c.step_id.is_not(None)]
-    if version is not None:
-        where_e.append(e.c.version == version)
-        where_t.append(t.c.journey_version == version)
-    waiting = {
-        str(k): int(n)
-        for k, n in conn.execute(sa.select(e.c.step_id, sa.func.count()).where(*where_e).group_by(e.c.step_id))
-        if k
-    }
-    passed = {
-        str(k): int(n)
-        for k, n in conn.execute(
-            sa.select(t.c.step_id, sa.func.count(sa.distinct(t.c.enrollment_id))).where(*where_t).group_by(t.c.step_id)
-        )
-    }
-    converted = {
-        str(k): int(n)
-        for k, n in conn.execute(
-            sa.select(t.c.step_id, sa.func.count(sa.distinct(t.c.enrollment_id)))
-            .select_from(t.join(e, e.c.id == t.c.enrollment_id))
-            .where(*where_t, e.c.end_reason == "converted")
-            .group_by(t.c.step_id)
-        )
-    }
+    waiting, passed, converted = page_reads_sql.step_counts(conn, journey_id, version)
     return StepCounts(waiting, passed, converted)
 
 
@@ -196,12 +168,7 @@ def ab_results(conn: Connection, journey_id: int, doc: JourneyDoc) -> list[dict[
     splits = [sid for sid, st in doc.steps.items() if st.type == "split"]
     if not splits:
         return []
-    t, e = s.traces, s.enrollments
-    rows = conn.execute(
-        sa.select(t.c.step_id, t.c.detail, e.c.end_reason)
-        .select_from(t.join(e, e.c.id == t.c.enrollment_id))
-        .where(t.c.journey_id == journey_id, t.c.action == "split", t.c.step_id.in_(splits))
-    ).all()
+    rows = page_reads_sql.split_rows(conn, journey_id, splits)
     out = []
     for sid in splits:
         variants = [str(v.get("name")) for v in (doc.steps[sid].config.get("variants") or []) if isinstance(v, Mapping)]

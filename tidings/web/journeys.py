@@ -9,7 +9,6 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-import sqlalchemy as sa
 import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,12 +20,12 @@ from tidings.application.journeys import journeys as svc
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.links import journey_links
 from tidings.domain.journeys.model import JourneyDoc, JourneyError
-from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import journeys as jst
-from tidings.store import schema as s
+from tidings.store import page_reads_sql
+from tidings.store import web_reads_sql as queries
+from tidings.store.db import Connection
 from tidings.store.sql_uow import joined
 from tidings.web import journey_view as jv
-from tidings.web import queries
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.graph import wrap
 from tidings.web.i18n import Text, _
@@ -82,14 +81,14 @@ DEFAULT_SCENARIOS = """scenarios:
 """
 
 
-def _journey_or_404(conn: sa.Connection, key: str) -> Any:
+def _journey_or_404(conn: Connection, key: str) -> Any:
     row = jst.get_journey(conn, key)
     if row is None:
         raise PageNotFound(f"Journey {key!r}")
     return row
 
 
-def _doc_for(conn: sa.Connection, row: Any, version: int | None) -> tuple[JourneyDoc | None, str, int | None]:
+def _doc_for(conn: Connection, row: Any, version: int | None) -> tuple[JourneyDoc | None, str, int | None]:
     """The document to show: a given version, else the current one, else the draft."""
     v = version or row["current_version"]
     if v:
@@ -108,19 +107,9 @@ def _doc_for(conn: sa.Connection, row: Any, version: int | None) -> tuple[Journe
 @router.get("/journeys")
 def journeys_page(request: Request, session: Session = Viewer) -> Response:
     c = container(request)
-    e = s.enrollments
     with c.engine.connect() as conn:
         rows = jst.list_journeys(conn)
-        active: dict[int, int] = dict(
-            conn.execute(
-                sa.select(e.c.journey_id, sa.func.count())
-                .where(e.c.status != EnrolmentStatus.ENDED)
-                .group_by(e.c.journey_id)
-            ).all()
-        )
-        total: dict[int, int] = dict(
-            conn.execute(sa.select(e.c.journey_id, sa.func.count()).group_by(e.c.journey_id)).all()
-        )
+        active, total = page_reads_sql.enrolment_counts(conn)
         conv = {r["key"]: r["conversions"] for r in queries.journey_revenue(conn, limit=100_000)}
     items = [
         {
@@ -204,7 +193,7 @@ def journeys_map(request: Request, session: Session = Viewer) -> Response:
                 continue
             docs.append(doc)
             items.append({**dict(r), "trigger_text": wrap("; ".join(jv.trigger_text(t) for t in doc.triggers), 30)})
-        seg_rules = {k: rule for k, rule in conn.execute(sa.select(s.segments.c.key, s.segments.c.rule))}
+        seg_rules = page_reads_sql.segment_rules(conn)
     links = journey_links(docs, seg_rules)
     graph = jv.map_graph(items, links)
     return render(request, "journey_map.html", {"g": graph, "links": links, "journeys": items}, page="map")
@@ -260,7 +249,7 @@ def journey_page(key: str, request: Request, session: Session = Viewer) -> Respo
     )
 
 
-def _economics(conn: sa.Connection, journey: str, now: Any) -> dict[str, Any]:
+def _economics(conn: Connection, journey: str, now: Any) -> dict[str, Any]:
     """Hours saved, cost, revenue, ROI, break-even (application/analytics/economics.py)."""
     from tidings.application.analytics.economics import journey_economics
     from tidings.store.measurement import SqlAnalyticsStore
@@ -268,8 +257,8 @@ def _economics(conn: sa.Connection, journey: str, now: Any) -> dict[str, Any]:
     return journey_economics(SqlAnalyticsStore(conn), journey, now)
 
 
-def _conv(conn: sa.Connection, journey: str, now: Any) -> tuple[int, float]:
-    from tidings.web.queries import conversions
+def _conv(conn: Connection, journey: str, now: Any) -> tuple[int, float]:
+    from tidings.store.web_reads_sql import conversions
 
     return conversions(conn, now - timedelta(days=3650), now + timedelta(days=1), journey)
 

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
 from tidings.application.access.users import Session
 from tidings.application.analytics import reports
 from tidings.store.analytics import SqlAnalytics
+from tidings.store.db import Connection
 from tidings.web.core import PageNotFound, WebRoute
 from tidings.web.security import Viewer, container
 
@@ -35,7 +35,7 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v * 100:.0f}%"
 
 
-def step_funnel(conn: sa.Connection, journey_id: int, version: int | None) -> dict[str, str]:
+def step_funnel(conn: Connection, journey_id: int, version: int | None) -> dict[str, str]:
     """step id -> "N sent · open x% · click y% · k conv." for the graph (the shown version)."""
     where: dict[str, Any] = {"journey_id": journey_id}
     if version is not None:
@@ -53,7 +53,7 @@ def step_funnel(conn: sa.Connection, journey_id: int, version: int | None) -> di
     return out
 
 
-def edge_funnel(conn: sa.Connection, journey_id: int, version: int | None) -> dict[tuple[str, str], str]:
+def edge_funnel(conn: Connection, journey_id: int, version: int | None) -> dict[tuple[str, str], str]:
     """(from step, to step) -> "N · x% of exits" for the graph's edges (the shown version); "" is
     the entry (from) or the end (to)."""
     moves = SqlAnalytics(conn).edge_sums(journey_id, None, None, version)

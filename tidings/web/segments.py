@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -19,7 +18,7 @@ from tidings.application.access.users import Session
 from tidings.application.segments import segments as svc
 from tidings.domain.rules import RuleError, parse_contact_rule
 from tidings.domain.rules.ast import KEY_RE
-from tidings.store import schema as s
+from tidings.store import page_reads_sql
 from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import FormFields, Viewer, Writer, container
 
@@ -201,22 +200,15 @@ def membership_json(key: str, request: Request, session: Session = Viewer) -> di
     """Members at the end of each of the last 30 days (entered before, not exited by then)."""
     c = container(request)
     now = c.clock.now()
-    m = s.segment_memberships
     days = 30
     with c.engine.connect() as conn:
-        sid = conn.execute(sa.select(s.segments.c.id).where(s.segments.c.key == key)).scalar_one_or_none()
+        sid = page_reads_sql.segment_id(conn, key)
         if sid is None:
             raise PageNotFound(f"Segment {key!r}")
         labels, data = [], []
         for i in range(days - 1, -1, -1):
             at = now - timedelta(days=i)
-            n = conn.execute(
-                sa.select(sa.func.count()).where(
-                    m.c.segment_id == sid,
-                    m.c.entered_at <= at,
-                    sa.or_(m.c.exited_at.is_(None), m.c.exited_at > at),
-                )
-            ).scalar_one()
+            n = page_reads_sql.members_at(conn, sid, at)
             labels.append(at.strftime("%m-%d"))
             data.append(int(n))
     return {"type": "line", "labels": labels, "datasets": [{"label": "Members", "data": data, "fill": True}]}

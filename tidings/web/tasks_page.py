@@ -15,8 +15,8 @@ from starlette.datastructures import FormData
 from tidings.application.access.users import Session
 from tidings.application.sales import tasks as tasks_service
 from tidings.domain.statuses import TaskStatus
+from tidings.store import web_reads_sql as queries
 from tidings.store.sql_uow import joined
-from tidings.web import queries
 from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import FormFields, Viewer, Writer, container
 

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from tidings.application.access.users import Session
 from tidings.application.contacts import contacts as contacts_svc
 from tidings.domain.snapshot import PROFILE_FIELDS
+from tidings.store.sql_uow import joined
 from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.security import Writer, container
 from tidings.web.templates_page import template_values
@@ -31,7 +32,7 @@ SAMPLE = 200
 def personalisation(request: Request) -> list[tuple[str, str]]:
     """(label, placeholder) pairs: contact fields, attribute keys of recent contacts, variables."""
     with container(request).engine.connect() as conn:
-        sample, _ = contacts_svc.list_contacts(conn, contacts_svc.ContactFilter(), limit=SAMPLE)
+        sample, _ = contacts_svc.list_contacts(joined(conn), contacts_svc.ContactFilter(), limit=SAMPLE)
     keys = sorted({k for c in sample for k in c["attributes"] if isinstance(k, str) and k.isidentifier()})
     out = [(f"contact.{f}", "{{ contact." + f + " }}") for f in PROFILE_FIELDS]
     out += [(f"attribute {k}", "{{ contact.attributes." + k + " }}") for k in keys]

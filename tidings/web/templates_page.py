@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import escape
@@ -18,7 +17,8 @@ from tidings.application.access.users import Session, UserError, normalise_email
 from tidings.application.delivery import templates as svc
 from tidings.domain.channels import TEMPLATE_CHANNELS
 from tidings.domain.templates import TemplateError, TemplateSource
-from tidings.store import schema as s
+from tidings.store import page_reads_sql
+from tidings.store.db import Connection
 from tidings.store.sql_uow import joined
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.inbox import TEXT_STYLE, sandboxed_html
@@ -43,14 +43,8 @@ STARTER = {
 }
 
 
-def _contacts_for_preview(conn: sa.Connection) -> list[dict[str, Any]]:
-    c = s.contacts
-    return [
-        dict(r)
-        for r in conn.execute(
-            sa.select(c.c.id, c.c.email, c.c.first_name, c.c.last_name, c.c.locale).order_by(c.c.id.desc()).limit(100)
-        ).mappings()
-    ]
+def _contacts_for_preview(conn: Connection) -> list[dict[str, Any]]:
+    return page_reads_sql.preview_contacts(conn)
 
 
 @router.get("/templates")
@@ -76,18 +70,7 @@ def _editor(
 ) -> Response:
     with container(request).engine.connect() as conn:
         contacts = _contacts_for_preview(conn)
-        locales = (
-            [
-                r[0]
-                for r in conn.execute(
-                    sa.select(s.templates.c.locale)
-                    .where(s.templates.c.key == values.get("key", ""))
-                    .order_by(s.templates.c.locale)
-                )
-            ]
-            if values.get("key")
-            else []
-        )
+        locales = page_reads_sql.template_locales(conn, values.get("key", "")) if values.get("key") else []
     return render(
         request,
         "template_edit.html",
@@ -244,11 +227,7 @@ def preview_draft(request: Request, session: Session = Viewer, form: FormData = 
     c = container(request)
     if contact_id is not None:
         with c.engine.connect() as conn:
-            row = conn.execute(sa.select(s.contacts).where(s.contacts.c.id == contact_id)).mappings().first()
-            tags = list(
-                conn.execute(sa.select(s.contact_tags.c.tag).where(s.contact_tags.c.contact_id == contact_id)).scalars()
-            )
-        contact = dict(row) if row else {}
+            contact, tags = page_reads_sql.contact_with_tags(conn, contact_id)
     base = c.settings.public_url
     message = {
         "id": 0,

@@ -39,7 +39,8 @@ def test_routing_is_validated_and_kept(store: MemoryStore) -> None:
         uow.commit()
     with MemoryUnitOfWork(store) as uow:
         stored = tasks.get_routing(uow)
-    assert stored == ROUTING | {"notify": {"north": {"webhook": "https://crm.test/hooks/tasks", "email": True}}}
+    assert stored == ROUTING | {"notify": {"north": {"webhook": "https://crm.test/hooks/tasks", "email": True}},
+                                "assignment": {}, "sla": {}}
 
 
 def test_rules_then_round_robin_within_the_team(store: MemoryStore) -> None:

@@ -1,7 +1,7 @@
 """Recording contact changes as events, in the change's own transaction.
 
 The event vocabulary (names and shapes) and the row builder live in ``tidings.domain.changes``;
-this module is what use cases call to record them.
+this module is what use cases call to record them, through the event log of their unit of work.
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
+from tidings.application.ports.sales import EventLog
 from tidings.domain.changes import change_event, new_message_id
-from tidings.store.ingest_sql import record_changes
 
 __all__ = ["change_event", "new_message_id", "record"]
 
 
-def record(conn: sa.Connection, rows: Iterable[dict[str, Any]], now: datetime) -> None:
+def record(events: EventLog, rows: Iterable[dict[str, Any]], now: datetime) -> None:
     """Append change events and enqueue their contacts (one round trip each)."""
-    record_changes(conn, rows, now)
+    events.append_changes(list(rows), now)

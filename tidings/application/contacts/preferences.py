@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from tidings.application.ports.contacts import PreferencesUnitOfWork
+from tidings.application.ports.contacts import ConsentRepository, PreferencesUnitOfWork
 from tidings.domain.changes import change_event, message_event_properties
 from tidings.domain.channels import CONSENT_CHANNELS
 
@@ -45,6 +45,36 @@ def set_consent(
     if previous == status:
         return []
     props = {"channel": channel, "status": status, "previous": previous, "source": source}
+    return [change_event(contact_id, "consent.changed", props, now, source)]
+
+
+def record_consent(
+    consents: ConsentRepository,
+    contact_id: int,
+    channel: str,
+    consent: Mapping[str, Any],
+    now: datetime,
+    source: str,
+) -> list[dict[str, Any]]:
+    """A consent given as a contact update (``consent: {channel: {status, source, recorded_at,
+    proof}}``): the row is written even when its status stays (new proof, new time), and
+    ``consent.changed`` is returned only when the status changed. The consent's own ``source``
+    wins over the caller's (``sms_keyword`` recorded by the ``sms`` ingest)."""
+    prev = consents.get(contact_id, channel)
+    values = {
+        "status": consent["status"],
+        "source": consent.get("source") or source,
+        "recorded_at": consent["recorded_at"],
+        "proof": dict(consent.get("proof") or {}),
+    }
+    if prev is None:
+        consents.add(contact_id, channel, values)
+    else:
+        consents.update(contact_id, channel, values)
+    previous = prev["status"] if prev else None
+    if previous == consent["status"]:
+        return []
+    props = {"channel": channel, "status": consent["status"], "previous": previous, "source": values["source"]}
     return [change_event(contact_id, "consent.changed", props, now, source)]
 
 

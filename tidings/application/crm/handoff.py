@@ -27,10 +27,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from tidings.application.contacts import contacts as contacts_uc
 from tidings.application.ports.clock import Clock
+from tidings.application.ports.contacts import ContactsUnitOfWork
 from tidings.application.ports.crm import (
     CrmClient,
     CrmDeal,
@@ -97,14 +96,14 @@ class CrmProvider:
     def __init__(
         self,
         clients: Callable[[str], CrmClient | None],
-        engine: sa.Engine,
+        uow: Callable[[], ContactsUnitOfWork],
         clock: Clock,
         stages: Mapping[str, Mapping[str, str]],
     ) -> None:
         self._factory = clients
         self._clients: dict[str, CrmClient | None] = {}
         self._lock = threading.Lock()  # deliveries run in several threads at once
-        self.engine = engine
+        self.uow = uow
         self.clock = clock
         self.stages = stages
 
@@ -173,7 +172,7 @@ class CrmProvider:
         except CrmError as exc:  # the record is written: do not fail (and redo) the hand-off for this
             log.warning("reading back %s %s failed: %s", client.system, person.id, exc)
             return {}
-        return write_back(self.engine, contact_id, client.system, ownership, self.stages, now)
+        return write_back(self.uow, contact_id, client.system, ownership, self.stages, now)
 
     async def confirm(self, msg: OutgoingMessage) -> bool | None:
         return None  # a CRM cannot be asked whether it got this exact call
@@ -185,7 +184,7 @@ class CrmProvider:
 
 
 def write_back(
-    engine: sa.Engine,
+    uow: Callable[[], ContactsUnitOfWork],
     contact_id: int,
     system: str,
     ownership: CrmOwnership,
@@ -202,12 +201,13 @@ def write_back(
     if not change:
         return {}
     values = contacts_uc.normalise_input(change, now)
-    with engine.begin() as conn:
-        changed = contacts_uc.update_contact(conn, contact_id, values, now, source=f"crm:{system}")
+    with uow() as work:
+        changed = contacts_uc.update_contact(work, contact_id, values, now, source=f"crm:{system}")
+        work.commit()
     return dict(changed or {})
 
 
 def build_provider(container: Wiring) -> CrmProvider:
     return CrmProvider(
-        container.crm_client, container.engine, container.clock, stage_map(container.settings.crm_stage_map)
+        container.crm_client, container.uow, container.clock, stage_map(container.settings.crm_stage_map)
     )

@@ -44,6 +44,7 @@ from tidings.domain.imports.presets import MissingColumns, Preset, RowFacts, get
 from tidings.domain.snapshot import PROFILE_FIELDS
 from tidings.store import ingest_sql, schema
 from tidings.store.db import read_only
+from tidings.store.sql_uow import joined
 
 C = schema.contacts
 CHUNK = 1000
@@ -342,7 +343,7 @@ def _write_chunk(
                 report.unchanged += 1
                 continue
             try:
-                cid, created = svc.upsert_contact(conn, data, now, opts.source)
+                cid, created = svc.upsert_contact(joined(conn), data, now, opts.source)
             except (IdentityConflict, svc.ContactExists) as exc:
                 report.rejected.append(Rejected(line, str(exc), values))
                 continue
@@ -491,7 +492,7 @@ def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]], now: datetime, 
             )
     ingest_sql.insert_plain(conn, schema.contact_tags, tags)
     ingest_sql.insert_plain(conn, schema.consents, consents)
-    changes.record(conn, events, now)
+    ingest_sql.record_changes(conn, events, now)
 
 
 def write_rejected(path: str, header: list[str] | None, report: ImportReport) -> None:
@@ -534,7 +535,7 @@ def export_csv_chunks(engine: Engine, f: svc.ContactFilter | None = None) -> Ite
     w = csv.writer(buf)
     w.writerow(EXPORT_COLUMNS)
     with read_only(engine.connect()) as conn:
-        for i, contact in enumerate(svc.iter_contacts(conn, f)):
+        for i, contact in enumerate(svc.iter_contacts(joined(conn), f)):
             w.writerow(export_row(contact))
             if i % 500 == 499:
                 yield buf.getvalue()

@@ -19,9 +19,11 @@ import sqlalchemy as sa
 
 from tidings.application.contacts import changes, identity
 from tidings.application.contacts.contacts import normalise_input, update_contact
+from tidings.application.ports.contacts import ContactsUnitOfWork
 from tidings.domain.contacts import InvalidValue, event_value, split_traits
 from tidings.domain.event_names import canonical_event_name
 from tidings.store import ingest_sql, schema
+from tidings.store.sql_uow import joined
 
 log = logging.getLogger("tidings.ingest")
 C = schema.contacts
@@ -162,6 +164,7 @@ def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime,
     by_email: dict[str, list[int]] = {}
     by_phone: dict[str, list[int]] = {}
     links: list[tuple[str, str]] = []
+    uow = joined(conn)  # the contacts use cases' view of this transaction
     for i, ev in enumerate(events):
         if ev.user_id:
             by_user.setdefault(ev.user_id, []).append(i)
@@ -170,7 +173,7 @@ def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime,
         elif ev.anonymous_id:
             by_anon.setdefault(ev.anonymous_id, []).append(i)
         elif ev.contact_id is not None:
-            cid = identity.find_by(conn, "id", ev.contact_id)
+            cid = identity.find_by(uow, "id", ev.contact_id)
             if cid is None:
                 raise IngestError(ev.index, "contact_id", f"no contact with id {ev.contact_id}")
             out[i] = cid
@@ -179,7 +182,7 @@ def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime,
         elif ev.phone and not ev.email:
             by_phone.setdefault(ev.phone, []).append(i)
         else:  # email and phone: the general resolver (creates the contact when unknown, merges)
-            out[i] = identity.resolve_contact(conn, email=ev.email, phone=ev.phone, now=now, source=source)
+            out[i] = identity.resolve_contact(uow, email=ev.email, phone=ev.phone, now=now, source=source)
     for fld, groups in (("email", by_email), ("phone", by_phone)):
         known = _by_identifier(conn, fld, list(groups), now, source)
         for value, idx in groups.items():
@@ -224,7 +227,7 @@ def _users(conn: sa.Connection, user_ids: list[str], now: datetime, source: str)
         missing = sorted(u for u in user_ids if u not in found)
     if missing:
         conn.execute(
-            identity.upsert_ignore(conn, C),
+            ingest_sql.upsert_ignore(conn, C),
             [
                 {"external_id": u, "attributes": {}, "anonymous": False, "created_at": now, "updated_at": now}
                 for u in missing
@@ -232,7 +235,7 @@ def _users(conn: sa.Connection, user_ids: list[str], now: datetime, source: str)
         )
         created = _pairs(conn.execute(sa.select(C.c.external_id, C.c.id).where(C.c.external_id.in_(missing))))
         found.update(created)
-        changes.record(
+        ingest_sql.record_changes(
             conn,
             [
                 changes.change_event(
@@ -269,7 +272,7 @@ def _by_identifier(
         return found
     created = _pairs(
         conn.execute(
-            identity.upsert_ignore(conn, C).returning(col, C.c.id),
+            ingest_sql.upsert_ignore(conn, C).returning(col, C.c.id),
             [{fld: v, "attributes": {}, "anonymous": False, "created_at": now, "updated_at": now} for v in missing],
         )
     )
@@ -277,7 +280,7 @@ def _by_identifier(
     taken = [v for v in missing if v not in created]
     if taken:  # a concurrent writer created them first (PostgreSQL)
         found.update(_pairs(conn.execute(sa.select(col, C.c.id).where(col.in_(taken)))))
-    changes.record(
+    ingest_sql.record_changes(
         conn,
         [
             changes.change_event(
@@ -314,7 +317,7 @@ def _anonymous(conn: sa.Connection, anon_ids: list[str], now: datetime) -> dict[
             ).scalars()
         )
         conn.execute(
-            identity.upsert_ignore(conn, A),
+            ingest_sql.upsert_ignore(conn, A),
             [
                 {"kind": "anonymous_id", "value": a, "contact_id": cid, "created_at": now}
                 for a, cid in zip(missing, ids, strict=True)
@@ -339,18 +342,19 @@ def _link_anonymous(
         )
     )
     new_aliases = {}
+    uow = joined(conn)
     for uid, aid in links:
         target = users[uid]
         current = known.get(aid)
         if current is None:
             new_aliases[aid] = target
             known[aid] = target
-        elif current != target and identity.mergeable(conn, current, target):
-            identity.merge_contacts(conn, current, target, now, source=source)
+        elif current != target and identity.mergeable(uow, current, target):
+            identity.merge_contacts(uow, current, target, now, source=source)
             known[aid] = target
     if new_aliases:
         conn.execute(
-            identity.upsert_ignore(conn, A),
+            ingest_sql.upsert_ignore(conn, A),
             [
                 {"kind": "anonymous_id", "value": a, "contact_id": cid, "created_at": now}
                 for a, cid in new_aliases.items()
@@ -359,12 +363,13 @@ def _link_anonymous(
 
 
 def _identity_call(conn: sa.Connection, item: Incoming, now: datetime, source: str) -> int | None:
+    uow = joined(conn)
     if item.kind == "alias":
-        return _alias(conn, item, now, source)
+        return _alias(uow, item, now, source)
     data = dict(item.changes)
     try:
         cid = identity.resolve_contact(
-            conn,
+            uow,
             external_id=item.user_id,
             email=data.get("email"),
             phone=data.get("phone"),
@@ -374,13 +379,13 @@ def _identity_call(conn: sa.Connection, item: Incoming, now: datetime, source: s
         )
     except identity.IdentityConflict:
         cid = identity.resolve_contact(
-            conn, external_id=item.user_id, anonymous_id=item.anonymous_id, now=now, source=source
+            uow, external_id=item.user_id, anonymous_id=item.anonymous_id, now=now, source=source
         )
     if cid is None:
         return None
     for _ in range(3):
         try:
-            update_contact(conn, cid, data, now, source)
+            update_contact(uow, cid, data, now, source)
             break
         except identity.IdentityConflict as exc:
             # the email / phone belongs to another known person: keep the rest of the traits
@@ -389,20 +394,20 @@ def _identity_call(conn: sa.Connection, item: Incoming, now: datetime, source: s
     return cid
 
 
-def _alias(conn: sa.Connection, item: Incoming, now: datetime, source: str) -> int | None:
+def _alias(uow: ContactsUnitOfWork, item: Incoming, now: datetime, source: str) -> int | None:
     """``alias(previousId -> userId)``: the previous identity's history joins the user's."""
     prev = item.previous_id or ""
-    prev_cid = identity.find_by(conn, "external_id", prev) or identity.find_by(conn, "anonymous_id", prev)
-    target = identity.find_by(conn, "external_id", item.user_id) if item.user_id else None
+    prev_cid = identity.find_by(uow, "external_id", prev) or identity.find_by(uow, "anonymous_id", prev)
+    target = identity.find_by(uow, "external_id", item.user_id) if item.user_id else None
     if prev_cid is None:
         return identity.resolve_contact(
-            conn, external_id=item.user_id, anonymous_id=prev, now=now, source=source
+            uow, external_id=item.user_id, anonymous_id=prev, now=now, source=source
         )
     if target is None:  # the previous identity simply gets the user id
-        update_contact(conn, prev_cid, {"external_id": item.user_id}, now, source)
+        update_contact(uow, prev_cid, {"external_id": item.user_id}, now, source)
         return prev_cid
     if target != prev_cid:  # an explicit "these are one person": merge even two known ids
-        identity.merge_contacts(conn, prev_cid, target, now, source=source)
-    if identity.find_by(conn, "external_id", prev) != target:
-        identity.add_alias(conn, "anonymous_id", prev, target, now)
+        identity.merge_contacts(uow, prev_cid, target, now, source=source)
+    if identity.find_by(uow, "external_id", prev) != target:
+        identity.add_alias(uow, "anonymous_id", prev, target, now)
     return target

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
-
+from tidings.application.contacts.preferences import record_consent
+from tidings.application.ports.contacts import SmsKeywordsUnitOfWork
+from tidings.domain.changes import change_event
 from tidings.domain.contacts import InvalidValue, normalise_phone
 from tidings.domain.sms import keyword
-from tidings.store import schema
 
 STOP_REPLY = "You are unsubscribed and will get no more text messages. Reply START to opt back in."
 START_REPLY = "You are subscribed to text messages again. Reply STOP to unsubscribe, HELP for help."
@@ -32,8 +32,9 @@ class InboundResult:
     reply: str | None
 
 
-def handle_inbound(conn: sa.Connection, form: Mapping[str, str], now: datetime) -> InboundResult:
-    """Apply a Twilio inbound message (``From``, ``To``, ``Body``, ``MessageSid``)."""
+def handle_inbound(uow: SmsKeywordsUnitOfWork, form: Mapping[str, str], now: datetime) -> InboundResult:
+    """Apply a Twilio inbound message (``From``, ``To``, ``Body``, ``MessageSid``), in the
+    caller's open unit of work."""
     word = keyword(form.get("Body", ""))
     if word is None or word == "help":
         return InboundResult(word, None, HELP_REPLY if word else None)
@@ -41,8 +42,7 @@ def handle_inbound(conn: sa.Connection, form: Mapping[str, str], now: datetime) 
         phone = normalise_phone(form.get("From", ""))
     except InvalidValue:
         phone = form.get("From", "").strip()
-    c = schema.contacts
-    contact_id = conn.execute(sa.select(c.c.id).where(c.c.phone == phone)).scalar()
+    contact_id = uow.contacts.id_by("phone", phone)
     status = "unsubscribed" if word == "stop" else "granted"
     proof = {
         "keyword": form.get("Body", "").strip()[:40],
@@ -52,38 +52,14 @@ def handle_inbound(conn: sa.Connection, form: Mapping[str, str], now: datetime) 
         "received_at": now.isoformat(),
     }
     if contact_id is not None:
-        from tidings.application.contacts.contacts import update_contact
-
-        update_contact(
-            conn,
-            contact_id,
-            {
-                "consent": {
-                    "sms": {"status": status, "source": "sms_keyword", "recorded_at": now, "proof": proof}
-                }
-            },
-            now,
-            source="sms",
-        )
+        consent = {"status": status, "source": "sms_keyword", "recorded_at": now, "proof": proof}
+        uow.events.append_changes(record_consent(uow.consents, contact_id, "sms", consent, now, "sms"), now)
         if word == "stop":
-            from tidings.store.outbox import skip_pending_for
-
-            skip_pending_for(conn, contact_id, "sms", now, "the contact replied STOP")
-    s = schema.suppressions
+            uow.outbox.skip_pending_marketing(contact_id, "sms", "the contact replied STOP")
     if word == "stop":
-        exists = conn.execute(
-            sa.select(s.c.address).where(s.c.channel == "sms", s.c.address == phone)
-        ).first()
-        if exists is None:
-            conn.execute(
-                sa.insert(s).values(
-                    channel="sms", address=phone, reason=SUPPRESSION_REASON, detail=proof, created_at=now
-                )
-            )
+        uow.suppressions.add("sms", phone, SUPPRESSION_REASON, proof, now)
     else:
-        conn.execute(
-            sa.delete(s).where(s.c.channel == "sms", s.c.address == phone, s.c.reason == SUPPRESSION_REASON)
-        )
+        uow.suppressions.lift("sms", phone, SUPPRESSION_REASON)
     return InboundResult(word, contact_id, STOP_REPLY if word == "stop" else START_REPLY)
 
 
@@ -94,17 +70,14 @@ HARD_SMS_ERRORS = frozenset({"21211", "21614", "30005", "30006"})
 
 
 def handle_status(
-    conn: sa.Connection, channel: str, outbox_id: int | None, form: Mapping[str, str], now: datetime
+    uow: SmsKeywordsUnitOfWork, channel: str, outbox_id: int | None, form: Mapping[str, str], now: datetime
 ) -> str | None:
     """A provider's status callback for our outbox row ``outbox_id`` (from a verified signed
     ref, see ``twilio.status_outbox_id``): delivered / bounced events.
 
     Returns the event name appended, if any. Unknown rows, and rows of another channel, change nothing.
     """
-    from tidings.application.contacts import changes
-    from tidings.store.outbox import row_by_id
-
-    row = row_by_id(conn, outbox_id) if outbox_id is not None else None
+    row = uow.outbox.get(outbox_id) if outbox_id is not None else None
     if row is None or (row["channel"] or row["kind"]) != channel:
         return None
     status = (form.get("MessageStatus") or form.get("CallStatus") or "").lower()
@@ -123,30 +96,13 @@ def handle_status(
         name = "message.bounced"
         props |= {"bounce_type": "hard" if hard else "soft", "error_code": code or None}
         if hard and row.get("recipient"):
-            s = schema.suppressions
-            if (
-                conn.execute(
-                    sa.select(s.c.address).where(s.c.channel == "sms", s.c.address == row["recipient"])
-                ).first()
-                is None
-            ):
-                conn.execute(
-                    sa.insert(s).values(
-                        channel="sms",
-                        address=row["recipient"],
-                        reason="hard_bounce",
-                        detail={"error_code": code},
-                        created_at=now,
-                    )
-                )
+            uow.suppressions.add("sms", row["recipient"], "hard_bounce", {"error_code": code}, now)
     else:
         return None
     sid = form.get("MessageSid") or form.get("CallSid") or str(outbox_id)
-    event = changes.change_event(row["contact_id"], name, props, now, "twilio")
+    event = change_event(row["contact_id"], name, props, now, "twilio")
     event["message_id"] = f"twilio:{sid}:{status}"[:200]
-    if conn.execute(
-        sa.select(schema.events.c.id).where(schema.events.c.message_id == event["message_id"])
-    ).first():
+    if uow.events.has_message_id(event["message_id"]):
         return None
-    changes.record(conn, [event], now)
+    uow.events.append_changes([event], now)
     return name

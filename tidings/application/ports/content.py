@@ -46,6 +46,11 @@ class ContactReader(Protocol):
 
     def tags(self, contact_id: int) -> list[str]: ...
 
+    def id_by(self, field: str, value: str) -> int | None:
+        """The id of the contact whose identifier ``field`` (``email``, ``phone``,
+        ``external_id``) is exactly ``value``, or None."""
+        ...
+
     def any_contact(self) -> bool:
         """Is there at least one contact?"""
         ...

@@ -76,6 +76,10 @@ class EventLog(Protocol):
         for the worker, in the caller's transaction."""
         ...
 
+    def has_message_id(self, message_id: str) -> bool:
+        """Is an event with this sender's message id stored (idempotent receipts)?"""
+        ...
+
 
 class SalesUnitOfWork(UnitOfWork, Protocol):
     @property

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from tidings.application.ports.access import AccessUnitOfWork
 from tidings.application.ports.campaigns import CampaignsUnitOfWork
-from tidings.application.ports.contacts import PreferencesUnitOfWork
+from tidings.application.ports.contacts import ContactsUnitOfWork, PreferencesUnitOfWork, SmsKeywordsUnitOfWork
 from tidings.application.ports.content import TemplatesUnitOfWork
 from tidings.application.ports.delivery import DeadLettersUnitOfWork
 from tidings.application.ports.journeys import JourneysUnitOfWork
@@ -19,12 +19,14 @@ from tidings.application.ports.sales import SalesUnitOfWork
 
 
 class StorageUnitOfWork(
+    ContactsUnitOfWork,
     AccessUnitOfWork,
     TemplatesUnitOfWork,
     DeadLettersUnitOfWork,
     SalesUnitOfWork,
     JourneysUnitOfWork,
     PreferencesUnitOfWork,
+    SmsKeywordsUnitOfWork,
     CampaignsUnitOfWork,
     PlanUnitOfWork,
     Protocol,

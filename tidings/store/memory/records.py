@@ -73,6 +73,11 @@ class MemoryContactReader:
     def tags(self, contact_id: int) -> list[str]:
         return list(self.store.state.contact_tags.get(contact_id, []))
 
+    def id_by(self, field: str, value: str) -> int | None:
+        if field not in ("email", "phone", "external_id"):
+            raise ValueError(f"not an identifier: {field!r}")
+        return next((cid for cid, c in sorted(self.store.state.contacts.items()) if c.get(field) == value), None)
+
     def any_contact(self) -> bool:
         return bool(self.store.state.contacts)
 
@@ -298,6 +303,29 @@ class MemoryEventLog:
         for event in events:
             s.events.append({"id": s.next_id("events")} | copy.deepcopy(dict(event)))
             s.queued_contacts.add(int(event["contact_id"]))
+
+    def has_message_id(self, message_id: str) -> bool:
+        return any(e.get("message_id") == message_id for e in self.store.state.events)
+
+
+class MemorySuppressions:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def has(self, channel: str, address: str) -> bool:
+        return (channel, address) in self.store.state.suppressions
+
+    def add(self, channel: str, address: str, reason: str, detail: Mapping[str, Any], now: datetime) -> bool:
+        if self.has(channel, address):
+            return False
+        row = {"channel": channel, "address": address, "reason": reason, "detail": copy.deepcopy(dict(detail))}
+        self.store.state.suppressions[(channel, address)] = row | {"created_at": now}
+        return True
+
+    def lift(self, channel: str, address: str, reason: str) -> None:
+        row = self.store.state.suppressions.get((channel, address))
+        if row is not None and row["reason"] == reason:
+            del self.store.state.suppressions[(channel, address)]
 
 
 class MemoryJourneys:

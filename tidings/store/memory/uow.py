@@ -8,16 +8,17 @@ from typing import Self
 
 from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
 from tidings.store.memory.campaigns import MemoryCampaigns
+from tidings.store.memory.contacts import MemoryContacts
 from tidings.store.memory.forms import MemoryForms, MemoryFormSubmissions
 from tidings.store.memory.plan import MemoryContentPlan
 from tidings.store.memory.records import (
     MemoryConsents,
-    MemoryContactReader,
     MemoryDeadLetters,
     MemoryEventLog,
     MemoryJourneys,
     MemoryOutbox,
     MemorySettings,
+    MemorySuppressions,
     MemoryTasks,
     MemoryTemplates,
 )
@@ -37,8 +38,9 @@ class MemoryUnitOfWork:
         self.api_keys = MemoryApiKeys(store)
         self.login_throttle = MemoryLoginThrottle(store)
         self.templates = MemoryTemplates(store)
-        self.contacts = MemoryContactReader(store)
+        self.contacts = MemoryContacts(store)
         self.consents = MemoryConsents(store)
+        self.suppressions = MemorySuppressions(store)
         self.outbox = MemoryOutbox(store)
         self.dead_letters = MemoryDeadLetters(store)
         self.tasks = MemoryTasks(store)

@@ -1,7 +1,8 @@
-"""Small read queries the pages need, straight from the tables in store/schema.py.
+"""SQL read models of the web pages: the reads no use case offers (the contacts list and a
+contact's profile and timeline, revenue and conversions, the inbox, the tasks list).
 
-The web app uses the other areas' service functions where they exist; these are the reads no
-service offers (dashboard figures, a contact's timeline, the inbox list), kept in one place.
+Moved here from ``web/queries.py`` so that the web adapter builds no SQL; the rest of the
+pages' reads is in ``page_reads_sql.py``. Every function takes the caller's connection.
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ PAGE_SIZE = 50
 
 
 # --------------------------------------------------------------------------- dashboard
-
-
-def count(conn: Connection, table: sa.Table, *where: Any) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one())
 
 
 def conversions(conn: Connection, start: datetime, end: datetime, journey: str | None = None) -> tuple[int, float]:
