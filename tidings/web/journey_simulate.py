@@ -122,17 +122,10 @@ def simulate_run(key: str, request: Request, session: Session = Viewer, form: Fo
                  **ran)  # fmt: skip
 
 
-def _edit_rows(form: ScenarioForm, action: str) -> None:
-    """The add / remove buttons of the form without JavaScript."""
-    if action == "add-attr":
-        form.attrs.append(("", ""))
-    elif action == "add-event":
-        form.events.append(EventRow(form.next_event_index(), props=[("", "")]))
-    elif action.startswith("add-prop-"):
-        for ev in form.events:
-            if f"add-prop-{ev.index}" == action:
-                ev.props.append(("", ""))
-    elif m := _REMOVE.fullmatch(action):
+def _edit_rows(form: ScenarioForm, action: str) -> ScenarioForm:
+    """The add / remove buttons of the form without JavaScript: a row removed (by its place on
+    the page that was posted), the empty rows tidied, then a row added."""
+    if m := _REMOVE.fullmatch(action):
         kind, a, b = m.group(1), int(m.group(2)), m.group(3)
         if kind == "attr" and a < len(form.attrs):
             del form.attrs[a]
@@ -142,6 +135,16 @@ def _edit_rows(form: ScenarioForm, action: str) -> None:
             for ev in form.events:
                 if ev.index == a and int(b) < len(ev.props):
                     del ev.props[int(b)]
+    form.with_blank_rows()
+    if action == "add-attr":
+        form.attrs.append(("", ""))
+    elif action == "add-event":
+        form.events.append(EventRow(form.next_event_index(), props=[("", "")]))
+    elif action.startswith("add-prop-"):
+        for ev in form.events:
+            if f"add-prop-{ev.index}" == action:
+                ev.props.append(("", ""))
+    return form
 
 
 @router.post("/journeys/{key}/simulate/build")
@@ -157,8 +160,7 @@ def simulate_built(key: str, request: Request, session: Session = Viewer, form: 
                       list(form.keys()), doc)  # fmt: skip
     action = str(form.get("action") or "run")
     if action not in ("run", "yaml"):
-        _edit_rows(built, action)
-        return _page(request, row, doc, built.with_blank_rows())
+        return _page(request, row, doc, _edit_rows(built, action))
     scenario, problems = to_scenario(built)
     text = yaml.safe_dump({"scenarios": [scenario]}, sort_keys=False, allow_unicode=True)
     ctx: dict[str, Any] = {"built_yaml": text, "scenarios": text, "shown": shown}

@@ -67,14 +67,13 @@ class ScenarioForm:
     events: list[EventRow] = field(default_factory=list)
 
     def with_blank_rows(self) -> ScenarioForm:
-        """The form as a page shows it: one empty row to fill at the end of each list."""
-        if not self.attrs or any(self.attrs[-1]):
-            self.attrs.append(("", ""))
+        """The form as a page shows it: the empty rows left out, then one empty row to fill at
+        the end of each list."""
+        self.attrs = [r for r in self.attrs if any(x.strip() for x in r)] + [("", "")]
         for ev in self.events:
-            if not ev.props or any(ev.props[-1]):
-                ev.props.append(("", ""))
-        if not self.events or self.events[-1].name or self.events[-1].at:
-            self.events.append(EventRow(self.next_event_index(), props=[("", "")]))
+            ev.props = [r for r in ev.props if any(x.strip() for x in r)] + [("", "")]
+        self.events = [e for e in self.events if e.name or e.at or len(e.props) > 1]
+        self.events.append(EventRow(self.next_event_index(), props=[("", "")]))
         return self
 
     def next_event_index(self) -> int:
