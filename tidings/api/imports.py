@@ -1,4 +1,5 @@
-"""HTTP routes: CSV import of contacts (the same import as `tidings import contacts`)."""
+"""HTTP routes: CSV import of contacts (the same import as `tidings import contacts`) and the
+web import wizard's stored jobs (`GET /api/imports/{id}`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from tidings.api.deps import RequireWrite, container
 from tidings.api.errors import ApiError
 from tidings.api.routing import StrictRoute
+from tidings.application.ingest import import_jobs as jobs_uc
 from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts
 from tidings.domain.channels import CONSENT_CHANNELS
 from tidings.domain.imports.presets import PRESETS
@@ -106,3 +108,31 @@ async def import_contacts_csv(
     except ImportFileError as exc:
         raise ApiError(400, "invalid_file", str(exc)) from None
     return {**report.as_dict(), "imported": report.imported}
+
+
+@router.get("/{job_id}", dependencies=[RequireWrite])
+def import_job(job_id: str, request: Request) -> dict[str, Any]:
+    """A job of the web import wizard: its state (mapping, queued, running, checked, done, failed),
+    progress, counts and every rejected row (line, column, message). The ``write`` scope, as an
+    import: the rejected rows hold the file's data. 404 when there is no such job."""
+    c = container(request)
+    job = jobs_uc.current(c.import_jobs, job_id[:64], c.lease_clock.now())
+    if job is None:
+        raise ApiError(404, "not_found", f"no import job {job_id!r}")
+    return {
+        "id": job.id,
+        "state": job.state,
+        "file_name": job.filename,
+        "preset": job.preset,
+        "dry_run": job.dry_run,
+        "consent_source": job.consent_source,
+        "mapping": job.mapping,
+        "total": job.total,
+        "processed": job.processed,
+        "percent": job.percent,
+        "counts": job.counts,
+        "rejected": [{k: r[k] for k in ("line", "column", "message")} for r in job.rejected_rows()],
+        "error": job.error or None,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
