@@ -94,3 +94,33 @@ def test_a_run_left_by_a_stopped_process_fails_and_runs_again(container, engine)
         # a second run of a finished job is refused (it redirects to the report)
         r = client.post(f"{url}/run", data={"csrf_token": token}, follow_redirects=False)
         assert r.status_code == 303 and container.import_jobs.get(job_id).finished_at == job.finished_at
+
+
+def test_the_api_runs_an_import_as_a_stored_job(api) -> None:  # type: ignore[no-untyped-def]
+    r = api.post("/api/imports/contacts", params={"background": "true", "tag": "api", "map": "E-mail=email"},
+                 content=CSV.encode(), headers={"Content-Type": "text/csv"})  # fmt: skip
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    assert r.json()["url"] == f"/api/imports/{job_id}"
+    for _ in range(200):
+        body = api.get(f"/api/imports/{job_id}").json()
+        if body["state"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert body["state"] == "done", body
+    assert body["counts"]["created"] == 2 and [x["line"] for x in body["rejected"]] == [3]
+    ann = api.get("/api/contacts", params={"q": "ann@shop.test"}).json()["items"]
+    assert ann[0]["tags"] == ["api"] and ann[0]["first_name"] == "Ann"
+    # a mapping naming no column: the job fails with the import's own message
+    r = api.post("/api/imports/contacts", params={"background": "true", "map": "Nope=email"},
+                 content=CSV.encode(), headers={"Content-Type": "text/csv"})  # fmt: skip
+    job_id = r.json()["id"]
+    for _ in range(200):
+        body = api.get(f"/api/imports/{job_id}").json()
+        if body["state"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert body["state"] == "failed" and "Nope" in body["error"]
+    r = api.post("/api/imports/contacts", params={"background": "true"}, content=b"",
+                 headers={"Content-Type": "text/csv"})  # fmt: skip
+    assert r.status_code == 400
