@@ -124,3 +124,13 @@ def test_the_api_runs_an_import_as_a_stored_job(api) -> None:  # type: ignore[no
     r = api.post("/api/imports/contacts", params={"background": "true"}, content=b"",
                  headers={"Content-Type": "text/csv"})  # fmt: skip
     assert r.status_code == 400
+    r = api.post("/api/imports/contacts", params={"background": "true"}, content=b"email\na\x00@x.test\n",
+                 headers={"Content-Type": "text/csv"})  # fmt: skip
+    assert r.status_code == 400 and "NUL" in r.text
+
+
+def test_a_file_with_nul_is_refused_at_upload(container) -> None:  # type: ignore[no-untyped-def]
+    with web_client(container, "marketer") as (client, token):
+        r = client.post("/contacts/import", data={"csrf_token": token},
+                        files={"file": ("x.csv", b"email\na\x00@x.test\n", "text/csv")})  # fmt: skip
+        assert r.status_code == 422 and "NUL" in r.text

@@ -123,11 +123,16 @@ async def import_contacts_csv(
 
 def _background(c: Any, text: str, opts: ImportOptions) -> str:
     """Store the file as a job (owner 0: an API key, not a user of the wizard) and start it."""
-    rows = csv.reader(io.StringIO(text, newline=""))
-    header = next(rows, None)
+    if "\x00" in text:
+        raise ApiError(400, "invalid_file", "the CSV holds a NUL character")
+    try:
+        rows = csv.reader(io.StringIO(text, newline=""))
+        header = next(rows, None)
+        preview = [r for _, r in zip(range(5), rows, strict=False)]
+    except csv.Error as exc:
+        raise ApiError(400, "invalid_file", f"not a CSV file: {exc}") from None
     if not header:
         raise ApiError(400, "invalid_file", "the file is empty (expected a header row)")
-    preview = [r for _, r in zip(range(5), rows, strict=False)]
     total = max(0, sum(1 for line in io.StringIO(text) if line.strip()) - 1)
     job = jobs_uc.upload(c.import_jobs, owner=0, filename="api.csv", text=text, header=header, preview=preview,
                          total=total, preset=opts.preset, now=c.lease_clock.now())  # fmt: skip

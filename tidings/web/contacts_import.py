@@ -70,6 +70,8 @@ def upload(request: Request, session: Session = Writer, form: FormData = FormFie
         return _upload_error(request, "Choose a CSV file.")
     try:
         text = upload.file.read().decode("utf-8-sig")
+        if "\x00" in text:  # no database stores it as text (PostgreSQL refuses it)
+            return _upload_error(request, "The file holds a NUL character: it is not a CSV text file.")
         rows = csv.reader(io.StringIO(text))
         header = [h.strip() for h in next(rows)]
         preview = [r for _, r in zip(range(PREVIEW_ROWS), rows, strict=False)]
@@ -92,7 +94,7 @@ def upload(request: Request, session: Session = Writer, form: FormData = FormFie
             return _upload_error(request, str(exc))
     total = max(0, sum(1 for line in io.StringIO(text) if line.strip()) - 1)
     c = container(request)
-    name = upload.filename or "contacts.csv"
+    name = "".join(ch for ch in (upload.filename or "") if ch.isprintable())[:255] or "contacts.csv"
     job = jobs_uc.upload(c.import_jobs, owner=session.user.id, filename=name, text=text, header=header,
                          preview=preview, total=total, preset=preset, now=c.lease_clock.now())  # fmt: skip
     return RedirectResponse(f"/contacts/import/{job.id}", status_code=303)
