@@ -99,6 +99,10 @@ def test_a_built_scenario_runs_and_shows_timeline_story_and_coverage(container) 
         assert _timeline(r.text) == ["welcome", "hot"]
         # what was typed is kept on the page
         assert 'value="Europe/Kyiv"' in r.text and 'value="company_size"' in r.text and 'value="ads"' in r.text
+        # entered at the start (a manual enrolment), no event at all
+        manual = {"sc-enter": "manual", "ev-0-name": "", "ev-0-at": "", "ev-0-key": [""], "ev-0-value": [""]}
+        r = client.post("/journeys/trial/simulate/build", data=_base(token, **manual))
+        assert r.status_code == 200 and _timeline(r.text) == ["welcome", "hot"]
 
 
 def test_problems_are_named_by_field_and_nothing_runs(container) -> None:  # type: ignore[no-untyped-def]

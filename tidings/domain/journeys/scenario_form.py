@@ -99,9 +99,11 @@ def send_steps(doc: JourneyDoc) -> list[MessageRow]:
 
 
 def initial_form(doc: JourneyDoc) -> ScenarioForm:
-    entry = "manual" if any(t.type == "manual" for t in doc.triggers) or not doc.triggers else "events"
-    form = ScenarioForm(email="ann@example.com", enter=entry, messages=send_steps(doc))
+    # entered by its event when it has an event trigger (and no manual one); else at the start
     trigger = next((t for t in doc.triggers if t.type == "event" and t.target), None)
+    manual = any(t.type == "manual" for t in doc.triggers)
+    entry = "events" if trigger is not None and not manual else "manual"
+    form = ScenarioForm(email="ann@example.com", enter=entry, messages=send_steps(doc))
     if trigger is not None and entry == "events":
         form.events.append(EventRow(0, str(trigger.target), "0m", [("", "")]))
     return form.with_blank_rows()
