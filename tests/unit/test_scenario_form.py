@@ -37,7 +37,9 @@ def test_the_initial_form_follows_the_journey() -> None:
     form = initial_form(DOC)
     assert form.enter == "events" and [m.step for m in form.messages] == ["hello"]
     assert form.events[0].name == "signed.up" and form.events[-1].name == ""  # then an empty row
-    tagged = parse_journey("key: t\ntriggers:\n  - tag_added: vip\nsteps:\n  - id: n\n    type: wait\n    duration: 1d\n")
+    tagged = parse_journey(
+        "key: t\ntriggers:\n  - tag_added: vip\nsteps:\n  - id: n\n    type: wait\n    duration: 1d\n"
+    )
     assert initial_form(tagged).enter == "manual" and initial_form(tagged).messages == []
 
 
