@@ -170,3 +170,16 @@ def test_a_recipe_journey_offers_its_recipe_scenarios(container, engine: sa.Engi
             conn.execute(sa.update(j).where(j.c.key == "trial").values(recipe="abandoned-cart"))
         page = client.get("/journeys/trial/simulate").text
         assert "never comes back" in page and "recipe this journey was installed from" in page
+
+
+def test_a_journey_without_a_valid_document_says_so(container, engine: sa.Engine) -> None:  # type: ignore[no-untyped-def]
+    with web_client(container, "marketer") as (client, token):
+        r = client.post("/journeys/new", data={"csrf_token": token, "source": TRIAL}, follow_redirects=False)
+        assert r.status_code == 303  # a draft, never published
+        with engine.begin() as conn:
+            j = schema.journeys
+            conn.execute(sa.update(j).where(j.c.key == "trial").values(draft_source="key: [broken"))
+        page = client.get("/journeys/trial/simulate")
+        assert page.status_code == 200 and 'id="run-built-scenario" disabled' in page.text
+        r = client.post("/journeys/trial/simulate/build", data=_base(token))
+        assert r.status_code == 422 and "no valid document" in r.text

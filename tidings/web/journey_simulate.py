@@ -58,7 +58,7 @@ def _recipe_scenarios(row: Any) -> str | None:
     """The scenario file of the recipe the journey was installed from, if it still ships one."""
     from tidings.application.recipes.recipes import RecipeError, load_recipe
 
-    name = row.get("recipe") if hasattr(row, "get") else None
+    name = row.get("recipe")
     if not name:
         return None
     try:
@@ -98,8 +98,8 @@ def _page(request: Request, row: Any, doc: JourneyDoc | None, form: ScenarioForm
 def simulate_page(key: str, request: Request, session: Session = Viewer) -> Response:
     row, doc, _shown, _policy = _journey(request, key)
     form = initial_form(doc) if doc is not None else ScenarioForm().with_blank_rows()
-    return _page(request, row, doc, form, scenarios=_recipe_scenarios(row) or DEFAULT_SCENARIOS,
-                 from_recipe=_recipe_scenarios(row) is not None)  # fmt: skip
+    recipe = _recipe_scenarios(row)
+    return _page(request, row, doc, form, scenarios=recipe or DEFAULT_SCENARIOS, from_recipe=recipe is not None)
 
 
 @router.post("/journeys/{key}/simulate")
