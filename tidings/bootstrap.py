@@ -29,6 +29,7 @@ from tidings.application.ports.clock import Clock
 from tidings.application.ports.contact_search import ContactSearch
 from tidings.application.ports.crm import CrmClient
 from tidings.application.ports.dns import TxtResolver
+from tidings.application.ports.import_jobs import ImportJobs
 from tidings.application.ports.senders import ChannelProvider
 from tidings.application.ports.sources import LeadFetcher
 from tidings.application.sources.intake import IntakeTransaction
@@ -47,6 +48,7 @@ from tidings.store.audiences_sql import SqlAudienceMembers, SqlSyncedAudience
 from tidings.store.contact_search_sql import SqlContactSearch
 from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
+from tidings.store.import_jobs_sql import SqlImportJobs
 from tidings.store.ingest_sql import IngestWriter
 from tidings.store.scoring_sql import SqlScoring
 from tidings.store.sources_sql import SqlCheckouts
@@ -113,6 +115,11 @@ class Container:
     def contact_search(self) -> ContactSearch:
         """Full-text search over contacts (FTS5 on SQLite, pg_trgm on PostgreSQL)."""
         return SqlContactSearch(self.engine)
+
+    @property
+    def import_jobs(self) -> ImportJobs:
+        """The web import wizard's jobs (table ``import_jobs``): every process sees every job."""
+        return SqlImportJobs(self.engine)
 
     @property
     def audience_members(self) -> AudienceMembers:

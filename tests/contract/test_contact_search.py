@@ -42,6 +42,9 @@ def test_every_term_is_a_case_insensitive_substring_newest_first(backend: Backen
     assert s.search("   ") == [] and s.search("nobody") == []
     assert s.search("test", limit=2) == [zed, joanna]
     assert s.search("test", limit=2, offset=2) == [bob, ann]
+    assert s.search("test", limit=2, before=joanna) == [bob, ann]  # keyset paging
+    assert s.search("test", before=ann) == [] and s.search("ann", before=zed + 1) == [joanna, bob, ann]
+    assert s.search("test", limit=1, offset=1, before=joanna) == [ann]
     assert s.count("test") == 4 and s.count("test", cap=3) == 3 and s.count("ann") == 3
 
 

@@ -21,6 +21,7 @@ VIEWER_OK = {
     "/login",
     "/segments/preview",
     "/journeys/{key}/simulate",
+    "/journeys/{key}/simulate/build",  # the scenario builder runs a simulation: it saves nothing
     "/journeys/preview-graph",
     "/templates/preview-draft",
     "/journeys/builder/to-yaml",  # the builders convert and validate; they save nothing

@@ -83,6 +83,20 @@ def test_mjml_and_derived_text() -> None:
     out = render(t, ctx(first_name="Ann"))
     assert out.html and "Hi Ann" in out.html and out.html.lower().startswith("<!doctype html>")
     assert out.text.strip() == "Hi Ann"
+    # no outside fonts by default: mjml's own default map links Google Fonts for its Ubuntu stack
+    assert "fonts.googleapis.com" not in out.html and "@import" not in out.html
+    assert "<link" not in out.html.lower()
+
+
+def test_mjml_web_font_only_when_the_template_asks() -> None:
+    body = (
+        '<mjml><mj-head><mj-font name="Raleway" href="https://fonts.example/raleway.css" /></mj-head>'
+        '<mj-body><mj-section><mj-column><mj-text font-family="Raleway, Arial">Hi</mj-text>'
+        "<mj-text font-family=\"Roboto, Arial\">Hey</mj-text></mj-column></mj-section></mj-body></mjml>"
+    )
+    html = render(TemplateSource(key="k", format="mjml", body=body), ctx()).html or ""
+    assert "https://fonts.example/raleway.css" in html
+    assert "fonts.googleapis.com" not in html  # Roboto is not in a default map any more
 
 
 def test_html_to_text_keeps_structure_and_links() -> None:

@@ -15,6 +15,7 @@ from tidings.api.routing import StrictRoute
 from tidings.application.access.keys import ApiKey
 from tidings.application.contacts import contacts as svc
 from tidings.application.contacts.identity import IdentityConflict
+from tidings.application.contacts.search import search_contacts
 from tidings.application.contacts.timeline import timeline
 from tidings.application.ingest.imports import export_csv_chunks
 from tidings.application.privacy.data_export import UnknownContact, export_spool, file_chunks
@@ -133,19 +134,30 @@ def list_contacts(
     tag: str | None = None,
     stage: str | None = None,
     owner: str | None = None,
-    q: str | None = Query(default=None, description="search email, first and last name, exact external id"),
+    q: str | None = Query(
+        default=None,
+        max_length=500,
+        description=(
+            "full-text search, as on the web contacts page: every whitespace-separated term must occur "
+            "(case-insensitive substring) in the email, first or last name, phone, external id or "
+            "attributes. With q, contacts come newest first and next_cursor pages on through the hits "
+            "(a page may hold fewer than limit items when other filters drop hits; follow next_cursor)"
+        ),
+    ),
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> dict[str, Any]:
+    """Contacts in id order, or with ``q`` the hits of a full-text search, newest first."""
     c = container(request)
-    f = svc.ContactFilter(
-        tag=tag, stage=stage, owner=owner, q=q, created_after=created_after, created_before=created_before
-    )
+    f = svc.ContactFilter(tag=tag, stage=stage, owner=owner, created_after=created_after, created_before=created_before)
     try:
         with read_only(c.engine.connect()) as conn:
-            items, nxt = svc.list_contacts(joined(conn), f, cursor=cursor, limit=limit)
+            if q is not None and q.strip():
+                items, nxt = search_contacts(joined(conn), c.contact_search, q, f, cursor=cursor, limit=limit)
+            else:
+                items, nxt = svc.list_contacts(joined(conn), f, cursor=cursor, limit=limit)
     except InvalidValue as exc:
         raise invalid(exc, ["query"]) from None
     return {"items": items, "next_cursor": nxt}

@@ -107,17 +107,28 @@ def list_(
     tag: Annotated[str | None, typer.Option(help="only contacts with this tag")] = None,
     stage: Annotated[str | None, typer.Option(help="lifecycle stage")] = None,
     owner: Annotated[str | None, typer.Option(help="owner (sales rep)")] = None,
-    q: Annotated[str | None, typer.Option("--q", help="search email / name")] = None,
+    q: Annotated[
+        str | None,
+        typer.Option(
+            "--q",
+            help="full-text search (every term in email, name, phone, external id or attributes), newest first",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="at most this many")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
 ) -> None:
-    """List contacts (oldest first)."""
+    """List contacts (oldest first; with --q the search's hits, newest first)."""
     from tidings.application.contacts import contacts as svc
+    from tidings.application.contacts.search import search_contacts
 
     c = common.open_container()
-    f = svc.ContactFilter(tag=tag, stage=stage, owner=owner, q=q)
+    f = svc.ContactFilter(tag=tag, stage=stage, owner=owner)
+    page = max(1, min(limit, 10_000))
     with c.engine.connect() as conn:
-        items, more = svc.list_contacts(joined(conn), f, limit=max(1, min(limit, 10_000)))
+        if q is not None and q.strip():
+            items, more = search_contacts(joined(conn), c.contact_search, q, f, limit=page)
+        else:
+            items, more = svc.list_contacts(joined(conn), f, limit=page)
     if as_json:
         for item in items:
             print(json.dumps(_jsonable(item), ensure_ascii=False))

@@ -142,11 +142,19 @@ def _error_line(exc: BaseException) -> int | None:
     return line
 
 
+#: The web fonts MJML links by default (its ``fonts`` option): none. mjml's own default map links
+#: Open Sans, Droid Sans, Lato, Roboto and Ubuntu from fonts.googleapis.com whenever a font stack
+#: names one of them (its default ``Ubuntu, Helvetica, Arial, sans-serif`` does), so every email
+#: would pull outside fonts and tell Google who opened it. With an empty map the stacks fall back
+#: to the reader's system fonts; a template that wants a web font says so with ``<mj-font>``.
+MJML_FONTS: dict[str, str] = {}
+
+
 def mjml_to_html(source: str) -> str:
     import mjml
 
     try:
-        return str(mjml.mjml2html(source))
+        return str(mjml.mjml2html(source, fonts=MJML_FONTS))
     except Exception as exc:
         raise TemplateError(f"MJML: {exc}", field="body") from None
 

@@ -102,8 +102,10 @@ class SqlContactSearch:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def search(self, text: str, *, limit: int = 50, offset: int = 0) -> list[int]:
+    def search(self, text: str, *, limit: int = 50, offset: int = 0, before: int | None = None) -> list[int]:
         q, order = search_from(sa.select(C.c.id), self.engine.dialect.name, text)
+        if before is not None:
+            q = q.where(order < before)
         q = q.order_by(order.desc()).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [int(i) for i in conn.execute(q).scalars()]

@@ -162,3 +162,9 @@ class SqlContacts(SqlContactReader):
     def page_ids(self, f: ContactFilter, *, after: int, limit: int) -> list[int]:
         q = _filtered(sa.select(C.c.id).where(C.c.id > after).order_by(C.c.id).limit(limit), f)
         return [int(i) for i in self.conn.execute(q).scalars()]
+
+    def matching(self, ids: Iterable[int], f: ContactFilter) -> set[int]:
+        wanted = list(ids)
+        if not wanted:
+            return set()
+        return {int(i) for i in self.conn.execute(_filtered(sa.select(C.c.id).where(C.c.id.in_(wanted)), f)).scalars()}

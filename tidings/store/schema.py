@@ -257,6 +257,7 @@ from tidings.store.schema_delivery import tasks as tasks  # noqa: E402
 from tidings.store.schema_delivery import templates as templates  # noqa: E402
 from tidings.store.schema_forms import form_submissions as form_submissions  # noqa: E402
 from tidings.store.schema_forms import forms as forms  # noqa: E402
+from tidings.store.schema_import_jobs import import_jobs as import_jobs  # noqa: E402
 from tidings.store.schema_journeys import alerts as alerts  # noqa: E402
 from tidings.store.schema_journeys import enrollment_causes as enrollment_causes  # noqa: E402
 from tidings.store.schema_journeys import enrollments as enrollments  # noqa: E402

@@ -28,6 +28,7 @@ from tidings.web import (
     forms_page,
     forms_public,
     inbox,
+    journey_simulate,
     journeys,
     measurement,
     plan_page,
@@ -50,7 +51,7 @@ from tidings.web.security import Forbidden, LoginRequired, SecurityHeaders, logi
 #: the page modules, each with its ``router``.
 PAGES = (
     auth, builder, dashboard, contacts_import, contacts_edit, exports_page, contacts, audiences_page, segments, audit,
-    reports,
+    reports, journey_simulate,
     journeys, template_visual, templates_page, inbox, tasks_page, dead_letters_page, control_page, uncertain_page,
     measurement, campaigns, settings_page, scoring_page, sources_page, privacy_page, forms_page,
     forms_public, plan_page,

@@ -1,6 +1,6 @@
 """Pages: journeys — the list, each journey drawn as a graph with live counts, A/B results,
-publish / pause / resume, editing the draft, comparing versions, simulating scenarios, and the
-map of all journeys and the links between them."""
+publish / pause / resume, editing the draft, comparing versions, and the map of all journeys and
+the links between them (the Simulation page is ``journey_simulate.py``)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,8 @@ from tidings.store import web_reads_sql as queries
 from tidings.store.db import Connection
 from tidings.store.sql_uow import joined
 from tidings.web import journey_view as jv
-from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
+from tidings.web.core import PageNotFound, WebRoute, render
 from tidings.web.graph import wrap
-from tidings.web.i18n import Text, _
 from tidings.web.reports import edge_funnel, step_funnel
 from tidings.web.security import FormFields, Viewer, Writer, container
 
@@ -366,57 +365,3 @@ def diff(key: str, request: Request, session: Session = Viewer) -> Response:
         {"j": row, "names": names, "a": a, "b": b, "lines": lines, "summary": summary},
         page="journeys",
     )
-
-
-@router.get("/journeys/{key}/simulate")
-def simulate_page(key: str, request: Request, session: Session = Viewer) -> Response:
-    with container(request).engine.connect() as conn:
-        row = _journey_or_404(conn, key)
-    return render(
-        request,
-        "journey_simulate.html",
-        {"j": row, "scenarios": DEFAULT_SCENARIOS, "result": None, "error": ""},
-        page="journeys",
-    )
-
-
-@router.post("/journeys/{key}/simulate")
-def simulate_run(key: str, request: Request, session: Session = Viewer, form: FormData = FormFields) -> Response:
-    """Running a simulation changes nothing, so viewers may do it too (still CSRF-checked)."""
-    from tidings.application.control import policies
-    from tidings.domain.journeys.scenarios import ScenarioError, load_scenarios
-    from tidings.domain.journeys.simulate import simulate
-    from tidings.store.control import SqlControl
-
-    text = str(form.get("scenarios", ""))
-    c = container(request)
-    with c.engine.connect() as conn:
-        row = _journey_or_404(conn, key)
-        doc, _source, shown = _doc_for(conn, row, None)
-        policy = policies.load(SqlControl(conn))  # the global send policy applies in simulation too
-    error: Text = ""
-    result = None
-    graph = None
-    if doc is None:
-        error = _("this journey has no valid document to simulate")
-    else:
-        try:
-            scenarios, start, horizon = load_scenarios(yaml.safe_load(text))
-            result = simulate(doc, scenarios, start=start, horizon=horizon, policy=policy)
-            graph = jv.journey_graph(doc, None, unreached=result.unreached_steps)
-        except (ScenarioError, yaml.YAMLError, ValueError, TypeError, KeyError) as exc:
-            error = str(exc)
-    stories = {}
-    if result is not None and doc is not None:
-        from tidings.domain.journeys.narrate import narrate_entries
-
-        stories = {
-            sc.name: narrate_entries([(at, e) for at, _eid, e in sc.trace], journey=doc.name or doc.key)
-            for sc in result.scenarios
-        }
-    ctx = {"j": row, "scenarios": text, "result": result, "error": error, "g": graph, "shown": shown,
-           "stories": stories}
-    status = 422 if error else 200
-    if is_htmx(request):
-        return render(request, "journey_simulate.html", ctx, block="results", status=status)
-    return render(request, "journey_simulate.html", ctx, status=status, page="journeys")

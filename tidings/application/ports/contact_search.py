@@ -17,8 +17,9 @@ __all__ = ["ContactSearch", "search_terms"]
 
 
 class ContactSearch(Protocol):
-    def search(self, text: str, *, limit: int = 50, offset: int = 0) -> list[int]:
-        """Ids of the matching contacts, newest first; a query without terms matches none."""
+    def search(self, text: str, *, limit: int = 50, offset: int = 0, before: int | None = None) -> list[int]:
+        """Ids of the matching contacts, newest first; a query without terms matches none.
+        ``before``: only ids below it (keyset paging: pass the last id of the previous page)."""
         ...
 
     def count(self, text: str, *, cap: int = 10_000) -> int:

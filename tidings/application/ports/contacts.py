@@ -80,6 +80,10 @@ class ContactRecords(ContactReader, Protocol):
         """Ids above ``after`` of the contacts ``f`` matches, ascending, at most ``limit``."""
         ...
 
+    def matching(self, ids: Iterable[int], f: ContactFilter) -> set[int]:
+        """Which of ``ids`` the filter ``f`` matches (its ``q`` included, when set)."""
+        ...
+
 
 class SuppressionList(Protocol):
     def has(self, channel: str, address: str) -> bool: ...

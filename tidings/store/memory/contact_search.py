@@ -30,8 +30,9 @@ class MemoryContactSearch:
         docs = [(int(r["id"]), _doc(r)) for r in rows]
         return sorted((cid for cid, d in docs if all(t in d for t in terms)), reverse=True)
 
-    def search(self, text: str, *, limit: int = 50, offset: int = 0) -> list[int]:
-        return self._hits(text)[offset : offset + limit]
+    def search(self, text: str, *, limit: int = 50, offset: int = 0, before: int | None = None) -> list[int]:
+        hits = [i for i in self._hits(text) if before is None or i < before]
+        return hits[offset : offset + limit]
 
     def count(self, text: str, *, cap: int = 10_000) -> int:
         return min(len(self._hits(text)), cap)

@@ -194,3 +194,7 @@ class MemoryContacts(MemoryContactReader):
             if cid > after and _matches(s.contacts[cid], s.contact_tags.get(cid, []), f)
         ]
         return hits[:limit]
+
+    def matching(self, ids: Iterable[int], f: ContactFilter) -> set[int]:
+        s = self._s
+        return {cid for cid in ids if cid in s.contacts and _matches(s.contacts[cid], s.contact_tags.get(cid, []), f)}
