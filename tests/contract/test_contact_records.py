@@ -63,6 +63,11 @@ def test_tags_reads_and_pages(backend: Backend) -> None:
         assert page(ContactFilter(q="crm"), after=0, limit=10) == []
         assert page(ContactFilter(include_anonymous=False), after=0, limit=10) == [ann, cy]
         assert page(ContactFilter(created_after=LATER), after=0, limit=10) == []
+        matching = uow.contacts.matching  # the search's narrowing of a chunk of hits
+        assert matching([cy, bob, ann, ann + 1000], ContactFilter(tag="north")) == {cy}
+        assert matching([bob, cy], ContactFilter(include_anonymous=False)) == {cy}
+        assert matching([ann, bob, cy], ContactFilter()) == {ann, bob, cy}
+        assert matching([], ContactFilter(stage="lead")) == set()
 
 
 def test_create_update_upsert_list_and_look_up(backend: Backend) -> None:
