@@ -33,3 +33,20 @@ def test_a_cycle_through_another_journey_entered_once_is_not_a_loop():
     b = parse_journey(SELF.format(reentry="never").replace("key: nurture", "key: b"))
     assert cycles_through([b], {}, a) == ["loop in the journey map: a -> a"]  # a's own loop remains
     assert cycles_through([a], {}, b) == []
+
+
+def test_the_audit_reports_no_loop_through_a_journey_entered_once():
+    from datetime import UTC, datetime
+
+    from tidings.domain.audit.inputs import JourneyFacts
+    from tidings.domain.audit.report import AuditInputs, audit
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+
+    def loops(reentry: str) -> list[tuple[str, ...]]:
+        doc = parse_journey(SELF.format(reentry=reentry))
+        report = audit(AuditInputs(now=now, journeys=[JourneyFacts("nurture", "active", doc, published_at=now)]))
+        return [f.subjects for f in report.findings if f.kind == "journey_loop"]
+
+    assert loops("after_exit") == [("journey:nurture",)]
+    assert loops("never") == []
