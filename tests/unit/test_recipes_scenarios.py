@@ -4,6 +4,7 @@ and every message a scenario sends renders from the recipe's own templates."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -197,6 +198,10 @@ def test_lead_nurture_hands_an_mql_to_sales_and_the_crm():
     assert "score explanation" in task["body"]
     (crm,) = [p for k, p in effects if k == "crm"]
     assert (crm["system"], crm["action"], crm["priority"]) == ("hubspot", "create_task", "high")
+    result = r.simulate_recipe(r.load_recipe("lead-nurture"))
+    quick = next(s for s in result.scenarios if s.name.startswith("qualified within the first month"))
+    handed = [at - quick.start for at, k, _ in quick.effects if k == "task"]
+    assert handed == [timedelta(days=10)]  # not at 2d, 3d or 5d: only lead-score's own step up to MQL
     # a series read to the end hands nothing off
     plain = _effects("lead-nurture", "a lead reads the whole series")
     assert not [k for k, _ in plain if k in ("task", "crm")]
