@@ -4,6 +4,7 @@ and every message a scenario sends renders from the recipe's own templates."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,8 @@ def _another(value):
         return value + 1
     if isinstance(value, str) and re.fullmatch(r"\d+[smhdw]", value):
         return "7d" if value != "7d" else "8d"
+    if value in ("hubspot", "salesforce"):  # a crm step's system: the other CRM
+        return "salesforce" if value == "hubspot" else "hubspot"
     if isinstance(value, str) and re.fullmatch(r"\d\d:\d\d", value):
         return "07:30" if value != "07:30" else "08:15"
     return f"{value}-other"
@@ -176,3 +179,70 @@ def test_template_analysis_finds_values_printed_without_data():
     assert not any("data.coupon" in m for m in msgs)  # reminder-3 gives a coupon
     msgs = [f.message for f in variable_findings("cart-reminder-1", needs, doc, {})]
     assert any("step 'reminder-1' gives no 'coupon'" in m for m in msgs)
+
+
+def _effects(name, scenario, params=None):
+    result = r.simulate_recipe(r.load_recipe(name), params)
+    sc = next(s for s in result.scenarios if s.name.startswith(scenario))
+    return [(k, p) for _, k, p in sc.effects]
+
+
+def test_lead_nurture_hands_an_mql_to_sales_and_the_crm():
+    effects = _effects("lead-nurture", "becomes a marketing-qualified lead after the second lesson")
+    kinds = [k for k, _ in effects]
+    assert [p["template"] for k, p in effects if k == "message"] == ["nurture-1", "nurture-2"]
+    assert kinds.index("task") > kinds.index("message") and kinds.index("crm") > kinds.index("task")
+    (task,) = [p for k, p in effects if k == "task"]
+    assert task["team"] == "sales" and task["owner"] is None
+    assert task["due_in_seconds"] is None  # the sales team's SLA sets the due time
+    assert "score explanation" in task["body"]
+    (crm,) = [p for k, p in effects if k == "crm"]
+    assert (crm["system"], crm["action"], crm["priority"]) == ("hubspot", "create_task", "high")
+    result = r.simulate_recipe(r.load_recipe("lead-nurture"))
+    quick = next(s for s in result.scenarios if s.name.startswith("qualified within the first month"))
+    handed = [at - quick.start for at, k, _ in quick.effects if k == "task"]
+    assert handed == [timedelta(days=10)]  # not at 2d, 3d or 5d: only lead-score's own step up to MQL
+    # a series read to the end hands nothing off
+    plain = _effects("lead-nurture", "a lead reads the whole series")
+    assert not [k for k, _ in plain if k in ("task", "crm")]
+
+
+def test_the_crm_system_parameter_switches_both_recipes_to_salesforce():
+    for name, scenario in (("lead-nurture", "qualified within"), ("demo-request", "the rep calls")):
+        effects = _effects(name, scenario, {"crm_system": "salesforce"})
+        assert [p["system"] for k, p in effects if k == "crm"] == ["salesforce"], name
+
+
+def test_demo_request_creates_the_task_in_the_crm_too():
+    effects = _effects("demo-request", "the rep calls within the hour")
+    assert [k for k, _ in effects][:4] == ["message", "assign_owner", "task", "crm"]
+    doc = r.journey_doc(r.load_recipe("demo-request"))
+    step = doc.steps["crm-task"].config
+    assert (step["action"], step["title"], step["due_in"]) == ("create_task", "Demo requested", "5m")
+    assert "score" in step["body"]
+
+
+def test_both_b2b_recipes_ship_one_lead_score_model():
+    nurture, demo = r.load_recipe("lead-nurture"), r.load_recipe("demo-request")
+    assert nurture.scoring is not None and demo.scoring is not None
+    assert nurture.scoring.path == demo.scoring.path  # one file
+    model = nurture.scoring.model()
+    assert (model.key, model.writes_contact) == ("lead-score", True)
+    assert [(t.stage, t.at, t.demote_below) for t in model.thresholds] == [("mql", 50, None), ("sql", 80, 60)]
+    assert {b.event: b.points for b in model.behaviour} == {
+        "message.clicked": 5, "Page Viewed": 5, "webinar.checked_in": 15, "demo.requested": 40,
+        "message.unsubscribed": -20,
+    }  # fmt: skip
+    assert nurture.summary()["scoring"] == {"key": "lead-score", "name": "Lead score"}
+    assert "crm" in nurture.optional_channels and "crm" in demo.optional_channels
+    assert r.load_recipe("welcome-series").scoring is None
+
+
+def test_a_scoring_file_outside_the_recipes_folder_or_invalid_is_refused():
+    folder = r.RECIPES_DIR / "lead-nurture"
+    with pytest.raises(r.RecipeError, match="inside the recipes folder"):
+        r._scoring_spec("x", folder, "../../application/recipes/recipes.py")
+    with pytest.raises(r.RecipeError, match="inside the recipes folder"):
+        r._scoring_spec("x", folder, "nope.yaml")
+    with pytest.raises(r.RecipeError, match="scoring: recipe.yaml"):
+        r._scoring_spec("x", folder, "recipe.yaml")  # a file, but not a scoring model

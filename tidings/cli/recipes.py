@@ -1,4 +1,4 @@
-"""`tidings recipes list | check NAME | install NAME [--all] | simulate NAME`: ready-made journeys.
+"""`tidings recipes list | show NAME | check NAME | install NAME [--all] | simulate NAME`: ready-made journeys.
 
 Install exits 1 and prints exactly what is missing (a channel, a contact attribute, a template
 variable with no data) when a recipe cannot run here; ``--force`` installs anyway.
@@ -14,7 +14,7 @@ from rich.table import Table
 
 from tidings.cli import common
 
-app = typer.Typer(help="Ready-made journeys (thirteen common automations): list, check, install, simulate.",
+app = typer.Typer(help="Ready-made journeys (thirteen common automations): list, show, check, install, simulate.",
                   no_args_is_help=True)  # fmt: skip
 
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="a recipe parameter, NAME=VALUE (repeatable)")]
@@ -57,6 +57,28 @@ def list_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
             ", ".join(p["name"] for p in x["parameters"]),
         )
     common.console.print(table)
+
+
+@app.command("show")
+def show_command(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One recipe: its channels, events, teams, templates, parameters and scoring model."""
+    recipe = _recipe(name)
+    x = recipe.summary() | {"teams": list(recipe.teams)}
+    if as_json:
+        print(json.dumps(x, indent=2))
+        return
+    out = common.console.print
+    out(f"[bold]{x['name']}[/]: {x['title']}", highlight=False)
+    out(f"  {x['description']}", highlight=False)
+    optional = f" (optional: {', '.join(x['optional_channels'])})" if x["optional_channels"] else ""
+    out(f"  channels: {', '.join(x['channels'])}{optional}", highlight=False)
+    out(f"  events: {', '.join(x['events']) or '-'}", highlight=False)
+    out(f"  teams: {', '.join(x['teams']) or '-'}", highlight=False)
+    out(f"  templates: {', '.join(x['templates'])}", highlight=False)
+    if x["scoring"]:
+        out(f"  scoring model: {x['scoring']['key']} ({x['scoring']['name']})", highlight=False)
+    for p in x["parameters"]:
+        out(f"  --set {p['name']}=...  {p['help']} (default {p['default']})", highlight=False)
 
 
 def _print_problems(problems: list[dict[str, str]]) -> None:
@@ -135,6 +157,13 @@ def _print_result(res: dict[str, Any]) -> None:
             common.console.print(f"  kept your edited templates: {', '.join(kept)} (--replace to overwrite)")
         if j["status"] == "kept":
             common.console.print("  kept your edited journey (--replace to overwrite)")
+        model = res.get("scoring")
+        if model:
+            common.console.print(
+                f"  scoring model {model['key']} v{model['version']} ({model['status']})"
+                + (": kept your edited model (--replace to overwrite)" if model["status"] == "kept" else ""),
+                highlight=False,
+            )
     else:
         common.console.print(f"[red]{res['recipe']}[/]: not installed, missing:", highlight=False)
     _print_problems(res["problems"])

@@ -1,7 +1,9 @@
 """Publish-time loop check: cycles in the journey map (the web "Journey map" links) through a document.
 
 A cycle is refused unless the document declares ``settings.loop_limit`` (the loop breaker then
-stops it at run time); with the declaration it is a warning naming the cycle.
+stops it at run time); with the declaration it is a warning naming the cycle. A cycle through a
+journey with ``reentry: never`` is not one: a contact enters that journey once ever, so the chain
+ends there (lead-nurture's CRM write-back changes the lifecycle stage its trigger reads).
 """
 
 from __future__ import annotations
@@ -34,5 +36,7 @@ def map_cycles(docs: Iterable[JourneyDoc], seg_rules: Mapping[str, object]) -> l
 
 def cycles_through(others: Iterable[JourneyDoc], seg_rules: Mapping[str, object], doc: JourneyDoc) -> list[str]:
     """Warnings naming every cycle of the map that passes through ``doc``."""
-    found = [c for c in map_cycles([*others, doc], seg_rules) if doc.key in c]
+    docs = [*others, doc]
+    once = {d.key for d in docs if d.settings.reentry == "never"}
+    found = [c for c in map_cycles(docs, seg_rules) if doc.key in c and not once.intersection(c)]
     return [f"loop in the journey map: {' -> '.join(c)}" for c in found]

@@ -6,12 +6,16 @@ A recipe is a folder ``tidings/recipes/NAME/`` (``recipes/`` at the top of the r
 - ``scenarios.yaml``: simulation scenarios whose expectations document its behaviour and
   together reach every step and branch (the unit tests hold them to it);
 - ``templates/*.html|*.mjml|*.txt``: the message bodies;
-- ``recipe.yaml``: title, description, channels, the contact data and events it expects, the
-  teams its tasks go to, its parameters and its templates (key, channel, subject, locale).
+- ``recipe.yaml``: title, description, channels (``optional_channels``: those it may run
+  without — ``crm``: a CRM that is not configured is a warning, not an error), the contact data
+  and events it expects, the teams its tasks go to, its parameters, its templates (key,
+  channel, subject, locale) and optionally ``scoring``: a scoring model document
+  (docs/scoring.md), a path inside the recipes folder (two recipes may share one file).
 
-Installing upserts the templates and saves + publishes the journey, in one transaction. It is
-idempotent: a second install finds everything equal and changes nothing. Something a marketer
-edited since (a template, the journey) is kept unless ``replace`` is asked. Before installing,
+Installing upserts the templates and the scoring model and saves + publishes the journey, in one
+transaction. It is idempotent: a second install finds everything equal and changes nothing.
+Something a marketer edited since (a template, the scoring model, the journey) is kept unless
+``replace`` is asked. Before installing,
 :func:`check` says exactly what is missing (see ``recipe_checks``); errors stop the install
 unless ``ignore_problems``.
 
@@ -46,6 +50,7 @@ from tidings.domain.journeys.model import JourneyDoc
 from tidings.domain.journeys.scenarios import load_scenarios
 from tidings.domain.journeys.simulate import SimulationResult, simulate
 from tidings.domain.journeys.yamlines import line_of, load
+from tidings.domain.scoring.model import ScoringModel, parse_scoring_model
 from tidings.domain.templates import TemplateSource
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # tidings/recipes
@@ -90,6 +95,21 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class ScoringSpec:
+    """The scoring model a recipe ships (``scoring:`` in recipe.yaml)."""
+
+    path: Path
+    key: str
+    name: str
+
+    def text(self) -> str:
+        return self.path.read_text()
+
+    def model(self) -> ScoringModel:
+        return parse_scoring_model(self.text())
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     title: str
@@ -102,6 +122,8 @@ class Recipe:
     teams: tuple[str, ...]
     parameters: Mapping[str, Parameter]
     templates: tuple[TemplateSpec, ...]
+    optional_channels: tuple[str, ...] = ()
+    scoring: ScoringSpec | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def journey_source(self) -> str:
@@ -116,6 +138,8 @@ class Recipe:
             "attributes": list(self.attributes),
             "events": sorted(self.events),
             "templates": [t.key for t in self.templates],
+            "optional_channels": list(self.optional_channels),
+            "scoring": {"key": self.scoring.key, "name": self.scoring.name} if self.scoring else None,
             "parameters": [
                 {"name": p.name, "help": p.help, "default": default_value(self, p)} for p in self.parameters.values()
             ],
@@ -171,12 +195,30 @@ def load_recipe(name: str) -> Recipe:
         teams=tuple(raw.get("teams") or ()),
         parameters=params,
         templates=tuple(templates),
+        optional_channels=tuple(str(c) for c in raw.get("optional_channels") or ()),
+        scoring=_scoring_spec(name, folder, raw.get("scoring")),
         extra={k: v for k, v in raw.items() if k not in _MANIFEST_KEYS},
     )
 
 
+def _scoring_spec(name: str, folder: Path, ref: Any) -> ScoringSpec | None:
+    """The recipe's scoring model file, resolved inside the recipes folder only."""
+    if ref is None:
+        return None
+    path = (folder / str(ref)).resolve()
+    if not path.is_relative_to(RECIPES_DIR.resolve()) or not path.is_file():
+        raise RecipeError(f"recipe {name}: scoring: no model file {ref!r} inside the recipes folder")
+    try:
+        model = parse_scoring_model(path.read_text())
+    except ValueError as exc:
+        raise RecipeError(f"recipe {name}: scoring: {ref}: {exc}") from exc
+    return ScoringSpec(path=path, key=model.key, name=model.name)
+
+
 _MANIFEST_KEYS = {
     "title",
+    "optional_channels",
+    "scoring",
     "description",
     "channels",
     "contacts",
@@ -319,10 +361,18 @@ def check(container: Any, recipe: Recipe, params: Mapping[str, Any] | None = Non
     found.extend(channel_findings(container.channel_providers(), channels))
     for system in systems:  # a hand-off to a CRM that is not configured ends in the dead letters
         client = container.crm_client(system)
-        if client is None:
-            found.append(Finding("channel", f"CRM {system!r} is not configured (docs/crm.md)"))
-        else:
+        if client is not None:
             client.close()
+        elif "crm" in recipe.optional_channels:  # loud, but nothing is lost: retried once configured
+            found.append(
+                Finding(
+                    "channel",
+                    f"CRM {system!r} is not configured: hand-offs wait in the dead letters until it is (docs/crm.md)",
+                    "warning",
+                )
+            )
+        else:
+            found.append(Finding("channel", f"CRM {system!r} is not configured (docs/crm.md)"))
     with container.uow(read_only=True) as uow:  # reads only: no write lock on SQLite
         for name, why in sorted(needed_attributes(recipe).items()):
             found.extend(attribute_findings(uow.contacts, [name], why))
@@ -343,6 +393,23 @@ def _same_template(row: Mapping[str, Any], src: TemplateSource) -> bool:
     )
 
 
+def _install_scoring(uow: Any, spec: ScoringSpec, now: datetime, *, replace: bool) -> dict[str, Any]:
+    """Publish the recipe's scoring model: created, unchanged, kept (edited since) or replaced."""
+    text = spec.text()
+    stored = uow.scoring.model(spec.key)
+    if stored is None:
+        status = "created"
+    elif stored.document == text:
+        status = "unchanged"
+    elif replace:
+        status = "replaced"
+    else:
+        status = "kept"  # a marketer edited it: their version wins
+    if status in ("created", "replaced"):
+        stored = uow.scoring.save_model(spec.key, spec.name, text, now)
+    return {"key": spec.key, "status": status, "version": stored.version}
+
+
 def install(
     container: Any,
     name: str,
@@ -353,7 +420,8 @@ def install(
 ) -> dict[str, Any]:
     """Install one recipe: templates upserted, journey saved and published, in one transaction.
 
-    Returns ``{"recipe", "installed", "journey": {...}, "templates": [...], "problems": [...]}``.
+    Returns ``{"recipe", "installed", "journey": {...}, "templates": [...], "scoring": {...} | None,
+    "problems": [...]}``.
     Errors found by :func:`check` stop it (``installed: false``) unless ``ignore_problems``.
     """
     from tidings.application.delivery import templates as ts
@@ -367,6 +435,7 @@ def install(
         "installed": False,
         "journey": {"key": doc.key},
         "templates": [],
+        "scoring": {"key": recipe.scoring.key, "status": None} if recipe.scoring else None,
         "problems": [p.to_dict() for p in problems],
     }
     if any(p.severity == "error" for p in problems) and not ignore_problems:
@@ -388,6 +457,8 @@ def install(
             if status in ("created", "replaced"):
                 ts.save_template(uow, src, now, name=f"{recipe.title}: {src.key}")
             result["templates"].append({"key": src.key, "locale": src.locale, "status": status})
+        if recipe.scoring is not None:
+            result["scoring"] = _install_scoring(uow, recipe.scoring, now, replace=replace)
         existing = uow.journeys.get(doc.key)
         current = None
         if existing is not None and existing["current_version"] is not None:

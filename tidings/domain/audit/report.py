@@ -202,8 +202,11 @@ def tag_findings(inputs: AuditInputs) -> list[Finding]:
 
 def chain_findings(inputs: AuditInputs, links: Sequence[Link]) -> list[Finding]:
     keys = [j.key for j in inputs.journeys]
+    once = {j.key for j in inputs.journeys if j.doc.settings.reentry == "never"}
     out: list[Finding] = []
     for loop in graph.loops(keys, links):
+        if once.intersection(loop.journeys):
+            continue  # a contact enters a reentry: never journey once ever: the chain ends there
         vias = ", ".join(v for v in loop.via if v)
         out.append(
             Finding(
