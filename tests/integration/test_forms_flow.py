@@ -163,3 +163,34 @@ def test_erasing_the_contact_erases_its_submissions(container: Container, clock:
         assert delete_contacts(joined(conn), [result.contact_id]) == 1
     with c.uow(read_only=True) as uow:
         assert uow.form_submissions.of_form("news") == []  # the proof (email, IP) goes with the person
+
+
+def test_a_public_form_is_matched_by_its_email_never_by_the_phone_beside_it(
+    container: Container, clock: ManualClock
+) -> None:
+    """Knowing someone's phone number must not let a visitor attach their own email to that contact."""
+    from tidings.application.contacts import contacts as svc
+    from tidings.store.sql_uow import joined
+
+    c = container
+    with c.engine.begin() as conn:
+        ann = svc.create_contact(joined(conn), svc.normalise_input(
+            {"email": "ann@shop.example.com", "phone": "+14155550100"}, clock.now()), clock.now())
+    doc = DOC | {"key": "callback", "double_opt_in": False,
+                 "fields": [*DOC["fields"], {"name": "phone", "type": "phone", "maps_to": "phone"}]}
+    create_form(c.uow(), doc, clock.now())
+    result = submit(c.forms_intake, "callback", {"email": "mallory@example.net", "phone": "+1 415 555 0100"},
+                    VISITOR, clock.now())
+    assert result.contact_id is not None and result.contact_id != ann  # a new contact, not Ann
+    with c.engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(sa.select(schema.contacts)).all()}
+    assert rows[ann].email == "ann@shop.example.com" and rows[ann].phone == "+14155550100"
+    assert rows[result.contact_id].email == "mallory@example.net"
+    assert rows[result.contact_id].phone is None  # Ann's number stays hers alone
+    # the same visitor's own number, unknown so far, is kept on their contact
+    again = submit(c.forms_intake, "callback", {"email": "mallory@example.net", "phone": "+1 415 555 0199"},
+                   VISITOR, clock.now())
+    assert again.contact_id == result.contact_id
+    with c.engine.connect() as conn:
+        phone = conn.execute(sa.select(schema.contacts.c.phone).where(schema.contacts.c.id == again.contact_id))
+        assert phone.scalar_one() == "+14155550199"

@@ -125,7 +125,7 @@ def submit(
                  **{k: v for k, v in attributes.items() if k.startswith("utm_")}}
         result = tx.ingest([
             Incoming(kind="identify", message_id=f"form:{form.key}:{ref}:identify", occurred_at=now,
-                     email=checked.email, changes=change, index=0),
+                     email=checked.email, changes=change, index=0, public=True),
             Incoming(kind="track", message_id=f"form:{form.key}:{ref}", occurred_at=now, name="form.submitted",
                      properties=props, email=checked.email, index=1),
         ], now, SOURCE)

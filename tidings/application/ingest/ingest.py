@@ -51,6 +51,11 @@ class Incoming:
     previous_id: str | None = None
     #: index of the item in its request, for error paths
     index: int = 0
+    #: sent from a public, unauthenticated page (a hosted form): an identify with an email is
+    #: matched by that email alone, never by a phone number typed beside it — otherwise anyone
+    #: who knows a contact's phone could attach their own email to that contact. The phone is
+    #: then an ordinary trait: kept when no one else has it, dropped (logged) when someone does.
+    public: bool = False
 
 
 @dataclass
@@ -367,12 +372,13 @@ def _identity_call(conn: sa.Connection, item: Incoming, now: datetime, source: s
     if item.kind == "alias":
         return _alias(uow, item, now, source)
     data = dict(item.changes)
+    by_phone = None if item.public and data.get("email") else data.get("phone")
     try:
         cid = identity.resolve_contact(
             uow,
             external_id=item.user_id,
             email=data.get("email"),
-            phone=data.get("phone"),
+            phone=by_phone,
             anonymous_id=item.anonymous_id,
             now=now,
             source=source,
