@@ -61,6 +61,28 @@ class SqlAnalyticsStore:
         ).all()
         return [Outcome(int(r[0]), r[1], r[2], r[3] or {}, r[4]) for r in rows]
 
+    def member_counts(self, journey_id: int, step_id: str) -> tuple[dict[str, int], datetime | None]:
+        """Contacts exposed per variant (``experiment_members``: one row per contact) and the first exposure."""
+        m = s.experiment_members
+        rows = self.conn.execute(
+            sa.select(m.c.variant, sa.func.count(), sa.func.min(m.c.entered_at))
+            .where(m.c.journey_id == journey_id, m.c.step_id == step_id)
+            .group_by(m.c.variant)
+            .order_by(m.c.variant)
+        ).all()
+        return {str(v): int(n) for v, n, _ in rows}, min((at for _, _, at in rows), default=None)
+
+    def member_outcomes(self, journey_id: int, step_id: str, names: Sequence[str]) -> list[tuple[Exposure, Outcome]]:
+        """Events named ``names`` of the split's members from their first pass on, each with that pass."""
+        m, e = s.experiment_members, s.events
+        rows = self.conn.execute(
+            sa.select(m.c.variant, m.c.entered_at, e.c.contact_id, e.c.name, e.c.occurred_at, e.c.properties, e.c.value)
+            .select_from(e.join(m, m.c.contact_id == e.c.contact_id))
+            .where(m.c.journey_id == journey_id, m.c.step_id == step_id)
+            .where(e.c.name.in_(list(names)), e.c.occurred_at >= m.c.entered_at)
+        ).all()
+        return [(Exposure(int(r[2]), str(r[0]), r[1]), Outcome(int(r[2]), r[3], r[4], r[5] or {}, r[6])) for r in rows]
+
     def exposures_from_traces(self, journey_id: int, step_id: str) -> list[Exposure]:
         """:meth:`exposures` read from the split traces, as before ``experiment_members`` (the reference)."""
         rows = self.conn.execute(self._split_traces(journey_id, step_id)).all()
