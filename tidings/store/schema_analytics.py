@@ -147,4 +147,8 @@ experiment_members = sa.Table(
     sa.Column("variant", sa.String(200), nullable=False),
     sa.Column("entered_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("journey_id", "step_id", "contact_id"),
+    #: the counts per variant and the first exposure from the index alone
+    sa.Index(
+        "ix_experiment_members_journey_id_step_id_variant_entered_at", "journey_id", "step_id", "variant", "entered_at"
+    ),
 )

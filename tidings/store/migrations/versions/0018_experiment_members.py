@@ -51,9 +51,16 @@ def upgrade() -> None:
         sa.Column('entered_at', UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint('journey_id', 'step_id', 'contact_id', name=op.f('pk_experiment_members')),
     )
+    op.create_index(
+        op.f('ix_experiment_members_journey_id_step_id_variant_entered_at'),
+        'experiment_members',
+        ['journey_id', 'step_id', 'variant', 'entered_at'],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_experiment_members_journey_id_step_id_variant_entered_at'), table_name='experiment_members')
     op.drop_table('experiment_members')
     op.drop_table('analytics_groups')
     op.drop_table('journey_entrants')
