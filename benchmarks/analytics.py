@@ -399,7 +399,7 @@ def _experiment_counts(store: SqlAnalyticsStore, jid: int, now: datetime) -> Any
     """An experiment's arms from ``experiment_members`` (what ``show_experiment`` counts with)."""
     head, spec = experiments._find(store, "bench.offer")
     exposed, _ = store.member_counts(jid, "offer")
-    pairs = store.member_outcomes(jid, "offer", spec.events)
+    pairs = store.member_outcomes(jid, "offer", spec.events, spec.where is not None)
     return count_members(spec, exposed, pairs, journey_id=head.id, matches=experiments._matcher(now))
 
 

@@ -72,14 +72,19 @@ class SqlAnalyticsStore:
         ).all()
         return {str(v): int(n) for v, n, _ in rows}, min((at for _, _, at in rows), default=None)
 
-    def member_outcomes(self, journey_id: int, step_id: str, names: Sequence[str]) -> list[tuple[Exposure, Outcome]]:
-        """Events named ``names`` of the split's members from their first pass on, each with that pass.
+    def member_outcomes(
+        self, journey_id: int, step_id: str, names: Sequence[str], properties: bool = True
+    ) -> list[tuple[Exposure, Outcome]]:
+        """Events named ``names`` of the split's members from their first pass on, each with that pass
+        (``properties=False``: without their properties, when the conversion rule does not read them).
 
         The goal events are read first (``MATERIALIZED``: a few thousand by the name index) and
         each looked up among the members by primary key, instead of one events probe per member."""
         m, e = s.experiment_members, s.events
         goal = (
-            sa.select(e.c.contact_id, e.c.name, e.c.occurred_at, e.c.properties, e.c.value)
+            sa.select(
+                e.c.contact_id, e.c.name, e.c.occurred_at, e.c.properties if properties else sa.null(), e.c.value
+            )
             .where(e.c.name.in_(list(names)))
             .cte("goal")
             .prefix_with("MATERIALIZED")

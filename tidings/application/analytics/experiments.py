@@ -65,7 +65,8 @@ def _matcher(now: datetime) -> Any:
 
 def _report(store: AnalyticsStore, head: JourneyHead, spec: ExperimentSpec, now: datetime) -> dict[str, Any]:
     exposed, started = store.member_counts(head.id, spec.step)
-    outcomes = store.member_outcomes(head.id, spec.step, spec.events)
+    reads_properties = spec.metric in ("click", "open") or spec.where is not None  # see spec._converted
+    outcomes = store.member_outcomes(head.id, spec.step, spec.events, reads_properties)
     arms = count_members(spec, exposed, outcomes, journey_id=head.id, matches=_matcher(now))
     planned = (
         plan(spec.baseline, spec.mde, spec.power, spec.alpha, len(spec.variants))
