@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.analytics.metrics import DIMENSIONS, METRICS
 from tidings.domain.event_names import canonical_event_name
+from tidings.store import analytics_groups as groups
 from tidings.store import schema
 
 D, F, E = schema.analytics_daily, schema.analytics_firsts, schema.analytics_edges
@@ -101,11 +102,30 @@ class SqlAnalytics:
         )
         self.conn.execute(stmt, [dict(r) for r in rows])
 
+    def add_entrants(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """First entries with their control group (``store/analytics_groups.add_entrants``)."""
+        return groups.add_entrants(self.conn, rows)
+
+    def add_members(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Passes through split steps by chance (``experiment_members``)."""
+        groups.add_members(self.conn, rows)
+
+    def credit_conversions(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """``journey.converted`` events onto their entrants' group rollups."""
+        return groups.credit_conversions(self.conn, rows)
+
     # ----------------------------------------------------------------- backfill
 
     def reset(self) -> None:
         self.conn.execute(sa.delete(D))
         self.conn.execute(sa.delete(F))
+        groups.reset(self.conn)
+
+    def rebuild_entrants(self, after_id: int, limit: int) -> tuple[int, int]:
+        return groups.rebuild_entrants(self.conn, after_id, limit)
+
+    def rebuild_members(self, after_id: int, limit: int) -> tuple[int, int]:
+        return groups.rebuild_members(self.conn, after_id, limit)
 
     def count_processed_events(self, names: Sequence[str]) -> int:
         e = schema.events
@@ -115,7 +135,7 @@ class SqlAnalytics:
     def processed_events(self, names: Sequence[str], after_id: int, limit: int) -> list[dict[str, Any]]:
         e = schema.events
         q = (
-            sa.select(e.c.id, e.c.name, e.c.occurred_at, e.c.properties, e.c.value)
+            sa.select(e.c.id, e.c.contact_id, e.c.name, e.c.occurred_at, e.c.properties, e.c.value)
             .where(e.c.id > after_id, e.c.name.in_(list(names)), e.c.processed_at.is_not(None))
             .order_by(e.c.id)
             .limit(limit)
@@ -155,6 +175,10 @@ class SqlAnalytics:
         if end is not None:
             q = q.where(e.c.entered_at < datetime.combine(end + timedelta(days=1), time(), UTC))
         return [int(r[0]) for r in self.conn.execute(q)]
+
+    def group_sums(self, journey_id: int, start: date | None, end: date | None) -> dict[bool, dict[str, float]]:
+        """The control-group rollups of a journey in the range (days inclusive), per group."""
+        return groups.group_sums(self.conn, journey_id, start, end)
 
     def sums(
         self, where: Mapping[str, Any], start: date | None, end: date | None, group_by: Sequence[str]

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from tidings.domain.event_names import canonical_event_name
 from tidings.domain.experiments.spec import Exposure, JourneyHead, Outcome
+from tidings.store import analytics_groups as groups
 from tidings.store import schema as s
 
 #: lifecycle stages that count as "marketing qualified or later" for the mqls KPI.
@@ -45,28 +46,66 @@ class SqlAnalyticsStore:
         )
 
     def exposures(self, journey_id: int, step_id: str) -> list[Exposure]:
-        """Contacts through the split by chance (a rollout's traces are not part of the test)."""
+        """Contacts through the split by chance, their first pass (``experiment_members``; a
+        rollout's passes are not part of the test)."""
+        return [Exposure(cid, variant, at) for cid, variant, at in groups.members(self.conn, journey_id, step_id)]
+
+    def outcomes(self, journey_id: int, step_id: str, names: Sequence[str]) -> list[Outcome]:
+        """Events named ``names`` of the split's members, from their first pass on."""
+        m, e = s.experiment_members, s.events
+        rows = self.conn.execute(
+            sa.select(e.c.contact_id, e.c.name, e.c.occurred_at, e.c.properties, e.c.value)
+            .select_from(e.join(m, m.c.contact_id == e.c.contact_id))
+            .where(m.c.journey_id == journey_id, m.c.step_id == step_id)
+            .where(e.c.name.in_(list(names)), e.c.occurred_at >= m.c.entered_at)
+        ).all()
+        return [Outcome(int(r[0]), r[1], r[2], r[3] or {}, r[4]) for r in rows]
+
+    def member_counts(self, journey_id: int, step_id: str) -> tuple[dict[str, int], datetime | None]:
+        """Contacts exposed per variant (``experiment_members``: one row per contact) and the first exposure."""
+        m = s.experiment_members
+        rows = self.conn.execute(
+            sa.select(m.c.variant, sa.func.count(), sa.func.min(m.c.entered_at))
+            .where(m.c.journey_id == journey_id, m.c.step_id == step_id)
+            .group_by(m.c.variant)
+            .order_by(m.c.variant)
+        ).all()
+        return {str(v): int(n) for v, n, _ in rows}, min((at for _, _, at in rows), default=None)
+
+    def member_outcomes(
+        self, journey_id: int, step_id: str, names: Sequence[str], properties: bool = True
+    ) -> list[tuple[Exposure, Outcome]]:
+        """Events named ``names`` of the split's members from their first pass on, each with that pass
+        (``properties=False``: without their properties, when the conversion rule does not read them).
+
+        The goal events are read first (``MATERIALIZED``: a few thousand by the name index) and
+        each looked up among the members by primary key, instead of one events probe per member."""
+        m, e = s.experiment_members, s.events
+        goal = (
+            sa.select(
+                e.c.contact_id, e.c.name, e.c.occurred_at, e.c.properties if properties else sa.null(), e.c.value
+            )
+            .where(e.c.name.in_(list(names)))
+            .cte("goal")
+            .prefix_with("MATERIALIZED")
+        )
+        rows = self.conn.execute(
+            sa.select(m.c.variant, m.c.entered_at, *goal.c)
+            .select_from(goal.join(m, (m.c.contact_id == goal.c.contact_id) & (m.c.journey_id == journey_id)))
+            .where(m.c.step_id == step_id, goal.c.occurred_at >= m.c.entered_at)
+        ).all()
+        return [
+            (Exposure(int(r[2]), str(r[0]), r[1]), Outcome(int(r[2]), r[3], r[4], r[5] or {}, r[6])) for r in rows
+        ]
+
+    def exposures_from_traces(self, journey_id: int, step_id: str) -> list[Exposure]:
+        """:meth:`exposures` read from the split traces, as before ``experiment_members`` (the reference)."""
         rows = self.conn.execute(self._split_traces(journey_id, step_id)).all()
         return [
             Exposure(int(cid), str((detail or {}).get("variant")), at)
             for cid, detail, at in rows
             if not (detail or {}).get("rollout")
         ]
-
-    def outcomes(self, journey_id: int, step_id: str, names: Sequence[str]) -> list[Outcome]:
-        t, e = s.traces, s.events
-        exposed = (
-            sa.select(t.c.contact_id, sa.func.min(t.c.at).label("at"))
-            .where(t.c.journey_id == journey_id, t.c.step_id == step_id, t.c.action == "split")
-            .group_by(t.c.contact_id)
-            .subquery()
-        )
-        rows = self.conn.execute(
-            sa.select(e.c.contact_id, e.c.name, e.c.occurred_at, e.c.properties, e.c.value)
-            .select_from(e.join(exposed, exposed.c.contact_id == e.c.contact_id))
-            .where(e.c.name.in_(list(names)), e.c.occurred_at >= exposed.c.at)
-        ).all()
-        return [Outcome(int(r[0]), r[1], r[2], r[3] or {}, r[4]) for r in rows]
 
     def decisions(self) -> dict[str, Mapping[str, Any]]:
         d = s.experiment_decisions
@@ -202,6 +241,26 @@ class SqlAnalyticsStore:
             "conversions": conversions,
             "revenue": revenue,
         }
+
+    def holdout_sums(self, journey_id: int, start: datetime | None, end: datetime) -> Mapping[str, Any]:
+        """The journey's control group (percent, from the current version's settings) and per group
+        (entrants, revenue, sum of squared revenue per entrant) from the group rollups, days of [start, end]."""
+        percent = self._percent(journey_id)
+        g = groups.group_sums(self.conn, journey_id, start.date() if start else None, end.date())
+        return {
+            "percent": percent,
+            "treated": (int(g[False]["entrants"]), g[False]["revenue"], g[False]["revenue_sq"]),
+            "control": (int(g[True]["entrants"]), g[True]["revenue"], g[True]["revenue_sq"]),
+        }
+
+    def _percent(self, journey_id: int) -> float:
+        j, v = s.journeys, s.journey_versions
+        doc = self.conn.execute(
+            sa.select(v.c.document)
+            .select_from(j.outerjoin(v, (v.c.journey_id == j.c.id) & (v.c.version == j.c.current_version)))
+            .where(j.c.id == journey_id)
+        ).scalar_one()
+        return float(((doc or {}).get("settings") or {}).get("control_group") or 0)
 
     def holdout_revenue(self, journey_id: int, start: datetime | None, end: datetime) -> Mapping[str, Any]:
         """The journey's key, its control group (percent, from the current version's settings), the

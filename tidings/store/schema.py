@@ -244,8 +244,11 @@ from tidings.store import schema_campaigns  # noqa: E402
 from tidings.store.schema_analytics import analytics_daily as analytics_daily  # noqa: E402
 from tidings.store.schema_analytics import analytics_edges as analytics_edges  # noqa: E402
 from tidings.store.schema_analytics import analytics_firsts as analytics_firsts  # noqa: E402
+from tidings.store.schema_analytics import analytics_groups as analytics_groups  # noqa: E402
 from tidings.store.schema_analytics import experiment_decisions as experiment_decisions  # noqa: E402
+from tidings.store.schema_analytics import experiment_members as experiment_members  # noqa: E402
 from tidings.store.schema_analytics import journey_economics as journey_economics  # noqa: E402
+from tidings.store.schema_analytics import journey_entrants as journey_entrants  # noqa: E402
 from tidings.store.schema_analytics import marketing_goals as marketing_goals  # noqa: E402
 from tidings.store.schema_audiences import audience_synced as audience_synced  # noqa: E402
 from tidings.store.schema_delivery import dead_letters as dead_letters  # noqa: E402

@@ -100,3 +100,55 @@ journey_economics = sa.Table(
     sa.Column("inputs", JSONDoc, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --------------------------------------------------------------------------- control groups, experiments
+
+#: one row per (journey, contact) who ever entered: the control group recorded at the first entry
+#: (``domain/analytics/holdout.in_control_group`` with the entered version's percent), the version
+#: entered and the contact's ``journey.converted`` revenue so far (what ``analytics_groups`` adds up).
+journey_entrants = sa.Table(
+    "journey_entrants",
+    metadata,
+    sa.Column("journey_id", BigId, nullable=False),
+    sa.Column("contact_id", BigId, nullable=False),
+    sa.Column("journey_version", sa.Integer, nullable=False),
+    sa.Column("held_out", sa.Boolean, nullable=False),
+    sa.Column("entered_at", UTCDateTime, nullable=False),
+    sa.Column("converted_at", UTCDateTime),
+    sa.Column("revenue", sa.Float, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("journey_id", "contact_id"),
+)
+
+#: control-group rollups, one row per (day, journey, version, group): first entries (``entrants``,
+#: by entry day), first conversions (``converted``) and revenue (``revenue``; ``revenue_sq``: the
+#: change of the sum over entrants of (revenue so far)^2, for the interval) by conversion day.
+analytics_groups = sa.Table(
+    "analytics_groups",
+    metadata,
+    sa.Column("day", sa.String(10), nullable=False),  # YYYY-MM-DD, UTC
+    sa.Column("journey_id", BigId, nullable=False),
+    sa.Column("journey_version", sa.Integer, nullable=False),
+    sa.Column("held_out", sa.Boolean, nullable=False),
+    sa.Column("entrants", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("converted", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("revenue", sa.Float, nullable=False, server_default="0"),
+    sa.Column("revenue_sq", sa.Float, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("journey_id", "day", "journey_version", "held_out"),
+)
+
+#: who went through a split step by chance (a rollout's contacts are not part of the test): one row
+#: per (journey, split step, contact), the first pass, written in the worker's batch transaction.
+experiment_members = sa.Table(
+    "experiment_members",
+    metadata,
+    sa.Column("journey_id", BigId, nullable=False),
+    sa.Column("step_id", sa.String(100), nullable=False),
+    sa.Column("contact_id", BigId, nullable=False),
+    sa.Column("variant", sa.String(200), nullable=False),
+    sa.Column("entered_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("journey_id", "step_id", "contact_id"),
+    #: the counts per variant and the first exposure from the index alone
+    sa.Index(
+        "ix_experiment_members_journey_id_step_id_variant_entered_at", "journey_id", "step_id", "variant", "entered_at"
+    ),
+)

@@ -1,7 +1,8 @@
 """Live experiments: the split steps of published journeys that carry an ``experiment:`` block.
 
-Counts come from what the engine and the channels record (split traces, message and goal
-events); the statistics and the sentence from ``tidings.domain.experiments``. ``review`` is the
+Counts come from what the engine and the channels record (``experiment_members``, one row per
+contact written at split time, counted per variant in SQL; the goal events after each member's
+pass); the statistics and the sentence from ``tidings.domain.experiments``. ``review`` is the
 automatic rollout: when an experiment with ``rollout: true`` has reached its planned sample and
 has a winner, the decision is recorded and the split step sends everyone to the winner from then
 on (each contact's split trace says so).
@@ -15,7 +16,7 @@ from typing import Any
 from tidings.application.ports.measurement import AnalyticsStore, JourneyHead
 from tidings.domain.experiments.errors import FieldError
 from tidings.domain.experiments.report import answer, plan_dict
-from tidings.domain.experiments.spec import ExperimentSpec, Outcome, count, spec_from_step, started_at
+from tidings.domain.experiments.spec import ExperimentSpec, Outcome, count_members, spec_from_step
 from tidings.domain.experiments.stats import StatsInputError, plan
 from tidings.domain.experiments.verdict import review_date
 from tidings.domain.journeys import conditions
@@ -63,15 +64,15 @@ def _matcher(now: datetime) -> Any:
 
 
 def _report(store: AnalyticsStore, head: JourneyHead, spec: ExperimentSpec, now: datetime) -> dict[str, Any]:
-    exposures = store.exposures(head.id, spec.step)
-    outcomes = store.outcomes(head.id, spec.step, spec.events)
-    arms = count(spec, exposures, outcomes, journey_id=head.id, matches=_matcher(now))
+    exposed, started = store.member_counts(head.id, spec.step)
+    reads_properties = spec.metric in ("click", "open") or spec.where is not None  # see spec._converted
+    outcomes = store.member_outcomes(head.id, spec.step, spec.events, reads_properties)
+    arms = count_members(spec, exposed, outcomes, journey_id=head.id, matches=_matcher(now))
     planned = (
         plan(spec.baseline, spec.mde, spec.power, spec.alpha, len(spec.variants))
         if spec.baseline is not None and spec.mde is not None
         else None
     )
-    started = started_at(exposures)
     review = review_date(planned.per_variant, [a.exposed for a in arms], started, now) if planned else None
     decision = store.decisions().get(spec.key)
     result: dict[str, Any] | None

@@ -95,8 +95,22 @@ def journey_report(repo: AnalyticsRepository, key: str, r: Range) -> dict[str, A
 
 
 def control_group(repo: AnalyticsRepository, j: Mapping[str, Any], r: Range) -> dict[str, Any]:
-    """Incremental lift: contacts who entered in the range, split by the sticky control group
-    (held out of every send), and those of them who converted in the range."""
+    """Incremental lift: contacts who first entered in the range, split by the control group they
+    were put in at entry (held out of every send), and those of them who converted (first
+    conversion in the range), from the group rollups (``analytics_groups``)."""
+    percent = float(j["control_group"])
+    g = repo.group_sums(int(j["id"]), r.start, r.end)
+    t, c = g[False], g[True]
+    return {
+        "percent": percent,
+        **lift((int(t["entrants"]), int(t["converted"])), (int(c["entrants"]), int(c["converted"]))),
+    }
+
+
+def control_group_by_entrant(repo: AnalyticsRepository, j: Mapping[str, Any], r: Range) -> dict[str, Any]:
+    """:func:`control_group` the way it was computed before the group was recorded at entry: every
+    entrant hashed into its group with today's percent (the reference the rollups are checked
+    against; it reads every entrant and conversion of the range)."""
     percent = float(j["control_group"])
     converted = {int(c["contact_id"]) for c in repo.conversions({"journey": j["key"]}, r.start, r.end)}
     groups = {True: [0, 0], False: [0, 0]}

@@ -71,6 +71,18 @@ def feed(repo: AnalyticsRepository, events: Iterable[EventLike]) -> int:
         for k, v in deltas.items():
             row[k] = row.get(k, 0) + v
     repo.add_rollups(list(rows.values()))
+    repo.credit_conversions(
+        [
+            {
+                "journey_id": jids.get(str(e.properties.get("journey") or ""), 0),
+                "contact_id": getattr(e, "contact_id", None),
+                "enrollment_id": _int(e.properties.get("enrollment")),
+                "occurred_at": e.occurred_at,
+                "value": e.value,
+            }
+            for e in conversions
+        ]
+    )
     return len(todo)
 
 
@@ -116,9 +128,10 @@ def _message_dims(day: str, msg: Mapping[str, Any], p: Mapping[str, Any]) -> dic
 
 
 class _Row:
-    __slots__ = ("name", "occurred_at", "properties", "value")
+    __slots__ = ("contact_id", "name", "occurred_at", "properties", "value")
 
     def __init__(self, row: Mapping[str, Any]) -> None:
+        self.contact_id = row.get("contact_id")
         self.name = str(row["name"])
         self.occurred_at = row["occurred_at"]
         self.properties = row["properties"] or {}
@@ -135,13 +148,17 @@ def backfill(
     """Rebuild the rollups from the processed events, ``chunk`` events per transaction.
 
     ``begin()`` opens a transaction context yielding a connection. Events the worker has not
-    processed yet are left to it (it counts them when it processes them). Run it with the
-    workers stopped: an event processed while the backfill runs could be counted twice.
+    processed yet are left to it (it counts them when it processes them). The control groups
+    (``journey_entrants``, ``analytics_groups``) are rebuilt from the enrolments first, so the
+    conversions replayed here count onto them, and ``experiment_members`` from the split traces.
+    Run it with the workers stopped: an event processed while the backfill runs could be counted twice.
     """
     with begin() as conn:
         repo = factory(conn)
         repo.reset()
         total = repo.count_processed_events(EVENT_NAMES)
+    entrants = _rebuild(begin, factory, "rebuild_entrants", chunk)
+    members = _rebuild(begin, factory, "rebuild_members", chunk)
     done, counted, after = 0, 0, 0
     while True:
         with begin() as conn:
@@ -154,7 +171,19 @@ def backfill(
         done += len(rows)
         if progress is not None:
             progress(done, total)
-    return {"events": done, "counted": counted}
+    return {"events": done, "counted": counted, "enrolments": entrants, "split_traces": members}
+
+
+def _rebuild(begin: Callable[[], Any], factory: Callable[[Any], AnalyticsRepository], how: str, chunk: int) -> int:
+    """The control groups (``rebuild_entrants``, from the enrolments) or the experiments' members
+    (``rebuild_members``, from the split traces), ``chunk`` rows per transaction; rows read."""
+    after, done = 0, 0
+    while True:
+        with begin() as conn:
+            n, after = getattr(factory(conn), how)(after, chunk)
+        if not n:
+            return done
+        done += n
 
 
 def feed_rows(repo: AnalyticsRepository, rows: Sequence[Mapping[str, Any]]) -> int:

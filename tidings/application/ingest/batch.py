@@ -82,6 +82,10 @@ class Batch:
     analytics: AnalyticsRepository | None = None
     #: (journey id, version, from step, to step) -> moves in this batch
     edges: dict[tuple[int, int, str, str], int] = field(default_factory=dict)
+    #: first entries with their control group (``journey_entrants``), written at flush
+    entrants: list[dict[str, Any]] = field(default_factory=list)
+    #: passes through split steps by chance (``experiment_members``), written at flush
+    members: list[dict[str, Any]] = field(default_factory=list)
 
     @cached_property
     def storage(self) -> StorageUnitOfWork:
@@ -168,7 +172,29 @@ class Batch:
             }
         )
 
+    def entered(self, live: Live, held_out: bool) -> None:
+        """A contact entered a journey, in (``held_out``) or out of its control group."""
+        self.entrants.append(
+            {
+                "journey_id": live.journey_id,
+                "contact_id": live.contact_id,
+                "journey_version": live.version,
+                "held_out": held_out,
+                "entered_at": self.now,
+            }
+        )
+
     def _trace(self, live: Live, stimulus: str, entry: TraceEntry) -> int:
+        if entry.action == "split" and not entry.detail.get("rollout") and entry.step_id:
+            self.members.append(
+                {
+                    "journey_id": live.journey_id,
+                    "step_id": entry.step_id,
+                    "contact_id": live.contact_id,
+                    "variant": str(entry.detail.get("variant")),
+                    "entered_at": self.now,
+                }
+            )
         self.traces.append(
             {
                 "contact_id": live.contact_id,
@@ -307,7 +333,10 @@ class Batch:
                     for (j, v, a, b), n in sorted(self.edges.items())
                 ]
             )
-        self.edges = {}
+        if self.analytics is not None:
+            self.analytics.add_entrants(self.entrants)
+            self.analytics.add_members(self.members)
+        self.edges, self.entrants, self.members = {}, [], []
         self.fired, self.cancel, self.timers, self.updates = [], set(), [], {}
         self.traces, self.outbox = [], {}
 

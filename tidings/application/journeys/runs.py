@@ -20,6 +20,7 @@ from tidings.application.ingest.batch import Batch, Live
 from tidings.application.ports.analytics import AnalyticsFactory
 from tidings.application.ports.control import ControlFactory, ControlRepository
 from tidings.application.ports.scoring import ScoringFactory
+from tidings.domain.analytics.holdout import in_control_group
 from tidings.domain.control.loops import Cause, LoopStop
 from tidings.domain.control.policy import SendPolicy
 from tidings.domain.journeys.document import parse_journey
@@ -251,6 +252,8 @@ class Runs:
         if isinstance(admission, chains.Admission) and repo is not None:
             chains.record(repo, eid, contact.id, doc, admission, batch.now)
         live = Live(eid, contact.id, journey_id, version, EnrollmentState(journey=doc.key, key=entry.key))
+        control = doc.settings.control_group
+        batch.entered(live, bool(control) and in_control_group(doc.key, contact.id, control))
         priors.append(PriorEnrollment("active", None, batch.now, None, entry.key))
         try:
             tr = advance(doc, None, entry, contact, batch.now, context=self.context(batch, live, recent))

@@ -71,3 +71,42 @@ def incremental_revenue(treated: Sequence[float], control: Sequence[float]) -> d
             lo, hi = CompareMeans(DescrStatsW(t), DescrStatsW(c)).tconfint_diff(alpha=0.05, usevar="unequal")
             out["interval"] = [round(float(lo) * tn, 2), round(float(hi) * tn, 2)]
     return out
+
+
+def incremental_revenue_from_sums(
+    treated: tuple[int, float, float], control: tuple[int, float, float]
+) -> dict[str, Any]:
+    """:func:`incremental_revenue` from each group's (entrants, sum of revenue, sum of squared
+    revenue per entrant), what the control-group rollups keep: the same figures and the same
+    Welch interval (Welch–Satterthwaite degrees of freedom, as statsmodels' ``tconfint_diff``)."""
+    (tn, ts, tq), (cn, cs, cq) = treated, control
+    out: dict[str, Any] = {
+        "treated_entrants": tn,
+        "control_entrants": cn,
+        "treated_revenue": round(float(ts), 2),
+        "control_revenue": round(float(cs), 2),
+        "treated_revenue_per_entrant": round(ts / tn, 6) if tn else None,
+        "control_revenue_per_entrant": round(cs / cn, 6) if cn else None,
+        "incremental_revenue": None,
+        "interval": None,
+    }
+    if not tn or not cn:
+        return out
+    tm, cm = ts / tn, cs / cn
+    out["incremental_revenue"] = round((tm - cm) * tn, 2)
+    if tn >= 2 and cn >= 2:
+        tv = max(tq / tn - tm * tm, 0.0)  # population variances (ddof 0), as DescrStatsW.var
+        cv = max(cq / cn - cm * cm, 0.0)
+        scale = max(1.0, tm * tm, cm * cm)
+        if tv + cv <= 1e-12 * scale:
+            out["interval"] = [out["incremental_revenue"], out["incremental_revenue"]]
+            return out
+        from scipy.stats import t as student
+
+        s1, s2 = tv / (tn - 1), cv / (cn - 1)
+        se = (s1 + s2) ** 0.5
+        dof = 1.0 / ((s1 / (s1 + s2)) ** 2 / (tn - 1) + (s2 / (s1 + s2)) ** 2 / (cn - 1))
+        half = float(student.ppf(0.975, dof)) * se
+        diff = tm - cm
+        out["interval"] = [round((diff - half) * tn, 2), round((diff + half) * tn, 2)]
+    return out

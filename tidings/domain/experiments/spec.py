@@ -190,6 +190,46 @@ def count(
     exposed = {v: 0 for v in names}
     for e in first.values():
         exposed[e.variant] = exposed.get(e.variant, 0) + 1
+    converted = {v: 0 for v in exposed}
+    for cid in _converted(spec, first, outcomes, journey_id, matches):
+        converted[first[cid].variant] += 1
+    weights = dict(spec.variants)
+    return [Arm(v, exposed[v], converted[v], weights.get(v, 1.0)) for v in exposed]
+
+
+def count_members(
+    spec: ExperimentSpec,
+    exposed: Mapping[str, int],
+    outcomes: Sequence[tuple[Exposure, Outcome]],
+    *,
+    journey_id: int | str,
+    matches: Callable[[Any, Outcome], bool] | None = None,
+) -> list[Arm]:
+    """:func:`count` from what ``experiment_members`` gives: the contacts exposed per variant (each
+    counted once, at its first pass) and the candidate outcomes paired with their contact's first
+    exposure; the same conversion rule (:func:`_converted`)."""
+    names = [v for v, _ in spec.variants]
+    arms = {v: 0 for v in names}
+    for v, n in exposed.items():
+        arms[v] = arms.get(v, 0) + int(n)
+    first = {x.contact_id: x for x, _ in outcomes}
+    converted = {v: 0 for v in arms}
+    for cid in _converted(spec, first, [o for _, o in outcomes], journey_id, matches):
+        converted[first[cid].variant] = converted.get(first[cid].variant, 0) + 1
+    weights = dict(spec.variants)
+    return [Arm(v, arms[v], converted[v], weights.get(v, 1.0)) for v in arms]
+
+
+def _converted(
+    spec: ExperimentSpec,
+    first: Mapping[int, Exposure],
+    outcomes: Sequence[Outcome],
+    journey_id: int | str,
+    matches: Callable[[Any, Outcome], bool] | None,
+) -> set[int]:
+    """Contacts who converted: one of the goal events within the window after their first
+    exposure (not a machine open/click, of this journey, for click/open metrics; matching the
+    ``where`` filter otherwise)."""
     converted_contacts: set[int] = set()
     for o in outcomes:
         seen = first.get(o.contact_id)
@@ -203,11 +243,7 @@ def count(
         elif spec.where is not None and (matches is None or not matches(spec.where, o)):
             continue
         converted_contacts.add(o.contact_id)
-    converted = {v: 0 for v in exposed}
-    for cid in converted_contacts:
-        converted[first[cid].variant] += 1
-    weights = dict(spec.variants)
-    return [Arm(v, exposed[v], converted[v], weights.get(v, 1.0)) for v in exposed]
+    return converted_contacts
 
 
 def started_at(exposures: Sequence[Exposure]) -> datetime | None:
