@@ -52,6 +52,7 @@ def test_a_job_runs_once_and_keeps_its_report(backend: Backend) -> None:
     got = jobs.get("j1")
     assert got is not None and got.state == "done" and got.finished_at == later
     assert got.counts == counts and got.rejected == rejected
+    assert got.text == ""  # the uploaded list is not kept once imported
     assert got.rejected_rows() == [{"line": 3, "column": "email", "message": "not an email address",
                                     "row": ["nope", "Bob"]}]  # fmt: skip
     jobs.progress("j1", 1, later)  # a late progress call changes a finished job no more

@@ -64,8 +64,10 @@ class SqlImportJobs:
 
     def finish(self, job_id: str, *, state: str, counts: Mapping[str, int], rejected: Sequence[Mapping[str, Any]],
                error: str, now: datetime) -> None:  # fmt: skip
+        dropped = {"csv_text": ""} if state == "done" else {}  # the file of a done job is not kept
         self._move(job_id, ("queued", "running"), state=state, counts=dict(counts),
-                   rejected=[dict(r) for r in rejected], error=error, updated_at=now, finished_at=now)  # fmt: skip
+                   rejected=[dict(r) for r in rejected], error=error, updated_at=now, finished_at=now,
+                   **dropped)  # fmt: skip
 
     def purge(self, finished_before: datetime) -> int:
         with self.engine.begin() as conn:

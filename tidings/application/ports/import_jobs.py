@@ -34,7 +34,11 @@ class ImportJobs(Protocol):
 
     def finish(self, job_id: str, *, state: str, counts: Mapping[str, int], rejected: Sequence[Mapping[str, Any]],
                error: str, now: datetime) -> None:  # fmt: skip
-        """``done`` / ``checked`` / ``failed`` with the report (counts and every rejected row)."""
+        """``done`` / ``checked`` / ``failed`` with the report (counts and every rejected row).
+
+        A ``done`` job's uploaded file is dropped at once (it can never run again, and a whole
+        contact list is personal data kept for nothing); ``checked`` (a dry run) and ``failed``
+        keep it, to be run for real or again."""
         ...
 
     def purge(self, finished_before: datetime) -> int:
