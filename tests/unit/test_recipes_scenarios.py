@@ -207,6 +207,21 @@ def test_lead_nurture_hands_an_mql_to_sales_and_the_crm():
     assert not [k for k, _ in plain if k in ("task", "crm")]
 
 
+@pytest.mark.parametrize(("scenario", "lessons"), [
+    ("already qualified when the first lesson goes out", 1),
+    ("qualified while waiting for the second lesson", 2),
+    ("qualified before the third lesson", 3),
+    ("qualified before the last lesson", 4),
+    ("qualified in the month after the last lesson", 4),
+])
+def test_lead_nurture_never_misses_a_qualified_lead(scenario, lessons):
+    """A stage reached while no wait listened (a lesson held for office hours), or a crossing in
+    the month after the last lesson, still ends in the hand-off: one task, then one CRM task."""
+    effects = _effects("lead-nurture", scenario)
+    assert len([k for k, _ in effects if k == "message"]) == lessons
+    assert [k for k, _ in effects if k in ("task", "crm")] == ["task", "crm"]
+
+
 def test_the_crm_system_parameter_switches_both_recipes_to_salesforce():
     for name, scenario in (("lead-nurture", "qualified within"), ("demo-request", "the rep calls")):
         effects = _effects(name, scenario, {"crm_system": "salesforce"})
