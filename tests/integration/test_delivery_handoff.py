@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from tests.integration.channels_helpers import add_contact, add_outbox, add_template, outbox_row
@@ -167,3 +168,49 @@ def test_the_service_gives_up_on_sends_past_the_grace_period(container: Containe
     assert len(handed) == 2 and {r["status"] for r in handed} == {"sending"}
     rest = [r for r in rows if r["handed_off_at"] is None]
     assert {r["status"] for r in rest} == {"pending"} and {r["attempts"] for r in rest} == {0}
+
+
+def test_the_writer_keeps_its_connection_and_drops_it_when_a_write_fails(container: Container) -> None:
+    """Marks and outcomes are written on one kept connection (no pool checkout per write); a write
+    that fails rolls back and drops it, and the next write opens a new one."""
+    deliverer = Deliverer(container, ChannelRegistry({}))
+    try:
+        ids = _rows(container, 1)
+        with deliverer._write_tx() as conn:
+            first = conn
+            conn.execute(sa.update(schema.outbox).where(schema.outbox.c.id == ids[0]).values(error="kept"))
+        with deliverer._write_tx() as conn:
+            assert conn is first  # the same connection, kept between writes
+        with pytest.raises(RuntimeError), deliverer._write_tx() as conn:
+            conn.execute(sa.update(schema.outbox).where(schema.outbox.c.id == ids[0]).values(error="rolled back"))
+            raise RuntimeError("the database went away")
+        assert deliverer._write_conn is None and first.closed
+        with deliverer._write_tx() as conn:
+            assert conn is not first
+            assert conn.execute(sa.select(schema.outbox.c.error).where(schema.outbox.c.id == ids[0])).scalar() == "kept"
+    finally:
+        deliverer.close()
+    assert deliverer._write_conn is None
+
+
+def test_a_writer_connection_the_database_dropped_is_replaced_and_the_write_done_once(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("needs a server that can end a session (pg_terminate_backend)")
+    deliverer = Deliverer(container, ChannelRegistry({}))
+    try:
+        ids = _rows(container, 1)
+        with deliverer._write_tx() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with container.engine.begin() as admin:  # the server ends the kept session (a restart, say)
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        o = schema.outbox
+        bumped = deliverer._write(
+            lambda c: c.execute(sa.update(o).where(o.c.id == ids[0]).values(attempts=o.c.attempts + 1)).rowcount
+        )
+        assert bumped == 1 and "connection was lost" in caplog.text  # the first try failed, the second wrote
+        with container.engine.connect() as conn:
+            assert conn.execute(sa.select(o.c.attempts).where(o.c.id == ids[0])).scalar() == 1  # once, not twice
+    finally:
+        deliverer.close()

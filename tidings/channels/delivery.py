@@ -34,10 +34,12 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
 
 from tidings.application.ports.senders import DeliveryResult, DeliveryStatus, OutgoingMessage
 from tidings.channels.handoff import HandOffWindow, Writes
@@ -46,7 +48,7 @@ from tidings.channels.registry import ChannelRegistry, UnknownChannel, build_reg
 from tidings.domain.statuses import OutboxStatus
 from tidings.store import outbox
 from tidings.store.control import paused_channels
-from tidings.store.db import read_only
+from tidings.store.db import Connection, read_only
 from tidings.store.outbox import Outcome
 
 if TYPE_CHECKING:
@@ -97,6 +99,10 @@ class Deliverer:
         # holds up the messages being sent.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-delivery-db")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-delivery-write")
+        #: the writer thread's own connection, kept open between its writes: a mark waits for one
+        #: write, so a pool checkout (with its pre-ping round trip) per write is latency on every
+        #: message. Only the writer thread touches it; a failed write drops it (the next reconnects).
+        self._write_conn: Connection | None = None
 
     def _db(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         return asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -107,6 +113,38 @@ class Deliverer:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._writer.shutdown(wait=True)
+        if self._write_conn is not None:  # the writer thread has stopped: no one else uses it
+            self._write_conn.close()
+            self._write_conn = None
+
+    @contextlib.contextmanager
+    def _write_tx(self) -> Iterator[Connection]:
+        """A transaction on the writer's kept connection (call from the writer thread only)."""
+        conn = self._write_conn
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._write_conn = self.engine.connect()
+        try:
+            with conn.begin():
+                yield conn
+        except BaseException:
+            self._write_conn = None
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in one writer transaction. A kept connection can have died since its last
+        write (the database restarted): the transaction then rolled back whole, so it is run
+        once more on a new connection — no write is applied twice."""
+        try:
+            with self._write_tx() as conn:
+                return work(conn)
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("delivery writer: the database connection was lost; writing again on a new one")
+        with self._write_tx() as conn:
+            return work(conn)
 
     def _concurrency(self, channel: str) -> int:
         provider = self.registry.get(channel) if channel in self.registry else None
@@ -159,10 +197,12 @@ class Deliverer:
                 outbox.finish(conn, outcomes, self.clock.now())
 
     def _write_window_sync(self, w: Writes) -> set[int]:
-        with self.engine.begin() as conn:
+        def work(conn: Connection) -> set[int]:
             outbox.finish(conn, w.outcomes, self.clock.now())
             outbox.release(conn, owner=self.owner, ids=w.releases)
             return outbox.hand_off(conn, w.marks, owner=self.owner, at=self.clock.now())
+
+        return self._write(work)
 
     async def _write_window(self, w: Writes) -> set[int]:
         marked = await self._w(self._write_window_sync, w)
@@ -172,12 +212,10 @@ class Deliverer:
         return marked
 
     def _heartbeat_sync(self, ids: list[int]) -> int:
-        with self.engine.begin() as conn:
-            return outbox.heartbeat(conn, ids, owner=self.owner, lease_until=self._lease_until())
+        return self._write(lambda conn: outbox.heartbeat(conn, ids, owner=self.owner, lease_until=self._lease_until()))
 
     def _release_all_sync(self) -> int:
-        with self.engine.begin() as conn:
-            return outbox.release(conn, owner=self.owner)
+        return self._write(lambda conn: outbox.release(conn, owner=self.owner))
 
     # ------------------------------------------------------------------ async steps
 
