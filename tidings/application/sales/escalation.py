@@ -26,6 +26,7 @@ from tidings.application.ports.clock import Clock
 from tidings.application.ports.sales import SalesUnitOfWork
 from tidings.application.sales import tasks
 from tidings.domain.sales.assignment import TeamSla, due_for_escalation
+from tidings.domain.templates import TemplateSource
 
 log = logging.getLogger("tidings.tasks")
 
@@ -91,71 +92,31 @@ def _notify(
     routing: Mapping[str, Any],
     now: datetime,
 ) -> None:
-    config = routing["notify"].get(task.get("team") or "") or {}
-    rows: list[dict[str, Any]] = []
-    if target and "@" in target and config.get("email", True):
-        ensure_escalation_template(uow, now)
-        rows.append(
-            {
-                "kind": "message",
-                "channel": "email",
-                "category": "transactional",
-                "template": ESCALATION_TEMPLATE,
-                "idempotency_key": f"task-escalated:{task['id']}"[:200],
-                "payload": {
-                    "to": target,
-                    "template": ESCALATION_TEMPLATE,
-                    "category": "transactional",
-                    "data": {"task": dict(info), "internal": True},
-                },
-            }
-        )
-    if config.get("webhook"):
-        rows.append(
-            {
-                "kind": "webhook",
-                "channel": "webhook",
-                "category": "transactional",
-                "template": None,
-                "idempotency_key": f"task-escalated-webhook:{task['id']}"[:200],
-                "payload": {
-                    "url": str(config["webhook"]),
-                    "method": "POST",
-                    "body": {"event": "task.escalated", "task": dict(info)},
-                    "headers": {},
-                },
-            }
-        )
+    rows = tasks.team_notification_rows(
+        uow, task, to=target, event="task.escalated", info=info, template=ESCALATION_SOURCE,
+        template_name="Task escalated (built in)", routing=routing,
+        email_key=f"task-escalated:{task['id']}", webhook_key=f"task-escalated-webhook:{task['id']}", now=now,
+    )  # fmt: skip
     if rows:
         uow.outbox.enqueue(int(task["contact_id"]), rows, now)
 
 
-def ensure_escalation_template(uow: SalesUnitOfWork, now: datetime) -> None:
-    from tidings.application.delivery.templates import get_row, save_template
-    from tidings.domain.templates import TemplateSource
-
-    if get_row(uow, ESCALATION_TEMPLATE, "") is not None:
-        return
-    save_template(
-        uow,
-        TemplateSource(
-            key=ESCALATION_TEMPLATE,
-            channel="email",
-            subject="Overdue task escalated: {{ data.task.title }}",
-            body="<p>This task is overdue and was escalated to you: <strong>{{ data.task.title }}</strong></p>"
-            "<p>Owner: {{ data.task.owner | default('nobody', true) }} "
-            "(was {{ data.task.previous_owner | default('nobody', true) }})</p>"
-            "<p>Contact: {{ contact.first_name | default('') }} {{ contact.last_name | default('') }} "
-            "{{ contact.email | default('') }}</p><p>{{ data.task.body }}</p>"
-            "<p>Was due: {{ data.task.due_at }}</p>",
-            text_body="Overdue task escalated: {{ data.task.title }}\n"
-            "Owner: {{ data.task.owner | default('nobody', true) }}\n"
-            "Contact: {{ contact.email | default('') }}\n{{ data.task.body }}\nWas due: {{ data.task.due_at }}\n",
-            settings={"category": "transactional", "tracking": False},
-        ),
-        now,
-        name="Task escalated (built in)",
-    )
+#: the escalation target's email (built in, saved on first use; editable like any template)
+ESCALATION_SOURCE = TemplateSource(
+    key=ESCALATION_TEMPLATE,
+    channel="email",
+    subject="Overdue task escalated: {{ data.task.title }}",
+    body="<p>This task is overdue and was escalated to you: <strong>{{ data.task.title }}</strong></p>"
+    "<p>Owner: {{ data.task.owner | default('nobody', true) }} "
+    "(was {{ data.task.previous_owner | default('nobody', true) }})</p>"
+    "<p>Contact: {{ contact.first_name | default('') }} {{ contact.last_name | default('') }} "
+    "{{ contact.email | default('') }}</p><p>{{ data.task.body }}</p>"
+    "<p>Was due: {{ data.task.due_at }}</p>",
+    text_body="Overdue task escalated: {{ data.task.title }}\n"
+    "Owner: {{ data.task.owner | default('nobody', true) }}\n"
+    "Contact: {{ contact.email | default('') }}\n{{ data.task.body }}\nWas due: {{ data.task.due_at }}\n",
+    settings={"category": "transactional", "tracking": False},
+)
 
 
 class TaskEscalator(PollingService):

@@ -44,6 +44,7 @@ from tidings.domain.sales.assignment import (
     pick_rep,
 )
 from tidings.domain.statuses import TaskStatus
+from tidings.domain.templates import TemplateSource
 
 STATUSES = tuple(TaskStatus)
 ROUTING_KEY = "task_routing"
@@ -285,22 +286,50 @@ def notify_owner(
 ) -> None:
     """Enqueue the owner's notification: a transactional email, and the team's webhook if any."""
     info = task_public({k: task[k] for k in ("id", "title", "body", "owner", "team", "due_at", "contact_id")})
-    config = get_routing(uow)["notify"].get(task.get("team") or "") or {}
+    rows = team_notification_rows(
+        uow, task, to=str(task["owner"]), event="task.assigned", info=info, template=NOTIFY_SOURCE,
+        template_name="Task assigned (built in)", routing=get_routing(uow),
+        email_key=f"task-notify:{task['id']}:{task['owner']}:{now.isoformat()}",
+        webhook_key=f"task-webhook:{task['id']}:{task['owner']}:{now.isoformat()}", now=now,
+    )  # fmt: skip
+    # the same notification twice in one instant is one notification (idempotency key)
+    uow.outbox.enqueue(int(task["contact_id"]), rows, now)
+
+
+def team_notification_rows(
+    uow: SalesUnitOfWork,
+    task: Mapping[str, Any],
+    *,
+    to: str | None,
+    event: str,
+    info: Mapping[str, Any],
+    template: TemplateSource,
+    template_name: str,
+    routing: Mapping[str, Any],
+    email_key: str,
+    webhook_key: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The outbox rows of one task notification, by the task team's ``notify`` settings: a
+    transactional email from a built-in template to ``to`` (when it is an address and the team
+    has email on; the template is saved on first use) and the team's webhook, which gets
+    ``{"event": event, "task": info}``. Shared by assignment and escalation."""
+    config = routing["notify"].get(task.get("team") or "") or {}
     rows: list[dict[str, Any]] = []
-    if config.get("email", True) and "@" in str(task["owner"]):
-        ensure_notify_template(uow, now)
+    if config.get("email", True) and to and "@" in to:
+        ensure_builtin_template(uow, template, template_name, now)
         rows.append(
             {
                 "kind": "message",
                 "channel": "email",
                 "category": "transactional",
-                "template": NOTIFY_TEMPLATE,
-                "idempotency_key": f"task-notify:{task['id']}:{task['owner']}:{now.isoformat()}"[:200],
+                "template": template.key,
+                "idempotency_key": email_key[:200],
                 "payload": {
-                    "to": task["owner"],
-                    "template": NOTIFY_TEMPLATE,
+                    "to": to,
+                    "template": template.key,
                     "category": "transactional",
-                    "data": {"task": info, "internal": True},
+                    "data": {"task": dict(info), "internal": True},
                 },
             }
         )
@@ -311,42 +340,39 @@ def notify_owner(
                 "channel": "webhook",
                 "category": "transactional",
                 "template": None,
-                "idempotency_key": f"task-webhook:{task['id']}:{task['owner']}:{now.isoformat()}"[:200],
+                "idempotency_key": webhook_key[:200],
                 "payload": {
                     "url": str(config["webhook"]),
                     "method": "POST",
-                    "body": {"event": "task.assigned", "task": info},
+                    "body": {"event": event, "task": dict(info)},
                     "headers": {},
                 },
             }
         )
-    # the same notification twice in one instant is one notification (idempotency key)
-    uow.outbox.enqueue(int(task["contact_id"]), rows, now)
+    return rows
 
 
-def ensure_notify_template(uow: SalesUnitOfWork, now: datetime) -> None:
+#: the assigned owner's email (built in, saved on first use; editable like any template)
+NOTIFY_SOURCE = TemplateSource(
+    key=NOTIFY_TEMPLATE,
+    channel="email",
+    subject="New task: {{ data.task.title }}",
+    body="<p>You have a new task: <strong>{{ data.task.title }}</strong></p>"
+    "<p>Contact: {{ contact.first_name | default('') }} {{ contact.last_name | default('') }} "
+    "{{ contact.email | default('') }}</p><p>{{ data.task.body }}</p>"
+    "<p>Due: {{ data.task.due_at | default('no due time', true) }}</p>",
+    text_body="New task: {{ data.task.title }}\nContact: {{ contact.email | default('') }}\n"
+    "{{ data.task.body }}\nDue: {{ data.task.due_at | default('no due time', true) }}\n",
+    settings={"category": "transactional", "tracking": False},
+)
+
+
+def ensure_builtin_template(uow: SalesUnitOfWork, source: TemplateSource, name: str, now: datetime) -> None:
+    """Save a built-in notification template unless its key exists (an edited one is kept)."""
     from tidings.application.delivery.templates import get_row, save_template
-    from tidings.domain.templates import TemplateSource
 
-    if get_row(uow, NOTIFY_TEMPLATE, "") is not None:
-        return
-    save_template(
-        uow,
-        TemplateSource(
-            key=NOTIFY_TEMPLATE,
-            channel="email",
-            subject="New task: {{ data.task.title }}",
-            body="<p>You have a new task: <strong>{{ data.task.title }}</strong></p>"
-            "<p>Contact: {{ contact.first_name | default('') }} {{ contact.last_name | default('') }} "
-            "{{ contact.email | default('') }}</p><p>{{ data.task.body }}</p>"
-            "<p>Due: {{ data.task.due_at | default('no due time', true) }}</p>",
-            text_body="New task: {{ data.task.title }}\nContact: {{ contact.email | default('') }}\n"
-            "{{ data.task.body }}\nDue: {{ data.task.due_at | default('no due time', true) }}\n",
-            settings={"category": "transactional", "tracking": False},
-        ),
-        now,
-        name="Task assigned (built in)",
-    )
+    if get_row(uow, source.key, "") is None:
+        save_template(uow, source, now, name=name)
 
 
 def _check_names(values: Mapping[str, str | None]) -> None:
