@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
-from functools import partial
 
 from tidings.application.campaigns.sending import CampaignSender
 from tidings.application.contacts.preferences import UnknownMessage, unsubscribe_message
@@ -20,7 +19,6 @@ from tidings.channels.base import InboxItem, record_in_inbox
 from tidings.channels.catcher import SmtpCatcher
 from tidings.channels.registry import ChannelRegistry
 from tidings.domain.control.policy import SendPolicy
-from tidings.store.db import reader as db_reader
 
 log = logging.getLogger("tidings.runtime")
 
@@ -39,8 +37,7 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
 
         seconds = container.settings.segment_refresh_seconds
         every = timedelta(seconds=seconds) if seconds else None
-        reader = partial(db_reader, container.engine)
-        services.append(SegmentRefresher(container.engine, container.clock, reader=reader, every=every))
+        services.append(SegmentRefresher(container.engine, container.clock, every=every))
         # experiments with `rollout: true` send everyone to the winner at their review point
         from tidings.application.analytics.reviewer import ExperimentReviewer
         from tidings.store.measurement import SqlAnalyticsStore
