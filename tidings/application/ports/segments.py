@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeAlias
 
+from tidings.application.ports.uow import UnitOfWork
 from tidings.domain.rules import Rule
 from tidings.domain.segments import SegmentKeyTaken, StoredSegment
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
@@ -39,6 +40,7 @@ __all__ = [
     "SegmentMemberships",
     "SegmentRepository",
     "SegmentStore",
+    "SegmentsUnitOfWork",
     "StoreFactory",
     "StoredSegment",
     "Transaction",
@@ -169,6 +171,12 @@ class SegmentDefinitions(Protocol):
 
 class SegmentRepository(SegmentMemberships, SegmentDefinitions, Protocol):
     """Both, on one transaction."""
+
+
+class SegmentsUnitOfWork(UnitOfWork, Protocol):
+    """A unit of work with the segments repository (``uow.segments``)."""
+
+    segments: SegmentRepository
 
 
 class SegmentStore(Protocol):
