@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from functools import partial
 
 from tidings.application.campaigns.sending import CampaignSender
 from tidings.application.contacts.preferences import UnknownMessage, unsubscribe_message
@@ -42,7 +43,7 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
         from tidings.application.analytics.reviewer import ExperimentReviewer
         from tidings.store.measurement import SqlAnalyticsStore
 
-        services.append(ExperimentReviewer(container.engine, container.clock, SqlAnalyticsStore))
+        services.append(ExperimentReviewer(partial(SqlAnalyticsStore.writing, container.engine), container.clock))
         # vendor sources: checkouts quiet for their source's period -> Cart Abandoned (issue 17)
         from tidings.application.sources.abandonment import CartAbandoner
 

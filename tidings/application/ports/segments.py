@@ -19,18 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol
 
-from tidings.application.ports.uow import UnitOfWork
+from tidings.application.ports.uow import Database, Transaction, UnitOfWork
 from tidings.domain.rules import Rule
 from tidings.domain.segments import SegmentKeyTaken, StoredSegment
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
-
-#: an adapter's open transaction (``sqlalchemy.Connection`` in ``tidings.store``), passed through
-Transaction: TypeAlias = Any
-#: an adapter's database handle (``sqlalchemy.Engine`` in ``tidings.store``), passed through
-Database: TypeAlias = Any
-
 
 __all__ = [
     "Database",
