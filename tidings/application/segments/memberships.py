@@ -4,8 +4,12 @@
   on the snapshots the journey engine loaded: only the segments whose rule reads something
   that changed are re-evaluated (Python evaluator); :func:`refresh_contact` is the same for one
   contact outside the worker (it loads only the snapshot parts its rules read);
-- :func:`refresh_segment` — set-based, one segment, every contact (SQL compiler): on create and
-  update, and by the scheduled refresher for rules that slide with time.
+- :func:`refresh_segment` — set-based, one segment, every contact (the store evaluates the
+  rule: compiled to SQL, or the domain evaluator in memory): on create and update, and by the
+  scheduled refresher for rules that slide with time.
+All storage goes through the ``SegmentMemberships`` port (``application/ports/segments.py``);
+``*_in`` functions take the repository, the others a transaction or database handle reached
+through the factories :func:`wire` was given.
 Every entry and exit closes/opens a ``segment_memberships`` history row, appends a
 ``segment.entered`` / ``segment.exited`` event and enqueues the contact, so journeys can trigger
 on it. An open membership is unique per (segment, contact), so concurrent refreshes record each
