@@ -512,6 +512,9 @@ def live_delay(
 
     from tidings.application.access.keys import create_key
     from tidings.application.segments.segments import create_segment, sync_indexes
+    from tidings.bootstrap import wire_capabilities
+
+    wire_capabilities()
 
     tmp = Path(tempfile.mkdtemp(prefix="tidings-segbench-"))
     pg_schema = None

@@ -32,6 +32,7 @@ from tidings.application.ports.dns import TxtResolver
 from tidings.application.ports.import_jobs import ImportJobs
 from tidings.application.ports.senders import ChannelProvider
 from tidings.application.ports.sources import LeadFetcher
+from tidings.application.segments import memberships as segment_memberships
 from tidings.application.sources.intake import IntakeTransaction
 from tidings.channels import email
 from tidings.channels.dns_resolver import DnspythonResolver
@@ -51,6 +52,7 @@ from tidings.store.db import create_engine
 from tidings.store.import_jobs_sql import SqlImportJobs
 from tidings.store.ingest_sql import IngestWriter
 from tidings.store.scoring_sql import SqlScoring
+from tidings.store.segments_sql import SqlSegments, SqlSegmentStore
 from tidings.store.sources_sql import SqlCheckouts
 from tidings.store.sql_uow import SqlUnitOfWork
 
@@ -221,7 +223,14 @@ def _close(registry: ChannelRegistry) -> None:
     closer.join()
 
 
+def wire_capabilities() -> None:
+    """Capabilities whose callers pass a transaction or a database handle, not a unit of work
+    (the journey engine's batch, the segments API): how they reach their SQL repositories."""
+    segment_memberships.wire(SqlSegments.joining, SqlSegmentStore)
+
+
 def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Container:
+    wire_capabilities()
     engine = engine or create_engine(settings.database_url)
     if clock is None:
         clock = ManualClock() if settings.test_clock else SystemClock()

@@ -20,7 +20,6 @@ from tidings.channels.base import InboxItem, record_in_inbox
 from tidings.channels.catcher import SmtpCatcher
 from tidings.channels.registry import ChannelRegistry
 from tidings.domain.control.policy import SendPolicy
-from tidings.store.db import reader as db_reader
 
 log = logging.getLogger("tidings.runtime")
 
@@ -39,13 +38,12 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
 
         seconds = container.settings.segment_refresh_seconds
         every = timedelta(seconds=seconds) if seconds else None
-        reader = partial(db_reader, container.engine)
-        services.append(SegmentRefresher(container.engine, container.clock, reader=reader, every=every))
+        services.append(SegmentRefresher(container.engine, container.clock, every=every))
         # experiments with `rollout: true` send everyone to the winner at their review point
         from tidings.application.analytics.reviewer import ExperimentReviewer
         from tidings.store.measurement import SqlAnalyticsStore
 
-        services.append(ExperimentReviewer(container.engine, container.clock, SqlAnalyticsStore))
+        services.append(ExperimentReviewer(partial(SqlAnalyticsStore.writing, container.engine), container.clock))
         # vendor sources: checkouts quiet for their source's period -> Cart Abandoned (issue 17)
         from tidings.application.sources.abandonment import CartAbandoner
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +181,7 @@ def test_the_background_reviewer_rolls_out_once(container: Container, clock: Man
     from tidings.store.measurement import SqlAnalyticsStore
 
     run_promo(container, clock)
-    reviewer = ExperimentReviewer(container.engine, clock, SqlAnalyticsStore)
+    reviewer = ExperimentReviewer(partial(SqlAnalyticsStore.writing, container.engine), clock)
     assert reviewer.run_once() == 1
     assert reviewer.run_once() == 0
     with container.engine.connect() as conn:

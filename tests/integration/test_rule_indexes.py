@@ -4,7 +4,6 @@ the compiled rule uses them, and they go when no segment needs them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import partial
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -13,7 +12,6 @@ from tidings.application.segments import segments as svc
 from tidings.bootstrap import Container
 from tidings.domain.rules import parse_rule
 from tidings.store import schema
-from tidings.store.db import reader as db_reader
 from tidings.store.rule_indexes import (
     attribute_indexes,
     ensure_rule_indexes,
@@ -158,7 +156,7 @@ def test_the_segment_refresher_builds_and_drops_the_indexes_after_saves(containe
 
     engine = container.engine
     attr = {str(ix.name) for ix in attribute_indexes(parse_rule(RULE), engine.dialect.name)}
-    refresher = SegmentRefresher(container.engine, container.clock, reader=partial(db_reader, container.engine))
+    refresher = SegmentRefresher(container.engine, container.clock)
     refresher.index_check_every = 0
     assert refresher.sync_indexes_if_changed() == 1  # once at start
     assert refresher.sync_indexes_if_changed() == 0  # nothing changed since

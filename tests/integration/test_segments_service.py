@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from tidings.application.segments.segment_refresher import SegmentRefresher
 from tidings.clock import ManualClock
 from tidings.domain.rules import RuleDeps
 from tidings.store import schema
-from tidings.store.db import reader as db_reader
+from tidings.store.segments_sql import SqlSegments
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -109,18 +108,18 @@ def test_refresh_contact_enters_exits_and_cascades(engine: sa.Engine) -> None:
     add_event(engine, c, "purchase", NOW - timedelta(days=1))
     add_event(engine, c, "purchase", NOW)
     with engine.begin() as conn:
-        changes = svc.refresh_contact(conn, c, NOW)
+        changes = svc.refresh_contact(SqlSegments(conn), c, NOW)
     assert changes == [("buyers", "entered"), ("vip", "entered")]
     with engine.begin() as conn:  # nothing changed: nothing happens
-        assert svc.refresh_contact(conn, c, NOW) == []
+        assert svc.refresh_contact(SqlSegments(conn), c, NOW) == []
     with engine.begin() as conn:
         conn.execute(sa.insert(schema.contact_tags).values(contact_id=c, tag="blocked", created_at=NOW))
         # a hint that cannot affect "vip" leaves it alone ...
-        assert svc.refresh_contact(conn, c, NOW, changed=RuleDeps(fields=frozenset({"email"}))) == []
+        assert svc.refresh_contact(SqlSegments(conn), c, NOW, changed=RuleDeps(fields=frozenset({"email"}))) == []
         # ... the tag change does not
-        assert svc.refresh_contact(conn, c, NOW, changed={"tag.added"}) == [("vip", "exited")]
+        assert svc.refresh_contact(SqlSegments(conn), c, NOW, changed={"tag.added"}) == [("vip", "exited")]
     with engine.begin() as conn:  # 29 days later one purchase fell out of the window
-        assert svc.refresh_contact(conn, c, NOW + timedelta(days=29, minutes=1)) == [("buyers", "exited")]
+        assert svc.refresh_contact(SqlSegments(conn), c, NOW + timedelta(days=29, minutes=1)) == [("buyers", "exited")]
     assert [(n, s) for _, n, s in seg_events(engine)] == [
         ("segment.entered", "buyers"),
         ("segment.entered", "vip"),
@@ -136,10 +135,10 @@ def test_refresh_contact_reads_its_unprocessed_events_as_the_hint(engine: sa.Eng
         conn.execute(sa.update(schema.contacts).values(attributes={"plan": "pro"}))
     add_event(engine, c, "page_viewed", NOW)  # an unrelated event: "pro" is not re-read
     with engine.begin() as conn:
-        assert svc.refresh_contact(conn, c, NOW) == []
+        assert svc.refresh_contact(SqlSegments(conn), c, NOW) == []
     add_event(engine, c, "contact.updated", NOW, changed={"attributes": {"plan": "pro"}})
     with engine.begin() as conn:
-        assert svc.refresh_contact(conn, c, NOW) == [("pro", "entered")]
+        assert svc.refresh_contact(SqlSegments(conn), c, NOW) == [("pro", "entered")]
 
 
 def test_preview_counts_samples_and_warns(engine: sa.Engine) -> None:
@@ -156,8 +155,7 @@ def test_scheduled_refresher_slides_time_relative_segments(engine: sa.Engine, co
     c = add_contact(engine, "c@x.test")
     add_event(engine, c, "visit", clock.now())
     svc.create_segment(engine, "lapsed", "Lapsed", "last_seen more than 14d ago", clock.now())
-    reader = partial(db_reader, container.engine)
-    refresher = SegmentRefresher(container.engine, container.clock, reader=reader, every=timedelta(hours=1))
+    refresher = SegmentRefresher(container.engine, container.clock, every=timedelta(hours=1))
     assert refresher.run_once() == 0  # not due yet
     clock.advance(timedelta(days=15))
     assert refresher.run_once() == 1
@@ -175,6 +173,6 @@ def test_a_stale_view_never_records_a_change_twice(engine: sa.Engine) -> None:
         stale = load_snapshot(conn, c)  # taken before the segment existed
     svc.create_segment(engine, "hi", "High", "score > 10", NOW)  # the set-based refresh enters c
     with engine.begin() as conn:
-        assert svc.refresh_contact(conn, c, NOW, snapshot=stale) == []
+        assert svc.refresh_contact(SqlSegments(conn), c, NOW, snapshot=stale) == []
     assert seg_events(engine) == [(c, "segment.entered", "hi")]
     assert len(svc.history(engine, "hi")) == 1

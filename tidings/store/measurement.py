@@ -7,7 +7,8 @@ and goal events (outcomes), ``journey.converted`` events (attributed revenue), o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,13 @@ class SqlAnalyticsStore:
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
+
+    @classmethod
+    @contextlib.contextmanager
+    def writing(cls, engine: sa.Engine) -> Iterator[SqlAnalyticsStore]:
+        """The store in a transaction of its own, kept when the block ends without an exception."""
+        with engine.begin() as conn:
+            yield cls(conn)
 
     # ------------------------------------------------------------- experiments
 

@@ -29,6 +29,7 @@ from tidings.store.journeys import SqlJourneys
 from tidings.store.plan_sql import SqlContentPlan
 from tidings.store.sales_sql import SqlEventLog, SqlSettings, SqlTasks
 from tidings.store.scoring_sql import SqlScoring
+from tidings.store.segments_sql import SqlSegments
 from tidings.store.sources_sql import SqlCheckouts, SqlSources
 from tidings.store.traces_sql import SqlMessageTraces
 
@@ -57,6 +58,7 @@ class SqlUnitOfWork:
     forms: SqlForms
     form_submissions: SqlFormSubmissions
     content_plan: SqlContentPlan
+    segments: SqlSegments
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine: Engine | None = engine
@@ -104,6 +106,7 @@ class SqlUnitOfWork:
         self.forms = SqlForms(conn)
         self.form_submissions = SqlFormSubmissions(conn)
         self.content_plan = SqlContentPlan(conn)
+        self.segments = SqlSegments(conn)
 
     def __enter__(self) -> Self:
         if self._engine is None:  # joined: the caller's transaction is already open

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-
-import sqlalchemy as sa
+from contextlib import AbstractContextManager
 
 from tidings.application.analytics.experiments import review
 from tidings.application.background import PollingService
@@ -24,22 +23,22 @@ class ExperimentReviewer(PollingService):
 
     def __init__(
         self,
-        engine: sa.Engine,
+        transaction: Callable[[], AbstractContextManager[AnalyticsStore]],
         clock: Clock,
-        store: Callable[[sa.Connection], AnalyticsStore],
         *,
         every: float = 300.0,
     ) -> None:
+        """``transaction()`` opens a transaction and gives its store; the block's end keeps it
+        (``store.measurement.SqlAnalyticsStore.writing``)."""
         super().__init__()
-        self.engine = engine
+        self.transaction = transaction
         self.clock = clock
-        self.store = store
         self.every = every
 
     def run_once(self) -> int:
         """Review now; returns how many experiments were rolled out."""
-        with self.engine.begin() as conn:
-            done = review(self.store(conn), self.clock.now())
+        with self.transaction() as store:
+            done = review(store, self.clock.now())
         for d in done:
             log.info("experiment %s: rolled out %s (%s)", d["key"], d["winner"], d["verdict"])
         return len(done)

@@ -12,9 +12,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from tidings.application.ports.audit import AuditStore
+from tidings.application.ports.uow import Transaction
 from tidings.domain.audit.findings import Finding
 from tidings.domain.audit.inputs import AuditSettings, JourneyFacts
 from tidings.domain.audit.names import KnownNames
@@ -42,7 +41,7 @@ def settings_from(**values: Any) -> AuditSettings:
         raise AuditError(str(exc)) from exc
 
 
-def known_names(conn: sa.Connection, store: AuditStore) -> KnownNames:
+def known_names(conn: Transaction, store: AuditStore) -> KnownNames:
     """Names storage has seen: events, contact attributes and tags, segments, templates."""
     return KnownNames(
         events=frozenset(store.event_names(conn)),
@@ -77,7 +76,7 @@ def _coverage(
 
 
 def gather(
-    conn: sa.Connection,
+    conn: Transaction,
     now: datetime,
     settings: AuditSettings,
     store: AuditStore,
@@ -155,7 +154,7 @@ def gather(
 
 
 def run(
-    conn: sa.Connection,
+    conn: Transaction,
     now: datetime,
     store: AuditStore,
     settings: AuditSettings | None = None,

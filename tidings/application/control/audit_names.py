@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlalchemy as sa
-
 from tidings.application.control.audit import known_names
 from tidings.application.ports.audit import AuditStore
+from tidings.application.ports.uow import Transaction
 from tidings.domain.audit.names import NameWarning, check_names, read_names
 from tidings.domain.audit.usage import produced_by
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import JourneyDoc, JourneyError, Problem
 
 
-def check(conn: sa.Connection, doc: JourneyDoc, store: AuditStore, *, strict: bool = False) -> list[NameWarning]:
+def check(conn: Transaction, doc: JourneyDoc, store: AuditStore, *, strict: bool = False) -> list[NameWarning]:
     """The name warnings for ``doc``; with ``strict`` they are raised as a JourneyError."""
     others = []
     for r in store.published_journeys(conn):
@@ -39,6 +38,6 @@ def check(conn: sa.Connection, doc: JourneyDoc, store: AuditStore, *, strict: bo
     return warnings
 
 
-def checker(store: AuditStore, *, strict: bool = False) -> Callable[[sa.Connection, JourneyDoc], list[NameWarning]]:
+def checker(store: AuditStore, *, strict: bool = False) -> Callable[[Transaction, JourneyDoc], list[NameWarning]]:
     """The hook ``journeys.publish`` calls on the document it is about to publish."""
     return lambda conn, doc: check(conn, doc, store, strict=strict)

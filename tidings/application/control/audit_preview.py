@@ -19,9 +19,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from tidings.application.ports.audit import AuditStore
+from tidings.application.ports.uow import Transaction
 from tidings.domain.audit.preview import WINDOWS, Candidate, Preview, blast_radius
 from tidings.domain.journeys.document import parse_journey
 from tidings.domain.journeys.model import Entry, JourneyDoc, PriorEnrollment, Trigger
@@ -42,7 +41,7 @@ class NotFound(LookupError):
     """No such journey or version."""
 
 
-def document(conn: sa.Connection, store: AuditStore, *, key: str | None = None, text: str | None = None,
+def document(conn: Transaction, store: AuditStore, *, key: str | None = None, text: str | None = None,
              version: int | None = None) -> tuple[JourneyDoc, int | None]:  # fmt: skip
     """The document to preview and its journey id: ``text``; else the given version of ``key``;
     else its draft (what publish would publish); else its current version (what resume resumes)."""
@@ -65,7 +64,7 @@ def document(conn: sa.Connection, store: AuditStore, *, key: str | None = None, 
     raise PreviewError(f"journey {key!r} has neither a draft nor a published version")
 
 
-def _version(conn: sa.Connection, store: AuditStore, journey_id: int, version: int) -> JourneyDoc:
+def _version(conn: Transaction, store: AuditStore, journey_id: int, version: int) -> JourneyDoc:
     source = store.version_source(conn, journey_id, version)
     if source is None:
         raise NotFound(f"no version {version} of this journey")
@@ -82,7 +81,7 @@ STIMULUS_EVENT = {
 }
 
 
-def _population(conn: sa.Connection, store: AuditStore, t: Trigger, now: datetime) -> tuple[list[int], str]:
+def _population(conn: Transaction, store: AuditStore, t: Trigger, now: datetime) -> tuple[list[int], str]:
     target = str(t.target or "")
     if t.type == "event" or t.type in STIMULUS_EVENT:
         name = target if t.type == "event" else STIMULUS_EVENT[t.type]
@@ -114,7 +113,7 @@ def _entry(doc: JourneyDoc, t: Trigger, c: ContactSnapshot, now: datetime) -> tu
 
 
 def preview(
-    conn: sa.Connection,
+    conn: Transaction,
     now: datetime,
     store: AuditStore,
     *,
@@ -157,7 +156,7 @@ def preview(
     return result
 
 
-def in_flight(conn: sa.Connection, store: AuditStore, journey_id: int, now: datetime) -> dict[str, Any]:
+def in_flight(conn: Transaction, store: AuditStore, journey_id: int, now: datetime) -> dict[str, Any]:
     """Already in motion, beside new entries: live enrolments, their unsent messages (a paused
     journey's held ones go out on resume), and their timers due in each window (held timers
     that fell due during a pause fire at once on resume)."""

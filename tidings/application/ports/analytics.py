@@ -10,8 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
-import sqlalchemy as sa
-
+from tidings.application.ports.uow import Transaction
 from tidings.domain.analytics.metrics import DIMENSIONS
 
 __all__ = ["DIMENSIONS", "AnalyticsFactory", "AnalyticsRepository"]
@@ -52,4 +51,4 @@ class AnalyticsRepository(Protocol):
     def human_clicks(self, contact_ids: Sequence[int]) -> list[dict[str, Any]]: ...
 
 
-AnalyticsFactory = Callable[[sa.Connection], AnalyticsRepository]
+AnalyticsFactory = Callable[[Transaction], AnalyticsRepository]

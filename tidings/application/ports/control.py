@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-import sqlalchemy as sa
-
+from tidings.application.ports.uow import Transaction
 from tidings.domain.control import POLICY_KEY, SENDING_KEY
 
 __all__ = ["POLICY_KEY", "SENDING_KEY", "ControlFactory", "ControlRepository"]
@@ -54,4 +53,4 @@ class ControlRepository(Protocol):
 
 
 #: builds the repository on a connection (the worker's transaction).
-ControlFactory = Callable[[sa.Connection], ControlRepository]
+ControlFactory = Callable[[Transaction], ControlRepository]

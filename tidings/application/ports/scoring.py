@@ -10,9 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-import sqlalchemy as sa
-
-from tidings.application.ports.uow import UnitOfWork
+from tidings.application.ports.uow import Transaction, UnitOfWork
 from tidings.domain.scoring.funnel import StageMove
 from tidings.domain.scoring.model import Decay
 from tidings.domain.scoring.records import DecayRow, HistoryRow, NewEvent, ScoreRow, StoredModel
@@ -93,4 +91,4 @@ class ScoringUnitOfWork(UnitOfWork, Protocol):
 
 
 #: the scoring repository on a transaction's connection (the worker's hook, like the analytics one).
-ScoringFactory = Callable[[sa.Connection], ScoringRepository]
+ScoringFactory = Callable[[Transaction], ScoringRepository]

@@ -14,7 +14,15 @@ open and does not commit it: the caller that opened it does.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self, TypeAlias
+
+#: an adapter's open transaction (``sqlalchemy.Connection`` in ``tidings.store``): use cases that
+#: run in a transaction a caller outside their capability holds receive it and hand it, unopened,
+#: to a repository factory (``ScoringFactory``...) or to a port method
+Transaction: TypeAlias = Any
+#: an adapter's database handle (``sqlalchemy.Engine`` in ``tidings.store``), passed through to
+#: the factory the composition root wired
+Database: TypeAlias = Any
 
 
 class UnitOfWork(Protocol):

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-import sqlalchemy as sa
-
 from tidings.application.ports.clock import Clock
 from tidings.application.ports.storage import StorageUnitOfWork
+from tidings.application.ports.uow import Database
 from tidings.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,7 +23,9 @@ class Wiring(Protocol):
     def settings(self) -> Settings: ...
 
     @property
-    def engine(self) -> sa.Engine: ...
+    def engine(self) -> Database:
+        """The database handle (``sqlalchemy.Engine``), for adapters and wired factories."""
+        ...
 
     @property
     def clock(self) -> Clock: ...

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from tidings.application.background import ServiceThread
 from tidings.application.ports.clock import Clock
-from tidings.application.segments.memberships import DEFAULT_REFRESH, due_refreshes, refresh_segment
+from tidings.application.ports.segments import Database
+from tidings.application.segments.memberships import DEFAULT_REFRESH, due_refreshes, refresh_segment, store_of
 from tidings.application.segments.segments import saved_segments_version, sync_indexes
 
 log = logging.getLogger("tidings.segments")
@@ -38,18 +35,17 @@ class SegmentRefresher(ServiceThread):
 
     def __init__(
         self,
-        engine: sa.Engine,
+        db: Database,
         clock: Clock,
         *,
-        reader: Callable[[], AbstractContextManager[sa.Connection]],
         every: timedelta | None = None,
         poll: float = 0.05,
     ) -> None:
-        """``reader()`` opens a connection of reader transactions (``store/db.reader``): looking
-        for due segments never waits for SQLite's write lock."""
+        """Looking for due segments reads (``SegmentStore.reading``): it never waits for
+        SQLite's write lock."""
         super().__init__()
-        self.engine = engine
-        self.reader = reader
+        self.db = db
+        self.store = store_of(db)
         self.clock = clock
         self.every = every or DEFAULT_REFRESH
         self.poll = poll
@@ -69,12 +65,11 @@ class SegmentRefresher(ServiceThread):
 
     def run_once(self) -> int:
         """Refresh every segment that is due now; returns how many were refreshed."""
-        engine = self.engine
         now = self.clock.now()
-        with self.reader() as conn:
-            due = due_refreshes(conn, now)
+        with self.store.reading() as repo:
+            due = due_refreshes(repo, now)
         for sid in due:
-            entered, exited = refresh_segment(engine, sid, now, self.every)
+            entered, exited = refresh_segment(self.db, sid, now, self.every)
             if entered or exited:
                 log.info("segment %s: %s entered, %s exited", sid, entered, exited)
         return len(due)
@@ -85,13 +80,12 @@ class SegmentRefresher(ServiceThread):
         if time.monotonic() < self._index_check_at:
             return 0
         self._index_check_at = time.monotonic() + self.index_check_every
-        engine = self.engine
-        with self.reader() as conn:
-            version = saved_segments_version(conn)
+        with self.store.reading() as repo:
+            version = saved_segments_version(repo)
         if version == self._indexed_version:
             return 0
         try:
-            done = sync_indexes(engine)
+            done = sync_indexes(self.db)
         except Exception:
             self._index_check_at = time.monotonic() + INDEX_RETRY_SECONDS
             log.exception("segment rule indexes not synchronised (next try in %.0f s)", INDEX_RETRY_SECONDS)

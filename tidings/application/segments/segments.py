@@ -1,7 +1,9 @@
 """Segments: saved rules, validated whole before saving, with preview, members and history.
 
-Keeping memberships current lives in ``services.memberships`` (``refresh_contact`` for one
+Keeping memberships current lives in ``memberships`` (``refresh_contact`` for one
 contact in the worker, ``refresh_segment`` set-based); both are re-exported here.
+Storage is the ``SegmentStore`` port (``application/ports/segments.py``) of the database handle
+the caller passes (``memberships.store_of``).
 """
 
 from __future__ import annotations
@@ -10,20 +12,18 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
+from tidings.application.ports.segments import Database, SegmentDefinitions, SegmentKeyTaken, SegmentMemberships
 from tidings.application.segments.memberships import (
     DEFAULT_REFRESH,
     all_segments,
     due_refreshes,
     refresh_contact,
     refresh_segment,
+    store_of,
 )
 from tidings.domain.names import control_problem
 from tidings.domain.rules import Rule, RuleError, dependencies, parse_contact_rule, to_json, to_text
 from tidings.domain.rules.ast import KEY_RE
-from tidings.store import schema
-from tidings.store.rule_indexes import rule_query, saved_rules_version, sync_rule_indexes
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class SegmentError(ValueError):
 # ----------------------------------------------------------------------------- validation
 
 
-def check_rule(conn: sa.Connection, source: Any, key: str | None = None) -> Rule:
+def check_rule(repo: SegmentMemberships, source: Any, key: str | None = None) -> Rule:
     """Parse a segment rule; refuse segment cycles (a rule reading itself, directly or not)."""
     if source is None or source == "":
         raise SegmentError("a rule is required", "rule")
@@ -78,7 +78,7 @@ def check_rule(conn: sa.Connection, source: Any, key: str | None = None) -> Rule
     except RuleError as exc:
         raise SegmentError(exc.message, "rule", exc.path, exc.column) from None
     if key is not None:
-        graph = {s.key: set(s.deps.segments) for s in all_segments(conn)}
+        graph = {s.key: set(s.deps.segments) for s in all_segments(repo)}
         graph[key] = set(dependencies(rule).segments)
         seen: set[str] = set()
         stack = list(graph[key])
@@ -100,28 +100,29 @@ def _next_refresh(rule: Rule, now: datetime, every: timedelta) -> datetime | Non
     return now + every if dependencies(rule).time_relative else None
 
 
-def saved_segments_version(conn: sa.Connection) -> tuple[Any, ...]:
+def saved_segments_version(repo: SegmentDefinitions) -> tuple[Any, ...]:
     """Changes whenever a segment is created, changed or deleted (cheap enough to poll)."""
-    return saved_rules_version(conn)
+    return repo.version()
 
 
-def sync_indexes(engine: sa.Engine) -> tuple[list[str], list[str]] | None:
+def sync_indexes(db: Database) -> tuple[list[str], list[str]] | None:
     """Bring the optional rule indexes (``store.rule_indexes``) in line with the saved segments:
     create what their rules need, drop what none needs; idempotent, shared between segments.
 
     Saving a segment does not do this (``CREATE INDEX`` on a big table would hold the request):
     the worker's segment refresher runs it after every change. Call it to have the indexes now
     (benchmarks, tests). Returns (present, dropped), or None when another process is at it."""
-    with engine.connect() as conn:
-        rules = [seg.rule for seg in all_segments(conn)]
-    return sync_rule_indexes(engine, rules)
+    store = store_of(db)
+    with store.reading() as repo:
+        rules = [seg.rule for seg in all_segments(repo)]
+    return store.sync_rule_indexes(rules)
 
 
 # ----------------------------------------------------------------------------- CRUD
 
 
 def create_segment(
-    engine: sa.Engine,
+    db: Database,
     key: str,
     name: str,
     rule_source: Any,
@@ -136,34 +137,31 @@ def create_segment(
         raise SegmentError("name is required", "name")
     if (problem := control_problem(name)) is not None:
         raise SegmentError(problem, "name")
-    s = schema.segments
     try:  # the unique key decides between concurrent creates: the loser gets 409, not a 500
-        with engine.begin() as conn:
-            if conn.execute(sa.select(s.c.id).where(s.c.key == key)).first() is not None:
+        with store_of(db).writing() as repo:
+            if repo.id_of(key) is not None:
                 raise SegmentError(f"segment {key!r} already exists", "key", status=409)
-            rule = check_rule(conn, rule_source, key)
-            sid = conn.execute(
-                sa.insert(s)
-                .values(
-                    key=key,
-                    name=name,
-                    description=description,
-                    rule=to_json(rule),
-                    rule_text=_rule_text(rule_source, rule),
-                    created_at=now,
-                    updated_at=now,
-                    next_refresh_at=_next_refresh(rule, now, refresh_every),
-                )
-                .returning(s.c.id)
-            ).scalar_one()
-    except sa.exc.IntegrityError:
+            rule = check_rule(repo, rule_source, key)
+            sid = repo.insert(
+                {
+                    "key": key,
+                    "name": name,
+                    "description": description,
+                    "rule": to_json(rule),
+                    "rule_text": _rule_text(rule_source, rule),
+                    "created_at": now,
+                    "updated_at": now,
+                    "next_refresh_at": _next_refresh(rule, now, refresh_every),
+                }
+            )
+    except SegmentKeyTaken:
         raise SegmentError(f"segment {key!r} already exists", "key", status=409) from None
-    refresh_segment(engine, sid, now)  # its indexes follow: the segment refresher's sync_indexes
-    return get_segment(engine, key) or {}
+    refresh_segment(db, sid, now)  # its indexes follow: the segment refresher's sync_indexes
+    return get_segment(db, key) or {}
 
 
 def update_segment(
-    engine: sa.Engine,
+    db: Database,
     key: str,
     now: datetime,
     *,
@@ -172,9 +170,8 @@ def update_segment(
     description: str | None = None,
     refresh_every: timedelta = DEFAULT_REFRESH,
 ) -> dict[str, Any]:
-    s = schema.segments
-    with engine.begin() as conn:
-        row = conn.execute(sa.select(s).where(s.c.key == key)).mappings().first()
+    with store_of(db).writing() as repo:
+        row = repo.row(key)
         if row is None:
             raise SegmentError(f"no segment {key!r}", "key", status=404)
         values: dict[str, Any] = {"updated_at": max(now, row["updated_at"] + timedelta(microseconds=1))}
@@ -187,43 +184,34 @@ def update_segment(
         if description is not None:
             values["description"] = description
         if rule_source is not None:
-            rule = check_rule(conn, rule_source, key)
+            rule = check_rule(repo, rule_source, key)
             values.update(
                 rule=to_json(rule),
                 rule_text=_rule_text(rule_source, rule),
                 next_refresh_at=_next_refresh(rule, now, refresh_every),
             )
-        conn.execute(sa.update(s).where(s.c.id == row["id"]).values(**values))
+        repo.update(int(row["id"]), values)
     if rule_source is not None:
-        refresh_segment(engine, int(row["id"]), now)
-    return get_segment(engine, key) or {}
+        refresh_segment(db, int(row["id"]), now)
+    return get_segment(db, key) or {}
 
 
-def delete_segment(engine: sa.Engine, key: str) -> bool:
+def delete_segment(db: Database, key: str) -> bool:
     """Delete a segment and its membership history (no exit events: nobody left, it ended)."""
-    s = schema.segments
-    with engine.begin() as conn:
-        sid = conn.execute(sa.select(s.c.id).where(s.c.key == key)).scalar_one_or_none()
+    with store_of(db).writing() as repo:
+        sid = repo.id_of(key)
         if sid is None:
             return False
-        users = [x.key for x in all_segments(conn) if key in x.deps.segments and x.id != sid]
+        users = [x.key for x in all_segments(repo) if key in x.deps.segments and x.id != sid]
         if users:
             raise SegmentError(f"segment {key!r} is used by segment(s) {', '.join(users)}", "key", status=409)
-        conn.execute(sa.delete(schema.segment_memberships).where(schema.segment_memberships.c.segment_id == sid))
-        conn.execute(sa.delete(s).where(s.c.id == sid))
+        repo.delete(sid)
     return True
 
 
-def segment_id(engine: sa.Engine, key: str) -> int | None:
-    s = schema.segments
-    with engine.connect() as conn:
-        sid = conn.execute(sa.select(s.c.id).where(s.c.key == key)).scalar_one_or_none()
-    return None if sid is None else int(sid)
-
-
-def _member_count(conn: sa.Connection, sid: Any) -> Any:
-    m = schema.segment_memberships
-    return sa.select(sa.func.count()).where(m.c.segment_id == sid, m.c.exited_at.is_(None)).scalar_subquery()
+def segment_id(db: Database, key: str) -> int | None:
+    with store_of(db).reading() as repo:
+        return repo.id_of(key)
 
 
 def _public(row: Any) -> dict[str, Any]:
@@ -241,123 +229,71 @@ def _public(row: Any) -> dict[str, Any]:
     }
 
 
-def list_segments(engine: sa.Engine) -> list[dict[str, Any]]:
-    s = schema.segments
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(s, _member_count(conn, s.c.id).label("members")).order_by(s.c.key)).mappings()
-        return [_public(r) for r in rows]
+def list_segments(db: Database) -> list[dict[str, Any]]:
+    with store_of(db).reading() as repo:
+        return [_public(r) for r in repo.listed()]
 
 
-def get_segment(engine: sa.Engine, key: str) -> dict[str, Any] | None:
-    s = schema.segments
-    with engine.connect() as conn:
-        row = (
-            conn.execute(sa.select(s, _member_count(conn, s.c.id).label("members")).where(s.c.key == key))
-            .mappings()
-            .first()
-        )
-        return None if row is None else _public(row)
+def get_segment(db: Database, key: str) -> dict[str, Any] | None:
+    with store_of(db).reading() as repo:
+        rows = repo.listed(key)
+    return _public(rows[0]) if rows else None
 
 
-def members(engine: sa.Engine, key: str, *, limit: int = 50, after: int = 0) -> dict[str, Any]:
+def members(db: Database, key: str, *, limit: int = 50, after: int = 0) -> dict[str, Any]:
     """Current members, by contact id, keyset-paginated (``after`` = last id of the previous page)."""
-    s, m, c = schema.segments, schema.segment_memberships, schema.contacts
-    with engine.connect() as conn:
-        sid = conn.execute(sa.select(s.c.id).where(s.c.key == key)).scalar_one_or_none()
+    with store_of(db).reading() as repo:
+        sid = repo.id_of(key)
         if sid is None:
             raise SegmentError(f"no segment {key!r}", "key", status=404)
-        rows = (
-            conn.execute(
-                sa.select(c.c.id, c.c.email, c.c.first_name, c.c.last_name, m.c.entered_at)
-                .join(m, m.c.contact_id == c.c.id)
-                .where(m.c.segment_id == sid, m.c.exited_at.is_(None), c.c.id > after)
-                .order_by(c.c.id)
-                .limit(limit)
-            )
-            .mappings()
-            .all()
-        )
-        total = conn.execute(sa.select(_member_count(conn, sid))).scalar_one()
-    items = [dict(r) for r in rows]
+        items = repo.member_page(sid, after=after, limit=limit)
+        total = repo.member_count(sid)
     return {"items": items, "total": total, "next_after": items[-1]["id"] if len(items) == limit else None}
 
 
 def history(
-    engine: sa.Engine, key: str, *, contact_id: int | None = None, limit: int = 100, before: int | None = None
+    db: Database, key: str, *, contact_id: int | None = None, limit: int = 100, before: int | None = None
 ) -> list[dict[str, Any]]:
     """Membership periods (entered_at / exited_at), newest first."""
-    s, m = schema.segments, schema.segment_memberships
-    with engine.connect() as conn:
-        sid = conn.execute(sa.select(s.c.id).where(s.c.key == key)).scalar_one_or_none()
+    with store_of(db).reading() as repo:
+        sid = repo.id_of(key)
         if sid is None:
             raise SegmentError(f"no segment {key!r}", "key", status=404)
-        q = sa.select(m.c.id, m.c.contact_id, m.c.entered_at, m.c.exited_at).where(m.c.segment_id == sid)
-        if contact_id is not None:
-            q = q.where(m.c.contact_id == contact_id)
-        if before is not None:
-            q = q.where(m.c.id < before)
-        return [dict(r) for r in conn.execute(q.order_by(m.c.id.desc()).limit(limit)).mappings()]
+        return repo.history(sid, contact_id=contact_id, before=before, limit=limit)
 
 
 # ----------------------------------------------------------------------------- preview
 
 
-def preview(engine: sa.Engine, rule_source: Any, now: datetime, *, sample: int = 20) -> dict[str, Any]:
+def preview(db: Database, rule_source: Any, now: datetime, *, sample: int = 20) -> dict[str, Any]:
     """Count and a sample of who a rule matches now, with warnings; nothing is saved."""
-    with engine.connect() as conn:
-        rule = check_rule(conn, rule_source)
-        q = rule_query(conn, rule, now).subquery()
-        count = conn.execute(sa.select(sa.func.count()).select_from(q)).scalar_one()
-        c = schema.contacts
-        ids = sa.select(q.c.contact_id).order_by(q.c.contact_id).limit(sample).subquery()
-        rows = (
-            conn.execute(
-                sa.select(c.c.id, c.c.email, c.c.first_name, c.c.last_name, c.c.lifecycle_stage)
-                .where(c.c.id.in_(sa.select(ids.c.contact_id)))
-                .order_by(c.c.id)
-            )
-            .mappings()
-            .all()
-        )
-        warnings = rule_warnings(conn, rule)
+    with store_of(db).reading() as repo:
+        rule = check_rule(repo, rule_source)
+        count, rows = repo.preview(rule, now, sample)
+        warnings = rule_warnings(repo, rule)
     return {
         "count": count,
-        "sample": [dict(r) for r in rows],
+        "sample": rows,
         "warnings": warnings,
         "rule": to_json(rule),
         "rule_text": to_text(rule),
     }
 
 
-def rule_warnings(conn: sa.Connection, rule: Rule) -> list[str]:
+def rule_warnings(repo: SegmentDefinitions, rule: Rule) -> list[str]:
     """Things the rule names that nobody has (valid, but it likely matches nobody)."""
     d = dependencies(rule)
-    out: list[str] = []
-    c = schema.contacts
-    for a in sorted(d.attributes):
-        if conn.dialect.name == "postgresql":
-            has = c.c.attributes.op("?")(a)
-        else:
-            has = sa.func.json_type(c.c.attributes, f'$."{a}"').is_not(None)
-        if conn.execute(sa.select(c.c.id).where(has).limit(1)).first() is None:
-            out.append(f"no contact has the attribute {a!r}")
-    e = schema.events
-    for name in sorted(d.events - {"*"}):
-        if conn.execute(sa.select(e.c.id).where(e.c.name == name).limit(1)).first() is None:
-            out.append(f"no event named {name!r} has been recorded")
-    t = schema.contact_tags
-    for tag in sorted(d.tags):
-        if conn.execute(sa.select(t.c.contact_id).where(t.c.tag == tag).limit(1)).first() is None:
-            out.append(f"no contact has the tag {tag!r}")
-    s = schema.segments
-    for key in sorted(d.segments):
-        if conn.execute(sa.select(s.c.id).where(s.c.key == key)).first() is None:
-            out.append(f"there is no segment {key!r}")
-    j = schema.journeys
-    for key in sorted(d.journeys):
-        if conn.execute(sa.select(j.c.id).where(j.c.key == key)).first() is None:
-            out.append(f"there is no journey {key!r}")
-    return out
-
-
-# ----------------------------------------------------------------------------- membership changes
+    missing = repo.missing_names(
+        attributes=sorted(d.attributes),
+        events=sorted(d.events - {"*"}),
+        tags=sorted(d.tags),
+        segments=sorted(d.segments),
+        journeys=sorted(d.journeys),
+    )
+    return (
+        [f"no contact has the attribute {a!r}" for a in missing["attributes"]]
+        + [f"no event named {n!r} has been recorded" for n in missing["events"]]
+        + [f"no contact has the tag {t!r}" for t in missing["tags"]]
+        + [f"there is no segment {k!r}" for k in missing["segments"]]
+        + [f"there is no journey {k!r}" for k in missing["journeys"]]
+    )

@@ -49,6 +49,11 @@ class MemoryState:
     campaign_recipients: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     #: segment key -> member contact ids (the segments capability keeps memberships; tests seed them)
     segment_members: dict[str, list[int]] = field(default_factory=dict)
+    #: the segments twin (memory/segments.py): segment key -> id and -> the rest of its row,
+    #: membership periods (id, segment_id, contact_id, entered_at, exited_at)
+    segment_ids: dict[str, int] = field(default_factory=dict)
+    segment_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    segment_periods: list[dict[str, Any]] = field(default_factory=list)
     #: (message id, kind) first opens / clicks (the analytics capability writes them; tests seed them)
     analytics_firsts: set[tuple[int, str]] = field(default_factory=set)
     #: scoring: models by key, (model id, version) -> (document, published), scores by

@@ -24,6 +24,7 @@ from tidings.store.memory.records import (
 )
 from tidings.store.memory.runs import MemoryJourneyRuns
 from tidings.store.memory.scoring import MemoryScoring
+from tidings.store.memory.segments import MemorySegments
 from tidings.store.memory.sources import MemoryCheckouts, MemorySources
 from tidings.store.memory.state import MemoryState, MemoryStore
 from tidings.store.memory.traces import MemoryMessageTraces
@@ -56,6 +57,7 @@ class MemoryUnitOfWork:
         self.forms = MemoryForms(store)
         self.form_submissions = MemoryFormSubmissions(store)
         self.content_plan = MemoryContentPlan(store)
+        self.segments = MemorySegments(store)
 
     def __enter__(self) -> Self:
         if self._saved is not None:
