@@ -138,7 +138,8 @@ def prefill(
                 conn.execute(
                     sa.text(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))")
                 )
-            conn.execute(sa.text("ANALYZE"))
+            # these tables only: a database-wide ANALYZE deadlocks with DDL in other schemas (shared server)
+            conn.execute(sa.text("ANALYZE contacts, enrollments, timers"))
     else:
         with engine.begin() as conn:
             conn.execute(sa.text("ANALYZE"))
