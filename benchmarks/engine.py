@@ -8,7 +8,7 @@ processes):
 
 1. pre-fill N contacts, N enrolments waiting at a 1-hour wait and N timers, all due at once
    (bulk ``INSERT ... SELECT``; the enrolment state is what the real machine produced for one);
-2. start the worker processes; each runs the product's timer path (``claim_due_timers`` +
+2. start the worker processes; each runs the product's timer path (``EnrolmentRepository.due_timers`` +
    ``JourneyEngine.fire``: bulk snapshot, pure ``advance``, bulk writes; 500 timers per
    transaction) until none is left. A transition here resumes the wait, sends a message (one
    outbox row), ends the enrolment: 3 trace rows, 1 outbox row, 1 enrolment update, 1 timer delete;
@@ -138,7 +138,8 @@ def prefill(
                 conn.execute(
                     sa.text(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))")
                 )
-            conn.execute(sa.text("ANALYZE"))
+            # these tables only: a database-wide ANALYZE deadlocks with DDL in other schemas (shared server)
+            conn.execute(sa.text("ANALYZE contacts, enrollments, timers"))
     else:
         with engine.begin() as conn:
             conn.execute(sa.text("ANALYZE"))
@@ -181,22 +182,22 @@ def publish_journey(engine: sa.Engine) -> int:
 def worker_main(url: str, out: str, idle_exit: float) -> None:
     """One worker process: fire due timers until the table stays empty; write commit lags (ms)."""
     from tidings.application.journeys.engine import JourneyEngine
-    from tidings.store import enrollments as est
+    from tidings.store.engine_sql import SqlEngineStorage
 
     engine = create_engine(url)
     clock = SystemClock()
-    eng = JourneyEngine(engine, clock, f"bench-{os.getpid()}", control=SqlControl)
+    eng = JourneyEngine(SqlEngineStorage(engine), clock, f"bench-{os.getpid()}", control=SqlControl)
     lags = array("d")
     start = float(Path(out + ".start").read_text())
     done = 0
     first = last = 0.0
     idle_since = time.monotonic()
     while True:
-        with engine.begin() as conn:
+        with eng.storage.writing() as tx:
             now = clock.now()
-            rows = est.claim_due_timers(conn, now, BATCH)
+            rows = tx.enrolments.due_timers(now, BATCH)
             if rows:
-                eng.fire(conn, rows, now)
+                eng.fire(tx, rows, now)
         if rows:
             t = time.time()
             first = first or t

@@ -49,6 +49,7 @@ from tidings.store.audiences_sql import SqlAudienceMembers, SqlSyncedAudience
 from tidings.store.contact_search_sql import SqlContactSearch
 from tidings.store.control import SqlControl
 from tidings.store.db import create_engine
+from tidings.store.engine_sql import SqlEngineStorage
 from tidings.store.import_jobs_sql import SqlImportJobs
 from tidings.store.ingest_sql import IngestWriter
 from tidings.store.scoring_sql import SqlScoring
@@ -244,7 +245,7 @@ def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | No
         secret_key=secret,
         keys=KeyVerifier(partial(SqlUnitOfWork, engine, read_only=True)),
         journey_engine=JourneyEngine(
-            engine, clock, "api", control=SqlControl, analytics=SqlAnalytics, scoring=SqlScoring
+            SqlEngineStorage(engine), clock, "api", control=SqlControl, analytics=SqlAnalytics, scoring=SqlScoring
         ),
         sns_verifier=SnsVerifier(),
         ingest_writer=IngestWriter(engine),

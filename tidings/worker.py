@@ -30,11 +30,13 @@ import sqlalchemy as sa
 
 from tidings.application.background import ServiceThread
 from tidings.application.journeys.engine import JourneyEngine
-from tidings.store import enrollments as est
+from tidings.application.ports.engine import EVENTS_PER_PASS
 from tidings.store import schema
 from tidings.store.analytics import SqlAnalytics
 from tidings.store.control import SqlControl
 from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
+from tidings.store.engine_sql import SqlEngineStorage
+from tidings.store.enrolments_sql import SqlEnrolments
 from tidings.store.scoring_sql import SqlScoring
 
 if TYPE_CHECKING:
@@ -69,7 +71,7 @@ class JourneyWorker(ServiceThread):
         super().__init__()
         self.container = container
         self.engine = JourneyEngine(
-            container.engine,
+            SqlEngineStorage(container.engine),
             container.clock,
             worker_id(),
             lease,
@@ -119,14 +121,15 @@ class JourneyWorker(ServiceThread):
                 with self._sqlite_write() as conn:
                     now = self.container.clock.now()
                     eng = self.engine
-                    ids = est.claim_contacts(conn, eng.owner, now, eng.lease, self.contact_batch, exclude)
-                    self.transitions += self.engine.process_contacts(conn, ids, now)
+                    tx = eng.storage.on(conn)
+                    ids = tx.enrolments.claim_contacts(eng.owner, now, eng.lease, self.contact_batch, exclude)
+                    self.transitions += eng.process_contacts(tx, ids, now)
             else:
                 ids = self.engine.claim_contacts(self.contact_batch, exclude=exclude)
                 if not ids:
                     return 0
-                with self.container.engine.begin() as conn:
-                    self.transitions += self.engine.process_contacts(conn, ids, self.container.clock.now())
+                with self.engine.storage.writing() as tx:
+                    self.transitions += self.engine.process_contacts(tx, ids, self.container.clock.now())
         except Exception:
             if not ids:
                 raise
@@ -154,8 +157,8 @@ class JourneyWorker(ServiceThread):
         """After a failed batch: one transaction per contact, so one poison contact fails alone."""
         for cid in ids:
             try:
-                with self.container.engine.begin() as conn:
-                    self.transitions += self.engine.process_contact(conn, cid, self.container.clock.now())
+                with self.engine.storage.writing() as tx:
+                    self.transitions += self.engine.process_contact(tx, cid, self.container.clock.now())
                 self._failures.pop(cid, None)
             except Exception as exc:
                 self._contact_failed(cid, exc)
@@ -171,7 +174,7 @@ class JourneyWorker(ServiceThread):
                     self._set_aside(conn, contact_id, exc)
                     self._failures.pop(contact_id, None)
                 else:
-                    est.release_contact(conn, contact_id)
+                    SqlEnrolments(conn).release_contact(contact_id)
                     self._backoff[contact_id] = time.monotonic() + 0.1 * 2**n
         except Exception:
             log.exception("could not release contact %s", contact_id)
@@ -179,8 +182,9 @@ class JourneyWorker(ServiceThread):
     def _set_aside(self, conn: sa.Connection, contact_id: int, exc: Exception) -> None:
         """Give up on a contact's pending events: mark them processed with an error trace."""
         now = self.container.clock.now()
-        events = est.unprocessed_events(conn, contact_id)
-        est.mark_processed(conn, [int(e["id"]) for e in events], now)
+        repo = SqlEnrolments(conn)
+        events = repo.unprocessed_events([contact_id], EVENTS_PER_PASS).get(contact_id, [])
+        repo.mark_processed([int(e["id"]) for e in events], now)
         conn.execute(
             sa.insert(schema.traces).values(
                 contact_id=contact_id,
@@ -223,10 +227,11 @@ class JourneyWorker(ServiceThread):
     def _drop_first_due_timer(self, exc: Exception) -> None:
         with self.container.engine.begin() as conn:
             now = self.container.clock.now()
-            rows = est.claim_due_timers(conn, now, 1)
+            repo = SqlEnrolments(conn)
+            rows = repo.due_timers(now, 1)
             for r in rows:
                 log.error("dropping timer %s of contact %s: %s", r["id"], r["contact_id"], exc)
-                est.delete_timers(conn, [int(r["id"])])
+                repo.delete_timers([int(r["id"])])
                 conn.execute(
                     sa.insert(schema.traces).values(
                         contact_id=r["contact_id"],

@@ -15,6 +15,7 @@ from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.store import schema
 from tidings.store.control import SqlControl
+from tidings.store.engine_sql import SqlEngineStorage
 from tidings.store.queue import enqueue_contacts
 from tidings.store.sql_uow import joined
 from tidings.worker import JourneyWorker
@@ -141,7 +142,8 @@ def process_beside_uncommitted_event(
 
     def work() -> None:
         with engine.begin() as conn:
-            JourneyEngine(engine, clock, control=SqlControl).process_contacts(conn, list(contact_ids), clock.now())
+            eng = JourneyEngine(SqlEngineStorage(engine), clock, control=SqlControl)
+            eng.process_contacts(eng.storage.on(conn), list(contact_ids), clock.now())
         finished.set()
 
     worker = threading.Thread(target=work)

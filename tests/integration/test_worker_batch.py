@@ -29,6 +29,7 @@ from tidings.clock import ManualClock
 from tidings.domain.snapshot import ContactSnapshot
 from tidings.store import schema
 from tidings.store.control import SqlControl
+from tidings.store.engine_sql import SqlEngineStorage
 from tidings.worker import JourneyWorker
 
 
@@ -101,17 +102,17 @@ def test_events_written_during_a_batch_keep_their_contact_queued(
         b = add_contact(conn, clock.now(), "b@example.org")
         add_event(conn, a, "signed_up", clock.now())
         add_event(conn, b, "signed_up", clock.now())
-    engine = JourneyEngine(container.engine, clock, control=SqlControl)
+    engine = JourneyEngine(SqlEngineStorage(container.engine), clock, control=SqlControl)
     real = engine._deliver_events
 
     def late(batch: object, heads: object, contact: ContactSnapshot, *args: object) -> None:
         real(batch, heads, contact, *args)  # type: ignore[arg-type]
         if contact.id == a:  # arrives mid-batch, after the batch read its events
-            add_event(batch.conn, b, "late", clock.now())  # type: ignore[attr-defined]
+            add_event(batch.tx.connection, b, "late", clock.now())  # type: ignore[attr-defined]
 
     monkeypatch.setattr(engine, "_deliver_events", late)
-    with container.engine.begin() as conn:
-        engine.process_contacts(conn, [a, b], clock.now())
+    with engine.storage.writing() as tx:
+        engine.process_contacts(tx, [a, b], clock.now())
     with container.engine.connect() as conn:
         e = schema.events
         left = conn.execute(sa.select(e.c.contact_id, e.c.name).where(e.c.processed_at.is_(None))).all()

@@ -21,9 +21,10 @@ from tidings.application.journeys.engine import JourneyEngine
 from tidings.bootstrap import Container
 from tidings.clock import ManualClock
 from tidings.domain.snapshot import ContactSnapshot
-from tidings.store import enrollments as est
 from tidings.store import schema
 from tidings.store.control import SqlControl
+from tidings.store.engine_sql import SqlEngineStorage
+from tidings.store.enrolments_sql import SqlEnrolments
 from tidings.worker import JourneyWorker
 
 
@@ -71,16 +72,16 @@ def test_a_rolled_back_batch_is_redone_without_repeating_a_send(container: Conta
             add_event(conn, cid, "signed_up", clock.now())
     drain(w)
     clock.advance(timedelta(days=2))
-    eng = JourneyEngine(container.engine, clock, "crashy", control=SqlControl)
+    eng = JourneyEngine(SqlEngineStorage(container.engine), clock, "crashy", control=SqlControl)
 
     class Crash(Exception):
         pass
 
     # a worker dies after computing and writing the batch but before the commit
     with pytest.raises(Crash), container.engine.begin() as conn:
-        rows = est.claim_due_timers(conn, clock.now(), 500)
+        rows = SqlEnrolments(conn).due_timers(clock.now(), 500)
         assert len(rows) == 5
-        eng.fire(conn, rows, clock.now())
+        eng.fire(eng.storage.on(conn), rows, clock.now())
         raise Crash
     with container.engine.connect() as conn:
         assert len(outbox(conn)) == 5 and count(conn, schema.timers) == 5
@@ -92,9 +93,10 @@ def test_a_rolled_back_batch_is_redone_without_repeating_a_send(container: Conta
         assert count(conn, schema.timers) == 0
         # the same effect written twice lands once (ON CONFLICT DO NOTHING on the key)
         row = dict(outbox(conn)[0])
-        row.pop("id")
     with container.engine.begin() as conn:
-        assert est.insert_outbox(conn, [row]) == {}
+        repo = SqlEnrolments(conn)
+        row["id"] = repo.allocate_ids({"outbox": 1})["outbox"][0]
+        assert repo.insert_outbox([row]) == 0
     with container.engine.connect() as conn:
         assert len(outbox(conn)) == 10
 
@@ -127,9 +129,9 @@ def test_keyed_enrolment_once_per_key(container: Container, clock: ManualClock) 
 def test_contact_claims_are_leased_and_expire(container: Container, clock: ManualClock) -> None:
     with container.engine.begin() as conn:
         ids = [add_contact(conn, clock.now(), f"q{i}@example.org") for i in range(4)]
-        est.enqueue(conn, ids, clock.now())
-    a = JourneyEngine(container.engine, clock, "worker-a", control=SqlControl)
-    b = JourneyEngine(container.engine, clock, "worker-b", control=SqlControl)
+        SqlEnrolments(conn).enqueue(ids, clock.now())
+    a = JourneyEngine(SqlEngineStorage(container.engine), clock, "worker-a", control=SqlControl)
+    b = JourneyEngine(SqlEngineStorage(container.engine), clock, "worker-b", control=SqlControl)
     got_a = a.claim_contacts(limit=3)
     got_b = b.claim_contacts(limit=3)
     assert len(got_a) == 3 and len(got_b) == 1 and not set(got_a) & set(got_b)
@@ -303,9 +305,10 @@ def test_an_effect_already_in_the_outbox_is_not_written_again(container: Contain
     with container.engine.begin() as conn:
         first = dict(outbox(conn, cid)[0])
         eid = conn.execute(sa.select(schema.enrollments.c.id)).scalar_one()
-        first.pop("id")
-        first.update(idempotency_key=f"{eid}:tips:1", template="tips", status="sent", trace_id=None)
-        pre = est.insert_outbox(conn, [first])[f"{eid}:tips:1"]
+        repo = SqlEnrolments(conn)
+        pre = repo.allocate_ids({"outbox": 1})["outbox"][0]
+        first.update(id=pre, idempotency_key=f"{eid}:tips:1", template="tips", status="sent", trace_id=None)
+        assert repo.insert_outbox([first]) == 1
     clock.advance(timedelta(days=2))
     drain(w)
     with container.engine.connect() as conn:

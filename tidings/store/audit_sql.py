@@ -191,7 +191,7 @@ def in_flight(conn: sa.Connection, journey_id: int) -> tuple[dict[str, int], int
     """What the journey already has going: its unsent messages per channel, its live
     enrolments, and the due time of each of their timers (a paused journey's parked timers
     give their held due time; None when it is not known)."""
-    from tidings.store.enrollments import PARKED_AT, PARKED_KEY
+    from tidings.domain.journeys.timing import PARKED_AT, PARKED_KEY
 
     o, e, t = s.outbox, s.enrollments, s.timers
     queued = {

@@ -1,5 +1,5 @@
 """SQL of a journey's enrolments, timers and held messages, as its lifecycle use cases need them
-(describe, migrate, pause, resume). The worker's own SQL is in ``enrollments.py``/``fastpath.py``."""
+(describe, migrate, pause, resume). The worker's own SQL is in ``enrolments_sql.py``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from tidings.domain.journeys.timing import PARKED_AT
 from tidings.domain.statuses import EnrolmentStatus
-from tidings.store import enrollments as est
 from tidings.store import schema
 from tidings.store.bulk_snapshots import load_snapshots
+from tidings.store.enrolments_sql import SqlEnrolments
 
 if TYPE_CHECKING:
     from tidings.domain.snapshot import ContactSnapshot
@@ -78,17 +79,17 @@ class SqlJourneyRuns:
         self.conn.execute(sa.insert(TR), [migration_trace(journey_id, m, now) for m in moves])
 
     def hold(self, journey_id: int) -> tuple[int, int]:
-        timers = est.park_journey_timers(self.conn, journey_id)
+        timers = SqlEnrolments(self.conn).park_journey_timers(journey_id)
         result = self.conn.execute(
             sa.update(O)
-            .where(O.c.journey_id == journey_id, O.c.status == "pending", O.c.next_attempt_at < est.PARKED_AT)
-            .values(next_attempt_at=est.PARKED_AT)
+            .where(O.c.journey_id == journey_id, O.c.status == "pending", O.c.next_attempt_at < PARKED_AT)
+            .values(next_attempt_at=PARKED_AT)
         )
         return timers, int(result.rowcount or 0)
 
     def release(self, journey_id: int, now: datetime, *, skip_ended_by: Sequence[str]) -> dict[str, int]:
-        timers = est.unpark_journey_timers(self.conn, journey_id)
-        held = O.c.journey_id == journey_id, O.c.status == "pending", O.c.next_attempt_at >= est.PARKED_AT
+        timers = SqlEnrolments(self.conn).unpark_journey_timers(journey_id)
+        held = O.c.journey_id == journey_id, O.c.status == "pending", O.c.next_attempt_at >= PARKED_AT
         ended = sa.select(E.c.id).where(E.c.status == EnrolmentStatus.ENDED, E.c.end_reason.in_(list(skip_ended_by)))
         skipped = self.conn.execute(
             sa.update(O)
@@ -104,7 +105,7 @@ class SqlJourneyRuns:
 
     def drop_date_triggers(self, journey_id: int, *, contact_id: int | None = None, trigger: int | None = None) -> None:
         contacts = None if contact_id is None else [contact_id]
-        est.drop_date_trigger_timers(self.conn, journey_id, contacts, trigger)
+        SqlEnrolments(self.conn).drop_date_trigger_timers(journey_id, contacts, trigger)
 
     def contact_snapshots(self, after_id: int, limit: int, *, events: bool) -> list[ContactSnapshot]:
         c = schema.contacts
@@ -118,7 +119,8 @@ class SqlJourneyRuns:
         return {str(k): rule for k, rule in self.conn.execute(sa.select(sg.c.key, sg.c.rule))}
 
     def add_timers(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        est.insert_timers(self.conn, rows)
+        if rows:
+            self.conn.execute(sa.insert(schema.timers), [dict(r) for r in rows])
 
     def enrollment_timers(self, enrollment_id: int) -> list[dict[str, Any]]:
         t = schema.timers

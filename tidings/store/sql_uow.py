@@ -22,6 +22,7 @@ from tidings.store.contacts_sql import SqlConsents, SqlSuppressions
 from tidings.store.content_sql import SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
+from tidings.store.enrolments_sql import SqlEnrolments
 from tidings.store.forms_sql import SqlForms, SqlFormSubmissions
 from tidings.store.identity_sql import SqlContacts
 from tidings.store.journey_runs_sql import SqlJourneyRuns
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
     events: SqlEventLog
     journeys: SqlJourneys
     journey_runs: SqlJourneyRuns
+    enrolments: SqlEnrolments
     traces: SqlMessageTraces
     sources: SqlSources
     checkouts: SqlCheckouts
@@ -98,6 +100,7 @@ class SqlUnitOfWork:
         self.events = SqlEventLog(conn)
         self.journeys = SqlJourneys(conn)
         self.journey_runs = SqlJourneyRuns(conn)
+        self.enrolments = SqlEnrolments(conn)
         self.traces = SqlMessageTraces(conn)
         self.sources = SqlSources(conn)
         self.checkouts = SqlCheckouts(conn)

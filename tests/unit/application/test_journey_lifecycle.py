@@ -8,7 +8,7 @@ import pytest
 
 from tests.integration.journey_support import WELCOME
 from tidings.application.journeys import journeys as js
-from tidings.store.enrollments import PARKED_AT
+from tidings.domain.journeys.timing import PARKED_AT
 from tidings.store.memory import MemoryStore, MemoryUnitOfWork
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -18,9 +18,9 @@ from functools import cached_property
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 
 from tidings.application.ports.analytics import AnalyticsRepository
+from tidings.application.ports.engine import EngineContacts, EngineStore
 from tidings.application.ports.journeys import JourneyRuns
 from tidings.application.ports.storage import StorageUnitOfWork
 from tidings.domain.journeys.effects import (
@@ -34,12 +34,9 @@ from tidings.domain.journeys.effects import (
     UpdateContact,
 )
 from tidings.domain.journeys.model import EnrollmentState, JourneyDoc, SentRecord, TraceEntry, Transition
+from tidings.domain.journeys.timing import PARKED_AT, PARKED_KEY
 from tidings.domain.snapshot import ContactSnapshot
-from tidings.domain.statuses import EnrolmentStatus, TaskStatus
-from tidings.store import enrollments as est
-from tidings.store import schema
-from tidings.store.fastpath import OUTBOX_COLS, TIMER_COLS, TRACE_COLS, Fast
-from tidings.store.sql_uow import joined
+from tidings.domain.statuses import EnrolmentStatus
 
 log = logging.getLogger("tidings.engine")
 
@@ -59,7 +56,8 @@ class Live:
 
 @dataclass
 class Batch:
-    conn: sa.Connection
+    #: the repositories on the batch's transaction (the caller commits)
+    tx: EngineStore
     now: datetime
     #: journey id -> status (active | paused | ...): new timers of a paused journey are held.
     journey_status: dict[int, str]
@@ -89,8 +87,8 @@ class Batch:
 
     @cached_property
     def storage(self) -> StorageUnitOfWork:
-        """The repositories on this batch's transaction (joined: the caller commits)."""
-        return joined(self.conn)
+        """Every capability's repositories on this batch's transaction (joined: the caller commits)."""
+        return self.tx.storage
 
     @property
     def runs(self) -> JourneyRuns:
@@ -129,8 +127,8 @@ class Batch:
             payload = dict(req.payload)
             due = req.due_at
             if held:
-                payload[est.PARKED_KEY] = due.isoformat()
-                due = est.PARKED_AT
+                payload[PARKED_KEY] = due.isoformat()
+                due = PARKED_AT
             self.timers.append(
                 {
                     "contact_id": live.contact_id,
@@ -249,7 +247,7 @@ class Batch:
             self.outbox[trace_index] = row
         elif isinstance(effect, UpdateContact):
             update_contact(
-                self.conn,
+                self.tx,
                 live.contact_id,
                 effect,
                 self.now,
@@ -257,7 +255,7 @@ class Batch:
             )
         elif isinstance(effect, AssignOwner):
             assign_owner(
-                self.conn,
+                self.tx,
                 live.contact_id,
                 effect,
                 self.now,
@@ -280,7 +278,7 @@ class Batch:
                 self.depth -= 1
         elif isinstance(effect, Conversion):
             _append_events(
-                self.conn,
+                self.tx,
                 [
                     {
                         "contact_id": live.contact_id,
@@ -303,13 +301,12 @@ class Batch:
     # ----------------------------------------------------------------- writing
 
     def flush(self) -> None:
-        """Write the batch: a handful of bulk statements (see ``store/fastpath.py``)."""
-        conn = self.conn
-        fast = Fast(conn)
-        fast.delete_timers(self.fired, sorted(self.cancel))
-        fast.insert("timers", TIMER_COLS, self.timers)
-        fast.update_enrollments(list(self.updates.values()))
-        ids = fast.allocate_many({"traces": len(self.traces), "outbox": len(self.outbox)})
+        """Write the batch: a handful of bulk statements (``EnrolmentRepository``)."""
+        repo = self.tx.enrolments
+        repo.delete_timers(self.fired, sorted(self.cancel))
+        repo.insert_timers(self.timers)
+        repo.update_enrollments(list(self.updates.values()))
+        ids = repo.allocate_ids({"traces": len(self.traces), "outbox": len(self.outbox)})
         trace_ids = ids["traces"]
         for tid, trace in zip(trace_ids, self.traces, strict=True):
             trace["id"] = tid
@@ -319,12 +316,12 @@ class Batch:
                 row["id"] = oid
                 row["trace_id"] = trace_ids[index]
                 self.traces[index]["outbox_id"] = oid
-            inserted = fast.insert("outbox", OUTBOX_COLS, rows, on_conflict="idempotency_key")
+            inserted = repo.insert_outbox(rows)
             if inserted != len(rows):  # some effects were already there (a redo): link their traces to them
-                existing = fast.existing_outbox([r["idempotency_key"] for r in rows])
+                existing = repo.existing_outbox([r["idempotency_key"] for r in rows])
                 for index, row in self.outbox.items():
                     self.traces[index]["outbox_id"] = existing.get(row["idempotency_key"], row["id"])
-        fast.insert("traces", TRACE_COLS, self.traces)
+        repo.insert_traces(self.traces)
         if self.edges and self.analytics is not None:
             day = self.now.date().isoformat()
             self.analytics.add_edges(
@@ -353,28 +350,18 @@ def _json_safe(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
 
 
-def _append_events(conn: sa.Connection, rows: list[dict[str, Any]], now: datetime) -> None:
+def _append_events(tx: EngineStore, rows: list[dict[str, Any]], now: datetime) -> None:
     """Append engine-caused events (idempotent on message_id) and queue their contacts."""
-    if not rows:
-        return
-    full = [{"occurred_at": now, "received_at": now, "source": "journey", "value": None, **r} for r in rows]
-    full = [{**r, "properties": _json_safe(r["properties"])} for r in full]
-    e = schema.events
-    dialect = sa.dialects.postgresql if conn.dialect.name == "postgresql" else sa.dialects.sqlite
-    conn.execute(dialect.insert(e).on_conflict_do_nothing(index_elements=[e.c.message_id]), full)
-    est.enqueue(conn, {r["contact_id"] for r in rows}, now)
+    if rows:
+        tx.enrolments.append_events([{**r, "properties": _json_safe(r["properties"])} for r in rows], now)
 
 
 def update_contact(
-    conn: sa.Connection, contact_id: int, eff: UpdateContact, now: datetime, cause: dict[str, Any]
+    tx: EngineStore, contact_id: int, eff: UpdateContact, now: datetime, cause: dict[str, Any]
 ) -> None:
     """Apply an UpdateContact effect and append contact.updated / tag.* events (chains work)."""
-    c, t = schema.contacts, schema.contact_tags
-    row = (
-        conn.execute(sa.select(c.c.attributes, c.c.lifecycle_stage, c.c.score).where(c.c.id == contact_id))
-        .mappings()
-        .first()
-    )
+    contacts = tx.contacts
+    row = contacts.fields(contact_id)
     if row is None:
         return
     attrs = dict(row["attributes"] or {})
@@ -396,7 +383,7 @@ def update_contact(
     events: list[dict[str, Any]] = []
     key = eff.idempotency_key
     if values:
-        conn.execute(sa.update(c).where(c.c.id == contact_id).values(updated_at=now, **values))
+        contacts.update(contact_id, values, now)
         events.append(
             {
                 "contact_id": contact_id,
@@ -405,10 +392,10 @@ def update_contact(
                 "message_id": f"update:{key}",
             }
         )
-    have = set(conn.execute(sa.select(t.c.tag).where(t.c.contact_id == contact_id)).scalars())
+    have = contacts.tags(contact_id)
     for tag in eff.add_tags:
         if tag not in have:
-            conn.execute(sa.insert(t).values(contact_id=contact_id, tag=tag, created_at=now))
+            contacts.add_tag(contact_id, tag, now)
             have.add(tag)
             events.append(
                 {
@@ -420,7 +407,7 @@ def update_contact(
             )
     for tag in eff.remove_tags:
         if tag in have:
-            conn.execute(sa.delete(t).where(t.c.contact_id == contact_id, t.c.tag == tag))
+            contacts.remove_tag(contact_id, tag)
             have.discard(tag)
             events.append(
                 {
@@ -430,10 +417,10 @@ def update_contact(
                     "message_id": f"tag-:{tag}:{key}",
                 }
             )
-    _append_events(conn, events, now)
+    _append_events(tx, events, now)
 
 
-def assign_owner(conn: sa.Connection, contact_id: int, eff: AssignOwner, now: datetime, cause: dict[str, Any]) -> None:
+def assign_owner(tx: EngineStore, contact_id: int, eff: AssignOwner, now: datetime, cause: dict[str, Any]) -> None:
     """Give the contact an owner: the one named, or a rep of ``team`` chosen by ``strategy``.
 
     A team's reps are its active users (``users.team``), or the list configured with
@@ -448,18 +435,18 @@ def assign_owner(conn: sa.Connection, contact_id: int, eff: AssignOwner, now: da
 
     owner = eff.owner
     if owner is None and eff.team and eff.strategy == "round_robin":
-        owner = tasks.next_in_team(joined(conn), eff.team, now, purpose="owner")
+        owner = tasks.next_in_team(tx.storage, eff.team, now, purpose="owner")
     elif owner is None and eff.team:
-        owner = _least_loaded(conn, eff.team)
+        owner = _least_loaded(tx, eff.team)
     if owner is None:
         return
-    c = schema.contacts
-    before = conn.execute(sa.select(c.c.owner).where(c.c.id == contact_id)).scalar_one_or_none()
+    row = tx.contacts.fields(contact_id)
+    before = None if row is None else row["owner"]
     if before == owner:
         return
-    conn.execute(sa.update(c).where(c.c.id == contact_id).values(owner=owner, updated_at=now))
+    tx.contacts.update(contact_id, {"owner": owner}, now)
     _append_events(
-        conn,
+        tx,
         [
             {
                 "contact_id": contact_id,
@@ -472,32 +459,15 @@ def assign_owner(conn: sa.Connection, contact_id: int, eff: AssignOwner, now: da
     )
 
 
-def _least_loaded(conn: sa.Connection, team: str) -> str | None:
+def _least_loaded(tx: EngineStore, team: str) -> str | None:
     """The team's rep with the fewest open tasks plus owned contacts (ties: earliest user)."""
-    u, tk = schema.users, schema.tasks
-    members = list(
-        conn.execute(
-            sa.select(u.c.email).where(u.c.team == team, u.c.disabled_at.is_(None)).order_by(u.c.id)
-        ).scalars()
-    )
+    contacts: EngineContacts = tx.contacts
+    members = contacts.team_members(team)
     if not members:  # no users in the team: the reps configured with `tidings tasks team`
         from tidings.application.sales import tasks
 
-        members = tasks.team_reps(joined(conn), team)
+        members = tasks.team_reps(tx.storage, team)
     if not members:
         return None
-    load: dict[Any, int] = dict(
-        conn.execute(
-            sa.select(tk.c.owner, sa.func.count())
-            .where(tk.c.owner.in_(members), tk.c.status == TaskStatus.OPEN)
-            .group_by(tk.c.owner)
-        ).all()
-    )
-    owned: dict[Any, int] = dict(
-        conn.execute(
-            sa.select(schema.contacts.c.owner, sa.func.count())
-            .where(schema.contacts.c.owner.in_(members))
-            .group_by(schema.contacts.c.owner)
-        ).all()
-    )
-    return min(members, key=lambda m: (load.get(m, 0) + owned.get(m, 0), members.index(m)))
+    load = contacts.owner_loads(members)
+    return min(members, key=lambda m: (load.get(m, 0), members.index(m)))

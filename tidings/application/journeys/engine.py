@@ -26,13 +26,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from tidings.application.analytics import rollups
 from tidings.application.control import chains
 from tidings.application.ingest.batch import Batch, Live
 from tidings.application.journeys import datetriggers, paused
 from tidings.application.journeys.timers import TimerFiring
+from tidings.application.ports.engine import EVENTS_PER_PASS, EngineStore
 from tidings.application.scoring.scores import score_events
 from tidings.domain.control.loops import cause_of_event
 from tidings.domain.journeys import series
@@ -53,13 +52,6 @@ from tidings.domain.journeys.triggers import (
 )
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 from tidings.domain.statuses import EnrolmentStatus
-from tidings.store import enrollments as est
-from tidings.store import journeys as jst
-from tidings.store import schema
-from tidings.store.bulk_snapshots import load_snapshots
-from tidings.store.db import read_only
-from tidings.store.fastpath import Fast
-from tidings.store.snapshots import load_snapshot
 
 log = logging.getLogger("tidings.engine")
 
@@ -74,7 +66,7 @@ class EngineError(ValueError):
 
 
 def _refresh_segments_many(
-    conn: sa.Connection,
+    tx: EngineStore,
     snapshots: Mapping[int, ContactSnapshot],
     pending: Mapping[int, Sequence[EventRecord]],
     now: datetime,
@@ -82,7 +74,7 @@ def _refresh_segments_many(
     from tidings.application.segments.memberships import refresh_contacts
 
     # the worker processes these contacts now: their segment.* events need no queue row of their own
-    return refresh_contacts(conn, snapshots, pending, now, enqueue=False)
+    return refresh_contacts(tx.connection, snapshots, pending, now, enqueue=False)
 
 
 #: most recent events in a contact's snapshot on the event path (as ``store.snapshots.load_snapshot``).
@@ -116,33 +108,31 @@ class JourneyEngine(TimerFiring):
 
     def has_claimable(self) -> bool:
         """Look before taking the write lock: an idle worker polls without writing (SQLite)."""
-        with self.db.connect() as raw:
-            conn = read_only(raw)
-            with conn.begin():
-                return est.has_claimable_contacts(conn, self.clock.now())
+        with self.storage.reading() as tx:
+            return tx.enrolments.has_claimable_contacts(self.clock.now())
 
     def claim_contacts(self, limit: int = 50, exclude: Sequence[int] = ()) -> list[int]:
         now = self.clock.now()
         if not self.has_claimable():
             return []
-        with self.db.begin() as conn:
-            return est.claim_contacts(conn, self.owner, now, self.lease, limit, exclude)
+        with self.storage.writing() as tx:
+            return tx.enrolments.claim_contacts(self.owner, now, self.lease, limit, exclude)
 
-    def process_contact(self, conn: sa.Connection, contact_id: int, now: datetime) -> int:
+    def process_contact(self, tx: EngineStore, contact_id: int, now: datetime) -> int:
         """All pending work of one contact, in one transaction. Returns the transitions made.
 
         A batch of one (:meth:`process_contacts`): the worker's path when a batch failed.
         """
-        return self.process_contacts(conn, [contact_id], now)
+        return self.process_contacts(tx, [contact_id], now)
 
-    def process_contacts(self, conn: sa.Connection, contact_ids: Sequence[int], now: datetime) -> int:
+    def process_contacts(self, tx: EngineStore, contact_ids: Sequence[int], now: datetime) -> int:
         """:meth:`process_contact` for a batch of contacts in one transaction, with batched queries.
 
         The same steps and the same guarantees, for every contact of the batch: contact rows
         locked in ascending id order (two workers never advance one contact at once), one
         snapshot per contact loaded once and shared by the segment refresh and the journeys
         (patched with the refresh's memberships and ``segment.*`` events), and the queue rows
-        dropped by ``est.finish_contacts`` under the queue protocol of ``store/queue.py``
+        dropped by ``EnrolmentRepository.finish_contacts`` under the queue protocol of ``store/queue.py``
         (events that arrived meanwhile, committed or not, keep their contact queued).
         Any exception rolls back the whole batch; the worker then redoes it one contact per
         transaction. Returns the transitions made.
@@ -150,51 +140,52 @@ class JourneyEngine(TimerFiring):
         ids = sorted(set(contact_ids))
         if not ids:
             return 0
-        Fast(conn).lock_contacts(ids)
-        pending = est.unprocessed_events_many(conn, ids)
-        heads = jst.journey_heads(conn)
-        snaps = load_snapshots(conn, ids, events=True, journeys=True, max_events=SNAPSHOT_EVENTS)
+        repo = tx.enrolments
+        repo.lock_contacts(ids)
+        pending = repo.unprocessed_events(ids, EVENTS_PER_PASS)
+        heads = tx.journey_heads()
+        snaps = tx.snapshots(ids, events=True, journeys=True, max_events=SNAPSHOT_EVENTS)
         records = {cid: [_record(r) for r in rows] for cid, rows in pending.items()}
-        changed, added = _refresh_segments_many(conn, snaps, records, now)
+        changed, added = _refresh_segments_many(tx, snaps, records, now)
         added = {cid: chains.attribute_segment_events(records.get(cid, ()), new) for cid, new in added.items()}
         snaps.update(changed)
         for cid, new in added.items():  # segment.* events: in the snapshot, and delivered now
-            if len(records.get(cid, ())) < est.EVENTS_PER_PASS:  # else next pass, in id order
+            if len(records.get(cid, ())) < EVENTS_PER_PASS:  # else next pass, in id order
                 records[cid] = [*records.get(cid, ()), *new]
             evs = sorted((*snaps[cid].events, *new), key=lambda e: (e.occurred_at, e.id or 0))
             snaps[cid] = replace(snaps[cid], events=tuple(evs[-SNAPSHOT_EVENTS:]))
-        batch = self._batch(conn, now, heads)
+        batch = self._batch(tx, now, heads)
         todo = [cid for cid in ids if records.get(cid) and cid in snaps]
         if todo:
-            pre = self._prefetch(conn, heads, todo, now)
+            pre = self._prefetch(tx, heads, todo, now)
             for cid in todo:
                 self._deliver_events(batch, heads, snaps[cid], records[cid], pre)
         batch.flush()
         if self.analytics is not None:  # the rollup hook: same transaction, one batch
-            rollups.feed(self.analytics(conn), [e for cid in ids for e in records.get(cid, ())])
+            rollups.feed(self.analytics(tx.connection), [e for cid in ids for e in records.get(cid, ())])
         if self.scoring is not None:  # the scoring hook: same transaction, so an event scores once
-            score_events(self.scoring(conn), snaps, records, now)
-        est.mark_processed(conn, [int(e.id) for cid in ids for e in records.get(cid, ()) if e.id is not None], now)
-        est.finish_contacts(conn, ids, now)
+            score_events(self.scoring(tx.connection), snaps, records, now)
+        repo.mark_processed([int(e.id) for cid in ids for e in records.get(cid, ()) if e.id is not None], now)
+        repo.finish_contacts(ids, now)
         return batch.transitions
 
     def _prefetch(
-        self, conn: sa.Connection, heads: Mapping[int, Mapping[str, Any]], contact_ids: Sequence[int], now: datetime
+        self, tx: EngineStore, heads: Mapping[int, Mapping[str, Any]], contact_ids: Sequence[int], now: datetime
     ) -> _Prefetched:
         """Running enrolments, prior enrolments and recent sends of these contacts (3 queries at most)."""
-        active = self._active_docs(conn, heads)
+        active = self._active_docs(tx, heads)
         lives: dict[int, list[tuple[Live, JourneyDoc]]] = defaultdict(list)
-        for r in est.load_enrollments(conn, contact_ids=list(contact_ids)):
+        for r in tx.enrolments.enrollments(contact_ids=list(contact_ids)):
             jid, cid = int(r["journey_id"]), int(r["contact_id"])
             if jid not in heads or heads[jid]["status"] == "archived":
                 continue
             live = Live(int(r["id"]), cid, jid, int(r["version"]), EnrollmentState.from_dict(r["state"]))
-            lives[cid].append((live, self.doc(conn, jid, live.version)))
-        priors = self._priors(conn, contact_ids, [jid for jid, _, _ in active])
+            lives[cid].append((live, self.doc(tx, jid, live.version)))
+        priors = self._priors(tx, contact_ids, [jid for jid, _, _ in active])
         any_caps = self._needs_recent([doc for ls in lives.values() for _, doc in ls]) or self._needs_recent(
             [doc for _, _, doc in active]
         )
-        recent = self._recent(conn, contact_ids, now) if any_caps else None
+        recent = self._recent(tx, contact_ids, now) if any_caps else None
         return _Prefetched(active, lives, priors, recent)
 
     def _deliver_events(
@@ -205,9 +196,8 @@ class JourneyEngine(TimerFiring):
         events: list[EventRecord],
         pre: _Prefetched | None = None,
     ) -> None:
-        conn = batch.conn
         if pre is None:
-            pre = self._prefetch(conn, heads, [contact.id], batch.now)
+            pre = self._prefetch(batch.tx, heads, [contact.id], batch.now)
         rank = self.policy.rank  # priorities: the first journey listed takes a contested slot
         active = sorted(pre.active, key=lambda a: rank(a[2].key))
         lives = sorted(pre.lives.get(contact.id, ()), key=lambda ld: rank(ld[1].key))
@@ -242,10 +232,10 @@ class JourneyEngine(TimerFiring):
     # ----------------------------------------------------------------- API-driven stimuli
 
     def enroll(
-        self, conn: sa.Connection, journey_key: str, contact_id: int, key: str, now: datetime
+        self, tx: EngineStore, journey_key: str, contact_id: int, key: str, now: datetime
     ) -> dict[str, Any]:
         """Manual / API enrolment (the journey's manual trigger, or none)."""
-        heads = jst.journey_heads(conn)
+        heads = tx.journey_heads()
         jid = next((j for j, h in heads.items() if h["key"] == journey_key), None)
         if jid is None:
             raise EngineError("not_found", f"no journey {journey_key!r}")
@@ -253,14 +243,14 @@ class JourneyEngine(TimerFiring):
             raise EngineError(
                 "conflict", f"journey {journey_key!r} is {heads[jid]['status']}: it takes no entries"
             )
-        est.lock_contacts(conn, [contact_id])
-        contact = load_snapshot(conn, contact_id)
+        tx.enrolments.lock_contacts([contact_id])
+        contact = tx.snapshot(contact_id)
         if contact is None:
             raise EngineError("not_found", f"no contact {contact_id}")
         version = int(heads[jid]["current_version"])
-        doc = self.doc(conn, jid, version)
-        batch = self._batch(conn, now, heads)
-        priors = self._priors(conn, [contact_id], [jid])[(contact_id, jid)]
+        doc = self.doc(tx, jid, version)
+        batch = self._batch(tx, now, heads)
+        priors = self._priors(tx, [contact_id], [jid])[(contact_id, jid)]
         live = self._enter(
             batch,
             jid,
@@ -269,7 +259,7 @@ class JourneyEngine(TimerFiring):
             contact,
             manual_entry(doc, key),
             priors,
-            self._recent(conn, [contact_id], now).get(contact_id, [])
+            self._recent(tx, [contact_id], now).get(contact_id, [])
             if self._needs_recent([doc])
             else None,
         )
@@ -286,16 +276,16 @@ class JourneyEngine(TimerFiring):
             "step": live.state.step_id,
         }
 
-    def self_service(self, conn: sa.Connection, enrollment_id: int, now: datetime) -> dict[str, Any] | None:
+    def self_service(self, tx: EngineStore, enrollment_id: int, now: datetime) -> dict[str, Any] | None:
         """What the contact's self-service page shows of one enrolment: its journey, whether it
         still runs, the signals it takes, and the next dates of its series (None: no enrolment)."""
-        rows = est.load_enrollments(conn, ids=[enrollment_id], live_only=False)
+        rows = tx.enrolments.enrollments(ids=[enrollment_id], live_only=False)
         if not rows:
             return None
         r = rows[0]
         state = EnrollmentState.from_dict(r["state"])
-        doc = self.doc(conn, int(r["journey_id"]), int(r["version"]))
-        contact = load_snapshot(conn, int(r["contact_id"]))
+        doc = self.doc(tx, int(r["journey_id"]), int(r["version"]))
+        contact = tx.snapshot(int(r["contact_id"]))
         dates: list[datetime] = []
         tz = contact_zone(contact, doc.settings.timezone) if contact is not None else None
         if contact is not None and state.status != EnrolmentStatus.ENDED:
@@ -314,16 +304,15 @@ class JourneyEngine(TimerFiring):
         }
 
     def signal(
-        self, conn: sa.Connection, enrollment_id: int, name: str, data: Mapping[str, Any], now: datetime
+        self, tx: EngineStore, enrollment_id: int, name: str, data: Mapping[str, Any], now: datetime
     ) -> dict[str, Any]:
         """A self-service signal to a running enrolment (recorded and ignored if it has ended)."""
-        e = schema.enrollments
-        row = conn.execute(sa.select(e.c.contact_id).where(e.c.id == enrollment_id)).first()
-        if row is None:
+        contact_id = tx.enrolments.contact_of(enrollment_id)
+        if contact_id is None:
             raise EngineError("not_found", f"no enrolment {enrollment_id}")
-        est.lock_contacts(conn, [int(row[0])])
-        r = est.load_enrollments(conn, ids=[enrollment_id], live_only=False, for_update=True)[0]
-        heads = jst.journey_heads(conn)
+        tx.enrolments.lock_contacts([contact_id])
+        r = tx.enrolments.enrollments(ids=[enrollment_id], live_only=False, for_update=True)[0]
+        heads = tx.journey_heads()
         live = Live(
             int(r["id"]),
             int(r["contact_id"]),
@@ -331,11 +320,11 @@ class JourneyEngine(TimerFiring):
             int(r["version"]),
             EnrollmentState.from_dict(r["state"]),
         )
-        doc = self.doc(conn, live.journey_id, live.version)
-        contact = load_snapshot(conn, live.contact_id)
+        doc = self.doc(tx, live.journey_id, live.version)
+        contact = tx.snapshot(live.contact_id)
         if contact is None:
             raise EngineError("not_found", f"no contact {live.contact_id}")
-        batch = self._batch(conn, now, heads)
+        batch = self._batch(tx, now, heads)
         if (held := paused.hold_signal(self, batch, live, doc, Signal(name, dict(data)), contact)) is not None:
             return held
         tr = self.advance_enrolment(batch, live, doc, Signal(name, dict(data)), contact, None)

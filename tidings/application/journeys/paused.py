@@ -3,7 +3,7 @@
 What a pause means (``application/journeys/journeys.pause`` / ``resume``):
 
 - no new entries (the engine only matches triggers of *active* journeys);
-- timers are parked (``store/enrollments.park_journey_timers``), and so are the journey's
+- timers are parked (``EnrolmentRepository.park_journey_timers``), and so are the journey's
   messages still waiting in the outbox (``store/journey_runs_sql.SqlJourneyRuns.hold``);
 - an event (or a self-service signal) that would *move* an enrolment is **held**: it is kept,
   in arrival order, in one parked timer of kind :data:`HELD_KIND` per enrolment, and applied on

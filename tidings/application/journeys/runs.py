@@ -13,12 +13,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from tidings.application.control import chains, policies
 from tidings.application.ingest.batch import Batch, Live
 from tidings.application.ports.analytics import AnalyticsFactory
 from tidings.application.ports.control import ControlFactory, ControlRepository
+from tidings.application.ports.engine import EngineStorage, EngineStore
 from tidings.application.ports.scoring import ScoringFactory
 from tidings.domain.analytics.holdout import in_control_group
 from tidings.domain.control.loops import Cause, LoopStop
@@ -41,8 +40,6 @@ from tidings.domain.journeys.triggers import (
 )
 from tidings.domain.snapshot import ContactSnapshot
 from tidings.domain.statuses import EnrolmentStatus
-from tidings.store import enrollments as est
-from tidings.store import journeys as jst
 
 log = logging.getLogger("tidings.engine")
 
@@ -63,7 +60,7 @@ class Runs:
 
     def __init__(
         self,
-        engine: sa.Engine,
+        storage: EngineStorage,
         clock: Any,
         owner: str = "worker",
         lease: timedelta = timedelta(seconds=60),
@@ -72,7 +69,8 @@ class Runs:
         analytics: AnalyticsFactory | None = None,
         scoring: ScoringFactory | None = None,
     ) -> None:
-        self.db = engine
+        #: opens the engine's transactions or joins the caller's (``store/engine_sql.py``)
+        self.storage = storage
         self.clock = clock
         self.owner = owner
         self.lease = lease
@@ -88,34 +86,34 @@ class Runs:
 
     # ----------------------------------------------------------------- documents
 
-    def doc(self, conn: sa.Connection, journey_id: int, version: int) -> JourneyDoc:
+    def doc(self, tx: EngineStore, journey_id: int, version: int) -> JourneyDoc:
         key = (journey_id, version)
         doc = self._docs.get(key)
         if doc is None:
-            row = jst.get_version(conn, journey_id, version)
-            if row is None:
+            source = tx.journey_source(journey_id, version)
+            if source is None:
                 raise LookupError(f"journey {journey_id} has no version {version}")
-            doc = parse_journey(str(row["source"]))
+            doc = parse_journey(source)
             self._docs[key] = doc
         return doc
 
     def _active_docs(
-        self, conn: sa.Connection, heads: Mapping[int, Mapping[str, Any]]
+        self, tx: EngineStore, heads: Mapping[int, Mapping[str, Any]]
     ) -> list[tuple[int, int, JourneyDoc]]:
         out = []
         for jid, h in heads.items():
             if h["status"] == "active" and h["current_version"]:
-                out.append((jid, int(h["current_version"]), self.doc(conn, jid, int(h["current_version"]))))
+                out.append((jid, int(h["current_version"]), self.doc(tx, jid, int(h["current_version"]))))
         return out
 
     def _needs_recent(self, docs: Any) -> bool:
         """Recent sends are read when a journey cap or the global policy may count them."""
         return bool(self.policy.caps) or any(d.settings.frequency_caps for d in docs)
 
-    def _batch(self, conn: sa.Connection, now: datetime, heads: Mapping[int, Mapping[str, Any]]) -> Batch:
-        self.policy = policies.load(self.control(conn))
-        b = Batch(conn, now, {jid: str(h["status"]) for jid, h in heads.items()})
-        b.analytics = self.analytics(conn) if self.analytics is not None else None
+    def _batch(self, tx: EngineStore, now: datetime, heads: Mapping[int, Mapping[str, Any]]) -> Batch:
+        self.policy = policies.load(self.control(tx.connection))
+        b = Batch(tx, now, {jid: str(h["status"]) for jid, h in heads.items()})
+        b.analytics = self.analytics(tx.connection) if self.analytics is not None else None
         b.enroll_other = lambda batch, key, contact, ekey, cause: self._enroll_other(
             batch, heads, key, contact, ekey, cause
         )
@@ -141,7 +139,7 @@ class Runs:
         if doc is None or not any(st.type == "split" and st.config.get("experiment") for st in doc.steps.values()):
             return {}
         if batch.rollouts is None:
-            batch.rollouts = jst.experiment_rollouts(batch.conn)
+            batch.rollouts = batch.tx.experiment_rollouts()
         return batch.rollouts.get(live.journey_id, {})
 
     def advance_enrolment(
@@ -224,7 +222,7 @@ class Runs:
         admission = None
         repo: ControlRepository | None = None
         if origin is not None:  # the loop breaker (application/control/chains.py)
-            repo = self.control(batch.conn)
+            repo = self.control(batch.tx.connection)
             admission = chains.admit(repo, doc, origin, self.policy.loop, batch.now)
             if isinstance(admission, LoopStop):
                 batch.trace_note(
@@ -233,8 +231,7 @@ class Runs:
                 )
                 chains.alert_for(repo, admission, contact.id, batch.now, self.policy.notify_webhook)
                 return None
-        eid = est.insert_enrollments(
-            batch.conn,
+        eid = batch.tx.enrolments.insert_enrollments(
             [
                 {
                     "contact_id": contact.id,
@@ -285,10 +282,10 @@ class Runs:
         return live
 
     def _priors(
-        self, conn: sa.Connection, contact_ids: Sequence[int], journey_ids: Sequence[int]
+        self, tx: EngineStore, contact_ids: Sequence[int], journey_ids: Sequence[int]
     ) -> dict[tuple[int, int], list[PriorEnrollment]]:
         out: dict[tuple[int, int], list[PriorEnrollment]] = defaultdict(list)
-        for r in est.prior_enrollments(conn, contact_ids, journey_ids):
+        for r in tx.enrolments.prior_enrollments(contact_ids, journey_ids):
             out[(int(r["contact_id"]), int(r["journey_id"]))].append(
                 PriorEnrollment(r["status"], r["end_reason"], r["entered_at"], r["ended_at"], r["enroll_key"])
             )
@@ -315,15 +312,15 @@ class Runs:
             )
             return
         version = int(heads[jid]["current_version"])
-        doc = self.doc(batch.conn, jid, version)
-        priors = self._priors(batch.conn, [contact.id], [jid])[(contact.id, jid)]
+        doc = self.doc(batch.tx, jid, version)
+        priors = self._priors(batch.tx, [contact.id], [jid])[(contact.id, jid)]
         self._enter(batch, jid, version, doc, contact, manual_entry(doc, enroll_key), priors, None, cause)
 
     def _recent(
-        self, conn: sa.Connection, contact_ids: Sequence[int], now: datetime
+        self, tx: EngineStore, contact_ids: Sequence[int], now: datetime
     ) -> dict[int, list[SentRecord]]:
         out: dict[int, list[SentRecord]] = defaultdict(list)
-        for r in est.recent_sends(conn, contact_ids, now - timedelta(days=31)):
+        for r in tx.enrolments.recent_sends(contact_ids, now - timedelta(days=31)):
             out[int(r["contact_id"])].append(
                 SentRecord(r["channel"] or "", r["sent_at"] or r["created_at"], r["category"])
             )

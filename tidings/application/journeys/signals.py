@@ -32,17 +32,18 @@ def send_signal(
     if not NAME_RE.match(name):
         raise EngineError("invalid", f"bad signal name {name!r} (lowercase letters, digits, _ . -)")
     eng = container.journey_engine
-    with container.engine.begin() as conn:
-        return eng.signal(conn, enrollment_id, name, dict(data or {}), container.clock.now())
+    with eng.storage.writing() as tx:
+        return eng.signal(tx, enrollment_id, name, dict(data or {}), container.clock.now())
 
 
 def self_service_view(container: Wired, enrollment_id: int) -> dict[str, Any] | None:
     """One enrolment as its contact's self-service page shows it (see ``JourneyEngine.self_service``)."""
-    with container.engine.connect() as conn:
-        return container.journey_engine.self_service(conn, enrollment_id, container.clock.now())
+    eng = container.journey_engine
+    with eng.storage.reading() as tx:
+        return eng.self_service(tx, enrollment_id, container.clock.now())
 
 
 def enroll(container: Wired, journey_key: str, contact_id: int, key: str = "") -> dict[str, Any]:
     eng = container.journey_engine
-    with container.engine.begin() as conn:
-        return eng.enroll(conn, journey_key, contact_id, key, container.clock.now())
+    with eng.storage.writing() as tx:
+        return eng.enroll(tx, journey_key, contact_id, key, container.clock.now())

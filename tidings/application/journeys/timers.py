@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from tidings.application.ingest.batch import Batch, Live
 from tidings.application.journeys import datetriggers, paused
 from tidings.application.journeys.runs import Runs, needs_history
+from tidings.application.ports.engine import EngineStore
 from tidings.domain.journeys.model import (
     EnrollmentState,
     JourneyDoc,
@@ -19,16 +18,12 @@ from tidings.domain.journeys.model import (
     SentRecord,
     TimerDue,
 )
+from tidings.domain.journeys.timing import PARKED_KEY
 from tidings.domain.journeys.triggers import (
     date_trigger_entry,
     next_date_trigger,
 )
 from tidings.domain.snapshot import ContactSnapshot
-from tidings.store import enrollments as est
-from tidings.store import journeys as jst
-from tidings.store.bulk_snapshots import load_snapshots
-from tidings.store.db import read_only
-from tidings.store.fastpath import Fast
 
 
 class TimerFiring(Runs):
@@ -37,28 +32,27 @@ class TimerFiring(Runs):
     def fire_due_timers(self, limit: int = 500) -> int:
         """Claim and fire up to ``limit`` due timers in one transaction. Returns how many fired."""
         now = self.clock.now()
-        with self.db.connect() as raw:
-            conn = read_only(raw)
-            with conn.begin():
-                due = est.next_due(conn)
-            if due is None or due > now:
-                return 0
-        with self.db.begin() as conn:
+        with self.storage.reading() as tx:
+            due = tx.enrolments.next_due()
+        if due is None or due > now:
+            return 0
+        with self.storage.writing() as tx:
             now = self.clock.now()
-            rows = Fast(conn).due_timers(now, limit)
+            rows = tx.enrolments.due_timers(now, limit)
             if not rows:
                 return 0
-            self.fire(conn, rows, now)
+            self.fire(tx, rows, now)
             return len(rows)
 
-    def fire(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]], now: datetime) -> Batch:
+    def fire(self, tx: EngineStore, rows: Sequence[Mapping[str, Any]], now: datetime) -> Batch:
+        """Fire these claimed timer rows on the caller's transaction (it deletes them, then commits)."""
         contact_ids = sorted({int(r["contact_id"]) for r in rows})
-        Fast(conn).lock_contacts(contact_ids)
-        heads = jst.journey_heads(conn)
-        batch = self._batch(conn, now, heads)
+        tx.enrolments.lock_contacts(contact_ids)
+        heads = tx.journey_heads()
+        batch = self._batch(tx, now, heads)
         enr = {
             int(r["id"]): r
-            for r in Fast(conn).enrollments(
+            for r in tx.enrolments.states(
                 [int(r["enrollment_id"]) for r in rows if r["enrollment_id"] is not None]
             )
         }
@@ -69,19 +63,19 @@ class TimerFiring(Runs):
             lives[eid] = Live(
                 eid, int(er["contact_id"]), jid, version, EnrollmentState.from_dict(er["state"])
             )
-            docs[eid] = self.doc(conn, jid, version)
+            docs[eid] = self.doc(tx, jid, version)
         date_jids = {
             int((r["payload"] or {}).get("journey_id", 0)) for r in rows if r["enrollment_id"] is None
         }
         date_docs = {
-            jid: self.doc(conn, jid, int(heads[jid]["current_version"]))
+            jid: self.doc(tx, jid, int(heads[jid]["current_version"]))
             for jid in date_jids
             if jid in heads and heads[jid]["current_version"]
         }
         all_docs = [*docs.values(), *date_docs.values()]
-        snaps = load_snapshots(conn, contact_ids, events=any(needs_history(d) for d in all_docs))
-        recent = self._recent(conn, contact_ids, now) if self._needs_recent(all_docs) else None
-        priors = self._priors(conn, contact_ids, sorted(date_docs)) if date_docs else {}
+        snaps = tx.snapshots(contact_ids, events=any(needs_history(d) for d in all_docs))
+        recent = self._recent(tx, contact_ids, now) if self._needs_recent(all_docs) else None
+        priors = self._priors(tx, contact_ids, sorted(date_docs)) if date_docs else {}
         # index order is by due time only (an id tie-break would sort every due row): order here
         def rank(row: Mapping[str, Any]) -> int:  # priorities: the first journey listed takes a contested slot
             doc = docs.get(int(row["enrollment_id"] or 0))
@@ -102,12 +96,12 @@ class TimerFiring(Runs):
                 continue
             if heads.get(live.journey_id, {}).get("status") == "paused":
                 batch.fired.pop()  # raced with a pause: hold it instead
-                est.park_journey_timers(conn, live.journey_id)
+                tx.enrolments.park_journey_timers(live.journey_id)
                 continue
             if paused.is_held(r):  # events/signals held during a pause, applied on resume
                 paused.release(self, batch, live, docs[eid], r, contact, rec)
                 continue
-            payload = {k: v for k, v in (r["payload"] or {}).items() if k != est.PARKED_KEY}
+            payload = {k: v for k, v in (r["payload"] or {}).items() if k != PARKED_KEY}
             self.advance_enrolment(
                 batch, live, docs[eid], TimerDue(int(r["id"]), str(r["kind"]), payload), contact, rec
             )
@@ -141,4 +135,4 @@ class TimerFiring(Runs):
             )
         due = next_date_trigger(doc, trigger, contact, r["due_at"])
         if due is not None:
-            est.insert_timers(batch.conn, [datetriggers.timer_row(jid, doc, trigger, contact.id, due, False)])
+            batch.tx.enrolments.insert_timers([datetriggers.timer_row(jid, doc, trigger, contact.id, due, False)])

@@ -34,6 +34,9 @@ class MemoryState:
     settings: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     queued_contacts: set[int] = field(default_factory=set)
+    #: contact id -> ``queued_at``, ``lease_owner``, ``lease_until`` of a queued contact (the
+    #: enrolment repository's claims; a queued contact without an entry is unleased)
+    queue_leases: dict[int, dict[str, Any]] = field(default_factory=dict)
     journeys: dict[int, dict[str, Any]] = field(default_factory=dict)
     journey_versions: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     enrollments: dict[int, dict[str, Any]] = field(default_factory=dict)

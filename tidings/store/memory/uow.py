@@ -9,6 +9,7 @@ from typing import Self
 from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, MemorySessions, MemoryUsers
 from tidings.store.memory.campaigns import MemoryCampaigns
 from tidings.store.memory.contacts import MemoryContacts
+from tidings.store.memory.enrolments import MemoryEnrolments
 from tidings.store.memory.forms import MemoryForms, MemoryFormSubmissions
 from tidings.store.memory.plan import MemoryContentPlan
 from tidings.store.memory.records import (
@@ -49,6 +50,7 @@ class MemoryUnitOfWork:
         self.events = MemoryEventLog(store)
         self.journeys = MemoryJourneys(store)
         self.journey_runs = MemoryJourneyRuns(store)
+        self.enrolments = MemoryEnrolments(store)
         self.traces = MemoryMessageTraces(store)
         self.sources = MemorySources(store)
         self.checkouts = MemoryCheckouts(store)

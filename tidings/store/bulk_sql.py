@@ -1,10 +1,10 @@
-"""The engine's hot path in plain DB-API: bulk writes and reads of a transition batch.
+"""Bulk statements on the DB-API connection under a SQLAlchemy one: the engine's fast path.
 
 Profiling the timer path showed SQLAlchemy's per-row parameter processing (JSON, datetimes,
-``insertmanyvalues`` with RETURNING) costing more than the state machine itself. These
-functions run on the *same* connection and transaction (``conn.connection``), with JSON
-serialised once by orjson and ids allocated up front (so traces and outbox rows point at each
-other without a second pass):
+``insertmanyvalues`` with RETURNING) costing more than the state machine itself. The engine's
+repositories (``enrolments_sql.py``, ``bulk_snapshots.py``) run these on the *same* connection
+and transaction (``conn.connection``), with JSON serialised once by orjson and ids allocated up
+front (so traces and outbox rows point at each other without a second pass):
 
 - SQLite: the caller holds the write lock (``BEGIN IMMEDIATE``), so ``max(id) + 1...`` is safe;
 - PostgreSQL: ids come from the tables' sequences (``nextval`` for the whole batch at once).
@@ -23,40 +23,6 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-TRACE_COLS = (
-    "id",
-    "contact_id",
-    "enrollment_id",
-    "journey_id",
-    "journey_version",
-    "step_id",
-    "stimulus",
-    "action",
-    "detail",
-    "outbox_id",
-    "at",
-)
-OUTBOX_COLS = (
-    "id",
-    "contact_id",
-    "idempotency_key",
-    "kind",
-    "channel",
-    "category",
-    "template",
-    "journey_id",
-    "journey_version",
-    "enrollment_id",
-    "step_id",
-    "trace_id",
-    "payload",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "recipient",
-    "created_at",
-)
-TIMER_COLS = ("contact_id", "enrollment_id", "kind", "due_at", "payload")
 #: from this many rows on, PostgreSQL inserts use COPY (more round trips, less work per row).
 COPY_FROM = 300
 #: PostgreSQL array element types for the unnest inserts.
@@ -72,7 +38,7 @@ JSON_COLS = {"detail", "payload", "state"}
 TIME_COLS = {"at", "next_attempt_at", "created_at", "due_at", "updated_at", "ended_at"}
 
 
-class Fast:
+class BulkSql:
     """Raw bulk operations on one SQLAlchemy connection's DB-API connection."""
 
     def __init__(self, conn: sa.Connection) -> None:
@@ -134,7 +100,7 @@ class Fast:
     def _placeholders(self, cols: Sequence[str]) -> str:
         return ", ".join(f"{self.ph}::jsonb" if self.pg and c in JSON_COLS else self.ph for c in cols)
 
-    def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
         cur = self.dbapi.cursor()
         try:
             cur.executemany(sql, rows)
@@ -163,10 +129,6 @@ class Fast:
         finally:
             cur.close()
 
-    def lock_contacts(self, ids: Sequence[int]) -> None:
-        if ids and self.pg:
-            self.fetch("SELECT id FROM contacts WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (sorted(set(ids)),))
-
     # ----------------------------------------------------------------- ids
 
     def allocate_many(self, counts: Mapping[str, int]) -> dict[str, list[int]]:
@@ -183,21 +145,6 @@ class Fast:
         for t, ids in zip(wanted, row, strict=True):
             out[t] = sorted(int(i) for i in ids)
         return out
-
-    def delete_timers(self, ids: Sequence[int], enrollment_ids: Sequence[int]) -> None:
-        """Fired timers and the timers of enrolments whose wait was cancelled, in one statement."""
-        if not ids and not enrollment_ids:
-            return
-        conds, params = [], ()
-        if ids:
-            where, p = self.in_("id", ids)
-            conds.append(where)
-            params += p
-        if enrollment_ids:
-            where, p = self.in_("enrollment_id", enrollment_ids)
-            conds.append(where)
-            params += p
-        self.run(f"DELETE FROM timers WHERE {' OR '.join(conds)}", params)
 
     def allocate(self, table: str, n: int) -> list[int]:
         if n <= 0:
@@ -254,132 +201,4 @@ class Fast:
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({self._placeholders(cols)})"
         if on_conflict:
             sql += f" ON CONFLICT ({on_conflict}) DO NOTHING"
-        return self._executemany(sql, self._rows(cols, rows))
-
-    def update_enrollments(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if not rows:
-            return
-        if self.pg:  # one statement over arrays instead of one per row
-            cur = self.dbapi.cursor()
-            try:
-                cur.execute(
-                    "UPDATE enrollments AS e SET status = v.status, end_reason = v.end_reason, "
-                    "step_id = v.step_id, state = v.state::jsonb, updated_at = v.updated_at, "
-                    "ended_at = v.ended_at, version = v.version "
-                    "FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], "
-                    "%b::timestamp[], %b::timestamp[], %b::int[]) "
-                    "AS v(id, status, end_reason, step_id, state, updated_at, ended_at, version) "
-                    "WHERE e.id = v.id",
-                    (
-                        [r["_id"] for r in rows],
-                        [r["status"] for r in rows],
-                        [r["end_reason"] for r in rows],
-                        [r["step_id"] for r in rows],
-                        [self.j(r["state"]) for r in rows],
-                        [self.t(r["updated_at"]) for r in rows],
-                        [self.t(r["ended_at"]) for r in rows],
-                        [r["version"] for r in rows],
-                    ),
-                )
-            finally:
-                cur.close()
-            return
-        ph = self.ph
-        js = f"{ph}::jsonb" if self.pg else ph
-        sql = (
-            f"UPDATE enrollments SET status = {ph}, end_reason = {ph}, step_id = {ph}, state = {js}, "
-            f"updated_at = {ph}, ended_at = {ph}, version = {ph} WHERE id = {ph}"
-        )
-        self._executemany(
-            sql,
-            [
-                (
-                    r["status"],
-                    r["end_reason"],
-                    r["step_id"],
-                    self.j(r["state"]),
-                    self.t(r["updated_at"]),
-                    self.t(r["ended_at"]),
-                    r["version"],
-                    r["_id"],
-                )
-                for r in rows
-            ],
-        )
-
-    def existing_outbox(self, keys: Sequence[str]) -> dict[str, int]:
-        cur = self.dbapi.cursor()
-        try:
-            where, params = self.in_("idempotency_key", keys)
-            cur.execute(f"SELECT idempotency_key, id FROM outbox WHERE {where}", params)
-            return {str(k): int(i) for k, i in cur.fetchall()}
-        finally:
-            cur.close()
-
-    # ----------------------------------------------------------------- reads
-
-    def enrollments(self, ids: Sequence[int]) -> list[dict[str, Any]]:
-        if not ids:
-            return []
-        cur = self.dbapi.cursor()
-        try:
-            where, params = self.in_("id", ids)
-            cur.execute(f"SELECT id, contact_id, journey_id, version, state FROM enrollments WHERE {where}", params)
-            rows = cur.fetchall()
-        finally:
-            cur.close()
-        return [
-            {
-                "id": r[0],
-                "contact_id": r[1],
-                "journey_id": r[2],
-                "version": r[3],
-                "state": self.parse_json(r[4]),
-            }
-            for r in rows
-        ]
-
-    def due_timers(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        """``claim_due_timers`` without SQLAlchemy's row processing (same query, same locks)."""
-        lock = " FOR UPDATE SKIP LOCKED" if self.pg else ""
-        cur = self.dbapi.cursor()
-        try:
-            cur.execute(
-                "SELECT id, contact_id, enrollment_id, kind, due_at, payload FROM timers "
-                f"WHERE due_at <= {self.ph} ORDER BY due_at LIMIT {int(limit)}{lock}",
-                (self.t(now),),
-            )
-            rows = cur.fetchall()
-        finally:
-            cur.close()
-        return [
-            {
-                "id": r[0],
-                "contact_id": r[1],
-                "enrollment_id": r[2],
-                "kind": r[3],
-                "due_at": self.parse_time(r[4]),
-                "payload": self.parse_json(r[5]),
-            }
-            for r in rows
-        ]
-
-    def contacts(self, ids: Sequence[int]) -> list[dict[str, Any]]:
-        cols = ("id", "email", "phone", "external_id", "first_name", "last_name", "timezone", "locale",
-                "lifecycle_stage", "owner", "score", "created_at", "attributes")  # fmt: skip
-        if not ids:
-            return []
-        cur = self.dbapi.cursor()
-        try:
-            where, params = self.in_("id", ids)
-            cur.execute(f"SELECT {', '.join(cols)} FROM contacts WHERE {where}", params)
-            rows = cur.fetchall()
-        finally:
-            cur.close()
-        out = []
-        for r in rows:
-            d = dict(zip(cols, r, strict=True))
-            d["created_at"] = self.parse_time(d["created_at"])
-            d["attributes"] = self.parse_json(d["attributes"]) or {}
-            out.append(d)
-        return out
+        return self.executemany(sql, self._rows(cols, rows))
