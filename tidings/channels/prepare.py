@@ -40,7 +40,6 @@ ADDRESS_FIELD: dict[str, str] = {EMAIL: "email", SMS: "phone", VOICE: "phone"}
 CONSENT_CHANNEL: dict[str, str] = {VOICE: "phone"}
 
 
-
 @dataclass(frozen=True)
 class Links:
     secret: str

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from tidings.domain.changes import change_event, message_event_properties
 
 if TYPE_CHECKING:
-    from tidings.store.sql_uow import SqlUnitOfWork
+    from tidings.application.ports.storage import StorageUnitOfWork
 
 VERSION = 1
 _LAYOUT = struct.Struct(">BcQII")  # version, kind, a, b, expires (epoch seconds)
@@ -232,7 +232,7 @@ def machine_reason(
 
 
 def append_event(
-    uow: SqlUnitOfWork,
+    uow: StorageUnitOfWork,
     contact_id: int,
     name: str,
     properties: dict[str, Any],
@@ -241,17 +241,18 @@ def append_event(
     source: str = "tracking",
     message_id: str | None = None,
 ) -> None:
-    """Append an event and enqueue its contact in the unit of work's transaction (the pipeline contract)."""
+    """Append an event and enqueue its contact in the unit of work's transaction (the pipeline contract):
+    the ``EventLog`` port of the unit of work (``uow.events``)."""
     event = change_event(contact_id, name, properties, now, source) | {"message_id": message_id}
     uow.events.append_changes([event], now)
 
 
-def load_message(uow: SqlUnitOfWork, outbox_id: int) -> dict[str, Any] | None:
+def load_message(uow: StorageUnitOfWork, outbox_id: int) -> dict[str, Any] | None:
     return uow.outbox.get(outbox_id)
 
 
 def record_open(
-    uow: SqlUnitOfWork, token: Token, *, user_agent: str | None, ip: str | None, now: datetime
+    uow: StorageUnitOfWork, token: Token, *, user_agent: str | None, ip: str | None, now: datetime
 ) -> bool:
     row = load_message(uow, token.a)
     if row is None:
@@ -265,7 +266,7 @@ def record_open(
 
 
 def record_click(
-    uow: SqlUnitOfWork, token: Token, *, user_agent: str | None, ip: str | None, now: datetime
+    uow: StorageUnitOfWork, token: Token, *, user_agent: str | None, ip: str | None, now: datetime
 ) -> str | None:
     """The stored destination of this click (None if unknown), after recording the event."""
     row = load_message(uow, token.a)
