@@ -16,9 +16,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
 from tidings.application.access.keys import KeyVerifier
 from tidings.application.forms.intake import FormsTransaction
 from tidings.application.forms.submit import SubmissionGate
@@ -43,12 +40,12 @@ from tidings.clock import ManualClock, SystemClock
 from tidings.domain import template_limits
 from tidings.masking import masked_url, redact
 from tidings.settings import Settings, new_secret
-from tidings.store import schema
 from tidings.store.analytics import SqlAnalytics
+from tidings.store.app_state_sql import has_schema, stored_secret
 from tidings.store.audiences_sql import SqlAudienceMembers, SqlSyncedAudience
 from tidings.store.contact_search_sql import SqlContactSearch
 from tidings.store.control import SqlControl
-from tidings.store.db import create_engine
+from tidings.store.db import Connection, DatabaseError, Engine, create_engine
 from tidings.store.engine_sql import SqlEngineStorage
 from tidings.store.import_jobs_sql import SqlImportJobs
 from tidings.store.ingest_sql import IngestWriter
@@ -66,7 +63,7 @@ T = TypeVar("T")
 class SqlIntakeTransaction:
     """A vendor delivery's transaction (``application/sources/intake.py``) on one connection."""
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.checkouts = SqlCheckouts(conn)
 
@@ -77,7 +74,7 @@ class SqlIntakeTransaction:
 class SqlFormsTransaction:
     """A public form submission's transaction (``application/forms/intake.py``) on one connection."""
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.uow = SqlUnitOfWork.joining(conn)
 
@@ -276,19 +273,12 @@ def _stored_secret(engine: Engine, url: str) -> str:
     Any database error stops startup: a random secret instead would silently break every
     link already sent and every session. A database with no schema yet is named as such.
     """
-    t = schema.app_state
     try:
-        with engine.begin() as conn:
-            row = conn.execute(sa.select(t.c.value).where(t.c.key == "secret_key")).first()
-            if row is not None:
-                return str(row[0]["value"])
-            secret = new_secret()
-            conn.execute(sa.insert(t).values(key="secret_key", value={"value": secret}))
-            return secret
-    except sa.exc.SQLAlchemyError as exc:
+        return stored_secret(engine, new_secret)
+    except DatabaseError as exc:
         try:
-            migrated = sa.inspect(engine).has_table(t.name)
-        except sa.exc.SQLAlchemyError:
+            migrated = has_schema(engine)
+        except DatabaseError:
             migrated = True  # cannot even look: report the original error
         if not migrated:
             raise StartupError(

@@ -26,18 +26,16 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
 from tidings.application.background import ServiceThread
 from tidings.application.journeys.engine import JourneyEngine
 from tidings.application.ports.engine import EVENTS_PER_PASS
-from tidings.store import schema
 from tidings.store.analytics import SqlAnalytics
 from tidings.store.control import SqlControl
-from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
+from tidings.store.db import SQLITE_WRITE_WAIT_S, Connection, sqlite_write_polling
 from tidings.store.engine_sql import SqlEngineStorage
 from tidings.store.enrolments_sql import SqlEnrolments
 from tidings.store.scoring_sql import SqlScoring
+from tidings.store.worker_sql import drop_first_due_timer, set_aside_contact
 
 if TYPE_CHECKING:
     from tidings.application.ports.wiring import BackgroundService
@@ -140,7 +138,7 @@ class JourneyWorker(ServiceThread):
         return len(ids)
 
     @contextlib.contextmanager
-    def _sqlite_write(self) -> Iterator[sa.Connection]:
+    def _sqlite_write(self) -> Iterator[Connection]:
         """A SQLite write transaction for the worker, its lock taken by polling every millisecond.
 
         SQLite's busy handler sleeps up to 100 ms between tries, so a worker competing with a
@@ -179,26 +177,11 @@ class JourneyWorker(ServiceThread):
         except Exception:
             log.exception("could not release contact %s", contact_id)
 
-    def _set_aside(self, conn: sa.Connection, contact_id: int, exc: Exception) -> None:
+    def _set_aside(self, conn: Connection, contact_id: int, exc: Exception) -> None:
         """Give up on a contact's pending events: mark them processed with an error trace."""
-        now = self.container.clock.now()
-        repo = SqlEnrolments(conn)
-        events = repo.unprocessed_events([contact_id], EVENTS_PER_PASS).get(contact_id, [])
-        repo.mark_processed([int(e["id"]) for e in events], now)
-        conn.execute(
-            sa.insert(schema.traces).values(
-                contact_id=contact_id,
-                stimulus="event",
-                action="error",
-                at=now,
-                detail={
-                    "error": f"{type(exc).__name__}: {exc}",
-                    "events": [int(e["id"]) for e in events],
-                    "note": "events set aside after repeated failures",
-                },
-            )
+        set_aside_contact(
+            conn, contact_id, f"{type(exc).__name__}: {exc}", self.container.clock.now(), EVENTS_PER_PASS
         )
-        conn.execute(sa.delete(schema.contact_queue).where(schema.contact_queue.c.contact_id == contact_id))
 
     # ----------------------------------------------------------------- timers
 
@@ -226,27 +209,8 @@ class JourneyWorker(ServiceThread):
 
     def _drop_first_due_timer(self, exc: Exception) -> None:
         with self.container.engine.begin() as conn:
-            now = self.container.clock.now()
-            repo = SqlEnrolments(conn)
-            rows = repo.due_timers(now, 1)
-            for r in rows:
+            for r in drop_first_due_timer(conn, f"{type(exc).__name__}: {exc}", self.container.clock.now()):
                 log.error("dropping timer %s of contact %s: %s", r["id"], r["contact_id"], exc)
-                repo.delete_timers([int(r["id"])])
-                conn.execute(
-                    sa.insert(schema.traces).values(
-                        contact_id=r["contact_id"],
-                        enrollment_id=r["enrollment_id"],
-                        stimulus="timer",
-                        action="error",
-                        at=now,
-                        detail={
-                            "error": f"{type(exc).__name__}: {exc}",
-                            "timer": int(r["id"]),
-                            "kind": r["kind"],
-                            "payload": r["payload"],
-                        },
-                    )
-                )
 
 
 def worker_services(container: Container) -> list[BackgroundService]:

@@ -19,6 +19,7 @@ from tidings.channels.bounces import Feedback, Limits, record_feedback
 from tidings.channels.delivery import Deliverer
 from tidings.channels.registry import ChannelRegistry
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 
 async def drain(container: Container) -> RecordingEmail:
@@ -33,7 +34,7 @@ async def test_hard_bounce_suppresses_later_sends(container: Container) -> None:
     add_template(container.engine, now)
     with container.engine.begin() as conn:
         record_feedback(
-            conn, [Feedback("hard_bounce", "Gone@Example.org", "webhook", ref="x")], now, Limits()
+            joined(conn), [Feedback("hard_bounce", "Gone@Example.org", "webhook", ref="x")], now, Limits()
         )
     marketing = add_outbox(container.engine, now, cid)
     transactional = add_outbox(container.engine, now, cid, category="transactional")

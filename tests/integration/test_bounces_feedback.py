@@ -14,6 +14,7 @@ from tidings.channels.bounces import SOFT, Feedback, Limits, is_domain_paused, p
 from tidings.channels.dsn import parse_dsn
 from tidings.channels.webhooks import sign
 from tidings.store import schema
+from tidings.store.sql_uow import joined
 
 SECRET = "bounce-secret"
 
@@ -116,7 +117,7 @@ def test_domain_is_paused_when_bounce_rate_passes_the_limit(api: Any, container:
     ]  # 10 / 200 = 5%: not over the limit
     assert post(api, container, {"events": events}).json()["paused_domains"] == []
     with container.engine.connect() as conn:
-        assert not is_domain_paused(conn, "mail.shop.test", container.clock.now())
+        assert not is_domain_paused(joined(conn), "mail.shop.test", container.clock.now())
     r = post(
         api,
         container,
@@ -124,14 +125,14 @@ def test_domain_is_paused_when_bounce_rate_passes_the_limit(api: Any, container:
     )
     assert r.json()["paused_domains"] == ["mail.shop.test"]
     with container.engine.connect() as conn:
-        assert is_domain_paused(conn, "mail.shop.test", container.clock.now())
-        assert paused_domains(conn, container.clock.now()) == {"mail.shop.test"}
+        assert is_domain_paused(joined(conn), "mail.shop.test", container.clock.now())
+        assert paused_domains(joined(conn), container.clock.now()) == {"mail.shop.test"}
     listed = api.get("/api/sending-domains").json()["items"]
     assert listed[0]["status"] == "paused" and "bounce rate" in listed[0]["reason"]
     assert api.post("/api/sending-domains/mail.shop.test/resume").status_code == 200
     assert api.post("/api/sending-domains/mail.shop.test/resume").status_code == 404
     with container.engine.connect() as conn:
-        assert not is_domain_paused(conn, "mail.shop.test", container.clock.now())
+        assert not is_domain_paused(joined(conn), "mail.shop.test", container.clock.now())
 
 
 def test_complaint_rate_and_minimum_volume(container: Container) -> None:
@@ -139,7 +140,7 @@ def test_complaint_rate_and_minimum_volume(container: Container) -> None:
     sent_messages(container, 999, "d.test")
     with container.engine.begin() as conn:
         r = record_feedback(
-            conn,
+            joined(conn),
             [Feedback("complaint", "x@y.org", "webhook", ref="c1", sending_domain="d.test")],
             container.clock.now(),
             limits,
@@ -148,7 +149,7 @@ def test_complaint_rate_and_minimum_volume(container: Container) -> None:
     sent_messages(container, 1000, "d.test", batch="more")
     with container.engine.begin() as conn:
         r = record_feedback(
-            conn,
+            joined(conn),
             [Feedback("complaint", "z@y.org", "webhook", ref="c2", sending_domain="d.test")],
             container.clock.now(),
             limits,
@@ -222,11 +223,11 @@ def test_dsn_feeds_the_same_rules_when_it_names_our_message(container: Container
     ]
     assert items[0].sending_domain == "mail.shop.test" and items[0].detail["status"] == "5.1.1"
     with container.engine.begin() as conn:  # no such message of ours: a forged DSN changes nothing
-        r = record_feedback(conn, items, container.clock.now(), Limits())
+        r = record_feedback(joined(conn), items, container.clock.now(), Limits())
     assert (r.recorded, r.unmatched) == (0, 2) and suppressed(container) == []
     sent_message_42(container)
     with container.engine.begin() as conn:  # full@ was not the recipient of message 42: ignored
-        r = record_feedback(conn, items, container.clock.now(), Limits())
+        r = record_feedback(joined(conn), items, container.clock.now(), Limits())
     assert (r.recorded, r.unmatched) == (1, 1)
     assert suppressed(container) == [("gone@example.org", "hard_bounce")]
     assert parse_dsn(b"Subject: hi\n\nnot a report") == []

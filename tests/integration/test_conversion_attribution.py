@@ -15,6 +15,7 @@ from tidings.channels import tracking
 from tidings.clock import ManualClock
 from tidings.store import schema
 from tidings.store.outbox import message_event_properties
+from tidings.store.sql_uow import joined
 from tidings.worker import JourneyWorker
 
 YAML = {"Content-Type": "application/yaml"}
@@ -46,7 +47,7 @@ steps:
 def _click(container: Container, row: Any, *, machine: bool) -> None:
     with container.engine.begin() as conn:
         props = message_event_properties(row) | {"url": "https://shop.example/cart", "link": 0, "machine": machine}
-        tracking.append_event(conn, row["contact_id"], "message.clicked", props, container.clock.now())
+        tracking.append_event(joined(conn), row["contact_id"], "message.clicked", props, container.clock.now())
 
 
 def test_a_goal_records_the_last_human_click_and_the_api_shows_it(

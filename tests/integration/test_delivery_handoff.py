@@ -176,21 +176,21 @@ def test_the_writer_keeps_its_connection_and_drops_it_when_a_write_fails(contain
     deliverer = Deliverer(container, ChannelRegistry({}))
     try:
         ids = _rows(container, 1)
-        with deliverer._write_tx() as conn:
+        with deliverer.store.writer.transaction() as conn:
             first = conn
             conn.execute(sa.update(schema.outbox).where(schema.outbox.c.id == ids[0]).values(error="kept"))
-        with deliverer._write_tx() as conn:
+        with deliverer.store.writer.transaction() as conn:
             assert conn is first  # the same connection, kept between writes
-        with pytest.raises(RuntimeError), deliverer._write_tx() as conn:
+        with pytest.raises(RuntimeError), deliverer.store.writer.transaction() as conn:
             conn.execute(sa.update(schema.outbox).where(schema.outbox.c.id == ids[0]).values(error="rolled back"))
             raise RuntimeError("the database went away")
-        assert deliverer._write_conn is None and first.closed
-        with deliverer._write_tx() as conn:
+        assert deliverer.store.writer.conn is None and first.closed
+        with deliverer.store.writer.transaction() as conn:
             assert conn is not first
             assert conn.execute(sa.select(schema.outbox.c.error).where(schema.outbox.c.id == ids[0])).scalar() == "kept"
     finally:
         deliverer.close()
-    assert deliverer._write_conn is None
+    assert deliverer.store.writer.conn is None
 
 
 def test_a_writer_connection_the_database_dropped_is_replaced_and_the_write_done_once(
@@ -201,12 +201,12 @@ def test_a_writer_connection_the_database_dropped_is_replaced_and_the_write_done
     deliverer = Deliverer(container, ChannelRegistry({}))
     try:
         ids = _rows(container, 1)
-        with deliverer._write_tx() as conn:
+        with deliverer.store.writer.transaction() as conn:
             pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         with container.engine.begin() as admin:  # the server ends the kept session (a restart, say)
             admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
         o = schema.outbox
-        bumped = deliverer._write(
+        bumped = deliverer.store.writer.run(
             lambda c: c.execute(sa.update(o).where(o.c.id == ids[0]).values(attempts=o.c.attempts + 1)).rowcount
         )
         assert bumped == 1 and "connection was lost" in caplog.text  # the first try failed, the second wrote

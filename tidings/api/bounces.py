@@ -26,6 +26,7 @@ from tidings.channels.bounces import COMPLAINT, HARD, SOFT, Feedback, FeedbackRe
 from tidings.channels.sns import SnsError, SnsForged, SnsVerifier, ses_feedback
 from tidings.channels.webhooks import verify
 from tidings.domain import jsonvalues
+from tidings.store.sql_uow import joined
 
 router = APIRouter(tags=["bounces"], route_class=StrictRoute)
 log = logging.getLogger("tidings.api.bounces")
@@ -42,7 +43,7 @@ def _reject(status: int, code: str, message: str, loc: list[str], client: str) -
 
 def _record(c: Container, items: list[Feedback]) -> FeedbackResult:
     with c.engine.begin() as conn:
-        return bounces.record_feedback(conn, items, c.clock.now(), Limits.from_settings(c.settings))
+        return bounces.record_feedback(joined(conn), items, c.clock.now(), Limits.from_settings(c.settings))
 
 
 def _summary(result: FeedbackResult) -> dict[str, Any]:
@@ -190,9 +191,10 @@ def sending_domains(request: Request) -> dict[str, Any]:
     c = container(request)
     limits = Limits.from_settings(c.settings)
     with c.engine.connect() as conn:
-        items = bounces.list_domains(conn)
+        uow = joined(conn)
+        items = bounces.list_domains(uow)
         for item in items:
-            item["rates"] = bounces.domain_rates(conn, item["domain"], c.clock.now(), limits)
+            item["rates"] = bounces.domain_rates(uow, item["domain"], c.clock.now(), limits)
     return {"items": items, "limits": limits.__dict__}
 
 
@@ -200,7 +202,7 @@ def sending_domains(request: Request) -> dict[str, Any]:
 def resume(request: Request, domain: str) -> dict[str, Any]:
     c = container(request)
     with c.engine.begin() as conn:
-        if not bounces.resume_domain(conn, domain, c.clock.now()):
+        if not bounces.resume_domain(joined(conn), domain, c.clock.now()):
             raise ApiError(
                 404,
                 "not_found",

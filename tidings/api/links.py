@@ -21,6 +21,7 @@ from tidings.api.deps import FormFields, RawBody, container
 from tidings.api.routing import StrictRoute
 from tidings.application.contacts import preferences
 from tidings.channels import tracking
+from tidings.store.sql_uow import joined
 
 router = APIRouter(tags=["links"], route_class=StrictRoute)
 
@@ -65,7 +66,7 @@ def open_pixel(token: str, request: Request) -> Response:
         tok = _read(request, token, tracking.OPEN)
         ua, ip = _client(request)
         with c.engine.begin() as conn:
-            if not tracking.record_open(conn, tok, user_agent=ua, ip=ip, now=c.clock.now()):
+            if not tracking.record_open(joined(conn), tok, user_agent=ua, ip=ip, now=c.clock.now()):
                 status = 404
     except tracking.BadToken:
         status = 404
@@ -81,7 +82,7 @@ def click(token: str, request: Request) -> Response:
         return token_error(exc)
     ua, ip = _client(request)
     with c.engine.begin() as conn:
-        url = tracking.record_click(conn, tok, user_agent=ua, ip=ip, now=c.clock.now())
+        url = tracking.record_click(joined(conn), tok, user_agent=ua, ip=ip, now=c.clock.now())
     if url is None:
         return page("Link not valid", "<p>This link is not valid. Nothing was changed.</p>", 404)
     return RedirectResponse(url, status_code=302, headers=NO_STORE)

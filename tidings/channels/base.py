@@ -5,63 +5,33 @@ The provider interface they implement is the sender port, ``tidings.application.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from tidings.application.ports.senders import DeliveryResult, OutgoingMessage
-from tidings.store import schema
+from tidings.domain.channels import InboxItem
+from tidings.store.sql_uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from tidings.store.db import Engine
+
+__all__ = ["InboxItem", "SinkProvider", "inbox_has", "record_in_inbox"]
 
 
-@dataclass(frozen=True)
-class InboxItem:
-    """What a local sink received: a row of the ``inbox`` table (the web inbox)."""
-
-    channel: str
-    recipient: str | None
-    sender: str | None = None
-    subject: str | None = None
-    body_text: str | None = None
-    body_html: str | None = None
-    headers: Mapping[str, Any] = field(default_factory=dict)
-    raw: str | None = None
-    message_ref: str | None = None
-
-
-def record_in_inbox(engine: sa.Engine, item: InboxItem, now: datetime) -> int:
+def record_in_inbox(engine: Engine, item: InboxItem, now: datetime) -> int:
     """Store what a local sink received. Every sink (email catcher, SMS, voice, letters,
     webhooks) records through this one function so the web inbox shows every channel alike."""
-    with engine.begin() as conn:
-        result = conn.execute(
-            sa.insert(schema.inbox).values(
-                channel=item.channel,
-                sender=item.sender,
-                recipient=item.recipient,
-                subject=item.subject,
-                body_text=item.body_text,
-                body_html=item.body_html,
-                headers=dict(item.headers),
-                raw=item.raw,
-                message_ref=item.message_ref,
-                received_at=now,
-            )
-        )
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+    with SqlUnitOfWork(engine) as uow:
+        inbox_id = uow.inbox.record(item, now)
+        uow.commit()
+    return inbox_id
 
 
-def inbox_has(engine: sa.Engine, channel: str, message_ref: str) -> bool:
+def inbox_has(engine: Engine, channel: str, message_ref: str) -> bool:
     """Did a local sink receive this message? (``confirm`` for sinks.)"""
-    t = schema.inbox
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(t.c.id).where(t.c.channel == channel, t.c.message_ref == message_ref).limit(1)
-        ).first()
-    return row is not None
+    with SqlUnitOfWork(engine, read_only=True) as uow:
+        return uow.inbox.has(channel, message_ref)
 
 
 class SinkProvider:
@@ -74,7 +44,7 @@ class SinkProvider:
     channel: str = ""
     name: str = "sink"
 
-    def __init__(self, engine: sa.Engine, clock: Any) -> None:
+    def __init__(self, engine: Engine, clock: Any) -> None:
         self.engine = engine
         self.clock = clock
 

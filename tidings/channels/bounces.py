@@ -26,15 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from tidings.domain.changes import change_event
-from tidings.store import outbox, schema
-from tidings.store.ingest_sql import record_changes
-from tidings.store.outbox import Outcome
+from tidings.store.outbox import Outcome, message_event_properties
 
 if TYPE_CHECKING:
     from tidings.settings import Settings
+    from tidings.store.feedback_sql import SqlFeedback
+    from tidings.store.sql_uow import SqlUnitOfWork
 
 log = logging.getLogger("tidings.channels.bounces")
 
@@ -42,11 +40,6 @@ HARD = "hard_bounce"
 SOFT = "soft_bounce"
 COMPLAINT = "complaint"
 KINDS = (HARD, SOFT, COMPLAINT)
-
-f = schema.feedback
-o = schema.outbox
-sd = schema.sending_domains
-
 
 @dataclass(frozen=True)
 class Feedback:
@@ -98,17 +91,9 @@ def domain_of(address: str | None) -> str | None:
     return address.rpartition("@")[2].strip().strip(">").lower() or None
 
 
-def _suppress(conn: sa.Connection, address: str, reason: str, detail: Mapping[str, Any], now: datetime) -> bool:
-    s = schema.suppressions
-    if conn.execute(sa.select(s.c.address).where(s.c.channel == "email", s.c.address == address)).first():
-        return False
-    conn.execute(
-        sa.insert(s).values(channel="email", address=address, reason=reason, detail=dict(detail), created_at=now)
-    )
-    return True
-
-
-def record_feedback(conn: sa.Connection, items: Iterable[Feedback], now: datetime, limits: Limits) -> FeedbackResult:
+def record_feedback(uow: SqlUnitOfWork, items: Iterable[Feedback], now: datetime, limits: Limits) -> FeedbackResult:
+    """Record the notifications in the unit of work's transaction (the caller commits)."""
+    store = uow.feedback
     result = FeedbackResult()
     events: list[dict[str, Any]] = []
     domains: set[str] = set()
@@ -117,56 +102,48 @@ def record_feedback(conn: sa.Connection, items: Iterable[Feedback], now: datetim
             raise ValueError(f"unknown feedback kind {item.kind!r}")
         address = item.address.strip().lower()
         ref = f"{item.source}:{item.ref}:{address}"[:400] if item.ref else None
-        if ref and conn.execute(sa.select(f.c.id).where(f.c.ref == ref)).first():
+        if ref and store.seen(ref):
             result.duplicates += 1
             continue
-        row = outbox.row_for_ref(conn, item.message_ref)
+        row = store.message_for_ref(item.message_ref)
         if item.source == "dsn" and (row is None or str(row.get("recipient") or "").lower() != address):
             # anyone can mail a forged DSN: only one naming a message we sent to that address counts.
             result.unmatched += 1
             continue
         domain = (item.sending_domain or domain_of(item.message_ref) or "").lower() or None
-        contact_id = (
-            row["contact_id"]
-            if row
-            else conn.execute(
-                sa.select(schema.contacts.c.id).where(sa.func.lower(schema.contacts.c.email) == address)
-            ).scalar()
-        )
-        conn.execute(
-            sa.insert(f).values(
-                channel="email",
-                address=address,
-                kind=item.kind,
-                sending_domain=domain,
-                contact_id=contact_id,
-                outbox_id=row["id"] if row else None,
-                source=item.source,
-                ref=ref,
-                detail=dict(item.detail),
-                received_at=now,
-            )
+        contact_id = row["contact_id"] if row else store.contact_by_email(address)
+        store.add(
+            {
+                "channel": "email",
+                "address": address,
+                "kind": item.kind,
+                "sending_domain": domain,
+                "contact_id": contact_id,
+                "outbox_id": row["id"] if row else None,
+                "source": item.source,
+                "ref": ref,
+                "detail": dict(item.detail),
+                "received_at": now,
+            }
         )
         result.recorded += 1
         if domain:
             domains.add(domain)
         detail = {"source": item.source, **dict(item.detail)}
-        if item.kind in (HARD, COMPLAINT) and _suppress(conn, address, item.kind, detail, now):
+        if item.kind in (HARD, COMPLAINT) and store.suppress(address, item.kind, detail, now):
             result.suppressed.append(address)
         elif item.kind == SOFT:
             since = now - timedelta(days=limits.soft_bounce_days)
-            count = conn.execute(
-                sa.select(sa.func.count()).where(f.c.address == address, f.c.kind == SOFT, f.c.received_at >= since)
-            ).scalar_one()
-            if count >= limits.soft_bounce_threshold and _suppress(
-                conn, address, "soft_bounces", {**detail, "soft_bounces": count}, now
+            count = store.soft_bounces_since(address, since, SOFT)
+            if count >= limits.soft_bounce_threshold and store.suppress(
+                address, "soft_bounces", {**detail, "soft_bounces": count}, now
             ):
                 result.suppressed.append(address)
         if contact_id is not None:
             name = "message.complained" if item.kind == COMPLAINT else "message.bounced"
             props: dict[str, Any] = {"address": address, "source": item.source}
             if row is not None:
-                props |= outbox.message_event_properties(row)
+                props |= message_event_properties(row)
             else:
                 props["channel"] = "email"
             if item.kind != COMPLAINT:
@@ -175,9 +152,9 @@ def record_feedback(conn: sa.Connection, items: Iterable[Feedback], now: datetim
             if ref:
                 event["message_id"] = ref[:200]
             events.append(event)
-    record_changes(conn, events, now)
+    store.record_events(events, now)
     for domain in sorted(domains):
-        if evaluate_domain(conn, domain, now, limits):
+        if evaluate_domain(uow, domain, now, limits):
             result.paused_domains.append(domain)
     return result
 
@@ -185,28 +162,16 @@ def record_feedback(conn: sa.Connection, items: Iterable[Feedback], now: datetim
 # --------------------------------------------------------------------------- sending domains
 
 
-def domain_rates(conn: sa.Connection, domain: str, now: datetime, limits: Limits) -> dict[str, Any]:
+def domain_rates(uow: SqlUnitOfWork, domain: str, now: datetime, limits: Limits) -> dict[str, Any]:
     """Rolling rates over the window; a resumed domain starts counting afresh from its resume."""
+    store = uow.feedback
     since = now - timedelta(days=limits.rate_window_days)
-    state = conn.execute(sa.select(sd.c.detail).where(sd.c.domain == domain)).scalar()
-    resumed = (state or {}).get("resumed_at")
+    state = store.domain(domain)
+    resumed = ((state or {}).get("detail") or {}).get("resumed_at")
     if resumed:
         since = max(since, datetime.fromisoformat(resumed))
-    sent = conn.execute(
-        sa.select(sa.func.count()).where(
-            o.c.channel == "email",
-            o.c.sent_at >= since,
-            o.c.status.in_(("sent", "delivered")),
-            o.c.provider_message_id.like(f"%@{domain}"),
-        )
-    ).scalar_one()
-    counts: dict[str, int] = dict(
-        conn.execute(
-            sa.select(f.c.kind, sa.func.count())
-            .where(f.c.sending_domain == domain, f.c.received_at >= since)
-            .group_by(f.c.kind)
-        ).all()
-    )
+    sent = store.sent_since(domain, since)
+    counts = store.kinds_since(domain, since)
     bounces = int(counts.get(HARD, 0)) + int(counts.get(SOFT, 0))
     complaints = int(counts.get(COMPLAINT, 0))
     volume = max(int(sent), bounces + complaints)
@@ -221,9 +186,9 @@ def domain_rates(conn: sa.Connection, domain: str, now: datetime, limits: Limits
     }
 
 
-def evaluate_domain(conn: sa.Connection, domain: str, now: datetime, limits: Limits) -> bool:
+def evaluate_domain(uow: SqlUnitOfWork, domain: str, now: datetime, limits: Limits) -> bool:
     """Pause the domain when a rate passes its limit (with enough volume). True when newly paused."""
-    rates = domain_rates(conn, domain, now, limits)
+    rates = domain_rates(uow, domain, now, limits)
     if rates["sent"] < limits.rate_min_volume:
         return False
     reasons = []
@@ -233,8 +198,9 @@ def evaluate_domain(conn: sa.Connection, domain: str, now: datetime, limits: Lim
         reasons.append(f"complaint rate {rates['complaint_rate']:.3%} > {limits.complaint_rate_limit:.3%}")
     if not reasons:
         return False
-    current = conn.execute(sa.select(sd.c.status).where(sd.c.domain == domain)).scalar()
-    if current == "paused":
+    store = uow.feedback
+    current = store.domain(domain)
+    if current is not None and current["status"] == "paused":
         return False
     reason = (
         f"{', '.join(reasons)} over {rates['sent']} messages in {limits.rate_window_days} days; "
@@ -242,43 +208,36 @@ def evaluate_domain(conn: sa.Connection, domain: str, now: datetime, limits: Lim
     )
     values = {"status": "paused", "reason": reason, "detail": rates, "paused_at": now, "updated_at": now}
     if current is not None:  # keep the resume point, so the window stays what the rates used
-        previous = conn.execute(sa.select(sd.c.detail).where(sd.c.domain == domain)).scalar() or {}
+        previous = current["detail"] or {}
         if previous.get("resumed_at"):
             values["detail"] = {**rates, "resumed_at": previous["resumed_at"]}
-    if current is None:
-        conn.execute(sa.insert(sd).values(domain=domain, **values))
-    else:
-        conn.execute(sa.update(sd).where(sd.c.domain == domain).values(**values))
+    store.save_domain(domain, values)
     log.warning("sending domain %s paused: %s", domain, reason)
     return True
 
 
-def paused_domains(conn: sa.Connection, now: datetime) -> set[str]:
+def paused_domains(uow: SqlUnitOfWork, now: datetime) -> set[str]:
     """Every paused sending domain (one query per delivery batch)."""
-    return set(conn.execute(sa.select(sd.c.domain).where(sd.c.status == "paused")).scalars())
+    return uow.feedback.paused_domains()
 
 
-def is_domain_paused(conn: sa.Connection, domain: str, now: datetime) -> bool:
-    row = conn.execute(sa.select(sd.c.status).where(sd.c.domain == domain.lower())).scalar()
-    return row == "paused"
+def is_domain_paused(uow: SqlUnitOfWork, domain: str, now: datetime) -> bool:
+    row = uow.feedback.domain(domain.lower())
+    return row is not None and row["status"] == "paused"
 
 
-def resume_domain(conn: sa.Connection, domain: str, now: datetime) -> bool:
+def resume_domain(uow: SqlUnitOfWork, domain: str, now: datetime) -> bool:
     """An operator resumes a paused domain; its rates then count from now (history is kept)."""
-    row = conn.execute(sa.select(sd).where(sd.c.domain == domain.lower())).mappings().first()
+    row = uow.feedback.domain(domain.lower())
     if row is None or row["status"] != "paused":
         return False
     detail = {**(row["detail"] or {}), "resumed_at": now.isoformat(), "last_pause": row["reason"]}
-    conn.execute(
-        sa.update(sd)
-        .where(sd.c.domain == domain.lower())
-        .values(status="active", reason=None, detail=detail, updated_at=now)
-    )
+    uow.feedback.save_domain(domain.lower(), {"status": "active", "reason": None, "detail": detail, "updated_at": now})
     return True
 
 
-def list_domains(conn: sa.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(sa.select(sd).order_by(sd.c.domain)).mappings()]
+def list_domains(uow: SqlUnitOfWork) -> list[dict[str, Any]]:
+    return uow.feedback.list_domains()
 
 
 # --------------------------------------------------------------------------- the delivery loop's hook
@@ -288,7 +247,7 @@ HOLD = timedelta(minutes=15)
 
 
 def hold_if_paused(
-    conn: sa.Connection, row: dict[str, Any], sender: str, paused: set[str], now: datetime
+    feedback: SqlFeedback, row: dict[str, Any], sender: str, paused: set[str], now: datetime
 ) -> Outcome | None:
     """An ``Outcome`` holding this email (pending, due again after ``HOLD``) when its sending
     domain is paused, else None. Called by ``prepare.py`` at claim time with ``paused_domains()``.
@@ -298,7 +257,7 @@ def hold_if_paused(
     domain = domain_of(parseaddr(sender)[1])
     if not domain or domain not in paused:
         return None
-    conn.execute(sa.update(o).where(o.c.id == row["id"], o.c.attempts > 0).values(attempts=o.c.attempts - 1))
+    feedback.give_back_attempt(int(row["id"]))
     return Outcome(
         row,
         "pending",

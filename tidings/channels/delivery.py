@@ -34,12 +34,10 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import sqlalchemy as sa
 
 from tidings.application.ports.senders import DeliveryResult, DeliveryStatus, OutgoingMessage
 from tidings.channels.handoff import HandOffWindow, Writes
@@ -47,8 +45,7 @@ from tidings.channels.prepare import Links, Preparer, message_from_rendered
 from tidings.channels.registry import ChannelRegistry, UnknownChannel, build_registry
 from tidings.domain.statuses import OutboxStatus
 from tidings.store import outbox
-from tidings.store.control import paused_channels
-from tidings.store.db import Connection, read_only
+from tidings.store.delivery_loop_sql import SqlDeliveryLoop
 from tidings.store.outbox import Outcome
 
 if TYPE_CHECKING:
@@ -77,7 +74,8 @@ class Deliverer:
         lease: timedelta | None = None,
     ) -> None:
         self.container = container
-        self.engine = container.engine
+        #: every transaction of this loop (claims, reads, the writer's kept connection).
+        self.store = SqlDeliveryLoop(container.engine)
         self.clock = container.clock
         #: leases are about whether a sender is alive: real time, never the business clock (a test
         #: clock jumping past a lease while its sender is mid-send once caused a duplicate).
@@ -99,10 +97,8 @@ class Deliverer:
         # holds up the messages being sent.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-delivery-db")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-delivery-write")
-        #: the writer thread's own connection, kept open between its writes: a mark waits for one
-        #: write, so a pool checkout (with its pre-ping round trip) per write is latency on every
-        #: message. Only the writer thread touches it; a failed write drops it (the next reconnects).
-        self._write_conn: Connection | None = None
+        # The writer thread writes on one kept connection (``store/delivery_loop_sql.KeptWriter``):
+        # a mark waits for one write, so a pool checkout per write would be latency on every message.
 
     def _db(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         return asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -113,38 +109,7 @@ class Deliverer:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._writer.shutdown(wait=True)
-        if self._write_conn is not None:  # the writer thread has stopped: no one else uses it
-            self._write_conn.close()
-            self._write_conn = None
-
-    @contextlib.contextmanager
-    def _write_tx(self) -> Iterator[Connection]:
-        """A transaction on the writer's kept connection (call from the writer thread only)."""
-        conn = self._write_conn
-        if conn is None or conn.closed or conn.invalidated:
-            conn = self._write_conn = self.engine.connect()
-        try:
-            with conn.begin():
-                yield conn
-        except BaseException:
-            self._write_conn = None
-            with contextlib.suppress(Exception):
-                conn.close()
-            raise
-
-    def _write(self, work: Callable[[Connection], T]) -> T:
-        """``work`` in one writer transaction. A kept connection can have died since its last
-        write (the database restarted): the transaction then rolled back whole, so it is run
-        once more on a new connection — no write is applied twice."""
-        try:
-            with self._write_tx() as conn:
-                return work(conn)
-        except sa.exc.DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            log.warning("delivery writer: the database connection was lost; writing again on a new one")
-        with self._write_tx() as conn:
-            return work(conn)
+        self.store.close()  # the writer thread has stopped: no one else uses its connection
 
     def _concurrency(self, channel: str) -> int:
         provider = self.registry.get(channel) if channel in self.registry else None
@@ -162,47 +127,28 @@ class Deliverer:
         consent read happens after the claim, so an unsubscribe committed before it is honoured.
         """
         now = self.clock.now()
-        with self.engine.begin() as conn:
-            everything, held = paused_channels(conn)  # the kill switch holds them pending
-            if everything:
-                return [], []
-            rows = outbox.claim(
-                conn, owner=self.owner, now=now, limit=self.batch_size, kinds=self.kinds, held_channels=held,
-                lease_until=self._lease_until(),
-            )
+        rows = self.store.claim(
+            owner=self.owner, now=now, limit=self.batch_size, kinds=self.kinds, lease_until=self._lease_until()
+        )
         if not rows:
             return [], []
-        with self.engine.connect() as raw:
-            conn = read_only(raw)
-            with conn.begin():
-                ready, decided, rendered = self.preparer.prepare(conn, rows, now)
-        with self.engine.begin() as conn:
-            outbox.save_rendered(conn, rendered)
-            # decided without sending (skipped, suppressed, failed to render): recorded at once.
-            outbox.finish(conn, decided, now)
+        with self.store.reading() as reads:
+            ready, decided, rendered = self.preparer.prepare(reads, rows, now)
+        # decided without sending (skipped, suppressed, failed to render): recorded at once.
+        self.store.save_decisions(rendered, decided, now)
         return ready, decided
 
     def _claim_expired(self) -> tuple[int, list[dict[str, Any]]]:
-        with self.engine.begin() as conn:
-            released = outbox.release_expired(conn, lease_now=self.lease_clock.now())
-            rows = outbox.claim_expired(
-                conn, owner=self.owner, limit=self.batch_size, lease_now=self.lease_clock.now(),
-                lease_until=self._lease_until(),
-            )
-        return released, rows
+        lease_now = self.lease_clock.now()
+        return self.store.claim_expired(
+            owner=self.owner, limit=self.batch_size, lease_now=lease_now, lease_until=self._lease_until()
+        )
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
-        if outcomes:
-            with self.engine.begin() as conn:
-                outbox.finish(conn, outcomes, self.clock.now())
+        self.store.record(outcomes, self.clock.now())
 
     def _write_window_sync(self, w: Writes) -> set[int]:
-        def work(conn: Connection) -> set[int]:
-            outbox.finish(conn, w.outcomes, self.clock.now())
-            outbox.release(conn, owner=self.owner, ids=w.releases)
-            return outbox.hand_off(conn, w.marks, owner=self.owner, at=self.clock.now())
-
-        return self._write(work)
+        return self.store.write_window(w.outcomes, w.releases, w.marks, owner=self.owner, now=self.clock.now())
 
     async def _write_window(self, w: Writes) -> set[int]:
         marked = await self._w(self._write_window_sync, w)
@@ -212,10 +158,10 @@ class Deliverer:
         return marked
 
     def _heartbeat_sync(self, ids: list[int]) -> int:
-        return self._write(lambda conn: outbox.heartbeat(conn, ids, owner=self.owner, lease_until=self._lease_until()))
+        return self.store.heartbeat(ids, owner=self.owner, lease_until=self._lease_until())
 
     def _release_all_sync(self) -> int:
-        return self._write(lambda conn: outbox.release(conn, owner=self.owner))
+        return self.store.release_all(owner=self.owner)
 
     # ------------------------------------------------------------------ async steps
 

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import sqlalchemy as sa
 
 from tidings.application.ports.senders import DIRECT_MAIL, DeliveryResult, OutgoingMessage
 from tidings.channels.base import InboxItem, record_in_inbox
@@ -41,6 +40,7 @@ from tidings.domain.print_schedule import local_day
 if TYPE_CHECKING:
     from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
+    from tidings.store.db import Engine
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 CSV_FIELDS = (
@@ -224,7 +224,7 @@ class PrintBatchProvider:
     channel = DIRECT_MAIL
     name = "batch"
 
-    def __init__(self, engine: sa.Engine, clock: Clock, folder: BatchFolder, timezone: str = "UTC") -> None:
+    def __init__(self, engine: Engine, clock: Clock, folder: BatchFolder, timezone: str = "UTC") -> None:
         self.engine = engine
         self.clock = clock
         self.folder = folder

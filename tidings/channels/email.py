@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-import sqlalchemy as sa
 
 from tidings.application.ports.senders import EMAIL, DeliveryResult, OutgoingMessage
 from tidings.channels import mime
@@ -37,6 +36,7 @@ from tidings.channels.ssrf import is_loopback_name
 if TYPE_CHECKING:
     from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
+    from tidings.store.db import Engine
 
 log = logging.getLogger("tidings.channels.email")
 
@@ -171,7 +171,7 @@ class SmtpProvider:
         default_from: str,
         signer: DkimSigner | None = None,
         name: str = "smtp",
-        engine: sa.Engine | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.config = config
         self.clock = clock

@@ -24,15 +24,13 @@ from email.utils import parseaddr
 from functools import lru_cache, partial
 from typing import Any
 
-import sqlalchemy as sa
-
 from tidings.application.ports.senders import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
 from tidings.channels import tracking
 from tidings.domain.statuses import OutboxStatus
 from tidings.domain.templates import TemplateError, TemplateSource, contact_context, locale_candidates, render
-from tidings.store import schema
+from tidings.store.db import DatabaseError
+from tidings.store.delivery_loop_sql import RenderedRow, SqlDeliveryReads
 from tidings.store.outbox import Outcome
-from tidings.store.templates import find_template
 
 log = logging.getLogger("tidings.channels.prepare")
 
@@ -40,10 +38,6 @@ log = logging.getLogger("tidings.channels.prepare")
 ADDRESS_FIELD: dict[str, str] = {EMAIL: "email", SMS: "phone", VOICE: "phone"}
 #: the consent a channel needs (consents.channel): calls need consent to "phone".
 CONSENT_CHANNEL: dict[str, str] = {VOICE: "phone"}
-
-
-#: (outbox id, recipient, subject, rendered document) written before sending.
-RenderedRow = tuple[int, str, str | None, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -72,17 +66,15 @@ class Preparer:
         self.links = links
 
     def prepare(
-        self, conn: sa.Connection, rows: Sequence[dict[str, Any]], now: datetime
+        self, reads: SqlDeliveryReads, rows: Sequence[dict[str, Any]], now: datetime
     ) -> tuple[list[tuple[dict[str, Any], OutgoingMessage]], list[Outcome], list[RenderedRow]]:
         """Reads only: (ready to send, decided without sending, what to store as rendered)."""
         contact_ids = sorted({r["contact_id"] for r in rows})
-        contacts = _load_contacts(conn, contact_ids)
-        consents = _load_consents(conn, contact_ids)
-        tags = _load_tags(conn, contact_ids)
-        suppressed = _load_suppressions(conn, rows, contacts)
-        from tidings.channels.bounces import paused_domains  # sending domains paused for bounce rates
-
-        self._paused = paused_domains(conn, now)
+        contacts = reads.contacts(contact_ids)
+        consents = reads.consents(contact_ids)
+        tags = reads.tags(contact_ids)
+        suppressed = reads.suppressed(_address_pairs(rows, contacts))
+        self._paused = reads.feedback.paused_domains()  # sending domains paused for bounce rates
         templates: dict[tuple[str, str], TemplateSource | None] = {}
         ready: list[tuple[dict[str, Any], OutgoingMessage]] = []
         decided: list[Outcome] = []
@@ -92,7 +84,7 @@ class Preparer:
                 if row["kind"] != "message":
                     ready.append((row, self._passthrough(row, contacts.get(row["contact_id"]))))
                     continue
-                result = self._message(row, now, contacts, consents, tags, suppressed, templates, conn)
+                result = self._message(row, now, contacts, consents, tags, suppressed, templates, reads)
             except TemplateError as exc:
                 decided.append(
                     Outcome(
@@ -104,7 +96,7 @@ class Preparer:
                     )
                 )
                 continue
-            except sa.exc.SQLAlchemyError:
+            except DatabaseError:
                 raise  # the database, not this message: the round is retried
             except Exception as exc:  # one odd row must not hold the whole batch
                 log.exception("preparing outbox %s failed", row["id"])
@@ -148,7 +140,7 @@ class Preparer:
         tags: dict[int, list[str]],
         suppressed: set[tuple[str, str]],
         templates: dict[tuple[str, str], TemplateSource | None],
-        conn: sa.Connection,
+        reads: SqlDeliveryReads,
     ) -> Outcome | tuple[OutgoingMessage, dict[str, Any]]:
         channel = row["channel"] or EMAIL
         payload = dict(row["payload"] or {})
@@ -174,7 +166,7 @@ class Preparer:
         locale = payload.get("locale") or contact.get("locale") or ""
         cache_key = (str(key), str(locale))
         if cache_key not in templates:
-            templates[cache_key] = find_template(conn, str(key), str(locale)) if key else None
+            templates[cache_key] = reads.template(str(key), str(locale)) if key else None
         template = templates[cache_key]
         if template is None:
             return Outcome(
@@ -188,7 +180,7 @@ class Preparer:
             from tidings.channels.bounces import hold_if_paused
 
             sender = str(payload.get("from") or template.settings.get("from") or self.links.default_from)
-            held = hold_if_paused(conn, row, sender, self._paused, now)
+            held = hold_if_paused(reads.feedback, row, sender, self._paused, now)
             if held is not None:
                 return held
         if row["category"] != TRANSACTIONAL:
@@ -334,44 +326,8 @@ def _public_contact(contact: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in contact.items() if k not in ("created_at", "updated_at")}
 
 
-def _load_contacts(conn: sa.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
-    c = schema.contacts
-    cols = [
-        c.c.id,
-        c.c.external_id,
-        c.c.email,
-        c.c.phone,
-        c.c.first_name,
-        c.c.last_name,
-        c.c.timezone,
-        c.c.locale,
-        c.c.attributes,
-        c.c.lifecycle_stage,
-        c.c.owner,
-        c.c.score,
-    ]
-    return {r["id"]: dict(r) for r in conn.execute(sa.select(*cols).where(c.c.id.in_(ids))).mappings()}
-
-
-def _load_consents(conn: sa.Connection, ids: list[int]) -> dict[tuple[int, str], dict[str, Any]]:
-    t = schema.consents
-    q = sa.select(t.c.contact_id, t.c.channel, t.c.status, t.c.topics, t.c.paused_until).where(
-        t.c.contact_id.in_(ids)
-    )
-    return {(r["contact_id"], r["channel"]): dict(r) for r in conn.execute(q).mappings()}
-
-
-def _load_tags(conn: sa.Connection, ids: list[int]) -> dict[int, list[str]]:
-    t = schema.contact_tags
-    out: dict[int, list[str]] = {}
-    for cid, tag in conn.execute(sa.select(t.c.contact_id, t.c.tag).where(t.c.contact_id.in_(ids))):
-        out.setdefault(cid, []).append(tag)
-    return out
-
-
-def _load_suppressions(
-    conn: sa.Connection, rows: Sequence[dict[str, Any]], contacts: dict[int, dict[str, Any]]
-) -> set[tuple[str, str]]:
+def _address_pairs(rows: Sequence[dict[str, Any]], contacts: dict[int, dict[str, Any]]) -> set[tuple[str, str]]:
+    """The (channel, lower-case address) each row would go to: what the suppression list is asked."""
     pairs: set[tuple[str, str]] = set()
     for row in rows:
         channel = row["channel"] or EMAIL
@@ -379,9 +335,4 @@ def _load_suppressions(
         address = (row["payload"] or {}).get("to") or (_address(channel, contact) if contact else None)
         if address:
             pairs.add((channel, str(address).lower()))
-    if not pairs:
-        return set()
-    s = schema.suppressions
-    addresses = sorted({a for _, a in pairs})
-    q = sa.select(s.c.channel, sa.func.lower(s.c.address)).where(sa.func.lower(s.c.address).in_(addresses))
-    return {(ch, addr) for ch, addr in conn.execute(q)} & pairs
+    return pairs

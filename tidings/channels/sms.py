@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
-
 from tidings.application.ports.senders import SMS, DeliveryResult, OutgoingMessage
 from tidings.channels.base import InboxItem, SinkProvider
 from tidings.channels.twilio import TwilioClient, status_ref
@@ -22,6 +20,7 @@ from tidings.domain.sms import analyse
 if TYPE_CHECKING:
     from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
+    from tidings.store.db import Engine
 
 STATUS_PATH = "/api/webhooks/sms/status"
 #: longer texts are refused rather than sent as a ten-part bill.
@@ -101,7 +100,7 @@ class SmsSink(SinkProvider):
     channel = SMS
     name = "sink"
 
-    def __init__(self, engine: sa.Engine, clock: Clock, sender: str | None = None) -> None:
+    def __init__(self, engine: Engine, clock: Clock, sender: str | None = None) -> None:
         super().__init__(engine, clock)
         self.sender = sender
 

@@ -20,13 +20,12 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
+from tidings.domain.changes import change_event, message_event_properties
 
-from tidings.store import schema
-from tidings.store.outbox import message_event_properties
-from tidings.store.queue import enqueue_contacts
+if TYPE_CHECKING:
+    from tidings.application.ports.storage import StorageUnitOfWork
 
 VERSION = 1
 _LAYOUT = struct.Struct(">BcQII")  # version, kind, a, b, expires (epoch seconds)
@@ -233,7 +232,7 @@ def machine_reason(
 
 
 def append_event(
-    conn: sa.Connection,
+    uow: StorageUnitOfWork,
     contact_id: int,
     name: str,
     properties: dict[str, Any],
@@ -242,46 +241,35 @@ def append_event(
     source: str = "tracking",
     message_id: str | None = None,
 ) -> None:
-    """Append an event and enqueue its contact in the caller's transaction (the pipeline contract)."""
-    conn.execute(
-        sa.insert(schema.events).values(
-            contact_id=contact_id,
-            name=name,
-            properties=properties,
-            occurred_at=now,
-            received_at=now,
-            source=source,
-            message_id=message_id,
-        )
-    )
-    enqueue_contacts(conn, [contact_id], now)
+    """Append an event and enqueue its contact in the unit of work's transaction (the pipeline contract):
+    the ``EventLog`` port of the unit of work (``uow.events``)."""
+    event = change_event(contact_id, name, properties, now, source) | {"message_id": message_id}
+    uow.events.append_changes([event], now)
 
 
-def load_message(conn: sa.Connection, outbox_id: int) -> dict[str, Any] | None:
-    o = schema.outbox
-    row = conn.execute(sa.select(o).where(o.c.id == outbox_id)).mappings().first()
-    return dict(row) if row else None
+def load_message(uow: StorageUnitOfWork, outbox_id: int) -> dict[str, Any] | None:
+    return uow.outbox.get(outbox_id)
 
 
 def record_open(
-    conn: sa.Connection, token: Token, *, user_agent: str | None, ip: str | None, now: datetime
+    uow: StorageUnitOfWork, token: Token, *, user_agent: str | None, ip: str | None, now: datetime
 ) -> bool:
-    row = load_message(conn, token.a)
+    row = load_message(uow, token.a)
     if row is None:
         return False
     reason = machine_reason(OPEN, user_agent, ip, row["sent_at"], now)
     props = message_event_properties(row) | {"machine": reason is not None}
     if reason:
         props["machine_reason"] = reason
-    append_event(conn, row["contact_id"], "message.opened", props, now)
+    append_event(uow, row["contact_id"], "message.opened", props, now)
     return True
 
 
 def record_click(
-    conn: sa.Connection, token: Token, *, user_agent: str | None, ip: str | None, now: datetime
+    uow: StorageUnitOfWork, token: Token, *, user_agent: str | None, ip: str | None, now: datetime
 ) -> str | None:
     """The stored destination of this click (None if unknown), after recording the event."""
-    row = load_message(conn, token.a)
+    row = load_message(uow, token.a)
     if row is None:
         return None
     links = (row.get("rendered") or {}).get("links") or []
@@ -292,5 +280,5 @@ def record_click(
     props = message_event_properties(row) | {"url": url, "link": token.b, "machine": reason is not None}
     if reason:
         props["machine_reason"] = reason
-    append_event(conn, row["contact_id"], "message.clicked", props, now)
+    append_event(uow, row["contact_id"], "message.clicked", props, now)
     return url

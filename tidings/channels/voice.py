@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
-import sqlalchemy as sa
-
 from tidings.application.ports.senders import VOICE, DeliveryResult, OutgoingMessage
 from tidings.channels.base import InboxItem, SinkProvider
 from tidings.channels.twilio import TwilioClient
@@ -18,6 +16,7 @@ from tidings.channels.twilio import TwilioClient
 if TYPE_CHECKING:
     from tidings.application.ports.clock import Clock
     from tidings.application.ports.wiring import Wiring
+    from tidings.store.db import Engine
 
 #: script length cap: a call is not an essay (and TwiML requests are size limited).
 MAX_SCRIPT_CHARS = 4000
@@ -100,7 +99,7 @@ class VoiceSink(SinkProvider):
     channel = VOICE
     name = "sink"
 
-    def __init__(self, engine: sa.Engine, clock: Clock, sender: str | None = None) -> None:
+    def __init__(self, engine: Engine, clock: Clock, sender: str | None = None) -> None:
         super().__init__(engine, clock)
         self.sender = sender
 

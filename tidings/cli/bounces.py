@@ -20,6 +20,7 @@ def import_dsn(
     """Read delivery status notifications (RFC 3464): hard bounces suppress, soft ones are counted."""
     from tidings.channels.bounces import Feedback, Limits, record_feedback
     from tidings.channels.dsn import feedback_from_mailbox, parse_dsn
+    from tidings.store.sql_uow import SqlUnitOfWork
 
     if path is None and not from_inbox:
         common.fail("give an mbox/.eml file or --from-inbox")
@@ -30,17 +31,12 @@ def import_dsn(
         items += feedback_from_mailbox(path)
     c = common.open_container()
     if from_inbox:
-        import sqlalchemy as sa
-
-        from tidings.store import schema
-
-        i = schema.inbox
-        with c.engine.connect() as conn:
-            raws = conn.execute(sa.select(i.c.raw).where(i.c.channel == "email", i.c.raw.is_not(None))).scalars()
-            for raw in raws:
-                items += parse_dsn(str(raw).encode())
-    with c.engine.begin() as conn:
-        result = record_feedback(conn, items, c.clock.now(), Limits.from_settings(c.settings))
+        with SqlUnitOfWork(c.engine, read_only=True) as uow:
+            for raw in uow.inbox.raw_messages("email"):
+                items += parse_dsn(raw.encode())
+    with SqlUnitOfWork(c.engine) as uow:
+        result = record_feedback(uow, items, c.clock.now(), Limits.from_settings(c.settings))
+        uow.commit()
     common.console.print(
         f"{len(items)} bounce(s) read, {result.recorded} recorded, {result.duplicates} already known, "
         f"{result.unmatched} not ours; "
@@ -56,13 +52,14 @@ def domains() -> None:
     from rich.table import Table
 
     from tidings.channels.bounces import Limits, domain_rates, list_domains
+    from tidings.store.sql_uow import SqlUnitOfWork
 
     c = common.open_container()
     limits = Limits.from_settings(c.settings)
     table = Table("domain", "status", "sent", "bounce rate", "complaint rate", "reason")
-    with c.engine.connect() as conn:
-        for d in list_domains(conn):
-            r = domain_rates(conn, d["domain"], c.clock.now(), limits)
+    with SqlUnitOfWork(c.engine, read_only=True) as uow:
+        for d in list_domains(uow):
+            r = domain_rates(uow, d["domain"], c.clock.now(), limits)
             table.add_row(
                 d["domain"],
                 d["status"],
@@ -78,9 +75,11 @@ def domains() -> None:
 def resume(domain: Annotated[str, typer.Argument(help="the paused sending domain")]) -> None:
     """Resume a paused sending domain (its held email goes out at the next round)."""
     from tidings.channels.bounces import resume_domain
+    from tidings.store.sql_uow import SqlUnitOfWork
 
     c = common.open_container()
-    with c.engine.begin() as conn:
-        if not resume_domain(conn, domain, c.clock.now()):
+    with SqlUnitOfWork(c.engine) as uow:
+        if not resume_domain(uow, domain, c.clock.now()):
             common.fail(f"sending domain {domain!r} is not paused")
+        uow.commit()
     common.console.print(f"{domain} resumed", highlight=False)

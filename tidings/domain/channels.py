@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 
 class Channel(StrEnum):
@@ -33,3 +35,18 @@ else:
     #: the same lists as ``Literal`` types, for request models that validate at the edge.
     TemplateChannelName = Literal[tuple(str(c) for c in TEMPLATE_CHANNELS)]
     ConsentChannelName = Literal[tuple(str(c) for c in CONSENT_CHANNELS)]
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """What a local sink received: a row of the web inbox (``InboxRepository``, ports/delivery.py)."""
+
+    channel: str
+    recipient: str | None
+    sender: str | None = None
+    subject: str | None = None
+    body_text: str | None = None
+    body_html: str | None = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    raw: str | None = None
+    message_ref: str | None = None

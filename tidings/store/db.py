@@ -10,11 +10,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine as Engine  # re-exported: adapters outside store/ name it here
 
 #: The handle of an open transaction, as adapters outside ``store/`` name it in type hints (the
 #: web and the API import no SQLAlchemy: a lint-imports contract in pyproject.toml).
 Connection = sa.Connection
+#: Every error the database layer raises, as adapters outside ``store/`` catch it.
+DatabaseError = sa.exc.SQLAlchemyError
 
 
 def normalise_url(url: str) -> str:

@@ -1,6 +1,6 @@
 """SQL of the outbox rows and dead letters that the application's use cases touch.
 
-The delivery loop's own claims and leases stay in ``channels/outbox.py``.
+The delivery loop's own claims and leases are in ``outbox.py``, run by ``delivery_loop_sql.py``.
 """
 
 from __future__ import annotations

@@ -23,8 +23,10 @@ from tidings.store.content_sql import SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
 from tidings.store.enrolments_sql import SqlEnrolments
+from tidings.store.feedback_sql import SqlFeedback
 from tidings.store.forms_sql import SqlForms, SqlFormSubmissions
 from tidings.store.identity_sql import SqlContacts
+from tidings.store.inbox_sql import SqlInbox
 from tidings.store.journey_runs_sql import SqlJourneyRuns
 from tidings.store.journeys import SqlJourneys
 from tidings.store.plan_sql import SqlContentPlan
@@ -46,6 +48,8 @@ class SqlUnitOfWork:
     suppressions: SqlSuppressions
     outbox: SqlOutbox
     dead_letters: SqlDeadLetters
+    inbox: SqlInbox
+    feedback: SqlFeedback
     tasks: SqlTasks
     settings: SqlSettings
     events: SqlEventLog
@@ -95,6 +99,8 @@ class SqlUnitOfWork:
         self.suppressions = SqlSuppressions(conn)
         self.outbox = SqlOutbox(conn)
         self.dead_letters = SqlDeadLetters(conn)
+        self.inbox = SqlInbox(conn)
+        self.feedback = SqlFeedback(conn)
         self.tasks = SqlTasks(conn)
         self.settings = SqlSettings(conn)
         self.events = SqlEventLog(conn)

@@ -24,6 +24,7 @@ from tidings.channels.dkim import DkimSigner
 from tidings.domain.retention import KINDS, MIN_DAYS, MIN_DAYS_BY_KIND
 from tidings.settings import Settings
 from tidings.store.retention_sql import retention_sessions
+from tidings.store.sql_uow import joined
 from tidings.web.core import PageNotFound, WebRoute, is_htmx, render
 from tidings.web.security import Admin, FormFields, container
 
@@ -46,11 +47,12 @@ def sending_domains(c: Container) -> list[dict[str, Any]]:
     limits = bounces.Limits.from_settings(c.settings)
     now = c.clock.now()
     with c.engine.connect() as conn:
-        known = {d["domain"]: d for d in bounces.list_domains(conn)}
+        uow = joined(conn)
+        known = {d["domain"]: d for d in bounces.list_domains(uow)}
         out = []
         for name in sorted(names | set(known)):
             row = known.get(name) or {"status": "active", "reason": None}
-            rates = bounces.domain_rates(conn, name, now, limits)
+            rates = bounces.domain_rates(uow, name, now, limits)
             out.append({"domain": name, "status": row["status"], "reason": row["reason"], "rates": rates})
     return out
 

@@ -1,4 +1,5 @@
-"""Ports of the delivery capability that its use cases (dead letters, notifications) need.
+"""Ports of the delivery capability that its use cases (dead letters, notifications) and the
+local sinks need.
 
 Outbox and dead-letter rows are dicts with the columns of their tables.
 """
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tidings.application.ports.uow import UnitOfWork
+from tidings.domain.channels import InboxItem
 
 
 class OutboxRepository(Protocol):
@@ -62,3 +64,24 @@ class DeadLettersUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def dead_letters(self) -> DeadLetterRepository: ...
+
+
+class InboxRepository(Protocol):
+    """The local sinks' inbox (table ``inbox``): every channel's sink records through it."""
+
+    def record(self, item: InboxItem, now: datetime) -> int:
+        """Store what a sink received at ``now``; its id."""
+        ...
+
+    def has(self, channel: str, message_ref: str) -> bool:
+        """Did a sink of ``channel`` receive the message ``message_ref``? (``confirm`` for sinks.)"""
+        ...
+
+    def raw_messages(self, channel: str) -> list[str]:
+        """The raw source of every message of ``channel`` that kept one, oldest first."""
+        ...
+
+
+class InboxUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def inbox(self) -> InboxRepository: ...

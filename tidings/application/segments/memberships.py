@@ -125,7 +125,7 @@ def _record_events(
     """``segment.entered`` / ``segment.exited`` events (contact, what, segment key) and the queue.
 
     ``enqueue=False``: the caller is the worker processing these very contacts (it re-checks
-    their unprocessed events when it drops their queue rows, ``store.enrollments.finish_contacts``).
+    their unprocessed events when it drops their queue rows, ``SqlEnrolments.finish_contacts``).
     """
     if changes:
         repo.record_changes([_event_row(cid, what, key, now) for cid, what, key in changes], now, enqueue=enqueue)

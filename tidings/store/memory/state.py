@@ -30,6 +30,8 @@ class MemoryState:
     suppressions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     outbox: dict[int, dict[str, Any]] = field(default_factory=dict)
     dead_letters: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: what the local sinks received, by id
+    inbox: dict[int, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)

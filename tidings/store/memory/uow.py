@@ -11,6 +11,7 @@ from tidings.store.memory.campaigns import MemoryCampaigns
 from tidings.store.memory.contacts import MemoryContacts
 from tidings.store.memory.enrolments import MemoryEnrolments
 from tidings.store.memory.forms import MemoryForms, MemoryFormSubmissions
+from tidings.store.memory.inbox import MemoryInbox
 from tidings.store.memory.plan import MemoryContentPlan
 from tidings.store.memory.records import (
     MemoryConsents,
@@ -45,6 +46,7 @@ class MemoryUnitOfWork:
         self.suppressions = MemorySuppressions(store)
         self.outbox = MemoryOutbox(store)
         self.dead_letters = MemoryDeadLetters(store)
+        self.inbox = MemoryInbox(store)
         self.tasks = MemoryTasks(store)
         self.settings = MemorySettings(store)
         self.events = MemoryEventLog(store)
