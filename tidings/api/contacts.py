@@ -171,7 +171,7 @@ def export_contacts(
     c = container(request)
     f = svc.ContactFilter(tag=tag, stage=stage, owner=owner)
     return StreamingResponse(
-        export_csv_chunks(c.engine, f),
+        export_csv_chunks(c.uow, f),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
     )

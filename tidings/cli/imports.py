@@ -109,7 +109,7 @@ def import_contacts(
         with progress, open(file, encoding="utf-8-sig", newline="") as f:
             task = progress.add_task("rows", total=total)
             report = import_contacts(
-                c.engine, f, opts, c.clock.now, progress=lambda n: progress.update(task, completed=n)
+                c.uow, f, opts, c.clock.now, progress=lambda n: progress.update(task, completed=n)
             )
     except ImportFileError as exc:
         common.fail(f"{file}: {exc}")
@@ -157,7 +157,7 @@ def export_contacts(
     from tidings.application.ingest.imports import export_csv_chunks
 
     c = common.open_container()
-    if _write_chunks(export_csv_chunks(c.engine, ContactFilter(tag=tag, stage=stage)), file):
+    if _write_chunks(export_csv_chunks(c.uow, ContactFilter(tag=tag, stage=stage)), file):
         common.console.print(f"exported to {file}")
 
 

@@ -10,6 +10,7 @@ from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, Memo
 from tidings.store.memory.campaigns import MemoryCampaigns
 from tidings.store.memory.contacts import MemoryContacts
 from tidings.store.memory.forms import MemoryForms, MemoryFormSubmissions
+from tidings.store.memory.ingest import MemoryEventIngest
 from tidings.store.memory.plan import MemoryContentPlan
 from tidings.store.memory.records import (
     MemoryConsents,
@@ -56,6 +57,7 @@ class MemoryUnitOfWork:
         self.forms = MemoryForms(store)
         self.form_submissions = MemoryFormSubmissions(store)
         self.content_plan = MemoryContentPlan(store)
+        self.event_ingest = MemoryEventIngest(store)
 
     def __enter__(self) -> Self:
         if self._saved is not None:
