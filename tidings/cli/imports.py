@@ -154,7 +154,7 @@ def export_contacts(
 ) -> None:
     """Export contacts to CSV (a cell starting with = + - @ gets a leading ' so spreadsheets won't run it)."""
     from tidings.application.contacts.contacts import ContactFilter
-    from tidings.application.ingest.imports import export_csv_chunks
+    from tidings.application.ingest.exports import export_csv_chunks
 
     c = common.open_container()
     if _write_chunks(export_csv_chunks(c.uow, ContactFilter(tag=tag, stage=stage)), file):

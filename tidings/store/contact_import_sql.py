@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -17,6 +17,27 @@ class SqlContactImport:
 
     def ids_by(self, field: str, values: Sequence[str]) -> dict[str, int]:
         return ids_by(self.conn, field, values)
+
+    def stored(
+        self, contact_ids: Sequence[int]
+    ) -> tuple[dict[int, Mapping[str, Any]], dict[int, set[str]], dict[tuple[int, str], str]]:
+        ids = list(contact_ids)
+        rows: dict[int, Mapping[str, Any]] = {}
+        tags: dict[int, set[str]] = {}
+        consents: dict[tuple[int, str], str] = {}
+        if not ids:
+            return rows, tags, consents
+        c, t, k = schema.contacts, schema.contact_tags, schema.consents
+        conn = self.conn
+        for r in conn.execute(sa.select(c).where(c.c.id.in_(ids))).mappings():
+            rows[int(r["id"])] = cast(Mapping[str, Any], r)
+        for cid, tag in conn.execute(sa.select(t.c.contact_id, t.c.tag).where(t.c.contact_id.in_(ids))):
+            tags.setdefault(cid, set()).add(tag)
+        for cid, channel, status in conn.execute(
+            sa.select(k.c.contact_id, k.c.channel, k.c.status).where(k.c.contact_id.in_(ids))
+        ):
+            consents[(cid, channel)] = status
+        return rows, tags, consents
 
     def insert_contacts(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         return ingest_sql.insert_contacts(self.conn, rows)

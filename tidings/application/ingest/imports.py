@@ -12,15 +12,13 @@ suppressions of bounced addresses. A dry run (``ImportOptions.dry_run``) reads t
 reports what an import would do (created, updated, unchanged, rejected with line and column)
 without writing anything.
 
-Export: one row per contact; any cell a spreadsheet would run as a formula is made inert.
+The contacts export is in ``exports.py``.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,7 +34,6 @@ from tidings.domain.contacts import (
     TRAIT_ALIASES,
     InvalidValue,
     merge_attributes,
-    neutralise_cell,
 )
 from tidings.domain.imports.presets import MissingColumns, Preset, RowFacts, get_preset
 from tidings.domain.snapshot import PROFILE_FIELDS
@@ -62,14 +59,6 @@ CONSENT_WORDS = {
     "optout": "unsubscribed",
     "pending": "pending",
 }
-EXPORT_COLUMNS = [
-    "id",
-    *PROFILE_FIELDS,
-    "tags",
-    *(f"consent_{c}" for c in CONSENT_CHANNELS),
-    "attributes",
-    "created_at",
-]
 
 
 class ImportFileError(ValueError):
@@ -394,9 +383,7 @@ def _unchanged(uow: ImportUnitOfWork, rows: list[tuple[dict[str, Any], int | Non
     ids = list({cid for _, cid in rows if cid is not None})
     if not ids:
         return set()
-    contacts = {int(r["id"]): r for r in uow.contacts.many(ids)}
-    tags = {cid: set(r["tags"]) for cid, r in contacts.items()}
-    consents = {(cid, ch): c["status"] for cid, r in contacts.items() for ch, c in r["consent"].items()}
+    contacts, tags, consents = uow.contact_import.stored(ids)
     out = set()
     for i, (data, cid) in enumerate(rows):
         row = contacts.get(cid) if cid is not None else None
@@ -492,44 +479,3 @@ def write_rejected(path: str, header: list[str] | None, report: ImportReport) ->
         w.writerow(["line", "reason", *(header or [])])
         for r in report.rejected:
             w.writerow([r.line, r.reason, *r.row])
-
-
-# --------------------------------------------------------------------------- export
-
-
-def export_row(c: dict[str, Any]) -> list[str]:
-    consent = c.get("consent") or {}
-    values: list[Any] = [
-        c["id"],
-        c["external_id"],
-        c["email"],
-        c["phone"],
-        c["first_name"],
-        c["last_name"],
-        c["timezone"],
-        c["locale"],
-        c["lifecycle_stage"],
-        c["owner"],
-        c["score"],
-        ";".join(c["tags"]),
-        *((consent.get(ch) or {}).get("status") for ch in CONSENT_CHANNELS),
-        json.dumps(c["attributes"], ensure_ascii=False, sort_keys=True) if c["attributes"] else "",
-        c["created_at"].isoformat() if c.get("created_at") else "",
-    ]
-    return [neutralise_cell(v) for v in values]
-
-
-def export_csv_chunks(store: ImportStore, f: svc.ContactFilter | None = None) -> Iterator[str]:
-    """The export as text chunks (streamed by the API, written by the CLI), read in one
-    read-only unit of work of ``store``."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(EXPORT_COLUMNS)
-    with store(read_only=True) as uow:
-        for i, contact in enumerate(svc.iter_contacts(uow, f)):
-            w.writerow(export_row(contact))
-            if i % 500 == 499:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-    yield buf.getvalue()

@@ -65,8 +65,17 @@ class IngestUnitOfWork(ContactsUnitOfWork, Protocol):
     def event_ingest(self) -> EventIngest: ...
 
 
+#: what an import row is compared with: contact rows (the columns of ``contacts``) by id, their
+#: tags, and their consent status by (contact id, channel)
+StoredContacts = tuple[dict[int, Mapping[str, Any]], dict[int, set[str]], dict[tuple[int, str], str]]
+
+
 class ContactImport(ContactIdentifiers, Protocol):
-    """The bulk writes of a CSV import chunk (rows of new contacts, their tags and consents)."""
+    """A CSV import chunk's reads and bulk writes (rows of new contacts, their tags and consents)."""
+
+    def stored(self, contact_ids: Sequence[int]) -> StoredContacts:
+        """The stored state of these contacts (unknown ids left out), in three queries."""
+        ...
 
     def insert_contacts(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """New contacts (the columns of ``contacts``, no id); their ids in the order of ``rows``."""
