@@ -68,7 +68,7 @@ class SqlIntakeTransaction:
         self.checkouts = SqlCheckouts(conn)
 
     def ingest(self, items: Sequence[Incoming], now: datetime, source: str) -> IngestResult:
-        return ingest(self.conn, items, now, source)
+        return ingest(SqlUnitOfWork.joining(self.conn), items, now, source)
 
 
 class SqlFormsTransaction:
@@ -79,7 +79,7 @@ class SqlFormsTransaction:
         self.uow = SqlUnitOfWork.joining(conn)
 
     def ingest(self, items: Sequence[Incoming], now: datetime, source: str) -> IngestResult:
-        return ingest(self.conn, items, now, source)
+        return ingest(self.uow, items, now, source)
 
 
 class StartupError(RuntimeError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts
 from tidings.store import schema
+from tidings.store.sql_uow import SqlUnitOfWork
 
 GOOD = """email,First Name,last_name,phone,tags,consent_email,Plan,stage
 ann@example.com,Ann,Lee,+14155550132,vip;newsletter,yes,pro,lead
@@ -20,8 +22,13 @@ BOB@example.com,Bob,,,,no,free,customer
 """
 
 
+def uow_of(engine: sa.Engine) -> Any:
+    """The import's store: a fresh SQL unit of work per chunk."""
+    return partial(SqlUnitOfWork, engine)
+
+
 def run(engine: sa.Engine, clock: Any, text: str, **opts: Any) -> Any:
-    return import_contacts(engine, io.StringIO(text, newline=""), ImportOptions(**opts), clock.now)
+    return import_contacts(uow_of(engine), io.StringIO(text, newline=""), ImportOptions(**opts), clock.now)
 
 
 def contacts(engine: sa.Engine) -> dict[str, Any]:

@@ -5,6 +5,7 @@ the wrong preset names the missing columns."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,20 @@ from typer.testing import CliRunner
 
 from tidings.application.ingest.imports import ImportFileError, ImportOptions, import_contacts
 from tidings.store import schema
+from tidings.store.sql_uow import SqlUnitOfWork
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
 MAILCHIMP_FILES = ("subscribed", "unsubscribed", "cleaned")
 
 
+def uow_of(engine: sa.Engine) -> Any:
+    """The import's store: a fresh SQL unit of work per chunk."""
+    return partial(SqlUnitOfWork, engine)
+
+
 def run(engine: sa.Engine, clock: Any, name: str, **opts: Any) -> Any:
     with open(FIXTURES / name, encoding="utf-8-sig", newline="") as f:
-        return import_contacts(engine, f, ImportOptions(**opts), clock.now)
+        return import_contacts(uow_of(engine), f, ImportOptions(**opts), clock.now)
 
 
 def table_counts(engine: sa.Engine) -> dict[str, int]:
@@ -96,7 +103,7 @@ def test_dry_run_reports_problems_with_line_and_column(engine: sa.Engine, clock:
         encoding="utf-8",
     )
     with open(bad, encoding="utf-8", newline="") as f:
-        report = import_contacts(engine, f, ImportOptions(preset="mailchimp", dry_run=True), clock.now)
+        report = import_contacts(uow_of(engine), f, ImportOptions(preset="mailchimp", dry_run=True), clock.now)
     assert report.created == 1
     assert [(r.line, r.reason.split(":")[0]) for r in report.rejected] == [(3, "Email Address"), (4, "OPTIN_TIME")]
     assert table_counts(engine)["contacts"] == 0

@@ -38,7 +38,7 @@ def test_queued_requests_share_one_commit_and_fail_alone(engine: sa.Engine) -> N
 
     def post(name: str) -> None:
         try:
-            results[name] = writer.run(lambda conn: ingest(conn, requests[name], NOW, "api"))
+            results[name] = writer.run(lambda conn: ingest(SqlUnitOfWork.joining(conn), requests[name], NOW, "api"))
         except Exception as exc:
             results[name] = exc
 
@@ -83,7 +83,7 @@ def test_email_and_phone_events_resolve_in_bulk_like_resolve_contact(engine: sa.
         event("m4", phone="+14155550101"),
     ]
     with engine.begin() as conn:
-        result = ingest(conn, items, NOW, "api")
+        result = ingest(SqlUnitOfWork.joining(conn), items, NOW, "api")
     assert result.accepted == 4
     with engine.connect() as conn:
         owner = dict(conn.execute(sa.select(e.c.message_id, e.c.contact_id).where(e.c.name == "purchase")).all())

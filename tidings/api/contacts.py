@@ -17,7 +17,7 @@ from tidings.application.contacts import contacts as svc
 from tidings.application.contacts.identity import IdentityConflict
 from tidings.application.contacts.search import search_contacts
 from tidings.application.contacts.timeline import timeline
-from tidings.application.ingest.imports import export_csv_chunks
+from tidings.application.ingest.exports import export_csv_chunks
 from tidings.application.privacy.data_export import UnknownContact, export_spool, file_chunks
 from tidings.domain.channels import ConsentChannelName
 from tidings.domain.contacts import InvalidValue
@@ -171,7 +171,7 @@ def export_contacts(
     c = container(request)
     f = svc.ContactFilter(tag=tag, stage=stage, owner=owner)
     return StreamingResponse(
-        export_csv_chunks(c.engine, f),
+        export_csv_chunks(c.uow, f),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
     )

@@ -115,7 +115,7 @@ async def import_contacts_csv(
         response.status_code = 202
         return {"id": job_id, "state": "queued", "url": f"/api/imports/{job_id}"}
     try:
-        report = await run_in_threadpool(import_contacts, c.engine, io.StringIO(text, newline=""), opts, c.clock.now)
+        report = await run_in_threadpool(import_contacts, c.uow, io.StringIO(text, newline=""), opts, c.clock.now)
     except ImportFileError as exc:
         raise ApiError(400, "invalid_file", str(exc)) from None
     return {**report.as_dict(), "imported": report.imported}
@@ -138,7 +138,7 @@ def _background(c: Any, text: str, opts: ImportOptions) -> str:
                          total=total, preset=opts.preset, now=c.lease_clock.now())  # fmt: skip
     options = {"tags": opts.tags, "consent_channel": opts.consent_channel, "consent_status": opts.consent_status,
                "source": opts.source}  # fmt: skip
-    jobs_uc.start(c.import_jobs, c.engine, job.id, mapping=opts.mapping, options=options,
+    jobs_uc.start(c.import_jobs, c.uow, job.id, mapping=opts.mapping, options=options,
                   consent_source=opts.consent_source, dry_run=opts.dry_run, now=c.clock.now,
                   heartbeat=c.lease_clock.now)  # fmt: skip
     return job.id

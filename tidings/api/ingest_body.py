@@ -18,6 +18,7 @@ from tidings.application.ingest.ingest import Incoming, IngestError, IngestResul
 from tidings.bootstrap import Container
 from tidings.domain import jsonvalues
 from tidings.store.ingest_sql import IngestWriter
+from tidings.store.sql_uow import SqlUnitOfWork
 
 M = TypeVar("M")
 #: gzip bodies may inflate to this many times the request limit (zip bombs stop there).
@@ -101,7 +102,7 @@ def run_ingest(c: Container, items: list[Incoming], source: str, item_loc: list[
     items are kept, or none; returns once they are committed."""
     now = c.clock.now()
     try:
-        return writer(c).run(lambda conn: ingest(conn, items, now, source))
+        return writer(c).run(lambda conn: ingest(SqlUnitOfWork.joining(conn), items, now, source))
     except IngestError as exc:
         loc = [*item_loc, exc.index, exc.field] if item_loc else ["body", exc.field]
         raise unprocessable([{"loc": loc, "msg": exc.message, "type": "value_error"}]) from None

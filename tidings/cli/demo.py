@@ -207,7 +207,7 @@ def load_demo(container: Container) -> list[dict[str, Any]]:
             )
             for n, (i, name, props, ago) in enumerate(EVENTS)
         ]
-        ingest(conn, items, now, source="demo")
+        ingest(joined(conn), items, now, source="demo")
         live = [it.message_id for it in items if it.occurred_at >= now - timedelta(hours=LIVE_HOURS)]
         SqlDemoHistory(conn).settle(ids, live)
     load_history(container)

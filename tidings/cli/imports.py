@@ -109,7 +109,7 @@ def import_contacts(
         with progress, open(file, encoding="utf-8-sig", newline="") as f:
             task = progress.add_task("rows", total=total)
             report = import_contacts(
-                c.engine, f, opts, c.clock.now, progress=lambda n: progress.update(task, completed=n)
+                c.uow, f, opts, c.clock.now, progress=lambda n: progress.update(task, completed=n)
             )
     except ImportFileError as exc:
         common.fail(f"{file}: {exc}")
@@ -154,10 +154,10 @@ def export_contacts(
 ) -> None:
     """Export contacts to CSV (a cell starting with = + - @ gets a leading ' so spreadsheets won't run it)."""
     from tidings.application.contacts.contacts import ContactFilter
-    from tidings.application.ingest.imports import export_csv_chunks
+    from tidings.application.ingest.exports import export_csv_chunks
 
     c = common.open_container()
-    if _write_chunks(export_csv_chunks(c.engine, ContactFilter(tag=tag, stage=stage)), file):
+    if _write_chunks(export_csv_chunks(c.uow, ContactFilter(tag=tag, stage=stage)), file):
         common.console.print(f"exported to {file}")
 
 

@@ -18,11 +18,13 @@ from sqlalchemy.engine import Engine
 
 from tidings.store.access_sql import SqlApiKeys, SqlLoginThrottle, SqlSessions, SqlUsers
 from tidings.store.campaigns_sql import SqlCampaigns
+from tidings.store.contact_import_sql import SqlContactImport
 from tidings.store.contacts_sql import SqlConsents, SqlSuppressions
 from tidings.store.content_sql import SqlTemplates
 from tidings.store.db import read_only as read_only_conn
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
 from tidings.store.enrolments_sql import SqlEnrolments
+from tidings.store.event_ingest_sql import SqlEventIngest
 from tidings.store.feedback_sql import SqlFeedback
 from tidings.store.forms_sql import SqlForms, SqlFormSubmissions
 from tidings.store.identity_sql import SqlContacts
@@ -65,6 +67,8 @@ class SqlUnitOfWork:
     form_submissions: SqlFormSubmissions
     content_plan: SqlContentPlan
     segments: SqlSegments
+    event_ingest: SqlEventIngest
+    contact_import: SqlContactImport
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine: Engine | None = engine
@@ -116,6 +120,8 @@ class SqlUnitOfWork:
         self.form_submissions = SqlFormSubmissions(conn)
         self.content_plan = SqlContentPlan(conn)
         self.segments = SqlSegments(conn)
+        self.event_ingest = SqlEventIngest(conn)
+        self.contact_import = SqlContactImport(conn)
 
     def __enter__(self) -> Self:
         if self._engine is None:  # joined: the caller's transaction is already open

@@ -137,7 +137,7 @@ def run(job_id: str, request: Request, session: Session = Writer, form: FormData
     options = {"tags": tags, "consent_channel": channel, "consent_status": status,
                "source": f"web:{session.user.email}"}  # fmt: skip
     c = container(request)
-    jobs_uc.start(c.import_jobs, c.engine, job.id, mapping=mapping, options=options, consent_source=source,
+    jobs_uc.start(c.import_jobs, c.uow, job.id, mapping=mapping, options=options, consent_source=source,
                   dry_run=form.get("dry_run") == "1", now=c.clock.now, heartbeat=c.lease_clock.now)  # fmt: skip
     return RedirectResponse(f"/contacts/import/{job.id}", status_code=303)
 

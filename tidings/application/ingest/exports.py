@@ -1,4 +1,5 @@
-"""Export of contacts as CSV (formula cells neutralised) or JSON Lines, from chunks of contacts
+"""Export of contacts as CSV (formula cells neutralised: ``export_csv_chunks``, every contact a
+filter matches, or ``csv_chunks``) or JSON Lines, from chunks of contacts
 (the dicts of ``contacts.get_contacts``) so that callers choose which contacts and stream them;
 and of events and messages (outbox rows) in a time window, read a chunk at a time."""
 
@@ -11,13 +12,62 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from tidings.application.ingest.imports import EXPORT_COLUMNS, export_row
+from tidings.application.contacts import contacts as svc
 from tidings.application.ports.exports import RowReader
+from tidings.application.ports.ingest import ImportStore
+from tidings.domain.channels import CONSENT_CHANNELS
 from tidings.domain.contacts import neutralise_cell
+from tidings.domain.snapshot import PROFILE_FIELDS
 
 FORMATS = ("csv", "jsonl")
 #: the HTTP media type of each format
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+EXPORT_COLUMNS = [
+    "id",
+    *PROFILE_FIELDS,
+    "tags",
+    *(f"consent_{c}" for c in CONSENT_CHANNELS),
+    "attributes",
+    "created_at",
+]
+
+
+def export_row(c: dict[str, Any]) -> list[str]:
+    consent = c.get("consent") or {}
+    values: list[Any] = [
+        c["id"],
+        c["external_id"],
+        c["email"],
+        c["phone"],
+        c["first_name"],
+        c["last_name"],
+        c["timezone"],
+        c["locale"],
+        c["lifecycle_stage"],
+        c["owner"],
+        c["score"],
+        ";".join(c["tags"]),
+        *((consent.get(ch) or {}).get("status") for ch in CONSENT_CHANNELS),
+        json.dumps(c["attributes"], ensure_ascii=False, sort_keys=True) if c["attributes"] else "",
+        c["created_at"].isoformat() if c.get("created_at") else "",
+    ]
+    return [neutralise_cell(v) for v in values]
+
+
+def export_csv_chunks(store: ImportStore, f: svc.ContactFilter | None = None) -> Iterator[str]:
+    """The export as text chunks (streamed by the API, written by the CLI), read in one
+    read-only unit of work of ``store``."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(EXPORT_COLUMNS)
+    with store(read_only=True) as uow:
+        for i, contact in enumerate(svc.iter_contacts(uow, f)):
+            w.writerow(export_row(contact))
+            if i % 500 == 499:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+    yield buf.getvalue()
 
 
 def csv_chunks(chunks: Iterable[list[dict[str, Any]]]) -> Iterator[str]:

@@ -13,10 +13,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from tidings.application.ingest.imports import ImportFileError, ImportOptions, ImportReport, import_contacts
 from tidings.application.ports.import_jobs import ImportJobs
+from tidings.application.ports.ingest import ImportStore
 from tidings.domain.imports.jobs import KEEP_FOR, ImportJob
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def report_counts(report: ImportReport) -> dict[str, int]:
             "unchanged": report.unchanged, "suppressed": report.suppressed}  # fmt: skip
 
 
-def run(jobs: ImportJobs, engine: Engine, job_id: str, now: Now, heartbeat: Now) -> None:
+def run(jobs: ImportJobs, store: ImportStore, job_id: str, now: Now, heartbeat: Now) -> None:
     """Run a queued job to its end (``now``: the product's clock for the contacts written;
     ``heartbeat``: real time for the job's progress, which tells a stopped run)."""
     if not jobs.start(job_id, heartbeat()):
@@ -68,7 +67,7 @@ def run(jobs: ImportJobs, engine: Engine, job_id: str, now: Now, heartbeat: Now)
         return
     opts = options_of(job)
     try:
-        report = import_contacts(engine, io.StringIO(job.text, newline=""), opts, now,
+        report = import_contacts(store, io.StringIO(job.text, newline=""), opts, now,
                                  lambda rows: jobs.progress(job_id, rows, heartbeat()))  # fmt: skip
     except ImportFileError as exc:
         jobs.finish(job_id, state="failed", counts={}, rejected=[], error=str(exc), now=heartbeat())
@@ -83,14 +82,14 @@ def run(jobs: ImportJobs, engine: Engine, job_id: str, now: Now, heartbeat: Now)
                 rejected=rejected, error="", now=heartbeat())  # fmt: skip
 
 
-def start(jobs: ImportJobs, engine: Engine, job_id: str, *, mapping: Mapping[str, str], options: Mapping[str, Any],
+def start(jobs: ImportJobs, store: ImportStore, job_id: str, *, mapping: Mapping[str, str], options: Mapping[str, Any],
           consent_source: str, dry_run: bool, now: Now, heartbeat: Now) -> threading.Thread | None:  # fmt: skip
     """Queue the run and start its worker thread; None when the job was not runnable (already
     queued by another request, or running)."""
     if not jobs.queue(job_id, mapping=mapping, options=options, consent_source=consent_source, dry_run=dry_run,
                       now=heartbeat()):  # fmt: skip
         return None
-    thread = threading.Thread(target=run, args=(jobs, engine, job_id, now, heartbeat), name=f"import-{job_id}",
+    thread = threading.Thread(target=run, args=(jobs, store, job_id, now, heartbeat), name=f"import-{job_id}",
                               daemon=True)  # fmt: skip
     thread.start()
     return thread

@@ -12,25 +12,21 @@ suppressions of bounced addresses. A dry run (``ImportOptions.dry_run``) reads t
 reports what an import would do (created, updated, unchanged, rejected with line and column)
 without writing anything.
 
-Export: one row per contact; any cell a spreadsheet would run as a formula is made inert.
+The contacts export is in ``exports.py``.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
 from tidings.application.contacts import changes
 from tidings.application.contacts import contacts as svc
 from tidings.application.contacts.identity import IdentityConflict
+from tidings.application.ports.ingest import ContactImport, ImportStore, ImportUnitOfWork
 from tidings.domain import jsonvalues
 from tidings.domain.channels import CONSENT_CHANNELS
 from tidings.domain.contacts import (
@@ -38,15 +34,10 @@ from tidings.domain.contacts import (
     TRAIT_ALIASES,
     InvalidValue,
     merge_attributes,
-    neutralise_cell,
 )
 from tidings.domain.imports.presets import MissingColumns, Preset, RowFacts, get_preset
 from tidings.domain.snapshot import PROFILE_FIELDS
-from tidings.store import ingest_sql, schema
-from tidings.store.db import read_only
-from tidings.store.sql_uow import joined
 
-C = schema.contacts
 CHUNK = 1000
 IGNORED = {"id", "created_at", "updated_at", "anonymous"}
 CONSENT_WORDS = {
@@ -68,14 +59,6 @@ CONSENT_WORDS = {
     "optout": "unsubscribed",
     "pending": "pending",
 }
-EXPORT_COLUMNS = [
-    "id",
-    *PROFILE_FIELDS,
-    "tags",
-    *(f"consent_{c}" for c in CONSENT_CHANNELS),
-    "attributes",
-    "created_at",
-]
 
 
 class ImportFileError(ValueError):
@@ -251,13 +234,14 @@ def row_to_input(
 
 
 def import_contacts(
-    engine: Engine,
+    store: ImportStore,
     text: Iterable[str],
     opts: ImportOptions,
     now: Callable[[], datetime],
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import a CSV (an iterable of lines, e.g. an open file). Raises ImportFileError if unreadable."""
+    """Import a CSV (an iterable of lines, e.g. an open file), one unit of work of ``store`` per
+    chunk. Raises ImportFileError if unreadable."""
     reader = csv.reader(text)
     try:
         header = next(reader)
@@ -303,12 +287,12 @@ def import_contacts(
         except InvalidValue as exc:
             report.rejected.append(Rejected(line, f"{exc.field}: {exc.message}", values))
         if len(pending) >= CHUNK:
-            write(engine, pending, opts, now(), report)
+            write(store, pending, opts, now(), report)
             pending = []
             if progress:
                 progress(report.rows)
     if pending:
-        write(engine, pending, opts, now(), report)
+        write(store, pending, opts, now(), report)
     if progress:
         progress(report.rows)
     report.rejected.sort(key=lambda r: r.line)
@@ -316,14 +300,15 @@ def import_contacts(
 
 
 def _write_chunk(
-    engine: Engine,
+    store: ImportStore,
     rows: list[tuple[int, list[str], dict[str, Any]]],
     opts: ImportOptions,
     now: datetime,
     report: ImportReport,
 ) -> None:
-    with engine.begin() as conn:
-        existing = _existing(conn, [d for _, _, d in rows])
+    with store() as uow:
+        bulk = uow.contact_import
+        existing = _existing(bulk, [d for _, _, d in rows])
         new: list[tuple[int, list[str], dict[str, Any]]] = []
         later: list[tuple[int, list[str], dict[str, Any]]] = []
         claimed: set[tuple[str, str]] = set()
@@ -335,15 +320,15 @@ def _write_chunk(
                 new.append((line, values, data))
             else:
                 later.append((line, values, data))
-        _insert_new(conn, [d for _, _, d in new], now, opts.source)
+        _insert_new(uow, [d for _, _, d in new], now, opts.source)
         report.created += len(new)
-        same = _unchanged(conn, [(d, _match(existing, d)) for _, _, d in later])
+        same = _unchanged(uow, [(d, _match(existing, d)) for _, _, d in later])
         for i, (line, values, data) in enumerate(later):
             if i in same:  # a re-imported row that changes nothing: no query, no event
                 report.unchanged += 1
                 continue
             try:
-                cid, created = svc.upsert_contact(joined(conn), data, now, opts.source)
+                cid, created = svc.upsert_contact(uow, data, now, opts.source)
             except (IdentityConflict, svc.ContactExists) as exc:
                 report.rejected.append(Rejected(line, str(exc), values))
                 continue
@@ -351,7 +336,8 @@ def _write_chunk(
                 report.created += 1
             else:
                 report.updated += 1
-        report.suppressed += ingest_sql.insert_new_suppressions(conn, _suppressions(rows, now))
+        report.suppressed += bulk.add_suppressions(_suppressions(rows, now))
+        uow.commit()
 
 
 def _suppressions(rows: list[tuple[int, list[str], dict[str, Any]]], now: datetime) -> list[dict[str, Any]]:
@@ -363,7 +349,7 @@ def _suppressions(rows: list[tuple[int, list[str], dict[str, Any]]], now: dateti
 
 
 def _plan_chunk(
-    engine: Engine,
+    store: ImportStore,
     rows: list[tuple[int, list[str], dict[str, Any]]],
     opts: ImportOptions,
     now: datetime,
@@ -371,10 +357,10 @@ def _plan_chunk(
 ) -> None:
     """A dry run of ``_write_chunk``: the same counts, from reads only (identity conflicts between
     rows and stored contacts are found only by a real run)."""
-    with read_only(engine.connect()) as conn:
-        existing = _existing(conn, [d for _, _, d in rows])
+    with store(read_only=True) as uow:
+        existing = _existing(uow.contact_import, [d for _, _, d in rows])
         matched = [(d, _match(existing, d)) for _, _, d in rows]
-        same = _unchanged(conn, matched)
+        same = _unchanged(uow, matched)
     claimed: set[tuple[str, str]] = set()
     for i, (data, cid) in enumerate(matched):
         keys = {(f, data[f]) for f in IDENTITY_FIELDS if data.get(f)}
@@ -392,22 +378,12 @@ def _match(existing: dict[tuple[str, str], int], data: dict[str, Any]) -> int | 
     return next((existing[k] for f in IDENTITY_FIELDS if (k := (f, data.get(f))) in existing), None)
 
 
-def _unchanged(conn: sa.Connection, rows: list[tuple[dict[str, Any], int | None]]) -> set[int]:
+def _unchanged(uow: ImportUnitOfWork, rows: list[tuple[dict[str, Any], int | None]]) -> set[int]:
     """Indexes of rows that would change nothing on their (already stored) contact."""
     ids = list({cid for _, cid in rows if cid is not None})
     if not ids:
         return set()
-    contacts = {r["id"]: r for r in conn.execute(sa.select(C).where(C.c.id.in_(ids))).mappings()}
-    tags: dict[int, set[str]] = {}
-    t = schema.contact_tags
-    for cid, tag in conn.execute(sa.select(t.c.contact_id, t.c.tag).where(t.c.contact_id.in_(ids))):
-        tags.setdefault(cid, set()).add(tag)
-    consents: dict[tuple[int, str], str] = {}
-    k = schema.consents
-    for cid, channel, status in conn.execute(
-        sa.select(k.c.contact_id, k.c.channel, k.c.status).where(k.c.contact_id.in_(ids))
-    ):
-        consents[(cid, channel)] = status
+    contacts, tags, consents = uow.contact_import.stored(ids)
     out = set()
     for i, (data, cid) in enumerate(rows):
         row = contacts.get(cid) if cid is not None else None
@@ -426,17 +402,17 @@ def _unchanged(conn: sa.Connection, rows: list[tuple[dict[str, Any], int | None]
     return out
 
 
-def _existing(conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+def _existing(bulk: ContactImport, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
     for f in IDENTITY_FIELDS:
         values = list({d[f] for d in rows if d.get(f)})
         if values:
-            for value, cid in conn.execute(sa.select(C.c[f], C.c.id).where(C.c[f].in_(values))):
+            for value, cid in bulk.ids_by(f, values).items():
                 out[(f, value)] = cid
     return out
 
 
-def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]], now: datetime, source: str) -> None:
+def _insert_new(uow: ImportUnitOfWork, rows: list[dict[str, Any]], now: datetime, source: str) -> None:
     """New contacts in bulk: one insert each for contacts, tags, consents and their events."""
     if not rows:
         return
@@ -451,7 +427,8 @@ def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]], now: datetime, 
         }
         for d in rows
     ]
-    ids = ingest_sql.insert_contacts(conn, contact_rows)
+    bulk = uow.contact_import
+    ids = bulk.insert_contacts(contact_rows)
     tags, consents, events = [], [], []
     for cid, d in zip(ids, rows, strict=True):
         created = {f: {"from": None, "to": d[f]} for f in PROFILE_FIELDS if d.get(f) is not None}
@@ -490,9 +467,9 @@ def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]], now: datetime, 
                     source,
                 )
             )
-    ingest_sql.insert_plain(conn, schema.contact_tags, tags)
-    ingest_sql.insert_plain(conn, schema.consents, consents)
-    ingest_sql.record_changes(conn, events, now)
+    bulk.insert_tags(tags)
+    bulk.insert_consents(consents)
+    uow.events.append_changes(events, now)
 
 
 def write_rejected(path: str, header: list[str] | None, report: ImportReport) -> None:
@@ -502,43 +479,3 @@ def write_rejected(path: str, header: list[str] | None, report: ImportReport) ->
         w.writerow(["line", "reason", *(header or [])])
         for r in report.rejected:
             w.writerow([r.line, r.reason, *r.row])
-
-
-# --------------------------------------------------------------------------- export
-
-
-def export_row(c: dict[str, Any]) -> list[str]:
-    consent = c.get("consent") or {}
-    values: list[Any] = [
-        c["id"],
-        c["external_id"],
-        c["email"],
-        c["phone"],
-        c["first_name"],
-        c["last_name"],
-        c["timezone"],
-        c["locale"],
-        c["lifecycle_stage"],
-        c["owner"],
-        c["score"],
-        ";".join(c["tags"]),
-        *((consent.get(ch) or {}).get("status") for ch in CONSENT_CHANNELS),
-        json.dumps(c["attributes"], ensure_ascii=False, sort_keys=True) if c["attributes"] else "",
-        c["created_at"].isoformat() if c.get("created_at") else "",
-    ]
-    return [neutralise_cell(v) for v in values]
-
-
-def export_csv_chunks(engine: Engine, f: svc.ContactFilter | None = None) -> Iterator[str]:
-    """The export as text chunks (streamed by the API, written by the CLI)."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(EXPORT_COLUMNS)
-    with read_only(engine.connect()) as conn:
-        for i, contact in enumerate(svc.iter_contacts(joined(conn), f)):
-            w.writerow(export_row(contact))
-            if i % 500 == 499:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-    yield buf.getvalue()

@@ -15,20 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from tidings.application.contacts import changes, identity
 from tidings.application.contacts.contacts import normalise_input, update_contact
 from tidings.application.ports.contacts import ContactsUnitOfWork
+from tidings.application.ports.ingest import EventIngest, IngestUnitOfWork
 from tidings.domain.contacts import InvalidValue, event_value, split_traits
 from tidings.domain.event_names import canonical_event_name
-from tidings.store import ingest_sql, schema
-from tidings.store.sql_uow import joined
 
 log = logging.getLogger("tidings.ingest")
-C = schema.contacts
-A = schema.contact_aliases
-E = schema.events
 EVENT_KINDS = ("track", "page", "screen")
 
 
@@ -114,14 +108,13 @@ def _target(trait: str) -> str | None:
 # --------------------------------------------------------------------------- the transaction
 
 
-def ingest(
-    conn: sa.Connection, items: Sequence[Incoming], now: datetime, source: str = "api"
-) -> IngestResult:
-    """Write a request's calls; raises IngestError (the caller rolls back) on an impossible item."""
+def ingest(uow: IngestUnitOfWork, items: Sequence[Incoming], now: datetime, source: str = "api") -> IngestResult:
+    """Write a request's calls in the caller's open unit of work (the caller commits it, or rolls
+    it back on an IngestError, raised for an impossible item)."""
     result = IngestResult()
     for item in items:
         if item.kind not in EVENT_KINDS:
-            cid = _identity_call(conn, item, now, source)
+            cid = _identity_call(uow, item, now, source)
             if cid is not None:
                 result.contact_ids.add(cid)
                 result.identified += 1
@@ -137,7 +130,7 @@ def ingest(
         else:
             seen.add(ev.message_id)
             unique.append(ev)
-    contact_of = resolve_bulk(conn, unique, now, source)
+    contact_of = resolve_bulk(uow, unique, now, source)
     rows: list[dict[str, Any]] = [
         {
             "contact_id": contact_of[i],
@@ -151,17 +144,18 @@ def ingest(
         }
         for i, ev in enumerate(unique)
     ]
-    inserted = ingest_sql.insert_events(conn, rows)
+    bulk = uow.event_ingest
+    inserted = bulk.insert_events(rows)
     result.events = len(inserted)
     result.accepted += len(inserted)
     result.duplicates += [r["message_id"] for r in rows if r["message_id"] not in inserted]
     touched = {r["contact_id"] for r in rows if r["message_id"] in inserted}
-    ingest_sql.enqueue(conn, touched, now)
+    bulk.enqueue(touched, now)
     result.contact_ids |= touched
     return result
 
 
-def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime, source: str) -> list[int]:
+def resolve_bulk(uow: IngestUnitOfWork, events: Sequence[Incoming], now: datetime, source: str) -> list[int]:
     """The contact of each event, creating unknown user ids and anonymous ids in bulk."""
     out: list[int | None] = [None] * len(events)
     by_user: dict[str, list[int]] = {}
@@ -169,7 +163,6 @@ def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime,
     by_email: dict[str, list[int]] = {}
     by_phone: dict[str, list[int]] = {}
     links: list[tuple[str, str]] = []
-    uow = joined(conn)  # the contacts use cases' view of this transaction
     for i, ev in enumerate(events):
         if ev.user_id:
             by_user.setdefault(ev.user_id, []).append(i)
@@ -189,20 +182,20 @@ def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime,
         else:  # email and phone: the general resolver (creates the contact when unknown, merges)
             out[i] = identity.resolve_contact(uow, email=ev.email, phone=ev.phone, now=now, source=source)
     for fld, groups in (("email", by_email), ("phone", by_phone)):
-        known = _by_identifier(conn, fld, list(groups), now, source)
+        known = _by_identifier(uow, fld, list(groups), now, source)
         for value, idx in groups.items():
             for i in idx:
                 out[i] = known[value]
-    users = _users(conn, list(by_user), now, source)
+    users = _users(uow, list(by_user), now, source)
     for uid, idx in by_user.items():
         for i in idx:
             out[i] = users[uid]
-    anons = _anonymous(conn, list(by_anon), now)
+    anons = _anonymous(uow.event_ingest, list(by_anon), now)
     for aid, idx in by_anon.items():
         for i in idx:
             out[i] = anons[aid]
     if links:
-        _link_anonymous(conn, links, users, now, source)
+        _link_anonymous(uow, links, users, now, source)
     resolved: list[int] = []
     for i, cid in enumerate(out):
         if cid is None:  # pragma: no cover - every branch above assigns
@@ -211,37 +204,22 @@ def resolve_bulk(conn: sa.Connection, events: Sequence[Incoming], now: datetime,
     return resolved
 
 
-def _pairs(result: Any) -> dict[Any, Any]:
-    return {r[0]: r[1] for r in result}
-
-
-def _users(conn: sa.Connection, user_ids: list[str], now: datetime, source: str) -> dict[str, int]:
+def _users(uow: IngestUnitOfWork, user_ids: list[str], now: datetime, source: str) -> dict[str, int]:
     if not user_ids:
         return {}
-    found = _pairs(conn.execute(sa.select(C.c.external_id, C.c.id).where(C.c.external_id.in_(user_ids))))
+    bulk = uow.event_ingest
+    found = bulk.ids_by("external_id", user_ids)
     missing = [u for u in user_ids if u not in found]
     if missing:  # user ids folded into another contact by an alias call
-        found.update(
-            _pairs(
-                conn.execute(
-                    sa.select(A.c.value, A.c.contact_id).where(A.c.kind == "user_id", A.c.value.in_(missing))
-                )
-            )
-        )
-        # sorted: concurrent PostgreSQL transactions take the unique-index locks in one order (no deadlock)
-        missing = sorted(u for u in user_ids if u not in found)
+        found.update(bulk.alias_owners("user_id", missing))
+        missing = [u for u in user_ids if u not in found]
     if missing:
-        conn.execute(
-            ingest_sql.upsert_ignore(conn, C),
-            [
-                {"external_id": u, "attributes": {}, "anonymous": False, "created_at": now, "updated_at": now}
-                for u in missing
-            ],
-        )
-        created = _pairs(conn.execute(sa.select(C.c.external_id, C.c.id).where(C.c.external_id.in_(missing))))
+        created = bulk.add_identified("external_id", missing, now)
         found.update(created)
-        ingest_sql.record_changes(
-            conn,
+        taken = [u for u in missing if u not in created]
+        if taken:  # a concurrent writer created them first (PostgreSQL)
+            found.update(bulk.ids_by("external_id", taken))
+        uow.events.append_changes(
             [
                 changes.change_event(
                     cid,
@@ -258,35 +236,28 @@ def _users(conn: sa.Connection, user_ids: list[str], now: datetime, source: str)
 
 
 def _by_identifier(
-    conn: sa.Connection, fld: str, values: list[str], now: datetime, source: str
+    uow: IngestUnitOfWork, fld: str, values: list[str], now: datetime, source: str
 ) -> dict[str, int]:
     """Contacts by email or phone alone, the unknown ones created in bulk.
 
     What ``identity.resolve_contact(email=...)`` (or ``phone=``) does for each value, in three
     statements for the whole request: one lookup, one multi-row insert that skips values a
-    concurrent writer took (``RETURNING`` says which rows are ours) and the ``contact.updated``
+    concurrent writer took (the port says which contacts are ours) and the ``contact.updated``
     events of the new contacts.
     """
     if not values:
         return {}
-    col = C.c[fld]
-    found = _pairs(conn.execute(sa.select(col, C.c.id).where(col.in_(values))))
-    # sorted: concurrent PostgreSQL transactions take the unique-index locks in one order (no deadlock)
-    missing = sorted(v for v in values if v not in found)
+    bulk = uow.event_ingest
+    found = bulk.ids_by(fld, values)
+    missing = [v for v in values if v not in found]
     if not missing:
         return found
-    created = _pairs(
-        conn.execute(
-            ingest_sql.upsert_ignore(conn, C).returning(col, C.c.id),
-            [{fld: v, "attributes": {}, "anonymous": False, "created_at": now, "updated_at": now} for v in missing],
-        )
-    )
+    created = bulk.add_identified(fld, missing, now)
     found.update(created)
     taken = [v for v in missing if v not in created]
     if taken:  # a concurrent writer created them first (PostgreSQL)
-        found.update(_pairs(conn.execute(sa.select(col, C.c.id).where(col.in_(taken)))))
-    ingest_sql.record_changes(
-        conn,
+        found.update(bulk.ids_by(fld, taken))
+    uow.events.append_changes(
         [
             changes.change_event(
                 cid, "contact.updated", {"changed": {fld: {"from": None, "to": v}}, "created": True}, now, source
@@ -298,56 +269,22 @@ def _by_identifier(
     return found
 
 
-def _anonymous(conn: sa.Connection, anon_ids: list[str], now: datetime) -> dict[str, int]:
+def _anonymous(bulk: EventIngest, anon_ids: list[str], now: datetime) -> dict[str, int]:
     if not anon_ids:
         return {}
-
-    def lookup(values: list[str]) -> dict[str, int]:
-        return _pairs(
-            conn.execute(
-                sa.select(A.c.value, A.c.contact_id).where(A.c.kind == "anonymous_id", A.c.value.in_(values))
-            )
-        )
-
-    found = lookup(anon_ids)
-    missing = sorted(a for a in anon_ids if a not in found)
+    found = bulk.alias_owners("anonymous_id", anon_ids)
+    missing = [a for a in anon_ids if a not in found]
     if missing:
-        ids = list(
-            conn.execute(
-                sa.insert(C).returning(C.c.id, sort_by_parameter_order=True),
-                [
-                    {"attributes": {}, "anonymous": True, "created_at": now, "updated_at": now}
-                    for _ in missing
-                ],
-            ).scalars()
-        )
-        conn.execute(
-            ingest_sql.upsert_ignore(conn, A),
-            [
-                {"kind": "anonymous_id", "value": a, "contact_id": cid, "created_at": now}
-                for a, cid in zip(missing, ids, strict=True)
-            ],
-        )
-        winners = lookup(missing)
-        losers = [cid for a, cid in zip(missing, ids, strict=True) if winners.get(a) != cid]
-        if losers:  # a concurrent request created them first
-            conn.execute(sa.delete(C).where(C.c.id.in_(losers)))
-        found.update(winners)
+        found.update(bulk.add_anonymous(missing, now))
     return found
 
 
 def _link_anonymous(
-    conn: sa.Connection, links: list[tuple[str, str]], users: dict[str, int], now: datetime, source: str
+    uow: IngestUnitOfWork, links: list[tuple[str, str]], users: dict[str, int], now: datetime, source: str
 ) -> None:
     """A track call naming a user and an anonymous id ties the anonymous history to the user."""
-    anon_ids = list({a for _, a in links})
-    known = _pairs(
-        conn.execute(
-            sa.select(A.c.value, A.c.contact_id).where(A.c.kind == "anonymous_id", A.c.value.in_(anon_ids))
-        )
-    )
-    new_aliases = {}
-    uow = joined(conn)
+    known = uow.event_ingest.alias_owners("anonymous_id", list({a for _, a in links}))
+    new_aliases: dict[str, int] = {}
     for uid, aid in links:
         target = users[uid]
         current = known.get(aid)
@@ -357,18 +294,10 @@ def _link_anonymous(
         elif current != target and identity.mergeable(uow, current, target):
             identity.merge_contacts(uow, current, target, now, source=source)
             known[aid] = target
-    if new_aliases:
-        conn.execute(
-            ingest_sql.upsert_ignore(conn, A),
-            [
-                {"kind": "anonymous_id", "value": a, "contact_id": cid, "created_at": now}
-                for a, cid in new_aliases.items()
-            ],
-        )
+    uow.event_ingest.add_aliases("anonymous_id", new_aliases, now)
 
 
-def _identity_call(conn: sa.Connection, item: Incoming, now: datetime, source: str) -> int | None:
-    uow = joined(conn)
+def _identity_call(uow: IngestUnitOfWork, item: Incoming, now: datetime, source: str) -> int | None:
     if item.kind == "alias":
         return _alias(uow, item, now, source)
     data = dict(item.changes)

@@ -12,6 +12,7 @@ from tidings.store.memory.contacts import MemoryContacts
 from tidings.store.memory.enrolments import MemoryEnrolments
 from tidings.store.memory.forms import MemoryForms, MemoryFormSubmissions
 from tidings.store.memory.inbox import MemoryInbox
+from tidings.store.memory.ingest import MemoryEventIngest
 from tidings.store.memory.plan import MemoryContentPlan
 from tidings.store.memory.records import (
     MemoryConsents,
@@ -62,6 +63,7 @@ class MemoryUnitOfWork:
         self.form_submissions = MemoryFormSubmissions(store)
         self.content_plan = MemoryContentPlan(store)
         self.segments = MemorySegments(store)
+        self.event_ingest = MemoryEventIngest(store)
 
     def __enter__(self) -> Self:
         if self._saved is not None:
