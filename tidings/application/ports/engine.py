@@ -17,15 +17,15 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-import sqlalchemy as sa
+from tidings.application.ports.uow import Transaction
 
 if TYPE_CHECKING:
     from tidings.application.ports.storage import StorageUnitOfWork
     from tidings.domain.snapshot import ContactSnapshot
 
 #: the caller's open transaction: what the factories of other capabilities' repositories take
-#: (``ControlFactory``, ``AnalyticsFactory``, ``ScoringFactory``, the segment refresh).
-Connection = sa.Connection
+#: (``ControlFactory``, ``AnalyticsFactory``, ``ScoringFactory``, the segment refresh); opaque here.
+Connection = Transaction
 
 #: a contact's unprocessed events taken in one pass of the worker (the rest: the next pass).
 EVENTS_PER_PASS = 1000
