@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from tidings.store import schema
 from tidings.store.outbox import message_event_properties
+from tidings.store.ingest_sql import insert_events
 from tidings.store.queue import enqueue_contacts
 
 VERSION = 1
@@ -243,17 +244,9 @@ def append_event(
     message_id: str | None = None,
 ) -> None:
     """Append an event and enqueue its contact in the caller's transaction (the pipeline contract)."""
-    conn.execute(
-        sa.insert(schema.events).values(
-            contact_id=contact_id,
-            name=name,
-            properties=properties,
-            occurred_at=now,
-            received_at=now,
-            source=source,
-            message_id=message_id,
-        )
-    )
+    row = {"contact_id": contact_id, "name": name, "properties": properties, "occurred_at": now,
+           "received_at": now, "source": source, "message_id": message_id, "value": None}
+    insert_events(conn, [row])  # idempotent on message_id (event_receipts)
     enqueue_contacts(conn, [contact_id], now)
 
 

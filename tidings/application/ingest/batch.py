@@ -357,11 +357,10 @@ def _append_events(conn: sa.Connection, rows: list[dict[str, Any]], now: datetim
     """Append engine-caused events (idempotent on message_id) and queue their contacts."""
     if not rows:
         return
-    full = [{"occurred_at": now, "received_at": now, "source": "journey", "value": None, **r} for r in rows]
+    full = [{"occurred_at": now, "received_at": now, "source": "journey", "value": None, "message_id": None, **r}
+            for r in rows]
     full = [{**r, "properties": _json_safe(r["properties"])} for r in full]
-    e = schema.events
-    dialect = sa.dialects.postgresql if conn.dialect.name == "postgresql" else sa.dialects.sqlite
-    conn.execute(dialect.insert(e).on_conflict_do_nothing(index_elements=[e.c.message_id]), full)
+    est.insert_events(conn, full)  # idempotent on message_id (event_receipts)
     est.enqueue(conn, {r["contact_id"] for r in rows}, now)
 
 
