@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from tidings.application.background import ServiceThread
+from tidings.application.background import PollingService, ServiceThread
 from tidings.application.journeys.engine import JourneyEngine
 from tidings.store import enrollments as est
-from tidings.store import schema
+from tidings.store import partitions, schema
 from tidings.store.analytics import SqlAnalytics
 from tidings.store.control import SqlControl
 from tidings.store.db import SQLITE_WRITE_WAIT_S, sqlite_write_polling
+from tidings.store.retention_sql import prune_receipts
 from tidings.store.scoring_sql import SqlScoring
 
 if TYPE_CHECKING:
@@ -244,6 +245,35 @@ class JourneyWorker(ServiceThread):
                 )
 
 
+class PartitionMaintainer(PollingService):
+    """At start and then daily: the events/traces month partitions of this month and the next
+    ``partition_months_ahead`` (PostgreSQL; store/partitions.py), and the ``event_receipts``
+    older than ``receipt_days`` pruned (both databases)."""
+
+    name = "partition-maintenance"
+    every = 86_400.0
+
+    def __init__(self, container: Container) -> None:
+        super().__init__()
+        self.container = container
+
+    def run_once(self) -> dict[str, object]:
+        s, now = self.container.settings, self.container.clock.now()
+        with self.container.engine.begin() as conn:
+            created = partitions.ensure_partitions(conn, now, s.partition_months_ahead)
+        pruned = 0
+        while True:  # in bounded transactions
+            with self.container.engine.begin() as conn:
+                n = prune_receipts(conn, now - timedelta(days=s.receipt_days))
+            pruned += n
+            if not n:
+                break
+        if created or pruned:
+            log.info("partitions created: %s; event receipts pruned: %d", ", ".join(created) or "none", pruned)
+        return {"created": created, "receipts_pruned": pruned}
+
+
 def worker_services(container: Container) -> list[BackgroundService]:
-    """What `tidings serve` / `tidings worker` run for the journey engine."""
-    return [JourneyWorker(container)]
+    """What `tidings serve` / `tidings worker` run for the journey engine (and its tables'
+    upkeep)."""
+    return [JourneyWorker(container), PartitionMaintainer(container)]
