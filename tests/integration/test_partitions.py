@@ -162,3 +162,36 @@ def test_the_migration_keeps_rows_and_fills_the_receipts(engine: sa.Engine) -> N
     assert fresh == {"m9"} and newest > max(i for i, _, _ in before)  # the id sequence went along
     if engine.dialect.name == "postgresql":  # one partition per month that held rows
         assert spread == {"events_y2026m03": 3, "events_y2025m12": 1, "events_y2025m09": 1, "events_y2025m06": 1}
+
+
+def test_the_partitions_cli_lists_ensures_and_drops_with_a_dry_run_first(
+    engine: sa.Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from tidings.cli.main import app
+
+    monkeypatch.setenv("TIDINGS_DATABASE_URL", db_url)
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        r = runner.invoke(app, ["partitions", *args])
+        assert r.exit_code == (0 if engine.dialect.name == "postgresql" else 1), r.output
+        return r.output
+
+    if engine.dialect.name != "postgresql":
+        assert "PostgreSQL" in run("list")
+        return
+    with engine.begin() as conn:
+        partitions.create_month(conn, "events", 2020, 1)
+        insert_events(conn, [event("jan", datetime(2020, 1, 5, tzinfo=UTC))])
+        conn.execute(sa.update(E).values(processed_at=E.c.occurred_at))
+    run("ensure")
+    assert "events_y2020m01" in run("list") and "DEFAULT" in run("list")
+    assert "would drop" in run("drop", "--before", "2020-02", "--table", "events")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(E)).scalar() == 1  # a dry run
+    assert "dropped" in run("drop", "--before", "2020-02", "--apply")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(E)).scalar() == 0
+        assert "events_y2020m01" not in {p.name for p in partitions.list_partitions(conn)}
