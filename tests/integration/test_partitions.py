@@ -44,7 +44,8 @@ def test_a_message_id_is_stored_once_whichever_month_it_claims(engine: sa.Engine
         partitions.ensure_partitions(conn, NOW)
         first = insert_events(conn, [event("m-1", NOW), event(None, NOW), event("m-2", NOW)])
     with engine.begin() as conn:  # the same ids again, dated other months (and the DEFAULT's past)
-        again = insert_events(conn, [event("m-1", NOW + timedelta(days=40)), event("m-2", datetime(2001, 5, 1, tzinfo=UTC)),
+        again = insert_events(conn, [event("m-1", NOW + timedelta(days=40)),
+                                     event("m-2", datetime(2001, 5, 1, tzinfo=UTC)),
                                      event("m-3", NOW + timedelta(days=40)), event("m-3", NOW)])
     assert first == {"m-1", "m-2", None} and again == {"m-3"}
     with engine.connect() as conn:
@@ -61,7 +62,8 @@ def test_events_land_in_their_month_partition_or_the_default(engine: sa.Engine) 
         created = partitions.ensure_partitions(conn, NOW)
         assert partitions.ensure_partitions(conn, NOW) == []  # idempotent
         insert_events(conn, [event("a", NOW), event("b", NOW + timedelta(days=31)),
-                             event("old", datetime(2001, 5, 1, tzinfo=UTC)), event("far", datetime(2999, 1, 1, tzinfo=UTC))])
+                             event("old", datetime(2001, 5, 1, tzinfo=UTC)),
+                             event("far", datetime(2999, 1, 1, tzinfo=UTC))])
         conn.execute(sa.insert(T), [{"contact_id": 1, "stimulus": "event", "action": "enter", "detail": {}, "at": NOW}])
     assert {"events_y2026m03", "events_y2026m04", "events_y2026m05", "events_y2026m06"} <= set(created) | {
         p.name for p in partitions.list_partitions(engine.connect())

@@ -25,8 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.store import schema
-from tidings.store.outbox import message_event_properties
 from tidings.store.ingest_sql import insert_events
+from tidings.store.outbox import message_event_properties
 from tidings.store.queue import enqueue_contacts
 
 VERSION = 1

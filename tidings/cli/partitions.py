@@ -46,7 +46,9 @@ def list_() -> None:
 
 @app.command("ensure")
 def ensure(
-    months_ahead: Annotated[int | None, typer.Option(help="months after the current one (default: the setting)")] = None,
+    months_ahead: Annotated[
+        int | None, typer.Option(help="months after the current one (default: the setting)")
+    ] = None,
 ) -> None:
     """Create this month's partitions and the next months' (what the worker does daily)."""
     from tidings.store import partitions

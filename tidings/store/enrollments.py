@@ -27,8 +27,8 @@ from tidings.domain.journeys.timing import PARKED_AT as PARKED_AT  # re-exported
 from tidings.domain.journeys.timing import PARKED_KEY as PARKED_KEY
 from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema
-from tidings.store.ingest_sql import insert_events as insert_events  # the engine's appended events
 from tidings.store.fastpath import Fast
+from tidings.store.ingest_sql import insert_events as insert_events  # the engine's appended events
 from tidings.store.queue import announce_events, busy_contacts, enqueue_statement
 
 Q = schema.contact_queue

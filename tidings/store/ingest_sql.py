@@ -40,7 +40,8 @@ _SQLITE_INSERT = (
     "ON CONFLICT (message_id) DO NOTHING"
 )
 _SQLITE_RECEIPT = (
-    f"INSERT INTO {RECEIPTS.name} (message_id, event_id, received_at) VALUES (?, ?, ?) ON CONFLICT (message_id) DO NOTHING"
+    f"INSERT INTO {RECEIPTS.name} (message_id, event_id, received_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (message_id) DO NOTHING"
 )
 _SQLITE_QUEUE = (
     f"INSERT INTO {schema.contact_queue.name} (contact_id, queued_at) VALUES (?, ?) ON CONFLICT (contact_id) DO NOTHING"
