@@ -197,3 +197,21 @@ def test_the_partitions_cli_lists_ensures_and_drops_with_a_dry_run_first(
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(E)).scalar() == 0
         assert "events_y2020m01" not in {p.name for p in partitions.list_partitions(conn)}
+
+
+def test_the_worker_upkeep_makes_the_months_ahead_and_prunes_old_receipts(engine: sa.Engine, container: Any) -> None:
+    from tidings.worker import PartitionMaintainer, worker_services
+
+    assert any(isinstance(s, PartitionMaintainer) for s in worker_services(container))
+    now = container.clock.now()
+    with engine.begin() as conn:
+        insert_events(conn, [event("stale", now - timedelta(days=31)), event("fresh", now - timedelta(days=29))])
+    done = PartitionMaintainer(container).run_once()
+    assert done["receipts_pruned"] == 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(R.c.message_id)).scalars().all() == ["fresh"]
+        names = {p.name for p in partitions.list_partitions(conn)}
+    if engine.dialect.name == "postgresql":
+        assert {"events_y2026m03", "events_y2026m06", "traces_y2026m06"} <= names
+    else:
+        assert names == set() and done["created"] == []
