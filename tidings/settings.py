@@ -73,6 +73,12 @@ class Settings:
     task_escalation_seconds: float = 60.0
     #: how often the worker applies the retention policy (docs/privacy.md), in seconds.
     retention_seconds: float = 3600.0
+    #: how long the message ids of accepted events are remembered (``event_receipts``): a repeat
+    #: within this window is never stored twice (docs/scale-out.md), in days.
+    receipt_days: int = 30
+    #: PostgreSQL: how many months after the current one have their events/traces partitions
+    #: made ahead (the worker's daily partition maintenance, docs/scale-out.md).
+    partition_months_ahead: int = 3
     # --- SMS, voice, direct mail, webhooks out, bounces (channels, see docs/channels.md)
     #: Twilio-compatible API: base URL, account SID, auth token, sender number. Unset SID =
     #: SMS and calls go to the local sinks (the web inbox).
@@ -160,6 +166,8 @@ class Settings:
                 env, "TIDINGS_TASK_ESCALATION_SECONDS", cls.task_escalation_seconds, minimum=1.0
             ),
             retention_seconds=_seconds(env, "TIDINGS_RETENTION_SECONDS", cls.retention_seconds, minimum=1.0),
+            receipt_days=_whole(env, "TIDINGS_RECEIPT_DAYS", cls.receipt_days, minimum=1),
+            partition_months_ahead=_whole(env, "TIDINGS_PARTITION_MONTHS_AHEAD", cls.partition_months_ahead, minimum=0),
             segment_refresh_seconds=float(env["TIDINGS_SEGMENT_REFRESH_SECONDS"])
             if env.get("TIDINGS_SEGMENT_REFRESH_SECONDS")
             else None,
@@ -186,6 +194,19 @@ class Settings:
             rate_min_volume=int(env.get("TIDINGS_RATE_MIN_VOLUME", cls.rate_min_volume)),
         )
         return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def _whole(env: dict[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}: a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name}: at least {minimum}, not {value}")
+    return value
 
 
 def _seconds(env: dict[str, str], name: str, default: float, *, minimum: float) -> float:

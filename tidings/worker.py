@@ -26,14 +26,16 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from tidings.application.background import ServiceThread
+from tidings.application.background import PollingService, ServiceThread
 from tidings.application.journeys.engine import JourneyEngine
 from tidings.application.ports.engine import EVENTS_PER_PASS
+from tidings.store import partitions
 from tidings.store.analytics import SqlAnalytics
 from tidings.store.control import SqlControl
 from tidings.store.db import SQLITE_WRITE_WAIT_S, Connection, sqlite_write_polling
 from tidings.store.engine_sql import SqlEngineStorage
 from tidings.store.enrolments_sql import SqlEnrolments
+from tidings.store.retention_sql import prune_receipts
 from tidings.store.scoring_sql import SqlScoring
 from tidings.store.worker_sql import drop_first_due_timer, set_aside_contact
 
@@ -213,6 +215,35 @@ class JourneyWorker(ServiceThread):
                 log.error("dropping timer %s of contact %s: %s", r["id"], r["contact_id"], exc)
 
 
+class PartitionMaintainer(PollingService):
+    """At start and then daily: the events/traces month partitions of this month and the next
+    ``partition_months_ahead`` (PostgreSQL; store/partitions.py), and the ``event_receipts``
+    older than ``receipt_days`` pruned (both databases)."""
+
+    name = "partition-maintenance"
+    every = 86_400.0
+
+    def __init__(self, container: Container) -> None:
+        super().__init__()
+        self.container = container
+
+    def run_once(self) -> dict[str, object]:
+        s, now = self.container.settings, self.container.clock.now()
+        with self.container.engine.begin() as conn:
+            created = partitions.ensure_partitions(conn, now, s.partition_months_ahead)
+        pruned = 0
+        while True:  # in bounded transactions
+            with self.container.engine.begin() as conn:
+                n = prune_receipts(conn, now - timedelta(days=s.receipt_days))
+            pruned += n
+            if not n:
+                break
+        if created or pruned:
+            log.info("partitions created: %s; event receipts pruned: %d", ", ".join(created) or "none", pruned)
+        return {"created": created, "receipts_pruned": pruned}
+
+
 def worker_services(container: Container) -> list[BackgroundService]:
-    """What `tidings serve` / `tidings worker` run for the journey engine."""
-    return [JourneyWorker(container)]
+    """What `tidings serve` / `tidings worker` run for the journey engine (and its tables'
+    upkeep)."""
+    return [JourneyWorker(container), PartitionMaintainer(container)]

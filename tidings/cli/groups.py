@@ -36,6 +36,7 @@ GROUPS: list[tuple[str, str | None]] = [
     ("tidings.cli.report", None),
     ("tidings.cli.sources", "sources"),
     ("tidings.cli.retention", "retention"),
+    ("tidings.cli.partitions", "partitions"),
     ("tidings.cli.audiences", "audiences"),
     ("tidings.cli.forms", "forms"),
     ("tidings.cli.plan", "content"),

@@ -174,11 +174,10 @@ class SqlDemoHistory:
                 "processed_at": e.at,
             }
             (converted if e.name == "journey.converted" else rows).append(row)
-        conn.execute(sa.insert(schema.events), rows)
+        _insert_with_receipts(conn, rows)
         for contact_id, at, props in conversions:
             props["attributed_to"] = credit(conn, contact_id, at)
-        if converted:
-            conn.execute(sa.insert(schema.events), converted)
+        _insert_with_receipts(conn, converted)
         conn.execute(
             sa.insert(schema.app_state),
             [{"key": MARKER, "value": {"contacts": len(cids), "at": now.isoformat()}, "updated_at": now}],
@@ -231,3 +230,19 @@ class SqlDemoHistory:
             .where(e.c.contact_id.in_(list(contact_ids)), e.c.processed_at.is_(None), keep)
             .values(processed_at=e.c.occurred_at)
         )
+
+
+def _insert_with_receipts(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert the showcase's (already processed) events and their ``event_receipts`` rows, so a
+    later ingest of the same message id is recognised as seen."""
+    if not rows:
+        return
+    e = schema.events
+    ids = conn.execute(sa.insert(e).returning(e.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    receipts = [
+        {"message_id": r["message_id"], "event_id": i, "received_at": r["received_at"]}
+        for i, r in zip(ids, rows, strict=True)
+        if r.get("message_id") is not None
+    ]
+    if receipts:
+        conn.execute(sa.insert(schema.event_receipts), receipts)

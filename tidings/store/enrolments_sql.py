@@ -24,12 +24,12 @@ from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.journeys.timing import PARKED_AT, PARKED_KEY
 from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema
 from tidings.store.bulk_sql import BulkSql
+from tidings.store.ingest_sql import insert_events
 from tidings.store.queue import busy_contacts, enqueue_contacts
 
 Q = schema.contact_queue
@@ -162,9 +162,9 @@ class SqlEnrolments:
     def append_events(self, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
         if not rows:
             return
-        full = [{"occurred_at": now, "received_at": now, "source": "journey", "value": None, **r} for r in rows]
-        dialect = postgresql if self.bulk.pg else sqlite
-        self.conn.execute(dialect.insert(EV).on_conflict_do_nothing(index_elements=[EV.c.message_id]), full)
+        full = [{"occurred_at": now, "received_at": now, "source": "journey", "value": None, "message_id": None, **r}
+                for r in rows]
+        insert_events(self.conn, full)  # idempotent on message_id (event_receipts)
         self.enqueue({int(r["contact_id"]) for r in rows}, now)
 
     # ----------------------------------------------------------------- enrolments

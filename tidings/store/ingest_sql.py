@@ -3,7 +3,9 @@
 Values are serialised once here (orjson for JSON; timestamps as UTCDateTime stores them), which
 is several times faster than SQLAlchemy's per-value type processing. SQLite: the driver's
 ``executemany``. PostgreSQL: one ``unnest`` statement per 1,000 rows. Both are idempotent on
-``message_id``.
+``message_id`` through ``event_receipts`` (one row per accepted message id, written in the same
+transaction; on PostgreSQL ``events`` is partitioned by month and cannot hold a unique
+``message_id``, docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -24,13 +26,18 @@ from tidings.store.queue import enqueue_contacts
 from tidings.store.types import UTCDateTime
 
 E = schema.events
+RECEIPTS = schema.event_receipts
 #: how long an ingest waits for SQLite's write lock (the engine's busy timeout, store/db.py)
 WRITE_LOCK_WAIT_S = SQLITE_WRITE_WAIT_S
 #: how often it retries meanwhile
 POLL_S = 0.0005
 _COLUMNS = ("contact_id", "name", "properties", "occurred_at", "received_at", "message_id", "source", "value")
 _SQLITE_INSERT = (
-    f"INSERT INTO {E.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    f"INSERT INTO {E.name} (id, {', '.join(_COLUMNS)}) VALUES ({', '.join('?' * (len(_COLUMNS) + 1))}) "
+    "ON CONFLICT (message_id) DO NOTHING"
+)
+_SQLITE_RECEIPT = (
+    f"INSERT INTO {RECEIPTS.name} (message_id, event_id, received_at) VALUES (?, ?, ?) "
     "ON CONFLICT (message_id) DO NOTHING"
 )
 _SQLITE_QUEUE = (
@@ -70,8 +77,12 @@ def insert_events(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, kno
                 text = times[dt] = sqlite_time(dt)
             return text
 
+        # ids are assigned here (max + 1 ...), safe because the transaction holds the write lock:
+        # the receipts name them
+        start = int(conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {E.name}").scalar_one()) + 1
         params = [
             (
+                start + i,
                 r["contact_id"],
                 r["name"],
                 orjson.dumps(r["properties"]).decode(),
@@ -81,10 +92,13 @@ def insert_events(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, kno
                 r["source"],
                 r["value"],
             )
-            for r in new
+            for i, r in enumerate(new)
         ]
         if params:
             conn.exec_driver_sql(_SQLITE_INSERT, params)
+            receipts = [(p[6], p[0], p[5]) for p in params if p[6] is not None]
+            if receipts:
+                conn.exec_driver_sql(_SQLITE_RECEIPT, receipts)
         return {r["message_id"] for r in new}
     return _pg_insert_events(conn, rows)
 
@@ -92,17 +106,25 @@ def insert_events(conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, kno
 #: PostgreSQL: every row in one short statement, a column an array (``unnest``). psycopg parses a
 #: statement's placeholders on every execution once it is longer than 4,096 characters; the
 #: multi-row ``VALUES`` of 500 rows (4,000 placeholders) spent a third of the server's time there.
+#: Each row takes its id from the events sequence; the receipts insert (``ON CONFLICT DO NOTHING``)
+#: keeps the message ids not seen before, and only their events (and those without a message id)
+#: are inserted: ``events`` is partitioned by month and holds no unique ``message_id``.
+_COLS = ", ".join(_COLUMNS)
 _PG_INSERT = (
-    f"INSERT INTO {E.name} ({', '.join(_COLUMNS)}) "
-    "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]::jsonb[], %s::timestamp[], %s::timestamp[], "
-    "%s::text[], %s::text[], %s::float8[]) "
-    "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+    f"WITH v AS (SELECT nextval(pg_get_serial_sequence('{E.name}', 'id')) AS id, * "
+    "FROM unnest(%s::bigint[], %s::text[], %s::text[]::jsonb[], %s::timestamp[], %s::timestamp[], "
+    f"%s::text[], %s::text[], %s::float8[]) AS t ({_COLS})), "
+    f"r AS (INSERT INTO {RECEIPTS.name} (message_id, event_id, received_at) "
+    "SELECT message_id, id, received_at FROM v WHERE message_id IS NOT NULL "
+    "ON CONFLICT (message_id) DO NOTHING RETURNING event_id) "
+    f"INSERT INTO {E.name} (id, {_COLS}) SELECT id, {_COLS} FROM v "
+    "WHERE message_id IS NULL OR id IN (SELECT event_id FROM r) RETURNING message_id"
 )
 
 
 def _pg_insert_events(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-    """One ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING`` per 1,000 rows,
-    values serialised here (JSON by orjson, timestamps naive UTC as UTCDateTime stores them)."""
+    """One ``unnest`` statement (``_PG_INSERT``) per 1,000 rows, values serialised here (JSON by
+    orjson, timestamps naive UTC as UTCDateTime stores them); the message ids inserted."""
     inserted: set[str] = set()
     for start in range(0, len(rows), 1000):
         part = rows[start : start + 1000]

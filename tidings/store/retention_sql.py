@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.domain.statuses import EnrolmentStatus, OutboxStatus, TaskStatus
-from tidings.store import schema
+from tidings.store import partitions, schema
 
 POLICY_KEY = "retention_policy"
 
@@ -110,6 +110,28 @@ def candidates(kind: str, cutoff: datetime) -> tuple[sa.Table, list[sa.ColumnEle
     raise ValueError(f"unknown retention kind {kind!r}")
 
 
+def protected_in(kind: str, partition: str) -> sa.Select[Any]:
+    """A row of one partition (every row of it older than the cut-off) that retention must keep:
+    an unprocessed event; a trace of a running enrolment."""
+    if kind == "events":
+        part = sa.table(partition, sa.column("processed_at"))
+        return sa.select(sa.literal(1)).select_from(part).where(part.c.processed_at.is_(None)).limit(1)
+    if kind == "traces":
+        part = sa.table(partition, sa.column("enrollment_id"))
+        return (
+            sa.select(sa.literal(1))
+            .select_from(part)
+            .where(part.c.enrollment_id.in_(_running_enrolments()))
+            .limit(1)
+        )
+    raise ValueError(f"{kind!r} is not partitioned")
+
+
+def holds_protected(conn: sa.Connection, kind: str, partition: str) -> bool:
+    """Whether the partition holds a row retention must keep (``protected_in``)."""
+    return conn.execute(protected_in(kind, partition)).first() is not None
+
+
 def _per_contact_tables() -> list[sa.Table]:
     return [t for t in schema.metadata.sorted_tables if "contact_id" in t.c and t is not C]
 
@@ -133,7 +155,16 @@ class SqlRetention:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar() or 0)
 
     def delete_batch(self, kind: str, cutoff: datetime, limit: int) -> int:
-        """Delete at most ``limit`` deletable rows of ``kind`` (by id, oldest ids first)."""
+        """Delete at most ``limit`` deletable rows of ``kind`` (by id, oldest ids first).
+
+        PostgreSQL, events and traces: first every month partition entirely before the cut-off
+        that holds no protected row is detached and dropped whole (its rows count, so the batch
+        may report more than ``limit``); the rest is deleted row by row as everywhere.
+        """
+        if kind in partitions.PARTITION_KEYS and partitions.partitioned(self.conn, kind):
+            dropped = self._drop_whole_months(kind, cutoff)
+            if dropped:
+                return dropped
         table, where = candidates(kind, cutoff)
         ids = list(self.conn.execute(sa.select(table.c.id).where(*where).order_by(table.c.id).limit(limit)).scalars())
         if not ids:
@@ -146,6 +177,15 @@ class SqlRetention:
                 self.conn.execute(sa.delete(t).where(t.c.contact_id.in_(gone)))
         return len(gone)
 
+    def _drop_whole_months(self, kind: str, cutoff: datetime) -> int:
+        """Drop the month partitions of ``kind`` before ``cutoff`` whose every row is deletable
+        (``protected_in`` finds none that is not); returns the rows they held."""
+        rows = 0
+        for part in partitions.months_before(self.conn, kind, cutoff):
+            if not self.conn.execute(protected_in(kind, part.name)).first():
+                rows += partitions.drop_partition(self.conn, kind, part.name)
+        return rows
+
     def add_log(self, row: Mapping[str, Any]) -> int:
         key = self.conn.execute(sa.insert(R).values(**row)).inserted_primary_key
         assert key is not None
@@ -154,6 +194,14 @@ class SqlRetention:
     def log(self, limit: int) -> list[dict[str, Any]]:
         q = sa.select(R).order_by(R.c.started_at.desc(), R.c.id.desc()).limit(limit)
         return [dict(r._mapping) for r in self.conn.execute(q)]
+
+
+def prune_receipts(conn: sa.Connection, before: datetime, limit: int = 10_000) -> int:
+    """Delete up to ``limit`` ``event_receipts`` rows received before ``before`` (their message
+    ids may then be accepted again); returns how many."""
+    r = schema.event_receipts
+    old = sa.select(r.c.message_id).where(r.c.received_at < before).order_by(r.c.received_at).limit(limit)
+    return conn.execute(sa.delete(r).where(r.c.message_id.in_(old.scalar_subquery()))).rowcount or 0
 
 
 def retention_sessions(engine: sa.Engine) -> Callable[[], AbstractContextManager[SqlRetention]]:

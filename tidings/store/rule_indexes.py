@@ -15,7 +15,11 @@ needs any more. Until then a rule runs without them: slower, never wrong.
 
 Names are derived from the expressions, so ``CREATE INDEX IF NOT EXISTS`` is idempotent and
 segments sharing a condition share its index. On PostgreSQL they are built and dropped
-``CONCURRENTLY`` (the tables stay writable).
+``CONCURRENTLY`` (the tables stay writable). ``events`` is partitioned by month there
+(store/partitions.py), and a partitioned table refuses ``CONCURRENTLY``: the index is declared on
+the parent alone (``ON ONLY``, invalid until complete), built ``CONCURRENTLY`` on each partition
+and attached to it; once every partition's is attached the parent's is valid, and partitions made
+later get it by themselves. Dropping a partitioned index is a plain ``DROP INDEX``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from tidings.domain.rules.ast import All, Attr, Compare, EventAgg, Not, Rule
+from tidings.store import partitions
 from tidings.store.rules_sql import (
     EVENT_INDEX_PREFIX,
     compile_rule,
@@ -175,12 +180,15 @@ def ensure_rule_indexes(engine: sa.Engine, rule: Rule) -> list[str]:
                     ),
                     {"n": ix.name},
                 ).scalar()
-                if valid is False:
+                if valid is False and not (ix.table is not None and partitions.partitioned(conn, ix.table.name)):
                     conn.exec_driver_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{ix.name}"')
-            conn.execute(sa.schema.CreateIndex(ix, if_not_exists=True))
+            assert ix.table is not None
+            if pg and partitions.partitioned(conn, ix.table.name):
+                _create_on_partitions(conn, ix)
+            else:
+                conn.execute(sa.schema.CreateIndex(ix, if_not_exists=True))
             if not pg:  # statistics for the planner: one pass over the index
                 conn.exec_driver_sql(f'ANALYZE "{ix.name}"')
-            assert ix.table is not None
             tables.add(ix.table.name)
             names.append(str(ix.name))
         if pg:  # expression statistics (a sample of the table)
@@ -189,6 +197,40 @@ def ensure_rule_indexes(engine: sa.Engine, rule: Rule) -> list[str]:
         else:
             conn.commit()
     return names
+
+
+def partition_index_name(partition: str, index: str) -> str:
+    """The name of a rule index's part on one partition (never a rule index prefix, so never
+    listed or dropped as a rule index itself; within PostgreSQL's 63 characters)."""
+    return f"{partition}_{hashlib.blake2s(index.encode(), digest_size=5).hexdigest()}"
+
+
+def _create_on_partitions(conn: sa.Connection, ix: sa.Index) -> None:
+    """``ix`` on a partitioned table (AUTOCOMMIT connection): on the parent only, then
+    ``CONCURRENTLY`` on every partition (an invalid leftover rebuilt) and attached."""
+    assert ix.table is not None
+    table = ix.table.name
+    ix.dialect_options["postgresql"]["concurrently"] = False
+    ddl = str(sa.schema.CreateIndex(ix, if_not_exists=True).compile(dialect=conn.dialect))
+    head = f"CREATE INDEX IF NOT EXISTS {ix.name} ON {table} "
+    if not ddl.startswith(head):
+        raise RuntimeError(f"unexpected DDL for {ix.name}: {ddl}")
+    body = ddl[len(head):]
+    conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS "{ix.name}" ON ONLY "{table}" {body}')
+    parts = conn.execute(
+        sa.text("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = to_regclass(:t)"),
+        {"t": table},
+    ).scalars().all()
+    for part in sorted(parts):
+        child = partition_index_name(part, str(ix.name))
+        valid = conn.execute(
+            sa.text("SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(:n)"), {"n": child}
+        ).scalar()
+        if valid is False:
+            conn.exec_driver_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{child}"')
+        conn.exec_driver_sql(f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{child}" ON "{part}" {body}')
+        conn.exec_driver_sql(f'ALTER INDEX "{ix.name}" ATTACH PARTITION "{child}"')
 
 
 def existing_rule_indexes(conn: sa.Connection) -> frozenset[str]:
@@ -230,13 +272,19 @@ def drop_unused_rule_indexes(engine: sa.Engine, rules: Iterable[Rule]) -> list[s
         for name in sorted(present - wanted):
             if not name.startswith(RULE_INDEX_PREFIXES):  # never anything else
                 continue
-            conn.exec_driver_sql(f'DROP INDEX {"CONCURRENTLY " if pg else ""}IF EXISTS "{name}"')
+            concurrently = pg and not _partitioned_index(conn, name)
+            conn.exec_driver_sql(f'DROP INDEX {"CONCURRENTLY " if concurrently else ""}IF EXISTS "{name}"')
             dropped.append(name)
         if not pg:
             conn.commit()
     if dropped:
         log.info("dropped rule indexes no segment uses: %s", ", ".join(dropped))
     return dropped
+
+
+def _partitioned_index(conn: sa.Connection, name: str) -> bool:
+    kind = conn.execute(sa.text("SELECT relkind FROM pg_class WHERE oid = to_regclass(:n)"), {"n": name}).scalar()
+    return kind == "I"
 
 
 #: one process at a time builds and drops rule indexes (PostgreSQL session advisory lock key).

@@ -120,5 +120,5 @@ class SqlEventLog:
         ingest_sql.enqueue(self.conn, (r["contact_id"] for r in rows), now)
 
     def has_message_id(self, message_id: str) -> bool:
-        e = schema.events
-        return self.conn.execute(sa.select(e.c.id).where(e.c.message_id == message_id)).first() is not None
+        r = schema.event_receipts
+        return self.conn.execute(sa.select(r.c.event_id).where(r.c.message_id == message_id)).first() is not None

@@ -185,6 +185,23 @@ events = sa.Table(
     ),
 )
 
+# On PostgreSQL ``events`` (and ``traces``) are partitioned by month (migration 0022,
+# store/partitions.py): the primary key there is (id, occurred_at) and ``message_id`` is not
+# unique in the table (a partitioned table's unique keys must hold its partition key), so
+# idempotency lives in ``event_receipts``. SQLite keeps this declaration as it is.
+
+#: one row per accepted message id, written in the ingest insert's transaction on both
+#: databases: a repeated message id is never stored twice. Pruned after
+#: ``TIDINGS_RECEIPT_DAYS`` (default 30) days by the worker's partition maintenance.
+event_receipts = sa.Table(
+    "event_receipts",
+    metadata,
+    sa.Column("message_id", sa.String(200), primary_key=True),
+    sa.Column("event_id", BigId, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index("ix_event_receipts_received_at", "received_at"),
+)
+
 #: contacts with pending work (new events, changes) for the worker: claimed with SKIP LOCKED.
 contact_queue = sa.Table(
     "contact_queue",
