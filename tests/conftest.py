@@ -34,6 +34,46 @@ PG_URL = os.environ.get("TIDINGS_TEST_DATABASE_URL")
 ARTIFACTS = Path(os.environ.get("TIDINGS_TEST_ARTIFACTS", "test-artifacts"))
 
 
+#: the integration modules run against the Citus cluster (``-m citus``, .ci/run; docs/scale-out.md):
+#: the worker, segments, ingest, journeys and delivery
+CITUS_SUITE = frozenset(
+    {
+        "test_worker_engine.py",
+        "test_worker_batch.py",
+        "test_queue_race.py",
+        "test_segments_service.py",
+        "test_segments_api.py",
+        "test_segments_follow_identify.py",
+        "test_events_api.py",
+        "test_contacts_identity.py",
+        "test_contacts_api.py",
+        "test_concurrent_creates.py",
+        "test_journeys_api_lifecycle.py",
+        "test_journey_pause_hold.py",
+        "test_delivery_loop.py",
+        "test_delivery_handoff.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in CITUS_SUITE and item.path.parent.name == "integration":
+            item.add_marker(pytest.mark.citus)
+
+
+def _check_citus_layout(engine: sa.Engine) -> None:
+    """On a Citus coordinator the migrations must have distributed the tables (migration 0023)."""
+    with engine.connect() as conn:
+        if conn.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'citus'").first() is None:
+            return
+        sharded = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid "
+            "WHERE p.partmethod = 'h' AND c.relnamespace = current_schema()::regnamespace"
+        ).scalar_one()
+        assert sharded > 0, "a Citus coordinator, but migration 0023 distributed no table"
+
+
 def backends() -> list[str]:
     """The backend of this run: CI runs the suite once on SQLite and once on PostgreSQL."""
     return ["postgres"] if PG_URL else ["sqlite"]
@@ -51,6 +91,7 @@ def pg_schema() -> Iterator[str | None]:
         conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
     eng = create_engine(PG_URL, schema=name)
     upgrade(eng)
+    _check_citus_layout(eng)
     eng.dispose()
     yield name
     with admin.begin() as conn:

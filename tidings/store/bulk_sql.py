@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from tidings.store.citus import is_citus
+
 #: from this many rows on, PostgreSQL inserts use COPY (more round trips, less work per row).
 COPY_FROM = 300
 #: PostgreSQL array element types for the unnest inserts.
@@ -44,6 +46,7 @@ class BulkSql:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
+        self.citus = is_citus(conn)
         self.ph = "%s" if self.pg else "?"
         self.dbapi: Any = conn.connection
         self._times: dict[datetime, Any] = {}
@@ -192,10 +195,13 @@ class BulkSql:
                 cur.execute(
                     f"INSERT INTO {table} ({', '.join(cols)}) SELECT {select} FROM unnest({arrays}) "
                     f"AS v({', '.join(cols)})"
-                    + (f" ON CONFLICT ({on_conflict}) DO NOTHING" if on_conflict else ""),
+                    # no conflict target: on Citus the unique key also holds contact_id (migration 0023)
+                    + (" ON CONFLICT DO NOTHING" if on_conflict else "")
+                    # Citus reports every row of an INSERT ... SELECT as inserted: count what returns
+                    + (" RETURNING 1" if on_conflict and self.citus else ""),
                     [list(col) for col in columns],
                 )
-                return int(cur.rowcount)
+                return len(cur.fetchall()) if on_conflict and self.citus else int(cur.rowcount)
             finally:
                 cur.close()
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({self._placeholders(cols)})"

@@ -48,7 +48,9 @@ class SqlControl:
         e, j = schema.enrollments, schema.journeys
         q = (
             sa.select(e.c.id, e.c.entered_at, j.c.key, C.c.chain)
-            .select_from(e.join(j, j.c.id == e.c.journey_id).outerjoin(C, C.c.enrollment_id == e.c.id))
+            .select_from(e.join(j, j.c.id == e.c.journey_id).outerjoin(
+                # contact_id too: co-located on Citus (migration 0023)
+                C, sa.and_(C.c.enrollment_id == e.c.id, C.c.contact_id == e.c.contact_id)))
             .where(e.c.id == enrollment_id)
         )
         return self.conn.execute(q).mappings().first()
@@ -188,7 +190,7 @@ class SqlControl:
                 created_at=now,
                 recipient=url,
             )
-            .on_conflict_do_nothing(index_elements=[o.c.idempotency_key])
+            .on_conflict_do_nothing()  # the idempotency key; on Citus (key, contact_id): no target
         )
 
     # --------------------------------------------------------------------------- held messages

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from tidings.domain.statuses import OutboxStatus
 from tidings.store import schema
-from tidings.store.upsert import insert_or_ignore
+from tidings.store.citus import for_update_by_shard
+from tidings.store.upsert import upsert_ignore
 
 O = schema.outbox  # noqa: E741
 D = schema.dead_letters
@@ -27,7 +28,8 @@ class SqlOutbox:
         for row in rows:
             values = {"contact_id": contact_id, "status": OutboxStatus.PENDING, "next_attempt_at": now}
             values["created_at"] = now
-            self.conn.execute(insert_or_ignore(self.conn, O, {**values, **row}, ["idempotency_key"]))
+            # any unique key (the idempotency key; on Citus (key, contact_id), migration 0023)
+            self.conn.execute(upsert_ignore(self.conn, O).values({**values, **row}))
 
     def by_idempotency_key(self, key: str) -> dict[str, Any] | None:
         row = self.conn.execute(sa.select(O).where(O.c.idempotency_key == key)).mappings().first()
@@ -91,8 +93,8 @@ class SqlDeadLetters:
 
     def get(self, dead_letter_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
         q = sa.select(D).where(D.c.id == dead_letter_id)
-        row = self.conn.execute(q.with_for_update() if for_update else q).mappings().first()
-        return dict(row) if row is not None else None
+        rows = for_update_by_shard(self.conn, q, D) if for_update else self.conn.execute(q).mappings().all()
+        return dict(rows[0]) if rows else None
 
     def listing(self, *, include_decided: bool, limit: int) -> list[dict[str, Any]]:
         query = (

@@ -29,6 +29,7 @@ from tidings.domain.journeys.timing import PARKED_AT, PARKED_KEY
 from tidings.domain.statuses import EnrolmentStatus
 from tidings.store import schema
 from tidings.store.bulk_sql import BulkSql
+from tidings.store.citus import for_update_by_shard, lock_contacts_statement
 from tidings.store.ingest_sql import insert_events
 from tidings.store.queue import busy_contacts, enqueue_contacts
 
@@ -123,7 +124,9 @@ class SqlEnrolments:
 
     def lock_contacts(self, contact_ids: Sequence[int]) -> None:
         ids = sorted(set(contact_ids))
-        if ids and self.bulk.pg:
+        if ids and self.bulk.citus:
+            self.bulk.fetch(*lock_contacts_statement(ids))
+        elif ids and self.bulk.pg:
             self.bulk.fetch("SELECT id FROM contacts WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))
 
     # ----------------------------------------------------------------- events
@@ -188,7 +191,7 @@ class SqlEnrolments:
         if live_only:
             q = q.where(E.c.status != EnrolmentStatus.ENDED)
         if for_update:
-            q = q.with_for_update()
+            return [dict(r) for r in for_update_by_shard(self.conn, q, E)]
         return [dict(r) for r in self.conn.execute(q).mappings()]
 
     def states(self, ids: Sequence[int]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tidings.store import ingest_sql, schema
-from tidings.store.upsert import upsert_ignore
+from tidings.store.upsert import insert_new_contacts, upsert_ignore
 
 C = schema.contacts
 A = schema.contact_aliases
@@ -64,12 +64,13 @@ class SqlEventIngest:
             return {}
         col = C.c[field]
         return _pairs(
-            self.conn.execute(
-                upsert_ignore(self.conn, C).returning(col, C.c.id),
+            insert_new_contacts(  # on Citus the identifiers' uniqueness is kept there (migration 0023)
+                self.conn,
                 [
                     {field: v, "attributes": {}, "anonymous": False, "created_at": now, "updated_at": now}
                     for v in sorted(values)
                 ],
+                returning=(col, C.c.id),
             )
         )
 

@@ -13,11 +13,23 @@ import sqlalchemy as sa
 
 from tidings.domain.contacts import ContactFilter
 from tidings.store import schema
+from tidings.store.citus import sharded_tables
 from tidings.store.content_sql import SqlContactReader
-from tidings.store.upsert import upsert_ignore
+from tidings.store.upsert import claim_contact_keys, insert_new_contacts, upsert_ignore
 
 C = schema.contacts
 A = schema.contact_aliases
+
+
+def _delete_duplicates_apart(
+    conn: sa.Connection, table: sa.Table, others: list[str], source_id: int, target_id: int
+) -> None:
+    """The source's rows the target also has (same ``others``), deleted without joining the two."""
+    taken = conn.execute(sa.select(*(table.c[n] for n in others)).where(table.c.contact_id == target_id)).all()
+    if not taken:
+        return
+    key = sa.tuple_(*(table.c[n] for n in others))
+    conn.execute(sa.delete(table).where(table.c.contact_id == source_id, key.in_([tuple(r) for r in taken])))
 T = schema.contact_tags
 K = schema.consents
 
@@ -86,10 +98,11 @@ class SqlContacts(SqlContactReader):
     # ------------------------------------------------------------------ rows
 
     def insert(self, row: Mapping[str, Any]) -> int | None:
-        found: int | None = self.conn.execute(upsert_ignore(self.conn, C).values(**row).returning(C.c.id)).scalar()
-        return found
+        inserted = insert_new_contacts(self.conn, [row], returning=(C.c.id,))
+        return int(inserted[0][0]) if inserted else None
 
     def update(self, contact_id: int, values: Mapping[str, Any]) -> None:
+        claim_contact_keys(self.conn, contact_id, values)
         self.conn.execute(sa.update(C).where(C.c.id == contact_id).values(**values))
 
     def delete(self, contact_ids: Iterable[int]) -> int:
@@ -114,8 +127,12 @@ class SqlContacts(SqlContactReader):
             if ["contact_id"] in keys:  # one row per contact (e.g. the queue): the target's stays
                 conn.execute(sa.delete(table).where(table.c.contact_id == source_id))
                 continue
+            citus = table.name in sharded_tables(conn)
             for cols in keys:  # e.g. (contact_id, tag): where both have the row, the target's stays
                 others = [n for n in cols if n != "contact_id"]
+                if citus:  # two contacts' rows may sit on two shards: no join between them
+                    _delete_duplicates_apart(conn, table, others, source_id, target_id)
+                    continue
                 t2 = table.alias("t2")
                 dup = (
                     sa.select(sa.literal(1))
@@ -123,6 +140,16 @@ class SqlContacts(SqlContactReader):
                     .where(t2.c.contact_id == target_id, *[t2.c[n] == table.c[n] for n in others])
                 )
                 conn.execute(sa.delete(table).where(table.c.contact_id == source_id, sa.exists(dup)))
+            if citus:  # Citus does not update a distribution column: copy the rows over, then delete
+                moved = [c for c in table.c if c.name != "contact_id"]
+                conn.execute(
+                    sa.insert(table).from_select(
+                        ["contact_id", *(c.name for c in moved)],
+                        sa.select(sa.literal(target_id, sa.BigInteger), *moved).where(table.c.contact_id == source_id),
+                    )
+                )
+                conn.execute(sa.delete(table).where(table.c.contact_id == source_id))
+                continue
             conn.execute(sa.update(table).where(table.c.contact_id == source_id).values(contact_id=target_id))
 
     # ------------------------------------------------------------------ tags

@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from tidings.domain.changes import message_event_properties as message_event_properties
 from tidings.domain.statuses import OutboxStatus
 from tidings.store import schema
+from tidings.store.citus import is_citus
 from tidings.store.delivery_sql import SqlDeadLetters, SqlOutbox
 from tidings.store.queue import enqueue_contacts
 
@@ -68,6 +69,16 @@ def backoff(attempts: int, retry_after_s: float | None = None) -> timedelta:
     return delay
 
 
+def _locked(conn: sa.Connection, candidates: sa.Select[Any]) -> sa.Select[Any]:
+    """The candidates of a claim, skipping rows another claimer holds (``SKIP LOCKED``).
+
+    Citus runs ``FOR UPDATE`` only on single-shard queries: there the candidates are read
+    without locks and the claim's ``UPDATE`` repeats their condition, which PostgreSQL re-checks
+    on each row after waiting for its lock, so a row another claimer took is not taken twice.
+    """
+    return candidates if is_citus(conn) else candidates.with_for_update(skip_locked=True)
+
+
 def claim(
     conn: sa.Connection,
     *,
@@ -83,18 +94,19 @@ def claim(
     ``now`` is business time (what is due); ``lease_until`` is on the lease clock (real time).
     Rows on ``held_channels`` (the kill switch, ``application/control/sending.py``) stay pending.
     """
-    due = (
+    is_due = (o.c.status == OutboxStatus.PENDING, o.c.next_attempt_at <= now)
+    due = _locked(
+        conn,
         sa.select(o.c.id)
-        .where(o.c.status == OutboxStatus.PENDING, o.c.next_attempt_at <= now, o.c.kind.in_(kinds))
+        .where(*is_due, o.c.kind.in_(kinds))
         .where(o.c.channel.not_in(list(held_channels)) if held_channels else sa.true())
         .order_by(o.c.next_attempt_at, o.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        .limit(limit),
     )
     rows = (
         conn.execute(
             sa.update(o)
-            .where(o.c.id.in_(due.scalar_subquery()))
+            .where(o.c.id.in_(due.scalar_subquery()), *is_due)
             .values(
                 status=OutboxStatus.SENDING,
                 lease_owner=owner,
@@ -177,23 +189,18 @@ def claim_expired(
     conn: sa.Connection, *, owner: str, limit: int, lease_now: datetime, lease_until: datetime
 ) -> list[dict[str, Any]]:
     """Rows handed off by a sender whose lease ran out: they may or may not have gone."""
-    stale = (
-        sa.select(o.c.id)
+    is_stale = (
+        o.c.status == OutboxStatus.SENDING,
+        o.c.handed_off_at.is_not(None),
+        o.c.lease_until < lease_now,
         # never our own rows: they are in flight here.
-        .where(
-            o.c.status == OutboxStatus.SENDING,
-            o.c.handed_off_at.is_not(None),
-            o.c.lease_until < lease_now,
-            sa.or_(o.c.lease_owner.is_(None), o.c.lease_owner != owner),
-        )
-        .order_by(o.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        sa.or_(o.c.lease_owner.is_(None), o.c.lease_owner != owner),
     )
+    stale = _locked(conn, sa.select(o.c.id).where(*is_stale).order_by(o.c.id).limit(limit))
     rows = (
         conn.execute(
             sa.update(o)
-            .where(o.c.id.in_(stale.scalar_subquery()))
+            .where(o.c.id.in_(stale.scalar_subquery()), *is_stale)
             .values(lease_owner=owner, lease_until=lease_until)
             .returning(*o.c)
         )

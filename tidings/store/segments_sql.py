@@ -203,8 +203,18 @@ class SqlSegments:
         return sa.select(sa.func.count()).where(m.c.segment_id == sid, m.c.exited_at.is_(None)).scalar_subquery()
 
     def listed(self, key: str | None = None) -> list[dict[str, Any]]:
-        s = schema.segments
-        q = sa.select(s, self._count(s.c.id).label("members"))
+        """Segments with their current member count, joined to the counts per segment (not a
+        correlated subquery: Citus runs none over a reference table, and segments is one there)."""
+        s, m = schema.segments, schema.segment_memberships
+        counts = (
+            sa.select(m.c.segment_id, sa.func.count().label("members"))
+            .where(m.c.exited_at.is_(None))
+            .group_by(m.c.segment_id)
+            .subquery("member_counts")
+        )
+        q = sa.select(s, sa.func.coalesce(counts.c.members, 0).label("members")).select_from(
+            s.outerjoin(counts, counts.c.segment_id == s.c.id)
+        )
         q = q.where(s.c.key == key) if key is not None else q.order_by(s.c.key)
         return [dict(r) for r in self.conn.execute(q).mappings()]
 
