@@ -53,6 +53,7 @@ from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
 from tidings.store.rule_indexes import ensure_rule_indexes, rule_indexes, rule_query  # noqa: E402
+from tidings.store.segments_sql import SqlSegmentStore  # noqa: E402
 from tidings.store.sql_uow import SqlUnitOfWork  # noqa: E402
 from tidings.store.types import UTCDateTime  # noqa: E402
 
@@ -512,10 +513,6 @@ def live_delay(
 
     from tidings.application.access.keys import create_key
     from tidings.application.segments.segments import create_segment, sync_indexes
-    from tidings.bootstrap import wire_capabilities
-
-    wire_capabilities()
-
     tmp = Path(tempfile.mkdtemp(prefix="tidings-segbench-"))
     pg_schema = None
     if database_url:
@@ -531,10 +528,11 @@ def live_delay(
     upgrade(eng)
     now = datetime.now(UTC)
     _, key = create_key(SqlUnitOfWork(eng), "bench", ["admin"], now)
-    create_segment(eng, "buyers", "Buyers", 'purchase(currency="EUR").count(30d) >= 1', now)
+    create_segment(SqlSegmentStore(eng), "buyers", "Buyers", 'purchase(currency="EUR").count(30d) >= 1', now)
     for k, text in RULES.items():
-        create_segment(eng, k, k, text, now)
-    sync_indexes(eng)  # the server's segment refresher would build them too: have them before measuring
+        create_segment(SqlSegmentStore(eng), k, k, text, now)
+    # the server's segment refresher would build them too: have them before measuring
+    sync_indexes(SqlSegmentStore(eng))
     eng.dispose()
     port = _free_port()
     env = dict(

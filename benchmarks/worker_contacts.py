@@ -40,6 +40,7 @@ from tidings.store import schema  # noqa: E402
 from tidings.store.db import create_engine  # noqa: E402
 from tidings.store.migrate import upgrade  # noqa: E402
 from tidings.store.queue import enqueue_contacts  # noqa: E402
+from tidings.store.segments_sql import SqlSegmentStore  # noqa: E402
 from tidings.store.sql_uow import joined  # noqa: E402
 from tidings.worker import JourneyWorker  # noqa: E402
 
@@ -79,10 +80,11 @@ def main() -> None:
         clock = ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
         now = clock.now()
         container = build(Settings(database_url=url, secret_key="bench", test_clock=True), clock=clock, engine=eng)
-        create_segment(eng, "buyers", "Buyers", 'purchase(currency="EUR").count(30d) >= 1', now)
+        create_segment(SqlSegmentStore(eng), "buyers", "Buyers", 'purchase(currency="EUR").count(30d) >= 1', now)
         for k, text in RULES.items():
-            create_segment(eng, k, k, text, now)
-        sync_indexes(eng)  # what the segment refresher does after saves: the indexes exist before measuring
+            create_segment(SqlSegmentStore(eng), k, k, text, now)
+        # what the segment refresher does after saves: the indexes exist before measuring
+        sync_indexes(SqlSegmentStore(eng))
         with eng.begin() as conn:
             if not args.no_journey:
                 js.publish(joined(conn), now, text=JOURNEY)

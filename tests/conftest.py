@@ -21,14 +21,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tidings.bootstrap import Container, build, wire_capabilities
+from tidings.bootstrap import Container, build
 from tidings.clock import ManualClock
 from tidings.settings import Settings
 from tidings.store import schema
 from tidings.store.db import create_engine, normalise_url
 from tidings.store.migrate import upgrade
-
-wire_capabilities()  # as build() does: tests that drive use cases with a bare engine need it too
 
 PG_URL = os.environ.get("TIDINGS_TEST_DATABASE_URL")
 ARTIFACTS = Path(os.environ.get("TIDINGS_TEST_ARTIFACTS", "test-artifacts"))

@@ -27,9 +27,9 @@ from tidings.application.ports.contact_search import ContactSearch
 from tidings.application.ports.crm import CrmClient
 from tidings.application.ports.dns import TxtResolver
 from tidings.application.ports.import_jobs import ImportJobs
+from tidings.application.ports.segments import SegmentStore
 from tidings.application.ports.senders import ChannelProvider
 from tidings.application.ports.sources import LeadFetcher
-from tidings.application.segments import memberships as segment_memberships
 from tidings.application.sources.intake import IntakeTransaction
 from tidings.channels import email
 from tidings.channels.dns_resolver import DnspythonResolver
@@ -50,7 +50,7 @@ from tidings.store.engine_sql import SqlEngineStorage
 from tidings.store.import_jobs_sql import SqlImportJobs
 from tidings.store.ingest_sql import IngestWriter
 from tidings.store.scoring_sql import SqlScoring
-from tidings.store.segments_sql import SqlSegments, SqlSegmentStore
+from tidings.store.segments_sql import SqlSegmentStore
 from tidings.store.sources_sql import SqlCheckouts
 from tidings.store.sql_uow import SqlUnitOfWork
 
@@ -110,6 +110,11 @@ class Container:
     dns_resolver: TxtResolver = field(default_factory=DnspythonResolver)
     #: the public forms' rate limit (per IP and per form, in this process's memory)
     form_gate: SubmissionGate = field(default_factory=SubmissionGate)
+
+    @property
+    def segments(self) -> SegmentStore:
+        """Saved segments and their memberships (the segments API, web pages, CLI, refresher)."""
+        return SqlSegmentStore(self.engine)
 
     @property
     def contact_search(self) -> ContactSearch:
@@ -221,14 +226,7 @@ def _close(registry: ChannelRegistry) -> None:
     closer.join()
 
 
-def wire_capabilities() -> None:
-    """Capabilities whose callers pass a transaction or a database handle, not a unit of work
-    (the journey engine's batch, the segments API): how they reach their SQL repositories."""
-    segment_memberships.wire(SqlSegments.joining, SqlSegmentStore)
-
-
 def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Container:
-    wire_capabilities()
     engine = engine or create_engine(settings.database_url)
     if clock is None:
         clock = ManualClock() if settings.test_clock else SystemClock()

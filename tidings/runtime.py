@@ -38,7 +38,7 @@ def background_services(container: Container, *, worker: bool, catcher: bool) ->
 
         seconds = container.settings.segment_refresh_seconds
         every = timedelta(seconds=seconds) if seconds else None
-        services.append(SegmentRefresher(container.engine, container.clock, every=every))
+        services.append(SegmentRefresher(container.segments, container.clock, every=every))
         # experiments with `rollout: true` send everyone to the winner at their review point
         from tidings.application.analytics.reviewer import ExperimentReviewer
         from tidings.store.measurement import SqlAnalyticsStore

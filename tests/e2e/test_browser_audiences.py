@@ -56,7 +56,7 @@ def test_leads_in_then_the_audience_downloaded_from_the_segment_page(live_server
     r = hooks.post(google["webhook_path"], content=(FIXTURES / "google_lead_form.json").read_bytes())
     assert r.status_code == 200 and r.json()["accepted"] == 2, r.text
 
-    svc.create_segment(c.engine, "leads", "Ad leads", 'consent("email") == "granted"', c.clock.now())
+    svc.create_segment(c.segments, "leads", "Ad leads", 'consent("email") == "granted"', c.clock.now())
     make_user(c, "marketer@example.com", "marketer")
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(10_000)

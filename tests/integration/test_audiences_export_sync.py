@@ -21,6 +21,7 @@ from tidings.application.segments import segments as svc
 from tidings.bootstrap import Container
 from tidings.cli.main import app
 from tidings.store import schema
+from tidings.store.segments_sql import SqlSegmentStore
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -69,7 +70,7 @@ def people(engine: sa.Engine) -> dict[str, int]:
         conn.execute(
             sa.insert(schema.contacts).values(email="out@example.com", attributes={}, created_at=NOW, updated_at=NOW)
         )
-    svc.create_segment(engine, "ads", "Ads", 'tag("ads")', NOW)
+    svc.create_segment(SqlSegmentStore(engine), "ads", "Ads", 'tag("ads")', NOW)
     return ids
 
 

@@ -20,6 +20,7 @@ from tidings.cli.main import app
 from tidings.clock import ManualClock
 from tidings.runtime import catcher_service
 from tidings.store import schema
+from tidings.store.segments_sql import SqlSegmentStore
 from tidings.store.sql_uow import SqlUnitOfWork
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -35,7 +36,7 @@ def test_campaign_life_from_the_cli(
     add_template(engine, NOW, key="news")
     for i in range(3):
         add_contact(engine, NOW, email=f"c{i}@x.test", plan="pro")
-    seg.create_segment(engine, "pros", "Pros", 'attributes.plan == "pro"', NOW)
+    seg.create_segment(SqlSegmentStore(engine), "pros", "Pros", 'attributes.plan == "pro"', NOW)
     runner = CliRunner()
 
     def run(*args: str) -> str:
@@ -81,7 +82,7 @@ def test_a_sender_killed_mid_batch_resumes_without_sending_anyone_twice(engine: 
     add_template(engine, NOW, key="news")
     for i in range(12):
         add_contact(engine, NOW, email=f"k{i}@x.test", plan="pro")
-    seg.create_segment(engine, "pros", "Pros", 'attributes.plan == "pro"', NOW)
+    seg.create_segment(SqlSegmentStore(engine), "pros", "Pros", 'attributes.plan == "pro"', NOW)
     from tidings.application.campaigns import campaigns as svc
 
     with engine.begin() as conn:

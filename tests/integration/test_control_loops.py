@@ -126,8 +126,8 @@ steps:
 def test_a_loop_through_segments_is_counted_like_a_direct_one(container: Container, clock: ManualClock) -> None:
     from tidings.application.segments.segments import create_segment
 
-    create_segment(container.engine, "has_x", "Has x", 'tag("x")', clock.now())
-    create_segment(container.engine, "has_y", "Has y", 'tag("y")', clock.now())
+    create_segment(container.segments, "has_x", "Has x", 'tag("x")', clock.now())
+    create_segment(container.segments, "has_y", "Has y", 'tag("y")', clock.now())
     publish(container, VIA_SEGMENT.format(key="ping", segment="has_y", give="x", take="y"))
     publish(container, VIA_SEGMENT.format(key="pong", segment="has_x", give="y", take="x"))
     with container.engine.begin() as conn:

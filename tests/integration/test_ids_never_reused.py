@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from tidings.store.db import create_engine
 from tidings.store.migrate import upgrade
+from tidings.store.segments_sql import SqlSegmentStore
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -29,10 +30,10 @@ def test_the_api_never_gives_a_deleted_contacts_id_again(api: Any, engine: sa.En
     assert again not in (first, newest) and again > newest
     seg = {"key": "s1", "name": "S1", "rule": 'tag("vip")'}
     assert api.post("/api/segments", json=seg).status_code == 201
-    sid = segment_id(engine, "s1")
+    sid = segment_id(SqlSegmentStore(engine), "s1")
     assert api.delete("/api/segments/s1").status_code == 204
     assert api.post("/api/segments", json=seg).status_code == 201
-    assert (segment_id(engine, "s1") or 0) > (sid or 0)
+    assert (segment_id(SqlSegmentStore(engine), "s1") or 0) > (sid or 0)
 
 
 def _sqlite_schema(eng: sa.Engine, table: str) -> str:

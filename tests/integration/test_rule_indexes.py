@@ -19,6 +19,7 @@ from tidings.store.rule_indexes import (
     existing_rule_indexes,
 )
 from tidings.store.rules_sql import compile_rule, event_index_name, tune_connection
+from tidings.store.segments_sql import SqlSegmentStore
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 RULE = 'attributes.plan == "pro" and attributes.age >= 30'
@@ -56,16 +57,16 @@ def test_saving_a_segment_creates_its_attribute_indexes_idempotently(engine: sa.
         "free": add(engine, "e@x.test", {"plan": "free", "age": 50}),
         "pro_true": add(engine, "f@x.test", {"plan": "pro", "age": True}),
     }
-    svc.create_segment(engine, "pros", "Pros", RULE, NOW)
+    svc.create_segment(SqlSegmentStore(engine), "pros", "Pros", RULE, NOW)
     assert not wanted & index_names(engine)  # saving answers at once; the indexes follow
-    svc.sync_indexes(engine)
+    svc.sync_indexes(SqlSegmentStore(engine))
     assert wanted <= index_names(engine)
-    svc.update_segment(engine, "pros", NOW, rule_source=RULE)  # again: IF NOT EXISTS
-    svc.create_segment(engine, "pros2", "Pros 2", RULE, NOW)  # shared by another segment
-    svc.sync_indexes(engine)
+    svc.update_segment(SqlSegmentStore(engine), "pros", NOW, rule_source=RULE)  # again: IF NOT EXISTS
+    svc.create_segment(SqlSegmentStore(engine), "pros2", "Pros 2", RULE, NOW)  # shared by another segment
+    svc.sync_indexes(SqlSegmentStore(engine))
     assert wanted <= index_names(engine)
     assert set(ensure_rule_indexes(engine, parse_rule(RULE))) == wanted
-    members = {m["id"] for m in svc.members(engine, "pros")["items"]}
+    members = {m["id"] for m in svc.members(SqlSegmentStore(engine), "pros")["items"]}
     assert members == {ids["pro31"], ids["pro30f"]}
     if engine.dialect.name == "sqlite":
         q = compile_rule(parse_rule(RULE), "sqlite", NOW).compile(
@@ -112,8 +113,8 @@ def test_event_property_index_is_created_used_and_keeps_the_meaning(engine: sa.E
     event(engine, ids["clicked"], "message.clicked", {"template": "t3"})
     with engine.connect() as conn:
         before = set(conn.execute(compile_rule(rule, engine.dialect.name, NOW)).scalars())
-    svc.create_segment(engine, "engaged", "Engaged", ENGAGED, NOW)
-    svc.sync_indexes(engine)
+    svc.create_segment(SqlSegmentStore(engine), "engaged", "Engaged", ENGAGED, NOW)
+    svc.sync_indexes(SqlSegmentStore(engine))
     assert str(ix.name) in index_names(engine, "events")
     with engine.connect() as conn:
         present = existing_rule_indexes(conn)
@@ -121,7 +122,7 @@ def test_event_property_index_is_created_used_and_keeps_the_meaning(engine: sa.E
         after = set(conn.execute(q).scalars())
     assert str(ix.name) in present
     assert before == after == {ids["yes"]}
-    assert {m["id"] for m in svc.members(engine, "engaged")["items"]} == {ids["yes"]}
+    assert {m["id"] for m in svc.members(SqlSegmentStore(engine), "engaged")["items"]} == {ids["yes"]}
     if engine.dialect.name == "sqlite":
         c = q.compile(dialect=sqlite.dialect(), compile_kwargs={"render_postcompile": True})
         with engine.connect() as conn:
@@ -132,21 +133,21 @@ def test_event_property_index_is_created_used_and_keeps_the_meaning(engine: sa.E
 def test_unused_rule_indexes_are_dropped_shared_ones_kept(engine: sa.Engine) -> None:
     attr = {str(ix.name) for ix in attribute_indexes(parse_rule(RULE), engine.dialect.name)}
     (ev,) = [str(ix.name) for ix in event_property_indexes(parse_rule(ENGAGED), engine.dialect.name)]
-    svc.create_segment(engine, "a", "A", RULE, NOW)
-    svc.create_segment(engine, "b", "B", RULE, NOW)
-    svc.create_segment(engine, "e", "E", ENGAGED, NOW)
-    svc.sync_indexes(engine)
+    svc.create_segment(SqlSegmentStore(engine), "a", "A", RULE, NOW)
+    svc.create_segment(SqlSegmentStore(engine), "b", "B", RULE, NOW)
+    svc.create_segment(SqlSegmentStore(engine), "e", "E", ENGAGED, NOW)
+    svc.sync_indexes(SqlSegmentStore(engine))
     assert attr <= index_names(engine) and ev in index_names(engine, "events")
-    svc.delete_segment(engine, "a")
-    svc.sync_indexes(engine)
+    svc.delete_segment(SqlSegmentStore(engine), "a")
+    svc.sync_indexes(SqlSegmentStore(engine))
     assert attr <= index_names(engine)  # still needed by b
-    svc.update_segment(engine, "b", NOW, rule_source='tag("vip")')
+    svc.update_segment(SqlSegmentStore(engine), "b", NOW, rule_source='tag("vip")')
     assert attr <= index_names(engine)  # dropped after the save, not by it
-    svc.sync_indexes(engine)
+    svc.sync_indexes(SqlSegmentStore(engine))
     assert not attr & index_names(engine)  # nobody needs them now
     assert ev in index_names(engine, "events")
-    svc.delete_segment(engine, "e")
-    svc.sync_indexes(engine)
+    svc.delete_segment(SqlSegmentStore(engine), "e")
+    svc.sync_indexes(SqlSegmentStore(engine))
     assert ev not in index_names(engine, "events")
     assert "ix_events_name_occurred_at_contact_id_value" in index_names(engine, "events")  # ours only
 
@@ -156,20 +157,20 @@ def test_the_segment_refresher_builds_and_drops_the_indexes_after_saves(containe
 
     engine = container.engine
     attr = {str(ix.name) for ix in attribute_indexes(parse_rule(RULE), engine.dialect.name)}
-    refresher = SegmentRefresher(container.engine, container.clock)
+    refresher = SegmentRefresher(container.segments, container.clock)
     refresher.index_check_every = 0
     assert refresher.sync_indexes_if_changed() == 1  # once at start
     assert refresher.sync_indexes_if_changed() == 0  # nothing changed since
-    svc.create_segment(engine, "a", "A", RULE, NOW)
+    svc.create_segment(SqlSegmentStore(engine), "a", "A", RULE, NOW)
     assert not attr & index_names(engine)
     assert refresher.sync_indexes_if_changed() == 1
     assert attr <= index_names(engine)
     assert refresher.sync_indexes_if_changed() == 0
-    svc.update_segment(engine, "a", NOW, rule_source='tag("vip")')
+    svc.update_segment(SqlSegmentStore(engine), "a", NOW, rule_source='tag("vip")')
     assert refresher.sync_indexes_if_changed() == 1
     assert not attr & index_names(engine)
-    svc.update_segment(engine, "a", NOW, rule_source=RULE)
-    svc.delete_segment(engine, "a")  # changed, then gone: nothing to build
+    svc.update_segment(SqlSegmentStore(engine), "a", NOW, rule_source=RULE)
+    svc.delete_segment(SqlSegmentStore(engine), "a")  # changed, then gone: nothing to build
     assert refresher.sync_indexes_if_changed() == 1
     assert not attr & index_names(engine)
 

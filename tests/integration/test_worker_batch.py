@@ -40,7 +40,7 @@ def _queued(conn: sa.Connection, cid: int) -> bool:
 def test_a_batch_refreshes_segments_and_starts_journeys_for_every_contact(
     container: Container, clock: ManualClock
 ) -> None:
-    create_segment(container.engine, "signed", "Signed up", "signed_up.count(30d) >= 1", clock.now())
+    create_segment(container.segments, "signed", "Signed up", "signed_up.count(30d) >= 1", clock.now())
     publish(container, WELCOME)
     with container.engine.begin() as conn:
         ids = [add_contact(conn, clock.now(), f"b{i}@example.org") for i in range(5)]

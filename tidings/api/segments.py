@@ -57,14 +57,16 @@ def _error(exc: svc.SegmentError) -> ApiError:
 
 @router.get("", dependencies=[RequireRead])
 def list_segments(request: Request) -> dict[str, Any]:
-    return {"items": svc.list_segments(container(request).engine)}
+    return {"items": svc.list_segments(container(request).segments)}
 
 
 @router.post("", status_code=201, dependencies=[RequireWrite])
 def create_segment(body: SegmentIn, request: Request) -> dict[str, Any]:
     c = container(request)
     try:
-        return svc.create_segment(c.engine, body.key, body.name, body.rule, c.clock.now(), description=body.description)
+        return svc.create_segment(
+            c.segments, body.key, body.name, body.rule, c.clock.now(), description=body.description
+        )
     except svc.SegmentError as exc:
         raise _error(exc) from None
 
@@ -74,14 +76,14 @@ def preview(body: PreviewIn, request: Request) -> dict[str, Any]:
     """Count and sample of the contacts a rule matches now, with warnings; nothing is saved."""
     c = container(request)
     try:
-        return svc.preview(c.engine, body.rule, c.clock.now(), sample=body.sample)
+        return svc.preview(c.segments, body.rule, c.clock.now(), sample=body.sample)
     except svc.SegmentError as exc:
         raise _error(exc) from None
 
 
 @router.get("/{key}", dependencies=[RequireRead])
 def get_segment(key: str, request: Request) -> dict[str, Any]:
-    seg = svc.get_segment(container(request).engine, key)
+    seg = svc.get_segment(container(request).segments, key)
     if seg is None:
         raise ApiError(404, "not_found", f"no segment {key!r}")
     return seg
@@ -92,7 +94,7 @@ def update_segment(key: str, body: SegmentPatch, request: Request) -> dict[str, 
     c = container(request)
     try:
         return svc.update_segment(
-            c.engine, key, c.clock.now(), name=body.name, rule_source=body.rule, description=body.description
+            c.segments, key, c.clock.now(), name=body.name, rule_source=body.rule, description=body.description
         )
     except svc.SegmentError as exc:
         raise _error(exc) from None
@@ -106,7 +108,7 @@ def replace_segment(key: str, body: SegmentPatch, request: Request) -> dict[str,
 @router.delete("/{key}", status_code=204, dependencies=[RequireWrite])
 def delete_segment(key: str, request: Request) -> Response:
     try:
-        found = svc.delete_segment(container(request).engine, key)
+        found = svc.delete_segment(container(request).segments, key)
     except svc.SegmentError as exc:
         raise _error(exc) from None
     if not found:
@@ -117,10 +119,10 @@ def delete_segment(key: str, request: Request) -> Response:
 @router.post("/{key}/refresh", dependencies=[RequireWrite])
 def refresh(key: str, request: Request) -> dict[str, Any]:
     c = container(request)
-    seg = svc.segment_id(c.engine, key)
+    seg = svc.segment_id(c.segments, key)
     if seg is None:
         raise ApiError(404, "not_found", f"no segment {key!r}")
-    entered, exited = svc.refresh_segment(c.engine, seg, c.clock.now())
+    entered, exited = svc.refresh_segment(c.segments, seg, c.clock.now())
     return {"entered": entered, "exited": exited}
 
 
@@ -132,7 +134,7 @@ def members(
     after: int = Query(0, ge=0, description="last contact id of the previous page"),
 ) -> dict[str, Any]:
     try:
-        return svc.members(container(request).engine, key, limit=limit, after=after)
+        return svc.members(container(request).segments, key, limit=limit, after=after)
     except svc.SegmentError as exc:
         raise _error(exc) from None
 
@@ -147,7 +149,7 @@ def history(
 ) -> dict[str, Any]:
     """Membership periods (entered_at / exited_at), newest first."""
     try:
-        rows = svc.history(container(request).engine, key, contact_id=contact_id, limit=limit, before=before)
+        rows = svc.history(container(request).segments, key, contact_id=contact_id, limit=limit, before=before)
     except svc.SegmentError as exc:
         raise _error(exc) from None
     return {"items": rows, "next_before": rows[-1]["id"] if len(rows) == limit else None}

@@ -56,7 +56,7 @@ def list_() -> None:
 
     c = common.open_container()
     table = Table("key", "name", "members", "rule", "evaluated")
-    for s in list_segments(c.engine):
+    for s in list_segments(c.segments):
         table.add_row(s["key"], s["name"], str(s["members"]), s["rule_text"] or "", str(s["evaluated_at"] or ""))
     common.console.print(table)
 
@@ -75,7 +75,7 @@ def create(
     source = _rule(rule, rule_file)
     c = common.open_container()
     try:
-        seg = create_segment(c.engine, key, name, source, c.clock.now(), description=description)
+        seg = create_segment(c.segments, key, name, source, c.clock.now(), description=description)
     except SegmentError as exc:
         _caret(source, exc)
         _fail(exc)
@@ -95,7 +95,7 @@ def update(
     source = _rule(rule, rule_file, required=False)
     c = common.open_container()
     try:
-        seg = update_segment(c.engine, key, c.clock.now(), name=name, rule_source=source)
+        seg = update_segment(c.segments, key, c.clock.now(), name=name, rule_source=source)
     except SegmentError as exc:
         _caret(source, exc)
         _fail(exc)
@@ -114,7 +114,7 @@ def preview_cmd(
     source = _rule(rule, rule_file)
     c = common.open_container()
     try:
-        out = preview(c.engine, source, c.clock.now(), sample=sample)
+        out = preview(c.segments, source, c.clock.now(), sample=sample)
     except SegmentError as exc:
         _caret(source, exc)
         _fail(exc)
@@ -135,7 +135,7 @@ def show(key: Annotated[str, typer.Argument(help="segment key")]) -> None:
     from tidings.application.segments.segments import get_segment, members
 
     c = common.open_container()
-    seg = get_segment(c.engine, key)
+    seg = get_segment(c.segments, key)
     if seg is None:
         common.fail(f"no segment {key!r}")
     common.console.print(
@@ -144,7 +144,7 @@ def show(key: Annotated[str, typer.Argument(help="segment key")]) -> None:
         highlight=False,
         markup=False,
     )
-    for r in members(c.engine, key, limit=20)["items"]:
+    for r in members(c.segments, key, limit=20)["items"]:
         common.console.print(f"  {r['id']}  {r['email'] or ''}  since {r['entered_at']}", highlight=False, markup=False)
 
 
@@ -155,7 +155,7 @@ def delete(key: Annotated[str, typer.Argument(help="segment key")]) -> None:
 
     c = common.open_container()
     try:
-        found = delete_segment(c.engine, key)
+        found = delete_segment(c.segments, key)
     except SegmentError as exc:
         _fail(exc)
     if not found:
@@ -169,10 +169,10 @@ def refresh(key: Annotated[str | None, typer.Argument(help="segment key (all whe
     from tidings.application.segments.segments import list_segments, refresh_segment, segment_id
 
     c = common.open_container()
-    keys = [key] if key else [s["key"] for s in list_segments(c.engine)]
+    keys = [key] if key else [s["key"] for s in list_segments(c.segments)]
     for k in keys:
-        sid = segment_id(c.engine, k)
+        sid = segment_id(c.segments, k)
         if sid is None:
             common.fail(f"no segment {k!r}")
-        entered, exited = refresh_segment(c.engine, sid, c.clock.now())
+        entered, exited = refresh_segment(c.segments, sid, c.clock.now())
         common.console.print(f"{k}: {entered} entered, {exited} exited", highlight=False)

@@ -169,7 +169,7 @@ def builder_options(request: Request) -> dict[str, Any]:
             for t in template_svc.list_templates(joined(conn))
         ]
         journeys = [str(r["key"]) for r in jst.list_journeys(conn)]
-    segments = [str(r["key"]) for r in segment_svc.list_segments(c.engine)]
+    segments = [str(r["key"]) for r in segment_svc.list_segments(c.segments)]
     return {
         "templates": templates,
         "segments": segments,

@@ -34,7 +34,7 @@ DEFAULTS = {"channel": "email", "kind": "now", "throttle_per": "minute", "test_s
 
 def _choices(request: Request) -> dict[str, Any]:
     c = container(request)
-    segments = [(r["key"], r["name"], r["members"]) for r in ssvc.list_segments(c.engine)]
+    segments = [(r["key"], r["name"], r["members"]) for r in ssvc.list_segments(c.segments)]
     with c.engine.connect() as conn:
         keys = sorted({r["key"] for r in tsvc.list_templates(joined(conn))})
     return {"segments": segments, "template_keys": keys}

@@ -36,7 +36,7 @@ def rule_error(exc: svc.SegmentError | RuleError) -> str:
 
 def preview(request: Request, text: str) -> dict[str, Any]:
     c = container(request)
-    out = svc.preview(c.engine, text, c.clock.now(), sample=SAMPLE)
+    out = svc.preview(c.segments, text, c.clock.now(), sample=SAMPLE)
     return {
         "count": out["count"],
         "sample": out["sample"],
@@ -47,7 +47,7 @@ def preview(request: Request, text: str) -> dict[str, Any]:
 
 @router.get("/segments")
 def segments_page(request: Request, session: Session = Viewer) -> Response:
-    rows = svc.list_segments(container(request).engine)
+    rows = svc.list_segments(container(request).segments)
     return render(request, "segments.html", {"rows": rows}, page="segments")
 
 
@@ -90,7 +90,7 @@ def segment_create(request: Request, session: Session = Writer, form: FormData =
         )
     try:
         svc.create_segment(
-            c.engine,
+            c.segments,
             values["key"],
             values["name"],
             values["rule_text"],
@@ -122,7 +122,7 @@ def segment_preview(request: Request, session: Session = Viewer, form: FormData 
 
 
 def _segment_or_404(request: Request, key: str) -> dict[str, Any]:
-    seg = svc.get_segment(container(request).engine, key)
+    seg = svc.get_segment(container(request).segments, key)
     if seg is None:
         raise PageNotFound(f"Segment {key!r}")
     return seg
@@ -176,7 +176,7 @@ def segment_update(
         )
     try:
         svc.update_segment(
-            c.engine,
+            c.segments,
             key,
             c.clock.now(),
             name=values["name"],

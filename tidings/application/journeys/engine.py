@@ -71,10 +71,10 @@ def _refresh_segments_many(
     pending: Mapping[int, Sequence[EventRecord]],
     now: datetime,
 ) -> tuple[dict[int, ContactSnapshot], dict[int, list[EventRecord]]]:
-    from tidings.application.segments.memberships import refresh_contacts
+    from tidings.application.segments.memberships import refresh_contacts_in
 
     # the worker processes these contacts now: their segment.* events need no queue row of their own
-    return refresh_contacts(tx.connection, snapshots, pending, now, enqueue=False)
+    return refresh_contacts_in(tx.storage.segments, snapshots, pending, now, enqueue=False)
 
 
 #: most recent events in a contact's snapshot on the event path (as ``store.snapshots.load_snapshot``).

@@ -9,35 +9,30 @@
 - :class:`SegmentStore` — transactions over both, and the rule indexes (which live beside the
   transactions: building an index is not part of one).
 
-``Transaction`` is an adapter's open transaction, opaque to the application: use cases that
-run inside a transaction a caller outside the capability holds (the journey engine's batch)
-receive it and hand it to the factory the composition root wired (``MembershipsFactory``).
+A caller outside the capability that holds a transaction (the journey engine's batch) reaches
+the memberships through its unit of work (``StorageUnitOfWork.segments``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
-from tidings.application.ports.uow import Database, Transaction, UnitOfWork
+from tidings.application.ports.uow import UnitOfWork
 from tidings.domain.rules import Rule
 from tidings.domain.segments import SegmentKeyTaken, StoredSegment
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
 
 __all__ = [
-    "Database",
-    "MembershipsFactory",
     "SegmentDefinitions",
     "SegmentKeyTaken",
     "SegmentMemberships",
     "SegmentRepository",
     "SegmentStore",
     "SegmentsUnitOfWork",
-    "StoreFactory",
     "StoredSegment",
-    "Transaction",
 ]
 
 
@@ -170,7 +165,8 @@ class SegmentRepository(SegmentMemberships, SegmentDefinitions, Protocol):
 class SegmentsUnitOfWork(UnitOfWork, Protocol):
     """A unit of work with the segments repository (``uow.segments``)."""
 
-    segments: SegmentRepository
+    @property
+    def segments(self) -> SegmentRepository: ...
 
 
 class SegmentStore(Protocol):
@@ -187,8 +183,3 @@ class SegmentStore(Protocol):
         dropped), or None when another process is at it."""
         ...
 
-
-#: the memberships repository inside a transaction the caller holds
-MembershipsFactory = Callable[[Transaction], SegmentMemberships]
-#: the segment store of a database handle
-StoreFactory = Callable[[Database], SegmentStore]

@@ -16,6 +16,7 @@ from tidings.application.ports.delivery import DeadLettersUnitOfWork
 from tidings.application.ports.journeys import JourneysUnitOfWork
 from tidings.application.ports.plan import PlanUnitOfWork
 from tidings.application.ports.sales import SalesUnitOfWork
+from tidings.application.ports.segments import SegmentsUnitOfWork
 
 
 class StorageUnitOfWork(
@@ -29,6 +30,7 @@ class StorageUnitOfWork(
     SmsKeywordsUnitOfWork,
     CampaignsUnitOfWork,
     PlanUnitOfWork,
+    SegmentsUnitOfWork,
     Protocol,
 ):
     """A unit of work over all the repositories (``store/sql_uow.py``, ``store/memory``)."""

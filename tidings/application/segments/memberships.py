@@ -8,8 +8,9 @@
   rule: compiled to SQL, or the domain evaluator in memory): on create and update, and by the
   scheduled refresher for rules that slide with time.
 All storage goes through the ``SegmentMemberships`` port (``application/ports/segments.py``);
-``*_in`` functions take the repository, the others a transaction or database handle reached
-through the factories :func:`wire` was given.
+``*_in`` functions and :func:`refresh_contact` take the repository inside the caller's
+transaction (the journey engine passes its unit of work's ``segments``), :func:`refresh_segment`
+the ``SegmentStore`` it opens transactions on.
 Every entry and exit closes/opens a ``segment_memberships`` history row, appends a
 ``segment.entered`` / ``segment.exited`` event and enqueues the contact, so journeys can trigger
 on it. An open membership is unique per (segment, contact), so concurrent refreshes record each
@@ -25,15 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from tidings.application.ports.segments import (
-    Database,
-    MembershipsFactory,
-    SegmentMemberships,
-    SegmentStore,
-    StoredSegment,
-    StoreFactory,
-    Transaction,
-)
+from tidings.application.ports.segments import SegmentMemberships, SegmentStore, StoredSegment
 from tidings.domain.changes import change_event
 from tidings.domain.rules import Rule, RuleDeps, dependencies, deps_from_events, evaluate, parse_contact_rule
 from tidings.domain.snapshot import ContactSnapshot, EventRecord
@@ -51,41 +44,6 @@ class SavedSegment:
     key: str
     rule: Rule
     deps: RuleDeps
-
-
-# ----------------------------------------------------------------------------- wiring
-
-_wired: dict[str, Any] = {}
-
-
-def wire(memberships: MembershipsFactory, store: StoreFactory) -> None:
-    """Tell the capability how to reach its repositories (the composition root calls this):
-    ``memberships`` joins a transaction a caller outside the capability holds (the journey
-    engine's batch), ``store`` opens transactions on a database handle (the API, the CLI)."""
-    _wired["memberships"] = memberships
-    _wired["store"] = store
-
-
-def _factory(name: str) -> Any:
-    try:
-        return _wired[name]
-    except KeyError:
-        raise RuntimeError(
-            "the segments capability is not wired: call tidings.application.segments.memberships.wire(...)"
-            " at the composition root (tidings.bootstrap does)"
-        ) from None
-
-
-def joined(conn: Transaction) -> SegmentMemberships:
-    """The memberships repository inside the caller's open transaction."""
-    repo: SegmentMemberships = _factory("memberships")(conn)
-    return repo
-
-
-def store_of(db: Database) -> SegmentStore:
-    """The segment store of a database handle."""
-    store: SegmentStore = _factory("store")(db)
-    return store
 
 
 # ----------------------------------------------------------------------------- saved rules
@@ -142,10 +100,10 @@ def _write_changes(
 
 
 def refresh_segment(
-    db: Database, segment_id: int, now: datetime, refresh_every: timedelta | None = None
+    store: SegmentStore, segment_id: int, now: datetime, refresh_every: timedelta | None = None
 ) -> tuple[int, int]:
     """Re-evaluate one segment for every contact (set-based, in the store); returns (entered, exited)."""
-    with store_of(db).writing() as repo:
+    with store.writing() as repo:
         return refresh_segment_in(repo, segment_id, now, refresh_every)
 
 
@@ -220,19 +178,6 @@ def refresh_contact(
         keys = {k for k, _ in round_changes}
         todo = [s for s in segs if s.deps.segments & keys]
     return changes
-
-
-def refresh_contacts(
-    conn: Transaction,
-    snapshots: Mapping[int, ContactSnapshot],
-    pending: Mapping[int, Sequence[EventRecord]],
-    now: datetime,
-    *,
-    enqueue: bool = True,
-) -> tuple[dict[int, ContactSnapshot], dict[int, list[EventRecord]]]:
-    """:func:`refresh_contacts_in` inside the transaction of a caller outside the capability
-    (the journey engine's batch holds a transaction, not a unit of work)."""
-    return refresh_contacts_in(joined(conn), snapshots, pending, now, enqueue=enqueue)
 
 
 def refresh_contacts_in(

@@ -19,8 +19,8 @@ from typing import Any
 
 from tidings.application.background import ServiceThread
 from tidings.application.ports.clock import Clock
-from tidings.application.ports.segments import Database
-from tidings.application.segments.memberships import DEFAULT_REFRESH, due_refreshes, refresh_segment, store_of
+from tidings.application.ports.segments import SegmentStore
+from tidings.application.segments.memberships import DEFAULT_REFRESH, due_refreshes, refresh_segment
 from tidings.application.segments.segments import saved_segments_version, sync_indexes
 
 log = logging.getLogger("tidings.segments")
@@ -35,7 +35,7 @@ class SegmentRefresher(ServiceThread):
 
     def __init__(
         self,
-        db: Database,
+        store: SegmentStore,
         clock: Clock,
         *,
         every: timedelta | None = None,
@@ -44,8 +44,7 @@ class SegmentRefresher(ServiceThread):
         """Looking for due segments reads (``SegmentStore.reading``): it never waits for
         SQLite's write lock."""
         super().__init__()
-        self.db = db
-        self.store = store_of(db)
+        self.store = store
         self.clock = clock
         self.every = every or DEFAULT_REFRESH
         self.poll = poll
@@ -69,7 +68,7 @@ class SegmentRefresher(ServiceThread):
         with self.store.reading() as repo:
             due = due_refreshes(repo, now)
         for sid in due:
-            entered, exited = refresh_segment(self.db, sid, now, self.every)
+            entered, exited = refresh_segment(self.store, sid, now, self.every)
             if entered or exited:
                 log.info("segment %s: %s entered, %s exited", sid, entered, exited)
         return len(due)
@@ -85,7 +84,7 @@ class SegmentRefresher(ServiceThread):
         if version == self._indexed_version:
             return 0
         try:
-            done = sync_indexes(self.db)
+            done = sync_indexes(self.store)
         except Exception:
             self._index_check_at = time.monotonic() + INDEX_RETRY_SECONDS
             log.exception("segment rule indexes not synchronised (next try in %.0f s)", INDEX_RETRY_SECONDS)

@@ -2,8 +2,8 @@
 
 Keeping memberships current lives in ``memberships`` (``refresh_contact`` for one
 contact in the worker, ``refresh_segment`` set-based); both are re-exported here.
-Storage is the ``SegmentStore`` port (``application/ports/segments.py``) of the database handle
-the caller passes (``memberships.store_of``).
+Storage is the ``SegmentStore`` port (``application/ports/segments.py``) the caller passes (the
+composition root's ``Container.segments``).
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from tidings.application.ports.segments import Database, SegmentDefinitions, SegmentKeyTaken, SegmentMemberships
+from tidings.application.ports.segments import SegmentDefinitions, SegmentKeyTaken, SegmentMemberships, SegmentStore
 from tidings.application.segments.memberships import (
     DEFAULT_REFRESH,
     all_segments,
     due_refreshes,
     refresh_contact,
     refresh_segment,
-    store_of,
 )
 from tidings.domain.names import control_problem
 from tidings.domain.rules import Rule, RuleError, dependencies, parse_contact_rule, to_json, to_text
@@ -105,14 +104,13 @@ def saved_segments_version(repo: SegmentDefinitions) -> tuple[Any, ...]:
     return repo.version()
 
 
-def sync_indexes(db: Database) -> tuple[list[str], list[str]] | None:
+def sync_indexes(store: SegmentStore) -> tuple[list[str], list[str]] | None:
     """Bring the optional rule indexes (``store.rule_indexes``) in line with the saved segments:
     create what their rules need, drop what none needs; idempotent, shared between segments.
 
     Saving a segment does not do this (``CREATE INDEX`` on a big table would hold the request):
     the worker's segment refresher runs it after every change. Call it to have the indexes now
     (benchmarks, tests). Returns (present, dropped), or None when another process is at it."""
-    store = store_of(db)
     with store.reading() as repo:
         rules = [seg.rule for seg in all_segments(repo)]
     return store.sync_rule_indexes(rules)
@@ -122,7 +120,7 @@ def sync_indexes(db: Database) -> tuple[list[str], list[str]] | None:
 
 
 def create_segment(
-    db: Database,
+    store: SegmentStore,
     key: str,
     name: str,
     rule_source: Any,
@@ -138,7 +136,7 @@ def create_segment(
     if (problem := control_problem(name)) is not None:
         raise SegmentError(problem, "name")
     try:  # the unique key decides between concurrent creates: the loser gets 409, not a 500
-        with store_of(db).writing() as repo:
+        with store.writing() as repo:
             if repo.id_of(key) is not None:
                 raise SegmentError(f"segment {key!r} already exists", "key", status=409)
             rule = check_rule(repo, rule_source, key)
@@ -156,12 +154,12 @@ def create_segment(
             )
     except SegmentKeyTaken:
         raise SegmentError(f"segment {key!r} already exists", "key", status=409) from None
-    refresh_segment(db, sid, now)  # its indexes follow: the segment refresher's sync_indexes
-    return get_segment(db, key) or {}
+    refresh_segment(store, sid, now)  # its indexes follow: the segment refresher's sync_indexes
+    return get_segment(store, key) or {}
 
 
 def update_segment(
-    db: Database,
+    store: SegmentStore,
     key: str,
     now: datetime,
     *,
@@ -170,7 +168,7 @@ def update_segment(
     description: str | None = None,
     refresh_every: timedelta = DEFAULT_REFRESH,
 ) -> dict[str, Any]:
-    with store_of(db).writing() as repo:
+    with store.writing() as repo:
         row = repo.row(key)
         if row is None:
             raise SegmentError(f"no segment {key!r}", "key", status=404)
@@ -192,13 +190,13 @@ def update_segment(
             )
         repo.update(int(row["id"]), values)
     if rule_source is not None:
-        refresh_segment(db, int(row["id"]), now)
-    return get_segment(db, key) or {}
+        refresh_segment(store, int(row["id"]), now)
+    return get_segment(store, key) or {}
 
 
-def delete_segment(db: Database, key: str) -> bool:
+def delete_segment(store: SegmentStore, key: str) -> bool:
     """Delete a segment and its membership history (no exit events: nobody left, it ended)."""
-    with store_of(db).writing() as repo:
+    with store.writing() as repo:
         sid = repo.id_of(key)
         if sid is None:
             return False
@@ -209,8 +207,8 @@ def delete_segment(db: Database, key: str) -> bool:
     return True
 
 
-def segment_id(db: Database, key: str) -> int | None:
-    with store_of(db).reading() as repo:
+def segment_id(store: SegmentStore, key: str) -> int | None:
+    with store.reading() as repo:
         return repo.id_of(key)
 
 
@@ -229,20 +227,20 @@ def _public(row: Any) -> dict[str, Any]:
     }
 
 
-def list_segments(db: Database) -> list[dict[str, Any]]:
-    with store_of(db).reading() as repo:
+def list_segments(store: SegmentStore) -> list[dict[str, Any]]:
+    with store.reading() as repo:
         return [_public(r) for r in repo.listed()]
 
 
-def get_segment(db: Database, key: str) -> dict[str, Any] | None:
-    with store_of(db).reading() as repo:
+def get_segment(store: SegmentStore, key: str) -> dict[str, Any] | None:
+    with store.reading() as repo:
         rows = repo.listed(key)
     return _public(rows[0]) if rows else None
 
 
-def members(db: Database, key: str, *, limit: int = 50, after: int = 0) -> dict[str, Any]:
+def members(store: SegmentStore, key: str, *, limit: int = 50, after: int = 0) -> dict[str, Any]:
     """Current members, by contact id, keyset-paginated (``after`` = last id of the previous page)."""
-    with store_of(db).reading() as repo:
+    with store.reading() as repo:
         sid = repo.id_of(key)
         if sid is None:
             raise SegmentError(f"no segment {key!r}", "key", status=404)
@@ -252,10 +250,10 @@ def members(db: Database, key: str, *, limit: int = 50, after: int = 0) -> dict[
 
 
 def history(
-    db: Database, key: str, *, contact_id: int | None = None, limit: int = 100, before: int | None = None
+    store: SegmentStore, key: str, *, contact_id: int | None = None, limit: int = 100, before: int | None = None
 ) -> list[dict[str, Any]]:
     """Membership periods (entered_at / exited_at), newest first."""
-    with store_of(db).reading() as repo:
+    with store.reading() as repo:
         sid = repo.id_of(key)
         if sid is None:
             raise SegmentError(f"no segment {key!r}", "key", status=404)
@@ -265,9 +263,9 @@ def history(
 # ----------------------------------------------------------------------------- preview
 
 
-def preview(db: Database, rule_source: Any, now: datetime, *, sample: int = 20) -> dict[str, Any]:
+def preview(store: SegmentStore, rule_source: Any, now: datetime, *, sample: int = 20) -> dict[str, Any]:
     """Count and a sample of who a rule matches now, with warnings; nothing is saved."""
-    with store_of(db).reading() as repo:
+    with store.reading() as repo:
         rule = check_rule(repo, rule_source)
         count, rows = repo.preview(rule, now, sample)
         warnings = rule_warnings(repo, rule)
