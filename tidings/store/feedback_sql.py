@@ -1,5 +1,8 @@
 """SQL of bounces, complaints and sending domains (tables ``feedback``, ``sending_domains``,
-``suppressions``): what ``channels/bounces.py`` decides, read and written here."""
+``suppressions``): what ``channels/bounces.py`` decides, read and written here.
+
+``SqlFeedback`` is the ``FeedbackRepository`` port (``application/ports/delivery.py``); its twin
+is ``store/memory/feedback.py`` (``tests/contract/test_feedback.py``)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ S = schema.suppressions
 
 
 class SqlFeedback:
+    """``FeedbackRepository`` on one connection."""
+
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
