@@ -173,10 +173,16 @@ def test_sent_since_counts_the_domains_email_sent_or_delivered_in_the_window(bac
     sent("8.a@sub.mail.example")  # a subdomain is another domain
     sent("9.a@mail.example.com")
     sent("10.a@other.example")
+    sent("12.a@Mail.Example")  # a sender written in capitals: the same domain
+    sent("13.a@mail_example")  # "_" is not a wildcard
+    sent("14.a@x%.example")
+    sent("15.a@xyz.example")  # nor is "%"
     _outbox(backend, channel="email", status="sent", sent_at=None, provider_message_id="11.a@mail.example")
     with backend.uow() as uow:
-        assert uow.feedback.sent_since("mail.example", NOW - 7 * DAY) == 3
-        assert uow.feedback.sent_since("mail.example", NOW - 30 * DAY) == 4
+        assert uow.feedback.sent_since("mail.example", NOW - 7 * DAY) == 4
+        assert uow.feedback.sent_since("mail.example", NOW - 30 * DAY) == 5
+        assert uow.feedback.sent_since("mail.examplE", NOW - 7 * DAY) == 4
+        assert uow.feedback.sent_since("x%.example", NOW - 7 * DAY) == 1
         assert uow.feedback.sent_since("other.example", NOW - 7 * DAY) == 1
         assert uow.feedback.sent_since("none.example", NOW - 7 * DAY) == 0
 

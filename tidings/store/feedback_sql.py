@@ -71,12 +71,14 @@ class SqlFeedback:
         return dict(row) if row is not None else None
 
     def sent_since(self, domain: str, since: datetime) -> int:
-        """Email rows sent since ``since`` whose Message-ID ends with ``@domain``."""
+        """Email rows sent since ``since`` whose Message-ID ends with ``@domain``, whatever its
+        case (a sender's address keeps the case it was written in; domains are compared lower
+        case) and with ``%`` / ``_`` in it matched literally."""
         q = sa.select(sa.func.count()).where(
             O.c.channel == "email",
             O.c.sent_at >= since,
             O.c.status.in_(("sent", "delivered")),
-            O.c.provider_message_id.like(f"%@{domain}"),
+            sa.func.lower(O.c.provider_message_id).endswith(f"@{domain.lower()}", autoescape=True),
         )
         return int(self.conn.execute(q).scalar_one())
 

@@ -82,8 +82,7 @@ class MemoryFeedback:
         return copy.deepcopy(row) if row is not None else None
 
     def sent_since(self, domain: str, since: datetime) -> int:
-        # PostgreSQL's LIKE '%@domain': case-sensitive (SQLite's LIKE would ignore ASCII case)
-        suffix = f"@{domain}"
+        suffix = f"@{domain.lower()}"  # as the SQL: the Message-ID's case does not matter
         return sum(
             1
             for r in self.store.state.outbox.values()
@@ -91,7 +90,7 @@ class MemoryFeedback:
             and r["sent_at"] is not None
             and r["sent_at"] >= since
             and r["status"] in _SENT
-            and str(r["provider_message_id"] or "").endswith(suffix)
+            and str(r["provider_message_id"] or "").lower().endswith(suffix)
         )
 
     def kinds_since(self, domain: str, since: datetime) -> dict[str, int]:
