@@ -18,7 +18,11 @@ import sqlalchemy as sa
 from tests.conftest import PG_URL
 from tidings.store import schema
 from tidings.store.db import create_engine
+from tidings.store.delivery_loop_sql import SqlDeliveryReads
+from tidings.store.engine_sql import SqlEngineContacts
 from tidings.store.memory import MemoryStore, MemoryUnitOfWork
+from tidings.store.memory.delivery_reads import MemoryDeliveryReads
+from tidings.store.memory.engine_contacts import MemoryEngineContacts
 from tidings.store.migrate import upgrade
 from tidings.store.sql_uow import SqlUnitOfWork
 
@@ -53,6 +57,14 @@ class MemoryBackend:
 
     def uow(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.store)
+
+    def engine_contacts(self, uow: MemoryUnitOfWork) -> MemoryEngineContacts:
+        """The ``EngineContacts`` port on the open unit of work (the engine's store hands it out)."""
+        return MemoryEngineContacts(uow.store)
+
+    def delivery_reads(self, uow: MemoryUnitOfWork) -> MemoryDeliveryReads:
+        """The ``DeliveryReads`` port on the open unit of work (the delivery loop hands it out)."""
+        return MemoryDeliveryReads(uow.store)
 
     def add_contact(self, email: str, tags: list[str] | None = None, **values: Any) -> int:
         return self.store.add_contact(
@@ -102,6 +114,12 @@ class SqlBackend:
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
+
+    def engine_contacts(self, uow: SqlUnitOfWork) -> SqlEngineContacts:
+        return SqlEngineContacts(uow.connection)
+
+    def delivery_reads(self, uow: SqlUnitOfWork) -> SqlDeliveryReads:
+        return SqlDeliveryReads(uow.connection)
 
     def add_contact(self, email: str, tags: list[str] | None = None, **values: Any) -> int:
         with self.engine.begin() as conn:

@@ -30,9 +30,8 @@ from tidings.domain.changes import change_event
 from tidings.store.outbox import Outcome, message_event_properties
 
 if TYPE_CHECKING:
+    from tidings.application.ports.delivery import DomainHolds, FeedbackUnitOfWork
     from tidings.settings import Settings
-    from tidings.store.feedback_sql import SqlFeedback
-    from tidings.store.sql_uow import SqlUnitOfWork
 
 log = logging.getLogger("tidings.channels.bounces")
 
@@ -91,7 +90,9 @@ def domain_of(address: str | None) -> str | None:
     return address.rpartition("@")[2].strip().strip(">").lower() or None
 
 
-def record_feedback(uow: SqlUnitOfWork, items: Iterable[Feedback], now: datetime, limits: Limits) -> FeedbackResult:
+def record_feedback(
+    uow: FeedbackUnitOfWork, items: Iterable[Feedback], now: datetime, limits: Limits
+) -> FeedbackResult:
     """Record the notifications in the unit of work's transaction (the caller commits)."""
     store = uow.feedback
     result = FeedbackResult()
@@ -162,7 +163,7 @@ def record_feedback(uow: SqlUnitOfWork, items: Iterable[Feedback], now: datetime
 # --------------------------------------------------------------------------- sending domains
 
 
-def domain_rates(uow: SqlUnitOfWork, domain: str, now: datetime, limits: Limits) -> dict[str, Any]:
+def domain_rates(uow: FeedbackUnitOfWork, domain: str, now: datetime, limits: Limits) -> dict[str, Any]:
     """Rolling rates over the window; a resumed domain starts counting afresh from its resume."""
     store = uow.feedback
     since = now - timedelta(days=limits.rate_window_days)
@@ -186,7 +187,7 @@ def domain_rates(uow: SqlUnitOfWork, domain: str, now: datetime, limits: Limits)
     }
 
 
-def evaluate_domain(uow: SqlUnitOfWork, domain: str, now: datetime, limits: Limits) -> bool:
+def evaluate_domain(uow: FeedbackUnitOfWork, domain: str, now: datetime, limits: Limits) -> bool:
     """Pause the domain when a rate passes its limit (with enough volume). True when newly paused."""
     rates = domain_rates(uow, domain, now, limits)
     if rates["sent"] < limits.rate_min_volume:
@@ -216,17 +217,17 @@ def evaluate_domain(uow: SqlUnitOfWork, domain: str, now: datetime, limits: Limi
     return True
 
 
-def paused_domains(uow: SqlUnitOfWork, now: datetime) -> set[str]:
+def paused_domains(uow: FeedbackUnitOfWork, now: datetime) -> set[str]:
     """Every paused sending domain (one query per delivery batch)."""
     return uow.feedback.paused_domains()
 
 
-def is_domain_paused(uow: SqlUnitOfWork, domain: str, now: datetime) -> bool:
+def is_domain_paused(uow: FeedbackUnitOfWork, domain: str, now: datetime) -> bool:
     row = uow.feedback.domain(domain.lower())
     return row is not None and row["status"] == "paused"
 
 
-def resume_domain(uow: SqlUnitOfWork, domain: str, now: datetime) -> bool:
+def resume_domain(uow: FeedbackUnitOfWork, domain: str, now: datetime) -> bool:
     """An operator resumes a paused domain; its rates then count from now (history is kept)."""
     row = uow.feedback.domain(domain.lower())
     if row is None or row["status"] != "paused":
@@ -236,7 +237,7 @@ def resume_domain(uow: SqlUnitOfWork, domain: str, now: datetime) -> bool:
     return True
 
 
-def list_domains(uow: SqlUnitOfWork) -> list[dict[str, Any]]:
+def list_domains(uow: FeedbackUnitOfWork) -> list[dict[str, Any]]:
     return uow.feedback.list_domains()
 
 
@@ -247,7 +248,7 @@ HOLD = timedelta(minutes=15)
 
 
 def hold_if_paused(
-    feedback: SqlFeedback, row: dict[str, Any], sender: str, paused: set[str], now: datetime
+    feedback: DomainHolds, row: dict[str, Any], sender: str, paused: set[str], now: datetime
 ) -> Outcome | None:
     """An ``Outcome`` holding this email (pending, due again after ``HOLD``) when its sending
     domain is paused, else None. Called by ``prepare.py`` at claim time with ``paused_domains()``.

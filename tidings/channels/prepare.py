@@ -24,12 +24,13 @@ from email.utils import parseaddr
 from functools import lru_cache, partial
 from typing import Any
 
+from tidings.application.ports.delivery import DeliveryReads
 from tidings.application.ports.senders import DIRECT_MAIL, EMAIL, SMS, TRANSACTIONAL, VOICE, OutgoingMessage
 from tidings.channels import tracking
 from tidings.domain.statuses import OutboxStatus
 from tidings.domain.templates import TemplateError, TemplateSource, contact_context, locale_candidates, render
 from tidings.store.db import DatabaseError
-from tidings.store.delivery_loop_sql import RenderedRow, SqlDeliveryReads
+from tidings.store.delivery_loop_sql import RenderedRow
 from tidings.store.outbox import Outcome
 
 log = logging.getLogger("tidings.channels.prepare")
@@ -66,7 +67,7 @@ class Preparer:
         self.links = links
 
     def prepare(
-        self, reads: SqlDeliveryReads, rows: Sequence[dict[str, Any]], now: datetime
+        self, reads: DeliveryReads, rows: Sequence[dict[str, Any]], now: datetime
     ) -> tuple[list[tuple[dict[str, Any], OutgoingMessage]], list[Outcome], list[RenderedRow]]:
         """Reads only: (ready to send, decided without sending, what to store as rendered)."""
         contact_ids = sorted({r["contact_id"] for r in rows})
@@ -140,7 +141,7 @@ class Preparer:
         tags: dict[int, list[str]],
         suppressed: set[tuple[str, str]],
         templates: dict[tuple[str, str], TemplateSource | None],
-        reads: SqlDeliveryReads,
+        reads: DeliveryReads,
     ) -> Outcome | tuple[OutgoingMessage, dict[str, Any]]:
         channel = row["channel"] or EMAIL
         payload = dict(row["payload"] or {})

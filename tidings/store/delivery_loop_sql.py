@@ -33,8 +33,9 @@ RenderedRow = tuple[int, str, str | None, dict[str, Any]]
 
 
 class SqlDeliveryReads:
-    """What a claimed batch is checked and rendered against, read in one transaction: one query
-    per table for the whole batch."""
+    """The ``DeliveryReads`` port (``application/ports/delivery.py``; twin
+    ``store/memory/delivery_reads.py``): what a claimed batch is checked and rendered against,
+    read in one transaction: one query per table for the whole batch."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn

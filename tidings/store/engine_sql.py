@@ -32,7 +32,7 @@ TAGS = schema.contact_tags
 
 
 class SqlEngineContacts:
-    """``EngineContacts`` on one connection."""
+    """``EngineContacts`` on one connection (twin: ``store/memory/engine_contacts.py``)."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn

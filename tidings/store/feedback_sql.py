@@ -1,5 +1,8 @@
 """SQL of bounces, complaints and sending domains (tables ``feedback``, ``sending_domains``,
-``suppressions``): what ``channels/bounces.py`` decides, read and written here."""
+``suppressions``): what ``channels/bounces.py`` decides, read and written here.
+
+``SqlFeedback`` is the ``FeedbackRepository`` port (``application/ports/delivery.py``); its twin
+is ``store/memory/feedback.py`` (``tests/contract/test_feedback.py``)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ S = schema.suppressions
 
 
 class SqlFeedback:
+    """``FeedbackRepository`` on one connection."""
+
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
@@ -66,12 +71,14 @@ class SqlFeedback:
         return dict(row) if row is not None else None
 
     def sent_since(self, domain: str, since: datetime) -> int:
-        """Email rows sent since ``since`` whose Message-ID ends with ``@domain``."""
+        """Email rows sent since ``since`` whose Message-ID ends with ``@domain``, whatever its
+        case (a sender's address keeps the case it was written in; domains are compared lower
+        case) and with ``%`` / ``_`` in it matched literally."""
         q = sa.select(sa.func.count()).where(
             O.c.channel == "email",
             O.c.sent_at >= since,
             O.c.status.in_(("sent", "delivered")),
-            O.c.provider_message_id.like(f"%@{domain}"),
+            sa.func.lower(O.c.provider_message_id).endswith(f"@{domain.lower()}", autoescape=True),
         )
         return int(self.conn.execute(q).scalar_one())
 

@@ -4,7 +4,8 @@ The engine (``application/journeys/engine.py``, ``runs.py``, ``timers.py``) and 
 batch (``application/ingest/batch.py``) read and write through an :class:`EngineStore`: the
 repositories on one transaction. The SQL adapter (``store/engine_sql.py``, ``enrolments_sql.py``)
 keeps the fast path's bulk statements; ``store/memory/enrolments.py`` is the in-memory twin of
-:class:`EnrolmentRepository` (``tests/contract/test_enrolment_repository.py``).
+:class:`EnrolmentRepository` (``tests/contract/test_enrolment_repository.py``), and
+``store/memory/engine_contacts.py`` of :class:`EngineContacts` (``tests/contract/test_engine_contacts.py``).
 
 Rows are plain dicts with the columns of their tables (``enrollments``, ``timers``, ``traces``,
 ``outbox``, ``events``); datetimes are aware UTC.

@@ -32,6 +32,9 @@ class MemoryState:
     dead_letters: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: what the local sinks received, by id
     inbox: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: bounces and complaints by id; sending domains (their status, rates, pauses) by domain
+    feedback: dict[int, dict[str, Any]] = field(default_factory=dict)
+    sending_domains: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)

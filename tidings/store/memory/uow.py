@@ -10,6 +10,7 @@ from tidings.store.memory.access import MemoryApiKeys, MemoryLoginThrottle, Memo
 from tidings.store.memory.campaigns import MemoryCampaigns
 from tidings.store.memory.contacts import MemoryContacts
 from tidings.store.memory.enrolments import MemoryEnrolments
+from tidings.store.memory.feedback import MemoryFeedback
 from tidings.store.memory.forms import MemoryForms, MemoryFormSubmissions
 from tidings.store.memory.inbox import MemoryInbox
 from tidings.store.memory.ingest import MemoryEventIngest
@@ -48,6 +49,7 @@ class MemoryUnitOfWork:
         self.outbox = MemoryOutbox(store)
         self.dead_letters = MemoryDeadLetters(store)
         self.inbox = MemoryInbox(store)
+        self.feedback = MemoryFeedback(store)
         self.tasks = MemoryTasks(store)
         self.settings = MemorySettings(store)
         self.events = MemoryEventLog(store)
