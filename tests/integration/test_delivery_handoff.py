@@ -214,3 +214,26 @@ def test_a_writer_connection_the_database_dropped_is_replaced_and_the_write_done
             assert conn.execute(sa.select(o.c.attempts).where(o.c.id == ids[0])).scalar() == 1  # once, not twice
     finally:
         deliverer.close()
+
+
+def test_a_claim_takes_at_most_its_limit_whatever_plan_the_database_picks(container: Container) -> None:
+    """PostgreSQL without statistics on a fresh outbox plans ``id IN (SELECT ... LIMIT n FOR UPDATE
+    SKIP LOCKED)`` as a nested loop that runs the subquery again for every outer row: one claim
+    then took the whole backlog (5,000 rows of a 500-row batch, quadratic time)."""
+    ids = _rows(container, 30)
+    d = Deliverer(container, ChannelRegistry({"email": Gate(1)}), batch_size=7)
+    try:
+        now = container.clock.now()
+        first = d.store.claim(owner=d.owner, now=now, limit=7, kinds=d.kinds, lease_until=d._lease_until())
+        second = d.store.claim(owner=d.owner, now=now, limit=7, kinds=d.kinds, lease_until=d._lease_until())
+        assert [r["id"] for r in first] == ids[:7] and [r["id"] for r in second] == ids[7:14]
+        assert _count(container, o.c.status == "sending") == 14
+        with container.engine.begin() as conn:  # handed off by a sender that died
+            conn.execute(sa.update(o).where(o.c.id.in_(ids[:14])).values(
+                handed_off_at=now, lease_owner="dead", lease_until=container.lease_clock.now() - timedelta(seconds=1)))
+        released, stale = d.store.claim_expired(
+            owner=d.owner, limit=5, lease_now=container.lease_clock.now(), lease_until=d._lease_until()
+        )
+        assert released == 0 and sorted(r["id"] for r in stale) == ids[:5]
+    finally:
+        d.close()
