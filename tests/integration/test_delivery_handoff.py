@@ -237,3 +237,32 @@ def test_a_claim_takes_at_most_its_limit_whatever_plan_the_database_picks(contai
         assert released == 0 and sorted(r["id"] for r in stale) == ids[:5]
     finally:
         d.close()
+
+
+class HoldFirst(Gate):
+    """Holds the message to ``first`` until the gate opens; every other one goes at once."""
+
+    def __init__(self, concurrency: int, first: str) -> None:
+        super().__init__(concurrency)
+        self.first = first
+
+    async def send(self, msg: Any) -> DeliveryResult:
+        if msg.recipient == self.first:
+            return await super().send(msg)
+        self.sent.append(msg.recipient)
+        return DeliveryResult.accepted(msg.message_ref)
+
+
+async def test_a_slow_message_does_not_hold_back_the_next_batches(container: Container) -> None:
+    """Claimed messages stream through the window: the next batch does not wait for the slowest
+    message of the one before (it used to: a batch was sent whole before the next began)."""
+    ids = _rows(container, 12)
+    slow = HoldFirst(concurrency=3, first="h0@example.org")
+    d = Deliverer(container, ChannelRegistry({"email": slow}), batch_size=4)
+    task = asyncio.ensure_future(d.drain())
+    await _until(lambda: len(slow.sent) == 11)  # all but the held one, from all three batches
+    assert slow.in_flight == 1 and _count(container, o.c.status == "sent") == 11
+    slow.open.set()
+    assert await task == 12
+    d.close()
+    assert {outbox_row(container.engine, i)["status"] for i in ids} == {"sent"}
