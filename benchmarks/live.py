@@ -432,7 +432,7 @@ def main() -> None:
     ap.add_argument("--tick", type=float, default=0.1, help="seconds between batches of each generator")
     ap.add_argument("--hot-every", type=int, default=20, help="one call in N is an identify that enters the segment")
     ap.add_argument("--pool", type=int, default=2000, help="contacts identified before the stream")
-    ap.add_argument("--smtp-pool", type=int, default=4, help="SMTP connections of the sender (the product's default: 4)")
+    ap.add_argument("--smtp-pool", type=int, default=4, help="SMTP connections of the sender (product default 4)")
     ap.add_argument("--drain-idle", type=float, default=30, help="stop waiting after this long without an email")
     ap.add_argument(
         "--split",
