@@ -319,7 +319,8 @@ def run(url: str, args: argparse.Namespace, split: bool) -> dict[str, Any]:
         **os.environ,
         "TIDINGS_DATABASE_URL": url,
         "TIDINGS_LOG_LEVEL": "WARNING",
-        "TIDINGS_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        # pool: SMTP connections, also the delivery loop's hand-off window (docs/channels.md)
+        "TIDINGS_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}?pool={args.smtp_pool}",
         "TIDINGS_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     exe = shutil.which("tidings", path=str(ROOT / ".venv" / "bin")) or "tidings"
@@ -431,6 +432,7 @@ def main() -> None:
     ap.add_argument("--tick", type=float, default=0.1, help="seconds between batches of each generator")
     ap.add_argument("--hot-every", type=int, default=20, help="one call in N is an identify that enters the segment")
     ap.add_argument("--pool", type=int, default=2000, help="contacts identified before the stream")
+    ap.add_argument("--smtp-pool", type=int, default=4, help="SMTP connections of the sender (product default 4)")
     ap.add_argument("--drain-idle", type=float, default=30, help="stop waiting after this long without an email")
     ap.add_argument(
         "--split",
@@ -444,7 +446,9 @@ def main() -> None:
     if args.quick:
         args.seconds, args.rate, args.pool = 10, 200, 300
     split = args.split if args.split is not None else args.db == "postgres"
-    result: dict[str, Any] = {"db": args.db, "rate": args.rate, "seconds": args.seconds, "split": split}
+    result: dict[str, Any] = {
+        "db": args.db, "rate": args.rate, "seconds": args.seconds, "split": split, "smtp_pool": args.smtp_pool
+    }
     if args.db == "sqlite":
         tmp = tempfile.mkdtemp(prefix="tidings-live-")
         try:

@@ -214,3 +214,56 @@ def test_a_writer_connection_the_database_dropped_is_replaced_and_the_write_done
             assert conn.execute(sa.select(o.c.attempts).where(o.c.id == ids[0])).scalar() == 1  # once, not twice
     finally:
         deliverer.close()
+
+
+def test_a_claim_takes_at_most_its_limit_whatever_plan_the_database_picks(container: Container) -> None:
+    """PostgreSQL without statistics on a fresh outbox plans ``id IN (SELECT ... LIMIT n FOR UPDATE
+    SKIP LOCKED)`` as a nested loop that runs the subquery again for every outer row: one claim
+    then took the whole backlog (5,000 rows of a 500-row batch, quadratic time)."""
+    ids = _rows(container, 30)
+    d = Deliverer(container, ChannelRegistry({"email": Gate(1)}), batch_size=7)
+    try:
+        now = container.clock.now()
+        first = d.store.claim(owner=d.owner, now=now, limit=7, kinds=d.kinds, lease_until=d._lease_until())
+        second = d.store.claim(owner=d.owner, now=now, limit=7, kinds=d.kinds, lease_until=d._lease_until())
+        assert [r["id"] for r in first] == ids[:7] and [r["id"] for r in second] == ids[7:14]
+        assert _count(container, o.c.status == "sending") == 14
+        with container.engine.begin() as conn:  # handed off by a sender that died
+            conn.execute(sa.update(o).where(o.c.id.in_(ids[:14])).values(
+                handed_off_at=now, lease_owner="dead", lease_until=container.lease_clock.now() - timedelta(seconds=1)))
+        released, stale = d.store.claim_expired(
+            owner=d.owner, limit=5, lease_now=container.lease_clock.now(), lease_until=d._lease_until()
+        )
+        assert released == 0 and sorted(r["id"] for r in stale) == ids[:5]
+    finally:
+        d.close()
+
+
+class HoldFirst(Gate):
+    """Holds the message to ``first`` until the gate opens; every other one goes at once."""
+
+    def __init__(self, concurrency: int, first: str) -> None:
+        super().__init__(concurrency)
+        self.first = first
+
+    async def send(self, msg: Any) -> DeliveryResult:
+        if msg.recipient == self.first:
+            return await super().send(msg)
+        self.sent.append(msg.recipient)
+        return DeliveryResult.accepted(msg.message_ref)
+
+
+async def test_a_slow_message_does_not_hold_back_the_next_batches(container: Container) -> None:
+    """Claimed messages stream through the window: the next batch does not wait for the slowest
+    message of the one before (it used to: a batch was sent whole before the next began)."""
+    ids = _rows(container, 12)
+    slow = HoldFirst(concurrency=3, first="h0@example.org")
+    d = Deliverer(container, ChannelRegistry({"email": slow}), batch_size=4)
+    task = asyncio.ensure_future(d.drain())
+    # all but the held one, from all three batches, sent and recorded
+    await _until(lambda: len(slow.sent) == 11 and _count(container, o.c.status == "sent") == 11)
+    assert slow.in_flight == 1
+    slow.open.set()
+    assert await task == 12
+    d.close()
+    assert {outbox_row(container.engine, i)["status"] for i in ids} == {"sent"}

@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tidings.application.ports.senders import DeliveryResult, DeliveryStatus, OutgoingMessage
-from tidings.channels.handoff import HandOffWindow, Writes
+from tidings.channels.handoff import HandOffWindow, SendStream, Writes
 from tidings.channels.prepare import Links, Preparer, message_from_rendered
 from tidings.channels.registry import ChannelRegistry, UnknownChannel, build_registry
 from tidings.domain.statuses import OutboxStatus
@@ -182,9 +182,13 @@ class Deliverer:
             result = DeliveryResult.temporary(f"{type(exc).__name__}: {exc}")
         return self.outcome(row, result)
 
-    async def hand_off_and_send(self, row: dict[str, Any], msg: OutgoingMessage) -> None:
+    async def hand_off_and_send(
+        self, row: dict[str, Any], msg: OutgoingMessage, *, on_slot: Callable[[], None] | None = None
+    ) -> None:
         """One message through the hand-off window: slot, durable mark, provider call, outcome."""
         async with self.window.slot(msg.channel):
+            if on_slot is not None:
+                on_slot()
             if self._stop is not None and self._stop.is_set():  # stopping: never handed off
                 await self.window.release(row["id"])
                 return
@@ -306,7 +310,10 @@ class Deliverer:
     async def drain(
         self, stop: asyncio.Event | None = None, *, until_empty: bool = True, idle_poll: float = 0.05
     ) -> int:
-        """Pipelined rounds: the next batch is claimed and prepared while this one sends."""
+        """Claim, prepare and send in a stream: each claimed message goes to the hand-off window at
+        once (it waits there for a slot), and the next batch is claimed while fewer than half a
+        batch wait for one, so there is no barrier between batches. When a claim comes back short
+        (caught up), the next one waits ``idle_poll`` seconds."""
         self._stop = stop
         heart = asyncio.ensure_future(self.keep_leases())
         try:
@@ -318,34 +325,46 @@ class Deliverer:
         def stopping() -> bool:
             return stop is not None and stop.is_set()
 
+        async def pause(seconds: float) -> None:
+            with contextlib.suppress(TimeoutError):
+                if stop is not None:
+                    await asyncio.wait_for(stop.wait(), seconds)
+                else:
+                    await asyncio.sleep(seconds)
+
+        stream = SendStream(self.hand_off_and_send, low=max(1, self.batch_size // 2))
         total = rounds = 0
-        next_batch = asyncio.ensure_future(self._claim())
-        while True:
-            ready, decided = await next_batch
-            if stopping():
-                await self.release([r for r, _ in ready])  # claimed but not sent: give them back
-                break
-            if not ready and not decided:
-                await self.window.flush()
-                recovered = await self.recover()
-                total += recovered
-                if until_empty and not recovered:  # what recovery gave back is sent in this drain
-                    break
-                with contextlib.suppress(TimeoutError):
-                    if stop is not None:
-                        await asyncio.wait_for(stop.wait(), idle_poll)
-                    else:
-                        await asyncio.sleep(idle_poll)
+        loop = asyncio.get_running_loop()
+        try:
+            while not stopping():
+                started = loop.time()
+                ready, decided = await self._claim()
                 if stopping():
+                    await self.release([r for r, _ in ready])  # claimed but not sent: give them back
                     break
-                next_batch = asyncio.ensure_future(self._claim())
-                continue
-            total += len(ready) + len(decided)
-            rounds += 1
-            if rounds % RECOVER_EVERY == 0:  # under constant load too, not only when idle
-                total += await self.recover()
-            next_batch = asyncio.ensure_future(self._claim())
-            await self.send_batch(ready)
+                if not ready and not decided:
+                    if until_empty:
+                        await stream.join()
+                    await self.window.flush()
+                    recovered = await self.recover()
+                    total += recovered
+                    if until_empty and not recovered:  # what recovery gave back is sent in this drain
+                        break
+                    if not recovered:
+                        await pause(idle_poll)
+                    continue
+                total += len(ready) + len(decided)
+                rounds += 1
+                if rounds % RECOVER_EVERY == 0:  # under constant load too, not only when idle
+                    total += await self.recover()
+                stream.launch(ready)
+                await stream.room()
+                wait = started + idle_poll - loop.time()
+                if len(ready) + len(decided) < self.batch_size and wait > 0:  # caught up: do not spin on claims
+                    await pause(wait)
+            await stream.join()
+        finally:
+            stream.cancel()  # only left when this drain itself is cancelled or failed
         await self.window.flush()
         return total
 

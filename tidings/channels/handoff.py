@@ -110,6 +110,66 @@ class HandOffWindow:
             _settle(waiters, marked=marked)
 
 
+class SendStream:
+    """The messages of a drain on their way through the window, one task each (``delivery.py``).
+
+    ``send(row, msg, on_slot=...)`` takes a message through the window and calls ``on_slot`` once
+    it holds a slot: how many launched messages still wait for one is what tells the drain to
+    claim the next batch (``room``). A task that fails (the window's write failed: the database
+    went away) fails the drain."""
+
+    def __init__(self, send: Callable[..., Awaitable[None]], *, low: int) -> None:
+        self.send = send
+        #: claim again once no more than this many launched messages wait for a slot.
+        self.low = low
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.waiting = 0
+        self._room = asyncio.Event()
+        self._failed: BaseException | None = None
+
+    def launch(self, ready: Sequence[tuple[dict[str, Any], Any]]) -> None:
+        for row, msg in ready:
+            self.waiting += 1
+            task = asyncio.ensure_future(self._one(row, msg))
+            self.tasks.add(task)
+            task.add_done_callback(self._done)
+
+    async def _one(self, row: dict[str, Any], msg: Any) -> None:
+        await self.send(row, msg, on_slot=self._took_slot)
+
+    def _took_slot(self) -> None:
+        self.waiting -= 1
+        if self.waiting <= self.low:
+            self._room.set()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._failed is None:
+            self._failed = task.exception()
+            self._room.set()
+
+    def _raise(self) -> None:
+        if self._failed is not None:  # the window's write failed (the database went away): the drain fails
+            raise self._failed
+
+    async def room(self) -> None:
+        """Until few enough messages wait for a slot that the next claim is worth making."""
+        self._raise()
+        if self.waiting > self.low:
+            self._room.clear()
+            await self._room.wait()
+        self._raise()
+
+    async def join(self) -> None:
+        if self.tasks:
+            await asyncio.wait(set(self.tasks))
+        self._raise()
+
+    def cancel(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+
 def _settle(
     waiters: Sequence[tuple[str, Any, asyncio.Future[Any]]],
     *,

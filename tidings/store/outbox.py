@@ -69,14 +69,21 @@ def backoff(attempts: int, retry_after_s: float | None = None) -> timedelta:
     return delay
 
 
-def _locked(conn: sa.Connection, candidates: sa.Select[Any]) -> sa.Select[Any]:
-    """The candidates of a claim, skipping rows another claimer holds (``SKIP LOCKED``).
+def _locked(conn: sa.Connection, candidates: sa.Select[Any]) -> list[int]:
+    """The ids of a claim's candidates, locked and skipping rows another claimer holds (``SKIP
+    LOCKED``), read by a statement of their own.
+
+    Not a subquery of the claim's ``UPDATE``: PostgreSQL may plan ``id IN (SELECT ... LIMIT n FOR
+    UPDATE SKIP LOCKED)`` as a nested loop that runs the subquery again for every outer row (it
+    does on a young outbox without statistics), and a claim then took the whole backlog, in
+    quadratic time, instead of ``n`` rows. Read first, the limit holds whatever the plan.
 
     Citus runs ``FOR UPDATE`` only on single-shard queries: there the candidates are read
     without locks and the claim's ``UPDATE`` repeats their condition, which PostgreSQL re-checks
     on each row after waiting for its lock, so a row another claimer took is not taken twice.
     """
-    return candidates if is_citus(conn) else candidates.with_for_update(skip_locked=True)
+    query = candidates if is_citus(conn) else candidates.with_for_update(skip_locked=True)
+    return [int(i) for i in conn.execute(query).scalars()]
 
 
 def claim(
@@ -103,10 +110,12 @@ def claim(
         .order_by(o.c.next_attempt_at, o.c.id)
         .limit(limit),
     )
+    if not due:
+        return []
     rows = (
         conn.execute(
             sa.update(o)
-            .where(o.c.id.in_(due.scalar_subquery()), *is_due)
+            .where(o.c.id.in_(due), *is_due)
             .values(
                 status=OutboxStatus.SENDING,
                 lease_owner=owner,
@@ -197,10 +206,12 @@ def claim_expired(
         sa.or_(o.c.lease_owner.is_(None), o.c.lease_owner != owner),
     )
     stale = _locked(conn, sa.select(o.c.id).where(*is_stale).order_by(o.c.id).limit(limit))
+    if not stale:
+        return []
     rows = (
         conn.execute(
             sa.update(o)
-            .where(o.c.id.in_(stale.scalar_subquery()), *is_stale)
+            .where(o.c.id.in_(stale), *is_stale)
             .values(lease_owner=owner, lease_until=lease_until)
             .returning(*o.c)
         )
