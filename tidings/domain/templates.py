@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -319,6 +319,16 @@ def locale_candidates(locale: str | None) -> list[str]:
             out.append(lang)
     out.append("")
     return out
+
+
+def best_variant(rows: Iterable[Mapping[str, Any]], locale: str | None) -> TemplateSource | None:
+    """Of one key's ``templates`` rows, the variant for ``locale``: exact, its language, then the
+    default (``locale_candidates``); None when none of those is there."""
+    by_locale = {r["locale"]: r for r in rows}
+    for candidate in locale_candidates(locale):
+        if candidate in by_locale:
+            return source_from_row(by_locale[candidate])
+    return None
 
 
 def signal_links(t: TemplateSource) -> set[str]:

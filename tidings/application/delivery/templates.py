@@ -9,7 +9,7 @@ from typing import Any
 
 from tidings.application.ports.content import TemplatesUnitOfWork
 from tidings.domain.names import control_problem
-from tidings.domain.templates import TemplateError, TemplateSource, locale_candidates, source_from_row, validate
+from tidings.domain.templates import TemplateError, TemplateSource, best_variant, locale_candidates, validate
 
 #: the longest template key (the column's width)
 KEY_MAX = 200
@@ -57,12 +57,7 @@ def get_row(uow: TemplatesUnitOfWork, key: str, locale: str = "") -> dict[str, A
 
 def find_template(uow: TemplatesUnitOfWork, key: str, locale: str | None) -> TemplateSource | None:
     """The best variant of ``key`` for ``locale`` (exact, language, default)."""
-    candidates = locale_candidates(locale)
-    by_locale = {r["locale"]: r for r in uow.templates.variants(key, candidates)}
-    for loc in candidates:
-        if loc in by_locale:
-            return source_from_row(by_locale[loc])
-    return None
+    return best_variant(uow.templates.variants(key, locale_candidates(locale)), locale)
 
 
 def list_templates(uow: TemplatesUnitOfWork, channel: str | None = None) -> list[dict[str, Any]]:

@@ -7,8 +7,9 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from tidings.domain.templates import TemplateSource, locale_candidates, source_from_row
+from tidings.domain.templates import TemplateSource, best_variant, locale_candidates
 from tidings.store.memory.feedback import MemoryFeedback
+from tidings.store.memory.records import MemoryTemplates
 from tidings.store.memory.state import MemoryStore
 
 #: the contact columns a message is rendered with
@@ -46,9 +47,4 @@ class MemoryDeliveryReads:
         return listed & pairs
 
     def template(self, key: str, locale: str) -> TemplateSource | None:
-        rows = [r for r in self.store.state.templates.values() if r["key"] == key]
-        by_locale = {r["locale"]: r for r in rows}
-        for candidate in locale_candidates(locale):
-            if candidate in by_locale:
-                return source_from_row(copy.deepcopy(by_locale[candidate]))
-        return None
+        return best_variant(MemoryTemplates(self.store).variants(key, locale_candidates(locale)), locale)
